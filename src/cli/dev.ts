@@ -1,0 +1,82 @@
+/**
+ * `taskfleet dev`: a supervisor (in this process) and three worker processes with different capability
+ * sets, on the embedded SQLite store, with human-readable logs. Ctrl-C stops everything.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { configToEnv, type Config } from '../config/config';
+import { startSupervisor } from '../supervisor/supervisor';
+import { PACKAGE_ROOT } from '../version';
+import { processLogger } from './main';
+import { ensureRedis } from './redisBootstrap';
+
+export const DEV_WORKERS = [
+  { id: 'worker-general', capabilities: [] as string[], concurrency: 8 },
+  { id: 'worker-files', capabilities: ['fs'], concurrency: 4 },
+  { id: 'worker-gpu', capabilities: ['gpu', 'cuda'], concurrency: 2 },
+];
+
+export async function runDev(base: Config, o: { workers: boolean }): Promise<void> {
+  const redis = await ensureRedis(base.redisUrl);
+  const config: Config = {
+    ...base,
+    redisUrl: redis.url,
+    logFormat: process.env.TASKFLEET_LOG_FORMAT ? base.logFormat : 'pretty',
+    sqlitePath: path.resolve(base.sqlitePath),
+  };
+  const log = processLogger(config, 'dev');
+  if (redis.private) log.info({ url: redis.url }, 'no Redis answered at the configured URL: started a private redis-server');
+
+  let sup;
+  try {
+    sup = await startSupervisor({ config, log: log.child({ name: 'supervisor' }) });
+  } catch (err) {
+    await redis.private?.stop();
+    throw err;
+  }
+  const env = { ...process.env, ...configToEnv({ ...config, apiUrl: sup.url }) };
+  const bin = path.join(PACKAGE_ROOT, 'bin', 'taskfleet.js');
+  const children: ChildProcess[] = o.workers
+    ? DEV_WORKERS.map((w) =>
+        spawn(
+          process.execPath,
+          [bin, 'worker', '--id', w.id, '--concurrency', String(w.concurrency), ...(w.capabilities.length ? ['--capabilities', w.capabilities.join(',')] : [])],
+          { env, stdio: ['ignore', 'inherit', 'inherit'] },
+        ),
+      )
+    : [];
+
+  console.log(
+    [
+      '',
+      `taskfleet dev: the API listens on ${sup.url}  (store: ${config.sqlitePath}, Redis: ${redis.url})`,
+      `  workers: ${o.workers ? DEV_WORKERS.map((w) => `${w.id} [${w.capabilities.join(',') || 'no capabilities'}]`).join(', ') : 'none'}`,
+      `  try:  curl -s -X POST ${sup.url}/v1/tasks -H 'content-type: application/json' -d '{"type":"echo","payload":{"hello":"world"}}'`,
+      `        TASKFLEET_URL=${sup.url} npx taskfleet status`,
+      '  Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping: draining workers, then the supervisor');
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            c.once('exit', () => resolve());
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
+    await sup.stop();
+    await redis.private?.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}

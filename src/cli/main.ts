@@ -1,0 +1,80 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadConfig, type Config } from '../config/config';
+import { parseCapabilityList } from '../domain/capabilities';
+import { ValidationError } from '../domain/errors';
+import { createLogger } from '../telemetry/logger';
+import { VERSION } from '../version';
+import { runDev } from './dev';
+import { runStatus, runSubmit } from './client';
+import { runSupervisor, runWorker } from './processes';
+
+const positiveInt = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a whole number ≥ 1`);
+  return n;
+};
+
+const capabilityList = (value: string) => {
+  try {
+    return parseCapabilityList(value, '--capabilities');
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof ValidationError ? err.issues.map((i) => i.message).join('; ') : String(err));
+  }
+};
+
+export async function main(argv: string[]): Promise<void> {
+  let config: Config | undefined;
+  const cfg = () => (config ??= loadConfig());
+  const program = new Command('taskfleet')
+    .version(VERSION)
+    .description('A queue-backed worker fleet with durable jobs.')
+    .showHelpAfterError();
+
+  program
+    .command('supervisor')
+    .description('serve the HTTP API and run the background loops (reconciler, lease reaper)')
+    .action(() => runSupervisor(cfg()));
+
+  program
+    .command('worker')
+    .description('register as an agent and run the tasks this worker is capable of')
+    .option('-c, --capabilities <list>', 'comma-separated capabilities', capabilityList, [] as string[])
+    .option('-n, --concurrency <n>', 'tasks run at once', positiveInt('--concurrency'), 4)
+    .option('--id <name>', 'agent id (default: host-pid-random)')
+    .option('--handlers <modules...>', 'extra handler modules (each exports a handler or an array of handlers)')
+    .action((o: { capabilities: string[]; concurrency: number; id?: string; handlers?: string[] }) =>
+      runWorker(cfg(), o),
+    );
+
+  program
+    .command('dev')
+    .description('a supervisor and three workers on the embedded store, in one command (Ctrl-C stops all)')
+    .option('--no-workers', 'start the supervisor only')
+    .action((o: { workers: boolean }) => runDev(cfg(), o));
+
+  program
+    .command('submit')
+    .description('submit a task and print it')
+    .argument('<type>', 'task type, e.g. echo')
+    .option('-p, --payload <json>', 'JSON payload', '{}')
+    .option('-c, --capabilities <list>', 'required capabilities', capabilityList, [] as string[])
+    .addOption(new Option('--priority <p>', 'priority').choices(['low', 'normal', 'high', 'critical']))
+    .option('--max-attempts <n>', 'attempts before dead', positiveInt('--max-attempts'))
+    .option('--timeout <s>', 'handler time limit in seconds', Number)
+    .option('--delay <s>', 'seconds before it may start', Number)
+    .option('--idempotency-key <key>', 'Idempotency-Key header')
+    .option('-w, --wait', 'wait until the task ends and print its final state')
+    .action((type: string, o) => runSubmit(cfg(), type, o));
+
+  program
+    .command('status')
+    .description('show a task (with its events), or the fleet: agents and recent tasks')
+    .argument('[taskId]')
+    .action((taskId?: string) => runStatus(cfg(), taskId));
+
+  await program.parseAsync(argv);
+}
+
+export function processLogger(config: Config, name: string) {
+  return createLogger({ level: config.logLevel, format: config.logFormat, name });
+}

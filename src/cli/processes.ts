@@ -1,0 +1,65 @@
+/** The long-running commands: `taskfleet supervisor` and `taskfleet worker`. */
+import path from 'node:path';
+import type { Config } from '../config/config';
+import { startSupervisor } from '../supervisor/supervisor';
+import { builtinHandlers } from '../../workers/handlers';
+import type { TaskHandler } from '../../workers/runtime/context';
+import { WorkerRuntime } from '../../workers/runtime/worker';
+import { processLogger } from './main';
+
+function onSignals(fn: () => Promise<void>): void {
+  let received = false;
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(sig, () => {
+      if (received) return;
+      received = true;
+      fn().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          console.error(err);
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+export async function runSupervisor(config: Config): Promise<void> {
+  const log = processLogger(config, 'supervisor');
+  const sup = await startSupervisor({ config, log });
+  onSignals(() => sup.stop());
+}
+
+async function loadHandlerModules(modules: readonly string[]): Promise<TaskHandler<any, any>[]> {
+  const out: TaskHandler<any, any>[] = [];
+  for (const m of modules) {
+    const mod = (await import(path.resolve(m))) as { default?: unknown };
+    const exported = mod.default ?? mod;
+    const list = Array.isArray(exported) ? exported : [exported];
+    for (const h of list) {
+      if (!h || typeof h !== 'object' || typeof (h as TaskHandler).type !== 'string' || typeof (h as TaskHandler).run !== 'function') {
+        throw new Error(`${m} does not export a task handler (an object with type, input and run)`);
+      }
+      out.push(h as TaskHandler<any, any>);
+    }
+  }
+  return out;
+}
+
+export async function runWorker(
+  config: Config,
+  o: { capabilities: string[]; concurrency: number; id?: string; handlers?: string[] },
+): Promise<void> {
+  const log = processLogger(config, 'worker');
+  const extra = await loadHandlerModules(o.handlers ?? []);
+  const worker = new WorkerRuntime({
+    config,
+    capabilities: o.capabilities,
+    concurrency: o.concurrency,
+    handlers: [...builtinHandlers, ...extra],
+    ...(o.id ? { id: o.id } : {}),
+    log,
+  });
+  await worker.start();
+  onSignals(() => worker.drain());
+}

@@ -1,0 +1,132 @@
+/**
+ * Configuration, resolved once: documented defaults, then the environment, validated with zod, into a type
+ * in which every field is required. `process.env` is read here and nowhere else; `.env.example` lists
+ * every variable.
+ */
+import { z } from 'zod';
+import { ConfigError } from '../domain/errors';
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+const schema = z.object({
+  TASKFLEET_PORT: int(0, 65535).default(8080),
+  TASKFLEET_HOST: z.string().min(1).default('0.0.0.0'),
+  TASKFLEET_REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  TASKFLEET_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, ".", "_" or "-"')
+    .default('taskfleet'),
+  TASKFLEET_STORE: z.enum(['sqlite']).default('sqlite'),
+  TASKFLEET_SQLITE_PATH: z.string().min(1).default('./data/taskfleet.db'),
+  TASKFLEET_LEASE_DURATION_MS: int(500).default(30_000),
+  TASKFLEET_HEARTBEAT_INTERVAL_MS: int(100).default(5_000),
+  TASKFLEET_RECONCILE_INTERVAL_MS: int(100).default(5_000),
+  TASKFLEET_REAPER_INTERVAL_MS: int(50).default(1_000),
+  TASKFLEET_ROUTE_REFRESH_MS: int(50).default(1_000),
+  TASKFLEET_DEFAULT_MAX_ATTEMPTS: int(1, 100).default(3),
+  TASKFLEET_BACKOFF_BASE_MS: int(0).default(1_000),
+  TASKFLEET_BACKOFF_MAX_MS: int(0).default(300_000),
+  TASKFLEET_DEFAULT_TIMEOUT_SECONDS: z.coerce.number().positive().max(86_400).default(300),
+  TASKFLEET_MAX_PAYLOAD_BYTES: int(1).default(256 * 1024),
+  TASKFLEET_MAX_BODY_BYTES: int(1).default(32 * 1024 * 1024),
+  TASKFLEET_DRAIN_TIMEOUT_MS: int(0).default(25_000),
+  TASKFLEET_WORKER_QUEUE_WARN: int(1).default(32),
+  TASKFLEET_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TASKFLEET_LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
+  TASKFLEET_URL: z.url({ protocol: /^https?$/ }).optional(),
+});
+
+type Env = z.output<typeof schema>;
+
+export interface Config {
+  port: number;
+  host: string;
+  redisUrl: string;
+  redisPrefix: string;
+  store: 'sqlite';
+  sqlitePath: string;
+  leaseDurationMs: number;
+  heartbeatIntervalMs: number;
+  reconcileIntervalMs: number;
+  reaperIntervalMs: number;
+  routeRefreshMs: number;
+  defaultMaxAttempts: number;
+  backoff: { baseMs: number; maxMs: number };
+  defaultTimeoutSeconds: number;
+  maxPayloadBytes: number;
+  maxBodyBytes: number;
+  drainTimeoutMs: number;
+  workerQueueWarn: number;
+  logLevel: Env['TASKFLEET_LOG_LEVEL'];
+  logFormat: Env['TASKFLEET_LOG_FORMAT'];
+  /** Where `taskfleet submit` and `status` find the API. */
+  apiUrl: string;
+}
+
+/** Reads and validates the environment; throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const known = Object.fromEntries(
+    Object.keys(schema.shape).flatMap((k) => (env[k] !== undefined && env[k] !== '' ? [[k, env[k]]] : [])),
+  );
+  const parsed = schema.safeParse(known);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${String(i.path[0])}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  if (e.TASKFLEET_BACKOFF_MAX_MS < e.TASKFLEET_BACKOFF_BASE_MS) {
+    throw new ConfigError('invalid configuration:\n  TASKFLEET_BACKOFF_MAX_MS: must be at least TASKFLEET_BACKOFF_BASE_MS');
+  }
+  return {
+    port: e.TASKFLEET_PORT,
+    host: e.TASKFLEET_HOST,
+    redisUrl: e.TASKFLEET_REDIS_URL,
+    redisPrefix: e.TASKFLEET_REDIS_PREFIX,
+    store: e.TASKFLEET_STORE,
+    sqlitePath: e.TASKFLEET_SQLITE_PATH,
+    leaseDurationMs: e.TASKFLEET_LEASE_DURATION_MS,
+    heartbeatIntervalMs: e.TASKFLEET_HEARTBEAT_INTERVAL_MS,
+    reconcileIntervalMs: e.TASKFLEET_RECONCILE_INTERVAL_MS,
+    reaperIntervalMs: e.TASKFLEET_REAPER_INTERVAL_MS,
+    routeRefreshMs: e.TASKFLEET_ROUTE_REFRESH_MS,
+    defaultMaxAttempts: e.TASKFLEET_DEFAULT_MAX_ATTEMPTS,
+    backoff: { baseMs: e.TASKFLEET_BACKOFF_BASE_MS, maxMs: e.TASKFLEET_BACKOFF_MAX_MS },
+    defaultTimeoutSeconds: e.TASKFLEET_DEFAULT_TIMEOUT_SECONDS,
+    maxPayloadBytes: e.TASKFLEET_MAX_PAYLOAD_BYTES,
+    maxBodyBytes: e.TASKFLEET_MAX_BODY_BYTES,
+    drainTimeoutMs: e.TASKFLEET_DRAIN_TIMEOUT_MS,
+    workerQueueWarn: e.TASKFLEET_WORKER_QUEUE_WARN,
+    logLevel: e.TASKFLEET_LOG_LEVEL,
+    logFormat: e.TASKFLEET_LOG_FORMAT,
+    apiUrl: e.TASKFLEET_URL ?? `http://127.0.0.1:${e.TASKFLEET_PORT}`,
+    ...overrides,
+  };
+}
+
+/** Variables a worker or supervisor child process inherits from `taskfleet dev` and tests. */
+export function configToEnv(c: Config): Record<string, string> {
+  return {
+    TASKFLEET_PORT: String(c.port),
+    TASKFLEET_HOST: c.host,
+    TASKFLEET_REDIS_URL: c.redisUrl,
+    TASKFLEET_REDIS_PREFIX: c.redisPrefix,
+    TASKFLEET_STORE: c.store,
+    TASKFLEET_SQLITE_PATH: c.sqlitePath,
+    TASKFLEET_LEASE_DURATION_MS: String(c.leaseDurationMs),
+    TASKFLEET_HEARTBEAT_INTERVAL_MS: String(c.heartbeatIntervalMs),
+    TASKFLEET_RECONCILE_INTERVAL_MS: String(c.reconcileIntervalMs),
+    TASKFLEET_REAPER_INTERVAL_MS: String(c.reaperIntervalMs),
+    TASKFLEET_ROUTE_REFRESH_MS: String(c.routeRefreshMs),
+    TASKFLEET_DEFAULT_MAX_ATTEMPTS: String(c.defaultMaxAttempts),
+    TASKFLEET_BACKOFF_BASE_MS: String(c.backoff.baseMs),
+    TASKFLEET_BACKOFF_MAX_MS: String(c.backoff.maxMs),
+    TASKFLEET_DEFAULT_TIMEOUT_SECONDS: String(c.defaultTimeoutSeconds),
+    TASKFLEET_MAX_PAYLOAD_BYTES: String(c.maxPayloadBytes),
+    TASKFLEET_MAX_BODY_BYTES: String(c.maxBodyBytes),
+    TASKFLEET_DRAIN_TIMEOUT_MS: String(c.drainTimeoutMs),
+    TASKFLEET_WORKER_QUEUE_WARN: String(c.workerQueueWarn),
+    TASKFLEET_LOG_LEVEL: c.logLevel,
+    TASKFLEET_LOG_FORMAT: c.logFormat,
+    TASKFLEET_URL: c.apiUrl,
+  };
+}

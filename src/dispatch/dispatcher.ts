@@ -1,0 +1,85 @@
+/**
+ * Sends dispatch messages (task id + attempt) to the BullMQ queue of each task's route.
+ *
+ * The job id is `<taskId>-<attempt>`, so sending the same dispatch twice is harmless: BullMQ ignores an add
+ * whose job id exists. Jobs are removed from Redis once processed; the task and its result live in SQL.
+ */
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { routeKey } from '../domain/capabilities';
+import { QUEUE_PRIORITY, jobId, type DispatchMessage } from '../domain/task';
+import type { DispatchRow } from '../store/port';
+
+export class Dispatcher {
+  private readonly queues = new Map<string, Queue<DispatchMessage>>();
+
+  constructor(
+    readonly redis: Redis,
+    readonly prefix: string,
+  ) {}
+
+  queueFor(route: string): Queue<DispatchMessage> {
+    let q = this.queues.get(route);
+    if (!q) {
+      q = new Queue<DispatchMessage>(route, { connection: this.redis, prefix: this.prefix });
+      // Errors surface on the add() calls; the queue's own error events would only duplicate them.
+      q.on('error', () => undefined);
+      this.queues.set(route, q);
+    }
+    return q;
+  }
+
+  /** Enqueues every row on its route's queue; rejects if Redis is unreachable (nothing is lost: SQL has it). */
+  async send(rows: readonly DispatchRow[], now = Date.now()): Promise<void> {
+    const byRoute = new Map<string, DispatchRow[]>();
+    for (const row of rows) {
+      const key = routeKey(row.type, row.requiredCapabilities);
+      const list = byRoute.get(key);
+      if (list) list.push(row);
+      else byRoute.set(key, [row]);
+    }
+    await Promise.all(
+      [...byRoute].map(([route, list]) =>
+        this.queueFor(route).addBulk(
+          list.map((row) => ({
+            name: row.type,
+            data: { taskId: row.id, attempt: row.attempt },
+            opts: jobOptions(row, now),
+          })),
+        ),
+      ),
+    );
+  }
+
+  /** The rows whose job is not in Redis (flushed, lost, or removed without a claim). */
+  async missing(rows: readonly DispatchRow[]): Promise<DispatchRow[]> {
+    if (rows.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const row of rows) {
+      const queue = routeKey(row.type, row.requiredCapabilities);
+      pipeline.exists(`${this.prefix}:${queue}:${jobId(row.id, row.attempt)}`);
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    return rows.filter((_, i) => {
+      const reply = replies[i];
+      if (!reply || reply[0]) throw reply?.[0] ?? new Error('Redis pipeline returned no reply');
+      return reply[1] === 0;
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
+    this.queues.clear();
+  }
+}
+
+function jobOptions(row: DispatchRow, now: number): JobsOptions {
+  const delay = Math.max(0, row.notBefore - now);
+  return {
+    jobId: jobId(row.id, row.attempt),
+    priority: QUEUE_PRIORITY[row.priority],
+    ...(delay > 0 ? { delay } : {}),
+    removeOnComplete: true,
+    removeOnFail: true,
+  };
+}

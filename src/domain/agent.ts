@@ -1,0 +1,50 @@
+export const AGENT_STATES = [
+  'registered',
+  'running',
+  'degraded',
+  'draining',
+  'stopped',
+  'failed',
+  'warning',
+  'suspended',
+  'frozen',
+] as const;
+export type AgentState = (typeof AGENT_STATES)[number];
+
+/** States in which an agent takes new work (if its heartbeat is fresh). */
+export const ACCEPTING_STATES: ReadonlySet<AgentState> = new Set(['registered', 'running', 'degraded', 'warning']);
+
+export interface AgentMetrics {
+  cpuPercent: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+}
+
+export interface AgentRecord {
+  id: string;
+  capabilities: string[];
+  types: string[];
+  concurrency: number;
+  state: AgentState;
+  hostname: string;
+  pid: number;
+  version: string;
+  startedAt: number;
+  lastHeartbeatAt: number;
+  runningTasks: number;
+  metrics: AgentMetrics | null;
+}
+
+export interface AgentEvent {
+  seq: number;
+  agentId: string;
+  at: number;
+  fromState: AgentState | null;
+  toState: AgentState;
+  reason: string;
+}
+
+/** An agent counts as live for routing while it accepts work and has heartbeated within `staleAfterMs`. */
+export function isLive(agent: Pick<AgentRecord, 'state' | 'lastHeartbeatAt'>, now: number, staleAfterMs: number): boolean {
+  return ACCEPTING_STATES.has(agent.state) && now - agent.lastHeartbeatAt <= staleAfterMs;
+}

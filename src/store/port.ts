@@ -1,0 +1,167 @@
+/**
+ * The store port: the only way the supervisor, dispatch and workers touch SQL.
+ *
+ * Adapters perform atomic, conditional reads and writes and nothing else: every decision (retry or dead,
+ * backoff, expiry) is made in `src/domain` and passed in. Every write that belongs to a lease is conditional
+ * on the lease's fencing token (`attempt`) and status, so a zombie worker can never overwrite a newer attempt.
+ * All times are epoch milliseconds supplied by the caller (an injected clock).
+ *
+ * Both adapters pass `test/contract/store.contract.ts`.
+ */
+import type { AgentEvent, AgentMetrics, AgentRecord, AgentState } from '../domain/agent';
+import type { Route } from '../domain/capabilities';
+import type { Priority, TaskError, TaskEvent, TaskRecord, TaskStatus } from '../domain/task';
+import type { RetryDecision } from '../domain/transitions';
+
+export interface NewTask {
+  id: string;
+  type: string;
+  requiredCapabilities: string[];
+  priority: Priority;
+  payload: unknown;
+  maxAttempts: number;
+  timeoutSeconds: number | null;
+  notBefore: number;
+  deadline: number | null;
+  /** Already scoped to the caller by the service; unique among tasks. */
+  idempotencyKey: string | null;
+  /** Hash of the submitted body; a reused key with another hash is a conflict. */
+  requestHash: string | null;
+  createdAt: number;
+}
+
+export interface InsertOutcome {
+  task: TaskRecord;
+  /** false when an idempotency key matched an existing task with the same request hash. */
+  created: boolean;
+}
+
+export interface TaskFilter {
+  status?: TaskStatus;
+  type?: string;
+  /** Tasks whose required set contains this capability. */
+  capability?: string;
+  /** Keyset pagination: only tasks with an id lower than this (ids sort by creation time; newest first). */
+  beforeId?: string;
+  limit: number;
+}
+
+/** Identifies one attempt of one task, held by one agent: the fencing token and its owner. */
+export interface LeaseRef {
+  taskId: string;
+  attempt: number;
+  agentId: string;
+  now: number;
+}
+
+export type ClaimResult = { claimed: true; task: TaskRecord } | { claimed: false; current: TaskRecord | null };
+
+export interface RenewResult {
+  held: boolean;
+  cancelRequested: boolean;
+}
+
+export type CancelOutcome = 'cancelled' | 'requested' | 'already_terminal' | 'not_found';
+
+/** A queued task as the dispatcher needs it to (re-)enqueue. */
+export interface DispatchRow {
+  id: string;
+  attempt: number;
+  type: string;
+  requiredCapabilities: string[];
+  priority: Priority;
+  notBefore: number;
+}
+
+export interface ExpiredLease {
+  id: string;
+  attempt: number;
+  maxAttempts: number;
+  agentId: string | null;
+}
+
+export interface AgentRegistration {
+  id: string;
+  capabilities: string[];
+  types: string[];
+  concurrency: number;
+  hostname: string;
+  pid: number;
+  version: string;
+}
+
+export interface HeartbeatReport {
+  agentId: string;
+  now: number;
+  runningTasks: number;
+  metrics: AgentMetrics | null;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'mssql';
+
+  // ---- tasks: submission and reads
+  /**
+   * Inserts tasks, their `submitted` events and their routes in one transaction (all or nothing).
+   * A task whose idempotency key exists returns the stored task (`created: false`) when the request hash
+   * matches, and throws ConflictError (rolling back the whole batch) when it does not.
+   */
+  insertTasks(tasks: NewTask[]): Promise<InsertOutcome[]>;
+  getTask(id: string): Promise<TaskRecord | null>;
+  listTasks(filter: TaskFilter): Promise<TaskRecord[]>;
+  listTaskEvents(taskId: string): Promise<TaskEvent[]>;
+
+  // ---- tasks: the lease-bound life of an attempt
+  /**
+   * Claims a queued task for `agentId`: only when it is `queued`, its attempt equals `attempt` (the job's
+   * dispatch attempt) and its deadline has not passed. Sets `running`, attempt + 1, the lease, `startedAt`,
+   * and appends `started`. Otherwise returns the current row (or null) for the caller to decide.
+   */
+  claimTask(ref: LeaseRef & { leaseMs: number }): Promise<ClaimResult>;
+  /** Extends the lease of a running attempt; tells the holder whether a cancel was requested. */
+  renewLease(ref: LeaseRef & { leaseMs: number }): Promise<RenewResult>;
+  /** running → succeeded for the current attempt; a stale attempt appends `result_rejected` and returns false. */
+  completeTask(ref: LeaseRef & { result: unknown }): Promise<boolean>;
+  /** running → queued (not_before) or dead, as decided; a stale attempt appends `result_rejected`. */
+  failTask(ref: LeaseRef & { error: TaskError; decision: RetryDecision }): Promise<boolean>;
+  /** running with cancel requested → cancelled, after the worker aborted the handler. */
+  finishCancelled(ref: LeaseRef): Promise<boolean>;
+  /** running → queued without a failure (a draining worker hands the task back). */
+  releaseTask(ref: LeaseRef): Promise<boolean>;
+
+  // ---- tasks: supervisor actions and background loops
+  /** queued → cancelled at once; running → cancel requested (cooperative); terminal → unchanged. */
+  requestCancel(taskId: string, now: number): Promise<{ outcome: CancelOutcome; task: TaskRecord | null }>;
+  /** Running tasks whose lease expired before `now`. */
+  listExpiredLeases(now: number, limit: number): Promise<ExpiredLease[]>;
+  /** running (attempt, lease expired) → queued or dead as decided; appends `lease_expired` and the outcome. */
+  requeueExpiredLease(ref: { taskId: string; attempt: number; now: number; decision: RetryDecision }): Promise<boolean>;
+  /** Queued tasks whose deadline is at or before `now`. */
+  listOverdue(now: number, limit: number): Promise<Array<{ id: string; attempt: number }>>;
+  /** queued (attempt) with deadline passed → expired. */
+  expireTask(ref: { taskId: string; attempt: number; now: number }): Promise<boolean>;
+  /**
+   * Queued tasks to (re-)send to Redis, by id ascending after `afterId`. With `dueBefore`, only tasks whose
+   * last dispatch (submission, requeue or a previous re-send) and `notBefore` are both at or before it.
+   */
+  listQueuedForDispatch(opts: { afterId?: string; dueBefore?: number; limit: number }): Promise<DispatchRow[]>;
+  /** Records that these queued tasks were just (re-)sent. */
+  markDispatched(taskIds: string[], now: number): Promise<void>;
+  /** Every route any task was ever submitted on. */
+  listRoutes(): Promise<Route[]>;
+
+  // ---- agents
+  /** Creates or revives an agent (state `running`), appending an agent event. */
+  registerAgent(reg: AgentRegistration, now: number): Promise<AgentRecord>;
+  /** Records a heartbeat; returns the agent as stored (its state tells the worker what to do) or null. */
+  heartbeat(report: HeartbeatReport): Promise<AgentRecord | null>;
+  /** Sets the state when the current one is in `from` (any, when omitted); appends an agent event. */
+  setAgentState(opts: { agentId: string; to: AgentState; from?: AgentState[]; reason: string; now: number }): Promise<boolean>;
+  getAgent(id: string): Promise<AgentRecord | null>;
+  listAgents(): Promise<AgentRecord[]>;
+  listAgentEvents(agentId: string): Promise<AgentEvent[]>;
+
+  /** Throws when the database is unreachable. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

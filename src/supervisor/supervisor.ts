@@ -1,0 +1,95 @@
+/**
+ * The supervisor process: the HTTP API plus the background loops (reconciler, lease reaper, deadline
+ * expiry). Every loop is safe with several supervisors running against one store.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config';
+import { systemClock, type Clock } from '../domain/clock';
+import { Dispatcher } from '../dispatch/dispatcher';
+import { Reconciler } from '../dispatch/reconciler';
+import { closeConnection, createProducerConnection, waitUntilReady } from '../dispatch/redis';
+import { openStore } from '../store/open';
+import type { Store } from '../store/port';
+import { AgentDirectory } from './agentDirectory';
+import { createApp } from './app';
+import { Loop } from './loop';
+import { TaskMaintenance } from './maintenance';
+import { TaskService } from './taskService';
+
+export interface SupervisorOptions {
+  config: Config;
+  log: Logger;
+  clock?: Clock;
+  store?: Store;
+  /** Background loops on (default) or off, for tests that drive them by hand. */
+  loops?: boolean;
+}
+
+export interface Supervisor {
+  url: string;
+  port: number;
+  store: Store;
+  dispatcher: Dispatcher;
+  reconciler: Reconciler;
+  maintenance: TaskMaintenance;
+  stop(): Promise<void>;
+}
+
+export async function startSupervisor(opts: SupervisorOptions): Promise<Supervisor> {
+  const { config, log } = opts;
+  const clock = opts.clock ?? systemClock;
+  const store = opts.store ?? (await openStore(config));
+  const redis = createProducerConnection(config.redisUrl, 'taskfleet-supervisor');
+  redis.on('error', (err) => log.debug({ err }, 'redis connection error'));
+  try {
+    await waitUntilReady(redis, config.redisUrl);
+  } catch (err) {
+    redis.disconnect();
+    if (!opts.store) await store.close();
+    throw err;
+  }
+  const dispatcher = new Dispatcher(redis, config.redisPrefix);
+  const staleAfterMs = 3 * config.heartbeatIntervalMs;
+  const agents = new AgentDirectory(store, clock, staleAfterMs);
+  const tasks = new TaskService(store, dispatcher, config, clock, log);
+  const reconciler = new Reconciler(store, dispatcher, { graceMs: config.reconcileIntervalMs }, clock, log);
+  const maintenance = new TaskMaintenance(store, dispatcher, clock, log);
+
+  const app = createApp({ store, redis, tasks, agents, clock, log, maxBodyBytes: config.maxBodyBytes, staleAfterMs });
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(config.port, config.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  server.keepAliveTimeout = 65_000;
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${host}:${port}`;
+
+  const loops =
+    opts.loops === false
+      ? []
+      : [
+          new Loop('reconciler', config.reconcileIntervalMs, () => reconciler.reconcile(), log).start(),
+          new Loop('lease reaper', config.reaperIntervalMs, () => maintenance.reapExpiredLeases(), log).start(),
+          new Loop('deadline expiry', config.reaperIntervalMs, () => maintenance.expireOverdue(), log).start(),
+        ];
+  log.info({ url, store: store.kind }, 'supervisor listening');
+
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await Promise.all(loops.map((l) => l.stop()));
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await dispatcher.close();
+      await closeConnection(redis);
+      if (!opts.store) await store.close();
+      log.info('supervisor stopped');
+    })());
+
+  return { url, port, store, dispatcher, reconciler, maintenance, stop };
+}

@@ -1,0 +1,116 @@
+/**
+ * Submission, reads and cancellation: the API's logic, independent of HTTP.
+ *
+ * Order of work on submit: validate everything (nothing written on any error) → one SQL transaction
+ * (the task is durable from here) → enqueue on Redis. An enqueue failure does not fail the request: the
+ * reconciler re-sends any queued task whose job is missing.
+ */
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import type { Config } from '../config/config';
+import type { Clock } from '../domain/clock';
+import { NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors';
+import { IDEMPOTENCY_KEY_PATTERN, stableStringify, taskSubmissionSchema, type TaskSubmission } from '../domain/submission';
+import type { TaskRecord } from '../domain/task';
+import type { Dispatcher } from '../dispatch/dispatcher';
+import type { CancelOutcome, InsertOutcome, NewTask, Store, TaskFilter } from '../store/port';
+import { parseOrThrow } from './validation';
+
+export class TaskService {
+  constructor(
+    private readonly store: Store,
+    private readonly dispatcher: Dispatcher,
+    private readonly config: Config,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Validates and stores tasks, then dispatches the new ones. With an idempotency key, a batch's task i
+   * is keyed `<key>#i`; `scope` separates callers.
+   */
+  async submit(
+    bodies: readonly unknown[],
+    opts: { idempotencyKey?: string | undefined; scope: string; batch: boolean },
+  ): Promise<InsertOutcome[]> {
+    if (opts.idempotencyKey !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(opts.idempotencyKey)) {
+      throw new ValidationError([
+        { field: 'Idempotency-Key', message: 'must be 1 to 200 printable ASCII characters without spaces' },
+      ]);
+    }
+    const now = this.clock.now();
+    const issues: ValidationError['issues'] = [];
+    const tasks: NewTask[] = [];
+    bodies.forEach((body, i) => {
+      try {
+        const key = opts.idempotencyKey === undefined ? null : opts.batch ? `${opts.idempotencyKey}#${i}` : opts.idempotencyKey;
+        const prefix = opts.batch ? `tasks[${i}]` : '';
+        tasks.push(this.toNewTask(body, prefix, now, key === null ? null : `${opts.scope}:${key}`));
+      } catch (err) {
+        if (err instanceof ValidationError) issues.push(...err.issues);
+        else throw err;
+      }
+    });
+    if (issues.length > 0) throw new ValidationError(issues);
+
+    const outcomes = await this.store.insertTasks(tasks);
+    const created = outcomes.filter((o) => o.created).map((o) => o.task);
+    if (created.length > 0) {
+      await this.dispatcher.send(created, now).catch((err: unknown) => {
+        this.log.warn({ err, tasks: created.length }, 'enqueue failed after commit; the reconciler will re-send');
+      });
+    }
+    return outcomes;
+  }
+
+  private toNewTask(body: unknown, prefix: string, now: number, idempotencyKey: string | null): NewTask {
+    const s: TaskSubmission = parseOrThrow(taskSubmissionSchema, body, prefix);
+    const payloadBytes = s.payload === undefined ? 0 : Buffer.byteLength(JSON.stringify(s.payload));
+    if (payloadBytes > this.config.maxPayloadBytes) {
+      throw new PayloadTooLargeError(`${prefix}${prefix ? '.' : ''}payload`, this.config.maxPayloadBytes);
+    }
+    const deadline = s.deadline === undefined ? null : Date.parse(s.deadline);
+    const notBefore = now + Math.round((s.delaySeconds ?? 0) * 1000);
+    if (deadline !== null && deadline <= notBefore) {
+      throw new ValidationError([
+        { field: `${prefix}${prefix ? '.' : ''}deadline`, message: 'must be later than now plus delaySeconds' },
+      ]);
+    }
+    return {
+      id: uuidv7(),
+      type: s.type,
+      requiredCapabilities: s.requiredCapabilities,
+      priority: s.priority,
+      payload: s.payload ?? null,
+      maxAttempts: s.maxAttempts ?? this.config.defaultMaxAttempts,
+      timeoutSeconds: s.timeoutSeconds ?? null,
+      notBefore,
+      deadline,
+      idempotencyKey,
+      requestHash: idempotencyKey === null ? null : createHash('sha256').update(stableStringify(body)).digest('hex'),
+      createdAt: now,
+    };
+  }
+
+  async get(id: string): Promise<TaskRecord> {
+    const task = await this.store.getTask(id);
+    if (!task) throw new NotFoundError(`task ${id}`);
+    return task;
+  }
+
+  list(filter: TaskFilter): Promise<TaskRecord[]> {
+    return this.store.listTasks(filter);
+  }
+
+  async events(id: string) {
+    await this.get(id);
+    return this.store.listTaskEvents(id);
+  }
+
+  async cancel(id: string): Promise<{ outcome: Exclude<CancelOutcome, 'not_found'>; task: TaskRecord }> {
+    const { outcome, task } = await this.store.requestCancel(id, this.clock.now());
+    if (outcome === 'not_found' || !task) throw new NotFoundError(`task ${id}`);
+    return { outcome, task };
+  }
+}

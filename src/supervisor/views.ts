@@ -1,0 +1,65 @@
+/** The API's JSON shapes: ISO-8601 times, absent optional fields left out. */
+import { isLive, type AgentEvent, type AgentRecord } from '../domain/agent';
+import type { TaskEvent, TaskRecord } from '../domain/task';
+
+const iso = (ms: number | null): string | undefined => (ms === null ? undefined : new Date(ms).toISOString());
+
+export function taskView(t: TaskRecord, routable: boolean): Record<string, unknown> {
+  return {
+    id: t.id,
+    type: t.type,
+    status: t.status,
+    routable,
+    attempt: t.attempt,
+    maxAttempts: t.maxAttempts,
+    requiredCapabilities: t.requiredCapabilities,
+    priority: t.priority,
+    payload: t.payload,
+    result: t.status === 'succeeded' ? t.result : undefined,
+    error: t.error ?? undefined,
+    agentId: t.agentId ?? undefined,
+    cancelRequested: t.cancelRequested || undefined,
+    timeoutSeconds: t.timeoutSeconds ?? undefined,
+    notBefore: iso(t.notBefore),
+    deadline: iso(t.deadline),
+    leaseExpiresAt: iso(t.leaseExpiresAt),
+    createdAt: iso(t.createdAt),
+    startedAt: iso(t.startedAt),
+    finishedAt: iso(t.finishedAt),
+    updatedAt: iso(t.updatedAt),
+  };
+}
+
+export function taskEventView(e: TaskEvent): Record<string, unknown> {
+  return {
+    seq: e.seq,
+    at: iso(e.at),
+    kind: e.kind,
+    attempt: e.attempt,
+    agentId: e.agentId ?? undefined,
+    data: e.data ?? undefined,
+  };
+}
+
+export function agentView(a: AgentRecord, now: number, staleAfterMs: number): Record<string, unknown> {
+  return {
+    id: a.id,
+    state: a.state,
+    live: isLive(a, now, staleAfterMs),
+    capabilities: a.capabilities,
+    types: a.types,
+    concurrency: a.concurrency,
+    runningTasks: a.runningTasks,
+    lastHeartbeatAt: iso(a.lastHeartbeatAt),
+    heartbeatAgeMs: now - a.lastHeartbeatAt,
+    startedAt: iso(a.startedAt),
+    hostname: a.hostname,
+    pid: a.pid,
+    version: a.version,
+    metrics: a.metrics ?? undefined,
+  };
+}
+
+export function agentEventView(e: AgentEvent): Record<string, unknown> {
+  return { seq: e.seq, at: iso(e.at), from: e.fromState ?? undefined, to: e.toState, reason: e.reason };
+}

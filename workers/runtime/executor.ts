@@ -1,0 +1,183 @@
+/**
+ * Runs one dispatch: claim in SQL → run the handler under a renewed lease, a timeout and an AbortSignal →
+ * record the outcome with a write fenced by the attempt. A lost claim (another worker, a cancelled task, a
+ * stale job) is simply acknowledged.
+ */
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { BackoffPolicy } from '../../src/domain/backoff';
+import type { Clock } from '../../src/domain/clock';
+import type { DispatchMessage, TaskError, TaskRecord } from '../../src/domain/task';
+import { afterFailure } from '../../src/domain/transitions';
+import type { Dispatcher } from '../../src/dispatch/dispatcher';
+import type { Store } from '../../src/store/port';
+import { PermanentError, type TaskHandler } from './context';
+import { withRetries } from './retry';
+
+export type AbortReason = 'timeout' | 'cancelled' | 'lease_lost' | 'released';
+
+type Outcome =
+  | { kind: 'succeeded'; result: unknown }
+  | { kind: 'failed'; error: TaskError; permanent: boolean }
+  | { kind: 'timeout'; seconds: number }
+  | { kind: Exclude<AbortReason, 'timeout'> };
+
+export interface ExecutorOptions {
+  store: Store;
+  dispatcher: Dispatcher;
+  agentId: string;
+  handlers: ReadonlyMap<string, TaskHandler<any, any>>;
+  leaseMs: number;
+  backoff: BackoffPolicy;
+  defaultTimeoutSeconds: number;
+  clock: Clock;
+  log: Logger;
+}
+
+export class Executor {
+  private readonly running = new Map<string, (reason: AbortReason) => void>();
+
+  constructor(private readonly o: ExecutorOptions) {}
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  /** Aborts every running handler (a drain that ran out of time hands the tasks back). */
+  abortAll(reason: AbortReason): void {
+    for (const abort of this.running.values()) abort(reason);
+  }
+
+  async execute(msg: DispatchMessage, progress: (value: number | object) => void): Promise<void> {
+    const { store, agentId, clock } = this.o;
+    const now = clock.now();
+    const claim = await withRetries(() =>
+      store.claimTask({ taskId: msg.taskId, attempt: msg.attempt, agentId, now, leaseMs: this.o.leaseMs }),
+    );
+    if (!claim.claimed) {
+      const cur = claim.current;
+      if (cur?.status === 'queued' && cur.attempt === msg.attempt && cur.deadline !== null && cur.deadline <= now) {
+        await store.expireTask({ taskId: cur.id, attempt: cur.attempt, now });
+      }
+      this.o.log.debug({ taskId: msg.taskId, attempt: msg.attempt, status: cur?.status }, 'dispatch not claimed');
+      return;
+    }
+    const task = claim.task;
+    const log = this.o.log.child({ taskId: task.id, attempt: task.attempt, type: task.type });
+    const handler = this.o.handlers.get(task.type);
+    const outcome: Outcome = handler
+      ? await this.run(task, handler, log, progress)
+      : { kind: 'failed', permanent: false, error: { kind: 'no_handler', message: `no handler for ${task.type}` } };
+    await this.record(task, outcome, log);
+  }
+
+  private async run(
+    task: TaskRecord,
+    handler: TaskHandler<any, any>,
+    log: Logger,
+    progress: (value: number | object) => void,
+  ): Promise<Outcome> {
+    const { store, agentId, clock, leaseMs } = this.o;
+    const controller = new AbortController();
+    let reason: AbortReason | null = null;
+    const abort = (r: AbortReason) => {
+      if (reason) return;
+      reason = r;
+      controller.abort(new Error(`task aborted: ${r}`));
+    };
+    this.running.set(task.id, abort);
+    const ref = { taskId: task.id, attempt: task.attempt, agentId };
+    const renewal = setInterval(() => {
+      store
+        .renewLease({ ...ref, now: clock.now(), leaseMs })
+        .then((r) => {
+          if (!r.held) abort('lease_lost');
+          else if (r.cancelRequested) abort('cancelled');
+        })
+        .catch((err: unknown) => log.warn({ err }, 'lease renewal failed; retrying at the next interval'));
+    }, Math.max(50, Math.floor(leaseMs / 3)));
+    const seconds = task.timeoutSeconds ?? handler.timeoutSeconds ?? this.o.defaultTimeoutSeconds;
+    const timeout = setTimeout(() => abort('timeout'), seconds * 1000);
+    const aborted = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+    });
+    aborted.catch(() => undefined);
+    try {
+      const input = handler.input.safeParse(task.payload);
+      if (!input.success) {
+        return { kind: 'failed', permanent: true, error: { kind: 'invalid_input', message: z.prettifyError(input.error) } };
+      }
+      const ctx = { taskId: task.id, attempt: task.attempt, maxAttempts: task.maxAttempts, signal: controller.signal, log, progress };
+      let result: unknown = await Promise.race([handler.run(input.data, ctx), aborted]);
+      if (handler.output) {
+        const out = handler.output.safeParse(result);
+        if (!out.success) {
+          return { kind: 'failed', permanent: true, error: { kind: 'invalid_output', message: z.prettifyError(out.error) } };
+        }
+        result = out.data;
+      }
+      return { kind: 'succeeded', result: result ?? null };
+    } catch (err) {
+      const r = reason as AbortReason | null;
+      if (r === 'timeout') return { kind: 'timeout', seconds };
+      if (r) return { kind: r };
+      const e = err instanceof Error ? err : new Error(String(err));
+      return { kind: 'failed', permanent: e instanceof PermanentError, error: { kind: 'handler', name: e.name, message: e.message } };
+    } finally {
+      clearInterval(renewal);
+      clearTimeout(timeout);
+      this.running.delete(task.id);
+    }
+  }
+
+  private async record(task: TaskRecord, outcome: Outcome, log: Logger): Promise<void> {
+    const { store, dispatcher, agentId, clock } = this.o;
+    const now = clock.now();
+    const ref = { taskId: task.id, attempt: task.attempt, agentId, now };
+    switch (outcome.kind) {
+      case 'succeeded': {
+        const ok = await withRetries(() => store.completeTask({ ...ref, result: outcome.result }));
+        if (ok) log.info('task succeeded');
+        else log.warn('result rejected: this attempt no longer holds the task');
+        return;
+      }
+      case 'timeout':
+      case 'failed': {
+        const error: TaskError =
+          outcome.kind === 'timeout'
+            ? { kind: 'timeout', message: `the handler exceeded its time limit of ${outcome.seconds} s` }
+            : outcome.error;
+        const decision = afterFailure(task, now, this.o.backoff, { permanent: outcome.kind === 'failed' && outcome.permanent });
+        const ok = await withRetries(() => store.failTask({ ...ref, error, decision }));
+        if (!ok) {
+          log.warn('failure rejected: this attempt no longer holds the task');
+          return;
+        }
+        log.info({ error, next: decision.status }, 'task failed');
+        if (decision.status === 'queued') await this.resend(task, decision.notBefore, now, log);
+        return;
+      }
+      case 'cancelled': {
+        await withRetries(() => store.finishCancelled(ref));
+        log.info('task cancelled');
+        return;
+      }
+      case 'released': {
+        if (await withRetries(() => store.releaseTask(ref))) {
+          log.info('task released back to the queue');
+          await this.resend(task, now, now, log);
+        }
+        return;
+      }
+      case 'lease_lost':
+        log.warn('lease lost while running; the result is discarded');
+        return;
+    }
+  }
+
+  private async resend(task: TaskRecord, notBefore: number, now: number, log: Logger): Promise<void> {
+    await this.o.dispatcher.send([{ ...task, notBefore }], now).catch((err: unknown) => {
+      log.warn({ err }, 'could not enqueue the next attempt; the reconciler will');
+    });
+  }
+}

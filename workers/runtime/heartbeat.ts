@@ -1,0 +1,49 @@
+import type { Logger } from 'pino';
+import type { AgentMetrics } from '../../src/domain/agent';
+import type { Clock } from '../../src/domain/clock';
+import type { Store } from '../../src/store/port';
+
+/** Reports liveness, load and process metrics every interval. */
+export class Heartbeat {
+  private timer: NodeJS.Timeout | null = null;
+  private lastCpu = process.cpuUsage();
+  private lastAt = process.hrtime.bigint();
+
+  constructor(
+    private readonly store: Store,
+    private readonly agentId: string,
+    private readonly intervalMs: number,
+    private readonly running: () => number,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.beat().catch((err: unknown) => this.log.warn({ err }, 'heartbeat failed'));
+    }, this.intervalMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  async beat(): Promise<void> {
+    await this.store.heartbeat({ agentId: this.agentId, now: this.clock.now(), runningTasks: this.running(), metrics: this.metrics() });
+  }
+
+  private metrics(): AgentMetrics {
+    const cpu = process.cpuUsage(this.lastCpu);
+    const at = process.hrtime.bigint();
+    const elapsedUs = Number(at - this.lastAt) / 1_000;
+    this.lastCpu = process.cpuUsage();
+    this.lastAt = at;
+    const mem = process.memoryUsage();
+    return {
+      cpuPercent: elapsedUs > 0 ? Math.round(((cpu.user + cpu.system) / elapsedUs) * 1000) / 10 : 0,
+      rssBytes: mem.rss,
+      heapUsedBytes: mem.heapUsed,
+    };
+  }
+}

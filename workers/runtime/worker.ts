@@ -1,0 +1,223 @@
+/**
+ * The worker process as a small state machine: idle → running → draining → stopped.
+ *
+ * It registers as an agent, heartbeats, and runs one BullMQ consumer per route it serves (a route is a
+ * task type it has a handler for plus a capability set it covers), picking up routes that appear later.
+ * Redis connections: one shared command connection, one producer connection for re-sends, and one
+ * blocking connection per served route.
+ */
+import os from 'node:os';
+import { Worker as QueueConsumer, WaitingError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import type { Config } from '../../src/config/config';
+import { covers, routeKey, workerServesRoute } from '../../src/domain/capabilities';
+import { systemClock, type Clock } from '../../src/domain/clock';
+import type { DispatchMessage } from '../../src/domain/task';
+import { Dispatcher } from '../../src/dispatch/dispatcher';
+import { closeConnection, createConsumerConnection, createProducerConnection, waitUntilReady } from '../../src/dispatch/redis';
+import { openStore } from '../../src/store/open';
+import type { Store } from '../../src/store/port';
+import { VERSION } from '../../src/version';
+import type { TaskHandler } from './context';
+import { Executor } from './executor';
+import { Heartbeat } from './heartbeat';
+import { Slots } from './slots';
+
+export const WORKER_STATES = ['idle', 'running', 'draining', 'stopped'] as const;
+export type WorkerState = (typeof WORKER_STATES)[number];
+
+export interface WorkerOptions {
+  config: Config;
+  capabilities: string[];
+  concurrency: number;
+  handlers: TaskHandler<any, any>[];
+  id?: string;
+  log: Logger;
+  clock?: Clock;
+}
+
+export class WorkerRuntime {
+  state: WorkerState = 'idle';
+  readonly id: string;
+  readonly types: string[];
+  private readonly handlers: Map<string, TaskHandler<any, any>>;
+  private readonly consumers = new Map<string, QueueConsumer<DispatchMessage>>();
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private store!: Store;
+  private commands!: Redis;
+  private producer!: Redis;
+  private dispatcher!: Dispatcher;
+  private executor!: Executor;
+  private slots!: Slots;
+  private heartbeat!: Heartbeat;
+  private routeTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly o: WorkerOptions) {
+    this.clock = o.clock ?? systemClock;
+    this.id = o.id ?? `${os.hostname()}-${process.pid}-${uuidv7().slice(-6)}`;
+    this.log = o.log.child({ agentId: this.id });
+    // A handler that needs capabilities this worker lacks is not loaded, so its type is not advertised.
+    const usable = o.handlers.filter((h) => covers(o.capabilities, h.capabilities ?? []));
+    this.handlers = new Map(usable.map((h) => [h.type, h]));
+    this.types = [...this.handlers.keys()].sort();
+  }
+
+  get runningTasks(): number {
+    return this.executor?.runningCount ?? 0;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'idle') throw new Error(`cannot start a worker that is ${this.state}`);
+    const { config } = this.o;
+    this.store = await openStore(config);
+    this.commands = createConsumerConnection(config.redisUrl, `taskfleet-worker-${this.id}`);
+    this.producer = createProducerConnection(config.redisUrl, `taskfleet-worker-${this.id}-producer`);
+    for (const c of [this.commands, this.producer]) c.on('error', (err) => this.log.debug({ err }, 'redis error'));
+    await Promise.all([waitUntilReady(this.commands, config.redisUrl), waitUntilReady(this.producer, config.redisUrl)]);
+    this.dispatcher = new Dispatcher(this.producer, config.redisPrefix);
+    this.executor = new Executor({
+      store: this.store,
+      dispatcher: this.dispatcher,
+      agentId: this.id,
+      handlers: this.handlers,
+      leaseMs: config.leaseDurationMs,
+      backoff: config.backoff,
+      defaultTimeoutSeconds: config.defaultTimeoutSeconds,
+      clock: this.clock,
+      log: this.log,
+    });
+    this.slots = new Slots(
+      this.o.concurrency,
+      () => this.forEachConsumer((c) => void c.pause(true)),
+      (free) => this.forEachConsumer((c) => {
+        c.concurrency = free;
+        if (this.state === 'running') c.resume();
+      }),
+    );
+    await this.store.registerAgent(
+      {
+        id: this.id,
+        capabilities: this.o.capabilities,
+        types: this.types,
+        concurrency: this.o.concurrency,
+        hostname: os.hostname(),
+        pid: process.pid,
+        version: VERSION,
+      },
+      this.clock.now(),
+    );
+    this.heartbeat = new Heartbeat(this.store, this.id, config.heartbeatIntervalMs, () => this.runningTasks, this.clock, this.log);
+    this.heartbeat.start();
+    this.state = 'running';
+    await this.refreshRoutes();
+    this.scheduleRouteRefresh();
+    this.log.info(
+      { capabilities: this.o.capabilities, types: this.types, concurrency: this.o.concurrency, routes: [...this.consumers.keys()] },
+      'worker running',
+    );
+  }
+
+  private scheduleRouteRefresh(): void {
+    this.routeTimer = setTimeout(() => {
+      this.refreshRoutes()
+        .catch((err: unknown) => this.log.warn({ err }, 'could not refresh routes'))
+        .finally(() => {
+          if (this.state === 'running') this.scheduleRouteRefresh();
+        });
+    }, this.o.config.routeRefreshMs);
+  }
+
+  /** Starts a consumer for every route this worker serves that it does not consume yet. */
+  async refreshRoutes(): Promise<void> {
+    const routes = await this.store.listRoutes();
+    for (const route of routes) {
+      const key = routeKey(route.type, route.capabilities);
+      if (this.state !== 'running' || this.consumers.has(key)) continue;
+      if (!workerServesRoute({ types: this.types, capabilities: this.o.capabilities }, route)) continue;
+      this.consumers.set(key, this.createConsumer(key));
+      this.log.info({ route: key }, 'consuming route');
+      if (this.consumers.size === this.o.config.workerQueueWarn + 1) {
+        this.log.warn(
+          { routes: this.consumers.size },
+          'this worker consumes many routes: each holds one blocking Redis connection; split the fleet into pools',
+        );
+      }
+    }
+  }
+
+  private createConsumer(route: string): QueueConsumer<DispatchMessage> {
+    const consumer = new QueueConsumer<DispatchMessage>(route, (job, token) => this.process(job, token), {
+      connection: this.commands,
+      prefix: this.o.config.redisPrefix,
+      concurrency: Math.max(1, this.o.concurrency - this.slots.inUse),
+      autorun: false,
+      // The SQL lease, not BullMQ's job lock, guards a task; a lost job lock only risks a harmless re-dispatch.
+      maxStalledCount: 1000,
+    });
+    consumer.on('error', (err) => this.log.debug({ err, route }, 'queue consumer error'));
+    if (this.slots.inUse >= this.o.concurrency) void consumer.pause(true);
+    void consumer.run().catch((err: unknown) => this.log.error({ err, route }, 'queue consumer stopped'));
+    return consumer;
+  }
+
+  private async process(job: Job<DispatchMessage>, token: string | undefined): Promise<void> {
+    if (this.state !== 'running' || !this.slots.tryAcquire()) {
+      // Fetched after the slots filled (or while draining): hand it back untouched for another worker.
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
+    try {
+      await this.executor.execute(job.data, (value) => {
+        job.updateProgress(value).catch(() => undefined);
+      });
+    } catch (err) {
+      // The task stays queued in SQL; the reconciler re-sends it after its grace period.
+      this.log.error({ err, taskId: job.data.taskId }, 'could not execute a dispatch');
+    } finally {
+      this.slots.release();
+    }
+  }
+
+  private forEachConsumer(fn: (c: QueueConsumer<DispatchMessage>) => void): void {
+    for (const c of this.consumers.values()) fn(c);
+  }
+
+  /**
+   * Stops taking work, lets running tasks finish within `timeoutMs`, hands the rest back to the queue,
+   * marks the agent stopped and releases every connection.
+   */
+  async drain(timeoutMs = this.o.config.drainTimeoutMs): Promise<void> {
+    if (this.state !== 'running') return;
+    this.state = 'draining';
+    if (this.routeTimer) clearTimeout(this.routeTimer);
+    this.log.info({ running: this.runningTasks, timeoutMs }, 'draining');
+    await this.store
+      .setAgentState({ agentId: this.id, to: 'draining', reason: 'drain requested (SIGTERM)', now: this.clock.now() })
+      .catch((err: unknown) => this.log.warn({ err }, 'could not record draining'));
+    await Promise.all([...this.consumers.values()].map((c) => c.pause(true)));
+    const deadline = Date.now() + timeoutMs;
+    while (this.runningTasks > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    if (this.runningTasks > 0) {
+      this.log.warn({ running: this.runningTasks }, 'drain timeout: releasing running tasks');
+      this.executor.abortAll('released');
+    }
+    // Waits for the processors, which record each released task before they return.
+    await Promise.all([...this.consumers.values()].map((c) => c.close()));
+    await this.stopTheRest('stopped', 'drained');
+  }
+
+  private async stopTheRest(to: 'stopped', reason: string): Promise<void> {
+    this.heartbeat.stop();
+    await this.store
+      .setAgentState({ agentId: this.id, to, reason, now: this.clock.now() })
+      .catch((err: unknown) => this.log.warn({ err }, 'could not record the stop'));
+    await this.dispatcher.close();
+    await Promise.all([closeConnection(this.commands), closeConnection(this.producer)]);
+    await this.store.close();
+    this.state = 'stopped';
+    this.log.info('worker stopped');
+  }
+}
