@@ -4,6 +4,7 @@ import { parseCapabilityList } from '../domain/capabilities';
 import { ValidationError } from '../domain/errors';
 import { createLogger } from '../telemetry/logger';
 import { VERSION } from '../version';
+import { runBench } from './bench';
 import { runDev } from './dev';
 import { runStatus, runSubmit } from './client';
 import { runSupervisor, runWorker } from './processes';
@@ -71,6 +72,20 @@ export async function main(argv: string[]): Promise<void> {
     .description('show a task (with its events), or the fleet: agents and recent tasks')
     .argument('[taskId]')
     .action((taskId?: string) => runStatus(cfg(), taskId));
+
+  program
+    .command('bench')
+    .description('measure end-to-end throughput and dispatch latency on this machine (own supervisor and workers)')
+    .option('--tasks <n>', 'no-op tasks for the throughput run', positiveInt('--tasks'), 5000)
+    .option('--workers <n>', 'worker processes', positiveInt('--workers'), 2)
+    .option('--concurrency <n>', 'concurrency of each worker', positiveInt('--concurrency'), 50)
+    .option('--latency-samples <n>', 'single submits on the idle fleet', positiveInt('--latency-samples'), 200)
+    .option('--json', 'print the figures as JSON')
+    .action(async (o: { tasks: number; workers: number; concurrency: number; latencySamples: number; json?: boolean }) => {
+      const figures = await runBench(cfg(), o);
+      if (o.json) console.log(JSON.stringify(figures, null, 2));
+      else for (const [k, v] of Object.entries(figures)) console.log(`${k.padEnd(22)} ${Number.isInteger(v) ? v : v.toFixed(2)}`);
+    });
 
   await program.parseAsync(argv);
 }

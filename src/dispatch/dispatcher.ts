@@ -9,6 +9,8 @@ import type { Redis } from 'ioredis';
 import { routeKey } from '../domain/capabilities';
 import { QUEUE_PRIORITY, jobId, type DispatchMessage } from '../domain/task';
 import type { DispatchRow } from '../store/port';
+import { UnavailableError } from '../domain/errors';
+import { withTimeout } from '../domain/timeout';
 
 export class Dispatcher {
   private readonly queues = new Map<string, Queue<DispatchMessage>>();
@@ -16,6 +18,7 @@ export class Dispatcher {
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
+    private readonly timeoutMs = 2_000,
   ) {}
 
   queueFor(route: string): Queue<DispatchMessage> {
@@ -29,8 +32,18 @@ export class Dispatcher {
     return q;
   }
 
-  /** Enqueues every row on its route's queue; rejects if Redis is unreachable (nothing is lost: SQL has it). */
+  /**
+   * Enqueues every row on its route's queue. Rejects at once when Redis is not connected, and after
+   * `timeoutMs` when it stops answering: BullMQ itself would wait for a reconnect, and nothing is lost by
+   * giving up since SQL has the task and the reconciler re-sends it.
+   */
   async send(rows: readonly DispatchRow[], now = Date.now()): Promise<void> {
+    if (rows.length === 0) return;
+    if (this.redis.status !== 'ready') throw new UnavailableError(`Redis is not connected (${this.redis.status})`);
+    await withTimeout(this.addAll(rows, now), this.timeoutMs, 'enqueue');
+  }
+
+  private async addAll(rows: readonly DispatchRow[], now: number): Promise<void> {
     const byRoute = new Map<string, DispatchRow[]>();
     for (const row of rows) {
       const key = routeKey(row.type, row.requiredCapabilities);
@@ -54,6 +67,7 @@ export class Dispatcher {
   /** The rows whose job is not in Redis (flushed, lost, or removed without a claim). */
   async missing(rows: readonly DispatchRow[]): Promise<DispatchRow[]> {
     if (rows.length === 0) return [];
+    if (this.redis.status !== 'ready') throw new UnavailableError(`Redis is not connected (${this.redis.status})`);
     const pipeline = this.redis.pipeline();
     for (const row of rows) {
       const queue = routeKey(row.type, row.requiredCapabilities);

@@ -4,6 +4,7 @@
  * forever (`maxRetriesPerRequest: null`, as BullMQ requires) and reconnect by themselves.
  */
 import { Redis, type RedisOptions } from 'ioredis';
+import { withTimeout } from '../domain/timeout';
 
 const common: RedisOptions = {
   lazyConnect: false,
@@ -47,7 +48,7 @@ export function redactUrl(url: string): string {
 export async function closeConnection(redis: Redis): Promise<void> {
   if (redis.status === 'end') return;
   try {
-    await Promise.race([redis.quit(), new Promise((r) => setTimeout(r, 500))]);
+    await withTimeout(redis.quit(), 500, 'Redis QUIT');
   } catch {
     // already closing or never connected
   }

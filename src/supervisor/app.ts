@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock';
+import { withTimeout } from '../domain/timeout';
 import type { Store } from '../store/port';
 import type { AgentDirectory } from './agentDirectory';
 import { errorHandler, notFoundHandler, sendProblem } from './problem';
@@ -18,20 +19,6 @@ export interface AppDeps {
   log: Logger;
   maxBodyBytes: number;
   staleAfterMs: number;
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export function createApp(deps: AppDeps): Express {

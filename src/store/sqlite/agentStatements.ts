@@ -1,0 +1,81 @@
+/**
+ * Every agent-registry statement the SQLite adapter runs (and the ping), each named, with its contract.
+ * Prepared once per connection by `prepareAgentStatements`. Writes with RETURNING are run with `.all()`.
+ */
+import type { Database } from 'better-sqlite3';
+import type { AgentEventRow, AgentRow } from './rows';
+
+/** One agent. Params: @id. Result: the row or none. */
+export const SELECT_AGENT = `SELECT * FROM agents WHERE id = @id`;
+
+/**
+ * Creates or revives an agent as `running`, its start and heartbeat at @now, no running tasks or metrics yet.
+ * Params: @id, @capabilities (JSON), @types (JSON), @concurrency, @hostname, @pid, @version, @now. Result: the row.
+ */
+export const UPSERT_AGENT = `
+INSERT INTO agents (id, capabilities, types, concurrency, state, hostname, pid, version, started_at,
+  last_heartbeat_at, running_tasks, metrics)
+VALUES (@id, @capabilities, @types, @concurrency, 'running', @hostname, @pid, @version, @now, @now, 0, NULL)
+ON CONFLICT (id) DO UPDATE SET capabilities = excluded.capabilities, types = excluded.types,
+  concurrency = excluded.concurrency, state = 'running', hostname = excluded.hostname, pid = excluded.pid,
+  version = excluded.version, started_at = excluded.started_at, last_heartbeat_at = excluded.last_heartbeat_at,
+  running_tasks = 0, metrics = NULL
+RETURNING *`;
+
+/** Records a heartbeat. Params: @id, @now, @runningTasks, @metrics (JSON or null). Result: the row, or none. */
+export const HEARTBEAT = `
+UPDATE agents SET last_heartbeat_at = @now, running_tasks = @runningTasks, metrics = @metrics WHERE id = @id
+RETURNING *`;
+
+/** Moves an agent from exactly @from to @to. Params: @id, @from, @to. Changes: 0|1. */
+export const SET_AGENT_STATE = `UPDATE agents SET state = @to WHERE id = @id AND state = @from`;
+
+/** Appends an agent event. Params: @agentId, @at, @fromState (or null), @toState, @reason. */
+export const INSERT_AGENT_EVENT = `
+INSERT INTO agent_events (agent_id, at, from_state, to_state, reason)
+VALUES (@agentId, @at, @fromState, @toState, @reason)`;
+
+/** Every agent, by id. */
+export const SELECT_AGENTS = `SELECT * FROM agents ORDER BY id`;
+
+/** An agent's events in order. Params: @agentId. */
+export const SELECT_AGENT_EVENTS = `SELECT * FROM agent_events WHERE agent_id = @agentId ORDER BY seq`;
+
+/** Liveness probe. */
+export const PING = `SELECT 1 AS ok`;
+
+export interface UpsertAgentParams {
+  id: string;
+  capabilities: string;
+  types: string;
+  concurrency: number;
+  hostname: string;
+  pid: number;
+  version: string;
+  now: number;
+}
+
+export interface AgentEventParams {
+  agentId: string;
+  at: number;
+  fromState: string | null;
+  toState: string;
+  reason: string;
+}
+
+export function prepareAgentStatements(db: Database) {
+  return {
+    selectAgent: db.prepare<{ id: string }, AgentRow>(SELECT_AGENT),
+    upsertAgent: db.prepare<UpsertAgentParams, AgentRow>(UPSERT_AGENT),
+    heartbeat: db.prepare<{ id: string; now: number; runningTasks: number; metrics: string | null }, AgentRow>(
+      HEARTBEAT,
+    ),
+    setAgentState: db.prepare<{ id: string; from: string; to: string }>(SET_AGENT_STATE),
+    insertAgentEvent: db.prepare<AgentEventParams>(INSERT_AGENT_EVENT),
+    selectAgents: db.prepare<[], AgentRow>(SELECT_AGENTS),
+    selectAgentEvents: db.prepare<{ agentId: string }, AgentEventRow>(SELECT_AGENT_EVENTS),
+    ping: db.prepare<[], { ok: number }>(PING),
+  };
+}
+
+export type AgentStatements = ReturnType<typeof prepareAgentStatements>;

@@ -1,0 +1,355 @@
+/**
+ * The embedded SQLite adapter of the store port (better-sqlite3, one connection per store).
+ *
+ * Several processes (a supervisor and its workers) may open the same file. Every multi-statement write runs
+ * in one `BEGIN IMMEDIATE` transaction: taking the write lock up front, rather than upgrading a read lock
+ * inside a deferred transaction, is what keeps two writers from deadlocking (SQLITE_BUSY that busy_timeout
+ * cannot resolve). Reads inside such a transaction therefore see exactly the state the writes apply to.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { AgentRecord, AgentState } from '../../domain/agent';
+import { normaliseCapabilities, type Route } from '../../domain/capabilities';
+import { UnavailableError } from '../../domain/errors';
+import type { TaskError, TaskEventKind, TaskRecord } from '../../domain/task';
+import type { RetryDecision } from '../../domain/transitions';
+import type {
+  AgentRegistration,
+  CancelOutcome,
+  ClaimResult,
+  DispatchRow,
+  ExpiredLease,
+  HeartbeatReport,
+  InsertOutcome,
+  LeaseRef,
+  NewTask,
+  RenewResult,
+  Store,
+  TaskFilter,
+} from '../port';
+import { heartbeat, registerAgent, setAgentState } from './agentOps';
+import { prepareAgentStatements, type AgentStatements } from './agentStatements';
+import { toAgent, toAgentEvent, toDispatch, toJson, toRoute, toTask, toTaskEvent, type TaskRow } from './rows';
+import { applySchema } from './schema';
+import { appendTaskEvent, insertTask, requestCancel } from './taskOps';
+import { listTasksSql, prepareTaskStatements, type TaskListShape, type TaskStatements } from './statements';
+
+export async function openSqliteStore(opts: { path: string }): Promise<Store> {
+  const inMemory = opts.path === ':memory:' || opts.path === '';
+  if (!inMemory) fs.mkdirSync(path.dirname(path.resolve(opts.path)), { recursive: true });
+  const db = new Database(opts.path);
+  try {
+    db.pragma('busy_timeout = 10000');
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    applySchema(db);
+    return new SqliteStore(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|NOTADB|CORRUPT)/;
+
+type LeaseKey = { taskId: string; attempt: number; agentId: string; now: number };
+
+function leaseKey(ref: LeaseRef): LeaseKey {
+  return { taskId: ref.taskId, attempt: ref.attempt, agentId: ref.agentId, now: ref.now };
+}
+
+class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  private readonly tasks: TaskStatements;
+  private readonly agents: AgentStatements;
+  private readonly listStatements = new Map<string, Database.Statement<Record<string, unknown>, TaskRow>>();
+
+  constructor(private readonly db: Database.Database) {
+    this.tasks = prepareTaskStatements(db);
+    this.agents = prepareAgentStatements(db);
+  }
+
+  // ---- tasks: submission and reads
+
+  insertTasks(tasks: NewTask[]): Promise<InsertOutcome[]> {
+    return this.run(() => {
+      const capabilitySets = tasks.map((t, i) =>
+        normaliseCapabilities(t.requiredCapabilities, `tasks[${i}].requiredCapabilities`),
+      );
+      return this.tx(() => tasks.map((t, i) => insertTask(this.tasks, t, capabilitySets[i] ?? [])));
+    });
+  }
+
+  getTask(id: string): Promise<TaskRecord | null> {
+    return this.run(() => this.findTask(id));
+  }
+
+  listTasks(filter: TaskFilter): Promise<TaskRecord[]> {
+    return this.run(() => {
+      const shape: TaskListShape = {
+        status: filter.status !== undefined,
+        type: filter.type !== undefined,
+        capability: filter.capability !== undefined,
+        beforeId: filter.beforeId !== undefined,
+      };
+      return this.listStatement(shape)
+        .all({ ...filter })
+        .map(toTask);
+    });
+  }
+
+  listTaskEvents(taskId: string) {
+    return this.run(() => this.tasks.selectTaskEvents.all({ taskId }).map(toTaskEvent));
+  }
+
+  // ---- tasks: the lease-bound life of an attempt
+
+  claimTask(ref: LeaseRef & { leaseMs: number }): Promise<ClaimResult> {
+    return this.run(() =>
+      this.tx((): ClaimResult => {
+        const [row] = this.tasks.claimTask.all({ ...leaseKey(ref), leaseUntil: ref.now + ref.leaseMs });
+        if (!row) return { claimed: false, current: this.findTask(ref.taskId) };
+        this.event(row.id, ref.now, 'started', row.attempt, ref.agentId);
+        return { claimed: true, task: toTask(row) };
+      }),
+    );
+  }
+
+  renewLease(ref: LeaseRef & { leaseMs: number }): Promise<RenewResult> {
+    return this.run(() => {
+      const [row] = this.tasks.renewLease.all({ ...leaseKey(ref), leaseUntil: ref.now + ref.leaseMs });
+      return row
+        ? { held: true, cancelRequested: row.cancel_requested === 1 }
+        : { held: false, cancelRequested: false };
+    });
+  }
+
+  completeTask(ref: LeaseRef & { result: unknown }): Promise<boolean> {
+    return this.run(() =>
+      this.resultWrite(ref, 'succeeded', () => {
+        if (this.tasks.completeTask.run({ ...leaseKey(ref), result: toJson(ref.result) }).changes === 0) return false;
+        this.event(ref.taskId, ref.now, 'succeeded', ref.attempt, ref.agentId);
+        return true;
+      }),
+    );
+  }
+
+  failTask(ref: LeaseRef & { error: TaskError; decision: RetryDecision }): Promise<boolean> {
+    const { decision } = ref;
+    const params = { ...leaseKey(ref), error: toJson(ref.error) };
+    return this.run(() =>
+      this.resultWrite(ref, 'failed', () => {
+        const changes =
+          decision.status === 'queued'
+            ? this.tasks.failTaskRequeue.run({ ...params, notBefore: decision.notBefore }).changes
+            : this.tasks.failTaskDead.run(params).changes;
+        if (changes === 0) return false;
+        this.event(ref.taskId, ref.now, 'failed', ref.attempt, ref.agentId, ref.error);
+        this.outcomeEvent(ref.taskId, ref.now, ref.attempt, ref.agentId, decision);
+        return true;
+      }),
+    );
+  }
+
+  finishCancelled(ref: LeaseRef): Promise<boolean> {
+    return this.run(() =>
+      this.tx(() => {
+        if (this.tasks.finishCancelled.run(leaseKey(ref)).changes === 0) return false;
+        this.event(ref.taskId, ref.now, 'cancelled', ref.attempt, ref.agentId);
+        return true;
+      }),
+    );
+  }
+
+  releaseTask(ref: LeaseRef): Promise<boolean> {
+    return this.run(() =>
+      this.tx(() => {
+        if (this.tasks.releaseTask.run(leaseKey(ref)).changes === 0) return false;
+        this.event(ref.taskId, ref.now, 'released', ref.attempt, ref.agentId);
+        return true;
+      }),
+    );
+  }
+
+  // ---- tasks: supervisor actions and background loops
+
+  requestCancel(taskId: string, now: number): Promise<{ outcome: CancelOutcome; task: TaskRecord | null }> {
+    return this.run(() => this.tx(() => requestCancel(this.tasks, taskId, now)));
+  }
+
+  listExpiredLeases(now: number, limit: number): Promise<ExpiredLease[]> {
+    return this.run(() =>
+      this.tasks.selectExpiredLeases
+        .all({ now, limit })
+        .map((r) => ({ id: r.id, attempt: r.attempt, maxAttempts: r.max_attempts, agentId: r.agent_id })),
+    );
+  }
+
+  requeueExpiredLease(ref: {
+    taskId: string;
+    attempt: number;
+    now: number;
+    decision: RetryDecision;
+  }): Promise<boolean> {
+    const { taskId, attempt, now, decision } = ref;
+    return this.run(() =>
+      this.tx(() => {
+        const before = this.tasks.selectTask.get({ id: taskId });
+        if (!before) return false;
+        const key = { taskId, attempt, now };
+        const changes =
+          decision.status === 'queued'
+            ? this.tasks.requeueExpiredLease.run({ ...key, notBefore: decision.notBefore }).changes
+            : this.tasks.killExpiredLease.run(key).changes;
+        if (changes === 0) return false;
+        this.event(taskId, now, 'lease_expired', attempt, before.agent_id, { leaseExpiresAt: before.lease_expires_at });
+        this.outcomeEvent(taskId, now, attempt, null, decision);
+        return true;
+      }),
+    );
+  }
+
+  listOverdue(now: number, limit: number): Promise<Array<{ id: string; attempt: number }>> {
+    return this.run(() => this.tasks.selectOverdue.all({ now, limit }));
+  }
+
+  expireTask(ref: { taskId: string; attempt: number; now: number }): Promise<boolean> {
+    const key = { taskId: ref.taskId, attempt: ref.attempt, now: ref.now };
+    return this.run(() =>
+      this.tx(() => {
+        if (this.tasks.expireTask.run(key).changes === 0) return false;
+        this.event(ref.taskId, ref.now, 'expired', ref.attempt, null);
+        return true;
+      }),
+    );
+  }
+
+  listQueuedForDispatch(opts: { afterId?: string; dueBefore?: number; limit: number }): Promise<DispatchRow[]> {
+    const afterId = opts.afterId ?? '';
+    return this.run(() => {
+      const rows =
+        opts.dueBefore === undefined
+          ? this.tasks.selectQueued.all({ afterId, limit: opts.limit })
+          : this.tasks.selectDue.all({ afterId, dueBefore: opts.dueBefore, limit: opts.limit });
+      return rows.map(toDispatch);
+    });
+  }
+
+  markDispatched(taskIds: string[], now: number): Promise<void> {
+    return this.run(() => {
+      if (taskIds.length > 0) this.tasks.markDispatched.run({ ids: JSON.stringify(taskIds), now });
+    });
+  }
+
+  listRoutes(): Promise<Route[]> {
+    return this.run(() => this.tasks.selectRoutes.all().map(toRoute));
+  }
+
+  // ---- agents
+
+  registerAgent(reg: AgentRegistration, now: number): Promise<AgentRecord> {
+    return this.run(() => this.tx(() => registerAgent(this.agents, reg, now)));
+  }
+
+  heartbeat(report: HeartbeatReport): Promise<AgentRecord | null> {
+    return this.run(() => heartbeat(this.agents, report));
+  }
+
+  setAgentState(opts: { agentId: string; to: AgentState; from?: AgentState[]; reason: string; now: number }) {
+    return this.run(() => this.tx(() => setAgentState(this.agents, opts)));
+  }
+
+  getAgent(id: string) {
+    return this.run(() => {
+      const row = this.agents.selectAgent.get({ id });
+      return row ? toAgent(row) : null;
+    });
+  }
+
+  listAgents() {
+    return this.run(() => this.agents.selectAgents.all().map(toAgent));
+  }
+
+  listAgentEvents(agentId: string) {
+    return this.run(() => this.agents.selectAgentEvents.all({ agentId }).map(toAgentEvent));
+  }
+
+  ping(): Promise<void> {
+    return this.run(() => {
+      this.agents.ping.get();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  // ---- internals
+
+  /**
+   * A completion or failure that did not apply (stale attempt, not running, not the holder) is recorded as
+   * `result_rejected` on the task, in the same transaction, unless the task does not exist at all.
+   */
+  private resultWrite(ref: LeaseRef, outcome: 'succeeded' | 'failed', apply: () => boolean): boolean {
+    return this.tx(() => {
+      if (apply()) return true;
+      if (this.tasks.selectTask.get({ id: ref.taskId })) {
+        this.event(ref.taskId, ref.now, 'result_rejected', ref.attempt, ref.agentId, { outcome });
+      }
+      return false;
+    });
+  }
+
+  private outcomeEvent(taskId: string, now: number, attempt: number, agentId: string | null, d: RetryDecision): void {
+    if (d.status === 'queued') {
+      this.event(taskId, now, 'retry_scheduled', attempt, agentId, { notBefore: d.notBefore, delayMs: d.delayMs });
+    } else {
+      this.event(taskId, now, 'dead', attempt, agentId);
+    }
+  }
+
+  private event(
+    taskId: string,
+    at: number,
+    kind: TaskEventKind,
+    attempt: number,
+    agentId: string | null,
+    data?: unknown,
+  ) {
+    appendTaskEvent(this.tasks, { taskId, at, kind, attempt, agentId, data });
+  }
+
+  private findTask(id: string): TaskRecord | null {
+    const row = this.tasks.selectTask.get({ id });
+    return row ? toTask(row) : null;
+  }
+
+  private listStatement(shape: TaskListShape) {
+    const cacheKey = JSON.stringify(shape);
+    let statement = this.listStatements.get(cacheKey);
+    if (!statement) {
+      statement = this.db.prepare<Record<string, unknown>, TaskRow>(listTasksSql(shape));
+      this.listStatements.set(cacheKey, statement);
+    }
+    return statement;
+  }
+
+  private tx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  /** Runs synchronous driver work as a promise, turning lock timeouts and I/O failures into UnavailableError. */
+  private async run<T>(fn: () => T): Promise<T> {
+    try {
+      return fn();
+    } catch (err) {
+      if (!this.db.open) throw new UnavailableError('sqlite: the store is closed', { cause: err });
+      if (err instanceof Database.SqliteError && UNAVAILABLE_CODES.test(err.code)) {
+        throw new UnavailableError(`sqlite: ${err.message}`, { cause: err });
+      }
+      throw err;
+    }
+  }
+}

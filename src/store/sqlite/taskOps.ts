@@ -1,0 +1,83 @@
+/**
+ * Task writes of the SQLite adapter that read before they write, as functions over the prepared statements.
+ * The caller runs each inside one IMMEDIATE transaction, so the row read is the row the write applies to.
+ */
+import { routeKey } from '../../domain/capabilities';
+import { ConflictError } from '../../domain/errors';
+import type { TaskEventKind, TaskRecord } from '../../domain/task';
+import type { CancelOutcome, InsertOutcome, NewTask } from '../port';
+import { toJson, toTask } from './rows';
+import type { TaskStatements } from './statements';
+
+export function appendTaskEvent(
+  s: TaskStatements,
+  e: { taskId: string; at: number; kind: TaskEventKind; attempt: number; agentId: string | null; data?: unknown },
+): void {
+  s.insertTaskEvent.run({ ...e, data: e.data === undefined ? null : JSON.stringify(e.data) });
+}
+
+/**
+ * Inserts one task with its `submitted` event and its route, or returns the task already holding its
+ * idempotency key (same request hash), or throws ConflictError (another hash), rolling back the caller's batch.
+ */
+export function insertTask(s: TaskStatements, t: NewTask, capabilities: string[]): InsertOutcome {
+  if (t.idempotencyKey !== null) {
+    const existing = s.selectTaskByKey.get({ key: t.idempotencyKey });
+    if (existing) {
+      if (existing.request_hash !== t.requestHash) {
+        throw new ConflictError(
+          `idempotency key "${t.idempotencyKey}" was already used for task ${existing.id} with a different request`,
+        );
+      }
+      return { task: toTask(existing), created: false };
+    }
+  }
+  const key = routeKey(t.type, capabilities);
+  const capabilitiesJson = JSON.stringify(capabilities);
+  const [row] = s.insertTask.all({
+    id: t.id,
+    type: t.type,
+    maxAttempts: t.maxAttempts,
+    requiredCapabilities: capabilitiesJson,
+    routeKey: key,
+    priority: t.priority,
+    payload: toJson(t.payload),
+    timeoutSeconds: t.timeoutSeconds,
+    notBefore: t.notBefore,
+    deadline: t.deadline,
+    idempotencyKey: t.idempotencyKey,
+    requestHash: t.requestHash,
+    createdAt: t.createdAt,
+  });
+  if (!row) throw new Error(`sqlite: insert of task ${t.id} returned no row`);
+  appendTaskEvent(s, { taskId: t.id, at: t.createdAt, kind: 'submitted', attempt: 0, agentId: null });
+  s.insertRoute.run({ key, type: t.type, capabilities: capabilitiesJson, now: t.createdAt });
+  return { task: toTask(row), created: true };
+}
+
+/** queued → cancelled; running → cancel requested (one event, however often asked); otherwise unchanged. */
+export function requestCancel(
+  s: TaskStatements,
+  taskId: string,
+  now: number,
+): { outcome: CancelOutcome; task: TaskRecord | null } {
+  const row = s.selectTask.get({ id: taskId });
+  if (!row) return { outcome: 'not_found', task: null };
+  const key = { taskId, attempt: row.attempt, now };
+  const reread = () => {
+    const after = s.selectTask.get({ id: taskId });
+    return after ? toTask(after) : null;
+  };
+  if (row.status === 'queued') {
+    s.cancelQueued.run(key);
+    appendTaskEvent(s, { taskId, at: now, kind: 'cancelled', attempt: row.attempt, agentId: null });
+    return { outcome: 'cancelled', task: reread() };
+  }
+  if (row.status === 'running') {
+    if (s.requestCancelRunning.run(key).changes === 1) {
+      appendTaskEvent(s, { taskId, at: now, kind: 'cancel_requested', attempt: row.attempt, agentId: row.agent_id });
+    }
+    return { outcome: 'requested', task: reread() };
+  }
+  return { outcome: 'already_terminal', task: toTask(row) };
+}

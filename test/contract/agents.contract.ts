@@ -1,0 +1,106 @@
+/** Contract: the agent registry (register, heartbeat, state changes, events). */
+import type { AgentRecord } from '../../src/domain/agent';
+import type { AgentRegistration } from '../../src/store/port';
+import type { CurrentStore } from './store.contract';
+import { T0 } from './fixtures';
+
+function registration(overrides: Partial<AgentRegistration> = {}): AgentRegistration {
+  return {
+    id: 'agent-1',
+    capabilities: ['gpu', 'linux'],
+    types: ['echo', 'resize'],
+    concurrency: 4,
+    hostname: 'host-a',
+    pid: 1234,
+    version: '0.1.0',
+    ...overrides,
+  };
+}
+
+export function agentContract(store: CurrentStore): void {
+  describe('agents', () => {
+    it('registers a new agent as running, with a registered event', async () => {
+      const agent = await store().registerAgent(registration(), T0);
+      const expected: AgentRecord = {
+        id: 'agent-1',
+        capabilities: ['gpu', 'linux'],
+        types: ['echo', 'resize'],
+        concurrency: 4,
+        state: 'running',
+        hostname: 'host-a',
+        pid: 1234,
+        version: '0.1.0',
+        startedAt: T0,
+        lastHeartbeatAt: T0,
+        runningTasks: 0,
+        metrics: null,
+      };
+      expect(agent).toEqual(expected);
+      expect(await store().getAgent('agent-1')).toEqual(expected);
+      expect(await store().listAgentEvents('agent-1')).toEqual([
+        {
+          seq: expect.any(Number),
+          agentId: 'agent-1',
+          at: T0,
+          fromState: null,
+          toState: 'running',
+          reason: 'registered',
+        },
+      ]);
+    });
+
+    it('revives a re-registering agent with its new details', async () => {
+      await store().registerAgent(registration(), T0);
+      await store().setAgentState({ agentId: 'agent-1', to: 'failed', reason: 'heartbeat missed', now: T0 + 1_000 });
+      const again = await store().registerAgent(registration({ pid: 999, capabilities: ['linux'] }), T0 + 2_000);
+      expect(again).toMatchObject({ state: 'running', pid: 999, capabilities: ['linux'], startedAt: T0 + 2_000 });
+      const events = await store().listAgentEvents('agent-1');
+      expect(events.map((e) => [e.fromState, e.toState, e.reason, e.at])).toEqual([
+        [null, 'running', 'registered', T0],
+        ['running', 'failed', 'heartbeat missed', T0 + 1_000],
+        ['failed', 'running', 'registered', T0 + 2_000],
+      ]);
+    });
+
+    it('records heartbeats and returns the stored agent', async () => {
+      await store().registerAgent(registration(), T0);
+      const metrics = { cpuPercent: 12.5, rssBytes: 100_000_000, heapUsedBytes: 50_000_000 };
+      const beat = await store().heartbeat({ agentId: 'agent-1', now: T0 + 5_000, runningTasks: 3, metrics });
+      expect(beat).toMatchObject({ state: 'running', lastHeartbeatAt: T0 + 5_000, runningTasks: 3, metrics });
+      expect(await store().getAgent('agent-1')).toEqual(beat);
+      const bare = await store().heartbeat({ agentId: 'agent-1', now: T0 + 6_000, runningTasks: 0, metrics: null });
+      expect(bare).toMatchObject({ runningTasks: 0, metrics: null, startedAt: T0 });
+      expect(await store().heartbeat({ agentId: 'ghost', now: T0, runningTasks: 0, metrics: null })).toBeNull();
+      expect(await store().listAgentEvents('agent-1')).toHaveLength(1);
+    });
+
+    it('sets the state only from the given states, with an event per change', async () => {
+      await store().registerAgent(registration(), T0);
+      const set = (to: 'draining' | 'stopped' | 'failed', from?: Array<'running' | 'draining'>) =>
+        store().setAgentState({ agentId: 'agent-1', to, from, reason: `to ${to}`, now: T0 + 1 });
+      expect(await set('stopped', ['draining'])).toBe(false);
+      expect(await set('draining', ['running'])).toBe(true);
+      expect(await set('draining')).toBe(false);
+      expect(await set('stopped', ['draining'])).toBe(true);
+      expect(await set('failed')).toBe(true);
+      expect((await store().getAgent('agent-1'))?.state).toBe('failed');
+      const events = await store().listAgentEvents('agent-1');
+      expect(events.map((e) => `${e.fromState}>${e.toState}:${e.reason}`)).toEqual([
+        'null>running:registered',
+        'running>draining:to draining',
+        'draining>stopped:to stopped',
+        'stopped>failed:to failed',
+      ]);
+      expect(await store().setAgentState({ agentId: 'ghost', to: 'stopped', reason: 'x', now: T0 })).toBe(false);
+    });
+
+    it('lists agents and returns nothing for unknown ones', async () => {
+      await store().registerAgent(registration({ id: 'agent-2' }), T0);
+      await store().registerAgent(registration({ id: 'agent-1' }), T0);
+      const agents = await store().listAgents();
+      expect(agents.map((a) => a.id).sort()).toEqual(['agent-1', 'agent-2']);
+      expect(await store().getAgent('ghost')).toBeNull();
+      expect(await store().listAgentEvents('ghost')).toEqual([]);
+    });
+  });
+}

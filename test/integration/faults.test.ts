@@ -1,0 +1,116 @@
+import { Redis } from 'ioredis';
+import { startPrivateRedis, type PrivateRedis } from '../../src/cli/redisBootstrap';
+import { Fleet, waitFor } from '../helpers/fleet';
+
+async function exactlyOneResult(fleet: Fleet, ids: string[]): Promise<void> {
+  for (const id of ids) {
+    const events = await fleet.sup.store.listTaskEvents(id);
+    expect(events.filter((e) => e.kind === 'succeeded')).toHaveLength(1);
+  }
+}
+
+describe('a worker killed with SIGKILL', () => {
+  let fleet: Fleet;
+  afterEach(() => fleet?.stop());
+
+  it('loses no task: its tasks finish elsewhere after the lease expires, each with one result', async () => {
+    fleet = await Fleet.start();
+    const victim = await fleet.spawnWorker({ id: 'victim', concurrency: 4 });
+    const tasks = await fleet.submitBatch(Array.from({ length: 4 }, () => ({ type: 'sleep', payload: { ms: 2000 } })));
+    const ids: string[] = tasks.map((t: { id: string }) => t.id);
+    await waitFor(
+      async () => (await Promise.all(ids.map((id) => fleet.sup.store.getTask(id)))).every((t) => t?.status === 'running'),
+      10_000,
+      'the victim to start all four tasks',
+    );
+    const survivor = fleet.spawnWorker({ id: 'survivor', concurrency: 4 });
+    victim.child.kill('SIGKILL');
+    await survivor;
+    const done = await fleet.waitTerminal(ids, 30_000);
+    for (const t of done) {
+      expect(t.status).toBe('succeeded');
+      expect(t.agentId).toBe('survivor');
+      expect(t.attempt).toBe(2);
+      const kinds = (await fleet.sup.store.listTaskEvents(t.id)).map((e) => e.kind);
+      expect(kinds).toEqual(['submitted', 'started', 'lease_expired', 'retry_scheduled', 'started', 'succeeded']);
+    }
+    await exactlyOneResult(fleet, ids);
+  }, 60_000);
+});
+
+describe('Redis faults (a private redis-server)', () => {
+  let redis: PrivateRedis;
+  let fleet: Fleet;
+  beforeEach(async () => {
+    redis = await startPrivateRedis();
+  });
+  afterEach(async () => {
+    await fleet?.stop();
+    await redis?.stop();
+  });
+
+  const startFleet = async () => {
+    fleet = await Fleet.start({ env: { TASKFLEET_REDIS_URL: redis.url } });
+    await fleet.spawnWorker({ id: 'r1', concurrency: 8 });
+    await fleet.spawnWorker({ id: 'r2', concurrency: 8 });
+  };
+  const submitMany = async (n: number) =>
+    (await fleet.submitBatch(Array.from({ length: n }, (_, i) => ({ type: 'sleep', payload: { ms: 20 + (i % 5) } })))).map(
+      (t: { id: string }) => t.id,
+    );
+  const succeededCount = async (ids: string[]) =>
+    (await Promise.all(ids.map((id) => fleet.sup.store.getTask(id)))).filter((t) => t?.status === 'succeeded').length;
+
+  it('recovers from FLUSHALL in the middle of a run: every task completes exactly once', async () => {
+    await startFleet();
+    const ids = await submitMany(400);
+    await waitFor(async () => (await succeededCount(ids)) >= 40, 20_000, 'some progress');
+    const admin = new Redis(redis.url);
+    await admin.flushall();
+    admin.disconnect();
+    const more = await submitMany(100);
+    const done = await fleet.waitTerminal([...ids, ...more], 60_000);
+    expect(done.every((t) => t.status === 'succeeded')).toBe(true);
+    await exactlyOneResult(fleet, [...ids, ...more]);
+  }, 90_000);
+
+  it('recovers from a Redis restart: workers resume consuming and submissions during the outage are kept', async () => {
+    await startFleet();
+    const ids = await submitMany(300);
+    await waitFor(async () => (await succeededCount(ids)) >= 30, 20_000, 'some progress');
+    const port = Number(new URL(redis.url).port);
+    await redis.stop();
+    // Accepted means durable: with Redis down the API still stores the task (and says so).
+    const during = await fleet.submit({ type: 'echo', payload: 'during the outage' });
+    expect(during.status).toBe('queued');
+    await new Promise((r) => setTimeout(r, 1000));
+    redis = await startPrivateRedis(port);
+    const after = await submitMany(50);
+    const all = [...ids, during.id, ...after];
+    const done = await fleet.waitTerminal(all, 60_000);
+    expect(done.every((t) => t.status === 'succeeded')).toBe(true);
+    await exactlyOneResult(fleet, all);
+    // Both workers are still consuming after the reconnect.
+    const burst = await submitMany(60);
+    const burstDone = await fleet.waitTerminal(burst, 30_000);
+    expect(new Set(burstDone.map((t) => t.agentId))).toEqual(new Set(['r1', 'r2']));
+  }, 120_000);
+});
+
+describe('a restarted supervisor', () => {
+  let fleet: Fleet;
+  afterEach(() => fleet?.stop());
+
+  it('loses nothing: tasks accepted before the stop complete after the restart', async () => {
+    fleet = await Fleet.start();
+    await fleet.spawnWorker({ id: 's1', concurrency: 4 });
+    const ids: string[] = (await fleet.submitBatch(Array.from({ length: 50 }, () => ({ type: 'sleep', payload: { ms: 50 } })))).map(
+      (t: { id: string }) => t.id,
+    );
+    await fleet.sup.stop();
+    await fleet.startSupervisor();
+    const done = await fleet.waitTerminal(ids, 30_000);
+    expect(done.every((t) => t.status === 'succeeded')).toBe(true);
+    await exactlyOneResult(fleet, ids);
+  }, 60_000);
+});
