@@ -5,7 +5,10 @@ import path from 'node:path';
 export const PACKAGE_ROOT: string = (() => {
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, 'package.json');
-    if (existsSync(candidate) && (JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string }).name === 'taskfleet') {
+    if (
+      existsSync(candidate) &&
+      (JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string }).name === 'taskfleet'
+    ) {
       return dir;
     }
     if (path.dirname(dir) === dir) throw new Error('cannot find the taskfleet package root');

@@ -21,12 +21,21 @@ export interface BenchOptions {
   latencySamples: number;
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
-async function post(url: string, body: unknown): Promise<any> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+interface TaskRef {
+  id: string;
+}
+
+async function post<T>(url: string, body: unknown): Promise<T> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   if (!res.ok) throw new Error(`${res.status} ${await res.text()}`);
-  return res.json();
+  return (await res.json()) as T;
 }
 
 export async function runBench(base: Config, o: BenchOptions): Promise<Record<string, number>> {
@@ -56,9 +65,11 @@ export async function runBench(base: Config, o: BenchOptions): Promise<Record<st
     const waitUntil = async (cond: () => Promise<boolean>) => {
       while (!(await cond())) await new Promise((r) => setTimeout(r, 5));
     };
-    await waitUntil(async () => (await sup.store.listAgents()).filter((a) => a.state === 'running').length === o.workers);
+    await waitUntil(
+      async () => (await sup.store.listAgents()).filter((a) => a.state === 'running').length === o.workers,
+    );
     // Warm-up: creates the route so every worker consumes it before timing starts.
-    const warm = await post(`${sup.url}/v1/tasks`, { type: 'echo', payload: null });
+    const warm = await post<TaskRef>(`${sup.url}/v1/tasks`, { type: 'echo', payload: null });
     await waitUntil(async () => (await sup.store.getTask(warm.id))?.status === 'succeeded');
     await new Promise((r) => setTimeout(r, 2 * config.routeRefreshMs));
 
@@ -66,8 +77,10 @@ export async function runBench(base: Config, o: BenchOptions): Promise<Record<st
     const ids: string[] = [];
     for (let i = 0; i < o.tasks; i += 1000) {
       const n = Math.min(1000, o.tasks - i);
-      const res = await post(`${sup.url}/v1/tasks/batch`, { tasks: Array.from({ length: n }, () => ({ type: 'echo', payload: null })) });
-      ids.push(...(res.tasks as Array<{ id: string }>).map((t) => t.id));
+      const res = await post<{ tasks: TaskRef[] }>(`${sup.url}/v1/tasks/batch`, {
+        tasks: Array.from({ length: n }, () => ({ type: 'echo', payload: null })),
+      });
+      ids.push(...res.tasks.map((t) => t.id));
     }
     const submitted = performance.now();
     // Done when nothing is queued or running any more (every submitted task has its result).
@@ -81,7 +94,7 @@ export async function runBench(base: Config, o: BenchOptions): Promise<Record<st
     const startLat: number[] = [];
     const endLat: number[] = [];
     for (let i = 0; i < o.latencySamples; i++) {
-      const t = await post(`${sup.url}/v1/tasks`, { type: 'echo', payload: i });
+      const t = await post<TaskRef>(`${sup.url}/v1/tasks`, { type: 'echo', payload: i });
       await waitUntil(async () => (await sup.store.getTask(t.id))?.status === 'succeeded');
       const rec = (await sup.store.getTask(t.id))!;
       startLat.push(rec.startedAt! - rec.createdAt);
@@ -104,7 +117,12 @@ export async function runBench(base: Config, o: BenchOptions): Promise<Record<st
     };
   } finally {
     await Promise.all(
-      children.map((c) => new Promise<void>((resolve) => (c.exitCode !== null ? resolve() : (c.once('exit', () => resolve()), c.kill('SIGTERM'))))),
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) =>
+            c.exitCode !== null ? resolve() : (c.once('exit', () => resolve()), c.kill('SIGTERM')),
+          ),
+      ),
     );
     await sup.stop();
     rmSync(dir, { recursive: true, force: true });

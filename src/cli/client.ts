@@ -1,7 +1,13 @@
 /** `taskfleet submit` and `taskfleet status`: thin HTTP clients of the API. */
 import type { Config } from '../config/config';
 
-async function call(config: Config, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+async function call(
+  config: Config,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
   let res: Response;
   try {
     res = await fetch(new URL(path, config.apiUrl), {
@@ -10,10 +16,15 @@ async function call(config: Config, method: string, path: string, body?: unknown
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   } catch {
-    throw new Error(`no taskfleet supervisor answers at ${config.apiUrl} (set TASKFLEET_URL, or start one: taskfleet dev)`);
+    throw new Error(
+      `no taskfleet supervisor answers at ${config.apiUrl} (set TASKFLEET_URL, or start one: taskfleet dev)`,
+    );
   }
   const json = (await res.json().catch(() => null)) as Record<string, unknown> | null;
-  if (!res.ok) throw new Error(`${res.status} ${String(json?.detail ?? res.statusText)}${formatErrors(json)}`);
+  if (!res.ok) {
+    const detail = typeof json?.detail === 'string' ? json.detail : res.statusText;
+    throw new Error(`${res.status} ${detail}${formatErrors(json)}`);
+  }
   return json ?? {};
 }
 
@@ -24,20 +35,18 @@ function formatErrors(json: Record<string, unknown> | null): string {
 
 const TERMINAL = new Set(['succeeded', 'dead', 'cancelled', 'expired']);
 
-export async function runSubmit(
-  config: Config,
-  type: string,
-  o: {
-    payload: string;
-    capabilities: string[];
-    priority?: string;
-    maxAttempts?: number;
-    timeout?: number;
-    delay?: number;
-    idempotencyKey?: string;
-    wait?: boolean;
-  },
-): Promise<void> {
+export interface SubmitOptions {
+  payload: string;
+  capabilities: string[];
+  priority?: string;
+  maxAttempts?: number;
+  timeout?: number;
+  delay?: number;
+  idempotencyKey?: string;
+  wait?: boolean;
+}
+
+export async function runSubmit(config: Config, type: string, o: SubmitOptions): Promise<void> {
   let payload: unknown;
   try {
     payload = JSON.parse(o.payload);
@@ -53,7 +62,13 @@ export async function runSubmit(
     ...(o.timeout !== undefined ? { timeoutSeconds: o.timeout } : {}),
     ...(o.delay !== undefined ? { delaySeconds: o.delay } : {}),
   };
-  let task = await call(config, 'POST', '/v1/tasks', body, o.idempotencyKey ? { 'Idempotency-Key': o.idempotencyKey } : {});
+  let task = await call(
+    config,
+    'POST',
+    '/v1/tasks',
+    body,
+    o.idempotencyKey ? { 'Idempotency-Key': o.idempotencyKey } : {},
+  );
   if (o.wait) {
     while (!TERMINAL.has(String(task.status))) {
       await new Promise((r) => setTimeout(r, 200));
@@ -75,7 +90,16 @@ export async function runStatus(config: Config, taskId?: string): Promise<void> 
     return;
   }
   const { agents } = (await call(config, 'GET', '/v1/agents')) as {
-    agents: Array<{ id: string; state: string; live: boolean; capabilities: string[]; types: string[]; runningTasks: number; concurrency: number; heartbeatAgeMs: number }>;
+    agents: Array<{
+      id: string;
+      state: string;
+      live: boolean;
+      capabilities: string[];
+      types: string[];
+      runningTasks: number;
+      concurrency: number;
+      heartbeatAgeMs: number;
+    }>;
   };
   console.log(`agents (${agents.length})`);
   for (const a of agents) {
@@ -89,6 +113,8 @@ export async function runStatus(config: Config, taskId?: string): Promise<void> 
   };
   console.log(`recent tasks (${tasks.length})`);
   for (const t of tasks) {
-    console.log(`  ${t.id}  ${t.type.padEnd(10)} ${t.status.padEnd(10)} attempt ${t.attempt}${t.routable ? '' : '  (no live worker can run it)'}`);
+    console.log(
+      `  ${t.id}  ${t.type.padEnd(10)} ${t.status.padEnd(10)} attempt ${t.attempt}${t.routable ? '' : '  (no live worker can run it)'}`,
+    );
   }
 }

@@ -25,7 +25,8 @@ export async function runDev(base: Config, o: { workers: boolean }): Promise<voi
     sqlitePath: path.resolve(base.sqlitePath),
   };
   const log = processLogger(config, 'dev');
-  if (redis.private) log.info({ url: redis.url }, 'no Redis answered at the configured URL: started a private redis-server');
+  if (redis.private)
+    log.info({ url: redis.url }, 'no Redis answered at the configured URL: started a private redis-server');
 
   let sup;
   try {
@@ -40,7 +41,15 @@ export async function runDev(base: Config, o: { workers: boolean }): Promise<voi
     ? DEV_WORKERS.map((w) =>
         spawn(
           process.execPath,
-          [bin, 'worker', '--id', w.id, '--concurrency', String(w.concurrency), ...(w.capabilities.length ? ['--capabilities', w.capabilities.join(',')] : [])],
+          [
+            bin,
+            'worker',
+            '--id',
+            w.id,
+            '--concurrency',
+            String(w.concurrency),
+            ...(w.capabilities.length ? ['--capabilities', w.capabilities.join(',')] : []),
+          ],
           { env, stdio: ['ignore', 'inherit', 'inherit'] },
         ),
       )

@@ -6,7 +6,7 @@ import { createLogger } from '../telemetry/logger';
 import { VERSION } from '../version';
 import { runBench } from './bench';
 import { runDev } from './dev';
-import { runStatus, runSubmit } from './client';
+import { runStatus, runSubmit, type SubmitOptions } from './client';
 import { runSupervisor, runWorker } from './processes';
 
 const positiveInt = (name: string) => (value: string) => {
@@ -19,7 +19,9 @@ const capabilityList = (value: string) => {
   try {
     return parseCapabilityList(value, '--capabilities');
   } catch (err) {
-    throw new InvalidArgumentError(err instanceof ValidationError ? err.issues.map((i) => i.message).join('; ') : String(err));
+    throw new InvalidArgumentError(
+      err instanceof ValidationError ? err.issues.map((i) => i.message).join('; ') : String(err),
+    );
   }
 };
 
@@ -65,7 +67,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--delay <s>', 'seconds before it may start', Number)
     .option('--idempotency-key <key>', 'Idempotency-Key header')
     .option('-w, --wait', 'wait until the task ends and print its final state')
-    .action((type: string, o) => runSubmit(cfg(), type, o));
+    .action((type: string, o: SubmitOptions) => runSubmit(cfg(), type, o));
 
   program
     .command('status')
@@ -81,11 +83,15 @@ export async function main(argv: string[]): Promise<void> {
     .option('--concurrency <n>', 'concurrency of each worker', positiveInt('--concurrency'), 50)
     .option('--latency-samples <n>', 'single submits on the idle fleet', positiveInt('--latency-samples'), 200)
     .option('--json', 'print the figures as JSON')
-    .action(async (o: { tasks: number; workers: number; concurrency: number; latencySamples: number; json?: boolean }) => {
-      const figures = await runBench(cfg(), o);
-      if (o.json) console.log(JSON.stringify(figures, null, 2));
-      else for (const [k, v] of Object.entries(figures)) console.log(`${k.padEnd(22)} ${Number.isInteger(v) ? v : v.toFixed(2)}`);
-    });
+    .action(
+      async (o: { tasks: number; workers: number; concurrency: number; latencySamples: number; json?: boolean }) => {
+        const figures = await runBench(cfg(), o);
+        if (o.json) console.log(JSON.stringify(figures, null, 2));
+        else
+          for (const [k, v] of Object.entries(figures))
+            console.log(`${k.padEnd(22)} ${Number.isInteger(v) ? v : v.toFixed(2)}`);
+      },
+    );
 
   await program.parseAsync(argv);
 }

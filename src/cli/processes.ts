@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Config } from '../config/config';
 import { startSupervisor } from '../supervisor/supervisor';
 import { builtinHandlers } from '../../workers/handlers';
-import type { TaskHandler } from '../../workers/runtime/context';
+import type { AnyTaskHandler, TaskHandler } from '../../workers/runtime/context';
 import { WorkerRuntime } from '../../workers/runtime/worker';
 import { processLogger } from './main';
 
@@ -30,17 +30,22 @@ export async function runSupervisor(config: Config): Promise<void> {
   onSignals(() => sup.stop());
 }
 
-async function loadHandlerModules(modules: readonly string[]): Promise<TaskHandler<any, any>[]> {
-  const out: TaskHandler<any, any>[] = [];
+async function loadHandlerModules(modules: readonly string[]): Promise<AnyTaskHandler[]> {
+  const out: AnyTaskHandler[] = [];
   for (const m of modules) {
     const mod = (await import(path.resolve(m))) as { default?: unknown };
     const exported = mod.default ?? mod;
     const list = Array.isArray(exported) ? exported : [exported];
     for (const h of list) {
-      if (!h || typeof h !== 'object' || typeof (h as TaskHandler).type !== 'string' || typeof (h as TaskHandler).run !== 'function') {
+      if (
+        !h ||
+        typeof h !== 'object' ||
+        typeof (h as TaskHandler).type !== 'string' ||
+        typeof (h as TaskHandler).run !== 'function'
+      ) {
         throw new Error(`${m} does not export a task handler (an object with type, input and run)`);
       }
-      out.push(h as TaskHandler<any, any>);
+      out.push(h as AnyTaskHandler);
     }
   }
   return out;

@@ -8,7 +8,12 @@ import { Redis } from 'ioredis';
 import { redactUrl } from '../dispatch/redis';
 
 export async function redisAnswers(url: string, timeoutMs = 1_500): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs });
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: timeoutMs,
+  });
   probe.on('error', () => undefined);
   try {
     await probe.connect();
@@ -47,7 +52,18 @@ export async function startPrivateRedis(port?: number): Promise<PrivateRedis> {
   const p = port ?? (await freePort());
   const child = spawn(
     'redis-server',
-    ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'],
+    [
+      '--port',
+      String(p),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--maxmemory-policy',
+      'noeviction',
+    ],
     { stdio: 'ignore' },
   );
   const url = `redis://127.0.0.1:${p}`;

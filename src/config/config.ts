@@ -6,12 +6,36 @@
 import { z } from 'zod';
 import { ConfigError } from '../domain/errors';
 
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+/** A whole number written in decimal digits ("0x10", "1e3" and " " are errors, not numbers). */
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const seconds = z
+  .string()
+  .trim()
+  .regex(/^\d+(\.\d+)?$/, 'must be a number of seconds')
+  .transform(Number)
+  .pipe(z.number().positive().max(86_400));
+
+const urlWithHost = (protocol: RegExp) =>
+  z.url({ protocol }).refine((u) => {
+    // Only judged once it parses as a URL at all; the url check reports that case.
+    try {
+      return new URL(u).hostname !== '';
+    } catch {
+      return true;
+    }
+  }, 'must name a host');
 
 const schema = z.object({
   TASKFLEET_PORT: int(0, 65535).default(8080),
-  TASKFLEET_HOST: z.string().min(1).default('0.0.0.0'),
-  TASKFLEET_REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  TASKFLEET_HOST: z.string().trim().min(1).default('0.0.0.0'),
+  TASKFLEET_REDIS_URL: urlWithHost(/^rediss?$/).default('redis://127.0.0.1:6379'),
   TASKFLEET_REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, ".", "_" or "-"')
@@ -26,14 +50,14 @@ const schema = z.object({
   TASKFLEET_DEFAULT_MAX_ATTEMPTS: int(1, 100).default(3),
   TASKFLEET_BACKOFF_BASE_MS: int(0).default(1_000),
   TASKFLEET_BACKOFF_MAX_MS: int(0).default(300_000),
-  TASKFLEET_DEFAULT_TIMEOUT_SECONDS: z.coerce.number().positive().max(86_400).default(300),
+  TASKFLEET_DEFAULT_TIMEOUT_SECONDS: seconds.default(300),
   TASKFLEET_MAX_PAYLOAD_BYTES: int(1).default(256 * 1024),
   TASKFLEET_MAX_BODY_BYTES: int(1).default(32 * 1024 * 1024),
   TASKFLEET_DRAIN_TIMEOUT_MS: int(0).default(25_000),
   TASKFLEET_WORKER_QUEUE_WARN: int(1).default(32),
   TASKFLEET_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TASKFLEET_LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
-  TASKFLEET_URL: z.url({ protocol: /^https?$/ }).optional(),
+  TASKFLEET_URL: urlWithHost(/^https?$/).optional(),
 });
 
 type Env = z.output<typeof schema>;
@@ -68,14 +92,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const known = Object.fromEntries(
     Object.keys(schema.shape).flatMap((k) => (env[k] !== undefined && env[k] !== '' ? [[k, env[k]]] : [])),
   );
+  // A misspelt variable would otherwise be ignored silently (TASKFLEET_TEST_* belong to the test suite).
+  const unknown = Object.keys(env).filter(
+    (k) => k.startsWith('TASKFLEET_') && !k.startsWith('TASKFLEET_TEST_') && !(k in schema.shape),
+  );
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `invalid configuration:\n${unknown.map((k) => `  ${k}: unknown variable (see .env.example)`).join('\n')}`,
+    );
+  }
   const parsed = schema.safeParse(known);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${String(i.path[0])}: ${i.message}`);
+    // One line per variable: its first problem.
+    const byVariable = new Map<string, string>();
+    for (const i of parsed.error.issues)
+      if (!byVariable.has(String(i.path[0]))) byVariable.set(String(i.path[0]), i.message);
+    const lines = [...byVariable].map(([k, message]) => `  ${k}: ${message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
   if (e.TASKFLEET_BACKOFF_MAX_MS < e.TASKFLEET_BACKOFF_BASE_MS) {
-    throw new ConfigError('invalid configuration:\n  TASKFLEET_BACKOFF_MAX_MS: must be at least TASKFLEET_BACKOFF_BASE_MS');
+    throw new ConfigError(
+      'invalid configuration:\n  TASKFLEET_BACKOFF_MAX_MS: must be at least TASKFLEET_BACKOFF_BASE_MS',
+    );
   }
   return {
     port: e.TASKFLEET_PORT,

@@ -45,6 +45,10 @@ export interface AgentEvent {
 }
 
 /** An agent counts as live for routing while it accepts work and has heartbeated within `staleAfterMs`. */
-export function isLive(agent: Pick<AgentRecord, 'state' | 'lastHeartbeatAt'>, now: number, staleAfterMs: number): boolean {
+export function isLive(
+  agent: Pick<AgentRecord, 'state' | 'lastHeartbeatAt'>,
+  now: number,
+  staleAfterMs: number,
+): boolean {
   return ACCEPTING_STATES.has(agent.state) && now - agent.lastHeartbeatAt <= staleAfterMs;
 }

@@ -19,9 +19,9 @@ export const taskSubmissionSchema = z.strictObject({
   payload: z.json().optional(),
   requiredCapabilities: z
     .array(capability)
-    .max(MAX_CAPABILITIES)
     .optional()
-    .transform((caps) => [...new Set(caps ?? [])].sort()),
+    .transform((caps) => [...new Set(caps ?? [])].sort())
+    .pipe(z.array(z.string()).max(MAX_CAPABILITIES, `at most ${MAX_CAPABILITIES} distinct capabilities`)),
   priority: z.enum(PRIORITIES).default('normal'),
   maxAttempts: z.int().min(1).max(100).optional(),
   timeoutSeconds: z.number().positive().max(86_400).optional(),

@@ -156,7 +156,13 @@ export interface Store {
   /** Records a heartbeat; returns the agent as stored (its state tells the worker what to do) or null. */
   heartbeat(report: HeartbeatReport): Promise<AgentRecord | null>;
   /** Sets the state when the current one is in `from` (any, when omitted); appends an agent event. */
-  setAgentState(opts: { agentId: string; to: AgentState; from?: AgentState[]; reason: string; now: number }): Promise<boolean>;
+  setAgentState(opts: {
+    agentId: string;
+    to: AgentState;
+    from?: AgentState[];
+    reason: string;
+    now: number;
+  }): Promise<boolean>;
   getAgent(id: string): Promise<AgentRecord | null>;
   listAgents(): Promise<AgentRecord[]>;
   listAgentEvents(agentId: string): Promise<AgentEvent[]>;

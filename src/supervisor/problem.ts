@@ -29,7 +29,8 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       return;
     }
     if (bp?.type === 'entity.too.large') {
-      sendProblem(res, 413, 'payload_too_large', `the request body is larger than ${bp.limit} bytes`);
+      const detail = `the request body is larger than ${bp.limit} bytes`;
+      sendProblem(res, 413, 'payload_too_large', detail, { errors: [{ field: '(body)', message: detail }] });
       return;
     }
     if (err instanceof ValidationError) {

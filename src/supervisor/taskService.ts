@@ -11,7 +11,12 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../config/config';
 import type { Clock } from '../domain/clock';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors';
-import { IDEMPOTENCY_KEY_PATTERN, stableStringify, taskSubmissionSchema, type TaskSubmission } from '../domain/submission';
+import {
+  IDEMPOTENCY_KEY_PATTERN,
+  stableStringify,
+  taskSubmissionSchema,
+  type TaskSubmission,
+} from '../domain/submission';
 import type { TaskRecord } from '../domain/task';
 import type { Dispatcher } from '../dispatch/dispatcher';
 import type { CancelOutcome, InsertOutcome, NewTask, Store, TaskFilter } from '../store/port';
@@ -27,8 +32,10 @@ export class TaskService {
   ) {}
 
   /**
-   * Validates and stores tasks, then dispatches the new ones. With an idempotency key, a batch's task i
-   * is keyed `<key>#i`; `scope` separates callers.
+   * Validates and stores tasks, then dispatches the new ones. With an idempotency key, a single task is
+   * keyed `task:<key>` and a batch's task i `batch:<key>#i`, each under the caller's `scope`. A batch's
+   * tasks all carry the hash of the whole batch, so replaying a key with any other list of tasks (fewer,
+   * more, or changed) is a conflict rather than a partial replay.
    */
   async submit(
     bodies: readonly unknown[],
@@ -40,13 +47,20 @@ export class TaskService {
       ]);
     }
     const now = this.clock.now();
+    const hash = (value: unknown) => createHash('sha256').update(stableStringify(value)).digest('hex');
+    const batchHash = opts.batch && opts.idempotencyKey !== undefined ? hash(bodies) : null;
     const issues: ValidationError['issues'] = [];
     const tasks: NewTask[] = [];
     bodies.forEach((body, i) => {
       try {
-        const key = opts.idempotencyKey === undefined ? null : opts.batch ? `${opts.idempotencyKey}#${i}` : opts.idempotencyKey;
         const prefix = opts.batch ? `tasks[${i}]` : '';
-        tasks.push(this.toNewTask(body, prefix, now, key === null ? null : `${opts.scope}:${key}`));
+        const idempotency =
+          opts.idempotencyKey === undefined
+            ? null
+            : opts.batch
+              ? { key: `${opts.scope}:batch:${opts.idempotencyKey}#${i}`, hash: batchHash ?? '' }
+              : { key: `${opts.scope}:task:${opts.idempotencyKey}`, hash: hash(body) };
+        tasks.push(this.toNewTask(body, prefix, now, idempotency));
       } catch (err) {
         if (err instanceof ValidationError) issues.push(...err.issues);
         else throw err;
@@ -64,7 +78,12 @@ export class TaskService {
     return outcomes;
   }
 
-  private toNewTask(body: unknown, prefix: string, now: number, idempotencyKey: string | null): NewTask {
+  private toNewTask(
+    body: unknown,
+    prefix: string,
+    now: number,
+    idempotency: { key: string; hash: string } | null,
+  ): NewTask {
     const s: TaskSubmission = parseOrThrow(taskSubmissionSchema, body, prefix);
     const payloadBytes = s.payload === undefined ? 0 : Buffer.byteLength(JSON.stringify(s.payload));
     if (payloadBytes > this.config.maxPayloadBytes) {
@@ -87,8 +106,8 @@ export class TaskService {
       timeoutSeconds: s.timeoutSeconds ?? null,
       notBefore,
       deadline,
-      idempotencyKey,
-      requestHash: idempotencyKey === null ? null : createHash('sha256').update(stableStringify(body)).digest('hex'),
+      idempotencyKey: idempotency?.key ?? null,
+      requestHash: idempotency?.hash ?? null,
       createdAt: now,
     };
   }

@@ -8,7 +8,10 @@ export function createLogger(opts: { level: string; format: 'json' | 'pretty'; n
     return pino({
       name: opts.name,
       level: opts.level,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } },
+      transport: {
+        target: 'pino-pretty',
+        options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' },
+      },
     });
   }
   return pino({ name: opts.name, level: opts.level });

@@ -53,6 +53,7 @@ export function backgroundContract(store: CurrentStore): void {
         status: 'dead',
         leaseExpiresAt: null,
         finishedAt: now,
+        error: { kind: 'lease_expired' },
       });
       expect(await eventKinds(store(), running.id)).toEqual(['submitted', 'started', 'lease_expired', 'dead']);
     });

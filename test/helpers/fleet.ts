@@ -73,7 +73,13 @@ export class Fleet {
   }
 
   /** Starts `taskfleet worker` as a child process; resolves once the agent is registered. */
-  async spawnWorker(o: { id: string; capabilities?: string[]; concurrency?: number; env?: Record<string, string>; args?: string[] }): Promise<WorkerProcess> {
+  async spawnWorker(o: {
+    id: string;
+    capabilities?: string[];
+    concurrency?: number;
+    env?: Record<string, string>;
+    args?: string[];
+  }): Promise<WorkerProcess> {
     const args = [BIN, 'worker', '--id', o.id, '--concurrency', String(o.concurrency ?? 4)];
     if (o.capabilities?.length) args.push('--capabilities', o.capabilities.join(','));
     args.push(...(o.args ?? []));
@@ -88,11 +94,15 @@ export class Fleet {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const w = { id: o.id, child, exited, logFile };
     this.workers.push(w);
-    await waitFor(async () => {
-      if (child.exitCode !== null) throw new Error(`worker ${o.id} exited with ${child.exitCode}; see ${logFile}`);
-      const a = await this.sup.store.getAgent(o.id);
-      return a !== null && a.state === 'running' && a.pid === child.pid;
-    }, 15_000, `worker ${o.id} to register`);
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`worker ${o.id} exited with ${child.exitCode}; see ${logFile}`);
+        const a = await this.sup.store.getAgent(o.id);
+        return a !== null && a.state === 'running' && a.pid === child.pid;
+      },
+      15_000,
+      `worker ${o.id} to register`,
+    );
     return w;
   }
 
@@ -114,7 +124,8 @@ export class Fleet {
 
   async submit(body: unknown, headers: Record<string, string> = {}): Promise<any> {
     const res = await this.request('POST', '/v1/tasks', body, headers);
-    if (res.status !== 201 && res.status !== 200) throw new Error(`submit failed: ${res.status} ${JSON.stringify(res.body)}`);
+    if (res.status !== 201 && res.status !== 200)
+      throw new Error(`submit failed: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body;
   }
 
@@ -127,13 +138,17 @@ export class Fleet {
   /** Waits until every given task is terminal; returns the records from the store. */
   async waitTerminal(ids: string[], timeoutMs = 60_000) {
     const terminal = new Set(['succeeded', 'dead', 'cancelled', 'expired']);
-    await waitFor(async () => {
-      for (const id of ids) {
-        const t = await this.sup.store.getTask(id);
-        if (!t || !terminal.has(t.status)) return false;
-      }
-      return true;
-    }, timeoutMs, `${ids.length} tasks to end`);
+    await waitFor(
+      async () => {
+        for (const id of ids) {
+          const t = await this.sup.store.getTask(id);
+          if (!t || !terminal.has(t.status)) return false;
+        }
+        return true;
+      },
+      timeoutMs,
+      `${ids.length} tasks to end`,
+    );
     return Promise.all(ids.map(async (id) => (await this.sup.store.getTask(id))!));
   }
 
@@ -166,7 +181,12 @@ export async function deleteKeys(url: string, prefix: string): Promise<void> {
   }
 }
 
-export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = 'condition', intervalMs = 25): Promise<void> {
+export async function waitFor(
+  cond: () => Promise<boolean> | boolean,
+  timeoutMs = 10_000,
+  what = 'condition',
+  intervalMs = 25,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await cond()) return;

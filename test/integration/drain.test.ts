@@ -9,7 +9,8 @@ describe('graceful drain on SIGTERM', () => {
     const w = await fleet.spawnWorker({ id: 'drainer', concurrency: 2 });
     const tasks = await Promise.all([1, 2].map(() => fleet.submit({ type: 'sleep', payload: { ms: 800 } })));
     await waitFor(
-      async () => (await Promise.all(tasks.map((t) => fleet.sup.store.getTask(t.id)))).every((t) => t?.status === 'running'),
+      async () =>
+        (await Promise.all(tasks.map((t) => fleet.sup.store.getTask(t.id)))).every((t) => t?.status === 'running'),
       10_000,
       'both tasks to start',
     );

@@ -19,7 +19,8 @@ describe('a worker killed with SIGKILL', () => {
     const tasks = await fleet.submitBatch(Array.from({ length: 4 }, () => ({ type: 'sleep', payload: { ms: 2000 } })));
     const ids: string[] = tasks.map((t: { id: string }) => t.id);
     await waitFor(
-      async () => (await Promise.all(ids.map((id) => fleet.sup.store.getTask(id)))).every((t) => t?.status === 'running'),
+      async () =>
+        (await Promise.all(ids.map((id) => fleet.sup.store.getTask(id)))).every((t) => t?.status === 'running'),
       10_000,
       'the victim to start all four tasks',
     );
@@ -55,9 +56,9 @@ describe('Redis faults (a private redis-server)', () => {
     await fleet.spawnWorker({ id: 'r2', concurrency: 8 });
   };
   const submitMany = async (n: number) =>
-    (await fleet.submitBatch(Array.from({ length: n }, (_, i) => ({ type: 'sleep', payload: { ms: 20 + (i % 5) } })))).map(
-      (t: { id: string }) => t.id,
-    );
+    (
+      await fleet.submitBatch(Array.from({ length: n }, (_, i) => ({ type: 'sleep', payload: { ms: 20 + (i % 5) } })))
+    ).map((t: { id: string }) => t.id);
   const succeededCount = async (ids: string[]) =>
     (await Promise.all(ids.map((id) => fleet.sup.store.getTask(id)))).filter((t) => t?.status === 'succeeded').length;
 
@@ -104,9 +105,9 @@ describe('a restarted supervisor', () => {
   it('loses nothing: tasks accepted before the stop complete after the restart', async () => {
     fleet = await Fleet.start();
     await fleet.spawnWorker({ id: 's1', concurrency: 4 });
-    const ids: string[] = (await fleet.submitBatch(Array.from({ length: 50 }, () => ({ type: 'sleep', payload: { ms: 50 } })))).map(
-      (t: { id: string }) => t.id,
-    );
+    const ids: string[] = (
+      await fleet.submitBatch(Array.from({ length: 50 }, () => ({ type: 'sleep', payload: { ms: 50 } })))
+    ).map((t: { id: string }) => t.id);
     await fleet.sup.stop();
     await fleet.startSupervisor();
     const done = await fleet.waitTerminal(ids, 30_000);

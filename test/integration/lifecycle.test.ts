@@ -69,7 +69,11 @@ describe('task lifecycle with real worker processes', () => {
     expect((await fleet.sup.store.getTask(delayed.id))?.status).toBe('cancelled');
 
     const long = await fleet.submit({ type: 'sleep', payload: { ms: 60_000 } });
-    await waitFor(async () => (await fleet.sup.store.getTask(long.id))?.status === 'running', 10_000, 'the task to start');
+    await waitFor(
+      async () => (await fleet.sup.store.getTask(long.id))?.status === 'running',
+      10_000,
+      'the task to start',
+    );
     const c2 = await fleet.request('POST', `/v1/tasks/${long.id}/cancel`);
     expect(c2.status).toBe(202);
     expect(c2.body.outcome).toBe('requested');

@@ -76,7 +76,9 @@ describe('routing by capability across worker processes', () => {
     expect(done?.agentId).toBe('with-fs');
     const { createHash } = await import('node:crypto');
     const { readFileSync } = await import('node:fs');
-    expect((done?.result as { digest: string }).digest).toBe(createHash('sha256').update(readFileSync(__filename)).digest('hex'));
+    expect((done?.result as { digest: string }).digest).toBe(
+      createHash('sha256').update(readFileSync(__filename)).digest('hex'),
+    );
     expect((await fleet.sup.store.getTask(unknown.id))?.status).toBe('queued');
     expect((await fleet.request('GET', `/v1/tasks/${unknown.id}`)).body.routable).toBe(false);
   }, 60_000);

@@ -36,6 +36,9 @@ export interface TaskHandler<I = unknown, O = unknown> {
   run(input: I, ctx: TaskContext): Promise<O>;
 }
 
+/** A handler of any input and output, as registries hold them (their types differ per handler). */
+export type AnyTaskHandler = TaskHandler<any, any>;
+
 export function defineHandler<I, O>(handler: TaskHandler<I, O>): TaskHandler<I, O> {
   return handler;
 }

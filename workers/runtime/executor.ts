@@ -87,32 +87,52 @@ export class Executor {
     };
     this.running.set(task.id, abort);
     const ref = { taskId: task.id, attempt: task.attempt, agentId };
-    const renewal = setInterval(() => {
-      store
-        .renewLease({ ...ref, now: clock.now(), leaseMs })
-        .then((r) => {
-          if (!r.held) abort('lease_lost');
-          else if (r.cancelRequested) abort('cancelled');
-        })
-        .catch((err: unknown) => log.warn({ err }, 'lease renewal failed; retrying at the next interval'));
-    }, Math.max(50, Math.floor(leaseMs / 3)));
+    const renewal = setInterval(
+      () => {
+        store
+          .renewLease({ ...ref, now: clock.now(), leaseMs })
+          .then((r) => {
+            if (!r.held) abort('lease_lost');
+            else if (r.cancelRequested) abort('cancelled');
+          })
+          .catch((err: unknown) => log.warn({ err }, 'lease renewal failed; retrying at the next interval'));
+      },
+      Math.max(50, Math.floor(leaseMs / 3)),
+    );
     const seconds = task.timeoutSeconds ?? handler.timeoutSeconds ?? this.o.defaultTimeoutSeconds;
     const timeout = setTimeout(() => abort('timeout'), seconds * 1000);
     const aborted = new Promise<never>((_, reject) => {
-      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+      controller.signal.addEventListener('abort', () => reject(new Error(`task aborted: ${String(reason)}`)), {
+        once: true,
+      });
     });
     aborted.catch(() => undefined);
     try {
       const input = handler.input.safeParse(task.payload);
       if (!input.success) {
-        return { kind: 'failed', permanent: true, error: { kind: 'invalid_input', message: z.prettifyError(input.error) } };
+        return {
+          kind: 'failed',
+          permanent: true,
+          error: { kind: 'invalid_input', message: z.prettifyError(input.error) },
+        };
       }
-      const ctx = { taskId: task.id, attempt: task.attempt, maxAttempts: task.maxAttempts, signal: controller.signal, log, progress };
+      const ctx = {
+        taskId: task.id,
+        attempt: task.attempt,
+        maxAttempts: task.maxAttempts,
+        signal: controller.signal,
+        log,
+        progress,
+      };
       let result: unknown = await Promise.race([handler.run(input.data, ctx), aborted]);
       if (handler.output) {
         const out = handler.output.safeParse(result);
         if (!out.success) {
-          return { kind: 'failed', permanent: true, error: { kind: 'invalid_output', message: z.prettifyError(out.error) } };
+          return {
+            kind: 'failed',
+            permanent: true,
+            error: { kind: 'invalid_output', message: z.prettifyError(out.error) },
+          };
         }
         result = out.data;
       }
@@ -122,7 +142,11 @@ export class Executor {
       if (r === 'timeout') return { kind: 'timeout', seconds };
       if (r) return { kind: r };
       const e = err instanceof Error ? err : new Error(String(err));
-      return { kind: 'failed', permanent: e instanceof PermanentError, error: { kind: 'handler', name: e.name, message: e.message } };
+      return {
+        kind: 'failed',
+        permanent: e instanceof PermanentError,
+        error: { kind: 'handler', name: e.name, message: e.message },
+      };
     } finally {
       clearInterval(renewal);
       clearTimeout(timeout);
@@ -131,7 +155,7 @@ export class Executor {
   }
 
   private async record(task: TaskRecord, outcome: Outcome, log: Logger): Promise<void> {
-    const { store, dispatcher, agentId, clock } = this.o;
+    const { store, agentId, clock } = this.o;
     const now = clock.now();
     const ref = { taskId: task.id, attempt: task.attempt, agentId, now };
     switch (outcome.kind) {
@@ -147,7 +171,9 @@ export class Executor {
           outcome.kind === 'timeout'
             ? { kind: 'timeout', message: `the handler exceeded its time limit of ${outcome.seconds} s` }
             : outcome.error;
-        const decision = afterFailure(task, now, this.o.backoff, { permanent: outcome.kind === 'failed' && outcome.permanent });
+        const decision = afterFailure(task, now, this.o.backoff, {
+          permanent: outcome.kind === 'failed' && outcome.permanent,
+        });
         const ok = await withRetries(() => store.failTask({ ...ref, error, decision }));
         if (!ok) {
           log.warn('failure rejected: this attempt no longer holds the task');

@@ -30,7 +30,12 @@ export class Heartbeat {
   }
 
   async beat(): Promise<void> {
-    await this.store.heartbeat({ agentId: this.agentId, now: this.clock.now(), runningTasks: this.running(), metrics: this.metrics() });
+    await this.store.heartbeat({
+      agentId: this.agentId,
+      now: this.clock.now(),
+      runningTasks: this.running(),
+      metrics: this.metrics(),
+    });
   }
 
   private metrics(): AgentMetrics {

@@ -16,7 +16,12 @@ import { covers, routeKey, workerServesRoute } from '../../src/domain/capabiliti
 import { systemClock, type Clock } from '../../src/domain/clock';
 import type { DispatchMessage } from '../../src/domain/task';
 import { Dispatcher } from '../../src/dispatch/dispatcher';
-import { closeConnection, createConsumerConnection, createProducerConnection, waitUntilReady } from '../../src/dispatch/redis';
+import {
+  closeConnection,
+  createConsumerConnection,
+  createProducerConnection,
+  waitUntilReady,
+} from '../../src/dispatch/redis';
 import { openStore } from '../../src/store/open';
 import type { Store } from '../../src/store/port';
 import { VERSION } from '../../src/version';
@@ -89,14 +94,7 @@ export class WorkerRuntime {
       clock: this.clock,
       log: this.log,
     });
-    this.slots = new Slots(
-      this.o.concurrency,
-      () => this.forEachConsumer((c) => void c.pause(true)),
-      (free) => this.forEachConsumer((c) => {
-        c.concurrency = free;
-        if (this.state === 'running') c.resume();
-      }),
-    );
+    this.slots = new Slots(this.o.concurrency, (free) => this.applySlots(free));
     await this.store.registerAgent(
       {
         id: this.id,
@@ -109,13 +107,25 @@ export class WorkerRuntime {
       },
       this.clock.now(),
     );
-    this.heartbeat = new Heartbeat(this.store, this.id, config.heartbeatIntervalMs, () => this.runningTasks, this.clock, this.log);
+    this.heartbeat = new Heartbeat(
+      this.store,
+      this.id,
+      config.heartbeatIntervalMs,
+      () => this.runningTasks,
+      this.clock,
+      this.log,
+    );
     this.heartbeat.start();
     this.state = 'running';
     await this.refreshRoutes();
     this.scheduleRouteRefresh();
     this.log.info(
-      { capabilities: this.o.capabilities, types: this.types, concurrency: this.o.concurrency, routes: [...this.consumers.keys()] },
+      {
+        capabilities: this.o.capabilities,
+        types: this.types,
+        concurrency: this.o.concurrency,
+        routes: [...this.consumers.keys()],
+      },
       'worker running',
     );
   }
@@ -152,19 +162,20 @@ export class WorkerRuntime {
     const consumer = new QueueConsumer<DispatchMessage>(route, (job, token) => this.process(job, token), {
       connection: this.commands,
       prefix: this.o.config.redisPrefix,
-      concurrency: Math.max(1, this.o.concurrency - this.slots.inUse),
+      concurrency: this.slots.limitFor(route),
       autorun: false,
       // The SQL lease, not BullMQ's job lock, guards a task; a lost job lock only risks a harmless re-dispatch.
       maxStalledCount: 1000,
     });
     consumer.on('error', (err) => this.log.debug({ err, route }, 'queue consumer error'));
-    if (this.slots.inUse >= this.o.concurrency) void consumer.pause(true);
+    if (this.slots.free === 0) void consumer.pause(true);
     void consumer.run().catch((err: unknown) => this.log.error({ err, route }, 'queue consumer stopped'));
     return consumer;
   }
 
   private async process(job: Job<DispatchMessage>, token: string | undefined): Promise<void> {
-    if (this.state !== 'running' || !this.slots.tryAcquire()) {
+    const route = job.queueName;
+    if (this.state !== 'running' || !this.slots.tryAcquire(route)) {
       // Fetched after the slots filled (or while draining): hand it back untouched for another worker.
       await job.moveToWait(token);
       throw new WaitingError();
@@ -177,12 +188,17 @@ export class WorkerRuntime {
       // The task stays queued in SQL; the reconciler re-sends it after its grace period.
       this.log.error({ err, taskId: job.data.taskId }, 'could not execute a dispatch');
     } finally {
-      this.slots.release();
+      this.slots.release(route);
     }
   }
 
-  private forEachConsumer(fn: (c: QueueConsumer<DispatchMessage>) => void): void {
-    for (const c of this.consumers.values()) fn(c);
+  /** Keeps every consumer's fetch limit within the free slots; pauses them all while none is free. */
+  private applySlots(free: number): void {
+    for (const [route, c] of this.consumers) {
+      c.concurrency = this.slots.limitFor(route);
+      if (free === 0 && !c.isPaused()) void c.pause(true);
+      else if (free > 0 && c.isPaused() && this.state === 'running') void c.resume();
+    }
   }
 
   /**

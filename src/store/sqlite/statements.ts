@@ -123,15 +123,20 @@ WHERE status = 'running' AND lease_expires_at < @now ORDER BY lease_expires_at L
 /** The lease of (@taskId, @attempt) expired before @now (whoever held it). */
 const LEASE_EXPIRED = `id = @taskId AND status = 'running' AND attempt = @attempt AND lease_expires_at < @now`;
 
+/** The error recorded when a lease expires (kept on a dead task; cleared by the next claim). */
+const LEASE_EXPIRED_ERROR = `json_object('kind', 'lease_expired', 'message',
+  'the worker stopped renewing its lease (it died, stalled or lost its connection)')`;
+
 /** Expired lease → queued at @notBefore. Params: @taskId, @attempt, @now, @notBefore. Changes: 0|1. */
 export const REQUEUE_EXPIRED_LEASE = `
-UPDATE tasks SET status = 'queued', agent_id = NULL, lease_expires_at = NULL, not_before = @notBefore,
+UPDATE tasks SET status = 'queued', error = ${LEASE_EXPIRED_ERROR}, agent_id = NULL, lease_expires_at = NULL, not_before = @notBefore,
   dispatched_at = @now, updated_at = @now
 WHERE ${LEASE_EXPIRED}`;
 
 /** Expired lease → dead (attempts spent). Params: @taskId, @attempt, @now. Changes: 0|1. */
 export const KILL_EXPIRED_LEASE = `
-UPDATE tasks SET status = 'dead', lease_expires_at = NULL, finished_at = @now, updated_at = @now
+UPDATE tasks SET status = 'dead', error = ${LEASE_EXPIRED_ERROR}, lease_expires_at = NULL, finished_at = @now,
+  updated_at = @now
 WHERE ${LEASE_EXPIRED}`;
 
 /** Queued tasks whose deadline is at or before @now, earliest first. Params: @now, @limit. */

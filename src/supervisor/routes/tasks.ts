@@ -43,7 +43,10 @@ export function taskRoutes(tasks: TaskService, agents: AgentDirectory): Router {
     });
     if (!outcome) throw new Error('submit returned no outcome');
     const [view] = await views([outcome.task]);
-    res.status(outcome.created ? 201 : 200).location(`/v1/tasks/${outcome.task.id}`).json(view);
+    res
+      .status(outcome.created ? 201 : 200)
+      .location(`/v1/tasks/${outcome.task.id}`)
+      .json(view);
   });
 
   r.post('/tasks/batch', async (req, res) => {

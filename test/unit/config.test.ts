@@ -1,0 +1,283 @@
+import { configToEnv, loadConfig, type Config } from '../../src/config/config';
+import { ConfigError, TaskfleetError } from '../../src/domain/errors';
+
+const DEFAULTS: Config = {
+  port: 8080,
+  host: '0.0.0.0',
+  redisUrl: 'redis://127.0.0.1:6379',
+  redisPrefix: 'taskfleet',
+  store: 'sqlite',
+  sqlitePath: './data/taskfleet.db',
+  leaseDurationMs: 30_000,
+  heartbeatIntervalMs: 5_000,
+  reconcileIntervalMs: 5_000,
+  reaperIntervalMs: 1_000,
+  routeRefreshMs: 1_000,
+  defaultMaxAttempts: 3,
+  backoff: { baseMs: 1_000, maxMs: 300_000 },
+  defaultTimeoutSeconds: 300,
+  maxPayloadBytes: 256 * 1024,
+  maxBodyBytes: 32 * 1024 * 1024,
+  drainTimeoutMs: 25_000,
+  workerQueueWarn: 32,
+  logLevel: 'info',
+  logFormat: 'json',
+  apiUrl: 'http://127.0.0.1:8080',
+};
+
+/** Loads `env`, expects a ConfigError and returns it. */
+function configError(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+/** The variables named on the problem lines of a ConfigError message. */
+const namedVariables = (err: Error) => [...err.message.matchAll(/^\s+(TASKFLEET_[A-Z_]+):/gm)].map((m) => m[1]);
+
+describe('loadConfig defaults', () => {
+  it('gives the documented defaults for an empty environment', () => {
+    expect(loadConfig({})).toStrictEqual(DEFAULTS);
+  });
+
+  it('treats an empty string as unset', () => {
+    const env = Object.fromEntries(Object.keys(configToEnv(DEFAULTS)).map((k) => [k, '']));
+    expect(loadConfig(env)).toStrictEqual(DEFAULTS);
+  });
+
+  it("ignores variables it does not know outside its TASKFLEET_ namespace, and the test suite's own", () => {
+    expect(
+      loadConfig({ PATH: '/usr/bin', HOME: '/root', NODE_ENV: 'production', PORT: '1', TASKFLEET_TEST_LOG: 'debug' }),
+    ).toStrictEqual(DEFAULTS);
+  });
+
+  it('derives the API URL from the port when TASKFLEET_URL is unset', () => {
+    expect(loadConfig({ TASKFLEET_PORT: '9000' }).apiUrl).toBe('http://127.0.0.1:9000');
+  });
+
+  it('prefers TASKFLEET_URL over the derived API URL', () => {
+    expect(loadConfig({ TASKFLEET_PORT: '9000', TASKFLEET_URL: 'https://fleet.example.com' }).apiUrl).toBe(
+      'https://fleet.example.com',
+    );
+  });
+
+  it('reads process.env when no environment is passed', () => {
+    const saved = process.env.TASKFLEET_DEFAULT_MAX_ATTEMPTS;
+    process.env.TASKFLEET_DEFAULT_MAX_ATTEMPTS = '7';
+    try {
+      expect(loadConfig().defaultMaxAttempts).toBe(7);
+    } finally {
+      if (saved === undefined) delete process.env.TASKFLEET_DEFAULT_MAX_ATTEMPTS;
+      else process.env.TASKFLEET_DEFAULT_MAX_ATTEMPTS = saved;
+    }
+  });
+
+  it('applies overrides last, over the environment', () => {
+    const c = loadConfig({ TASKFLEET_PORT: '9000', TASKFLEET_LOG_LEVEL: 'debug' }, { port: 0, logLevel: 'silent' });
+    expect(c.port).toBe(0);
+    expect(c.logLevel).toBe('silent');
+    expect(c.apiUrl).toBe('http://127.0.0.1:9000');
+  });
+});
+
+describe('loadConfig parsing', () => {
+  it('reads every variable into its field', () => {
+    const c = loadConfig({
+      TASKFLEET_PORT: '0',
+      TASKFLEET_HOST: '127.0.0.1',
+      TASKFLEET_REDIS_URL: 'rediss://user:secret@redis.internal:6380/2',
+      TASKFLEET_REDIS_PREFIX: 'tf.test_1-a',
+      TASKFLEET_STORE: 'sqlite',
+      TASKFLEET_SQLITE_PATH: ':memory:',
+      TASKFLEET_LEASE_DURATION_MS: '500',
+      TASKFLEET_HEARTBEAT_INTERVAL_MS: '100',
+      TASKFLEET_RECONCILE_INTERVAL_MS: '100',
+      TASKFLEET_REAPER_INTERVAL_MS: '50',
+      TASKFLEET_ROUTE_REFRESH_MS: '50',
+      TASKFLEET_DEFAULT_MAX_ATTEMPTS: '100',
+      TASKFLEET_BACKOFF_BASE_MS: '0',
+      TASKFLEET_BACKOFF_MAX_MS: '0',
+      TASKFLEET_DEFAULT_TIMEOUT_SECONDS: '0.5',
+      TASKFLEET_MAX_PAYLOAD_BYTES: '1',
+      TASKFLEET_MAX_BODY_BYTES: '1',
+      TASKFLEET_DRAIN_TIMEOUT_MS: '0',
+      TASKFLEET_WORKER_QUEUE_WARN: '1',
+      TASKFLEET_LOG_LEVEL: 'silent',
+      TASKFLEET_LOG_FORMAT: 'pretty',
+      TASKFLEET_URL: 'http://localhost:1234',
+    });
+    expect(c).toStrictEqual<Config>({
+      port: 0,
+      host: '127.0.0.1',
+      redisUrl: 'rediss://user:secret@redis.internal:6380/2',
+      redisPrefix: 'tf.test_1-a',
+      store: 'sqlite',
+      sqlitePath: ':memory:',
+      leaseDurationMs: 500,
+      heartbeatIntervalMs: 100,
+      reconcileIntervalMs: 100,
+      reaperIntervalMs: 50,
+      routeRefreshMs: 50,
+      defaultMaxAttempts: 100,
+      backoff: { baseMs: 0, maxMs: 0 },
+      defaultTimeoutSeconds: 0.5,
+      maxPayloadBytes: 1,
+      maxBodyBytes: 1,
+      drainTimeoutMs: 0,
+      workerQueueWarn: 1,
+      logLevel: 'silent',
+      logFormat: 'pretty',
+      apiUrl: 'http://localhost:1234',
+    });
+  });
+
+  it('accepts the upper bounds', () => {
+    const c = loadConfig({
+      TASKFLEET_PORT: '65535',
+      TASKFLEET_DEFAULT_MAX_ATTEMPTS: '100',
+      TASKFLEET_DEFAULT_TIMEOUT_SECONDS: '86400',
+    });
+    expect([c.port, c.defaultMaxAttempts, c.defaultTimeoutSeconds]).toEqual([65535, 100, 86400]);
+  });
+
+  it.each(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const)('accepts log level %s', (level) => {
+    expect(loadConfig({ TASKFLEET_LOG_LEVEL: level }).logLevel).toBe(level);
+  });
+});
+
+describe('loadConfig rejects each invalid variable with a ConfigError naming it', () => {
+  it.each([
+    ['TASKFLEET_PORT', '65536'],
+    ['TASKFLEET_PORT', '-1'],
+    ['TASKFLEET_PORT', 'http'],
+    ['TASKFLEET_PORT', '80.5'],
+    ['TASKFLEET_REDIS_URL', 'http://127.0.0.1:6379'],
+    ['TASKFLEET_REDIS_URL', 'not a url'],
+    ['TASKFLEET_REDIS_PREFIX', 'has space'],
+    ['TASKFLEET_REDIS_PREFIX', 'a:b'],
+    ['TASKFLEET_STORE', 'postgres'],
+    ['TASKFLEET_LEASE_DURATION_MS', '499'],
+    ['TASKFLEET_LEASE_DURATION_MS', 'soon'],
+    ['TASKFLEET_HEARTBEAT_INTERVAL_MS', '99'],
+    ['TASKFLEET_RECONCILE_INTERVAL_MS', '99'],
+    ['TASKFLEET_REAPER_INTERVAL_MS', '49'],
+    ['TASKFLEET_ROUTE_REFRESH_MS', '49'],
+    ['TASKFLEET_DEFAULT_MAX_ATTEMPTS', '0'],
+    ['TASKFLEET_DEFAULT_MAX_ATTEMPTS', '101'],
+    ['TASKFLEET_DEFAULT_MAX_ATTEMPTS', '2.5'],
+    ['TASKFLEET_BACKOFF_BASE_MS', '-1'],
+    ['TASKFLEET_BACKOFF_MAX_MS', '-1'],
+    ['TASKFLEET_DEFAULT_TIMEOUT_SECONDS', '0'],
+    ['TASKFLEET_DEFAULT_TIMEOUT_SECONDS', '-5'],
+    ['TASKFLEET_DEFAULT_TIMEOUT_SECONDS', '86401'],
+    ['TASKFLEET_MAX_PAYLOAD_BYTES', '0'],
+    ['TASKFLEET_MAX_BODY_BYTES', '0'],
+    ['TASKFLEET_DRAIN_TIMEOUT_MS', '-1'],
+    ['TASKFLEET_WORKER_QUEUE_WARN', '0'],
+    ['TASKFLEET_LOG_LEVEL', 'verbose'],
+    ['TASKFLEET_LOG_FORMAT', 'xml'],
+    ['TASKFLEET_URL', 'ftp://fleet.example.com'],
+    ['TASKFLEET_URL', 'localhost:8080'],
+    ['TASKFLEET_PORT', ' '],
+    ['TASKFLEET_PORT', '0x1F90'],
+    ['TASKFLEET_LEASE_DURATION_MS', '1e3'],
+    ['TASKFLEET_REDIS_URL', 'redis://'],
+    ['TASKFLEET_HOST', '   '],
+    ['TASKFLEET_LEASE_DURATON_MS', '1000'],
+  ])('%s=%p', (name, value) => {
+    const err = configError({ [name]: value });
+    expect(err).toBeInstanceOf(TaskfleetError);
+    expect(err.code).toBe('config_invalid');
+    expect(err.message).toMatch(/^invalid configuration:/);
+    expect(namedVariables(err)).toEqual([name]);
+  });
+
+  it('names every bad variable when several are wrong, and only those', () => {
+    const err = configError({
+      TASKFLEET_PORT: 'eighty',
+      TASKFLEET_HOST: 'fine.example.com',
+      TASKFLEET_LOG_LEVEL: 'loud',
+      TASKFLEET_DEFAULT_MAX_ATTEMPTS: '0',
+      TASKFLEET_REDIS_URL: 'http://nope',
+    });
+    expect(namedVariables(err).sort()).toEqual([
+      'TASKFLEET_DEFAULT_MAX_ATTEMPTS',
+      'TASKFLEET_LOG_LEVEL',
+      'TASKFLEET_PORT',
+      'TASKFLEET_REDIS_URL',
+    ]);
+  });
+});
+
+describe('loadConfig backoff bounds', () => {
+  it('rejects a backoff maximum below the base', () => {
+    const err = configError({ TASKFLEET_BACKOFF_BASE_MS: '5000', TASKFLEET_BACKOFF_MAX_MS: '4999' });
+    expect(namedVariables(err)).toEqual(['TASKFLEET_BACKOFF_MAX_MS']);
+    expect(err.message).toContain('TASKFLEET_BACKOFF_BASE_MS');
+  });
+
+  it('rejects a base above the default maximum', () => {
+    expect(namedVariables(configError({ TASKFLEET_BACKOFF_BASE_MS: '300001' }))).toEqual(['TASKFLEET_BACKOFF_MAX_MS']);
+  });
+
+  it('accepts a maximum equal to the base', () => {
+    expect(loadConfig({ TASKFLEET_BACKOFF_BASE_MS: '2000', TASKFLEET_BACKOFF_MAX_MS: '2000' }).backoff).toEqual({
+      baseMs: 2000,
+      maxMs: 2000,
+    });
+  });
+});
+
+describe('configToEnv → loadConfig', () => {
+  it('round-trips the defaults', () => {
+    expect(loadConfig(configToEnv(DEFAULTS))).toStrictEqual(DEFAULTS);
+  });
+
+  it('round-trips a config with every field changed', () => {
+    const custom: Config = {
+      port: 18080,
+      host: '127.0.0.1',
+      redisUrl: 'rediss://redis.example.com:6380/3',
+      redisPrefix: 'tf-test.1',
+      store: 'sqlite',
+      sqlitePath: '/tmp/taskfleet/test.db',
+      leaseDurationMs: 1_500,
+      heartbeatIntervalMs: 250,
+      reconcileIntervalMs: 400,
+      reaperIntervalMs: 75,
+      routeRefreshMs: 60,
+      defaultMaxAttempts: 7,
+      backoff: { baseMs: 10, maxMs: 80 },
+      defaultTimeoutSeconds: 2.5,
+      maxPayloadBytes: 1_000,
+      maxBodyBytes: 5_000,
+      drainTimeoutMs: 0,
+      workerQueueWarn: 4,
+      logLevel: 'warn',
+      logFormat: 'pretty',
+      apiUrl: 'http://127.0.0.1:18080',
+    };
+    expect(loadConfig(configToEnv(custom))).toStrictEqual(custom);
+  });
+
+  it('keeps an API URL that is not derived from the port', () => {
+    const c = loadConfig({ TASKFLEET_URL: 'https://api.example.com:8443' });
+    expect(loadConfig(configToEnv(c))).toStrictEqual(c);
+  });
+
+  it('round-trips a loaded config unchanged', () => {
+    const c = loadConfig({ TASKFLEET_PORT: '0', TASKFLEET_LOG_LEVEL: 'silent', TASKFLEET_BACKOFF_BASE_MS: '20' });
+    expect(loadConfig(configToEnv(c))).toStrictEqual(c);
+  });
+
+  it('produces only string values for TASKFLEET_ variables', () => {
+    for (const [k, v] of Object.entries(configToEnv(DEFAULTS))) {
+      expect(k).toMatch(/^TASKFLEET_[A-Z_]+$/);
+      expect(typeof v).toBe('string');
+    }
+  });
+});
