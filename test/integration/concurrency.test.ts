@@ -1,0 +1,46 @@
+import type { TaskRecord } from '../../src/domain/task';
+import { Fleet, waitFor } from '../helpers/fleet';
+
+/** The most tasks that ran at the same time, from their recorded start and finish times. */
+function maxOverlap(tasks: TaskRecord[]): number {
+  const points = tasks.flatMap((t) => [
+    { at: t.startedAt!, delta: 1 },
+    { at: t.finishedAt!, delta: -1 },
+  ]);
+  points.sort((a, b) => a.at - b.at || a.delta - b.delta);
+  let now = 0;
+  let max = 0;
+  for (const p of points) max = Math.max(max, (now += p.delta));
+  return max;
+}
+
+describe('a worker’s concurrency limit', () => {
+  let fleet: Fleet;
+  afterEach(() => fleet?.stop());
+
+  it('holds across every route it consumes, and comes back in full after a busy spell', async () => {
+    fleet = await Fleet.start();
+    await fleet.spawnWorker({ id: 'c3', capabilities: ['x'], concurrency: 3 });
+    const wave = Array.from({ length: 12 }, (_, i) => ({
+      type: 'sleep',
+      payload: { ms: 250 },
+      requiredCapabilities: i % 2 === 0 ? [] : ['x'],
+    }));
+    const first = await fleet.waitTerminal((await fleet.submitBatch(wave)).map((t: { id: string }) => t.id));
+    expect(first.every((t) => t.status === 'succeeded')).toBe(true);
+    expect(new Set(first.map((t) => t.requiredCapabilities.join()))).toEqual(new Set(['', 'x']));
+    expect(maxOverlap(first)).toBeLessThanOrEqual(3);
+
+    // After having been full, the worker still runs three at once (not one at a time).
+    const second: string[] = (
+      await fleet.submitBatch(Array.from({ length: 3 }, () => ({ type: 'sleep', payload: { ms: 3000 } })))
+    ).map((t: { id: string }) => t.id);
+    await waitFor(
+      async () =>
+        (await Promise.all(second.map((id) => fleet.sup.store.getTask(id)))).every((t) => t?.status === 'running'),
+      2500,
+      'three tasks running at once',
+    );
+    await fleet.waitTerminal(second);
+  }, 60_000);
+});
