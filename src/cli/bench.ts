@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { configToEnv, type Config } from '../config/config';
+import { configToEnv, withoutSecrets, type Config } from '../config/config';
+import { generateApiKey } from '../security/apiKeys';
 import { startSupervisor } from '../supervisor/supervisor';
 import { PACKAGE_ROOT } from '../version';
 
@@ -28,10 +29,10 @@ interface TaskRef {
   id: string;
 }
 
-async function post<T>(url: string, body: unknown): Promise<T> {
+async function post<T>(url: string, key: string, body: unknown): Promise<T> {
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
     body: JSON.stringify(body),
   });
   if (!res.ok) throw new Error(`${res.status} ${await res.text()}`);
@@ -48,9 +49,13 @@ export async function runBench(base: Config, o: BenchOptions): Promise<Record<st
     redisPrefix: `tfbench-${process.pid}`,
     logLevel: 'warn',
     logFormat: 'json',
+    // Its own supervisor: a session admin key, and no rate limit worth the name (it measures the fleet).
+    adminApiKey: generateApiKey(),
+    rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
   };
+  const key = config.adminApiKey ?? '';
   const sup = await startSupervisor({ config, log: pino({ level: 'warn' }) });
-  const env = { ...process.env, ...configToEnv(config) };
+  const env = { ...withoutSecrets(process.env), ...configToEnv(config) };
   const bin = path.join(PACKAGE_ROOT, 'bin', 'taskfleet.js');
   const children: ChildProcess[] = [];
   try {
@@ -69,7 +74,7 @@ export async function runBench(base: Config, o: BenchOptions): Promise<Record<st
       async () => (await sup.store.listAgents()).filter((a) => a.state === 'running').length === o.workers,
     );
     // Warm-up: creates the route so every worker consumes it before timing starts.
-    const warm = await post<TaskRef>(`${sup.url}/v1/tasks`, { type: 'echo', payload: null });
+    const warm = await post<TaskRef>(`${sup.url}/v1/tasks`, key, { type: 'echo', payload: null });
     await waitUntil(async () => (await sup.store.getTask(warm.id))?.status === 'succeeded');
     await new Promise((r) => setTimeout(r, 2 * config.routeRefreshMs));
 
@@ -77,7 +82,7 @@ export async function runBench(base: Config, o: BenchOptions): Promise<Record<st
     const ids: string[] = [];
     for (let i = 0; i < o.tasks; i += 1000) {
       const n = Math.min(1000, o.tasks - i);
-      const res = await post<{ tasks: TaskRef[] }>(`${sup.url}/v1/tasks/batch`, {
+      const res = await post<{ tasks: TaskRef[] }>(`${sup.url}/v1/tasks/batch`, key, {
         tasks: Array.from({ length: n }, () => ({ type: 'echo', payload: null })),
       });
       ids.push(...res.tasks.map((t) => t.id));
@@ -94,7 +99,7 @@ export async function runBench(base: Config, o: BenchOptions): Promise<Record<st
     const startLat: number[] = [];
     const endLat: number[] = [];
     for (let i = 0; i < o.latencySamples; i++) {
-      const t = await post<TaskRef>(`${sup.url}/v1/tasks`, { type: 'echo', payload: i });
+      const t = await post<TaskRef>(`${sup.url}/v1/tasks`, key, { type: 'echo', payload: i });
       await waitUntil(async () => (await sup.store.getTask(t.id))?.status === 'succeeded');
       const rec = (await sup.store.getTask(t.id))!;
       startLat.push(rec.startedAt! - rec.createdAt);

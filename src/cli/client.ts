@@ -1,4 +1,7 @@
-/** `taskfleet submit` and `taskfleet status`: thin HTTP clients of the API. */
+/**
+ * `taskfleet submit` and `taskfleet status`: thin HTTP clients of the API. They send TASKFLEET_API_KEY as
+ * `Authorization: Bearer <key>`.
+ */
 import type { Config } from '../config/config';
 
 async function call(
@@ -12,7 +15,11 @@ async function call(
   try {
     res = await fetch(new URL(path, config.apiUrl), {
       method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(config.apiKey === null ? {} : { authorization: `Bearer ${config.apiKey}` }),
+        ...headers,
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   } catch {
@@ -23,7 +30,13 @@ async function call(
   const json = (await res.json().catch(() => null)) as Record<string, unknown> | null;
   if (!res.ok) {
     const detail = typeof json?.detail === 'string' ? json.detail : res.statusText;
-    throw new Error(`${res.status} ${detail}${formatErrors(json)}`);
+    const hint =
+      res.status === 401
+        ? config.apiKey === null
+          ? '\n  TASKFLEET_API_KEY is not set: export TASKFLEET_API_KEY=<key> (taskfleet dev prints one)'
+          : '\n  TASKFLEET_API_KEY is not a valid key for this supervisor (unknown or revoked)'
+        : '';
+    throw new Error(`${res.status} ${detail}${formatErrors(json)}${hint}`);
   }
   return json ?? {};
 }

@@ -1,10 +1,15 @@
 /**
  * `taskfleet dev`: a supervisor (in this process) and three worker processes with different capability
  * sets, on the embedded SQLite store, with human-readable logs. Ctrl-C stops everything.
+ *
+ * Without TASKFLEET_ADMIN_API_KEY it makes a bootstrap admin key for this session only (never stored),
+ * gives it to its own supervisor and to nothing else (the workers talk to the store, not the API, and
+ * their environment has no key), and prints it in the banner so that the quick start works.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { configToEnv, type Config } from '../config/config';
+import { configToEnv, withoutSecrets, type Config } from '../config/config';
+import { generateApiKey } from '../security/apiKeys';
 import { startSupervisor } from '../supervisor/supervisor';
 import { PACKAGE_ROOT } from '../version';
 import { processLogger } from './main';
@@ -23,7 +28,9 @@ export async function runDev(base: Config, o: { workers: boolean }): Promise<voi
     redisUrl: redis.url,
     logFormat: process.env.TASKFLEET_LOG_FORMAT ? base.logFormat : 'pretty',
     sqlitePath: path.resolve(base.sqlitePath),
+    adminApiKey: base.adminApiKey ?? generateApiKey(),
   };
+  const sessionKey = base.adminApiKey === null ? config.adminApiKey : null;
   const log = processLogger(config, 'dev');
   if (redis.private)
     log.info({ url: redis.url }, 'no Redis answered at the configured URL: started a private redis-server');
@@ -35,7 +42,7 @@ export async function runDev(base: Config, o: { workers: boolean }): Promise<voi
     await redis.private?.stop();
     throw err;
   }
-  const env = { ...process.env, ...configToEnv({ ...config, apiUrl: sup.url }) };
+  const env = { ...withoutSecrets(process.env), ...configToEnv({ ...config, apiUrl: sup.url }) };
   const bin = path.join(PACKAGE_ROOT, 'bin', 'taskfleet.js');
   const children: ChildProcess[] = o.workers
     ? DEV_WORKERS.map((w) =>
@@ -60,8 +67,14 @@ export async function runDev(base: Config, o: { workers: boolean }): Promise<voi
       '',
       `taskfleet dev: the API listens on ${sup.url}  (store: ${config.sqlitePath}, Redis: ${redis.url})`,
       `  workers: ${o.workers ? DEV_WORKERS.map((w) => `${w.id} [${w.capabilities.join(',') || 'no capabilities'}]`).join(', ') : 'none'}`,
-      `  try:  curl -s -X POST ${sup.url}/v1/tasks -H 'content-type: application/json' -d '{"type":"echo","payload":{"hello":"world"}}'`,
+      sessionKey === null
+        ? '  API key: the admin key in TASKFLEET_ADMIN_API_KEY (export TASKFLEET_API_KEY=$TASKFLEET_ADMIN_API_KEY)'
+        : '  API key: an admin key for this session only (not stored; a new one at each start):',
+      ...(sessionKey === null ? [] : [`        export TASKFLEET_API_KEY=${sessionKey}`]),
+      `  try:  curl -s -X POST ${sup.url}/v1/tasks -H "Authorization: Bearer $TASKFLEET_API_KEY" -H 'content-type: application/json' -d '{"type":"echo","payload":{"hello":"world"}}'`,
+      `        curl -s ${sup.url}/v1/agents -H "Authorization: Bearer $TASKFLEET_API_KEY"`,
       `        TASKFLEET_URL=${sup.url} npx taskfleet status`,
+      '        npx taskfleet keys create --role submitter --name my-app   # a lasting key, in the store',
       '  Ctrl-C stops everything.',
       '',
     ].join('\n'),

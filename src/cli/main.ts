@@ -2,11 +2,13 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, type Config } from '../config/config';
 import { parseCapabilityList } from '../domain/capabilities';
 import { ValidationError } from '../domain/errors';
+import { ROLES, type Role } from '../domain/security';
 import { createLogger } from '../telemetry/logger';
 import { VERSION } from '../version';
 import { runBench } from './bench';
 import { runDev } from './dev';
 import { runStatus, runSubmit, type SubmitOptions } from './client';
+import { runKeysCreate, runKeysGenerate, runKeysList, runKeysRevoke } from './keys';
 import { runSupervisor, runWorker } from './processes';
 
 const positiveInt = (name: string) => (value: string) => {
@@ -74,6 +76,31 @@ export async function main(argv: string[]): Promise<void> {
     .description('show a task (with its events), or the fleet: agents and recent tasks')
     .argument('[taskId]')
     .action((taskId?: string) => runStatus(cfg(), taskId));
+
+  const keys = program
+    .command('keys')
+    .description('API keys, on the store directly (TASKFLEET_SQLITE_PATH); every change is audited as cli:<user>');
+  keys
+    .command('create')
+    .description('create a key and print it (once: only its hash is stored)')
+    .addOption(new Option('--role <role>', 'what the key may do').choices(ROLES).makeOptionMandatory())
+    .requiredOption('--name <name>', 'who or what uses the key, e.g. ci-pipeline')
+    .option('--json', 'print the key and its record as JSON')
+    .action((o: { role: Role; name: string; json?: boolean }) => runKeysCreate(cfg(), o));
+  keys
+    .command('list')
+    .description('list keys: id, name, role, prefix, created, revoked (never the key)')
+    .option('--json', 'print JSON')
+    .action((o: { json?: boolean }) => runKeysList(cfg(), o));
+  keys
+    .command('revoke')
+    .description('revoke a key by its id; it is refused from the next request on')
+    .argument('<id>')
+    .action((id: string) => runKeysRevoke(cfg(), id));
+  keys
+    .command('generate')
+    .description('print a fresh random key without storing it (for TASKFLEET_ADMIN_API_KEY)')
+    .action(() => runKeysGenerate());
 
   program
     .command('bench')

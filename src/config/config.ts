@@ -22,6 +22,25 @@ const seconds = z
   .transform(Number)
   .pipe(z.number().positive().max(86_400));
 
+/** A decimal number with an optional fraction, e.g. "200" or "0.5". */
+const decimal = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+(\.\d+)?$/, 'must be a number')
+    .transform(Number)
+    .pipe(z.number().min(min).max(max));
+
+/**
+ * An API key as a Bearer token: at least 32 characters of the RFC 6750 token alphabet. Keys made by
+ * `taskfleet keys create` or `keys generate` (`tfk_` + 43 base64url characters) always qualify.
+ */
+const apiKey = z
+  .string()
+  .min(32, 'must be at least 32 characters (make one with: taskfleet keys generate)')
+  .max(512, 'must be at most 512 characters')
+  .regex(/^[A-Za-z0-9._~+/-]+=*$/, 'letters, digits and - . _ ~ + / only (it is sent as a Bearer token)');
+
 const urlWithHost = (protocol: RegExp) =>
   z.url({ protocol }).refine((u) => {
     // Only judged once it parses as a URL at all; the url check reports that case.
@@ -58,7 +77,17 @@ const schema = z.object({
   TASKFLEET_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TASKFLEET_LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   TASKFLEET_URL: urlWithHost(/^https?$/).optional(),
+  TASKFLEET_ADMIN_API_KEY: apiKey.optional(),
+  TASKFLEET_RATE_LIMIT_PER_SECOND: decimal(0.001, 1_000_000).default(200),
+  TASKFLEET_RATE_LIMIT_BURST: int(1, 1_000_000).default(400),
+  TASKFLEET_API_KEY: apiKey.optional(),
 });
+
+/** Every variable the configuration reads. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
+/** Variables that hold keys: never passed on to child processes, never logged. */
+export const SECRET_VARIABLES = ['TASKFLEET_ADMIN_API_KEY', 'TASKFLEET_API_KEY'] as const;
 
 type Env = z.output<typeof schema>;
 
@@ -85,6 +114,12 @@ export interface Config {
   logFormat: Env['TASKFLEET_LOG_FORMAT'];
   /** Where `taskfleet submit` and `status` find the API. */
   apiUrl: string;
+  /** The bootstrap admin key the supervisor accepts besides the keys in the store (a secret). */
+  adminApiKey: string | null;
+  /** Per API key and supervisor process: a token bucket refilled at `perSecond` holding up to `burst`. */
+  rateLimit: { perSecond: number; burst: number };
+  /** The key `taskfleet submit` and `status` send (a secret). */
+  apiKey: string | null;
 }
 
 /** Reads and validates the environment; throws ConfigError naming every bad variable. */
@@ -138,11 +173,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: e.TASKFLEET_LOG_LEVEL,
     logFormat: e.TASKFLEET_LOG_FORMAT,
     apiUrl: e.TASKFLEET_URL ?? `http://127.0.0.1:${e.TASKFLEET_PORT}`,
+    adminApiKey: e.TASKFLEET_ADMIN_API_KEY ?? null,
+    rateLimit: { perSecond: e.TASKFLEET_RATE_LIMIT_PER_SECOND, burst: e.TASKFLEET_RATE_LIMIT_BURST },
+    apiKey: e.TASKFLEET_API_KEY ?? null,
     ...overrides,
   };
 }
 
-/** Variables a worker or supervisor child process inherits from `taskfleet dev` and tests. */
+/**
+ * Variables a worker or supervisor child process inherits from `taskfleet dev` and tests. The keys
+ * (SECRET_VARIABLES) are left out: a child that needs one gets it explicitly.
+ */
 export function configToEnv(c: Config): Record<string, string> {
   return {
     TASKFLEET_PORT: String(c.port),
@@ -167,5 +208,14 @@ export function configToEnv(c: Config): Record<string, string> {
     TASKFLEET_LOG_LEVEL: c.logLevel,
     TASKFLEET_LOG_FORMAT: c.logFormat,
     TASKFLEET_URL: c.apiUrl,
+    TASKFLEET_RATE_LIMIT_PER_SECOND: String(c.rateLimit.perSecond),
+    TASKFLEET_RATE_LIMIT_BURST: String(c.rateLimit.burst),
   };
+}
+
+/** `env` without the key variables, for a child process that must not hold them. */
+export function withoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const k of SECRET_VARIABLES) delete out[k];
+  return out;
 }

@@ -33,7 +33,12 @@ export interface AgentRecord {
   lastHeartbeatAt: number;
   runningTasks: number;
   metrics: AgentMetrics | null;
+  /** Who set the current state: the agent itself, the heartbeat enforcer, or an admin. */
+  stateSource: StateSource;
 }
+
+export const STATE_SOURCES = ['agent', 'enforcer', 'admin'] as const;
+export type StateSource = (typeof STATE_SOURCES)[number];
 
 export interface AgentEvent {
   seq: number;

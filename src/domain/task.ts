@@ -50,6 +50,8 @@ export interface TaskRecord {
   deadline: number | null;
   idempotencyKey: string | null;
   requestHash: string | null;
+  /** The API key id that submitted the task (null when submitted without one). */
+  submittedBy: string | null;
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
@@ -68,6 +70,7 @@ export const TASK_EVENT_KINDS = [
   'expired',
   'lease_expired',
   'released',
+  'lease_reclaimed',
   'result_rejected',
 ] as const;
 export type TaskEventKind = (typeof TASK_EVENT_KINDS)[number];

@@ -8,7 +8,8 @@
  *
  * Both adapters pass `test/contract/store.contract.ts`.
  */
-import type { AgentEvent, AgentMetrics, AgentRecord, AgentState } from '../domain/agent';
+import type { AgentEvent, AgentMetrics, AgentRecord, AgentState, StateSource } from '../domain/agent';
+import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../domain/security';
 import type { Route } from '../domain/capabilities';
 import type { Priority, TaskError, TaskEvent, TaskRecord, TaskStatus } from '../domain/task';
 import type { RetryDecision } from '../domain/transitions';
@@ -27,6 +28,8 @@ export interface NewTask {
   idempotencyKey: string | null;
   /** Hash of the submitted body; a reused key with another hash is a conflict. */
   requestHash: string | null;
+  /** The submitting API key's id. */
+  submittedBy: string | null;
   createdAt: number;
 }
 
@@ -90,6 +93,28 @@ export interface AgentRegistration {
   version: string;
 }
 
+/** One finished attempt of an agent, from its `succeeded` or `failed` task event. */
+export interface AgentRun {
+  at: number;
+  outcome: 'succeeded' | 'failed';
+  /** Time from the attempt's start to its outcome; null when unknown. */
+  runMs: number | null;
+}
+
+/** Task counts of one route (a type and a capability set) in the non-terminal states and `dead`. */
+export interface RouteStats {
+  type: string;
+  capabilities: string[];
+  /** queued and due now (not_before <= now) */
+  queued: number;
+  /** queued with not_before > now (delayed or backing off) */
+  delayed: number;
+  running: number;
+  dead: number;
+  /** Earliest `notBefore` among the due queued tasks (it is the creation time unless delayed): the oldest wait. */
+  oldestQueuedAt: number | null;
+}
+
 export interface HeartbeatReport {
   agentId: string;
   now: number;
@@ -114,7 +139,8 @@ export interface Store {
   // ---- tasks: the lease-bound life of an attempt
   /**
    * Claims a queued task for `agentId`: only when it is `queued`, its attempt equals `attempt` (the job's
-   * dispatch attempt) and its deadline has not passed. Sets `running`, attempt + 1, the lease, `startedAt`,
+   * dispatch attempt), its deadline has not passed, and the agent is not held by the registry (suspended,
+   * frozen, draining, stopped or failed; an agent the registry does not know may claim). Sets `running`, attempt + 1, the lease, `startedAt`,
    * and appends `started`. Otherwise returns the current row (or null) for the caller to decide.
    */
   claimTask(ref: LeaseRef & { leaseMs: number }): Promise<ClaimResult>;
@@ -155,17 +181,52 @@ export interface Store {
   registerAgent(reg: AgentRegistration, now: number): Promise<AgentRecord>;
   /** Records a heartbeat; returns the agent as stored (its state tells the worker what to do) or null. */
   heartbeat(report: HeartbeatReport): Promise<AgentRecord | null>;
-  /** Sets the state when the current one is in `from` (any, when omitted); appends an agent event. */
+  /**
+   * Sets the state when the current one is in `from` (any, when omitted), recording who set it
+   * (`source`, default `agent`); appends an agent event. False when unknown, not in `from`, or already `to`.
+   */
   setAgentState(opts: {
     agentId: string;
     to: AgentState;
     from?: AgentState[];
     reason: string;
     now: number;
+    source?: StateSource;
   }): Promise<boolean>;
   getAgent(id: string): Promise<AgentRecord | null>;
   listAgents(): Promise<AgentRecord[]>;
   listAgentEvents(agentId: string): Promise<AgentEvent[]>;
+  /** Deletes an agent and its events when its state is one of `states`; false otherwise. */
+  removeAgent(agentId: string, states: AgentState[]): Promise<boolean>;
+  /** Running tasks whose lease `agentId` holds. */
+  listLeasesOf(agentId: string, limit: number): Promise<ExpiredLease[]>;
+  /**
+   * running (attempt, held by agentId, lease not necessarily expired) → queued or dead as decided: the
+   * supervisor takes the lease back from a suspended agent. Appends `lease_reclaimed` and the outcome.
+   */
+  reclaimLease(ref: LeaseRef & { decision: RetryDecision }): Promise<boolean>;
+  /** The agent's finished attempts (succeeded or failed events) at or after `since`. */
+  listAgentRuns(agentId: string, since: number): Promise<AgentRun[]>;
+
+  // ---- stats (indexed queries: they must stay fast with a million tasks)
+  /** Per-route counts; routes with nothing queued, running or dead are left out. */
+  routeStats(now: number): Promise<RouteStats[]>;
+  /** How many task events of each kind happened at or after `since`. */
+  countTaskEvents(
+    kinds: readonly TaskEvent['kind'][],
+    since: number,
+  ): Promise<Partial<Record<TaskEvent['kind'], number>>>;
+
+  // ---- API keys and the audit log
+  insertApiKey(key: ApiKeyRecord): Promise<void>;
+  /** The key with this hash, revoked or not (the caller checks revokedAt). */
+  findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Marks a key revoked; false when unknown or already revoked. */
+  revokeApiKey(id: string, now: number): Promise<boolean>;
+  appendAudit(entry: NewAuditEntry): Promise<void>;
+  /** Newest first; keyset paging with `beforeSeq`. */
+  listAudit(opts: { limit: number; beforeSeq?: number; action?: string }): Promise<AuditEntry[]>;
 
   /** Throws when the database is unreachable. */
   ping(): Promise<void>;

@@ -1,14 +1,29 @@
-import express, { type Express } from 'express';
+import express, { type Express, type Router } from 'express';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock';
 import { withTimeout } from '../domain/timeout';
+import { authenticate, createSecurityCounters, type SecurityCounters } from '../security/auth';
+import { noStore, securityHeaders } from '../security/headers';
+import { authorize } from '../security/permissions';
+import { RateLimiter, rateLimit, type RateLimitSettings } from '../security/rateLimit';
+import { redactingLogger } from '../security/redact';
 import type { Store } from '../store/port';
 import type { AgentDirectory } from './agentDirectory';
 import { errorHandler, notFoundHandler, sendProblem } from './problem';
 import { agentRoutes } from './routes/agents';
+import { auditRoutes } from './routes/audit';
 import { taskRoutes } from './routes/tasks';
 import type { TaskService } from './taskService';
+
+export interface SecurityDeps {
+  /** Counted into (401, 403, 429); pass one in to show it in stats. A fresh one by default. */
+  counters?: SecurityCounters;
+  /** The bootstrap admin key; by default the configuration's TASKFLEET_ADMIN_API_KEY. */
+  adminApiKey?: string | null;
+  /** By default the configuration's TASKFLEET_RATE_LIMIT_PER_SECOND and TASKFLEET_RATE_LIMIT_BURST. */
+  rateLimit?: RateLimitSettings;
+}
 
 export interface AppDeps {
   store: Store;
@@ -19,13 +34,34 @@ export interface AppDeps {
   log: Logger;
   maxBodyBytes: number;
   staleAfterMs: number;
+  security?: SecurityDeps;
+  /**
+   * More routers to mount under /v1 (fleet administration, stats, …). They sit behind the same
+   * authentication, rate limit and permission table: a path without a row in `PERMISSIONS` is a 404.
+   */
+  routers?: Router[];
 }
 
+/**
+ * The HTTP API. Every /v1 request goes through, in order: security headers → authentication (401) → the
+ * key's rate limit (429) → the permission table (404 for no route, 403 for the wrong role) → the JSON body
+ * parser (413 over the limit) → the route. So an unauthenticated request costs one hash and is never parsed.
+ */
 export function createApp(deps: AppDeps): Express {
+  const counters = deps.security?.counters ?? createSecurityCounters();
+  const config = deps.tasks.config;
+  const adminApiKey = deps.security?.adminApiKey !== undefined ? deps.security.adminApiKey : config.adminApiKey;
+  const limiter = new RateLimiter(deps.security?.rateLimit ?? config.rateLimit, deps.clock);
+  const log = redactingLogger(deps.log);
+  if (adminApiKey === null) {
+    log.info('TASKFLEET_ADMIN_API_KEY is not set: only API keys from the store are accepted (taskfleet keys create)');
+  }
+
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(express.json({ limit: deps.maxBodyBytes, type: ['application/json', 'application/*+json'] }));
+  app.locals.securityCounters = counters;
+  app.use(securityHeaders());
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -44,9 +80,19 @@ export function createApp(deps: AppDeps): Express {
     sendProblem(res, 503, 'not_ready', `SQL: ${sql}, Redis: ${redis}`, { sql, redis });
   });
 
+  app.use(
+    '/v1',
+    noStore,
+    authenticate({ store: deps.store, adminApiKey }),
+    rateLimit(limiter),
+    authorize(),
+    express.json({ limit: deps.maxBodyBytes, type: ['application/json', 'application/*+json'] }),
+  );
   app.use('/v1', taskRoutes(deps.tasks, deps.agents));
   app.use('/v1', agentRoutes(deps.store, deps.clock, deps.staleAfterMs));
+  app.use('/v1', auditRoutes(deps.store));
+  for (const router of deps.routers ?? []) app.use('/v1', router);
   app.use(notFoundHandler);
-  app.use(errorHandler(deps.log));
+  app.use(errorHandler(log, counters));
   return app;
 }

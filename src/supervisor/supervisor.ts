@@ -1,6 +1,6 @@
 /**
  * The supervisor process: the HTTP API plus the background loops (reconciler, lease reaper, deadline
- * expiry). Every loop is safe with several supervisors running against one store.
+ * expiry, heartbeat enforcer). Every loop is safe with several supervisors running against one store.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,8 +12,14 @@ import { Reconciler } from '../dispatch/reconciler';
 import { closeConnection, createProducerConnection, waitUntilReady } from '../dispatch/redis';
 import { openStore } from '../store/open';
 import type { Store } from '../store/port';
+import { DEFAULT_THRESHOLDS, type EnforcementPolicy } from '../domain/enforcement';
+import { AuditLog } from '../security/audit';
+import { createSecurityCounters } from '../security/auth';
+import { AgentAdmin } from './agentAdmin';
 import { AgentDirectory } from './agentDirectory';
 import { createApp } from './app';
+import { HeartbeatEnforcer } from './enforcement';
+import { fleetRoutes } from './routes/fleet';
 import { Loop } from './loop';
 import { TaskMaintenance } from './maintenance';
 import { TaskService } from './taskService';
@@ -34,6 +40,7 @@ export interface Supervisor {
   dispatcher: Dispatcher;
   reconciler: Reconciler;
   maintenance: TaskMaintenance;
+  enforcer: HeartbeatEnforcer;
   stop(): Promise<void>;
 }
 
@@ -56,8 +63,24 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
   const tasks = new TaskService(store, dispatcher, config, clock, log);
   const reconciler = new Reconciler(store, dispatcher, { graceMs: config.reconcileIntervalMs }, clock, log);
   const maintenance = new TaskMaintenance(store, dispatcher, clock, log);
+  const policy: EnforcementPolicy = { heartbeatIntervalMs: config.heartbeatIntervalMs, ...DEFAULT_THRESHOLDS };
+  const enforcer = new HeartbeatEnforcer(store, dispatcher, policy, clock, log);
+  const admin = new AgentAdmin(store, enforcer, new AuditLog(store, clock), clock);
+  const counters = createSecurityCounters();
+  const stats = { store, clock, staleAfterMs, extra: () => ({ security: { ...counters } }) };
 
-  const app = createApp({ store, redis, tasks, agents, clock, log, maxBodyBytes: config.maxBodyBytes, staleAfterMs });
+  const app = createApp({
+    store,
+    redis,
+    tasks,
+    agents,
+    clock,
+    log,
+    maxBodyBytes: config.maxBodyBytes,
+    staleAfterMs,
+    security: { counters },
+    routers: [fleetRoutes({ store, clock, admin, policy, stats, staleAfterMs })],
+  });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);
@@ -74,6 +97,7 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
           new Loop('reconciler', config.reconcileIntervalMs, () => reconciler.reconcile(), log).start(),
           new Loop('lease reaper', config.reaperIntervalMs, () => maintenance.reapExpiredLeases(), log).start(),
           new Loop('deadline expiry', config.reaperIntervalMs, () => maintenance.expireOverdue(), log).start(),
+          new Loop('heartbeat enforcer', config.heartbeatIntervalMs, () => enforcer.enforceHeartbeats(), log).start(),
         ];
   log.info({ url, store: store.kind }, 'supervisor listening');
 
@@ -91,5 +115,5 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
       log.info('supervisor stopped');
     })());
 
-  return { url, port, store, dispatcher, reconciler, maintenance, stop };
+  return { url, port, store, dispatcher, reconciler, maintenance, enforcer, stop };
 }

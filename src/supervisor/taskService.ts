@@ -4,12 +4,16 @@
  * Order of work on submit: validate everything (nothing written on any error) → one SQL transaction
  * (the task is durable from here) → enqueue on Redis. An enqueue failure does not fail the request: the
  * reconciler re-sends any queued task whose job is missing.
+ *
+ * Every task records the key that submitted it (`submittedBy`), idempotency keys are scoped to that key,
+ * and a submitter may cancel only its own tasks. Each cancellation is audited (`task.cancel`).
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../config/config';
 import type { Clock } from '../domain/clock';
+import type { Actor } from '../domain/security';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors';
 import {
   IDEMPOTENCY_KEY_PATTERN,
@@ -19,27 +23,34 @@ import {
 } from '../domain/submission';
 import type { TaskRecord } from '../domain/task';
 import type { Dispatcher } from '../dispatch/dispatcher';
+import { AuditLog } from '../security/audit';
+import { ForbiddenError } from '../security/errors';
 import type { CancelOutcome, InsertOutcome, NewTask, Store, TaskFilter } from '../store/port';
 import { parseOrThrow } from './validation';
 
 export class TaskService {
+  private readonly audit: AuditLog;
+
   constructor(
     private readonly store: Store,
     private readonly dispatcher: Dispatcher,
-    private readonly config: Config,
+    /** The configuration (read by `createApp` for its security defaults). */
+    readonly config: Config,
     private readonly clock: Clock,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.audit = new AuditLog(store, clock);
+  }
 
   /**
    * Validates and stores tasks, then dispatches the new ones. With an idempotency key, a single task is
-   * keyed `task:<key>` and a batch's task i `batch:<key>#i`, each under the caller's `scope`. A batch's
+   * keyed `task:<key>` and a batch's task i `batch:<key>#i`, each under the submitting key's id. A batch's
    * tasks all carry the hash of the whole batch, so replaying a key with any other list of tasks (fewer,
    * more, or changed) is a conflict rather than a partial replay.
    */
   async submit(
     bodies: readonly unknown[],
-    opts: { idempotencyKey?: string | undefined; scope: string; batch: boolean },
+    opts: { idempotencyKey?: string | undefined; actor: Pick<Actor, 'keyId'>; batch: boolean },
   ): Promise<InsertOutcome[]> {
     if (opts.idempotencyKey !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(opts.idempotencyKey)) {
       throw new ValidationError([
@@ -49,6 +60,7 @@ export class TaskService {
     const now = this.clock.now();
     const hash = (value: unknown) => createHash('sha256').update(stableStringify(value)).digest('hex');
     const batchHash = opts.batch && opts.idempotencyKey !== undefined ? hash(bodies) : null;
+    const scope = opts.actor.keyId;
     const issues: ValidationError['issues'] = [];
     const tasks: NewTask[] = [];
     bodies.forEach((body, i) => {
@@ -58,9 +70,9 @@ export class TaskService {
           opts.idempotencyKey === undefined
             ? null
             : opts.batch
-              ? { key: `${opts.scope}:batch:${opts.idempotencyKey}#${i}`, hash: batchHash ?? '' }
-              : { key: `${opts.scope}:task:${opts.idempotencyKey}`, hash: hash(body) };
-        tasks.push(this.toNewTask(body, prefix, now, idempotency));
+              ? { key: `${scope}:batch:${opts.idempotencyKey}#${i}`, hash: batchHash ?? '' }
+              : { key: `${scope}:task:${opts.idempotencyKey}`, hash: hash(body) };
+        tasks.push(this.toNewTask(body, prefix, now, idempotency, opts.actor.keyId));
       } catch (err) {
         if (err instanceof ValidationError) issues.push(...err.issues);
         else throw err;
@@ -83,6 +95,7 @@ export class TaskService {
     prefix: string,
     now: number,
     idempotency: { key: string; hash: string } | null,
+    submittedBy: string,
   ): NewTask {
     const s: TaskSubmission = parseOrThrow(taskSubmissionSchema, body, prefix);
     const payloadBytes = s.payload === undefined ? 0 : Buffer.byteLength(JSON.stringify(s.payload));
@@ -108,6 +121,7 @@ export class TaskService {
       deadline,
       idempotencyKey: idempotency?.key ?? null,
       requestHash: idempotency?.hash ?? null,
+      submittedBy,
       createdAt: now,
     };
   }
@@ -127,9 +141,20 @@ export class TaskService {
     return this.store.listTaskEvents(id);
   }
 
-  async cancel(id: string): Promise<{ outcome: Exclude<CancelOutcome, 'not_found'>; task: TaskRecord }> {
+  /**
+   * Cancels a task for `actor`: an admin may cancel any task, a submitter only the tasks its key submitted
+   * (ForbiddenError otherwise). Audited as `task.cancel` with the outcome, including `already_terminal`.
+   */
+  async cancel(id: string, actor: Actor): Promise<{ outcome: Exclude<CancelOutcome, 'not_found'>; task: TaskRecord }> {
+    if (actor.role !== 'admin') {
+      const existing = await this.get(id);
+      if (actor.role !== 'submitter' || existing.submittedBy !== actor.keyId) {
+        throw new ForbiddenError(`task ${id} was not submitted by this key; a submitter may cancel only its own tasks`);
+      }
+    }
     const { outcome, task } = await this.store.requestCancel(id, this.clock.now());
     if (outcome === 'not_found' || !task) throw new NotFoundError(`task ${id}`);
+    await this.audit.record(actor, 'task.cancel', `task:${id}`, { outcome });
     return { outcome, task };
   }
 }

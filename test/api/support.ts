@@ -2,9 +2,21 @@
  * Shared assertions for the API tests: problem+json responses, what the store holds, and what Redis holds
  * under a fleet's private key prefix.
  */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
+import pino, { type Logger } from 'pino';
+import { Dispatcher } from '../../src/dispatch/dispatcher';
+import { closeConnection, createProducerConnection, waitUntilReady } from '../../src/dispatch/redis';
 import { routeKey } from '../../src/domain/capabilities';
+import { systemClock } from '../../src/domain/clock';
 import { jobId } from '../../src/domain/task';
+import { createSecurityCounters, type SecurityCounters } from '../../src/security/auth';
+import type { RateLimitSettings } from '../../src/security/rateLimit';
+import type { Store } from '../../src/store/port';
+import { AgentDirectory } from '../../src/supervisor/agentDirectory';
+import { createApp } from '../../src/supervisor/app';
+import { TaskService } from '../../src/supervisor/taskService';
 import { REDIS_URL, type Fleet } from '../helpers/fleet';
 
 export type ApiResponse = Awaited<ReturnType<Fleet['request']>>;
@@ -80,4 +92,81 @@ export async function stopAndVerifyClean(fleet: Fleet | undefined, redis: Redis)
     expect(w.child.exitCode !== null || w.child.signalCode !== null).toBe(true);
   }
   expect(await keysUnder(redis, prefix)).toEqual([]);
+}
+
+/**
+ * A second API process on a fleet's store and Redis prefix, built with `createApp` so that a test holds
+ * its SecurityCounters, can wrap the store (to make it fail), can capture its log, and can pick its rate
+ * limit: what `startSupervisor` does for the HTTP side, without the background loops.
+ */
+export interface TestApp {
+  url: string;
+  counters: SecurityCounters;
+  request(method: string, p: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
+  close(): Promise<void>;
+}
+
+export async function startApp(
+  fleet: Fleet,
+  o: { store?: Store; log?: Logger; rateLimit?: RateLimitSettings } = {},
+): Promise<TestApp> {
+  const store = o.store ?? fleet.sup.store;
+  const log = o.log ?? pino({ level: 'silent' });
+  const redis = createProducerConnection(fleet.config.redisUrl, 'taskfleet-test-app');
+  redis.on('error', () => undefined);
+  await waitUntilReady(redis, fleet.config.redisUrl);
+  const dispatcher = new Dispatcher(redis, fleet.config.redisPrefix);
+  const staleAfterMs = 3 * fleet.config.heartbeatIntervalMs;
+  const counters = createSecurityCounters();
+  const app = createApp({
+    store,
+    redis,
+    tasks: new TaskService(store, dispatcher, fleet.config, systemClock, log),
+    agents: new AgentDirectory(store, systemClock, staleAfterMs),
+    clock: systemClock,
+    log,
+    maxBodyBytes: fleet.config.maxBodyBytes,
+    staleAfterMs,
+    security: { counters, ...(o.rateLimit ? { rateLimit: o.rateLimit } : {}) },
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    counters,
+    request: (method, p, body, headers = {}) => httpRequest(url, method, p, body, headers),
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await dispatcher.close();
+      await closeConnection(redis);
+    },
+  };
+}
+
+/** One HTTP request with exactly these headers (no key unless given). */
+export async function httpRequest(
+  base: string,
+  method: string,
+  p: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<ApiResponse> {
+  const res = await fetch(base + p, {
+    method,
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  let json: any = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = text;
+  }
+  return { status: res.status, body: json, headers: res.headers };
 }

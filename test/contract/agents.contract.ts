@@ -34,6 +34,7 @@ export function agentContract(store: CurrentStore): void {
         lastHeartbeatAt: T0,
         runningTasks: 0,
         metrics: null,
+        stateSource: 'agent',
       };
       expect(agent).toEqual(expected);
       expect(await store().getAgent('agent-1')).toEqual(expected);

@@ -20,6 +20,7 @@ export function newTask(overrides: Partial<NewTask> = {}): NewTask {
     deadline: null,
     idempotencyKey: null,
     requestHash: null,
+    submittedBy: null,
     createdAt: T0,
     ...overrides,
   };

@@ -117,6 +117,8 @@ export function leaseContract(store: CurrentStore): void {
         agentId: 'agent-a',
         at: T0 + 5_000,
       });
+      // runMs: from the claim (T0 + 1_000) to the outcome.
+      expect((await store().listTaskEvents(running.id))[2]?.data).toEqual({ runMs: 4_000 });
     });
 
     it('rejects a zombie whose attempt was requeued and reclaimed, recording result_rejected', async () => {
@@ -178,6 +180,7 @@ export function leaseContract(store: CurrentStore): void {
         updatedAt: T0 + 2_000,
       });
       const events = await store().listTaskEvents(running.id);
+      expect(events[2]?.data).toEqual({ ...ERROR, runMs: 1_000 });
       expect(events.slice(2)).toMatchObject([
         { kind: 'failed', attempt: 1, agentId: 'agent-a', data: ERROR },
         { kind: 'retry_scheduled', attempt: 1, data: { notBefore: T0 + 10_000, delayMs: 8_000 } },
@@ -199,6 +202,7 @@ export function leaseContract(store: CurrentStore): void {
         finishedAt: T0 + 2_000,
       });
       expect(await eventKinds(store(), running.id)).toEqual(['submitted', 'started', 'failed', 'dead']);
+      expect((await store().listTaskEvents(running.id))[2]?.data).toEqual({ ...ERROR, runMs: 1_000 });
     });
 
     it('rejects a stale attempt, recording result_rejected and keeping the stored error', async () => {

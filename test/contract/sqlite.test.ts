@@ -1,8 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/store/sqlite/sqliteStore';
 import type { ClaimResult, Store } from '../../src/store/port';
+import * as fleetSql from '../../src/store/sqlite/fleetStatements';
+import { applySchema, MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite/schema';
+import * as securitySql from '../../src/store/sqlite/securityStatements';
 import { eventKinds, LEASE_MS, newTask, T0 } from './fixtures';
 import { storeContract } from './store.contract';
 
@@ -60,5 +64,183 @@ describe('sqlite store: two connections on one file', () => {
       if (!r.claimed) expect(r.current).toMatchObject({ status: 'running', attempt: 1 });
     }
     for (const t of tasks) expect(await eventKinds(second, t.id)).toEqual(['submitted', 'started']);
+  });
+});
+
+describe('sqlite store: schema migrations', () => {
+  let dir: string;
+  let file: string;
+
+  beforeEach(() => {
+    dir = freshDir();
+    file = path.join(dir, 'taskfleet.db');
+  });
+
+  afterEach(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A database as a build with only migration 1 left it: a queued task, an agent and a finished attempt. */
+  function createVersion1Database(): void {
+    const db = new Database(file);
+    try {
+      db.pragma('journal_mode = WAL');
+      const [v1] = MIGRATIONS;
+      if (v1 === undefined) throw new Error('no migration 1');
+      db.exec(v1);
+      db.pragma('user_version = 1');
+      db.prepare(
+        `INSERT INTO tasks (id, type, status, attempt, max_attempts, required_capabilities, route_key, priority,
+           payload, not_before, dispatched_at, created_at, updated_at)
+         VALUES ('old-task', 'echo', 'queued', 0, 3, '["gpu"]', 'echo~gpu', 'normal', '{"n":1}', ?, ?, ?, ?)`,
+      ).run(T0, T0, T0, T0);
+      db.prepare(
+        `INSERT INTO routes (key, type, capabilities, created_at) VALUES ('echo~gpu', 'echo', '["gpu"]', ?)`,
+      ).run(T0);
+      db.prepare(
+        `INSERT INTO task_events (task_id, at, kind, attempt, agent_id, data) VALUES ('old-task', ?, 'succeeded', 1, 'old-agent', NULL)`,
+      ).run(T0 + 5);
+      db.prepare(
+        `INSERT INTO agents (id, capabilities, types, concurrency, state, hostname, pid, version, started_at,
+           last_heartbeat_at) VALUES ('old-agent', '[]', '["echo"]', 1, 'suspended', 'h', 1, '0.0.1', ?, ?)`,
+      ).run(T0, T0);
+    } finally {
+      db.close();
+    }
+  }
+
+  function userVersion(): number {
+    const db = new Database(file, { readonly: true });
+    try {
+      return Number(db.pragma('user_version', { simple: true }));
+    } finally {
+      db.close();
+    }
+  }
+
+  it('applies migration 2 to a database that has migration 1, keeping its data', async () => {
+    createVersion1Database();
+    expect(SCHEMA_VERSION).toBe(2);
+    const store = await openSqliteStore({ path: file });
+    try {
+      expect(await store.getTask('old-task')).toMatchObject({
+        id: 'old-task',
+        status: 'queued',
+        requiredCapabilities: ['gpu'],
+        payload: { n: 1 },
+        submittedBy: null,
+      });
+      expect(await store.getAgent('old-agent')).toMatchObject({ state: 'suspended', stateSource: 'agent' });
+      // An event from before runMs existed: a run of unknown length.
+      expect(await store.listAgentRuns('old-agent', T0)).toEqual([{ at: T0 + 5, outcome: 'succeeded', runMs: null }]);
+      // The new indexes cover the rows that were already there.
+      expect(await store.routeStats(T0)).toEqual([
+        { type: 'echo', capabilities: ['gpu'], queued: 1, delayed: 0, running: 0, dead: 0, oldestQueuedAt: T0 },
+      ]);
+      // The new tables exist and work.
+      const key = {
+        id: 'k',
+        name: 'n',
+        role: 'reader' as const,
+        hash: 'h',
+        prefix: 'p',
+        createdAt: T0,
+        createdBy: 'cli:root',
+        revokedAt: null,
+      };
+      await store.insertApiKey(key);
+      expect(await store.listApiKeys()).toEqual([key]);
+      await store.appendAudit({ at: T0, actor: 'k', actorName: 'n', action: 'a', target: 't', ip: null, detail: 1 });
+      expect(await store.listAudit({ limit: 5 })).toHaveLength(1);
+      const [fresh] = await store.insertTasks([newTask({ submittedBy: 'k' })]);
+      expect(fresh?.task.submittedBy).toBe('k');
+    } finally {
+      await store.close();
+    }
+    expect(userVersion()).toBe(2);
+  });
+
+  it('runs each migration once: reopening a migrated database changes nothing', async () => {
+    createVersion1Database();
+    await (await openSqliteStore({ path: file })).close();
+    const again = await openSqliteStore({ path: file });
+    try {
+      expect((await again.getTask('old-task'))?.submittedBy).toBeNull();
+    } finally {
+      await again.close();
+    }
+    expect(userVersion()).toBe(2);
+  });
+
+  it('refuses a database newer than this build', async () => {
+    const db = new Database(file);
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    await expect(openSqliteStore({ path: file })).rejects.toThrow(/newer than this build/);
+  });
+});
+
+describe('sqlite store: query plans of the fleet and stats queries', () => {
+  let db: Database.Database;
+
+  beforeAll(() => {
+    db = new Database(':memory:');
+    applySchema(db);
+  });
+
+  afterAll(() => db.close());
+
+  const plan = (sql: string, params: Record<string, unknown>) =>
+    db
+      .prepare<Record<string, unknown>, { id: number; parent: number; detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
+      .all(params);
+
+  it.each([
+    [
+      'ROUTE_STATS',
+      fleetSql.ROUTE_STATS,
+      { now: T0 },
+      'SEARCH tasks USING COVERING INDEX tasks_status_route_not_before',
+    ],
+    [
+      'COUNT_TASK_EVENTS',
+      fleetSql.COUNT_TASK_EVENTS,
+      { kinds: '["started"]', since: T0 },
+      'SEARCH task_events USING COVERING INDEX task_events_kind_at',
+    ],
+    [
+      'SELECT_AGENT_RUNS',
+      fleetSql.SELECT_AGENT_RUNS,
+      { agentId: 'a', since: T0 },
+      'SEARCH task_events USING INDEX task_events_agent_at',
+    ],
+    [
+      'SELECT_LEASES_OF',
+      fleetSql.SELECT_LEASES_OF,
+      { agentId: 'a', limit: 10 },
+      'SEARCH tasks USING INDEX tasks_running_agent',
+    ],
+    [
+      'SELECT_AUDIT_BY_ACTION',
+      securitySql.SELECT_AUDIT_BY_ACTION,
+      { action: 'a', beforeSeq: 10, limit: 10 },
+      'SEARCH audit_log USING INDEX audit_log_action_seq',
+    ],
+    ['SELECT_API_KEYS', securitySql.SELECT_API_KEYS, {}, 'SCAN api_keys USING INDEX api_keys_created'],
+  ])('%s uses its index and never scans a whole table', (_name, sql, params, expected) => {
+    const details = plan(sql, params).map((r) => r.detail);
+    expect(details.join('\n')).toContain(expected);
+    for (const detail of details) expect(detail).not.toMatch(/^SCAN (tasks|task_events|audit_log)\b/);
+  });
+
+  it('ROUTE_STATS reads one index range per status and sorts only the per-route rows', () => {
+    const rows = plan(fleetSql.ROUTE_STATS, { now: T0 });
+    const searches = rows.filter((r) => r.detail.startsWith('SEARCH tasks'));
+    expect(searches.map((r) => r.detail)).toEqual(
+      Array(3).fill('SEARCH tasks USING COVERING INDEX tasks_status_route_not_before (status=?)'),
+    );
+    // The only temp b-tree is the outer query's merge of the per-status rows (no sort of every task row).
+    const sorts = rows.filter((r) => r.detail.startsWith('USE TEMP B-TREE'));
+    expect(sorts.map((r) => [r.parent, r.detail])).toEqual([[0, 'USE TEMP B-TREE FOR GROUP BY']]);
   });
 });

@@ -6,7 +6,10 @@
 import type { Store } from '../../src/store/port';
 import { agentContract } from './agents.contract';
 import { backgroundContract } from './background.contract';
+import { fleetContract } from './fleet.contract';
 import { leaseContract } from './lease.contract';
+import { securityContract } from './security.contract';
+import { statsContract } from './stats.contract';
 import { submissionContract } from './submission.contract';
 
 /** The store of the running test. */
@@ -45,5 +48,8 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
     leaseContract(current);
     backgroundContract(current);
     agentContract(current);
+    fleetContract(current);
+    statsContract(current);
+    securityContract(current);
   });
 }

@@ -18,6 +18,7 @@ export function submissionContract(store: CurrentStore): void {
         deadline: T0 + 60_000,
         idempotencyKey: 'caller-1:key-1',
         requestHash: 'hash-1',
+        submittedBy: 'key-7',
       });
       const [outcome] = await store().insertTasks([input]);
       const expected: TaskRecord = {
@@ -39,6 +40,7 @@ export function submissionContract(store: CurrentStore): void {
         deadline: T0 + 60_000,
         idempotencyKey: 'caller-1:key-1',
         requestHash: 'hash-1',
+        submittedBy: 'key-7',
         createdAt: T0,
         startedAt: null,
         finishedAt: null,
@@ -46,6 +48,12 @@ export function submissionContract(store: CurrentStore): void {
       };
       expect(outcome).toEqual({ created: true, task: expected });
       expect(await store().getTask(input.id)).toEqual(expected);
+    });
+
+    it('stores submittedBy null for a task submitted without a key', async () => {
+      const task = await submit(store());
+      expect(task.submittedBy).toBeNull();
+      expect((await store().getTask(task.id))?.submittedBy).toBeNull();
     });
 
     it('round-trips payloads of every JSON shape', async () => {
@@ -194,7 +202,8 @@ export function submissionContract(store: CurrentStore): void {
         'agent-b',
         'agent-b',
       ]);
-      expect(events[2]?.data).toEqual(error);
+      expect(events[2]?.data).toEqual({ ...error, runMs: 100 });
+      expect(events[5]?.data).toEqual({ runMs: 100 });
       expect(events[3]?.data).toEqual({ notBefore: T0 + 1_200, delayMs: 1_000 });
       const seqs = events.map((e) => e.seq);
       expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);

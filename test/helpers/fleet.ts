@@ -1,6 +1,9 @@
 /**
  * A real fleet for tests: a supervisor in this process on a fresh SQLite file and its own Redis key
  * prefix, and worker *processes* started from the built CLI (`npm test` builds first).
+ *
+ * Each fleet has its own random bootstrap admin key (TASKFLEET_ADMIN_API_KEY), which `request`, `submit`
+ * and `submitBatch` send unless told otherwise. Worker processes never get a key.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
@@ -8,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import pino from 'pino';
-import { configToEnv, loadConfig, type Config } from '../../src/config/config';
+import { configToEnv, loadConfig, withoutSecrets, type Config } from '../../src/config/config';
+import { generateApiKey } from '../../src/security/apiKeys';
 import { startSupervisor, type Supervisor } from '../../src/supervisor/supervisor';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -36,8 +40,17 @@ export function testConfig(dir: string, env: Record<string, string> = {}): Confi
     TASKFLEET_REDIS_URL: REDIS_URL,
     TASKFLEET_REDIS_PREFIX: `tftest-${path.basename(dir)}`,
     TASKFLEET_SQLITE_PATH: path.join(dir, 'taskfleet.db'),
+    TASKFLEET_ADMIN_API_KEY: generateApiKey(),
     ...env,
   });
+}
+
+/**
+ * Which key a request sends: the fleet's admin key by default, another key, or `null` for no
+ * Authorization header at all. An `authorization` entry in the headers wins over all of these.
+ */
+export interface AuthOption {
+  key?: string | null;
 }
 
 export interface WorkerProcess {
@@ -67,6 +80,12 @@ export class Fleet {
     return this.sup.url;
   }
 
+  /** The bootstrap admin key of this fleet's supervisor. */
+  get adminKey(): string {
+    if (this.config.adminApiKey === null) throw new Error('this fleet was started without an admin key');
+    return this.config.adminApiKey;
+  }
+
   async startSupervisor(loops?: boolean): Promise<void> {
     const log = pino({ level: process.env.TASKFLEET_TEST_LOG ?? 'silent' });
     this.sup = await startSupervisor({ config: this.config, log, ...(loops === undefined ? {} : { loops }) });
@@ -86,7 +105,7 @@ export class Fleet {
     const logFile = path.join(this.dir, `${o.id}-${this.workers.length}.log`);
     const out = createWriteStream(logFile);
     const child = spawn(process.execPath, args, {
-      env: { ...process.env, ...configToEnv(this.config), ...o.env },
+      env: { ...withoutSecrets(process.env), ...configToEnv(this.config), ...o.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.pipe(out);
@@ -106,10 +125,22 @@ export class Fleet {
     return w;
   }
 
-  async request(method: string, p: string, body?: unknown, headers: Record<string, string> = {}) {
+  async request(
+    method: string,
+    p: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+    auth: AuthOption = {},
+  ) {
+    const key = auth.key === undefined ? this.config.adminApiKey : auth.key;
+    const explicit = Object.keys(headers).some((h) => h.toLowerCase() === 'authorization');
     const res = await fetch(this.url + p, {
       method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(key === null || explicit ? {} : { authorization: `Bearer ${key}` }),
+        ...headers,
+      },
       ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
     });
     const text = await res.text();
@@ -122,15 +153,15 @@ export class Fleet {
     return { status: res.status, body: json, headers: res.headers };
   }
 
-  async submit(body: unknown, headers: Record<string, string> = {}): Promise<any> {
-    const res = await this.request('POST', '/v1/tasks', body, headers);
+  async submit(body: unknown, headers: Record<string, string> = {}, auth: AuthOption = {}): Promise<any> {
+    const res = await this.request('POST', '/v1/tasks', body, headers, auth);
     if (res.status !== 201 && res.status !== 200)
       throw new Error(`submit failed: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body;
   }
 
-  async submitBatch(tasks: unknown[]): Promise<any[]> {
-    const res = await this.request('POST', '/v1/tasks/batch', { tasks });
+  async submitBatch(tasks: unknown[], headers: Record<string, string> = {}, auth: AuthOption = {}): Promise<any[]> {
+    const res = await this.request('POST', '/v1/tasks/batch', { tasks }, headers, auth);
     if (res.status !== 201) throw new Error(`batch failed: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body.tasks;
   }

@@ -27,13 +27,21 @@ describe('taskfleet dev', () => {
     try {
       await waitFor(() => /the API listens on (http:\S+)/.test(out), 20_000, 'the dev banner');
       const url = /the API listens on (http:\S+)/.exec(out)![1]!;
+      // The session's admin key, from the banner; without it the API answers 401.
+      await waitFor(() => /export TASKFLEET_API_KEY=(\S+)/.test(out), 5_000, 'the key in the banner');
+      const key = /export TASKFLEET_API_KEY=(\S+)/.exec(out)![1]!;
+      expect(key).toMatch(/^tfk_[A-Za-z0-9_-]{43}$/);
+      const auth = { authorization: `Bearer ${key}` };
+      expect((await fetch(`${url}/v1/agents`)).status).toBe(401);
       const redisUrl = /Redis: (redis:\/\/[^)\s]+)/.exec(out)![1]!;
       expect(redisUrl).not.toBe('redis://127.0.0.1:1');
       expect(await redisAnswers(redisUrl)).toBe(true);
 
       await waitFor(
         async () => {
-          const res = (await (await fetch(`${url}/v1/agents`)).json()) as { agents: Array<{ live: boolean }> };
+          const res = (await (await fetch(`${url}/v1/agents`, { headers: auth })).json()) as {
+            agents: Array<{ live: boolean }>;
+          };
           return res.agents.filter((a) => a.live).length === 3;
         },
         20_000,
@@ -41,7 +49,7 @@ describe('taskfleet dev', () => {
       );
       const submit = await fetch(`${url}/v1/tasks`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...auth },
         body: JSON.stringify({ type: 'checksum', payload: { path: BIN } }),
       });
       expect(submit.status).toBe(201);
@@ -49,7 +57,7 @@ describe('taskfleet dev', () => {
       let final: { status: string; agentId?: string } = { status: 'queued' };
       await waitFor(
         async () => {
-          final = (await (await fetch(`${url}/v1/tasks/${task.id}`)).json()) as typeof final;
+          final = (await (await fetch(`${url}/v1/tasks/${task.id}`, { headers: auth })).json()) as typeof final;
           return final.status === 'succeeded';
         },
         20_000,

@@ -122,7 +122,8 @@ describe('task lifecycle with real worker processes', () => {
     expect(rejected).toHaveLength(1);
     expect(rejected[0]?.attempt).toBe(1);
     expect(events.filter((e) => e.kind === 'succeeded')).toHaveLength(1);
-    expect(events.some((e) => e.kind === 'lease_expired' && e.attempt === 1)).toBe(true);
+    // Taken back by the lease reaper or by the heartbeat enforcer, whichever acted first.
+    expect(events.some((e) => /^lease_(expired|reclaimed)$/.test(e.kind) && e.attempt === 1)).toBe(true);
     // The stored result is still attempt 2's.
     expect(((await fleet.sup.store.getTask(t.id))?.result as { attempt: number }).attempt).toBe(2);
   }, 30_000);

@@ -1,4 +1,11 @@
-import { configToEnv, loadConfig, type Config } from '../../src/config/config';
+import {
+  CONFIG_VARIABLES,
+  SECRET_VARIABLES,
+  configToEnv,
+  loadConfig,
+  withoutSecrets,
+  type Config,
+} from '../../src/config/config';
 import { ConfigError, TaskfleetError } from '../../src/domain/errors';
 
 const DEFAULTS: Config = {
@@ -23,7 +30,14 @@ const DEFAULTS: Config = {
   logLevel: 'info',
   logFormat: 'json',
   apiUrl: 'http://127.0.0.1:8080',
+  adminApiKey: null,
+  rateLimit: { perSecond: 200, burst: 400 },
+  apiKey: null,
 };
+
+/** Two keys in the shape `taskfleet keys generate` makes (tfk_ + 43 base64url characters). */
+const ADMIN_KEY = 'tfk_' + 'A'.repeat(40) + '-_9';
+const CLIENT_KEY = 'tfk_' + 'b'.repeat(43);
 
 /** Loads `env`, expects a ConfigError and returns it. */
 function configError(env: NodeJS.ProcessEnv): ConfigError {
@@ -45,7 +59,7 @@ describe('loadConfig defaults', () => {
   });
 
   it('treats an empty string as unset', () => {
-    const env = Object.fromEntries(Object.keys(configToEnv(DEFAULTS)).map((k) => [k, '']));
+    const env = Object.fromEntries(CONFIG_VARIABLES.map((k) => [k, '']));
     expect(loadConfig(env)).toStrictEqual(DEFAULTS);
   });
 
@@ -109,6 +123,10 @@ describe('loadConfig parsing', () => {
       TASKFLEET_LOG_LEVEL: 'silent',
       TASKFLEET_LOG_FORMAT: 'pretty',
       TASKFLEET_URL: 'http://localhost:1234',
+      TASKFLEET_ADMIN_API_KEY: ADMIN_KEY,
+      TASKFLEET_RATE_LIMIT_PER_SECOND: '0.5',
+      TASKFLEET_RATE_LIMIT_BURST: '1',
+      TASKFLEET_API_KEY: CLIENT_KEY,
     });
     expect(c).toStrictEqual<Config>({
       port: 0,
@@ -132,6 +150,9 @@ describe('loadConfig parsing', () => {
       logLevel: 'silent',
       logFormat: 'pretty',
       apiUrl: 'http://localhost:1234',
+      adminApiKey: ADMIN_KEY,
+      rateLimit: { perSecond: 0.5, burst: 1 },
+      apiKey: CLIENT_KEY,
     });
   });
 
@@ -140,8 +161,11 @@ describe('loadConfig parsing', () => {
       TASKFLEET_PORT: '65535',
       TASKFLEET_DEFAULT_MAX_ATTEMPTS: '100',
       TASKFLEET_DEFAULT_TIMEOUT_SECONDS: '86400',
+      TASKFLEET_RATE_LIMIT_PER_SECOND: '1000000',
+      TASKFLEET_RATE_LIMIT_BURST: '1000000',
     });
     expect([c.port, c.defaultMaxAttempts, c.defaultTimeoutSeconds]).toEqual([65535, 100, 86400]);
+    expect(c.rateLimit).toEqual({ perSecond: 1_000_000, burst: 1_000_000 });
   });
 
   it.each(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const)('accepts log level %s', (level) => {
@@ -188,6 +212,19 @@ describe('loadConfig rejects each invalid variable with a ConfigError naming it'
     ['TASKFLEET_REDIS_URL', 'redis://'],
     ['TASKFLEET_HOST', '   '],
     ['TASKFLEET_LEASE_DURATON_MS', '1000'],
+    ['TASKFLEET_ADMIN_API_KEY', 'too-short-to-be-a-key'],
+    ['TASKFLEET_ADMIN_API_KEY', 'x'.repeat(31)],
+    ['TASKFLEET_ADMIN_API_KEY', 'has a space in it but is long enough to be a key'],
+    ['TASKFLEET_ADMIN_API_KEY', 'x'.repeat(513)],
+    ['TASKFLEET_API_KEY', 'short'],
+    ['TASKFLEET_API_KEY', `${'x'.repeat(40)}"`],
+    ['TASKFLEET_RATE_LIMIT_PER_SECOND', '0'],
+    ['TASKFLEET_RATE_LIMIT_PER_SECOND', '-1'],
+    ['TASKFLEET_RATE_LIMIT_PER_SECOND', 'fast'],
+    ['TASKFLEET_RATE_LIMIT_PER_SECOND', '1000001'],
+    ['TASKFLEET_RATE_LIMIT_BURST', '0'],
+    ['TASKFLEET_RATE_LIMIT_BURST', '2.5'],
+    ['TASKFLEET_RATE_LIMIT_BURST', '1000001'],
   ])('%s=%p', (name, value) => {
     const err = configError({ [name]: value });
     expect(err).toBeInstanceOf(TaskfleetError);
@@ -260,8 +297,37 @@ describe('configToEnv → loadConfig', () => {
       logLevel: 'warn',
       logFormat: 'pretty',
       apiUrl: 'http://127.0.0.1:18080',
+      adminApiKey: null,
+      rateLimit: { perSecond: 12.5, burst: 30 },
+      apiKey: null,
     };
     expect(loadConfig(configToEnv(custom))).toStrictEqual(custom);
+  });
+
+  it('leaves the keys out, so that no child process inherits them', () => {
+    const withKeys = loadConfig({ TASKFLEET_ADMIN_API_KEY: ADMIN_KEY, TASKFLEET_API_KEY: CLIENT_KEY });
+    const env = configToEnv(withKeys);
+    for (const secret of SECRET_VARIABLES) expect(env).not.toHaveProperty(secret);
+    expect(Object.values(env).join('\n')).not.toContain(ADMIN_KEY);
+    expect(Object.values(env).join('\n')).not.toContain(CLIENT_KEY);
+    expect(loadConfig(env)).toStrictEqual({ ...withKeys, adminApiKey: null, apiKey: null });
+  });
+
+  it('withoutSecrets strips the key variables from an environment and keeps the rest', () => {
+    const env = {
+      PATH: '/bin',
+      TASKFLEET_ADMIN_API_KEY: ADMIN_KEY,
+      TASKFLEET_API_KEY: CLIENT_KEY,
+      TASKFLEET_PORT: '1',
+    };
+    expect(withoutSecrets(env)).toEqual({ PATH: '/bin', TASKFLEET_PORT: '1' });
+    expect(env.TASKFLEET_ADMIN_API_KEY).toBe(ADMIN_KEY); // the input is not changed
+  });
+
+  it('names every variable but the keys', () => {
+    expect(Object.keys(configToEnv(DEFAULTS)).sort()).toEqual(
+      CONFIG_VARIABLES.filter((v) => !(SECRET_VARIABLES as readonly string[]).includes(v)).sort(),
+    );
   });
 
   it('keeps an API URL that is not derived from the port', () => {

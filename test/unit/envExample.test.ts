@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { configToEnv, loadConfig } from '../../src/config/config';
+import { CONFIG_VARIABLES, loadConfig } from '../../src/config/config';
 
 /** `.env.example` must list exactly the variables config.ts reads, each documented, each at its default. */
 const text = fs.readFileSync(path.join(__dirname, '../../.env.example'), 'utf8');
@@ -13,7 +13,7 @@ const entries = lines.flatMap((line, index) => {
 });
 
 const defaults = loadConfig({});
-const knownVariables = Object.keys(configToEnv(defaults)).sort();
+const knownVariables = [...CONFIG_VARIABLES].sort();
 
 describe('.env.example', () => {
   it('lists every variable config.ts reads, and nothing else', () => {
@@ -33,6 +33,12 @@ describe('.env.example', () => {
   it('shows the default of the commented-out (derived) variables', () => {
     const env = Object.fromEntries(entries.map((e) => [e.name, e.value]));
     expect(loadConfig(env)).toStrictEqual(defaults);
+  });
+
+  it('leaves the keys commented out and empty: a secret never has a value in an example file', () => {
+    for (const name of ['TASKFLEET_ADMIN_API_KEY', 'TASKFLEET_API_KEY']) {
+      expect(entries.find((e) => e.name === name)).toMatchObject({ commented: true, value: '' });
+    }
   });
 
   it('documents each variable on the line above it', () => {

@@ -48,7 +48,11 @@ export class Executor {
     for (const abort of this.running.values()) abort(reason);
   }
 
-  async execute(msg: DispatchMessage, progress: (value: number | object) => void): Promise<void> {
+  /**
+   * `refused` when the task is still queued for this dispatch but the registry refused this agent's claim
+   * (it is held): the caller hands the job back for another worker.
+   */
+  async execute(msg: DispatchMessage, progress: (value: number | object) => void): Promise<'done' | 'refused'> {
     const { store, agentId, clock } = this.o;
     const now = clock.now();
     const claim = await withRetries(() =>
@@ -56,11 +60,12 @@ export class Executor {
     );
     if (!claim.claimed) {
       const cur = claim.current;
-      if (cur?.status === 'queued' && cur.attempt === msg.attempt && cur.deadline !== null && cur.deadline <= now) {
+      if (cur?.status === 'queued' && cur.attempt === msg.attempt) {
+        if (cur.deadline === null || cur.deadline > now) return 'refused';
         await store.expireTask({ taskId: cur.id, attempt: cur.attempt, now });
       }
       this.o.log.debug({ taskId: msg.taskId, attempt: msg.attempt, status: cur?.status }, 'dispatch not claimed');
-      return;
+      return 'done';
     }
     const task = claim.task;
     const log = this.o.log.child({ taskId: task.id, attempt: task.attempt, type: task.type });
@@ -69,6 +74,7 @@ export class Executor {
       ? await this.run(task, handler, log, progress)
       : { kind: 'failed', permanent: false, error: { kind: 'no_handler', message: `no handler for ${task.type}` } };
     await this.record(task, outcome, log);
+    return 'done';
   }
 
   private async run(

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import type { AgentMetrics } from '../../src/domain/agent';
+import type { AgentMetrics, AgentRecord } from '../../src/domain/agent';
 import type { Clock } from '../../src/domain/clock';
 import type { Store } from '../../src/store/port';
 
-/** Reports liveness, load and process metrics every interval. */
+/** Reports liveness, load and process metrics every interval, and passes on the state the registry holds. */
 export class Heartbeat {
   private timer: NodeJS.Timeout | null = null;
   private lastCpu = process.cpuUsage();
@@ -16,6 +16,7 @@ export class Heartbeat {
     private readonly running: () => number,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly onRecord: (agent: AgentRecord) => void,
   ) {}
 
   start(): void {
@@ -30,12 +31,14 @@ export class Heartbeat {
   }
 
   async beat(): Promise<void> {
-    await this.store.heartbeat({
+    const record = await this.store.heartbeat({
       agentId: this.agentId,
       now: this.clock.now(),
       runningTasks: this.running(),
       metrics: this.metrics(),
     });
+    if (record) this.onRecord(record);
+    else this.log.error('the registry no longer knows this agent (removed?); it takes no new work');
   }
 
   private metrics(): AgentMetrics {

@@ -12,6 +12,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../../src/config/config';
+import type { AgentState } from '../../src/domain/agent';
 import { covers, routeKey, workerServesRoute } from '../../src/domain/capabilities';
 import { systemClock, type Clock } from '../../src/domain/clock';
 import type { DispatchMessage } from '../../src/domain/task';
@@ -29,6 +30,8 @@ import type { TaskHandler } from './context';
 import { Executor } from './executor';
 import { Heartbeat } from './heartbeat';
 import { Slots } from './slots';
+
+const HOLD_STATES: ReadonlySet<AgentState> = new Set(['suspended', 'frozen', 'draining']);
 
 export const WORKER_STATES = ['idle', 'running', 'draining', 'stopped'] as const;
 export type WorkerState = (typeof WORKER_STATES)[number];
@@ -59,6 +62,8 @@ export class WorkerRuntime {
   private slots!: Slots;
   private heartbeat!: Heartbeat;
   private routeTimer: NodeJS.Timeout | null = null;
+  /** The registry state that keeps this worker from taking work, if any. */
+  private held: AgentState | null = null;
 
   constructor(private readonly o: WorkerOptions) {
     this.clock = o.clock ?? systemClock;
@@ -94,8 +99,8 @@ export class WorkerRuntime {
       clock: this.clock,
       log: this.log,
     });
-    this.slots = new Slots(this.o.concurrency, (free) => this.applySlots(free));
-    await this.store.registerAgent(
+    this.slots = new Slots(this.o.concurrency, () => this.applySlots());
+    const registered = await this.store.registerAgent(
       {
         id: this.id,
         capabilities: this.o.capabilities,
@@ -114,9 +119,11 @@ export class WorkerRuntime {
       () => this.runningTasks,
       this.clock,
       this.log,
+      (agent) => this.applyRegistryState(agent.state),
     );
     this.heartbeat.start();
     this.state = 'running';
+    this.applyRegistryState(registered.state);
     await this.refreshRoutes();
     this.scheduleRouteRefresh();
     this.log.info(
@@ -168,37 +175,66 @@ export class WorkerRuntime {
       maxStalledCount: 1000,
     });
     consumer.on('error', (err) => this.log.debug({ err, route }, 'queue consumer error'));
-    if (this.slots.free === 0) void consumer.pause(true);
+    if (!this.fetching) void consumer.pause(true);
     void consumer.run().catch((err: unknown) => this.log.error({ err, route }, 'queue consumer stopped'));
     return consumer;
   }
 
   private async process(job: Job<DispatchMessage>, token: string | undefined): Promise<void> {
     const route = job.queueName;
-    if (this.state !== 'running' || !this.slots.tryAcquire(route)) {
-      // Fetched after the slots filled (or while draining): hand it back untouched for another worker.
+    if (this.state !== 'running' || this.held !== null || !this.slots.tryAcquire(route)) {
+      // Fetched after the slots filled (or while draining or held): hand it back untouched for another worker.
       await job.moveToWait(token);
       throw new WaitingError();
     }
+    let refused = false;
     try {
-      await this.executor.execute(job.data, (value) => {
-        job.updateProgress(value).catch(() => undefined);
-      });
+      refused =
+        (await this.executor.execute(job.data, (value) => {
+          job.updateProgress(value).catch(() => undefined);
+        })) === 'refused';
     } catch (err) {
       // The task stays queued in SQL; the reconciler re-sends it after its grace period.
       this.log.error({ err, taskId: job.data.taskId }, 'could not execute a dispatch');
     } finally {
       this.slots.release(route);
     }
+    if (refused) {
+      // The registry holds this agent: learn the state now rather than at the next heartbeat, and hand
+      // the job back untouched for a worker that may run it.
+      await this.heartbeat.beat().catch(() => undefined);
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
   }
 
-  /** Keeps every consumer's fetch limit within the free slots; pauses them all while none is free. */
-  private applySlots(free: number): void {
+  /** Whether consumers should fetch now: running, not held by the registry, and a slot free. */
+  private get fetching(): boolean {
+    return this.state === 'running' && this.held === null && this.slots.free > 0;
+  }
+
+  /** Keeps every consumer's fetch limit within the free slots; pauses them all while they must not fetch. */
+  private applySlots(): void {
     for (const [route, c] of this.consumers) {
       c.concurrency = this.slots.limitFor(route);
-      if (free === 0 && !c.isPaused()) void c.pause(true);
-      else if (free > 0 && c.isPaused() && this.state === 'running') void c.resume();
+      if (!this.fetching && !c.isPaused()) void c.pause(true);
+      else if (this.fetching && c.isPaused()) void c.resume();
     }
+  }
+
+  /**
+   * Acts on the state the registry holds for this agent (learnt at registration and every heartbeat):
+   * suspended, frozen or draining (by an admin) → take no new work, running tasks carry on (a suspended or
+   * frozen agent's leases are reclaimed by the supervisor, which aborts them here at the next renewal);
+   * any other state → take work again.
+   */
+  applyRegistryState(state: AgentState): void {
+    const hold = HOLD_STATES.has(state) ? state : null;
+    if (hold === this.held) return;
+    this.held = hold;
+    if (hold) this.log.warn({ state }, 'the registry holds this agent: taking no new work');
+    else this.log.info({ state }, 'taking work again');
+    this.applySlots();
   }
 
   /**

@@ -2,15 +2,28 @@
  * The agent-registry writes of the SQLite adapter, as functions over the prepared statements. The caller
  * runs `registerAgent` and `setAgentState` inside one IMMEDIATE transaction (they read, then write).
  */
-import type { AgentRecord, AgentState } from '../../domain/agent';
+import type { AgentRecord, AgentState, StateSource } from '../../domain/agent';
 import type { AgentRegistration, HeartbeatReport } from '../port';
-import type { AgentStatements } from './agentStatements';
-import { toAgent } from './rows';
+import type { AgentStatements, UpsertAgentParams } from './agentStatements';
+import type { FleetStatements } from './fleetStatements';
+import { toAgent, type AgentRow } from './rows';
 
-/** Upserts the agent as `running` and records the move from its previous state (null when new). */
+/** Admin-set states a re-registering agent does not leave (it must be released by an admin). */
+const ADMIN_HOLDS: ReadonlySet<string> = new Set<AgentState>(['suspended', 'draining']);
+
+/** A frozen agent, and one an admin suspended or set draining, keep their state when they register again. */
+function keepsState(row: AgentRow): boolean {
+  return row.state === 'frozen' || (row.state_source === 'admin' && ADMIN_HOLDS.has(row.state));
+}
+
+/**
+ * Upserts the agent as `running` and records the move from its previous state (null when new). An agent that
+ * keeps its state (see `keepsState`) gets its registration fields updated, its state and source untouched, and
+ * an event from and to that state, `registered while <state>`: the returned record tells the worker to stay out.
+ */
 export function registerAgent(s: AgentStatements, reg: AgentRegistration, now: number): AgentRecord {
   const previous = s.selectAgent.get({ id: reg.id });
-  const [row] = s.upsertAgent.all({
+  const params: UpsertAgentParams = {
     id: reg.id,
     capabilities: JSON.stringify(reg.capabilities),
     types: JSON.stringify(reg.types),
@@ -19,7 +32,20 @@ export function registerAgent(s: AgentStatements, reg: AgentRegistration, now: n
     pid: reg.pid,
     version: reg.version,
     now,
-  });
+  };
+  if (previous && keepsState(previous)) {
+    const [kept] = s.reregisterKeepingState.all({ ...params, state: previous.state });
+    if (!kept) throw new Error(`sqlite: re-registration of agent ${reg.id} in state ${previous.state} changed no row`);
+    s.insertAgentEvent.run({
+      agentId: reg.id,
+      at: now,
+      fromState: previous.state,
+      toState: previous.state,
+      reason: `registered while ${previous.state}`,
+    });
+    return toAgent(kept);
+  }
+  const [row] = s.upsertAgent.all(params);
   if (!row) throw new Error(`sqlite: upsert of agent ${reg.id} returned no row`);
   s.insertAgentEvent.run({
     agentId: reg.id,
@@ -42,17 +68,19 @@ export function heartbeat(s: AgentStatements, report: HeartbeatReport): AgentRec
 }
 
 /**
- * Moves the agent to `to` when its state is in `from` (any, when omitted). Returns false, appending nothing,
- * when the agent is unknown, not in `from`, or already in `to`.
+ * Moves the agent to `to` when its state is in `from` (any, when omitted), recording `source` (default
+ * `agent`) as who set it. Returns false, appending nothing, when the agent is unknown, not in `from`, or
+ * already in `to`.
  */
 export function setAgentState(
   s: AgentStatements,
-  opts: { agentId: string; to: AgentState; from?: AgentState[]; reason: string; now: number },
+  opts: { agentId: string; to: AgentState; from?: AgentState[]; reason: string; now: number; source?: StateSource },
 ): boolean {
   const row = s.selectAgent.get({ id: opts.agentId });
   if (!row || row.state === opts.to) return false;
   if (opts.from !== undefined && !opts.from.includes(row.state as AgentState)) return false;
-  s.setAgentState.run({ id: opts.agentId, from: row.state, to: opts.to });
+  const source: StateSource = opts.source ?? 'agent';
+  if (s.setAgentState.run({ id: opts.agentId, from: row.state, to: opts.to, source }).changes === 0) return false;
   s.insertAgentEvent.run({
     agentId: opts.agentId,
     at: opts.now,
@@ -61,4 +89,10 @@ export function setAgentState(
     reason: opts.reason,
   });
   return true;
+}
+
+/** Deletes the agent (and, by cascade, its events) when its state is one of `states`. One statement. */
+export function removeAgent(s: FleetStatements, agentId: string, states: AgentState[]): boolean {
+  if (states.length === 0) return false;
+  return s.deleteAgentInStates.run({ id: agentId, states: JSON.stringify(states) }).changes === 1;
 }

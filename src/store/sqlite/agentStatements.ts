@@ -9,17 +9,30 @@ import type { AgentEventRow, AgentRow } from './rows';
 export const SELECT_AGENT = `SELECT * FROM agents WHERE id = @id`;
 
 /**
- * Creates or revives an agent as `running`, its start and heartbeat at @now, no running tasks or metrics yet.
- * Params: @id, @capabilities (JSON), @types (JSON), @concurrency, @hostname, @pid, @version, @now. Result: the row.
+ * Creates or revives an agent as `running` (set by the agent itself), its start and heartbeat at @now, no running
+ * tasks or metrics yet. Params: @id, @capabilities (JSON), @types (JSON), @concurrency, @hostname, @pid,
+ * @version, @now. Result: the row.
  */
 export const UPSERT_AGENT = `
-INSERT INTO agents (id, capabilities, types, concurrency, state, hostname, pid, version, started_at,
+INSERT INTO agents (id, capabilities, types, concurrency, state, state_source, hostname, pid, version, started_at,
   last_heartbeat_at, running_tasks, metrics)
-VALUES (@id, @capabilities, @types, @concurrency, 'running', @hostname, @pid, @version, @now, @now, 0, NULL)
+VALUES (@id, @capabilities, @types, @concurrency, 'running', 'agent', @hostname, @pid, @version, @now, @now, 0, NULL)
 ON CONFLICT (id) DO UPDATE SET capabilities = excluded.capabilities, types = excluded.types,
-  concurrency = excluded.concurrency, state = 'running', hostname = excluded.hostname, pid = excluded.pid,
-  version = excluded.version, started_at = excluded.started_at, last_heartbeat_at = excluded.last_heartbeat_at,
-  running_tasks = 0, metrics = NULL
+  concurrency = excluded.concurrency, state = 'running', state_source = 'agent', hostname = excluded.hostname,
+  pid = excluded.pid, version = excluded.version, started_at = excluded.started_at,
+  last_heartbeat_at = excluded.last_heartbeat_at, running_tasks = 0, metrics = NULL
+RETURNING *`;
+
+/**
+ * Re-registers an agent that must keep its state (frozen, or held by an admin): the registration fields, start
+ * and heartbeat at @now, no running tasks or metrics yet (a new process), state and state_source unchanged.
+ * Params: as UPSERT_AGENT, plus @state (the state read in the same transaction). Result: the row, or none when
+ * the agent is gone or its state changed.
+ */
+export const REREGISTER_KEEPING_STATE = `
+UPDATE agents SET capabilities = @capabilities, types = @types, concurrency = @concurrency, hostname = @hostname,
+  pid = @pid, version = @version, started_at = @now, last_heartbeat_at = @now, running_tasks = 0, metrics = NULL
+WHERE id = @id AND state = @state
 RETURNING *`;
 
 /** Records a heartbeat. Params: @id, @now, @runningTasks, @metrics (JSON or null). Result: the row, or none. */
@@ -27,8 +40,8 @@ export const HEARTBEAT = `
 UPDATE agents SET last_heartbeat_at = @now, running_tasks = @runningTasks, metrics = @metrics WHERE id = @id
 RETURNING *`;
 
-/** Moves an agent from exactly @from to @to. Params: @id, @from, @to. Changes: 0|1. */
-export const SET_AGENT_STATE = `UPDATE agents SET state = @to WHERE id = @id AND state = @from`;
+/** Moves an agent from exactly @from to @to, set by @source. Params: @id, @from, @to, @source. Changes: 0|1. */
+export const SET_AGENT_STATE = `UPDATE agents SET state = @to, state_source = @source WHERE id = @id AND state = @from`;
 
 /** Appends an agent event. Params: @agentId, @at, @fromState (or null), @toState, @reason. */
 export const INSERT_AGENT_EVENT = `
@@ -67,10 +80,11 @@ export function prepareAgentStatements(db: Database) {
   return {
     selectAgent: db.prepare<{ id: string }, AgentRow>(SELECT_AGENT),
     upsertAgent: db.prepare<UpsertAgentParams, AgentRow>(UPSERT_AGENT),
+    reregisterKeepingState: db.prepare<UpsertAgentParams & { state: string }, AgentRow>(REREGISTER_KEEPING_STATE),
     heartbeat: db.prepare<{ id: string; now: number; runningTasks: number; metrics: string | null }, AgentRow>(
       HEARTBEAT,
     ),
-    setAgentState: db.prepare<{ id: string; from: string; to: string }>(SET_AGENT_STATE),
+    setAgentState: db.prepare<{ id: string; from: string; to: string; source: string }>(SET_AGENT_STATE),
     insertAgentEvent: db.prepare<AgentEventParams>(INSERT_AGENT_EVENT),
     selectAgents: db.prepare<[], AgentRow>(SELECT_AGENTS),
     selectAgentEvents: db.prepare<{ agentId: string }, AgentEventRow>(SELECT_AGENT_EVENTS),

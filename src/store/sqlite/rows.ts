@@ -1,8 +1,20 @@
 /** Rows as SQLite returns them, and their mapping to the domain records. */
-import type { AgentEvent, AgentMetrics, AgentRecord, AgentState } from '../../domain/agent';
+
+/**
+ * Whether `err` is an error from SQLite, with its code (`SQLITE_BUSY`, `SQLITE_CONSTRAINT_UNIQUE`, …).
+ * Checked by shape rather than `instanceof Database.SqliteError`: the native addon keeps the error class of
+ * the first copy of better-sqlite3 loaded in a process, so under several module registries (jest) the class
+ * differs from the one this module sees.
+ */
+export function sqliteErrorCode(err: unknown): string | null {
+  if (!(err instanceof Error) || err.name !== 'SqliteError') return null;
+  const code: unknown = (err as Error & { code?: unknown }).code;
+  return typeof code === 'string' ? code : null;
+}
+import type { AgentEvent, AgentMetrics, AgentRecord, AgentState, StateSource } from '../../domain/agent';
 import type { Route } from '../../domain/capabilities';
 import type { Priority, TaskError, TaskEvent, TaskEventKind, TaskRecord, TaskStatus } from '../../domain/task';
-import type { DispatchRow } from '../port';
+import type { DispatchRow, ExpiredLease } from '../port';
 
 export interface TaskRow {
   id: string;
@@ -24,6 +36,7 @@ export interface TaskRow {
   deadline: number | null;
   idempotency_key: string | null;
   request_hash: string | null;
+  submitted_by: string | null;
   dispatched_at: number;
   created_at: number;
   started_at: number | null;
@@ -68,6 +81,7 @@ export interface AgentRow {
   last_heartbeat_at: number;
   running_tasks: number;
   metrics: string | null;
+  state_source: string;
 }
 
 export interface AgentEventRow {
@@ -84,7 +98,7 @@ export function toJson(value: unknown): string {
   return JSON.stringify(value === undefined ? null : value);
 }
 
-function fromJson<T>(text: string | null): T | null {
+export function fromJson<T>(text: string | null): T | null {
   return text === null ? null : (JSON.parse(text) as T);
 }
 
@@ -108,6 +122,7 @@ export function toTask(row: TaskRow): TaskRecord {
     deadline: row.deadline,
     idempotencyKey: row.idempotency_key,
     requestHash: row.request_hash,
+    submittedBy: row.submitted_by,
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
@@ -138,6 +153,18 @@ export function toDispatch(row: DispatchDbRow): DispatchRow {
   };
 }
 
+/** A running task's lease key, as the expired-lease and per-agent lease listings return it. */
+export interface LeaseDbRow {
+  id: string;
+  attempt: number;
+  max_attempts: number;
+  agent_id: string | null;
+}
+
+export function toLease(row: LeaseDbRow): ExpiredLease {
+  return { id: row.id, attempt: row.attempt, maxAttempts: row.max_attempts, agentId: row.agent_id };
+}
+
 export function toRoute(row: RouteRow): Route {
   return { type: row.type, capabilities: JSON.parse(row.capabilities) as string[] };
 }
@@ -156,6 +183,7 @@ export function toAgent(row: AgentRow): AgentRecord {
     lastHeartbeatAt: row.last_heartbeat_at,
     runningTasks: row.running_tasks,
     metrics: fromJson<AgentMetrics>(row.metrics),
+    stateSource: row.state_source as StateSource,
   };
 }
 

@@ -1,6 +1,8 @@
 /**
- * The SQLite schema, applied at open. `PRAGMA user_version` holds the number of migrations applied; each
- * migration is idempotent DDL (IF NOT EXISTS) and is append-only: change the schema by adding a migration.
+ * The SQLite schema, applied at open. `PRAGMA user_version` holds the number of migrations applied; migrations
+ * are append-only: change the schema by adding a migration, never by editing one. Not every migration is
+ * idempotent (`ALTER TABLE … ADD COLUMN` fails when run twice): what makes each run exactly once is the
+ * `user_version` check inside the IMMEDIATE transaction that also applies it and bumps the version.
  *
  * Times are epoch milliseconds (INTEGER); JSON values are TEXT; booleans are INTEGER 0/1.
  */
@@ -83,8 +85,53 @@ CREATE TABLE IF NOT EXISTS agent_events (
 CREATE INDEX IF NOT EXISTS agent_events_agent_seq ON agent_events (agent_id, seq);
 `;
 
+/**
+ * Fleet control and security: who submitted a task, who set an agent's state, API keys, the audit log, and
+ * the indexes behind the stats and fleet queries (each named after the statement it serves).
+ */
+const V2_FLEET_AND_SECURITY = `
+ALTER TABLE tasks ADD COLUMN submitted_by TEXT;          -- api_keys.id of the submitter (no FK: keys are kept)
+ALTER TABLE agents ADD COLUMN state_source TEXT NOT NULL DEFAULT 'agent'
+  CHECK (state_source IN ('agent','enforcer','admin'));
+
+-- ROUTE_STATS: an index-only scan of the queued, running and dead rows (three seeks on status).
+CREATE INDEX IF NOT EXISTS tasks_status_route_not_before ON tasks (status, route_key, not_before);
+-- SELECT_LEASES_OF: the running tasks of one agent, by id.
+CREATE INDEX IF NOT EXISTS tasks_running_agent ON tasks (agent_id, id) WHERE status = 'running';
+-- SELECT_AGENT_RUNS: one agent's events from a time on.
+CREATE INDEX IF NOT EXISTS task_events_agent_at ON task_events (agent_id, at);
+-- COUNT_TASK_EVENTS: an index-only range per kind.
+CREATE INDEX IF NOT EXISTS task_events_kind_at ON task_events (kind, at);
+
+CREATE TABLE IF NOT EXISTS api_keys (
+  id         TEXT PRIMARY KEY,
+  name       TEXT NOT NULL,
+  role       TEXT NOT NULL CHECK (role IN ('admin','submitter','reader')),
+  hash       TEXT NOT NULL UNIQUE,                 -- hex SHA-256 of the key (SELECT_API_KEY_BY_HASH)
+  prefix     TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  revoked_at INTEGER
+);
+-- SELECT_API_KEYS
+CREATE INDEX IF NOT EXISTS api_keys_created ON api_keys (created_at, id);
+
+CREATE TABLE IF NOT EXISTS audit_log (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  at         INTEGER NOT NULL,
+  actor      TEXT NOT NULL,
+  actor_name TEXT NOT NULL,
+  action     TEXT NOT NULL,
+  target     TEXT NOT NULL,
+  ip         TEXT,
+  detail     TEXT                                  -- JSON
+);
+-- SELECT_AUDIT_BY_ACTION: newest first within one action.
+CREATE INDEX IF NOT EXISTS audit_log_action_seq ON audit_log (action, seq);
+`;
+
 /** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
-export const MIGRATIONS: readonly string[] = [V1_INITIAL];
+export const MIGRATIONS: readonly string[] = [V1_INITIAL, V2_FLEET_AND_SECURITY];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**

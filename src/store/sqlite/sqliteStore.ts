@@ -9,13 +9,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { AgentRecord, AgentState } from '../../domain/agent';
+import type { AgentRecord, AgentState, StateSource } from '../../domain/agent';
 import { normaliseCapabilities, type Route } from '../../domain/capabilities';
 import { UnavailableError } from '../../domain/errors';
+import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../../domain/security';
 import type { TaskError, TaskEventKind, TaskRecord } from '../../domain/task';
 import type { RetryDecision } from '../../domain/transitions';
 import type {
   AgentRegistration,
+  AgentRun,
   CancelOutcome,
   ClaimResult,
   DispatchRow,
@@ -25,14 +27,30 @@ import type {
   LeaseRef,
   NewTask,
   RenewResult,
+  RouteStats,
   Store,
   TaskFilter,
 } from '../port';
-import { heartbeat, registerAgent, setAgentState } from './agentOps';
+import { heartbeat, registerAgent, removeAgent, setAgentState } from './agentOps';
 import { prepareAgentStatements, type AgentStatements } from './agentStatements';
-import { toAgent, toAgentEvent, toDispatch, toJson, toRoute, toTask, toTaskEvent, type TaskRow } from './rows';
+import * as fleet from './fleetOps';
+import { prepareFleetStatements, type FleetStatements } from './fleetStatements';
+import {
+  sqliteErrorCode,
+  toAgent,
+  toAgentEvent,
+  toDispatch,
+  toJson,
+  toLease,
+  toRoute,
+  toTask,
+  toTaskEvent,
+  type TaskRow,
+} from './rows';
 import { applySchema } from './schema';
-import { appendTaskEvent, insertTask, requestCancel } from './taskOps';
+import * as security from './securityOps';
+import { prepareSecurityStatements, type SecurityStatements } from './securityStatements';
+import { appendOutcomeEvent, appendTaskEvent, insertTask, requestCancel, requeueExpiredLease } from './taskOps';
 import { listTasksSql, prepareTaskStatements, type TaskListShape, type TaskStatements } from './statements';
 
 export async function openSqliteStore(opts: { path: string }): Promise<Store> {
@@ -64,11 +82,15 @@ class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly tasks: TaskStatements;
   private readonly agents: AgentStatements;
+  private readonly fleet: FleetStatements;
+  private readonly security: SecurityStatements;
   private readonly listStatements = new Map<string, Database.Statement<Record<string, unknown>, TaskRow>>();
 
   constructor(private readonly db: Database.Database) {
     this.tasks = prepareTaskStatements(db);
     this.agents = prepareAgentStatements(db);
+    this.fleet = prepareFleetStatements(db);
+    this.security = prepareSecurityStatements(db);
   }
 
   // ---- tasks: submission and reads
@@ -129,8 +151,9 @@ class SqliteStore implements Store {
   completeTask(ref: LeaseRef & { result: unknown }): Promise<boolean> {
     return this.run(() =>
       this.resultWrite(ref, 'succeeded', () => {
-        if (this.tasks.completeTask.run({ ...leaseKey(ref), result: toJson(ref.result) }).changes === 0) return false;
-        this.event(ref.taskId, ref.now, 'succeeded', ref.attempt, ref.agentId);
+        const [held] = this.tasks.completeTask.all({ ...leaseKey(ref), result: toJson(ref.result) });
+        if (!held) return false;
+        this.event(ref.taskId, ref.now, 'succeeded', ref.attempt, ref.agentId, { runMs: held.run_ms });
         return true;
       }),
     );
@@ -141,13 +164,14 @@ class SqliteStore implements Store {
     const params = { ...leaseKey(ref), error: toJson(ref.error) };
     return this.run(() =>
       this.resultWrite(ref, 'failed', () => {
-        const changes =
+        const [held] =
           decision.status === 'queued'
-            ? this.tasks.failTaskRequeue.run({ ...params, notBefore: decision.notBefore }).changes
-            : this.tasks.failTaskDead.run(params).changes;
-        if (changes === 0) return false;
-        this.event(ref.taskId, ref.now, 'failed', ref.attempt, ref.agentId, ref.error);
-        this.outcomeEvent(ref.taskId, ref.now, ref.attempt, ref.agentId, decision);
+            ? this.tasks.failTaskRequeue.all({ ...params, notBefore: decision.notBefore })
+            : this.tasks.failTaskDead.all(params);
+        if (!held) return false;
+        const event = { taskId: ref.taskId, at: ref.now, attempt: ref.attempt, agentId: ref.agentId };
+        appendTaskEvent(this.tasks, { ...event, kind: 'failed', data: { ...ref.error, runMs: held.run_ms } });
+        appendOutcomeEvent(this.tasks, event, decision);
         return true;
       }),
     );
@@ -180,11 +204,7 @@ class SqliteStore implements Store {
   }
 
   listExpiredLeases(now: number, limit: number): Promise<ExpiredLease[]> {
-    return this.run(() =>
-      this.tasks.selectExpiredLeases
-        .all({ now, limit })
-        .map((r) => ({ id: r.id, attempt: r.attempt, maxAttempts: r.max_attempts, agentId: r.agent_id })),
-    );
+    return this.run(() => this.tasks.selectExpiredLeases.all({ now, limit }).map(toLease));
   }
 
   requeueExpiredLease(ref: {
@@ -193,22 +213,7 @@ class SqliteStore implements Store {
     now: number;
     decision: RetryDecision;
   }): Promise<boolean> {
-    const { taskId, attempt, now, decision } = ref;
-    return this.run(() =>
-      this.tx(() => {
-        const before = this.tasks.selectTask.get({ id: taskId });
-        if (!before) return false;
-        const key = { taskId, attempt, now };
-        const changes =
-          decision.status === 'queued'
-            ? this.tasks.requeueExpiredLease.run({ ...key, notBefore: decision.notBefore }).changes
-            : this.tasks.killExpiredLease.run(key).changes;
-        if (changes === 0) return false;
-        this.event(taskId, now, 'lease_expired', attempt, before.agent_id, { leaseExpiresAt: before.lease_expires_at });
-        this.outcomeEvent(taskId, now, attempt, null, decision);
-        return true;
-      }),
-    );
+    return this.run(() => this.tx(() => requeueExpiredLease(this.tasks, ref)));
   }
 
   listOverdue(now: number, limit: number): Promise<Array<{ id: string; attempt: number }>> {
@@ -257,7 +262,14 @@ class SqliteStore implements Store {
     return this.run(() => heartbeat(this.agents, report));
   }
 
-  setAgentState(opts: { agentId: string; to: AgentState; from?: AgentState[]; reason: string; now: number }) {
+  setAgentState(opts: {
+    agentId: string;
+    to: AgentState;
+    from?: AgentState[];
+    reason: string;
+    now: number;
+    source?: StateSource;
+  }) {
     return this.run(() => this.tx(() => setAgentState(this.agents, opts)));
   }
 
@@ -274,6 +286,58 @@ class SqliteStore implements Store {
 
   listAgentEvents(agentId: string) {
     return this.run(() => this.agents.selectAgentEvents.all({ agentId }).map(toAgentEvent));
+  }
+
+  removeAgent(agentId: string, states: AgentState[]): Promise<boolean> {
+    return this.run(() => removeAgent(this.fleet, agentId, states));
+  }
+
+  listLeasesOf(agentId: string, limit: number): Promise<ExpiredLease[]> {
+    return this.run(() => fleet.listLeasesOf(this.fleet, agentId, limit));
+  }
+
+  reclaimLease(ref: LeaseRef & { decision: RetryDecision }): Promise<boolean> {
+    return this.run(() => this.tx(() => fleet.reclaimLease(this.tasks, this.fleet, ref)));
+  }
+
+  listAgentRuns(agentId: string, since: number): Promise<AgentRun[]> {
+    return this.run(() => fleet.listAgentRuns(this.fleet, agentId, since));
+  }
+
+  // ---- stats
+
+  routeStats(now: number): Promise<RouteStats[]> {
+    return this.run(() => fleet.routeStats(this.fleet, now));
+  }
+
+  countTaskEvents(kinds: readonly TaskEventKind[], since: number): Promise<Partial<Record<TaskEventKind, number>>> {
+    return this.run(() => fleet.countTaskEvents(this.fleet, kinds, since));
+  }
+
+  // ---- API keys and the audit log
+
+  insertApiKey(key: ApiKeyRecord): Promise<void> {
+    return this.run(() => security.insertApiKey(this.security, key));
+  }
+
+  findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
+    return this.run(() => security.findApiKeyByHash(this.security, hash));
+  }
+
+  listApiKeys(): Promise<ApiKeyRecord[]> {
+    return this.run(() => security.listApiKeys(this.security));
+  }
+
+  revokeApiKey(id: string, now: number): Promise<boolean> {
+    return this.run(() => security.revokeApiKey(this.security, id, now));
+  }
+
+  appendAudit(entry: NewAuditEntry): Promise<void> {
+    return this.run(() => security.appendAudit(this.security, entry));
+  }
+
+  listAudit(opts: { limit: number; beforeSeq?: number; action?: string }): Promise<AuditEntry[]> {
+    return this.run(() => security.listAudit(this.security, opts));
   }
 
   ping(): Promise<void> {
@@ -300,14 +364,6 @@ class SqliteStore implements Store {
       }
       return false;
     });
-  }
-
-  private outcomeEvent(taskId: string, now: number, attempt: number, agentId: string | null, d: RetryDecision): void {
-    if (d.status === 'queued') {
-      this.event(taskId, now, 'retry_scheduled', attempt, agentId, { notBefore: d.notBefore, delayMs: d.delayMs });
-    } else {
-      this.event(taskId, now, 'dead', attempt, agentId);
-    }
   }
 
   private event(
@@ -346,8 +402,8 @@ class SqliteStore implements Store {
       return fn();
     } catch (err) {
       if (!this.db.open) throw new UnavailableError('sqlite: the store is closed', { cause: err });
-      if (err instanceof Database.SqliteError && UNAVAILABLE_CODES.test(err.code)) {
-        throw new UnavailableError(`sqlite: ${err.message}`, { cause: err });
+      if (UNAVAILABLE_CODES.test(sqliteErrorCode(err) ?? '')) {
+        throw new UnavailableError(`sqlite: ${(err as Error).message}`, { cause: err });
       }
       throw err;
     }

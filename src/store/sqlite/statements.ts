@@ -8,18 +8,19 @@
  * unfinished and blocks WAL checkpoints).
  */
 import type { Database } from 'better-sqlite3';
-import type { DispatchDbRow, RouteRow, TaskEventRow, TaskRow } from './rows';
+import type { DispatchDbRow, LeaseDbRow, RouteRow, TaskEventRow, TaskRow } from './rows';
 
 /** The lease key (@taskId, @attempt, @agentId; @now for the write): the attempt is running and held by @agentId. */
-const LEASE_HELD = `id = @taskId AND status = 'running' AND attempt = @attempt AND agent_id = @agentId`;
+export const LEASE_HELD = `id = @taskId AND status = 'running' AND attempt = @attempt AND agent_id = @agentId`;
 
 /** Inserts a queued task. Params: every column but the lease, result and run times. Result: the row. */
 export const INSERT_TASK = `
 INSERT INTO tasks (id, type, status, attempt, max_attempts, required_capabilities, route_key, priority, payload,
-  cancel_requested, timeout_seconds, not_before, deadline, idempotency_key, request_hash, dispatched_at,
-  created_at, updated_at)
+  cancel_requested, timeout_seconds, not_before, deadline, idempotency_key, request_hash, submitted_by,
+  dispatched_at, created_at, updated_at)
 VALUES (@id, @type, 'queued', 0, @maxAttempts, @requiredCapabilities, @routeKey, @priority, @payload,
-  0, @timeoutSeconds, @notBefore, @deadline, @idempotencyKey, @requestHash, @createdAt, @createdAt, @createdAt)
+  0, @timeoutSeconds, @notBefore, @deadline, @idempotencyKey, @requestHash, @submittedBy,
+  @createdAt, @createdAt, @createdAt)
 RETURNING *`;
 
 /** One task by id. Params: @id. Result: the row or none. */
@@ -65,12 +66,16 @@ export function listTasksSql(shape: TaskListShape): string {
 /**
  * Claims the dispatch @attempt of a queued task whose deadline has not passed: running, attempt + 1, lease
  * until @leaseUntil. Params: @taskId, @attempt, @agentId, @now, @leaseUntil. Result: the updated row, or none
- * when the task is not queued at that attempt (another claim won, cancelled, expired) or is overdue.
+ * when the task is not queued at that attempt (another claim won, cancelled, expired), is overdue, or the
+ * agent is held (suspended, frozen, draining, stopped, failed): a worker learns its state only at its next
+ * heartbeat, so the registry itself refuses a held agent's claims.
  */
 export const CLAIM_TASK = `
 UPDATE tasks SET status = 'running', attempt = attempt + 1, agent_id = @agentId, lease_expires_at = @leaseUntil,
   started_at = @now, error = NULL, updated_at = @now
 WHERE id = @taskId AND status = 'queued' AND attempt = @attempt AND (deadline IS NULL OR deadline > @now)
+  AND NOT EXISTS (SELECT 1 FROM agents WHERE agents.id = @agentId
+                  AND agents.state IN ('suspended', 'frozen', 'draining', 'stopped', 'failed'))
 RETURNING *`;
 
 /** Extends a held lease. Params: lease key, @leaseUntil. Result: cancel_requested, or none when not held. */
@@ -78,21 +83,30 @@ export const RENEW_LEASE = `
 UPDATE tasks SET lease_expires_at = @leaseUntil, updated_at = @now WHERE ${LEASE_HELD}
 RETURNING cancel_requested`;
 
-/** running → succeeded for the lease holder. Params: lease key, @result (JSON). Changes: 0|1. */
+/**
+ * The attempt's run time, returned by the writes that end it (started_at belongs to the current attempt: every
+ * claim sets it). Result of those writes: one row { run_ms } when the lease was held, none otherwise.
+ */
+const RETURNING_RUN_MS = `RETURNING @now - started_at AS run_ms`;
+
+/** running → succeeded for the lease holder. Params: lease key, @result (JSON). Result: { run_ms } or none. */
 export const COMPLETE_TASK = `
 UPDATE tasks SET status = 'succeeded', result = @result, lease_expires_at = NULL, finished_at = @now, updated_at = @now
-WHERE ${LEASE_HELD}`;
+WHERE ${LEASE_HELD}
+${RETURNING_RUN_MS}`;
 
-/** running → queued after a failure, for the holder. Params: lease key, @error (JSON), @notBefore. Changes: 0|1. */
+/** running → queued after a failure, for the holder. Params: lease key, @error (JSON), @notBefore. Result: { run_ms } or none. */
 export const FAIL_TASK_REQUEUE = `
 UPDATE tasks SET status = 'queued', error = @error, agent_id = NULL, lease_expires_at = NULL,
   not_before = @notBefore, dispatched_at = @now, updated_at = @now
-WHERE ${LEASE_HELD}`;
+WHERE ${LEASE_HELD}
+${RETURNING_RUN_MS}`;
 
-/** running → dead after a failure, for the lease holder. Params: lease key, @error (JSON). Changes: 0|1. */
+/** running → dead after a failure, for the lease holder. Params: lease key, @error (JSON). Result: { run_ms } or none. */
 export const FAIL_TASK_DEAD = `
 UPDATE tasks SET status = 'dead', error = @error, lease_expires_at = NULL, finished_at = @now, updated_at = @now
-WHERE ${LEASE_HELD}`;
+WHERE ${LEASE_HELD}
+${RETURNING_RUN_MS}`;
 
 /** running with cancel requested → cancelled, for the lease holder. Params: lease key. Changes: 0|1. */
 export const FINISH_CANCELLED = `
@@ -180,6 +194,7 @@ interface TaskKey {
 }
 type LeaseKey = TaskKey & { agentId: string };
 type Json = string | null;
+type RunMsRow = { run_ms: number | null };
 
 export interface NewTaskParams {
   id: string;
@@ -194,6 +209,7 @@ export interface NewTaskParams {
   deadline: number | null;
   idempotencyKey: string | null;
   requestHash: string | null;
+  submittedBy: string | null;
   createdAt: number;
 }
 
@@ -216,17 +232,14 @@ export function prepareTaskStatements(db: Database) {
     selectTaskEvents: db.prepare<{ taskId: string }, TaskEventRow>(SELECT_TASK_EVENTS),
     claimTask: db.prepare<LeaseKey & { leaseUntil: number }, TaskRow>(CLAIM_TASK),
     renewLease: db.prepare<LeaseKey & { leaseUntil: number }, { cancel_requested: number }>(RENEW_LEASE),
-    completeTask: db.prepare<LeaseKey & { result: string }>(COMPLETE_TASK),
-    failTaskRequeue: db.prepare<LeaseKey & { error: string; notBefore: number }>(FAIL_TASK_REQUEUE),
-    failTaskDead: db.prepare<LeaseKey & { error: string }>(FAIL_TASK_DEAD),
+    completeTask: db.prepare<LeaseKey & { result: string }, RunMsRow>(COMPLETE_TASK),
+    failTaskRequeue: db.prepare<LeaseKey & { error: string; notBefore: number }, RunMsRow>(FAIL_TASK_REQUEUE),
+    failTaskDead: db.prepare<LeaseKey & { error: string }, RunMsRow>(FAIL_TASK_DEAD),
     finishCancelled: db.prepare<LeaseKey>(FINISH_CANCELLED),
     releaseTask: db.prepare<LeaseKey>(RELEASE_TASK),
     cancelQueued: db.prepare<TaskKey>(CANCEL_QUEUED),
     requestCancelRunning: db.prepare<TaskKey>(REQUEST_CANCEL_RUNNING),
-    selectExpiredLeases: db.prepare<
-      { now: number; limit: number },
-      { id: string; attempt: number; max_attempts: number; agent_id: string | null }
-    >(SELECT_EXPIRED_LEASES),
+    selectExpiredLeases: db.prepare<{ now: number; limit: number }, LeaseDbRow>(SELECT_EXPIRED_LEASES),
     requeueExpiredLease: db.prepare<TaskKey & { notBefore: number }>(REQUEUE_EXPIRED_LEASE),
     killExpiredLease: db.prepare<TaskKey>(KILL_EXPIRED_LEASE),
     selectOverdue: db.prepare<{ now: number; limit: number }, { id: string; attempt: number }>(SELECT_OVERDUE),

@@ -5,6 +5,7 @@
 import { routeKey } from '../../domain/capabilities';
 import { ConflictError } from '../../domain/errors';
 import type { TaskEventKind, TaskRecord } from '../../domain/task';
+import type { RetryDecision } from '../../domain/transitions';
 import type { CancelOutcome, InsertOutcome, NewTask } from '../port';
 import { toJson, toTask } from './rows';
 import type { TaskStatements } from './statements';
@@ -14,6 +15,20 @@ export function appendTaskEvent(
   e: { taskId: string; at: number; kind: TaskEventKind; attempt: number; agentId: string | null; data?: unknown },
 ): void {
   s.insertTaskEvent.run({ ...e, data: e.data === undefined ? null : JSON.stringify(e.data) });
+}
+
+/** The event that follows a failed or lost attempt: `retry_scheduled` { notBefore, delayMs } or `dead`. */
+export function appendOutcomeEvent(
+  s: TaskStatements,
+  e: { taskId: string; at: number; attempt: number; agentId: string | null },
+  decision: RetryDecision,
+): void {
+  if (decision.status === 'queued') {
+    const data = { notBefore: decision.notBefore, delayMs: decision.delayMs };
+    appendTaskEvent(s, { ...e, kind: 'retry_scheduled', data });
+  } else {
+    appendTaskEvent(s, { ...e, kind: 'dead' });
+  }
 }
 
 /**
@@ -47,12 +62,36 @@ export function insertTask(s: TaskStatements, t: NewTask, capabilities: string[]
     deadline: t.deadline,
     idempotencyKey: t.idempotencyKey,
     requestHash: t.requestHash,
+    submittedBy: t.submittedBy ?? null, // tolerate callers built before the field existed
     createdAt: t.createdAt,
   });
   if (!row) throw new Error(`sqlite: insert of task ${t.id} returned no row`);
   appendTaskEvent(s, { taskId: t.id, at: t.createdAt, kind: 'submitted', attempt: 0, agentId: null });
   s.insertRoute.run({ key, type: t.type, capabilities: capabilitiesJson, now: t.createdAt });
   return { task: toTask(row), created: true };
+}
+
+/**
+ * running (attempt, lease expired) → queued or dead as decided, with `lease_expired` (the last holder's, with
+ * the expiry it missed) then `retry_scheduled` or `dead` (agent null). False, writing nothing, otherwise.
+ */
+export function requeueExpiredLease(
+  s: TaskStatements,
+  ref: { taskId: string; attempt: number; now: number; decision: RetryDecision },
+): boolean {
+  const { taskId, attempt, now, decision } = ref;
+  const before = s.selectTask.get({ id: taskId });
+  if (!before) return false;
+  const key = { taskId, attempt, now };
+  const changes =
+    decision.status === 'queued'
+      ? s.requeueExpiredLease.run({ ...key, notBefore: decision.notBefore }).changes
+      : s.killExpiredLease.run(key).changes;
+  if (changes === 0) return false;
+  const data = { leaseExpiresAt: before.lease_expires_at };
+  appendTaskEvent(s, { taskId, at: now, kind: 'lease_expired', attempt, agentId: before.agent_id, data });
+  appendOutcomeEvent(s, { taskId, at: now, attempt, agentId: null }, decision);
+  return true;
 }
 
 /** queued → cancelled; running → cancel requested (one event, however often asked); otherwise unchanged. */

@@ -4,6 +4,7 @@ import { TOKEN_PATTERN } from '../../domain/capabilities';
 import { ValidationError } from '../../domain/errors';
 import { batchSubmissionSchema } from '../../domain/submission';
 import { TASK_STATUSES, type TaskRecord } from '../../domain/task';
+import { actorOf } from '../../security/actor';
 import { AgentDirectory } from '../agentDirectory';
 import type { TaskService } from '../taskService';
 import { parseOrThrow } from '../validation';
@@ -17,9 +18,6 @@ const listQuerySchema = z.strictObject({
   cursor: z.string().min(1).max(100).optional(),
 });
 
-/** Submissions are scoped per caller; until API keys exist every caller is anonymous. */
-const callerScope = (_req: Request): string => 'anonymous';
-
 function requireJsonObject(req: Request): unknown {
   if (!req.is('application/json')) {
     throw new ValidationError([{ field: '(body)', message: 'Content-Type must be application/json' }]);
@@ -31,14 +29,17 @@ export function taskRoutes(tasks: TaskService, agents: AgentDirectory): Router {
   const r = Router();
   const views = async (list: TaskRecord[]) => {
     const live = await agents.live();
-    return list.map((t) => taskView(t, AgentDirectory.routable(t, live)));
+    return list.map((t) => ({
+      ...taskView(t, AgentDirectory.routable(t, live)),
+      submittedBy: t.submittedBy ?? undefined,
+    }));
   };
 
   r.post('/tasks', async (req, res) => {
     const body = requireJsonObject(req);
     const [outcome] = await tasks.submit([body], {
       idempotencyKey: req.get('Idempotency-Key'),
-      scope: callerScope(req),
+      actor: actorOf(res),
       batch: false,
     });
     if (!outcome) throw new Error('submit returned no outcome');
@@ -53,7 +54,7 @@ export function taskRoutes(tasks: TaskService, agents: AgentDirectory): Router {
     const { tasks: bodies } = parseOrThrow(batchSubmissionSchema, requireJsonObject(req));
     const outcomes = await tasks.submit(bodies, {
       idempotencyKey: req.get('Idempotency-Key'),
-      scope: callerScope(req),
+      actor: actorOf(res),
       batch: true,
     });
     const created = outcomes.some((o) => o.created);
@@ -85,7 +86,7 @@ export function taskRoutes(tasks: TaskService, agents: AgentDirectory): Router {
   });
 
   r.post('/tasks/:id/cancel', async (req, res) => {
-    const { outcome, task } = await tasks.cancel(req.params.id);
+    const { outcome, task } = await tasks.cancel(req.params.id, actorOf(res));
     const [view] = await views([task]);
     res.status(outcome === 'already_terminal' ? 409 : 202).json({ outcome, task: view });
   });

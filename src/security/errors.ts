@@ -1,0 +1,37 @@
+/**
+ * The security errors. `supervisor/problem.ts` turns them into problem+json (with `WWW-Authenticate` or
+ * `Retry-After`) and counts each into the SecurityCounters.
+ */
+import { TaskfleetError } from '../domain/errors';
+import type { Role } from '../domain/security';
+
+/**
+ * No usable key: missing, malformed, unknown or revoked. One message for every case, so the answer tells
+ * a caller nothing about which keys exist.
+ */
+export class UnauthorizedError extends TaskfleetError {
+  constructor() {
+    super('a valid API key is required: Authorization: Bearer <key>', 401, 'unauthorized');
+  }
+}
+
+/** The caller is authenticated but may not do this (its role, or not the owner of the task). */
+export class ForbiddenError extends TaskfleetError {
+  constructor(
+    message: string,
+    /** The roles that may do it, when the role is what is missing. */
+    readonly requiredRoles?: readonly Role[],
+  ) {
+    super(message, 403, 'forbidden');
+  }
+}
+
+/** The key's token bucket is empty. */
+export class RateLimitedError extends TaskfleetError {
+  constructor(
+    /** Whole seconds until a request can succeed again (at least 1). */
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`too many requests for this API key: retry after ${retryAfterSeconds} s`, 429, 'rate_limited');
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Who may do what: ONE table of (method, path pattern) → roles, applied to every /v1 request by one
+ * `authorize` middleware, after authentication and before any route.
+ *
+ * It fails closed: a /v1 request that matches no row is answered 404 here, and never reaches a router, so a
+ * route added without a row in this table cannot be called at all. Patterns match the way express routes
+ * (case-insensitive, an optional trailing slash, `:param` = one non-empty path segment).
+ *
+ * Ownership is not a role question: a submitter may cancel only its own tasks, which TaskService checks.
+ */
+import type { RequestHandler } from 'express';
+import { TaskfleetError } from '../domain/errors';
+import { ROLES, type Role } from '../domain/security';
+import { actorOf } from './actor';
+import { ForbiddenError } from './errors';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface Permission {
+  method: Method;
+  /** Full path under /v1, with `:name` for one path segment. */
+  path: string;
+  roles: readonly Role[];
+  /** What the row allows, for the 403 message. */
+  what: string;
+}
+
+const ALL: readonly Role[] = ROLES;
+const SUBMIT: readonly Role[] = ['submitter', 'admin'];
+const ADMIN: readonly Role[] = ['admin'];
+
+export const PERMISSIONS: readonly Permission[] = [
+  // tasks
+  { method: 'GET', path: '/v1/tasks', roles: ALL, what: 'list tasks' },
+  { method: 'POST', path: '/v1/tasks', roles: SUBMIT, what: 'submit tasks' },
+  { method: 'POST', path: '/v1/tasks/batch', roles: SUBMIT, what: 'submit tasks' },
+  { method: 'GET', path: '/v1/tasks/:id', roles: ALL, what: 'read a task' },
+  { method: 'GET', path: '/v1/tasks/:id/events', roles: ALL, what: "read a task's events" },
+  { method: 'POST', path: '/v1/tasks/:id/cancel', roles: SUBMIT, what: 'cancel tasks' },
+  // agents
+  { method: 'GET', path: '/v1/agents', roles: ALL, what: 'list agents' },
+  { method: 'GET', path: '/v1/agents/:id', roles: ALL, what: 'read an agent' },
+  { method: 'GET', path: '/v1/agents/:id/events', roles: ALL, what: "read an agent's events" },
+  { method: 'GET', path: '/v1/agents/:id/performance', roles: ALL, what: "read an agent's performance" },
+  { method: 'POST', path: '/v1/agents/:id/drain', roles: ADMIN, what: 'drain agents' },
+  { method: 'POST', path: '/v1/agents/:id/suspend', roles: ADMIN, what: 'suspend agents' },
+  { method: 'POST', path: '/v1/agents/:id/resume', roles: ADMIN, what: 'resume agents' },
+  { method: 'POST', path: '/v1/agents/:id/unfreeze', roles: ADMIN, what: 'unfreeze agents' },
+  { method: 'DELETE', path: '/v1/agents/:id', roles: ADMIN, what: 'remove agents' },
+  // fleet
+  { method: 'GET', path: '/v1/stats', roles: ALL, what: 'read stats' },
+  { method: 'GET', path: '/v1/audit', roles: ADMIN, what: 'read the audit log' },
+];
+
+interface CompiledPermission extends Permission {
+  pattern: RegExp;
+}
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+function compile(p: Permission): CompiledPermission {
+  const source = p.path
+    .split('/')
+    .map((seg) => (seg.startsWith(':') ? '[^/]+' : escape(seg)))
+    .join('/');
+  return { ...p, pattern: new RegExp(`^${source}/?$`, 'i') };
+}
+
+export class PermissionTable {
+  private readonly rows: CompiledPermission[];
+
+  constructor(rows: readonly Permission[] = PERMISSIONS) {
+    this.rows = rows.map(compile);
+  }
+
+  /** The row for a request (HEAD is a GET), or null when no route exists. */
+  match(method: string, path: string): Permission | null {
+    const m = method.toUpperCase() === 'HEAD' ? 'GET' : method.toUpperCase();
+    return this.rows.find((r) => r.method === m && r.pattern.test(path)) ?? null;
+  }
+}
+
+/**
+ * The middleware, mounted on /v1 after `authenticate`: 404 (not_found) for a request no row matches,
+ * 403 (ForbiddenError naming the roles that may) for a role the row does not list.
+ */
+export function authorize(table = new PermissionTable()): RequestHandler {
+  return (req, res, next) => {
+    const path = req.baseUrl + req.path;
+    const row = table.match(req.method, path);
+    if (!row) throw new TaskfleetError(`no route for ${req.method} ${path}`, 404, 'not_found');
+    const { role } = actorOf(res);
+    if (!row.roles.includes(role)) {
+      throw new ForbiddenError(
+        `only ${row.roles.join(' or ')} keys may ${row.what}; this key's role is ${role}`,
+        row.roles,
+      );
+    }
+    next();
+  };
+}

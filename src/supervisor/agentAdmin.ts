@@ -1,0 +1,65 @@
+/** Admin actions on agents: drain, suspend, resume, unfreeze, remove. Each is conditional and audited. */
+import type { AgentRecord, AgentState } from '../domain/agent';
+import type { Clock } from '../domain/clock';
+import { ConflictError, NotFoundError } from '../domain/errors';
+import type { Actor } from '../domain/security';
+import type { AuditLog } from '../security/audit';
+import type { Store } from '../store/port';
+import type { HeartbeatEnforcer } from './enforcement';
+
+export const AGENT_ACTIONS = ['drain', 'suspend', 'resume', 'unfreeze'] as const;
+export type AgentAction = (typeof AGENT_ACTIONS)[number];
+
+const RULES: Record<AgentAction, { from: AgentState[]; to: AgentState }> = {
+  drain: { from: ['registered', 'running', 'degraded', 'warning'], to: 'draining' },
+  suspend: { from: ['registered', 'running', 'degraded', 'warning', 'draining'], to: 'suspended' },
+  resume: { from: ['suspended', 'draining', 'warning'], to: 'running' },
+  unfreeze: { from: ['frozen'], to: 'running' },
+};
+
+export const REMOVABLE_STATES: AgentState[] = ['stopped', 'failed'];
+
+export class AgentAdmin {
+  constructor(
+    private readonly store: Store,
+    private readonly enforcer: HeartbeatEnforcer,
+    private readonly audit: AuditLog,
+    private readonly clock: Clock,
+  ) {}
+
+  async act(agentId: string, action: AgentAction, actor: Actor): Promise<AgentRecord> {
+    const rule = RULES[action];
+    const agent = await this.store.getAgent(agentId);
+    if (!agent) throw new NotFoundError(`agent ${agentId}`);
+    const ok = await this.store.setAgentState({
+      agentId,
+      to: rule.to,
+      from: rule.from,
+      reason: `${action} by ${actor.name}`,
+      now: this.clock.now(),
+      source: 'admin',
+    });
+    if (!ok) {
+      const hint = agent.state === 'frozen' && action === 'resume' ? ' (a frozen agent needs unfreeze)' : '';
+      throw new ConflictError(
+        `agent ${agentId} is ${agent.state}; ${action} applies to ${rule.from.join(', ')}${hint}`,
+      );
+    }
+    if (action === 'suspend') await this.enforcer.reclaimLeases(agentId);
+    await this.audit.record(actor, `agent.${action}`, `agent:${agentId}`, { from: agent.state, to: rule.to });
+    const after = await this.store.getAgent(agentId);
+    if (!after) throw new NotFoundError(`agent ${agentId}`);
+    return after;
+  }
+
+  async remove(agentId: string, actor: Actor): Promise<void> {
+    const agent = await this.store.getAgent(agentId);
+    if (!agent) throw new NotFoundError(`agent ${agentId}`);
+    if (!(await this.store.removeAgent(agentId, REMOVABLE_STATES))) {
+      throw new ConflictError(
+        `agent ${agentId} is ${agent.state}; only ${REMOVABLE_STATES.join(' or ')} agents can be removed`,
+      );
+    }
+    await this.audit.record(actor, 'agent.remove', `agent:${agentId}`, { state: agent.state });
+  }
+}

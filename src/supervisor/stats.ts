@@ -1,0 +1,72 @@
+/**
+ * `GET /v1/stats`: queue figures per route, registry figures, coordination figures over a recent window.
+ * Each figure comes from an indexed query (routeStats, countTaskEvents) or the small agents table.
+ */
+import { AGENT_STATES, isLive, type AgentState } from '../domain/agent';
+import { routeKey } from '../domain/capabilities';
+import type { Clock } from '../domain/clock';
+import type { Store } from '../store/port';
+import { AgentDirectory } from './agentDirectory';
+
+export interface StatsDeps {
+  store: Store;
+  clock: Clock;
+  staleAfterMs: number;
+  /** Extra figures to merge in (security counters, …). */
+  extra?: () => Record<string, unknown>;
+}
+
+const ratio = (part: number, whole: number) => (whole === 0 ? null : Math.round((part / whole) * 1000) / 1000);
+
+export async function fleetStats(deps: StatsDeps, windowSeconds: number): Promise<Record<string, unknown>> {
+  const { store, clock, staleAfterMs } = deps;
+  const now = clock.now();
+  const [routes, agents, counts] = await Promise.all([
+    store.routeStats(now),
+    store.listAgents(),
+    store.countTaskEvents(['submitted', 'succeeded', 'failed', 'dead'], now - windowSeconds * 1000),
+  ]);
+  const live = agents.filter((a) => isLive(a, now, staleAfterMs));
+  const byState = Object.fromEntries(AGENT_STATES.map((s) => [s, 0])) as Record<AgentState, number>;
+  for (const a of agents) byState[a.state]++;
+  const capacity = live.reduce((n, a) => n + a.concurrency, 0);
+  const used = live.reduce((n, a) => n + a.runningTasks, 0);
+  const completed = counts.succeeded ?? 0;
+  const failed = counts.failed ?? 0;
+  const perMinute = (n: number) => Math.round((n / windowSeconds) * 60 * 10) / 10;
+  return {
+    at: new Date(now).toISOString(),
+    queues: routes.map((r) => ({
+      route: routeKey(r.type, r.capabilities),
+      type: r.type,
+      capabilities: r.capabilities,
+      queued: r.queued,
+      delayed: r.delayed,
+      running: r.running,
+      dead: r.dead,
+      oldestQueuedAgeMs: r.oldestQueuedAt === null ? null : Math.max(0, now - r.oldestQueuedAt),
+      routable: AgentDirectory.routable({ type: r.type, requiredCapabilities: r.capabilities }, live),
+    })),
+    registry: {
+      agents: agents.length,
+      live: live.length,
+      byState,
+      capacity,
+      used,
+      utilisation: ratio(used, capacity),
+    },
+    coordination: {
+      windowSeconds,
+      submitted: counts.submitted ?? 0,
+      completed,
+      failed,
+      dead: counts.dead ?? 0,
+      submittedPerMinute: perMinute(counts.submitted ?? 0),
+      completedPerMinute: perMinute(completed),
+      failedPerMinute: perMinute(failed),
+      completionRate: ratio(completed, completed + failed),
+      errorRate: ratio(failed, completed + failed),
+    },
+    ...(deps.extra ? deps.extra() : {}),
+  };
+}
