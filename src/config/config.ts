@@ -63,6 +63,16 @@ const schema = z.object({
   TASKFLEET_SQLITE_PATH: z.string().min(1).default('./data/taskfleet.db'),
   TASKFLEET_LEASE_DURATION_MS: int(500).default(30_000),
   TASKFLEET_HEARTBEAT_INTERVAL_MS: int(100).default(5_000),
+  TASKFLEET_HEARTBEAT_THRESHOLDS: z
+    .string()
+    .trim()
+    .regex(/^\d+\s*,\s*\d+\s*,\s*\d+$/, 'must be three whole numbers: warn,suspend,freeze (e.g. 3,5,10)')
+    .transform((s) => s.split(',').map((n) => Number(n.trim())))
+    .refine(
+      ([w = 0, s = 0, f = 0]) => w >= 1 && w < s && s < f,
+      'must be increasing and at least 1: warn < suspend < freeze',
+    )
+    .default([3, 5, 10]),
   TASKFLEET_RECONCILE_INTERVAL_MS: int(100).default(5_000),
   TASKFLEET_REAPER_INTERVAL_MS: int(50).default(1_000),
   TASKFLEET_ROUTE_REFRESH_MS: int(50).default(1_000),
@@ -100,6 +110,8 @@ export interface Config {
   sqlitePath: string;
   leaseDurationMs: number;
   heartbeatIntervalMs: number;
+  /** Missed heartbeats before an agent is warned, suspended and frozen. */
+  heartbeatThresholds: { warnAfter: number; suspendAfter: number; freezeAfter: number };
   reconcileIntervalMs: number;
   reaperIntervalMs: number;
   routeRefreshMs: number;
@@ -160,6 +172,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     sqlitePath: e.TASKFLEET_SQLITE_PATH,
     leaseDurationMs: e.TASKFLEET_LEASE_DURATION_MS,
     heartbeatIntervalMs: e.TASKFLEET_HEARTBEAT_INTERVAL_MS,
+    heartbeatThresholds: {
+      warnAfter: e.TASKFLEET_HEARTBEAT_THRESHOLDS[0] ?? 3,
+      suspendAfter: e.TASKFLEET_HEARTBEAT_THRESHOLDS[1] ?? 5,
+      freezeAfter: e.TASKFLEET_HEARTBEAT_THRESHOLDS[2] ?? 10,
+    },
     reconcileIntervalMs: e.TASKFLEET_RECONCILE_INTERVAL_MS,
     reaperIntervalMs: e.TASKFLEET_REAPER_INTERVAL_MS,
     routeRefreshMs: e.TASKFLEET_ROUTE_REFRESH_MS,
@@ -194,6 +211,11 @@ export function configToEnv(c: Config): Record<string, string> {
     TASKFLEET_SQLITE_PATH: c.sqlitePath,
     TASKFLEET_LEASE_DURATION_MS: String(c.leaseDurationMs),
     TASKFLEET_HEARTBEAT_INTERVAL_MS: String(c.heartbeatIntervalMs),
+    TASKFLEET_HEARTBEAT_THRESHOLDS: [
+      c.heartbeatThresholds.warnAfter,
+      c.heartbeatThresholds.suspendAfter,
+      c.heartbeatThresholds.freezeAfter,
+    ].join(','),
     TASKFLEET_RECONCILE_INTERVAL_MS: String(c.reconcileIntervalMs),
     TASKFLEET_REAPER_INTERVAL_MS: String(c.reaperIntervalMs),
     TASKFLEET_ROUTE_REFRESH_MS: String(c.routeRefreshMs),

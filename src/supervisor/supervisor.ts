@@ -12,7 +12,7 @@ import { Reconciler } from '../dispatch/reconciler';
 import { closeConnection, createProducerConnection, waitUntilReady } from '../dispatch/redis';
 import { openStore } from '../store/open';
 import type { Store } from '../store/port';
-import { DEFAULT_THRESHOLDS, type EnforcementPolicy } from '../domain/enforcement';
+import type { EnforcementPolicy } from '../domain/enforcement';
 import { AuditLog } from '../security/audit';
 import { createSecurityCounters } from '../security/auth';
 import { AgentAdmin } from './agentAdmin';
@@ -63,7 +63,7 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
   const tasks = new TaskService(store, dispatcher, config, clock, log);
   const reconciler = new Reconciler(store, dispatcher, { graceMs: config.reconcileIntervalMs }, clock, log);
   const maintenance = new TaskMaintenance(store, dispatcher, clock, log);
-  const policy: EnforcementPolicy = { heartbeatIntervalMs: config.heartbeatIntervalMs, ...DEFAULT_THRESHOLDS };
+  const policy: EnforcementPolicy = { heartbeatIntervalMs: config.heartbeatIntervalMs, ...config.heartbeatThresholds };
   const enforcer = new HeartbeatEnforcer(store, dispatcher, policy, clock, log);
   const admin = new AgentAdmin(store, enforcer, new AuditLog(store, clock), clock);
   const counters = createSecurityCounters();
