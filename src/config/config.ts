@@ -86,6 +86,8 @@ const schema = z.object({
   TASKFLEET_WORKER_QUEUE_WARN: int(1).default(32),
   TASKFLEET_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TASKFLEET_LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
+  TASKFLEET_TELEMETRY_FILE: z.string().trim().min(1).optional(),
+  APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().trim().min(1).optional(),
   TASKFLEET_URL: urlWithHost(/^https?$/).optional(),
   TASKFLEET_ADMIN_API_KEY: apiKey.optional(),
   TASKFLEET_RATE_LIMIT_PER_SECOND: decimal(0.001, 1_000_000).default(200),
@@ -124,6 +126,10 @@ export interface Config {
   workerQueueWarn: number;
   logLevel: Env['TASKFLEET_LOG_LEVEL'];
   logFormat: Env['TASKFLEET_LOG_FORMAT'];
+  /** Application Insights connection string (a secret); telemetry goes to Azure only when it is set. */
+  appInsightsConnectionString: string | null;
+  /** A JSON-lines file every telemetry item is appended to (local debugging, tests). */
+  telemetryFile: string | null;
   /** Where `taskfleet submit` and `status` find the API. */
   apiUrl: string;
   /** The bootstrap admin key the supervisor accepts besides the keys in the store (a secret). */
@@ -189,6 +195,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     workerQueueWarn: e.TASKFLEET_WORKER_QUEUE_WARN,
     logLevel: e.TASKFLEET_LOG_LEVEL,
     logFormat: e.TASKFLEET_LOG_FORMAT,
+    appInsightsConnectionString: e.APPLICATIONINSIGHTS_CONNECTION_STRING ?? null,
+    telemetryFile: e.TASKFLEET_TELEMETRY_FILE ?? null,
     apiUrl: e.TASKFLEET_URL ?? `http://127.0.0.1:${e.TASKFLEET_PORT}`,
     adminApiKey: e.TASKFLEET_ADMIN_API_KEY ?? null,
     rateLimit: { perSecond: e.TASKFLEET_RATE_LIMIT_PER_SECOND, burst: e.TASKFLEET_RATE_LIMIT_BURST },
@@ -229,6 +237,8 @@ export function configToEnv(c: Config): Record<string, string> {
     TASKFLEET_WORKER_QUEUE_WARN: String(c.workerQueueWarn),
     TASKFLEET_LOG_LEVEL: c.logLevel,
     TASKFLEET_LOG_FORMAT: c.logFormat,
+    ...(c.telemetryFile ? { TASKFLEET_TELEMETRY_FILE: c.telemetryFile } : {}),
+    ...(c.appInsightsConnectionString ? { APPLICATIONINSIGHTS_CONNECTION_STRING: c.appInsightsConnectionString } : {}),
     TASKFLEET_URL: c.apiUrl,
     TASKFLEET_RATE_LIMIT_PER_SECOND: String(c.rateLimit.perSecond),
     TASKFLEET_RATE_LIMIT_BURST: String(c.rateLimit.burst),

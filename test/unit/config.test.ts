@@ -30,6 +30,8 @@ const DEFAULTS: Config = {
   workerQueueWarn: 32,
   logLevel: 'info',
   logFormat: 'json',
+  appInsightsConnectionString: null,
+  telemetryFile: null,
   apiUrl: 'http://127.0.0.1:8080',
   adminApiKey: null,
   rateLimit: { perSecond: 200, burst: 400 },
@@ -124,6 +126,8 @@ describe('loadConfig parsing', () => {
       TASKFLEET_WORKER_QUEUE_WARN: '1',
       TASKFLEET_LOG_LEVEL: 'silent',
       TASKFLEET_LOG_FORMAT: 'pretty',
+      TASKFLEET_TELEMETRY_FILE: '/tmp/t.jsonl',
+      APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-0000-0000-000000000000',
       TASKFLEET_URL: 'http://localhost:1234',
       TASKFLEET_ADMIN_API_KEY: ADMIN_KEY,
       TASKFLEET_RATE_LIMIT_PER_SECOND: '0.5',
@@ -152,6 +156,8 @@ describe('loadConfig parsing', () => {
       workerQueueWarn: 1,
       logLevel: 'silent',
       logFormat: 'pretty',
+      appInsightsConnectionString: 'InstrumentationKey=00000000-0000-0000-0000-000000000000',
+      telemetryFile: '/tmp/t.jsonl',
       apiUrl: 'http://localhost:1234',
       adminApiKey: ADMIN_KEY,
       rateLimit: { perSecond: 0.5, burst: 1 },
@@ -304,6 +310,8 @@ describe('configToEnv → loadConfig', () => {
       workerQueueWarn: 4,
       logLevel: 'warn',
       logFormat: 'pretty',
+      appInsightsConnectionString: null,
+      telemetryFile: '/tmp/telemetry.jsonl',
       apiUrl: 'http://127.0.0.1:18080',
       adminApiKey: null,
       rateLimit: { perSecond: 12.5, burst: 30 },
@@ -332,10 +340,18 @@ describe('configToEnv → loadConfig', () => {
     expect(env.TASKFLEET_ADMIN_API_KEY).toBe(ADMIN_KEY); // the input is not changed
   });
 
-  it('names every variable but the keys', () => {
+  it('names every variable but the keys, and the optional ones only when set', () => {
+    const optional = ['TASKFLEET_TELEMETRY_FILE', 'APPLICATIONINSIGHTS_CONNECTION_STRING'];
     expect(Object.keys(configToEnv(DEFAULTS)).sort()).toEqual(
-      CONFIG_VARIABLES.filter((v) => !(SECRET_VARIABLES as readonly string[]).includes(v)).sort(),
+      CONFIG_VARIABLES.filter(
+        (v) => !(SECRET_VARIABLES as readonly string[]).includes(v) && !optional.includes(v),
+      ).sort(),
     );
+    const set = { ...DEFAULTS, telemetryFile: '/tmp/t.jsonl', appInsightsConnectionString: 'InstrumentationKey=x' };
+    expect(configToEnv(set)).toMatchObject({
+      TASKFLEET_TELEMETRY_FILE: '/tmp/t.jsonl',
+      APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=x',
+    });
   });
 
   it('keeps an API URL that is not derived from the port', () => {

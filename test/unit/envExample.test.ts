@@ -8,7 +8,7 @@ const lines = text.split('\n');
 
 /** Every `NAME=value` line, commented out (`# NAME=value`) or not. */
 const entries = lines.flatMap((line, index) => {
-  const m = /^(#\s*)?(TASKFLEET_[A-Z0-9_]+)=(.*)$/.exec(line);
+  const m = /^(#\s*)?(TASKFLEET_[A-Z0-9_]+|APPLICATIONINSIGHTS_CONNECTION_STRING)=(.*)$/.exec(line);
   return m ? [{ name: m[2]!, value: m[3]!, commented: m[1] !== undefined, index }] : [];
 });
 
