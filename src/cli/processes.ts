@@ -1,6 +1,7 @@
 /** The long-running commands: `taskfleet supervisor` and `taskfleet worker`. */
 import path from 'node:path';
 import type { Config } from '../config/config';
+import { skewedClock, testClockSkewMs } from '../config/testHooks';
 import { startSupervisor } from '../supervisor/supervisor';
 import { builtinHandlers } from '../../workers/handlers';
 import type { AnyTaskHandler, TaskHandler } from '../../workers/runtime/context';
@@ -57,14 +58,19 @@ export async function runWorker(
 ): Promise<void> {
   const log = processLogger(config, 'worker');
   const extra = await loadHandlerModules(o.handlers ?? []);
+  // Test-only (see src/config/testHooks.ts): the chaos suite runs a worker whose clock is skewed.
+  const skewMs = testClockSkewMs();
+  if (skewMs !== 0) log.warn({ skewMs }, 'TASKFLEET_TEST_CLOCK_SKEW_MS is set: this worker runs on a skewed clock');
   const worker = new WorkerRuntime({
     config,
     capabilities: o.capabilities,
     concurrency: o.concurrency,
     handlers: [...builtinHandlers, ...extra],
     ...(o.id ? { id: o.id } : {}),
+    ...(skewMs !== 0 ? { clock: skewedClock(skewMs) } : {}),
     log,
   });
-  await worker.start();
+  // Handlers first: a SIGTERM that arrives while the worker is still starting drains it once started.
   onSignals(() => worker.drain());
+  await worker.start();
 }

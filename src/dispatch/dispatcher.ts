@@ -56,7 +56,11 @@ export class Dispatcher {
         this.queueFor(route).addBulk(
           list.map((row) => ({
             name: row.type,
-            data: { taskId: row.id, attempt: row.attempt },
+            data: {
+              taskId: row.id,
+              attempt: row.attempt,
+              ...(row.traceParent ? { traceParent: row.traceParent } : {}),
+            },
             opts: jobOptions(row, now),
           })),
         ),

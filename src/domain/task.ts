@@ -52,6 +52,8 @@ export interface TaskRecord {
   requestHash: string | null;
   /** The API key id that submitted the task (null when submitted without one). */
   submittedBy: string | null;
+  /** W3C traceparent of the request that submitted the task (one trace per task). */
+  traceParent: string | null;
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
@@ -89,6 +91,8 @@ export interface TaskEvent {
 export interface DispatchMessage {
   taskId: string;
   attempt: number;
+  /** The task's trace, so the worker's telemetry joins the submit's operation. */
+  traceParent?: string;
 }
 
 /** Job id for the dispatch of `attempt` (the attempt count while queued), so a double enqueue is a no-op. */

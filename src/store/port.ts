@@ -30,6 +30,8 @@ export interface NewTask {
   requestHash: string | null;
   /** The submitting API key's id. */
   submittedBy: string | null;
+  /** W3C traceparent of the submit: every run of the task belongs to this trace. Optional for old callers. */
+  traceParent?: string | null;
   createdAt: number;
 }
 
@@ -74,6 +76,7 @@ export interface DispatchRow {
   requiredCapabilities: string[];
   priority: Priority;
   notBefore: number;
+  traceParent?: string | null;
 }
 
 export interface ExpiredLease {
@@ -135,6 +138,10 @@ export interface Store {
   getTask(id: string): Promise<TaskRecord | null>;
   listTasks(filter: TaskFilter): Promise<TaskRecord[]>;
   listTaskEvents(taskId: string): Promise<TaskEvent[]>;
+  /** Every task's events with seq > afterSeq, oldest first: how the supervisor tails the log for metrics. */
+  listTaskEventsAfter(afterSeq: number, limit: number): Promise<TaskEvent[]>;
+  /** The seq of the newest task event, 0 when there is none. */
+  lastTaskEventSeq(): Promise<number>;
 
   // ---- tasks: the lease-bound life of an attempt
   /**

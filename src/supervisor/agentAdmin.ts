@@ -1,4 +1,5 @@
 /** Admin actions on agents: drain, suspend, resume, unfreeze, remove. Each is conditional and audited. */
+import { noTelemetry, type Telemetry } from '../telemetry/telemetry';
 import type { AgentRecord, AgentState } from '../domain/agent';
 import type { Clock } from '../domain/clock';
 import { ConflictError, NotFoundError } from '../domain/errors';
@@ -25,6 +26,7 @@ export class AgentAdmin {
     private readonly enforcer: HeartbeatEnforcer,
     private readonly audit: AuditLog,
     private readonly clock: Clock,
+    private readonly telemetry: Telemetry = noTelemetry,
   ) {}
 
   async act(agentId: string, action: AgentAction, actor: Actor): Promise<AgentRecord> {
@@ -45,6 +47,7 @@ export class AgentAdmin {
         `agent ${agentId} is ${agent.state}; ${action} applies to ${rule.from.join(', ')}${hint}`,
       );
     }
+    this.telemetry.agentStateChanged(agentId, agent.state, rule.to, `${action} by ${actor.name}`);
     if (action === 'suspend') await this.enforcer.reclaimLeases(agentId);
     await this.audit.record(actor, `agent.${action}`, `agent:${agentId}`, { from: agent.state, to: rule.to });
     const after = await this.store.getAgent(agentId);

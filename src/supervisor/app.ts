@@ -1,4 +1,7 @@
 import express, { type Express, type Router } from 'express';
+import type { PrometheusMetrics } from '../telemetry/prometheus';
+import { noTelemetry, type Telemetry } from '../telemetry/telemetry';
+import { traceRequests } from '../telemetry/traceRequests';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock';
@@ -35,6 +38,10 @@ export interface AppDeps {
   maxBodyBytes: number;
   staleAfterMs: number;
   security?: SecurityDeps;
+  /** Where submit and the trace of each request are reported (a no-op by default). */
+  telemetry?: Telemetry;
+  /** Serves `GET /metrics` (Prometheus text) when given. */
+  metrics?: PrometheusMetrics;
   /**
    * More routers to mount under /v1 (fleet administration, stats, …). They sit behind the same
    * authentication, rate limit and permission table: a path without a row in `PERMISSIONS` is a 404.
@@ -80,6 +87,13 @@ export function createApp(deps: AppDeps): Express {
     sendProblem(res, 503, 'not_ready', `SQL: ${sql}, Redis: ${redis}`, { sql, redis });
   });
 
+  if (deps.metrics) {
+    const metrics = deps.metrics;
+    app.get('/metrics', async (_req, res) => {
+      res.type(metrics.contentType).send(await metrics.render());
+    });
+  }
+
   app.use(
     '/v1',
     noStore,
@@ -87,6 +101,8 @@ export function createApp(deps: AppDeps): Express {
     rateLimit(limiter),
     authorize(),
     express.json({ limit: deps.maxBodyBytes, type: ['application/json', 'application/*+json'] }),
+    // Last, so that the routes (not only the middleware above) run inside the request's trace.
+    traceRequests(deps.telemetry ?? noTelemetry),
   );
   app.use('/v1', taskRoutes(deps.tasks, deps.agents));
   app.use('/v1', agentRoutes(deps.store, deps.clock, deps.staleAfterMs));

@@ -3,6 +3,7 @@
  * conditional on the state the enforcer read, and a reclaim on the attempt and the holder, so when two
  * supervisors act on the same agent only one change takes effect.
  */
+import { METRICS, noTelemetry, type Telemetry } from '../telemetry/telemetry';
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock';
 import { enforcementAction, type EnforcementPolicy } from '../domain/enforcement';
@@ -17,6 +18,7 @@ export class HeartbeatEnforcer {
     private readonly policy: EnforcementPolicy,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly telemetry: Telemetry = noTelemetry,
   ) {}
 
   /** Applies the thresholds to every agent; returns how many changed state. */
@@ -36,6 +38,7 @@ export class HeartbeatEnforcer {
       });
       if (!ok) continue;
       changed++;
+      this.telemetry.agentStateChanged(agent.id, agent.state, action.to, action.reason);
       this.log.warn(
         { agentId: agent.id, from: agent.state, to: action.to, reason: action.reason },
         'agent state enforced',
@@ -54,15 +57,19 @@ export class HeartbeatEnforcer {
       if (!(await this.store.reclaimLease({ taskId: lease.id, attempt: lease.attempt, agentId, now, decision })))
         continue;
       reclaimed++;
-      if (decision.status !== 'queued') continue;
       const task = await this.store.getTask(lease.id);
+      if (task) this.telemetry.taskEvent('TaskLeaseReclaimed', task, { agentId, outcome: decision.status });
+      if (decision.status !== 'queued') continue;
       if (task?.status === 'queued') {
         await this.dispatcher.send([task], now).catch((err: unknown) => {
           this.log.warn({ err, taskId: task.id }, 'could not enqueue a reclaimed task; the reconciler will');
         });
       }
     }
-    if (reclaimed > 0) this.log.warn({ agentId, reclaimed }, 'reclaimed the leases of an agent');
+    if (reclaimed > 0) {
+      this.log.warn({ agentId, reclaimed }, 'reclaimed the leases of an agent');
+      this.telemetry.metric(METRICS.leaseReclaims, reclaimed, { agentId });
+    }
     return reclaimed;
   }
 }

@@ -3,6 +3,7 @@
  * whose deadline passed. Safe with several supervisors: every write is conditional on status and attempt,
  * so when two supervisors reap the same lease only one write takes effect.
  */
+import { noTelemetry, type Telemetry } from '../telemetry/telemetry';
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock';
 import { afterLeaseExpiry } from '../domain/transitions';
@@ -15,6 +16,7 @@ export class TaskMaintenance {
     private readonly dispatcher: Dispatcher,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly telemetry: Telemetry = noTelemetry,
     private readonly batchSize = 200,
   ) {}
 
@@ -32,14 +34,17 @@ export class TaskMaintenance {
         { taskId: lease.id, attempt: lease.attempt, agentId: lease.agentId, outcome: decision.status },
         'lease expired',
       );
-      if (decision.status === 'queued') {
-        const task = await this.store.getTask(lease.id);
-        if (task && task.status === 'queued') {
-          // Best effort: if Redis is down the reconciler sends it later.
-          await this.dispatcher.send([task], now).catch((err: unknown) => {
-            this.log.warn({ err, taskId: task.id }, 'could not enqueue a reclaimed task; the reconciler will');
-          });
-        }
+      const task = await this.store.getTask(lease.id);
+      if (!task) continue;
+      this.telemetry.taskEvent(decision.status === 'queued' ? 'TaskRetried' : 'TaskDead', task, {
+        reason: 'lease_expired',
+        agentId: lease.agentId ?? undefined,
+      });
+      if (decision.status === 'queued' && task.status === 'queued') {
+        // Best effort: if Redis is down the reconciler sends it later.
+        await this.dispatcher.send([task], now).catch((err: unknown) => {
+          this.log.warn({ err, taskId: task.id }, 'could not enqueue a reclaimed task; the reconciler will');
+        });
       }
     }
     return reclaimed;
@@ -51,7 +56,12 @@ export class TaskMaintenance {
     const overdue = await this.store.listOverdue(now, this.batchSize);
     let expired = 0;
     for (const t of overdue) {
-      if (await this.store.expireTask({ taskId: t.id, attempt: t.attempt, now })) expired++;
+      if (!(await this.store.expireTask({ taskId: t.id, attempt: t.attempt, now }))) continue;
+      expired++;
+      if (this.telemetry.enabled) {
+        const task = await this.store.getTask(t.id);
+        if (task) this.telemetry.taskEvent('TaskExpired', task);
+      }
     }
     if (expired > 0) this.log.info({ expired }, 'expired queued tasks past their deadline');
     return expired;

@@ -2,6 +2,12 @@
  * The supervisor process: the HTTP API plus the background loops (reconciler, lease reaper, deadline
  * expiry, heartbeat enforcer). Every loop is safe with several supervisors running against one store.
  */
+import os from 'node:os';
+import { createTelemetry } from '../telemetry/create';
+import { FleetGauges, GAUGE_INTERVAL_MS } from '../telemetry/gauges';
+import { instrumentStore } from '../telemetry/instrumentStore';
+import { PrometheusMetrics } from '../telemetry/prometheus';
+import type { Telemetry } from '../telemetry/telemetry';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -31,6 +37,8 @@ export interface SupervisorOptions {
   store?: Store;
   /** Background loops on (default) or off, for tests that drive them by hand. */
   loops?: boolean;
+  /** Telemetry to report to; by default what the configuration asks for (a no-op without it). */
+  telemetry?: Telemetry;
 }
 
 export interface Supervisor {
@@ -47,27 +55,32 @@ export interface Supervisor {
 export async function startSupervisor(opts: SupervisorOptions): Promise<Supervisor> {
   const { config, log } = opts;
   const clock = opts.clock ?? systemClock;
-  const store = opts.store ?? (await openStore(config));
+  const telemetry =
+    opts.telemetry ?? createTelemetry(config, 'taskfleet-supervisor', `${os.hostname()}-${process.pid}`);
+  const ownStore = opts.store ?? (await openStore(config));
+  const store = instrumentStore(ownStore, telemetry);
   const redis = createProducerConnection(config.redisUrl, 'taskfleet-supervisor');
   redis.on('error', (err) => log.debug({ err }, 'redis connection error'));
   try {
     await waitUntilReady(redis, config.redisUrl);
   } catch (err) {
     redis.disconnect();
-    if (!opts.store) await store.close();
+    if (!opts.store) await ownStore.close();
     throw err;
   }
   const dispatcher = new Dispatcher(redis, config.redisPrefix);
   const staleAfterMs = 3 * config.heartbeatIntervalMs;
   const agents = new AgentDirectory(store, clock, staleAfterMs);
-  const tasks = new TaskService(store, dispatcher, config, clock, log);
+  const tasks = new TaskService(store, dispatcher, config, clock, log, telemetry);
   const reconciler = new Reconciler(store, dispatcher, { graceMs: config.reconcileIntervalMs }, clock, log);
-  const maintenance = new TaskMaintenance(store, dispatcher, clock, log);
+  const maintenance = new TaskMaintenance(store, dispatcher, clock, log, telemetry);
   const policy: EnforcementPolicy = { heartbeatIntervalMs: config.heartbeatIntervalMs, ...config.heartbeatThresholds };
-  const enforcer = new HeartbeatEnforcer(store, dispatcher, policy, clock, log);
-  const admin = new AgentAdmin(store, enforcer, new AuditLog(store, clock), clock);
+  const enforcer = new HeartbeatEnforcer(store, dispatcher, policy, clock, log, telemetry);
+  const admin = new AgentAdmin(store, enforcer, new AuditLog(store, clock), clock, telemetry);
   const counters = createSecurityCounters();
   const stats = { store, clock, staleAfterMs, extra: () => ({ security: { ...counters } }) };
+  const metrics = new PrometheusMetrics(ownStore, stats);
+  const gauges = new FleetGauges(stats, telemetry);
 
   const app = createApp({
     store,
@@ -79,6 +92,8 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
     maxBodyBytes: config.maxBodyBytes,
     staleAfterMs,
     security: { counters },
+    telemetry,
+    metrics,
     routers: [fleetRoutes({ store, clock, admin, policy, stats, staleAfterMs })],
   });
   const server: Server = await new Promise((resolve, reject) => {
@@ -98,6 +113,9 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
           new Loop('lease reaper', config.reaperIntervalMs, () => maintenance.reapExpiredLeases(), log).start(),
           new Loop('deadline expiry', config.reaperIntervalMs, () => maintenance.expireOverdue(), log).start(),
           new Loop('heartbeat enforcer', config.heartbeatIntervalMs, () => enforcer.enforceHeartbeats(), log).start(),
+          ...(telemetry.enabled
+            ? [new Loop('telemetry gauges', GAUGE_INTERVAL_MS, () => gauges.report(), log).start()]
+            : []),
         ];
   log.info({ url, store: store.kind }, 'supervisor listening');
 
@@ -111,7 +129,8 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
       });
       await dispatcher.close();
       await closeConnection(redis);
-      if (!opts.store) await store.close();
+      await telemetry.flush();
+      if (!opts.store) await ownStore.close();
       log.info('supervisor stopped');
     })());
 

@@ -8,6 +8,8 @@
  * Every task records the key that submitted it (`submittedBy`), idempotency keys are scoped to that key,
  * and a submitter may cancel only its own tasks. Each cancellation is audited (`task.cancel`).
  */
+import { noTelemetry, type Telemetry } from '../telemetry/telemetry';
+import { childOf, formatTraceparent, newTrace } from '../telemetry/traceparent';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
@@ -38,6 +40,7 @@ export class TaskService {
     readonly config: Config,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly telemetry: Telemetry = noTelemetry,
   ) {
     this.audit = new AuditLog(store, clock);
   }
@@ -80,8 +83,12 @@ export class TaskService {
     });
     if (issues.length > 0) throw new ValidationError(issues);
 
+    // One trace per task: a child of the request's trace (or a new one), kept with the task in SQL.
+    const parent = this.telemetry.currentTrace() ?? newTrace();
+    for (const t of tasks) t.traceParent = formatTraceparent(childOf(parent));
     const outcomes = await this.store.insertTasks(tasks);
     const created = outcomes.filter((o) => o.created).map((o) => o.task);
+    for (const t of created) this.telemetry.taskEvent('TaskSubmitted', t, { priority: t.priority });
     if (created.length > 0) {
       await this.dispatcher.send(created, now).catch((err: unknown) => {
         this.log.warn({ err, tasks: created.length }, 'enqueue failed after commit; the reconciler will re-send');
@@ -155,6 +162,7 @@ export class TaskService {
     const { outcome, task } = await this.store.requestCancel(id, this.clock.now());
     if (outcome === 'not_found' || !task) throw new NotFoundError(`task ${id}`);
     await this.audit.record(actor, 'task.cancel', `task:${id}`, { outcome });
+    if (outcome === 'cancelled') this.telemetry.taskEvent('TaskCancelled', task);
     return { outcome, task };
   }
 }

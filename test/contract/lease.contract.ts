@@ -118,7 +118,9 @@ export function leaseContract(store: CurrentStore): void {
         at: T0 + 5_000,
       });
       // runMs: from the claim (T0 + 1_000) to the outcome.
-      expect((await store().listTaskEvents(running.id))[2]?.data).toEqual({ runMs: 4_000 });
+      expect((await store().listTaskEvents(running.id))[2]?.data).toEqual({ runMs: 4_000, totalMs: 5_000 });
+      // waitMs on the start: from when it was due (submitted at T0) to the claim.
+      expect((await store().listTaskEvents(running.id))[1]?.data).toEqual({ waitMs: 1_000 });
     });
 
     it('rejects a zombie whose attempt was requeued and reclaimed, recording result_rejected', async () => {

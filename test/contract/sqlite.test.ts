@@ -118,9 +118,9 @@ describe('sqlite store: schema migrations', () => {
     }
   }
 
-  it('applies migration 2 to a database that has migration 1, keeping its data', async () => {
+  it('applies the later migrations to a database that has migration 1, keeping its data', async () => {
     createVersion1Database();
-    expect(SCHEMA_VERSION).toBe(2);
+    expect(SCHEMA_VERSION).toBe(3);
     const store = await openSqliteStore({ path: file });
     try {
       expect(await store.getTask('old-task')).toMatchObject({
@@ -157,7 +157,7 @@ describe('sqlite store: schema migrations', () => {
     } finally {
       await store.close();
     }
-    expect(userVersion()).toBe(2);
+    expect(userVersion()).toBe(SCHEMA_VERSION);
   });
 
   it('runs each migration once: reopening a migrated database changes nothing', async () => {
@@ -169,7 +169,7 @@ describe('sqlite store: schema migrations', () => {
     } finally {
       await again.close();
     }
-    expect(userVersion()).toBe(2);
+    expect(userVersion()).toBe(SCHEMA_VERSION);
   });
 
   it('refuses a database newer than this build', async () => {

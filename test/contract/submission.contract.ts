@@ -19,6 +19,7 @@ export function submissionContract(store: CurrentStore): void {
         idempotencyKey: 'caller-1:key-1',
         requestHash: 'hash-1',
         submittedBy: 'key-7',
+        traceParent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
       });
       const [outcome] = await store().insertTasks([input]);
       const expected: TaskRecord = {
@@ -41,6 +42,7 @@ export function submissionContract(store: CurrentStore): void {
         idempotencyKey: 'caller-1:key-1',
         requestHash: 'hash-1',
         submittedBy: 'key-7',
+        traceParent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
         createdAt: T0,
         startedAt: null,
         finishedAt: null,
@@ -176,6 +178,27 @@ export function submissionContract(store: CurrentStore): void {
     });
   });
 
+  describe('listTaskEventsAfter and lastTaskEventSeq', () => {
+    it('tails every task event in seq order after a cursor', async () => {
+      expect(await store().lastTaskEventSeq()).toBe(0);
+      const a = await submit(store());
+      const b = await submit(store());
+      const all = await store().listTaskEventsAfter(0, 100);
+      expect(all.map((e) => [e.taskId, e.kind])).toEqual([
+        [a.id, 'submitted'],
+        [b.id, 'submitted'],
+      ]);
+      const last = await store().lastTaskEventSeq();
+      expect(last).toBe(all[1]?.seq);
+      expect(await store().listTaskEventsAfter(last, 100)).toEqual([]);
+      expect((await store().listTaskEventsAfter(0, 1)).map((e) => e.taskId)).toEqual([a.id]);
+      await claim(store(), a, 'agent-a', T0 + 10);
+      const next = await store().listTaskEventsAfter(last, 100);
+      expect(next.map((e) => e.kind)).toEqual(['started']);
+      expect(await store().lastTaskEventSeq()).toBeGreaterThan(last);
+    });
+  });
+
   describe('listTaskEvents', () => {
     it('lists a task life in order: attempts, agents and data', async () => {
       const task = await submit(store());
@@ -203,7 +226,7 @@ export function submissionContract(store: CurrentStore): void {
         'agent-b',
       ]);
       expect(events[2]?.data).toEqual({ ...error, runMs: 100 });
-      expect(events[5]?.data).toEqual({ runMs: 100 });
+      expect(events[5]?.data).toEqual({ runMs: 100, totalMs: 1_400 });
       expect(events[3]?.data).toEqual({ notBefore: T0 + 1_200, delayMs: 1_000 });
       const seqs = events.map((e) => e.seq);
       expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);

@@ -3,6 +3,8 @@
  * record the outcome with a write fenced by the attempt. A lost claim (another worker, a cancelled task, a
  * stale job) is simply acknowledged.
  */
+import { METRICS, noTelemetry, type Telemetry } from '../../src/telemetry/telemetry';
+import { parseTraceparent } from '../../src/telemetry/traceparent';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { BackoffPolicy } from '../../src/domain/backoff';
@@ -32,6 +34,7 @@ export interface ExecutorOptions {
   defaultTimeoutSeconds: number;
   clock: Clock;
   log: Logger;
+  telemetry?: Telemetry;
 }
 
 export class Executor {
@@ -53,6 +56,14 @@ export class Executor {
    * (it is held): the caller hands the job back for another worker.
    */
   async execute(msg: DispatchMessage, progress: (value: number | object) => void): Promise<'done' | 'refused'> {
+    // The job carries the task's trace, so the claim itself is part of it too.
+    return this.telemetry.inTrace(parseTraceparent(msg.traceParent), () => this.claimAndRun(msg, progress));
+  }
+
+  private async claimAndRun(
+    msg: DispatchMessage,
+    progress: (value: number | object) => void,
+  ): Promise<'done' | 'refused'> {
     const { store, agentId, clock } = this.o;
     const now = clock.now();
     const claim = await withRetries(() =>
@@ -68,13 +79,23 @@ export class Executor {
       return 'done';
     }
     const task = claim.task;
-    const log = this.o.log.child({ taskId: task.id, attempt: task.attempt, type: task.type });
-    const handler = this.o.handlers.get(task.type);
-    const outcome: Outcome = handler
-      ? await this.run(task, handler, log, progress)
-      : { kind: 'failed', permanent: false, error: { kind: 'no_handler', message: `no handler for ${task.type}` } };
-    await this.record(task, outcome, log);
+    // Everything reported from here on belongs to the task's trace (kept in SQL since its submit).
+    await this.telemetry.inTrace(parseTraceparent(task.traceParent ?? msg.traceParent), async () => {
+      const log = this.o.log.child({ taskId: task.id, attempt: task.attempt, type: task.type });
+      const waitMs = Math.max(0, now - task.notBefore);
+      this.telemetry.taskEvent('TaskStarted', task, { agentId, waitMs });
+      this.telemetry.metric(METRICS.dispatchLatencyMs, waitMs, { type: task.type });
+      const handler = this.o.handlers.get(task.type);
+      const outcome: Outcome = handler
+        ? await this.run(task, handler, log, progress)
+        : { kind: 'failed', permanent: false, error: { kind: 'no_handler', message: `no handler for ${task.type}` } };
+      await this.record(task, outcome, log);
+    });
     return 'done';
+  }
+
+  private get telemetry(): Telemetry {
+    return this.o.telemetry ?? noTelemetry;
   }
 
   private async run(
@@ -167,8 +188,16 @@ export class Executor {
     switch (outcome.kind) {
       case 'succeeded': {
         const ok = await withRetries(() => store.completeTask({ ...ref, result: outcome.result }));
-        if (ok) log.info('task succeeded');
-        else log.warn('result rejected: this attempt no longer holds the task');
+        if (!ok) {
+          log.warn('result rejected: this attempt no longer holds the task');
+          return;
+        }
+        log.info('task succeeded');
+        const runMs = now - (task.startedAt ?? now);
+        const totalMs = now - task.createdAt;
+        this.telemetry.taskEvent('TaskSucceeded', task, { agentId, runMs, totalMs });
+        this.telemetry.metric(METRICS.runDurationMs, runMs, { type: task.type, outcome: 'succeeded' });
+        this.telemetry.metric(METRICS.endToEndMs, totalMs, { type: task.type });
         return;
       }
       case 'timeout':
@@ -186,11 +215,16 @@ export class Executor {
           return;
         }
         log.info({ error, next: decision.status }, 'task failed');
+        const runMs = now - (task.startedAt ?? now);
+        this.telemetry.taskEvent('TaskFailed', task, { agentId, errorKind: error.kind, error: error.message, runMs });
+        this.telemetry.metric(METRICS.runDurationMs, runMs, { type: task.type, outcome: 'failed' });
+        this.telemetry.taskEvent(decision.status === 'queued' ? 'TaskRetried' : 'TaskDead', task, { agentId });
         if (decision.status === 'queued') await this.resend(task, decision.notBefore, now, log);
         return;
       }
       case 'cancelled': {
-        await withRetries(() => store.finishCancelled(ref));
+        if (await withRetries(() => store.finishCancelled(ref)))
+          this.telemetry.taskEvent('TaskCancelled', task, { agentId });
         log.info('task cancelled');
         return;
       }

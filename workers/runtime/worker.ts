@@ -6,6 +6,9 @@
  * Redis connections: one shared command connection, one producer connection for re-sends, and one
  * blocking connection per served route.
  */
+import { createTelemetry } from '../../src/telemetry/create';
+import { instrumentStore } from '../../src/telemetry/instrumentStore';
+import { noTelemetry, type Telemetry } from '../../src/telemetry/telemetry';
 import os from 'node:os';
 import { Worker as QueueConsumer, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -62,6 +65,8 @@ export class WorkerRuntime {
   private slots!: Slots;
   private heartbeat!: Heartbeat;
   private routeTimer: NodeJS.Timeout | null = null;
+  private telemetry: Telemetry = noTelemetry;
+  private starting: Promise<void> | null = null;
   /** The registry state that keeps this worker from taking work, if any. */
   private held: AgentState | null = null;
 
@@ -79,10 +84,16 @@ export class WorkerRuntime {
     return this.executor?.runningCount ?? 0;
   }
 
-  async start(): Promise<void> {
-    if (this.state !== 'idle') throw new Error(`cannot start a worker that is ${this.state}`);
+  start(): Promise<void> {
+    if (this.starting) throw new Error(`cannot start a worker that is ${this.state}`);
+    this.starting = this.startOnce();
+    return this.starting;
+  }
+
+  private async startOnce(): Promise<void> {
     const { config } = this.o;
-    this.store = await openStore(config);
+    this.telemetry = createTelemetry(config, 'taskfleet-worker', this.id);
+    this.store = instrumentStore(await openStore(config), this.telemetry);
     this.commands = createConsumerConnection(config.redisUrl, `taskfleet-worker-${this.id}`);
     this.producer = createProducerConnection(config.redisUrl, `taskfleet-worker-${this.id}-producer`);
     for (const c of [this.commands, this.producer]) c.on('error', (err) => this.log.debug({ err }, 'redis error'));
@@ -98,6 +109,7 @@ export class WorkerRuntime {
       defaultTimeoutSeconds: config.defaultTimeoutSeconds,
       clock: this.clock,
       log: this.log,
+      telemetry: this.telemetry,
     });
     this.slots = new Slots(this.o.concurrency, () => this.applySlots());
     const registered = await this.store.registerAgent(
@@ -123,6 +135,7 @@ export class WorkerRuntime {
     );
     this.heartbeat.start();
     this.state = 'running';
+    this.telemetry.agentStateChanged(this.id, null, registered.state, 'registered');
     this.applyRegistryState(registered.state);
     await this.refreshRoutes();
     this.scheduleRouteRefresh();
@@ -242,12 +255,16 @@ export class WorkerRuntime {
    * marks the agent stopped and releases every connection.
    */
   async drain(timeoutMs = this.o.config.drainTimeoutMs): Promise<void> {
+    await this.starting?.catch(() => undefined);
     if (this.state !== 'running') return;
     this.state = 'draining';
     if (this.routeTimer) clearTimeout(this.routeTimer);
     this.log.info({ running: this.runningTasks, timeoutMs }, 'draining');
     await this.store
       .setAgentState({ agentId: this.id, to: 'draining', reason: 'drain requested (SIGTERM)', now: this.clock.now() })
+      .then((changed) => {
+        if (changed) this.telemetry.agentStateChanged(this.id, 'running', 'draining', 'drain requested (SIGTERM)');
+      })
       .catch((err: unknown) => this.log.warn({ err }, 'could not record draining'));
     await Promise.all([...this.consumers.values()].map((c) => c.pause(true)));
     const deadline = Date.now() + timeoutMs;
@@ -265,10 +282,14 @@ export class WorkerRuntime {
     this.heartbeat.stop();
     await this.store
       .setAgentState({ agentId: this.id, to, reason, now: this.clock.now() })
+      .then((changed) => {
+        if (changed) this.telemetry.agentStateChanged(this.id, 'draining', to, reason);
+      })
       .catch((err: unknown) => this.log.warn({ err }, 'could not record the stop'));
     await this.dispatcher.close();
     await Promise.all([closeConnection(this.commands), closeConnection(this.producer)]);
     await this.store.close();
+    await this.telemetry.flush();
     this.state = 'stopped';
     this.log.info('worker stopped');
   }

@@ -37,6 +37,7 @@ export interface TaskRow {
   idempotency_key: string | null;
   request_hash: string | null;
   submitted_by: string | null;
+  trace_parent: string | null;
   dispatched_at: number;
   created_at: number;
   started_at: number | null;
@@ -61,6 +62,7 @@ export interface DispatchDbRow {
   required_capabilities: string;
   priority: string;
   not_before: number;
+  trace_parent: string | null;
 }
 
 export interface RouteRow {
@@ -123,6 +125,7 @@ export function toTask(row: TaskRow): TaskRecord {
     idempotencyKey: row.idempotency_key,
     requestHash: row.request_hash,
     submittedBy: row.submitted_by,
+    traceParent: row.trace_parent,
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
@@ -150,6 +153,7 @@ export function toDispatch(row: DispatchDbRow): DispatchRow {
     requiredCapabilities: JSON.parse(row.required_capabilities) as string[],
     priority: row.priority as Priority,
     notBefore: row.not_before,
+    ...(row.trace_parent === null ? {} : { traceParent: row.trace_parent }),
   };
 }
 

@@ -131,7 +131,11 @@ CREATE INDEX IF NOT EXISTS audit_log_action_seq ON audit_log (action, seq);
 `;
 
 /** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
-export const MIGRATIONS: readonly string[] = [V1_INITIAL, V2_FLEET_AND_SECURITY];
+const V3_TRACE_CONTEXT = `
+ALTER TABLE tasks ADD COLUMN trace_parent TEXT;          -- W3C traceparent of the submit
+`;
+
+export const MIGRATIONS: readonly string[] = [V1_INITIAL, V2_FLEET_AND_SECURITY, V3_TRACE_CONTEXT];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**

@@ -126,6 +126,14 @@ class SqliteStore implements Store {
     return this.run(() => this.tasks.selectTaskEvents.all({ taskId }).map(toTaskEvent));
   }
 
+  listTaskEventsAfter(afterSeq: number, limit: number) {
+    return this.run(() => this.tasks.selectTaskEventsAfter.all({ afterSeq, limit }).map(toTaskEvent));
+  }
+
+  lastTaskEventSeq(): Promise<number> {
+    return this.run(() => this.tasks.selectLastTaskEventSeq.get()?.seq ?? 0);
+  }
+
   // ---- tasks: the lease-bound life of an attempt
 
   claimTask(ref: LeaseRef & { leaseMs: number }): Promise<ClaimResult> {
@@ -133,7 +141,8 @@ class SqliteStore implements Store {
       this.tx((): ClaimResult => {
         const [row] = this.tasks.claimTask.all({ ...leaseKey(ref), leaseUntil: ref.now + ref.leaseMs });
         if (!row) return { claimed: false, current: this.findTask(ref.taskId) };
-        this.event(row.id, ref.now, 'started', row.attempt, ref.agentId);
+        // waitMs: how long the task waited to start since it became due (submit, delay or backoff).
+        this.event(row.id, ref.now, 'started', row.attempt, ref.agentId, { waitMs: ref.now - row.not_before });
         return { claimed: true, task: toTask(row) };
       }),
     );
@@ -153,7 +162,10 @@ class SqliteStore implements Store {
       this.resultWrite(ref, 'succeeded', () => {
         const [held] = this.tasks.completeTask.all({ ...leaseKey(ref), result: toJson(ref.result) });
         if (!held) return false;
-        this.event(ref.taskId, ref.now, 'succeeded', ref.attempt, ref.agentId, { runMs: held.run_ms });
+        this.event(ref.taskId, ref.now, 'succeeded', ref.attempt, ref.agentId, {
+          runMs: held.run_ms,
+          totalMs: held.total_ms,
+        });
         return true;
       }),
     );

@@ -17,10 +17,10 @@ export const LEASE_HELD = `id = @taskId AND status = 'running' AND attempt = @at
 export const INSERT_TASK = `
 INSERT INTO tasks (id, type, status, attempt, max_attempts, required_capabilities, route_key, priority, payload,
   cancel_requested, timeout_seconds, not_before, deadline, idempotency_key, request_hash, submitted_by,
-  dispatched_at, created_at, updated_at)
+  trace_parent, dispatched_at, created_at, updated_at)
 VALUES (@id, @type, 'queued', 0, @maxAttempts, @requiredCapabilities, @routeKey, @priority, @payload,
   0, @timeoutSeconds, @notBefore, @deadline, @idempotencyKey, @requestHash, @submittedBy,
-  @createdAt, @createdAt, @createdAt)
+  @traceParent, @createdAt, @createdAt, @createdAt)
 RETURNING *`;
 
 /** One task by id. Params: @id. Result: the row or none. */
@@ -40,6 +40,12 @@ INSERT OR IGNORE INTO routes (key, type, capabilities, created_at) VALUES (@key,
 
 /** A task's events in order. Params: @taskId. Result: event rows by seq. */
 export const SELECT_TASK_EVENTS = `SELECT * FROM task_events WHERE task_id = @taskId ORDER BY seq`;
+
+/** Every task's events after @afterSeq, in order (the metrics tail). Params: @afterSeq, @limit. */
+export const SELECT_TASK_EVENTS_AFTER = `SELECT * FROM task_events WHERE seq > @afterSeq ORDER BY seq LIMIT @limit`;
+
+/** The newest event's seq (0 when there is none). Result: { seq } or none. */
+export const SELECT_LAST_TASK_EVENT_SEQ = `SELECT seq FROM task_events ORDER BY seq DESC LIMIT 1`;
 
 export interface TaskListShape {
   status: boolean;
@@ -87,7 +93,7 @@ RETURNING cancel_requested`;
  * The attempt's run time, returned by the writes that end it (started_at belongs to the current attempt: every
  * claim sets it). Result of those writes: one row { run_ms } when the lease was held, none otherwise.
  */
-const RETURNING_RUN_MS = `RETURNING @now - started_at AS run_ms`;
+const RETURNING_RUN_MS = `RETURNING @now - started_at AS run_ms, @now - created_at AS total_ms`;
 
 /** running → succeeded for the lease holder. Params: lease key, @result (JSON). Result: { run_ms } or none. */
 export const COMPLETE_TASK = `
@@ -162,7 +168,7 @@ export const EXPIRE_TASK = `
 UPDATE tasks SET status = 'expired', finished_at = @now, updated_at = @now
 WHERE id = @taskId AND status = 'queued' AND attempt = @attempt AND deadline <= @now`;
 
-const DISPATCH_COLUMNS = `id, attempt, type, required_capabilities, priority, not_before`;
+const DISPATCH_COLUMNS = `id, attempt, type, required_capabilities, priority, not_before, trace_parent`;
 
 /**
  * Dispatch scans name the partial index on queued tasks: it holds dispatched_at and not_before, so a sweep
@@ -194,7 +200,7 @@ interface TaskKey {
 }
 type LeaseKey = TaskKey & { agentId: string };
 type Json = string | null;
-type RunMsRow = { run_ms: number | null };
+type RunMsRow = { run_ms: number | null; total_ms: number };
 
 export interface NewTaskParams {
   id: string;
@@ -210,6 +216,7 @@ export interface NewTaskParams {
   idempotencyKey: string | null;
   requestHash: string | null;
   submittedBy: string | null;
+  traceParent: string | null;
   createdAt: number;
 }
 
@@ -230,6 +237,8 @@ export function prepareTaskStatements(db: Database) {
     insertTaskEvent: db.prepare<TaskEventParams>(INSERT_TASK_EVENT),
     insertRoute: db.prepare<{ key: string; type: string; capabilities: string; now: number }>(INSERT_ROUTE_IF_NEW),
     selectTaskEvents: db.prepare<{ taskId: string }, TaskEventRow>(SELECT_TASK_EVENTS),
+    selectTaskEventsAfter: db.prepare<{ afterSeq: number; limit: number }, TaskEventRow>(SELECT_TASK_EVENTS_AFTER),
+    selectLastTaskEventSeq: db.prepare<[], { seq: number }>(SELECT_LAST_TASK_EVENT_SEQ),
     claimTask: db.prepare<LeaseKey & { leaseUntil: number }, TaskRow>(CLAIM_TASK),
     renewLease: db.prepare<LeaseKey & { leaseUntil: number }, { cancel_requested: number }>(RENEW_LEASE),
     completeTask: db.prepare<LeaseKey & { result: string }, RunMsRow>(COMPLETE_TASK),

@@ -63,6 +63,7 @@ export function insertTask(s: TaskStatements, t: NewTask, capabilities: string[]
     idempotencyKey: t.idempotencyKey,
     requestHash: t.requestHash,
     submittedBy: t.submittedBy ?? null, // tolerate callers built before the field existed
+    traceParent: t.traceParent ?? null,
     createdAt: t.createdAt,
   });
   if (!row) throw new Error(`sqlite: insert of task ${t.id} returned no row`);
