@@ -49,6 +49,7 @@ export const PERMISSIONS: readonly Permission[] = [
   { method: 'DELETE', path: '/v1/agents/:id', roles: ADMIN, what: 'remove agents' },
   // fleet
   { method: 'GET', path: '/v1/stats', roles: ALL, what: 'read stats' },
+  { method: 'GET', path: '/v1/scaling/pool', roles: ALL, what: "read a worker pool's backlog" },
   { method: 'GET', path: '/v1/audit', roles: ADMIN, what: 'read the audit log' },
 ];
 

@@ -26,6 +26,7 @@ import { AgentDirectory } from './agentDirectory';
 import { createApp } from './app';
 import { HeartbeatEnforcer } from './enforcement';
 import { fleetRoutes } from './routes/fleet';
+import { scalingRoutes } from './routes/scaling';
 import { Loop } from './loop';
 import { TaskMaintenance } from './maintenance';
 import { TaskService } from './taskService';
@@ -94,7 +95,7 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
     security: { counters },
     telemetry,
     metrics,
-    routers: [fleetRoutes({ store, clock, admin, policy, stats, staleAfterMs })],
+    routers: [fleetRoutes({ store, clock, admin, policy, stats, staleAfterMs }), scalingRoutes(store, clock)],
   });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
