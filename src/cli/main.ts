@@ -1,11 +1,13 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { loadConfig, type Config } from '../config/config';
+import type { Config } from '../config/config';
+import { resolveConfig } from '../config/resolve';
 import { parseCapabilityList } from '../domain/capabilities';
 import { ValidationError } from '../domain/errors';
 import { ROLES, type Role } from '../domain/security';
 import { createLogger } from '../telemetry/logger';
 import { VERSION } from '../version';
 import { runBench } from './bench';
+import { runDbDeploy, runDbStatus } from './db';
 import { runDev } from './dev';
 import { runStatus, runSubmit, type SubmitOptions } from './client';
 import { runKeysCreate, runKeysGenerate, runKeysList, runKeysRevoke } from './keys';
@@ -29,7 +31,8 @@ const capabilityList = (value: string) => {
 
 export async function main(argv: string[]): Promise<void> {
   let config: Config | undefined;
-  const cfg = () => (config ??= loadConfig());
+  // Read once, Key Vault references resolved (kv://), then validated: a bad value stops the command.
+  const cfg = async () => (config ??= await resolveConfig());
   const program = new Command('taskfleet')
     .version(VERSION)
     .description('A queue-backed worker fleet with durable jobs.')
@@ -38,7 +41,7 @@ export async function main(argv: string[]): Promise<void> {
   program
     .command('supervisor')
     .description('serve the HTTP API and run the background loops (reconciler, lease reaper)')
-    .action(() => runSupervisor(cfg()));
+    .action(async () => runSupervisor(await cfg()));
 
   program
     .command('worker')
@@ -47,15 +50,15 @@ export async function main(argv: string[]): Promise<void> {
     .option('-n, --concurrency <n>', 'tasks run at once', positiveInt('--concurrency'), 4)
     .option('--id <name>', 'agent id (default: host-pid-random)')
     .option('--handlers <modules...>', 'extra handler modules (each exports a handler or an array of handlers)')
-    .action((o: { capabilities: string[]; concurrency: number; id?: string; handlers?: string[] }) =>
-      runWorker(cfg(), o),
+    .action(async (o: { capabilities: string[]; concurrency: number; id?: string; handlers?: string[] }) =>
+      runWorker(await cfg(), o),
     );
 
   program
     .command('dev')
     .description('a supervisor and three workers on the embedded store, in one command (Ctrl-C stops all)')
     .option('--no-workers', 'start the supervisor only')
-    .action((o: { workers: boolean }) => runDev(cfg(), o));
+    .action(async (o: { workers: boolean }) => runDev(await cfg(), o));
 
   program
     .command('submit')
@@ -69,38 +72,49 @@ export async function main(argv: string[]): Promise<void> {
     .option('--delay <s>', 'seconds before it may start', Number)
     .option('--idempotency-key <key>', 'Idempotency-Key header')
     .option('-w, --wait', 'wait until the task ends and print its final state')
-    .action((type: string, o: SubmitOptions) => runSubmit(cfg(), type, o));
+    .action(async (type: string, o: SubmitOptions) => runSubmit(await cfg(), type, o));
 
   program
     .command('status')
     .description('show a task (with its events), or the fleet: agents and recent tasks')
     .argument('[taskId]')
-    .action((taskId?: string) => runStatus(cfg(), taskId));
+    .action(async (taskId?: string) => runStatus(await cfg(), taskId));
 
   const keys = program
     .command('keys')
-    .description('API keys, on the store directly (TASKFLEET_SQLITE_PATH); every change is audited as cli:<user>');
+    .description('API keys, on the store directly (TASKFLEET_STORE); every change is audited as cli:<user>');
   keys
     .command('create')
     .description('create a key and print it (once: only its hash is stored)')
     .addOption(new Option('--role <role>', 'what the key may do').choices(ROLES).makeOptionMandatory())
     .requiredOption('--name <name>', 'who or what uses the key, e.g. ci-pipeline')
     .option('--json', 'print the key and its record as JSON')
-    .action((o: { role: Role; name: string; json?: boolean }) => runKeysCreate(cfg(), o));
+    .action(async (o: { role: Role; name: string; json?: boolean }) => runKeysCreate(await cfg(), o));
   keys
     .command('list')
     .description('list keys: id, name, role, prefix, created, revoked (never the key)')
     .option('--json', 'print JSON')
-    .action((o: { json?: boolean }) => runKeysList(cfg(), o));
+    .action(async (o: { json?: boolean }) => runKeysList(await cfg(), o));
   keys
     .command('revoke')
     .description('revoke a key by its id; it is refused from the next request on')
     .argument('<id>')
-    .action((id: string) => runKeysRevoke(cfg(), id));
+    .action(async (id: string) => runKeysRevoke(await cfg(), id));
   keys
     .command('generate')
     .description('print a fresh random key without storing it (for TASKFLEET_ADMIN_API_KEY)')
     .action(() => runKeysGenerate());
+
+  const db = program
+    .command('db')
+    .description('the Azure SQL schema (TASKFLEET_STORE=mssql): apply the T-SQL migrations in sql/migrations');
+  db.command('deploy')
+    .description('apply the pending migrations (idempotent; safe with several deployers at once)')
+    .option('--dry-run', 'list the pending migrations and apply nothing')
+    .action(async (o: { dryRun?: boolean }) => runDbDeploy(await cfg(), o));
+  db.command('status')
+    .description('list each migration as applied or pending')
+    .action(async () => runDbStatus(await cfg()));
 
   program
     .command('bench')
@@ -112,7 +126,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--json', 'print the figures as JSON')
     .action(
       async (o: { tasks: number; workers: number; concurrency: number; latencySamples: number; json?: boolean }) => {
-        const figures = await runBench(cfg(), o);
+        const figures = await runBench(await cfg(), o);
         if (o.json) console.log(JSON.stringify(figures, null, 2));
         else
           for (const [k, v] of Object.entries(figures))

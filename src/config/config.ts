@@ -5,6 +5,9 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../domain/errors';
+import { mssqlIssues, mssqlToEnv, mssqlVariables, toMssqlConfig, type AzureConfig, type MssqlConfig } from './mssql';
+
+export type { AzureConfig, MssqlConfig } from './mssql';
 
 /** A whole number written in decimal digits ("0x10", "1e3" and " " are errors, not numbers). */
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -59,8 +62,9 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, ".", "_" or "-"')
     .default('taskfleet'),
-  TASKFLEET_STORE: z.enum(['sqlite']).default('sqlite'),
+  TASKFLEET_STORE: z.enum(['sqlite', 'mssql']).default('sqlite'),
   TASKFLEET_SQLITE_PATH: z.string().min(1).default('./data/taskfleet.db'),
+  ...mssqlVariables,
   TASKFLEET_LEASE_DURATION_MS: int(500).default(30_000),
   TASKFLEET_HEARTBEAT_INTERVAL_MS: int(100).default(5_000),
   TASKFLEET_HEARTBEAT_THRESHOLDS: z
@@ -98,8 +102,13 @@ const schema = z.object({
 /** Every variable the configuration reads. */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
 
-/** Variables that hold keys: never passed on to child processes, never logged. */
-export const SECRET_VARIABLES = ['TASKFLEET_ADMIN_API_KEY', 'TASKFLEET_API_KEY'] as const;
+/** Variables that hold keys or passwords: never passed on to child processes, never logged. */
+export const SECRET_VARIABLES = [
+  'TASKFLEET_ADMIN_API_KEY',
+  'TASKFLEET_API_KEY',
+  'TASKFLEET_MSSQL_PASSWORD',
+  'TASKFLEET_MSSQL_CONNECTION_STRING',
+] as const;
 
 type Env = z.output<typeof schema>;
 
@@ -108,8 +117,12 @@ export interface Config {
   host: string;
   redisUrl: string;
   redisPrefix: string;
-  store: 'sqlite';
+  store: 'sqlite' | 'mssql';
   sqlitePath: string;
+  /** Azure SQL / SQL Server (used when `store` is `mssql`). */
+  mssql: MssqlConfig;
+  /** The Azure credential (Entra ID) and Key Vault. */
+  azure: AzureConfig;
   leaseDurationMs: number;
   heartbeatIntervalMs: number;
   /** Missed heartbeats before an agent is warned, suspended and frozen. */
@@ -164,10 +177,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  const issues = mssqlIssues(e);
   if (e.TASKFLEET_BACKOFF_MAX_MS < e.TASKFLEET_BACKOFF_BASE_MS) {
-    throw new ConfigError(
-      'invalid configuration:\n  TASKFLEET_BACKOFF_MAX_MS: must be at least TASKFLEET_BACKOFF_BASE_MS',
-    );
+    issues.unshift(['TASKFLEET_BACKOFF_MAX_MS', 'must be at least TASKFLEET_BACKOFF_BASE_MS']);
+  }
+  if (issues.length > 0) {
+    throw new ConfigError(`invalid configuration:\n${issues.map(([k, m]) => `  ${k}: ${m}`).join('\n')}`);
   }
   return {
     port: e.TASKFLEET_PORT,
@@ -176,6 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     redisPrefix: e.TASKFLEET_REDIS_PREFIX,
     store: e.TASKFLEET_STORE,
     sqlitePath: e.TASKFLEET_SQLITE_PATH,
+    ...toMssqlConfig(e),
     leaseDurationMs: e.TASKFLEET_LEASE_DURATION_MS,
     heartbeatIntervalMs: e.TASKFLEET_HEARTBEAT_INTERVAL_MS,
     heartbeatThresholds: {
@@ -242,6 +258,7 @@ export function configToEnv(c: Config): Record<string, string> {
     TASKFLEET_URL: c.apiUrl,
     TASKFLEET_RATE_LIMIT_PER_SECOND: String(c.rateLimit.perSecond),
     TASKFLEET_RATE_LIMIT_BURST: String(c.rateLimit.burst),
+    ...mssqlToEnv(c.mssql, c.azure),
   };
 }
 

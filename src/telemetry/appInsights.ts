@@ -60,7 +60,7 @@ export class AppInsightsSink implements TelemetrySink {
   }
 
   async flush(): Promise<void> {
-    this.client.flush();
+    await Promise.resolve(this.client.flush()).catch(() => undefined);
     await this.ai.flushAzureMonitor().catch(() => undefined);
     await this.ai.shutdownAzureMonitor().catch(() => undefined);
   }

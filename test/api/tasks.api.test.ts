@@ -110,7 +110,10 @@ describe('POST /v1/tasks', () => {
     // The BullMQ job exists under the route key, carries a pointer (never the task) and has a priority.
     const job = await redis.hgetall(jobKey(f, t));
     expect(job.name).toBe('echo');
-    expect(JSON.parse(job.data ?? 'null')).toEqual({ taskId: t.id, attempt: 0 });
+    // A pointer into SQL and the task's trace, never the task itself.
+    const withTrace = await f.sup.store.getTask(t.id);
+    expect(JSON.parse(job.data ?? 'null')).toEqual({ taskId: t.id, attempt: 0, traceParent: withTrace?.traceParent });
+    expect(withTrace?.traceParent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
     expect(job.priority).toBe(String(QUEUE_PRIORITY.normal));
     expect(await redis.zscore(queueKey(f, 'echo', [], 'delayed'), `${t.id}-0`)).toBeNull();
   });

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { TelemetryItem } from '../../src/telemetry/telemetry';
 import { Fleet, waitFor } from '../helpers/fleet';
@@ -18,14 +19,14 @@ describe('telemetry of a task’s life, across processes', () => {
   const ofTask = (id: string) => items().filter((i) => i.properties.taskId === id);
 
   beforeAll(async () => {
-    const dir = path.join(require('node:os').tmpdir(), `tf-telemetry-${process.pid}-${Date.now()}`);
+    const dir = path.join(os.tmpdir(), `tf-telemetry-${process.pid}-${Date.now()}`);
     file = path.join(dir, 'telemetry.jsonl');
     fleet = await Fleet.start({ env: { TASKFLEET_TELEMETRY_FILE: file } });
     await fleet.spawnWorker({ id: 'tw1' });
   });
   afterAll(async () => {
     await fleet?.stop();
-    require('node:fs').rmSync(path.dirname(file), { recursive: true, force: true });
+    rmSync(path.dirname(file), { recursive: true, force: true });
   });
 
   it('carries the submitter’s trace id from the API request through the job into the worker', async () => {

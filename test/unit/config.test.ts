@@ -6,7 +6,25 @@ import {
   withoutSecrets,
   type Config,
 } from '../../src/config/config';
+import { OPTIONAL_MSSQL_VARIABLES } from '../../src/config/mssql';
 import { ConfigError, TaskfleetError } from '../../src/domain/errors';
+
+const MSSQL_DEFAULTS: Config['mssql'] = {
+  connectionString: null,
+  server: null,
+  port: 1433,
+  database: null,
+  auth: 'auto',
+  user: null,
+  password: null,
+  encrypt: true,
+  trustServerCertificate: false,
+  schema: 'taskfleet',
+  pool: { min: 0, max: 10 },
+  connectTimeoutMs: 15_000,
+  requestTimeoutMs: 30_000,
+  retry: { attempts: 4, baseMs: 1_000, maxMs: 15_000 },
+};
 
 const DEFAULTS: Config = {
   port: 8080,
@@ -15,6 +33,8 @@ const DEFAULTS: Config = {
   redisPrefix: 'taskfleet',
   store: 'sqlite',
   sqlitePath: './data/taskfleet.db',
+  mssql: MSSQL_DEFAULTS,
+  azure: { clientId: null, keyVaultUrl: null },
   leaseDurationMs: 30_000,
   heartbeatIntervalMs: 5_000,
   heartbeatThresholds: { warnAfter: 3, suspendAfter: 5, freezeAfter: 10 },
@@ -108,8 +128,28 @@ describe('loadConfig parsing', () => {
       TASKFLEET_HOST: '127.0.0.1',
       TASKFLEET_REDIS_URL: 'rediss://user:secret@redis.internal:6380/2',
       TASKFLEET_REDIS_PREFIX: 'tf.test_1-a',
-      TASKFLEET_STORE: 'sqlite',
+      TASKFLEET_STORE: 'mssql',
       TASKFLEET_SQLITE_PATH: ':memory:',
+      TASKFLEET_MSSQL_CONNECTION_STRING:
+        'Server=tcp:db.example.net,1433;Database=tf;Authentication=Active Directory Default',
+      TASKFLEET_MSSQL_SERVER: 'sql.internal',
+      TASKFLEET_MSSQL_PORT: '14330',
+      TASKFLEET_MSSQL_DATABASE: 'taskfleet_prod',
+      TASKFLEET_MSSQL_AUTH: 'sql',
+      TASKFLEET_MSSQL_USER: 'tf_supervisor',
+      TASKFLEET_MSSQL_PASSWORD: 'not-a-real-password',
+      TASKFLEET_MSSQL_ENCRYPT: 'false',
+      TASKFLEET_MSSQL_TRUST_SERVER_CERTIFICATE: 'true',
+      TASKFLEET_MSSQL_SCHEMA: 'tf_1',
+      TASKFLEET_MSSQL_POOL_MAX: '25',
+      TASKFLEET_MSSQL_POOL_MIN: '2',
+      TASKFLEET_MSSQL_CONNECT_TIMEOUT_MS: '5000',
+      TASKFLEET_MSSQL_REQUEST_TIMEOUT_MS: '60000',
+      TASKFLEET_MSSQL_RETRY_ATTEMPTS: '6',
+      TASKFLEET_MSSQL_RETRY_BASE_MS: '200',
+      TASKFLEET_MSSQL_RETRY_MAX_MS: '4000',
+      TASKFLEET_AZURE_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
+      TASKFLEET_KEY_VAULT_URL: 'https://tf-vault.vault.azure.net',
       TASKFLEET_LEASE_DURATION_MS: '500',
       TASKFLEET_HEARTBEAT_INTERVAL_MS: '100',
       TASKFLEET_HEARTBEAT_THRESHOLDS: ' 2, 4 ,9',
@@ -139,8 +179,25 @@ describe('loadConfig parsing', () => {
       host: '127.0.0.1',
       redisUrl: 'rediss://user:secret@redis.internal:6380/2',
       redisPrefix: 'tf.test_1-a',
-      store: 'sqlite',
+      store: 'mssql',
       sqlitePath: ':memory:',
+      mssql: {
+        connectionString: 'Server=tcp:db.example.net,1433;Database=tf;Authentication=Active Directory Default',
+        server: 'sql.internal',
+        port: 14330,
+        database: 'taskfleet_prod',
+        auth: 'sql',
+        user: 'tf_supervisor',
+        password: 'not-a-real-password',
+        encrypt: false,
+        trustServerCertificate: true,
+        schema: 'tf_1',
+        pool: { min: 2, max: 25 },
+        connectTimeoutMs: 5_000,
+        requestTimeoutMs: 60_000,
+        retry: { attempts: 6, baseMs: 200, maxMs: 4_000 },
+      },
+      azure: { clientId: '11111111-2222-3333-4444-555555555555', keyVaultUrl: 'https://tf-vault.vault.azure.net' },
       leaseDurationMs: 500,
       heartbeatIntervalMs: 100,
       heartbeatThresholds: { warnAfter: 2, suspendAfter: 4, freezeAfter: 9 },
@@ -238,6 +295,21 @@ describe('loadConfig rejects each invalid variable with a ConfigError naming it'
     ['TASKFLEET_RATE_LIMIT_BURST', '0'],
     ['TASKFLEET_RATE_LIMIT_BURST', '2.5'],
     ['TASKFLEET_RATE_LIMIT_BURST', '1000001'],
+    ['TASKFLEET_STORE', 'mysql'],
+    ['TASKFLEET_MSSQL_PORT', '0'],
+    ['TASKFLEET_MSSQL_SERVER', 'db.example.net;Database=x'],
+    ['TASKFLEET_MSSQL_AUTH', 'kerberos'],
+    ['TASKFLEET_MSSQL_ENCRYPT', 'yes'],
+    ['TASKFLEET_MSSQL_TRUST_SERVER_CERTIFICATE', '1'],
+    ['TASKFLEET_MSSQL_SCHEMA', 'dbo]; DROP TABLE x; --'],
+    ['TASKFLEET_MSSQL_SCHEMA', '1tf'],
+    ['TASKFLEET_MSSQL_POOL_MAX', '0'],
+    ['TASKFLEET_MSSQL_POOL_MIN', '-1'],
+    ['TASKFLEET_MSSQL_CONNECT_TIMEOUT_MS', '999'],
+    ['TASKFLEET_MSSQL_RETRY_ATTEMPTS', '0'],
+    ['TASKFLEET_MSSQL_RETRY_ATTEMPTS', '11'],
+    ['TASKFLEET_AZURE_CLIENT_ID', 'my-identity'],
+    ['TASKFLEET_KEY_VAULT_URL', 'http://tf.vault.azure.net'],
   ])('%s=%p', (name, value) => {
     const err = configError({ [name]: value });
     expect(err).toBeInstanceOf(TaskfleetError);
@@ -293,8 +365,23 @@ describe('configToEnv → loadConfig', () => {
       host: '127.0.0.1',
       redisUrl: 'rediss://redis.example.com:6380/3',
       redisPrefix: 'tf-test.1',
-      store: 'sqlite',
+      store: 'mssql',
       sqlitePath: '/tmp/taskfleet/test.db',
+      mssql: {
+        ...MSSQL_DEFAULTS,
+        server: 'sql.example.net',
+        port: 1444,
+        database: 'fleet',
+        auth: 'entra',
+        encrypt: false,
+        trustServerCertificate: true,
+        schema: 'fleet_a',
+        pool: { min: 1, max: 40 },
+        connectTimeoutMs: 2_000,
+        requestTimeoutMs: 9_000,
+        retry: { attempts: 2, baseMs: 5, maxMs: 50 },
+      },
+      azure: { clientId: '11111111-2222-3333-4444-555555555555', keyVaultUrl: 'https://v.vault.azure.net/' },
       leaseDurationMs: 1_500,
       heartbeatIntervalMs: 250,
       heartbeatThresholds: { warnAfter: 1, suspendAfter: 2, freezeAfter: 3 },
@@ -341,7 +428,11 @@ describe('configToEnv → loadConfig', () => {
   });
 
   it('names every variable but the keys, and the optional ones only when set', () => {
-    const optional = ['TASKFLEET_TELEMETRY_FILE', 'APPLICATIONINSIGHTS_CONNECTION_STRING'];
+    const optional: string[] = [
+      'TASKFLEET_TELEMETRY_FILE',
+      'APPLICATIONINSIGHTS_CONNECTION_STRING',
+      ...OPTIONAL_MSSQL_VARIABLES,
+    ];
     expect(Object.keys(configToEnv(DEFAULTS)).sort()).toEqual(
       CONFIG_VARIABLES.filter(
         (v) => !(SECRET_VARIABLES as readonly string[]).includes(v) && !optional.includes(v),
@@ -369,5 +460,62 @@ describe('configToEnv → loadConfig', () => {
       expect(k).toMatch(/^TASKFLEET_[A-Z_]+$/);
       expect(typeof v).toBe('string');
     }
+  });
+});
+
+describe('loadConfig with TASKFLEET_STORE=mssql', () => {
+  const entra = { TASKFLEET_STORE: 'mssql', TASKFLEET_MSSQL_SERVER: 'db.example.net', TASKFLEET_MSSQL_DATABASE: 'tf' };
+
+  it('accepts a server and database with Entra ID (the default when no user is given)', () => {
+    const c = loadConfig(entra);
+    expect(c.store).toBe('mssql');
+    expect(c.mssql).toMatchObject({ server: 'db.example.net', database: 'tf', auth: 'auto', user: null });
+  });
+
+  it('accepts a connection string alone', () => {
+    const c = loadConfig({ TASKFLEET_STORE: 'mssql', TASKFLEET_MSSQL_CONNECTION_STRING: 'Server=x;Database=y' });
+    expect(c.mssql.connectionString).toBe('Server=x;Database=y');
+  });
+
+  it('names the server and the database when neither they nor a connection string are set', () => {
+    expect(namedVariables(configError({ TASKFLEET_STORE: 'mssql' })).sort()).toEqual([
+      'TASKFLEET_MSSQL_DATABASE',
+      'TASKFLEET_MSSQL_SERVER',
+    ]);
+  });
+
+  it('asks for a user and a password with SQL authentication, never printing the password', () => {
+    expect(namedVariables(configError({ ...entra, TASKFLEET_MSSQL_AUTH: 'sql' })).sort()).toEqual([
+      'TASKFLEET_MSSQL_PASSWORD',
+      'TASKFLEET_MSSQL_USER',
+    ]);
+    expect(namedVariables(configError({ ...entra, TASKFLEET_MSSQL_USER: 'tf' }))).toEqual(['TASKFLEET_MSSQL_PASSWORD']);
+    const ok = loadConfig({ ...entra, TASKFLEET_MSSQL_USER: 'tf', TASKFLEET_MSSQL_PASSWORD: 'pw' });
+    expect(ok.mssql).toMatchObject({ user: 'tf', password: 'pw' });
+  });
+
+  it('checks the pool and retry bounds against each other', () => {
+    expect(namedVariables(configError({ TASKFLEET_MSSQL_POOL_MIN: '11' }))).toEqual(['TASKFLEET_MSSQL_POOL_MIN']);
+    expect(namedVariables(configError({ TASKFLEET_MSSQL_RETRY_BASE_MS: '20000' }))).toEqual([
+      'TASKFLEET_MSSQL_RETRY_MAX_MS',
+    ]);
+  });
+
+  it('ignores the mssql connection rules while the store is sqlite', () => {
+    expect(loadConfig({ TASKFLEET_MSSQL_AUTH: 'sql' }).store).toBe('sqlite');
+  });
+
+  it('keeps the password and the connection string out of child environments', () => {
+    const c = loadConfig({
+      ...entra,
+      TASKFLEET_MSSQL_USER: 'tf',
+      TASKFLEET_MSSQL_PASSWORD: 'pw-secret',
+      TASKFLEET_MSSQL_CONNECTION_STRING: 'Server=x;Password=cs-secret',
+    });
+    const env = configToEnv(c);
+    expect(Object.values(env).join('\n')).not.toMatch(/pw-secret|cs-secret/);
+    expect(SECRET_VARIABLES).toEqual(
+      expect.arrayContaining(['TASKFLEET_MSSQL_PASSWORD', 'TASKFLEET_MSSQL_CONNECTION_STRING']),
+    );
   });
 });

@@ -7,9 +7,10 @@
  * differs from the one this module sees.
  */
 export function sqliteErrorCode(err: unknown): string | null {
-  if (!(err instanceof Error) || err.name !== 'SqliteError') return null;
-  const code: unknown = (err as Error & { code?: unknown }).code;
-  return typeof code === 'string' ? code : null;
+  // Not even `instanceof Error`: under jest the addon's errors come from another realm.
+  if (typeof err !== 'object' || err === null) return null;
+  const { name, code } = err as { name?: unknown; code?: unknown };
+  return name === 'SqliteError' && typeof code === 'string' ? code : null;
 }
 import type { AgentEvent, AgentMetrics, AgentRecord, AgentState, StateSource } from '../../domain/agent';
 import type { Route } from '../../domain/capabilities';

@@ -1,0 +1,153 @@
+/** The agent registry: register, heartbeat, state changes, reads, removal. */
+import { agentColumns, LEN, P, statement, T, WRITE_PREAMBLE } from '../statement';
+
+const registration = {
+  id: P.nvarchar(LEN.agentId),
+  capabilities: P.json,
+  types: P.json,
+  concurrency: P.int,
+  hostname: P.nvarchar(LEN.hostname),
+  pid: P.int,
+  version: P.nvarchar(LEN.version),
+  now: P.time,
+};
+
+/**
+ * REGISTER_AGENT: creates or revives agent @id as `running` (set by the agent), its start and heartbeat at @now,
+ * no running tasks or metrics yet, and appends `registered` from its previous state (null when new). A frozen
+ * agent, and one an admin suspended or set draining, keep their state and source: only the registration fields
+ * change, and the event goes from and to that state, `registered while <state>`.
+ *
+ * Race-safety: the previous row is read WITH (UPDLOCK, HOLDLOCK), so a concurrent registration of the same id
+ * waits; the upsert is a MERGE WITH (HOLDLOCK) on the primary key.
+ * Params: @id, @capabilities (JSON), @types (JSON), @concurrency, @hostname, @pid, @version, @now.
+ * Result: the agent row as stored.
+ */
+export const REGISTER_AGENT = statement('REGISTER_AGENT', {
+  idempotent: false,
+  params: registration,
+  text: `
+${WRITE_PREAMBLE}
+DECLARE @previous varchar(16), @source varchar(16);
+BEGIN TRANSACTION;
+SELECT @previous = state, @source = state_source
+FROM ${T.agents} WITH (UPDLOCK, HOLDLOCK, ROWLOCK)
+WHERE id = @id;
+IF @previous = 'frozen' OR (@source = 'admin' AND @previous IN ('suspended', 'draining'))
+BEGIN
+  UPDATE ${T.agents}
+  SET capabilities = @capabilities, types = @types, concurrency = @concurrency, hostname = @hostname, pid = @pid,
+    version = @version, started_at = @now, last_heartbeat_at = @now, running_tasks = 0, metrics = NULL
+  OUTPUT ${agentColumns('inserted.')}
+  WHERE id = @id AND state = @previous;
+  INSERT INTO ${T.agentEvents} (agent_id, at, from_state, to_state, reason)
+  VALUES (@id, @now, @previous, @previous, CONCAT(N'registered while ', @previous));
+END
+ELSE
+BEGIN
+  MERGE ${T.agents} WITH (HOLDLOCK) AS a
+  USING (SELECT @id AS id) AS s
+  ON a.id = s.id
+  WHEN MATCHED THEN
+    UPDATE SET capabilities = @capabilities, types = @types, concurrency = @concurrency, state = 'running',
+      state_source = 'agent', hostname = @hostname, pid = @pid, version = @version, started_at = @now,
+      last_heartbeat_at = @now, running_tasks = 0, metrics = NULL
+  WHEN NOT MATCHED BY TARGET THEN
+    INSERT (id, capabilities, types, concurrency, state, state_source, hostname, pid, version, started_at,
+      last_heartbeat_at, running_tasks, metrics)
+    VALUES (@id, @capabilities, @types, @concurrency, 'running', 'agent', @hostname, @pid, @version, @now, @now, 0,
+      NULL)
+  OUTPUT ${agentColumns('inserted.')};
+  INSERT INTO ${T.agentEvents} (agent_id, at, from_state, to_state, reason)
+  VALUES (@id, @now, @previous, 'running', N'registered');
+END;
+COMMIT TRANSACTION;`,
+});
+
+/**
+ * HEARTBEAT: records a heartbeat. Idempotent. Params: @id, @now, @runningTasks, @metrics (JSON or null).
+ * Result: the agent row, or none when unknown.
+ */
+export const HEARTBEAT = statement('HEARTBEAT', {
+  idempotent: true,
+  params: { id: P.nvarchar(LEN.agentId), now: P.time, runningTasks: P.int, metrics: P.json },
+  text: `
+UPDATE ${T.agents}
+SET last_heartbeat_at = @now, running_tasks = @runningTasks, metrics = @metrics
+OUTPUT ${agentColumns('inserted.')}
+WHERE id = @id;`,
+});
+
+/**
+ * SET_AGENT_STATE: moves agent @agentId to @to, recording @source, when its state is one of @fromStates (any,
+ * when null) and not already @to; appends an agent event with @reason.
+ * Params: @agentId, @to, @fromStates (JSON array or null), @source, @reason, @now. Result: { changed } (0 or 1).
+ */
+export const SET_AGENT_STATE = statement('SET_AGENT_STATE', {
+  idempotent: false,
+  params: {
+    agentId: P.nvarchar(LEN.agentId),
+    to: P.varchar(LEN.status),
+    fromStates: P.json,
+    source: P.varchar(LEN.status),
+    reason: P.text,
+    now: P.time,
+  },
+  text: `
+${WRITE_PREAMBLE}
+DECLARE @current varchar(16), @changed int = 0;
+BEGIN TRANSACTION;
+SELECT @current = state FROM ${T.agents} WITH (UPDLOCK, ROWLOCK) WHERE id = @agentId;
+IF @current IS NOT NULL AND @current <> @to
+  AND (@fromStates IS NULL OR @current IN (SELECT value FROM OPENJSON(@fromStates)))
+BEGIN
+  UPDATE ${T.agents} SET state = @to, state_source = @source WHERE id = @agentId AND state = @current;
+  SET @changed = @@ROWCOUNT;
+  IF @changed = 1
+  BEGIN
+    INSERT INTO ${T.agentEvents} (agent_id, at, from_state, to_state, reason)
+    VALUES (@agentId, @now, @current, @to, @reason);
+  END;
+END;
+COMMIT TRANSACTION;
+SELECT @changed AS changed;`,
+});
+
+/** SELECT_AGENT: one agent. Params: @id. Result: the row or none. */
+export const SELECT_AGENT = statement('SELECT_AGENT', {
+  idempotent: true,
+  params: { id: P.nvarchar(LEN.agentId) },
+  text: `SELECT ${agentColumns()} FROM ${T.agents} WHERE id = @id;`,
+});
+
+/** SELECT_AGENTS: every agent, by id. */
+export const SELECT_AGENTS = statement('SELECT_AGENTS', {
+  idempotent: true,
+  params: {},
+  text: `SELECT ${agentColumns()} FROM ${T.agents} ORDER BY id;`,
+});
+
+/** SELECT_AGENT_EVENTS: one agent's events in order (IX_agent_events_agent_seq). Params: @agentId. */
+export const SELECT_AGENT_EVENTS = statement('SELECT_AGENT_EVENTS', {
+  idempotent: true,
+  params: { agentId: P.nvarchar(LEN.agentId) },
+  text: `
+SELECT seq, agent_id, at, from_state, to_state, reason
+FROM ${T.agentEvents}
+WHERE agent_id = @agentId
+ORDER BY seq;`,
+});
+
+/**
+ * DELETE_AGENT_IN_STATES: deletes agent @id when its state is one of @states; its events go with it (ON DELETE
+ * CASCADE). Params: @id, @states (JSON array). Result: { id } of the deleted agent, or none.
+ */
+export const DELETE_AGENT_IN_STATES = statement('DELETE_AGENT_IN_STATES', {
+  idempotent: false,
+  params: { id: P.nvarchar(LEN.agentId), states: P.json },
+  text: `
+DELETE FROM ${T.agents}
+OUTPUT deleted.id
+WHERE id = @id
+  AND state IN (SELECT s.state COLLATE Latin1_General_100_BIN2 FROM OPENJSON(@states) WITH (state varchar(16) '$') AS s);`,
+});

@@ -1,0 +1,226 @@
+/**
+ * The lease-bound life of an attempt: claim, renew, complete, fail, finish a cancel, release. Every write that
+ * belongs to a lease matches LEASE_HELD (running, the caller's attempt, the caller as holder), so a worker
+ * whose attempt was requeued, reclaimed or finished changes nothing. Each is one request and one transaction.
+ */
+import { LEN, P, statement, T, taskColumns, WRITE_PREAMBLE } from '../statement';
+
+/** The fencing condition on alias `t`: the attempt is running and held by @agentId. */
+const LEASE_HELD = `t.id = @taskId AND t.status = 'running' AND t.attempt = @attempt AND t.agent_id = @agentId`;
+
+const leaseParams = {
+  taskId: P.varchar(LEN.taskId),
+  attempt: P.int,
+  agentId: P.nvarchar(LEN.agentId),
+  now: P.time,
+};
+
+/** The run time of the attempt a write ends (started_at belongs to the current attempt: every claim sets it). */
+const RUN_MS = `DATEDIFF_BIG(millisecond, deleted.started_at, @now)`;
+
+/** A bigint as JSON: the number, or null. */
+const jsonNumber = (expr: string) => `COALESCE(CAST(${expr} AS nvarchar(20)), N'null')`;
+
+/**
+ * Appends `result_rejected` { outcome } when the write did not apply but the task exists (a zombie, a second
+ * completion, a non-holder): the refusal is on the record, in the same transaction.
+ */
+const rejectedUnlessApplied = (outcome: 'succeeded' | 'failed') => `
+ELSE IF EXISTS (SELECT 1 FROM ${T.tasks} WHERE id = @taskId)
+BEGIN
+  INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  VALUES (@taskId, @now, 'result_rejected', @attempt, @agentId, N'{"outcome":"${outcome}"}');
+END;`;
+
+/**
+ * CLAIM_TASK: claims dispatch @attempt of a queued task whose deadline has not passed, unless the registry holds
+ * the agent (suspended, frozen, draining, stopped, failed; an unknown agent may claim): running, attempt + 1,
+ * the lease until @leaseUntil, started_at; appends `started` { waitMs: from when it was due (not_before) to now }.
+ *
+ * Locking: a point update by primary key with UPDLOCK, ROWLOCK, READCOMMITTEDLOCK. It deliberately does not use
+ * READPAST: a claim that skipped a row another claimer holds would report the row's last committed state
+ * (still queued) as `current`, and the worker would hand back a job it had in fact lost; waiting out the other
+ * claim (one short transaction) reports the winner instead. The READPAST scans are the background sweeps.
+ *
+ * Params: @taskId, @attempt, @agentId, @now, @leaseUntil.
+ * Result sets: [0] the claimed row (OUTPUT inserted.*), or none; [1] when nothing was claimed, the current row
+ * (or none for an unknown task).
+ */
+export const CLAIM_TASK = statement('CLAIM_TASK', {
+  idempotent: false,
+  params: { ...leaseParams, leaseUntil: P.time },
+  text: `
+${WRITE_PREAMBLE}
+DECLARE @claimed int;
+BEGIN TRANSACTION;
+UPDATE t
+SET status = 'running', attempt = t.attempt + 1, agent_id = @agentId, lease_expires_at = @leaseUntil,
+  started_at = @now, error = NULL, updated_at = @now
+OUTPUT ${taskColumns('inserted.')}
+FROM ${T.tasks} AS t WITH (UPDLOCK, ROWLOCK, READCOMMITTEDLOCK)
+WHERE t.id = @taskId AND t.status = 'queued' AND t.attempt = @attempt
+  AND (t.deadline IS NULL OR t.deadline > @now)
+  AND NOT EXISTS (SELECT 1 FROM ${T.agents} AS a
+                  WHERE a.id = @agentId AND a.state IN ('suspended', 'frozen', 'draining', 'stopped', 'failed'));
+SET @claimed = @@ROWCOUNT;
+IF @claimed = 1
+BEGIN
+  INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  SELECT @taskId, @now, 'started', @attempt + 1, @agentId,
+    CONCAT(N'{"waitMs":', ${jsonNumber('DATEDIFF_BIG(millisecond, not_before, @now)')}, N'}')
+  FROM ${T.tasks}
+  WHERE id = @taskId;
+END;
+COMMIT TRANSACTION;
+IF @claimed = 0
+BEGIN
+  SELECT ${taskColumns()} FROM ${T.tasks} WHERE id = @taskId;
+END;`,
+});
+
+/**
+ * RENEW_LEASE: extends a held lease to @leaseUntil. Idempotent (a repeat sets the same expiry).
+ * Params: lease key, @leaseUntil. Result: { cancel_requested } when held, none otherwise.
+ */
+export const RENEW_LEASE = statement('RENEW_LEASE', {
+  idempotent: true,
+  params: { ...leaseParams, leaseUntil: P.time },
+  text: `
+UPDATE t
+SET lease_expires_at = @leaseUntil, updated_at = @now
+OUTPUT inserted.cancel_requested
+FROM ${T.tasks} AS t WITH (ROWLOCK)
+WHERE ${LEASE_HELD};`,
+});
+
+/**
+ * COMPLETE_TASK: running → succeeded for the lease holder, with `succeeded` { runMs, totalMs (since the
+ * submit) }; otherwise
+ * `result_rejected` { outcome: 'succeeded' } when the task exists.
+ * Params: lease key, @result (JSON). Result: { applied } (bit).
+ */
+export const COMPLETE_TASK = statement('COMPLETE_TASK', {
+  idempotent: false,
+  params: { ...leaseParams, result: P.json },
+  text: `
+${WRITE_PREAMBLE}
+DECLARE @done TABLE (run_ms bigint NULL, total_ms bigint NULL);
+BEGIN TRANSACTION;
+UPDATE t
+SET status = 'succeeded', result = @result, lease_expires_at = NULL, finished_at = @now, updated_at = @now
+OUTPUT ${RUN_MS}, DATEDIFF_BIG(millisecond, deleted.created_at, @now) INTO @done (run_ms, total_ms)
+FROM ${T.tasks} AS t WITH (ROWLOCK)
+WHERE ${LEASE_HELD};
+IF EXISTS (SELECT 1 FROM @done)
+BEGIN
+  INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  SELECT @taskId, @now, 'succeeded', @attempt, @agentId,
+    CONCAT(N'{"runMs":', ${jsonNumber('run_ms')}, N',"totalMs":', ${jsonNumber('total_ms')}, N'}')
+  FROM @done;
+END
+${rejectedUnlessApplied('succeeded')}
+COMMIT TRANSACTION;
+SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM @done) THEN 1 ELSE 0 END AS bit) AS applied;`,
+});
+
+/**
+ * FAIL_TASK: running → queued at @notBefore (@requeue = 1) or dead (@requeue = 0), as the domain decided, for
+ * the lease holder; appends `failed` (the error with runMs) and then `retry_scheduled` (@outcomeData) or
+ * `dead`; otherwise `result_rejected` { outcome: 'failed' } when the task exists. A requeue is a fresh
+ * dispatch (dispatched_at = @now); a dead task keeps its last holder.
+ * Params: lease key, @error (JSON object), @failedHead (the failed event's JSON up to its runMs value, built by
+ * the caller from the error), @requeue, @notBefore (null when dead), @outcomeData (JSON or null).
+ * Result: { applied } (bit).
+ */
+export const FAIL_TASK = statement('FAIL_TASK', {
+  idempotent: false,
+  params: {
+    ...leaseParams,
+    error: P.json,
+    failedHead: P.json,
+    requeue: P.bit,
+    notBefore: P.time,
+    outcomeData: P.json,
+  },
+  text: `
+${WRITE_PREAMBLE}
+DECLARE @done TABLE (run_ms bigint NULL);
+BEGIN TRANSACTION;
+UPDATE t
+SET status = CASE WHEN @requeue = 1 THEN 'queued' ELSE 'dead' END,
+  error = @error,
+  agent_id = CASE WHEN @requeue = 1 THEN NULL ELSE t.agent_id END,
+  lease_expires_at = NULL,
+  not_before = CASE WHEN @requeue = 1 THEN @notBefore ELSE t.not_before END,
+  dispatched_at = CASE WHEN @requeue = 1 THEN @now ELSE t.dispatched_at END,
+  finished_at = CASE WHEN @requeue = 1 THEN t.finished_at ELSE @now END,
+  updated_at = @now
+OUTPUT ${RUN_MS} INTO @done (run_ms)
+FROM ${T.tasks} AS t WITH (ROWLOCK)
+WHERE ${LEASE_HELD};
+IF EXISTS (SELECT 1 FROM @done)
+BEGIN
+  INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  SELECT @taskId, @now, 'failed', @attempt, @agentId,
+    CONCAT(@failedHead, ${jsonNumber('run_ms')}, N'}')
+  FROM @done;
+  INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  VALUES (@taskId, @now, CASE WHEN @requeue = 1 THEN 'retry_scheduled' ELSE 'dead' END, @attempt, @agentId,
+    @outcomeData);
+END
+${rejectedUnlessApplied('failed')}
+COMMIT TRANSACTION;
+SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM @done) THEN 1 ELSE 0 END AS bit) AS applied;`,
+});
+
+/**
+ * FINISH_CANCELLED: running with a cancel requested → cancelled, for the lease holder; appends `cancelled`.
+ * Params: lease key. Result: { changed } (0 or 1).
+ */
+export const FINISH_CANCELLED = statement('FINISH_CANCELLED', {
+  idempotent: false,
+  params: leaseParams,
+  text: `
+${WRITE_PREAMBLE}
+DECLARE @changed int;
+BEGIN TRANSACTION;
+UPDATE t
+SET status = 'cancelled', lease_expires_at = NULL, finished_at = @now, updated_at = @now
+FROM ${T.tasks} AS t WITH (ROWLOCK)
+WHERE ${LEASE_HELD} AND t.cancel_requested = 1;
+SET @changed = @@ROWCOUNT;
+IF @changed = 1
+BEGIN
+  INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  VALUES (@taskId, @now, 'cancelled', @attempt, @agentId, NULL);
+END;
+COMMIT TRANSACTION;
+SELECT @changed AS changed;`,
+});
+
+/**
+ * RELEASE_TASK: running → queued without a failure (a draining worker hands the task back), dispatchable at
+ * once; appends `released`. The attempt is not used up: the next claim runs attempt + 1 as usual.
+ * Params: lease key. Result: { changed } (0 or 1).
+ */
+export const RELEASE_TASK = statement('RELEASE_TASK', {
+  idempotent: false,
+  params: leaseParams,
+  text: `
+${WRITE_PREAMBLE}
+DECLARE @changed int;
+BEGIN TRANSACTION;
+UPDATE t
+SET status = 'queued', agent_id = NULL, lease_expires_at = NULL, not_before = @now, dispatched_at = @now,
+  updated_at = @now
+FROM ${T.tasks} AS t WITH (ROWLOCK)
+WHERE ${LEASE_HELD};
+SET @changed = @@ROWCOUNT;
+IF @changed = 1
+BEGIN
+  INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  VALUES (@taskId, @now, 'released', @attempt, @agentId, NULL);
+END;
+COMMIT TRANSACTION;
+SELECT @changed AS changed;`,
+});
