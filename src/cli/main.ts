@@ -6,12 +6,18 @@ import { ValidationError } from '../domain/errors';
 import { ROLES, type Role } from '../domain/security';
 import { createLogger } from '../telemetry/logger';
 import { VERSION } from '../version';
-import { runBench } from './bench';
-import { runDbDeploy, runDbStatus } from './db';
-import { runDev } from './dev';
-import { runStatus, runSubmit, type SubmitOptions } from './client';
-import { runKeysCreate, runKeysGenerate, runKeysList, runKeysRevoke } from './keys';
-import { runSupervisor, runWorker } from './processes';
+import type { SubmitOptions } from './client';
+
+// Each command loads its own modules when it runs (a worker process does not need express, the supervisor, the
+// SQL Server driver or the Azure SDK: loading every command's modules cost each worker about 20 MiB of memory).
+const commands = {
+  bench: () => import('./bench'),
+  client: () => import('./client'),
+  db: () => import('./db'),
+  dev: () => import('./dev'),
+  keys: () => import('./keys'),
+  processes: () => import('./processes'),
+};
 
 const positiveInt = (name: string) => (value: string) => {
   const n = Number(value);
@@ -41,7 +47,7 @@ export async function main(argv: string[]): Promise<void> {
   program
     .command('supervisor')
     .description('serve the HTTP API and run the background loops (reconciler, lease reaper)')
-    .action(async () => runSupervisor(await cfg()));
+    .action(async () => (await commands.processes()).runSupervisor(await cfg()));
 
   program
     .command('worker')
@@ -51,14 +57,14 @@ export async function main(argv: string[]): Promise<void> {
     .option('--id <name>', 'agent id (default: host-pid-random)')
     .option('--handlers <modules...>', 'extra handler modules (each exports a handler or an array of handlers)')
     .action(async (o: { capabilities: string[]; concurrency: number; id?: string; handlers?: string[] }) =>
-      runWorker(await cfg(), o),
+      (await commands.processes()).runWorker(await cfg(), o),
     );
 
   program
     .command('dev')
     .description('a supervisor and three workers on the embedded store, in one command (Ctrl-C stops all)')
     .option('--no-workers', 'start the supervisor only')
-    .action(async (o: { workers: boolean }) => runDev(await cfg(), o));
+    .action(async (o: { workers: boolean }) => (await commands.dev()).runDev(await cfg(), o));
 
   program
     .command('submit')
@@ -72,13 +78,13 @@ export async function main(argv: string[]): Promise<void> {
     .option('--delay <s>', 'seconds before it may start', Number)
     .option('--idempotency-key <key>', 'Idempotency-Key header')
     .option('-w, --wait', 'wait until the task ends and print its final state')
-    .action(async (type: string, o: SubmitOptions) => runSubmit(await cfg(), type, o));
+    .action(async (type: string, o: SubmitOptions) => (await commands.client()).runSubmit(await cfg(), type, o));
 
   program
     .command('status')
     .description('show a task (with its events), or the fleet: agents and recent tasks')
     .argument('[taskId]')
-    .action(async (taskId?: string) => runStatus(await cfg(), taskId));
+    .action(async (taskId?: string) => (await commands.client()).runStatus(await cfg(), taskId));
 
   const keys = program
     .command('keys')
@@ -89,21 +95,23 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--role <role>', 'what the key may do').choices(ROLES).makeOptionMandatory())
     .requiredOption('--name <name>', 'who or what uses the key, e.g. ci-pipeline')
     .option('--json', 'print the key and its record as JSON')
-    .action(async (o: { role: Role; name: string; json?: boolean }) => runKeysCreate(await cfg(), o));
+    .action(async (o: { role: Role; name: string; json?: boolean }) =>
+      (await commands.keys()).runKeysCreate(await cfg(), o),
+    );
   keys
     .command('list')
     .description('list keys: id, name, role, prefix, created, revoked (never the key)')
     .option('--json', 'print JSON')
-    .action(async (o: { json?: boolean }) => runKeysList(await cfg(), o));
+    .action(async (o: { json?: boolean }) => (await commands.keys()).runKeysList(await cfg(), o));
   keys
     .command('revoke')
     .description('revoke a key by its id; it is refused from the next request on')
     .argument('<id>')
-    .action(async (id: string) => runKeysRevoke(await cfg(), id));
+    .action(async (id: string) => (await commands.keys()).runKeysRevoke(await cfg(), id));
   keys
     .command('generate')
     .description('print a fresh random key without storing it (for TASKFLEET_ADMIN_API_KEY)')
-    .action(() => runKeysGenerate());
+    .action(async () => (await commands.keys()).runKeysGenerate());
 
   const db = program
     .command('db')
@@ -111,10 +119,10 @@ export async function main(argv: string[]): Promise<void> {
   db.command('deploy')
     .description('apply the pending migrations (idempotent; safe with several deployers at once)')
     .option('--dry-run', 'list the pending migrations and apply nothing')
-    .action(async (o: { dryRun?: boolean }) => runDbDeploy(await cfg(), o));
+    .action(async (o: { dryRun?: boolean }) => (await commands.db()).runDbDeploy(await cfg(), o));
   db.command('status')
     .description('list each migration as applied or pending')
-    .action(async () => runDbStatus(await cfg()));
+    .action(async () => (await commands.db()).runDbStatus(await cfg()));
 
   program
     .command('bench')
@@ -126,7 +134,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--json', 'print the figures as JSON')
     .action(
       async (o: { tasks: number; workers: number; concurrency: number; latencySamples: number; json?: boolean }) => {
-        const figures = await runBench(await cfg(), o);
+        const figures = await (await commands.bench()).runBench(await cfg(), o);
         if (o.json) console.log(JSON.stringify(figures, null, 2));
         else
           for (const [k, v] of Object.entries(figures))

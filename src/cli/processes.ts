@@ -2,10 +2,7 @@
 import path from 'node:path';
 import type { Config } from '../config/config';
 import { skewedClock, testClockSkewMs } from '../config/testHooks';
-import { startSupervisor } from '../supervisor/supervisor';
-import { builtinHandlers } from '../../workers/handlers';
 import type { AnyTaskHandler, TaskHandler } from '../../workers/runtime/context';
-import { WorkerRuntime } from '../../workers/runtime/worker';
 import { processLogger } from './main';
 
 function onSignals(fn: () => Promise<void>): void {
@@ -27,6 +24,8 @@ function onSignals(fn: () => Promise<void>): void {
 
 export async function runSupervisor(config: Config): Promise<void> {
   const log = processLogger(config, 'supervisor');
+  // Loaded here, not at the top: a worker process never needs the supervisor's modules (and the other way round).
+  const { startSupervisor } = await import('../supervisor/supervisor');
   const sup = await startSupervisor({ config, log });
   onSignals(() => sup.stop());
 }
@@ -57,6 +56,10 @@ export async function runWorker(
   o: { capabilities: string[]; concurrency: number; id?: string; handlers?: string[] },
 ): Promise<void> {
   const log = processLogger(config, 'worker');
+  const [{ WorkerRuntime }, { builtinHandlers }] = await Promise.all([
+    import('../../workers/runtime/worker'),
+    import('../../workers/handlers'),
+  ]);
   const extra = await loadHandlerModules(o.handlers ?? []);
   // Test-only (see src/config/testHooks.ts): the chaos suite runs a worker whose clock is skewed.
   const skewMs = testClockSkewMs();

@@ -186,6 +186,11 @@ export class WorkerRuntime {
       autorun: false,
       // The SQL lease, not BullMQ's job lock, guards a task; a lost job lock only risks a harmless re-dispatch.
       maxStalledCount: 1000,
+      // A worker killed between fetching a job and claiming its task leaves the job active in Redis (so the
+      // reconciler sees it as present). Short locks and frequent stall checks hand such jobs back within
+      // seconds rather than BullMQ's default 30 s per check.
+      lockDuration: 10_000,
+      stalledInterval: 5_000,
     });
     consumer.on('error', (err) => this.log.debug({ err, route }, 'queue consumer error'));
     if (!this.fetching) void consumer.pause(true);

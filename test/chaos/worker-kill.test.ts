@@ -1,0 +1,69 @@
+/**
+ * Chaos: workers die by SIGKILL at random moments while a few thousand tasks run, and new workers join.
+ * Their leases run out (or the heartbeat enforcer takes them back) and other capable workers finish the tasks.
+ */
+import {
+  ChaosFleet,
+  WORKER_KINDS,
+  chaosTasks,
+  checkInvariants,
+  expectInvariants,
+  reportLine,
+  sleep,
+} from '../helpers/chaos';
+
+describe('chaos: random kill -9 of workers', () => {
+  let fleet: ChaosFleet;
+  afterEach(() => fleet?.stop());
+
+  it('loses no task, records each result once, and respects capabilities', async () => {
+    fleet = ChaosFleet.create();
+    const sup = await fleet.startInProcessSupervisor();
+    let generation = 0;
+    const spawn = (kind: (typeof WORKER_KINDS)[number]) =>
+      fleet.spawnWorker({ id: `${kind.kind}-${generation++}`, capabilities: kind.capabilities, concurrency: 6 });
+    await Promise.all(WORKER_KINDS.map(spawn));
+
+    const total = 3000;
+    const ids: string[] = [];
+    let submitting = true;
+    const submitter = (async () => {
+      for (let i = 0; i < total; i += 250) {
+        ids.push(...(await fleet.submitBatch(sup.url, chaosTasks(250, i))));
+        await sleep(150);
+      }
+      submitting = false;
+    })();
+
+    const faults: Array<{ at: number; tasks: Array<{ id: string; attempt: number }> }> = [];
+    const joins: Array<Promise<unknown>> = [];
+    while (faults.length < 8 && (submitting || fleet.pending() > 200)) {
+      await sleep(400 + Math.random() * 400); // fault pacing
+      const alive = fleet.aliveWorkers();
+      const victim = alive[Math.floor(Math.random() * alive.length)];
+      if (!victim) continue;
+      const kind = WORKER_KINDS.find((k) => k.capabilities.join(',') === victim.capabilities.join(','))!;
+      const tasks = fleet.runningOn(victim.id);
+      const at = Date.now();
+      await fleet.signal(victim, 'SIGKILL');
+      faults.push({ at, tasks });
+      joins.push(spawn(kind));
+    }
+    await submitter;
+    await Promise.all(joins);
+    await fleet.waitAllTerminal(90_000);
+
+    const report = checkInvariants(fleet.db(), ids);
+    // Recovery: from the kill until every lease the victim held was taken back (expired or reclaimed).
+    const recoveries = faults.map((f) => fleet.takenBackAfter(f.at, f.tasks));
+    reportLine(
+      'worker kill -9',
+      report,
+      recoveries,
+      `${faults.length} workers killed, ${generation} started, longest wait for a first claim ${fleet.longestFirstWait().toFixed(1)} s`,
+    );
+    expectInvariants(report);
+    expect(report.succeeded).toBe(total);
+    expect(faults.length).toBeGreaterThanOrEqual(4);
+  }, 180_000);
+});

@@ -1,0 +1,561 @@
+/**
+ * The chaos suite's fleet and its invariant checks.
+ *
+ * A ChaosFleet is a real fleet like test/helpers/fleet.ts, but any part of it can be killed: the supervisor
+ * runs in this process or as a `taskfleet supervisor` process (so it can be SIGKILLed and restarted on the same
+ * port), several supervisors can run at once, and workers are `taskfleet worker` processes with the chaos
+ * handlers (test/chaos/handlers.js). Everything the checks need is read straight from the SQLite file, so they
+ * work while no supervisor is up.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import pino from 'pino';
+import { configToEnv, withoutSecrets, type Config } from '../../src/config/config';
+import { freePort } from '../../src/cli/redisBootstrap';
+import { startSupervisor, type Supervisor } from '../../src/supervisor/supervisor';
+import { BIN, ROOT, deleteKeys, testConfig, waitFor } from './fleet';
+
+export const CHAOS_HANDLERS = path.join(ROOT, 'test', 'chaos', 'handlers.js');
+
+/** Worker capability sets: every task capability set below is covered by at least two of them. */
+export const WORKER_KINDS: ReadonlyArray<{ kind: string; capabilities: string[] }> = [
+  { kind: 'plain', capabilities: [] },
+  { kind: 'gpu', capabilities: ['cuda', 'gpu'] },
+  { kind: 'fs', capabilities: ['fs'] },
+  { kind: 'all', capabilities: ['cuda', 'fs', 'gpu'] },
+];
+
+/** Task capability sets, used in turn. */
+export const TASK_CAPABILITY_SETS: ReadonlyArray<string[]> = [[], ['gpu'], ['fs'], ['cuda', 'gpu'], []];
+
+/** `n` short chaos tasks (5 to 30 ms), numbered from `from`, tagged so a test can find them in the store. */
+export function chaosTasks(n: number, from = 0, tag = 'chaos', maxAttempts = 10): object[] {
+  return Array.from({ length: n }, (_, k) => {
+    const i = from + k;
+    return {
+      type: 'chaos',
+      payload: { ms: 5 + ((i * 7) % 26), tag, i },
+      requiredCapabilities: TASK_CAPABILITY_SETS[i % TASK_CAPABILITY_SETS.length],
+      maxAttempts,
+    };
+  });
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export interface ChaosProcess {
+  id: string;
+  child: ChildProcess;
+  exited: Promise<void>;
+  logFile: string;
+}
+
+export interface SupervisorProcess extends ChaosProcess {
+  url: string;
+  port: number;
+}
+
+export class ChaosFleet {
+  readonly workers = new Map<string, ChaosProcess & { capabilities: string[]; registered: boolean }>();
+  readonly supervisorProcesses: SupervisorProcess[] = [];
+  readonly inProcess: Supervisor[] = [];
+  private readonly procs: ChaosProcess[] = [];
+  private reader: Database.Database | null = null;
+
+  private constructor(
+    readonly dir: string,
+    readonly config: Config,
+  ) {}
+
+  /** A fleet's configuration; no supervisor started yet. Short intervals come from FAST (fleet.ts). */
+  static create(env: Record<string, string> = {}): ChaosFleet {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tf-chaos-'));
+    return new ChaosFleet(
+      dir,
+      testConfig(dir, {
+        TASKFLEET_RATE_LIMIT_PER_SECOND: '100000',
+        TASKFLEET_RATE_LIMIT_BURST: '100000',
+        ...env,
+      }),
+    );
+  }
+
+  get adminKey(): string {
+    return this.config.adminApiKey ?? '';
+  }
+
+  get dbPath(): string {
+    return this.config.sqlitePath;
+  }
+
+  /** A supervisor in this process (port 0). */
+  async startInProcessSupervisor(): Promise<Supervisor> {
+    const sup = await startSupervisor({
+      config: this.config,
+      log: pino({ level: process.env.TASKFLEET_TEST_LOG ?? 'silent' }),
+    });
+    this.inProcess.push(sup);
+    return sup;
+  }
+
+  /** `taskfleet supervisor` as a process on `port` (a free one by default); resolves once /readyz answers 200. */
+  async startSupervisorProcess(port?: number): Promise<SupervisorProcess> {
+    const p = port ?? (await freePort());
+    const id = `supervisor-${this.supervisorProcesses.length}`;
+    const proc = this.spawnProcess(id, ['supervisor'], {
+      TASKFLEET_PORT: String(p),
+      TASKFLEET_HOST: '127.0.0.1',
+      TASKFLEET_ADMIN_API_KEY: this.adminKey,
+    });
+    const url = `http://127.0.0.1:${p}`;
+    const sup: SupervisorProcess = { ...proc, url, port: p };
+    this.supervisorProcesses.push(sup);
+    await waitFor(
+      async () => {
+        if (proc.child.exitCode !== null)
+          throw new Error(`${id} exited with ${proc.child.exitCode}; see ${proc.logFile}`);
+        const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) }).catch(() => null);
+        return res?.status === 200;
+      },
+      20_000,
+      `${id} to answer /readyz`,
+      20,
+    );
+    return sup;
+  }
+
+  /** Starts a worker process with the chaos handlers; resolves once its agent is registered and running. */
+  async spawnWorker(o: {
+    id: string;
+    capabilities: string[];
+    concurrency?: number;
+    env?: Record<string, string>;
+  }): Promise<ChaosProcess> {
+    const args = ['worker', '--id', o.id, '--concurrency', String(o.concurrency ?? 6), '--handlers', CHAOS_HANDLERS];
+    if (o.capabilities.length > 0) args.push('--capabilities', o.capabilities.join(','));
+    const proc = this.spawnProcess(o.id, args, o.env ?? {});
+    const worker = { ...proc, capabilities: o.capabilities, registered: false };
+    this.workers.set(o.id, worker);
+    await waitFor(
+      () => {
+        if (proc.child.exitCode !== null || proc.child.signalCode !== null)
+          throw new Error(
+            `worker ${o.id} exited (${proc.child.exitCode ?? proc.child.signalCode}); see ${proc.logFile}`,
+          );
+        const row = this.db()
+          .prepare<[string], { state: string; pid: number }>('SELECT state, pid FROM agents WHERE id = ?')
+          .get(o.id);
+        return row?.state === 'running' && row.pid === proc.child.pid;
+      },
+      20_000,
+      `worker ${o.id} to register`,
+    );
+    worker.registered = true;
+    return proc;
+  }
+
+  /** The registered workers whose process is alive. */
+  aliveWorkers() {
+    return [...this.workers.values()].filter(
+      (w) => w.registered && w.child.exitCode === null && w.child.signalCode === null,
+    );
+  }
+
+  /** Sends a signal to a process and, for SIGKILL, waits until it is gone. */
+  async signal(proc: ChaosProcess, sig: NodeJS.Signals): Promise<void> {
+    proc.child.kill(sig);
+    if (sig === 'SIGKILL') await proc.exited;
+  }
+
+  /** POSTs to a supervisor; throws on a network error, a timeout or a non-2xx answer. */
+  async post<T = any>(url: string, p: string, body: unknown, timeoutMs = 10_000): Promise<T> {
+    const res = await fetch(url + p, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.adminKey}` },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await res.text();
+    if (res.status !== 200 && res.status !== 201) throw new Error(`POST ${p}: ${res.status} ${text.slice(0, 300)}`);
+    return JSON.parse(text) as T;
+  }
+
+  /** Submits a batch; returns the task ids. */
+  async submitBatch(url: string, tasks: object[]): Promise<string[]> {
+    const body = await this.post<{ tasks: Array<{ id: string }> }>(url, '/v1/tasks/batch', { tasks });
+    return body.tasks.map((t) => t.id);
+  }
+
+  /** A read connection on the fleet's SQLite file (opened on first use, once the file exists). */
+  db(): Database.Database {
+    if (!this.reader) {
+      this.reader = new Database(this.dbPath, { fileMustExist: true });
+      this.reader.pragma('busy_timeout = 10000');
+    }
+    return this.reader;
+  }
+
+  now(): number {
+    return Date.now();
+  }
+
+  /** How many of the store's tasks are not terminal yet (queued or running). */
+  pending(): number {
+    return this.db()
+      .prepare<[], { n: number }>(`SELECT count(*) AS n FROM tasks WHERE status IN ('queued', 'running')`)
+      .get()!.n;
+  }
+
+  /** Waits until every task in the store is terminal. */
+  async waitAllTerminal(timeoutMs = 90_000): Promise<void> {
+    await waitFor(() => this.pending() === 0, timeoutMs, 'every task in the store to end', 100);
+  }
+
+  /** Running tasks held by an agent: a snapshot taken before a fault. */
+  runningOn(agentId: string): Array<{ id: string; attempt: number }> {
+    return this.db()
+      .prepare<[string], { id: string; attempt: number }>(
+        `SELECT id, attempt FROM tasks WHERE status = 'running' AND agent_id = ?`,
+      )
+      .all(agentId);
+  }
+
+  /** Ids of the tasks queued in SQL right now. */
+  queuedIds(): string[] {
+    return this.db()
+      .prepare<[number], { id: string }>(`SELECT id FROM tasks WHERE status = 'queued' AND not_before <= ?`)
+      .all(Date.now())
+      .map((r) => r.id);
+  }
+
+  /**
+   * Seconds from `at` until every one of `tasks` was claimed again by a later attempt (null when one never
+   * was, or when `tasks` is empty).
+   */
+  reclaimedAfter(at: number, tasks: ReadonlyArray<{ id: string; attempt: number }>): number | null {
+    if (tasks.length === 0) return null;
+    const next = this.db().prepare<[string, number], { at: number | null }>(
+      `SELECT min(at) AS at FROM task_events WHERE task_id = ? AND kind = 'started' AND attempt > ?`,
+    );
+    let latest = at;
+    for (const t of tasks) {
+      const row = next.get(t.id, t.attempt);
+      if (row?.at == null) return null;
+      latest = Math.max(latest, row.at);
+    }
+    return (latest - at) / 1000;
+  }
+
+  /**
+   * Seconds from `at` until the lease of every one of `tasks` (a snapshot of what a killed or stalled worker
+   * held) was taken back: its `lease_expired` or `lease_reclaimed` event, or its result if it still finished.
+   * Null when `tasks` is empty or one never was.
+   */
+  takenBackAfter(at: number, tasks: ReadonlyArray<{ id: string; attempt: number }>): number | null {
+    if (tasks.length === 0) return null;
+    const end = this.db().prepare<[string, number], { at: number | null }>(
+      `SELECT min(at) AS at FROM task_events WHERE task_id = ? AND attempt = ?
+         AND kind IN ('lease_expired', 'lease_reclaimed', 'succeeded', 'failed', 'released', 'cancelled')`,
+    );
+    let latest = at;
+    for (const t of tasks) {
+      const row = end.get(t.id, t.attempt);
+      if (row?.at == null) return null;
+      latest = Math.max(latest, row.at);
+    }
+    return (latest - at) / 1000;
+  }
+
+  /** The longest time a task waited from submission to its first claim, in seconds. */
+  longestFirstWait(): number {
+    const row = this.db()
+      .prepare<[], { s: number | null }>(
+        `SELECT max(s.at - q.at) / 1000.0 AS s FROM task_events AS q
+         JOIN task_events AS s ON s.task_id = q.task_id AND s.kind = 'started' AND s.attempt = 1
+         WHERE q.kind = 'submitted'`,
+      )
+      .get();
+    return row?.s ?? 0;
+  }
+
+  /**
+   * Seconds from `at` until every one of `ids` (tasks waiting when a fault began) had been claimed at least
+   * once (0 when all were claimed before `at`); null while one has not been.
+   */
+  allClaimedAfter(at: number, ids: readonly string[]): number | null {
+    const row = this.db()
+      .prepare<[string], { n: number; claimed: number; last: number | null }>(
+        `SELECT count(*) AS n, count(c.at) AS claimed, max(c.at) AS last
+         FROM json_each(?) AS w
+         LEFT JOIN (SELECT task_id, min(at) AS at FROM task_events WHERE kind = 'started' GROUP BY task_id) AS c
+           ON c.task_id = w.value`,
+      )
+      .get(JSON.stringify(ids));
+    if (!row || row.claimed < row.n) return null;
+    return Math.max(0, ((row.last ?? at) - at) / 1000);
+  }
+
+  /** Seconds from `at` until the first claim (of any attempt) of one of `ids` at or after `at`; null if none. */
+  firstClaimAfter(at: number, ids: readonly string[]): number | null {
+    if (ids.length === 0) return null;
+    const row = this.db()
+      .prepare<[number, string], { at: number | null }>(
+        `SELECT min(at) AS at FROM task_events WHERE kind = 'started' AND at >= ?
+           AND task_id IN (SELECT value FROM json_each(?))`,
+      )
+      .get(at, JSON.stringify(ids));
+    return row?.at == null ? null : (row.at - at) / 1000;
+  }
+
+  async stop(): Promise<void> {
+    for (const p of this.procs) {
+      if (p.child.exitCode === null && p.child.signalCode === null) {
+        p.child.kill('SIGCONT'); // a stopped process would not die of SIGKILL until continued on some systems
+        p.child.kill('SIGKILL');
+      }
+    }
+    await Promise.all(this.procs.map((p) => p.exited));
+    await Promise.all(this.inProcess.map((s) => s.stop()));
+    this.reader?.close();
+    this.reader = null;
+    // TASKFLEET_TEST_KEEP=1 keeps the store, the process logs and the Redis keys for a look after a failure.
+    if (process.env.TASKFLEET_TEST_KEEP) {
+      console.log(`[chaos] kept ${this.dir} and the Redis keys ${this.config.redisPrefix}:*`);
+      return;
+    }
+    await deleteKeys(this.config.redisUrl, this.config.redisPrefix);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private spawnProcess(id: string, args: string[], env: Record<string, string>): ChaosProcess {
+    const logFile = path.join(this.dir, `${id}-${this.procs.length}.log`);
+    const out = createWriteStream(logFile);
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...withoutSecrets(process.env), ...configToEnv(this.config), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.pipe(out);
+    child.stderr?.pipe(out);
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const proc = { id, child, exited, logFile };
+    this.procs.push(proc);
+    return proc;
+  }
+}
+
+/** What the invariant check found; `violations` lists examples of anything that broke an invariant. */
+export interface ChaosReport {
+  tasks: number;
+  succeeded: number;
+  dead: number;
+  lost: number;
+  duplicatedResults: number;
+  staleResults: number;
+  onIncapableWorker: number;
+  doubleClaims: number;
+  maxAttemptsViolations: number;
+  highestAttempt: number;
+  maxAttempts: number;
+  rejected: number;
+  rejectedBy: Record<string, number>;
+  doubleActions: number;
+  violations: string[];
+}
+
+interface TaskRow {
+  id: string;
+  type: string;
+  status: string;
+  attempt: number;
+  max_attempts: number;
+  required_capabilities: string;
+  agent_id: string | null;
+}
+
+interface EventRow {
+  task_id: string;
+  kind: string;
+  attempt: number;
+  agent_id: string | null;
+}
+
+const TERMINAL = new Set(['succeeded', 'dead', 'cancelled', 'expired']);
+
+/**
+ * Checks the invariants over the given tasks (every task in the store when `ids` is omitted):
+ *  - every task is in the store and terminal (`lost` otherwise);
+ *  - a succeeded task has exactly one `succeeded` event, others none (`duplicatedResults`);
+ *  - that event is the current attempt's, by the task's recorded agent (`staleResults`: a zombie's result);
+ *  - every claim was made by an agent whose capabilities cover the task's and that has its type;
+ *  - one claim per attempt (`doubleClaims`), attempt ≤ maxAttempts + releases;
+ *  - one lease take-back and one outcome per attempt (`doubleActions`: two supervisors acting twice).
+ */
+export function checkInvariants(db: Database.Database, ids?: readonly string[]): ChaosReport {
+  const tasks = db.prepare<[], TaskRow>('SELECT * FROM tasks').all();
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  const wanted = ids ?? tasks.map((t) => t.id);
+  const events = db
+    .prepare<[], EventRow>(
+      `SELECT task_id, kind, attempt, agent_id FROM task_events
+       WHERE kind IN ('started', 'succeeded', 'result_rejected', 'released', 'lease_expired', 'lease_reclaimed',
+                      'retry_scheduled', 'dead')
+       ORDER BY seq`,
+    )
+    .all();
+  const agents = new Map(
+    db
+      .prepare<[], { id: string; capabilities: string; types: string }>('SELECT id, capabilities, types FROM agents')
+      .all()
+      .map((a) => [
+        a.id,
+        { caps: new Set(JSON.parse(a.capabilities) as string[]), types: JSON.parse(a.types) as string[] },
+      ]),
+  );
+  const perTask = new Map<string, EventRow[]>();
+  for (const e of events) {
+    const list = perTask.get(e.task_id);
+    if (list) list.push(e);
+    else perTask.set(e.task_id, [e]);
+  }
+
+  const r: ChaosReport = {
+    tasks: wanted.length,
+    succeeded: 0,
+    dead: 0,
+    lost: 0,
+    duplicatedResults: 0,
+    staleResults: 0,
+    onIncapableWorker: 0,
+    doubleClaims: 0,
+    maxAttemptsViolations: 0,
+    highestAttempt: 0,
+    maxAttempts: 0,
+    rejected: 0,
+    rejectedBy: {},
+    doubleActions: 0,
+    violations: [],
+  };
+  const violation = (msg: string) => {
+    if (r.violations.length < 20) r.violations.push(msg);
+  };
+  for (const id of wanted) {
+    const t = byId.get(id);
+    if (!t || !TERMINAL.has(t.status)) {
+      r.lost++;
+      violation(`task ${id} is ${t ? t.status : 'missing from the store'}`);
+      continue;
+    }
+    if (t.status === 'succeeded') r.succeeded++;
+    if (t.status === 'dead') r.dead++;
+    const evs = perTask.get(id) ?? [];
+    const required = JSON.parse(t.required_capabilities) as string[];
+    const results = evs.filter((e) => e.kind === 'succeeded');
+    if (results.length !== (t.status === 'succeeded' ? 1 : 0)) {
+      r.duplicatedResults++;
+      violation(`task ${id} (${t.status}) has ${results.length} succeeded events`);
+    }
+    for (const e of results) {
+      if (e.attempt !== t.attempt || e.agent_id !== t.agent_id) {
+        r.staleResults++;
+        violation(`task ${id}: result of attempt ${e.attempt} by ${e.agent_id}, current ${t.attempt} by ${t.agent_id}`);
+      }
+    }
+    const claims = new Map<number, number>();
+    const takeBacks = new Map<number, number>();
+    const outcomes = new Map<number, number>();
+    for (const e of evs) {
+      if (e.kind === 'started') {
+        claims.set(e.attempt, (claims.get(e.attempt) ?? 0) + 1);
+        const agent = e.agent_id ? agents.get(e.agent_id) : undefined;
+        if (!agent || !required.every((c) => agent.caps.has(c)) || !agent.types.includes(t.type)) {
+          r.onIncapableWorker++;
+          violation(`task ${id} needs [${required.join(',')}] but attempt ${e.attempt} ran on ${e.agent_id}`);
+        }
+      } else if (e.kind === 'lease_expired' || e.kind === 'lease_reclaimed') {
+        takeBacks.set(e.attempt, (takeBacks.get(e.attempt) ?? 0) + 1);
+      } else if (e.kind === 'retry_scheduled' || e.kind === 'dead') {
+        outcomes.set(e.attempt, (outcomes.get(e.attempt) ?? 0) + 1);
+      } else if (e.kind === 'result_rejected') {
+        r.rejected++;
+        const by = e.agent_id ?? '(none)';
+        r.rejectedBy[by] = (r.rejectedBy[by] ?? 0) + 1;
+      }
+    }
+    for (const [attempt, n] of claims) {
+      if (n > 1) {
+        r.doubleClaims++;
+        violation(`task ${id}: attempt ${attempt} was claimed ${n} times`);
+      }
+    }
+    for (const [label, m] of [
+      ['lease take-backs', takeBacks],
+      ['outcomes', outcomes],
+    ] as const) {
+      for (const [attempt, n] of m) {
+        if (n > 1) {
+          r.doubleActions++;
+          violation(`task ${id}: attempt ${attempt} has ${n} ${label}`);
+        }
+      }
+    }
+    const released = evs.filter((e) => e.kind === 'released').length;
+    r.highestAttempt = Math.max(r.highestAttempt, t.attempt);
+    r.maxAttempts = Math.max(r.maxAttempts, t.max_attempts);
+    if (t.attempt - released > t.max_attempts) {
+      r.maxAttemptsViolations++;
+      violation(`task ${id}: attempt ${t.attempt} (${released} released) over maxAttempts ${t.max_attempts}`);
+    }
+  }
+  return r;
+}
+
+/** Agents whose status history shows the same state entered twice in a row (two supervisors acting twice). */
+export function doubleAgentTransitions(db: Database.Database): string[] {
+  const rows = db
+    .prepare<[], { agent_id: string; from_state: string | null; to_state: string; reason: string }>(
+      'SELECT agent_id, from_state, to_state, reason FROM agent_events ORDER BY seq',
+    )
+    .all();
+  const last = new Map<string, string>();
+  const out: string[] = [];
+  for (const e of rows) {
+    // A re-registration that keeps a held state records from = to on purpose.
+    if (e.from_state !== e.to_state && last.get(e.agent_id) === e.to_state) {
+      out.push(`${e.agent_id}: ${e.to_state} twice in a row (${e.reason})`);
+    }
+    last.set(e.agent_id, e.to_state);
+  }
+  return out;
+}
+
+const quantile = (sorted: number[], q: number) =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+
+/** Prints the scenario's figures line and returns it. */
+export function reportLine(name: string, r: ChaosReport, recoveries: Array<number | null>, extra = ''): string {
+  const rec = recoveries.filter((x): x is number => x !== null).sort((a, b) => a - b);
+  const line =
+    `[chaos] ${name}: tasks ${r.tasks} (succeeded ${r.succeeded}, dead ${r.dead}), lost ${r.lost}, ` +
+    `duplicated results ${r.duplicatedResults}, stale results ${r.staleResults}, ` +
+    `on incapable worker ${r.onIncapableWorker}, ` +
+    `max attempts ${r.maxAttemptsViolations === 0 ? 'respected' : `VIOLATED ×${r.maxAttemptsViolations}`} ` +
+    `(highest attempt ${r.highestAttempt} of ${r.maxAttempts}), zombie results rejected ${r.rejected}, ` +
+    `recovery p50 ${quantile(rec, 0.5).toFixed(2)} s / max ${(rec[rec.length - 1] ?? NaN).toFixed(2)} s ` +
+    `(${rec.length} faults)${extra ? `, ${extra}` : ''}`;
+  console.log(line);
+  return line;
+}
+
+/** The standard assertions of a chaos scenario. */
+export function expectInvariants(r: ChaosReport): void {
+  expect(r.violations).toEqual([]);
+  expect(r.lost).toBe(0);
+  expect(r.duplicatedResults).toBe(0);
+  expect(r.staleResults).toBe(0);
+  expect(r.onIncapableWorker).toBe(0);
+  expect(r.doubleClaims).toBe(0);
+  expect(r.maxAttemptsViolations).toBe(0);
+}
