@@ -119,7 +119,7 @@ export class Fleet {
         const a = await this.sup.store.getAgent(o.id);
         return a !== null && a.state === 'running' && a.pid === child.pid;
       },
-      15_000,
+      30_000,
       `worker ${o.id} to register`,
     );
     return w;
