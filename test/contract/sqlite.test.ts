@@ -48,12 +48,16 @@ describe('sqlite store: two connections on one file', () => {
 
     const claimVia = (store: Store, agentId: string, taskId: string) =>
       store.claimTask({ taskId, attempt: 0, agentId, now: T0 + 1_000, leaseMs: LEASE_MS });
-    // Each call runs as soon as it is made; alternate which connection asks first, so each wins some races.
-    const racing: Array<Promise<ClaimResult>> = tasks.flatMap((t, i) =>
-      i % 2 === 0
-        ? [claimVia(first, 'agent-1', t.id), claimVia(second, 'agent-2', t.id)]
-        : [claimVia(second, 'agent-2', t.id), claimVia(first, 'agent-1', t.id)],
-    );
+    // Each store commits the claims asked of it in one turn of the event loop together, so the race is
+    // run in rounds of 10 tasks, alternating which connection asks (and so flushes) first: each wins some.
+    const racing: Array<Promise<ClaimResult>> = [];
+    for (let round = 0; round < 10; round++) {
+      const chunk = tasks.slice(round * 10, round * 10 + 10);
+      const [a, b] = round % 2 === 0 ? [first, second] : [second, first];
+      const [idA, idB] = round % 2 === 0 ? ['agent-1', 'agent-2'] : ['agent-2', 'agent-1'];
+      racing.push(...chunk.flatMap((t) => [claimVia(a, idA, t.id), claimVia(b, idB, t.id)]));
+      await new Promise((r) => setImmediate(r));
+    }
     const results = await Promise.all(racing);
 
     const won = results.flatMap((r) => (r.claimed ? [r.task] : []));

@@ -33,7 +33,7 @@ describe('Slots: one concurrency limit across every route a worker consumes', ()
     expect(seen).toEqual([0]);
   });
 
-  it('limits each route to its running tasks plus the free slots, never below 1', () => {
+  it('limits each route to its running tasks plus the free slots (0 for an idle route when none is free)', () => {
     const slots = new Slots(8, () => undefined);
     expect(slots.limitFor('a')).toBe(8);
     for (let i = 0; i < 5; i++) slots.tryAcquire('a');
@@ -43,7 +43,8 @@ describe('Slots: one concurrency limit across every route a worker consumes', ()
     expect(slots.limitFor('c')).toBe(2);
     slots.tryAcquire('b');
     slots.tryAcquire('b');
-    expect(slots.limitFor('c')).toBe(1);
+    expect(slots.limitFor('c')).toBe(0);
+    expect(slots.limitFor('b')).toBe(3);
     // Back to the full limit once the work is done: the bug this guards against left consumers at 1.
     for (let i = 0; i < 5; i++) slots.release('a');
     for (let i = 0; i < 3; i++) slots.release('b');

@@ -1,8 +1,8 @@
 /**
  * The worker's concurrency limit across all the routes it consumes. BullMQ limits concurrency per queue
  * consumer only, so after every change the runtime sets each consumer's limit to its own running tasks
- * plus the free slots (`limitFor`), and pauses every consumer while no slot is free. A job fetched in the
- * moment before a pause takes effect is handed back to its queue untouched.
+ * plus the free slots (`limitFor`), and pauses a consumer whose limit falls to 0. A job fetched in the
+ * moment before a limit takes effect is handed back to its queue untouched.
  */
 export class Slots {
   private used = 0;
@@ -29,7 +29,7 @@ export class Slots {
 
   /** The most jobs a consumer of `route` should hold at once: its running ones plus every free slot. */
   limitFor(route: string): number {
-    return Math.max(1, this.activeOn(route) + this.free);
+    return this.activeOn(route) + this.free;
   }
 
   tryAcquire(route: string): boolean {

@@ -182,7 +182,7 @@ export class WorkerRuntime {
     const consumer = new QueueConsumer<DispatchMessage>(route, (job, token) => this.process(job, token), {
       connection: this.commands,
       prefix: this.o.config.redisPrefix,
-      concurrency: this.slots.limitFor(route),
+      concurrency: Math.max(1, this.slots.limitFor(route)),
       autorun: false,
       // The SQL lease, not BullMQ's job lock, guards a task; a lost job lock only risks a harmless re-dispatch.
       maxStalledCount: 1000,
@@ -193,7 +193,7 @@ export class WorkerRuntime {
       stalledInterval: 5_000,
     });
     consumer.on('error', (err) => this.log.debug({ err, route }, 'queue consumer error'));
-    if (!this.fetching) void consumer.pause(true);
+    if (!this.fetching(route)) void consumer.pause(true);
     void consumer.run().catch((err: unknown) => this.log.error({ err, route }, 'queue consumer stopped'));
     return consumer;
   }
@@ -226,17 +226,24 @@ export class WorkerRuntime {
     }
   }
 
-  /** Whether consumers should fetch now: running, not held by the registry, and a slot free. */
-  private get fetching(): boolean {
-    return this.state === 'running' && this.held === null && this.slots.free > 0;
+  /** Whether the consumer of `route` should fetch now: running, not held by the registry, and a slot for it. */
+  private fetching(route: string): boolean {
+    return this.state === 'running' && this.held === null && this.slots.limitFor(route) > 0;
   }
 
-  /** Keeps every consumer's fetch limit within the free slots; pauses them all while they must not fetch. */
+  /**
+   * Keeps every consumer's fetch limit within its running tasks plus the free slots, and pauses only a
+   * consumer that may take nothing at all. A consumer with tasks running keeps running even when no slot is
+   * free: its limit then equals what it holds, so BullMQ fetches nothing more, and a completion can still
+   * fetch the next job in the same round trip (a paused consumer cannot, and pausing and resuming under
+   * load would cost a round trip per task).
+   */
   private applySlots(): void {
     for (const [route, c] of this.consumers) {
-      c.concurrency = this.slots.limitFor(route);
-      if (!this.fetching && !c.isPaused()) void c.pause(true);
-      else if (this.fetching && c.isPaused()) void c.resume();
+      const fetching = this.fetching(route);
+      if (fetching) c.concurrency = this.slots.limitFor(route);
+      if (!fetching && !c.isPaused()) void c.pause(true);
+      else if (fetching && c.isPaused()) void c.resume();
     }
   }
 

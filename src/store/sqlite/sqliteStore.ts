@@ -47,6 +47,7 @@ import {
   toTaskEvent,
   type TaskRow,
 } from './rows';
+import { GroupCommit } from './groupCommit';
 import { applySchema } from './schema';
 import * as security from './securityOps';
 import { prepareSecurityStatements, type SecurityStatements } from './securityStatements';
@@ -58,10 +59,12 @@ export async function openSqliteStore(opts: { path: string }): Promise<Store> {
   if (!inMemory) fs.mkdirSync(path.dirname(path.resolve(opts.path)), { recursive: true });
   const db = new Database(opts.path);
   try {
-    db.pragma('busy_timeout = 10000');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
+    db.pragma('mmap_size = 268435456');
+    db.pragma('temp_store = MEMORY');
     applySchema(db);
     return new SqliteStore(db);
   } catch (err) {
@@ -69,6 +72,9 @@ export async function openSqliteStore(opts: { path: string }): Promise<Store> {
     throw err;
   }
 }
+
+/** How long a write waits for another process's write lock before it fails as unavailable. */
+const BUSY_TIMEOUT_MS = 10_000;
 
 const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|NOTADB|CORRUPT)/;
 
@@ -86,7 +92,11 @@ class SqliteStore implements Store {
   private readonly security: SecurityStatements;
   private readonly listStatements = new Map<string, Database.Statement<Record<string, unknown>, TaskRow>>();
 
+  /** Lease-bound writes and submissions: many callers' writes per transaction (see groupCommit.ts). */
+  private readonly group: GroupCommit;
+
   constructor(private readonly db: Database.Database) {
+    this.group = new GroupCommit(db, (err) => this.storeError(err), { busyTimeoutMs: BUSY_TIMEOUT_MS });
     this.tasks = prepareTaskStatements(db);
     this.agents = prepareAgentStatements(db);
     this.fleet = prepareFleetStatements(db);
@@ -95,13 +105,11 @@ class SqliteStore implements Store {
 
   // ---- tasks: submission and reads
 
-  insertTasks(tasks: NewTask[]): Promise<InsertOutcome[]> {
-    return this.run(() => {
-      const capabilitySets = tasks.map((t, i) =>
-        normaliseCapabilities(t.requiredCapabilities, `tasks[${i}].requiredCapabilities`),
-      );
-      return this.tx(() => tasks.map((t, i) => insertTask(this.tasks, t, capabilitySets[i] ?? [])));
-    });
+  async insertTasks(tasks: NewTask[]): Promise<InsertOutcome[]> {
+    const capabilitySets = tasks.map((t, i) =>
+      normaliseCapabilities(t.requiredCapabilities, `tasks[${i}].requiredCapabilities`),
+    );
+    return this.group.write(() => tasks.map((t, i) => insertTask(this.tasks, t, capabilitySets[i] ?? [])));
   }
 
   getTask(id: string): Promise<TaskRecord | null> {
@@ -137,19 +145,17 @@ class SqliteStore implements Store {
   // ---- tasks: the lease-bound life of an attempt
 
   claimTask(ref: LeaseRef & { leaseMs: number }): Promise<ClaimResult> {
-    return this.run(() =>
-      this.tx((): ClaimResult => {
-        const [row] = this.tasks.claimTask.all({ ...leaseKey(ref), leaseUntil: ref.now + ref.leaseMs });
-        if (!row) return { claimed: false, current: this.findTask(ref.taskId) };
-        // waitMs: how long the task waited to start since it became due (submit, delay or backoff).
-        this.event(row.id, ref.now, 'started', row.attempt, ref.agentId, { waitMs: ref.now - row.not_before });
-        return { claimed: true, task: toTask(row) };
-      }),
-    );
+    return this.group.write((): ClaimResult => {
+      const [row] = this.tasks.claimTask.all({ ...leaseKey(ref), leaseUntil: ref.now + ref.leaseMs });
+      if (!row) return { claimed: false, current: this.findTask(ref.taskId) };
+      // waitMs: how long the task waited to start since it became due (submit, delay or backoff).
+      this.event(row.id, ref.now, 'started', row.attempt, ref.agentId, { waitMs: ref.now - row.not_before });
+      return { claimed: true, task: toTask(row) };
+    });
   }
 
   renewLease(ref: LeaseRef & { leaseMs: number }): Promise<RenewResult> {
-    return this.run(() => {
+    return this.group.write((): RenewResult => {
       const [row] = this.tasks.renewLease.all({ ...leaseKey(ref), leaseUntil: ref.now + ref.leaseMs });
       return row
         ? { held: true, cancelRequested: row.cancel_requested === 1 }
@@ -158,7 +164,7 @@ class SqliteStore implements Store {
   }
 
   completeTask(ref: LeaseRef & { result: unknown }): Promise<boolean> {
-    return this.run(() =>
+    return this.group.write(() =>
       this.resultWrite(ref, 'succeeded', () => {
         const [held] = this.tasks.completeTask.all({ ...leaseKey(ref), result: toJson(ref.result) });
         if (!held) return false;
@@ -174,7 +180,7 @@ class SqliteStore implements Store {
   failTask(ref: LeaseRef & { error: TaskError; decision: RetryDecision }): Promise<boolean> {
     const { decision } = ref;
     const params = { ...leaseKey(ref), error: toJson(ref.error) };
-    return this.run(() =>
+    return this.group.write(() =>
       this.resultWrite(ref, 'failed', () => {
         const [held] =
           decision.status === 'queued'
@@ -190,23 +196,19 @@ class SqliteStore implements Store {
   }
 
   finishCancelled(ref: LeaseRef): Promise<boolean> {
-    return this.run(() =>
-      this.tx(() => {
-        if (this.tasks.finishCancelled.run(leaseKey(ref)).changes === 0) return false;
-        this.event(ref.taskId, ref.now, 'cancelled', ref.attempt, ref.agentId);
-        return true;
-      }),
-    );
+    return this.group.write(() => {
+      if (this.tasks.finishCancelled.run(leaseKey(ref)).changes === 0) return false;
+      this.event(ref.taskId, ref.now, 'cancelled', ref.attempt, ref.agentId);
+      return true;
+    });
   }
 
   releaseTask(ref: LeaseRef): Promise<boolean> {
-    return this.run(() =>
-      this.tx(() => {
-        if (this.tasks.releaseTask.run(leaseKey(ref)).changes === 0) return false;
-        this.event(ref.taskId, ref.now, 'released', ref.attempt, ref.agentId);
-        return true;
-      }),
-    );
+    return this.group.write(() => {
+      if (this.tasks.releaseTask.run(leaseKey(ref)).changes === 0) return false;
+      this.event(ref.taskId, ref.now, 'released', ref.attempt, ref.agentId);
+      return true;
+    });
   }
 
   // ---- tasks: supervisor actions and background loops
@@ -369,13 +371,11 @@ class SqliteStore implements Store {
    * `result_rejected` on the task, in the same transaction, unless the task does not exist at all.
    */
   private resultWrite(ref: LeaseRef, outcome: 'succeeded' | 'failed', apply: () => boolean): boolean {
-    return this.tx(() => {
-      if (apply()) return true;
-      if (this.tasks.selectTask.get({ id: ref.taskId })) {
-        this.event(ref.taskId, ref.now, 'result_rejected', ref.attempt, ref.agentId, { outcome });
-      }
-      return false;
-    });
+    if (apply()) return true;
+    if (this.tasks.selectTask.get({ id: ref.taskId })) {
+      this.event(ref.taskId, ref.now, 'result_rejected', ref.attempt, ref.agentId, { outcome });
+    }
+    return false;
   }
 
   private event(
@@ -413,11 +413,15 @@ class SqliteStore implements Store {
     try {
       return fn();
     } catch (err) {
-      if (!this.db.open) throw new UnavailableError('sqlite: the store is closed', { cause: err });
-      if (UNAVAILABLE_CODES.test(sqliteErrorCode(err) ?? '')) {
-        throw new UnavailableError(`sqlite: ${(err as Error).message}`, { cause: err });
-      }
-      throw err;
+      throw this.storeError(err);
     }
+  }
+
+  private storeError(err: unknown): unknown {
+    if (!this.db.open) return new UnavailableError('sqlite: the store is closed', { cause: err });
+    if (UNAVAILABLE_CODES.test(sqliteErrorCode(err) ?? '')) {
+      return new UnavailableError(`sqlite: ${(err as Error).message}`, { cause: err });
+    }
+    return err;
   }
 }

@@ -1,0 +1,113 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { GroupCommit } from '../../src/store/sqlite/groupCommit';
+
+describe('GroupCommit (a real SQLite file, two connections)', () => {
+  let dir: string;
+  let file: string;
+  let db: Database.Database;
+  let other: Database.Database;
+
+  const open = () => {
+    const c = new Database(file);
+    c.pragma('journal_mode = WAL');
+    c.pragma('busy_timeout = 5000');
+    return c;
+  };
+  const count = () => (other.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n;
+
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'taskfleet-group-'));
+    file = path.join(dir, 'g.db');
+    db = open();
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL UNIQUE)');
+    other = open();
+  });
+
+  afterEach(() => {
+    db.close();
+    other.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('commits the writes asked for in one turn of the event loop in one transaction', async () => {
+    const group = new GroupCommit(db, (e) => e, { busyTimeoutMs: 1000 });
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const ids = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => group.write(() => Number(insert.run(`v${i}`).lastInsertRowid))),
+    );
+    expect(ids).toHaveLength(20);
+    expect(new Set(ids).size).toBe(20);
+    expect(group.counts).toMatchObject({ transactions: 1, writes: 20 });
+    expect(count()).toBe(20);
+    // A later turn is a later transaction.
+    await group.write(() => insert.run('later'));
+    expect(group.counts).toMatchObject({ transactions: 2, writes: 21 });
+  });
+
+  it('rolls back only the write that threw, and rejects only its caller', async () => {
+    const group = new GroupCommit(db, (e) => e, { busyTimeoutMs: 1000 });
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const results = await Promise.allSettled([
+      group.write(() => insert.run('a')),
+      group.write(() => {
+        insert.run('half-written');
+        insert.run('a'); // UNIQUE violation: this write's first insert must not survive either
+      }),
+      group.write(() => insert.run('b')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'SQLITE_CONSTRAINT_UNIQUE' });
+    expect(other.prepare('SELECT v FROM t ORDER BY v').pluck().all()).toEqual(['a', 'b']);
+    expect(group.counts.transactions).toBe(1);
+  });
+
+  it('waits for another process’s write lock without stopping the event loop, then commits', async () => {
+    const group = new GroupCommit(db, (e) => e, { busyTimeoutMs: 5000 });
+    other.exec('BEGIN IMMEDIATE');
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 5);
+    const write = group.write(() => db.prepare('INSERT INTO t (v) VALUES (?)').run('after-the-lock'));
+    await new Promise((r) => setTimeout(r, 150));
+    // Still waiting, yet timers kept firing: the busy handler did not sleep inside the event loop.
+    expect(count()).toBe(0);
+    expect(ticks).toBeGreaterThan(5);
+    expect(group.counts.busy).toBeGreaterThan(0);
+    other.exec('COMMIT');
+    await write;
+    clearInterval(ticker);
+    expect(count()).toBe(1);
+  });
+
+  it('gives up after busyTimeoutMs with SQLITE_BUSY, having written nothing', async () => {
+    const seen: unknown[] = [];
+    const group = new GroupCommit(
+      db,
+      (e) => {
+        seen.push(e);
+        return new Error('mapped');
+      },
+      { busyTimeoutMs: 100 },
+    );
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      await expect(group.write(() => db.prepare('INSERT INTO t (v) VALUES (?)').run('never'))).rejects.toThrow(
+        'mapped',
+      );
+      expect(seen[0]).toMatchObject({ name: 'SqliteError', code: 'SQLITE_BUSY' });
+    } finally {
+      other.exec('ROLLBACK');
+    }
+    expect(count()).toBe(0);
+  });
+
+  it('rejects writes once the connection is closed', async () => {
+    const group = new GroupCommit(db, (e) => e, { busyTimeoutMs: 100 });
+    const write = group.write(() => 1);
+    db.close();
+    await expect(write).rejects.toThrow('the store is closed');
+    db = open(); // for afterEach
+  });
+});
