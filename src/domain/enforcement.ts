@@ -31,7 +31,8 @@ export function missedHeartbeats(agent: Pick<AgentRecord, 'lastHeartbeatAt'>, no
   return Math.max(0, Math.floor((now - agent.lastHeartbeatAt) / intervalMs));
 }
 
-const LEFT_ALONE: ReadonlySet<AgentState> = new Set(['stopped', 'failed', 'frozen']);
+/** States the enforcer no longer acts on. */
+export const LEFT_ALONE: ReadonlySet<AgentState> = new Set(['stopped', 'failed', 'frozen']);
 const TAKES_WORK: ReadonlySet<AgentState> = new Set(['registered', 'running', 'degraded', 'warning', 'draining']);
 
 export function enforcementAction(

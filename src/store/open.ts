@@ -2,11 +2,14 @@ import type { Config } from '../config/config';
 import type { Store } from './port';
 import { openSqliteStore } from './sqlite/sqliteStore';
 
-/** Opens the store the configuration names (TASKFLEET_STORE). The mssql adapter is loaded only when chosen. */
-export async function openStore(config: Config): Promise<Store> {
+/**
+ * Opens the store the configuration names (TASKFLEET_STORE). The mssql adapter is loaded only when chosen.
+ * `supervisor`: this process runs the background loops, so it also keeps an embedded store's WAL short.
+ */
+export async function openStore(config: Config, opts: { supervisor?: boolean } = {}): Promise<Store> {
   switch (config.store) {
     case 'sqlite':
-      return openSqliteStore({ path: config.sqlitePath });
+      return openSqliteStore({ path: config.sqlitePath, checkpointInBackground: opts.supervisor === true });
     case 'mssql': {
       const { openMssqlStore } = await import('./mssql/open');
       return openMssqlStore(config);

@@ -6,12 +6,15 @@
 import { METRICS, noTelemetry, type Telemetry } from '../telemetry/telemetry';
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock';
-import { enforcementAction, type EnforcementPolicy } from '../domain/enforcement';
+import { enforcementAction, LEFT_ALONE, missedHeartbeats, type EnforcementPolicy } from '../domain/enforcement';
 import { afterLeaseExpiry } from '../domain/transitions';
 import type { Dispatcher } from '../dispatch/dispatcher';
 import type { Store } from '../store/port';
 
 export class HeartbeatEnforcer {
+  /** Enforcement is held because no agent is heard from (logged once per hold). */
+  private holding = false;
+
   constructor(
     private readonly store: Store,
     private readonly dispatcher: Dispatcher,
@@ -21,13 +24,34 @@ export class HeartbeatEnforcer {
     private readonly telemetry: Telemetry = noTelemetry,
   ) {}
 
-  /** Applies the thresholds to every agent; returns how many changed state. */
+  /**
+   * Applies the thresholds to every agent; returns how many changed state.
+   *
+   * Judged on one snapshot at one instant: a write that waited (the store's write lock held by a stopped
+   * process) ends the pass, since judging the snapshot's heartbeats at a later clock would count the wait as
+   * heartbeats missed. And when every watched agent (two or more) is late at once, what stopped is far more
+   * likely the store, or the path to it, than every agent together: nothing is escalated until one of them
+   * is heard from again (a dead fleet's tasks still come back through lease expiry).
+   */
   async enforceHeartbeats(): Promise<number> {
     let changed = 0;
-    for (const agent of await this.store.listAgents()) {
-      const now = this.clock.now();
+    const agents = await this.store.listAgents();
+    const now = this.clock.now();
+    const { heartbeatIntervalMs, warnAfter } = this.policy;
+    const watched = agents.filter((a) => !LEFT_ALONE.has(a.state));
+    if (watched.length >= 2) {
+      const freshest = Math.max(...watched.map((a) => a.lastHeartbeatAt));
+      if (missedHeartbeats({ lastHeartbeatAt: freshest }, now, heartbeatIntervalMs) >= warnAfter) {
+        if (!this.holding) this.log.warn({ agents: watched.length }, 'no agent heartbeats: holding enforcement');
+        this.holding = true;
+        return 0;
+      }
+    }
+    this.holding = false;
+    for (const agent of agents) {
       const action = enforcementAction(agent, now, this.policy);
       if (!action) continue;
+      if (this.clock.now() - now > heartbeatIntervalMs) break;
       const ok = await this.store.setAgentState({
         agentId: agent.id,
         to: action.to,

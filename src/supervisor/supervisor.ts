@@ -58,7 +58,7 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
   const clock = opts.clock ?? systemClock;
   const telemetry =
     opts.telemetry ?? createTelemetry(config, 'taskfleet-supervisor', `${os.hostname()}-${process.pid}`);
-  const ownStore = opts.store ?? (await openStore(config));
+  const ownStore = opts.store ?? (await openStore(config, { supervisor: true }));
   const store = instrumentStore(ownStore, telemetry);
   const redis = createProducerConnection(config.redisUrl, 'taskfleet-supervisor');
   redis.on('error', (err) => log.debug({ err }, 'redis connection error'));

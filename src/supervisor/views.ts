@@ -2,7 +2,17 @@
 import { isLive, type AgentEvent, type AgentRecord } from '../domain/agent';
 import type { TaskEvent, TaskRecord } from '../domain/task';
 
-const iso = (ms: number | null): string | undefined => (ms === null ? undefined : new Date(ms).toISOString());
+// The tasks of one batch share their times to the millisecond, so the last conversion is kept.
+let lastMs = NaN;
+let lastIso = '';
+const iso = (ms: number | null): string | undefined => {
+  if (ms === null) return undefined;
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
+};
 
 export function taskView(t: TaskRecord, routable: boolean): Record<string, unknown> {
   return {

@@ -24,13 +24,29 @@ export function formatTraceparent(t: TraceContext): string {
   return `00-${t.traceId}-${t.spanId}-${t.sampled ? '01' : '00'}`;
 }
 
+// Ids come out of a pool of random bytes: one call into the CSPRNG per 512 span ids rather than one per id
+// (a batch submit makes a span id per task).
+const POOL_BYTES = 4096;
+let pool = Buffer.alloc(0);
+let offset = 0;
+
+function randomHex(bytes: number): string {
+  if (offset + bytes > pool.length) {
+    pool = randomBytes(POOL_BYTES);
+    offset = 0;
+  }
+  const hex = pool.toString('hex', offset, offset + bytes);
+  offset += bytes;
+  return hex;
+}
+
 export function newSpanId(): string {
-  return randomBytes(8).toString('hex');
+  return randomHex(8);
 }
 
 /** A new trace (used when a request brings none). */
 export function newTrace(): TraceContext {
-  return { traceId: randomBytes(16).toString('hex'), spanId: newSpanId(), sampled: true };
+  return { traceId: randomHex(16), spanId: newSpanId(), sampled: true };
 }
 
 /** The same trace, with a new span id: a child of `parent`. */

@@ -78,16 +78,18 @@ describe('chaos: zombie workers', () => {
     await Promise.all(WORKER_KINDS.map(spawn));
 
     const ids: string[] = [];
+    const stops: Array<{ id: string; at: number; tasks: Array<{ id: string; attempt: number }>; gap: number }> = [];
     let submitting = true;
     const submitter = (async () => {
-      for (let i = 0; i < 2400; i += 200) {
+      // 2,400 tasks, and more (up to 4,800) while the two stops have not happened: a fleet fast enough to
+      // drain the first 2,400 before a worker could be caught with tasks running still meets both stops.
+      for (let i = 0; i < 4800 && (i < 2400 || stops.length < 2); i += 200) {
         ids.push(...(await f.submitBatch(sup.url, chaosTasks(200, i))));
         await sleep(250);
       }
       submitting = false;
     })();
 
-    const stops: Array<{ id: string; at: number; tasks: Array<{ id: string; attempt: number }>; gap: number }> = [];
     while (stops.length < 2 && (submitting || f.pending() > 100)) {
       await sleep(400); // fault pacing
       const victim = f.aliveWorkers().find((w) => !stops.some((s) => s.id === w.id) && f.runningOn(w.id).length > 0);

@@ -7,6 +7,7 @@ import type { ClaimResult, Store } from '../../src/store/port';
 import * as fleetSql from '../../src/store/sqlite/fleetStatements';
 import { applySchema, MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite/schema';
 import * as securitySql from '../../src/store/sqlite/securityStatements';
+import * as taskSql from '../../src/store/sqlite/statements';
 import { eventKinds, LEASE_MS, newTask, T0 } from './fixtures';
 import { storeContract } from './store.contract';
 
@@ -124,7 +125,7 @@ describe('sqlite store: schema migrations', () => {
 
   it('applies the later migrations to a database that has migration 1, keeping its data', async () => {
     createVersion1Database();
-    expect(SCHEMA_VERSION).toBe(3);
+    expect(SCHEMA_VERSION).toBe(4);
     const store = await openSqliteStore({ path: file });
     try {
       expect(await store.getTask('old-task')).toMatchObject({
@@ -209,14 +210,26 @@ describe('sqlite store: query plans of the fleet and stats queries', () => {
     [
       'COUNT_TASK_EVENTS',
       fleetSql.COUNT_TASK_EVENTS,
-      { kinds: '["started"]', since: T0 },
-      'SEARCH task_events USING COVERING INDEX task_events_kind_at',
+      { kinds: '["succeeded","dead"]', since: T0 },
+      'SEARCH task_events USING COVERING INDEX task_events_counted_kind_at',
     ],
     [
       'SELECT_AGENT_RUNS',
       fleetSql.SELECT_AGENT_RUNS,
       { agentId: 'a', since: T0 },
-      'SEARCH task_events USING INDEX task_events_agent_at',
+      'SEARCH task_events USING INDEX task_events_agent_runs',
+    ],
+    [
+      'SELECT_EXPIRED_LEASES',
+      taskSql.SELECT_EXPIRED_LEASES,
+      { now: T0, limit: 10 },
+      'SEARCH tasks USING INDEX tasks_running_lease',
+    ],
+    [
+      'SELECT_OVERDUE',
+      taskSql.SELECT_OVERDUE,
+      { now: T0, limit: 10 },
+      'SEARCH tasks USING INDEX tasks_queued_deadline',
     ],
     [
       'SELECT_LEASES_OF',

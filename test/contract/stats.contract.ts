@@ -86,10 +86,9 @@ export function statsContract(store: CurrentStore): void {
       await store().failTask({ ...leaseOf(b, T0 + 3_000), error: ERROR, decision: retry });
       await submit(store(), { createdAt: T0 + 4_000 });
 
-      const kinds = ['submitted', 'started', 'succeeded', 'failed', 'dead', 'lease_reclaimed'] as const;
+      const kinds = ['submitted', 'succeeded', 'failed', 'dead', 'lease_reclaimed'] as const;
       expect(await store().countTaskEvents(kinds, T0 + 1_500)).toEqual({
         submitted: 1,
-        started: 1,
         succeeded: 1,
         failed: 1,
         dead: 0,
@@ -97,7 +96,6 @@ export function statsContract(store: CurrentStore): void {
       });
       expect(await store().countTaskEvents(kinds, T0)).toEqual({
         submitted: 3,
-        started: 2,
         succeeded: 1,
         failed: 1,
         dead: 0,

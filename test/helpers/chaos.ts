@@ -211,7 +211,21 @@ export class ChaosFleet {
 
   /** Waits until every task in the store is terminal. */
   async waitAllTerminal(timeoutMs = 90_000): Promise<void> {
-    await waitFor(() => this.pending() === 0, timeoutMs, 'every task in the store to end', 100);
+    try {
+      await waitFor(() => this.pending() === 0, timeoutMs, 'every task in the store to end', 100);
+    } catch (err) {
+      // Say what is stuck, and where: the store's view of the unfinished tasks and of the agents.
+      const stuck = this.db()
+        .prepare(
+          `SELECT status, route_key, agent_id, count(*) AS n, min(lease_expires_at) AS lease, min(not_before) AS due
+           FROM tasks WHERE status IN ('queued', 'running') GROUP BY 1, 2, 3`,
+        )
+        .all();
+      const agents = this.db().prepare('SELECT id, state, last_heartbeat_at, running_tasks FROM agents').all();
+      throw new Error(
+        `${(err as Error).message} (now ${Date.now()}): ${JSON.stringify(stuck)}; agents ${JSON.stringify(agents)}`,
+      );
+    }
   }
 
   /** Running tasks held by an agent: a snapshot taken before a fault. */

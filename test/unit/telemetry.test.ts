@@ -29,6 +29,13 @@ describe('traceparent', () => {
     expect(c.traceId).toBe(t.traceId);
     expect(c.spanId).not.toBe(t.spanId);
   });
+
+  it('never hands out the same id twice across refills of its random pool', () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 2_000; i++) ids.add(newTrace().spanId); // several 4 KiB pools' worth
+    expect(ids.size).toBe(2_000);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{16}$/);
+  });
 });
 
 describe('the telemetry facade', () => {

@@ -37,8 +37,17 @@ export interface ExecutorOptions {
   telemetry?: Telemetry;
 }
 
+interface Running {
+  taskId: string;
+  attempt: number;
+  abort: (reason: AbortReason) => void;
+  log: () => Logger;
+}
+
 export class Executor {
-  private readonly running = new Map<string, (reason: AbortReason) => void>();
+  private readonly running = new Map<string, Running>();
+  /** One timer renews every running lease (their renewals share a transaction), rather than one per task. */
+  private renewer: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: ExecutorOptions) {}
 
@@ -48,7 +57,7 @@ export class Executor {
 
   /** Aborts every running handler (a drain that ran out of time hands the tasks back). */
   abortAll(reason: AbortReason): void {
-    for (const abort of this.running.values()) abort(reason);
+    for (const r of this.running.values()) r.abort(reason);
   }
 
   /**
@@ -57,7 +66,7 @@ export class Executor {
    */
   async execute(msg: DispatchMessage, progress: (value: number | object) => void): Promise<'done' | 'refused'> {
     // The job carries the task's trace, so the claim itself is part of it too.
-    return this.telemetry.inTrace(parseTraceparent(msg.traceParent), () => this.claimAndRun(msg, progress));
+    return this.traced(msg.traceParent, () => this.claimAndRun(msg, progress));
   }
 
   private async claimAndRun(
@@ -80,8 +89,10 @@ export class Executor {
     }
     const task = claim.task;
     // Everything reported from here on belongs to the task's trace (kept in SQL since its submit).
-    await this.telemetry.inTrace(parseTraceparent(task.traceParent ?? msg.traceParent), async () => {
-      const log = this.o.log.child({ taskId: task.id, attempt: task.attempt, type: task.type });
+    await this.traced(task.traceParent ?? msg.traceParent, async () => {
+      // Made on first use: most tasks log nothing below the configured level.
+      let child: Logger | null = null;
+      const log = () => (child ??= this.o.log.child({ taskId: task.id, attempt: task.attempt, type: task.type }));
       const waitMs = Math.max(0, now - task.notBefore);
       this.telemetry.taskEvent('TaskStarted', task, { agentId, waitMs });
       this.telemetry.metric(METRICS.dispatchLatencyMs, waitMs, { type: task.type });
@@ -98,13 +109,21 @@ export class Executor {
     return this.o.telemetry ?? noTelemetry;
   }
 
+  /**
+   * Runs `fn` inside the task's trace when telemetry reports anywhere. Otherwise nothing would read the
+   * trace, and entering it (AsyncLocalStorage) would slow every promise in the process for nothing.
+   */
+  private traced<T>(traceParent: string | undefined, fn: () => T): T {
+    if (!this.telemetry.enabled) return fn();
+    return this.telemetry.inTrace(parseTraceparent(traceParent), fn);
+  }
+
   private async run(
     task: TaskRecord,
     handler: TaskHandler<any, any>,
-    log: Logger,
+    log: () => Logger,
     progress: (value: number | object) => void,
   ): Promise<Outcome> {
-    const { store, agentId, clock, leaseMs } = this.o;
     const controller = new AbortController();
     let reason: AbortReason | null = null;
     const abort = (r: AbortReason) => {
@@ -112,20 +131,8 @@ export class Executor {
       reason = r;
       controller.abort(new Error(`task aborted: ${r}`));
     };
-    this.running.set(task.id, abort);
-    const ref = { taskId: task.id, attempt: task.attempt, agentId };
-    const renewal = setInterval(
-      () => {
-        store
-          .renewLease({ ...ref, now: clock.now(), leaseMs })
-          .then((r) => {
-            if (!r.held) abort('lease_lost');
-            else if (r.cancelRequested) abort('cancelled');
-          })
-          .catch((err: unknown) => log.warn({ err }, 'lease renewal failed; retrying at the next interval'));
-      },
-      Math.max(50, Math.floor(leaseMs / 3)),
-    );
+    this.running.set(task.id, { taskId: task.id, attempt: task.attempt, abort, log });
+    this.startRenewer();
     const seconds = task.timeoutSeconds ?? handler.timeoutSeconds ?? this.o.defaultTimeoutSeconds;
     const timeout = setTimeout(() => abort('timeout'), seconds * 1000);
     const aborted = new Promise<never>((_, reject) => {
@@ -148,7 +155,9 @@ export class Executor {
         attempt: task.attempt,
         maxAttempts: task.maxAttempts,
         signal: controller.signal,
-        log,
+        get log() {
+          return log();
+        },
         progress,
       };
       let result: unknown = await Promise.race([handler.run(input.data, ctx), aborted]);
@@ -175,13 +184,39 @@ export class Executor {
         error: { kind: 'handler', name: e.name, message: e.message },
       };
     } finally {
-      clearInterval(renewal);
       clearTimeout(timeout);
       this.running.delete(task.id);
+      if (this.running.size === 0) this.stopRenewer();
     }
   }
 
-  private async record(task: TaskRecord, outcome: Outcome, log: Logger): Promise<void> {
+  /** Renews every running lease each third of the lease; each renewal can abort its task (lost, cancelled). */
+  private startRenewer(): void {
+    if (this.renewer) return;
+    const { store, agentId, clock, leaseMs } = this.o;
+    this.renewer = setInterval(
+      () => {
+        const now = clock.now();
+        for (const r of this.running.values()) {
+          store
+            .renewLease({ taskId: r.taskId, attempt: r.attempt, agentId, now, leaseMs })
+            .then((res) => {
+              if (!res.held) r.abort('lease_lost');
+              else if (res.cancelRequested) r.abort('cancelled');
+            })
+            .catch((err: unknown) => r.log().warn({ err }, 'lease renewal failed; retrying at the next interval'));
+        }
+      },
+      Math.max(50, Math.floor(leaseMs / 3)),
+    );
+  }
+
+  private stopRenewer(): void {
+    if (this.renewer) clearInterval(this.renewer);
+    this.renewer = null;
+  }
+
+  private async record(task: TaskRecord, outcome: Outcome, taskLog: () => Logger): Promise<void> {
     const { store, agentId, clock } = this.o;
     const now = clock.now();
     const ref = { taskId: task.id, attempt: task.attempt, agentId, now };
@@ -189,10 +224,10 @@ export class Executor {
       case 'succeeded': {
         const ok = await withRetries(() => store.completeTask({ ...ref, result: outcome.result }));
         if (!ok) {
-          log.warn('result rejected: this attempt no longer holds the task');
+          taskLog().warn('result rejected: this attempt no longer holds the task');
           return;
         }
-        log.info('task succeeded');
+        this.info(taskLog, 'task succeeded');
         const runMs = now - (task.startedAt ?? now);
         const totalMs = now - task.createdAt;
         this.telemetry.taskEvent('TaskSucceeded', task, { agentId, runMs, totalMs });
@@ -211,39 +246,46 @@ export class Executor {
         });
         const ok = await withRetries(() => store.failTask({ ...ref, error, decision }));
         if (!ok) {
-          log.warn('failure rejected: this attempt no longer holds the task');
+          taskLog().warn('failure rejected: this attempt no longer holds the task');
           return;
         }
-        log.info({ error, next: decision.status }, 'task failed');
+        this.info(taskLog, { error, next: decision.status }, 'task failed');
         const runMs = now - (task.startedAt ?? now);
         this.telemetry.taskEvent('TaskFailed', task, { agentId, errorKind: error.kind, error: error.message, runMs });
         this.telemetry.metric(METRICS.runDurationMs, runMs, { type: task.type, outcome: 'failed' });
         this.telemetry.taskEvent(decision.status === 'queued' ? 'TaskRetried' : 'TaskDead', task, { agentId });
-        if (decision.status === 'queued') await this.resend(task, decision.notBefore, now, log);
+        if (decision.status === 'queued') await this.resend(task, decision.notBefore, now, taskLog);
         return;
       }
       case 'cancelled': {
         if (await withRetries(() => store.finishCancelled(ref)))
           this.telemetry.taskEvent('TaskCancelled', task, { agentId });
-        log.info('task cancelled');
+        this.info(taskLog, 'task cancelled');
         return;
       }
       case 'released': {
         if (await withRetries(() => store.releaseTask(ref))) {
-          log.info('task released back to the queue');
-          await this.resend(task, now, now, log);
+          this.info(taskLog, 'task released back to the queue');
+          await this.resend(task, now, now, taskLog);
         }
         return;
       }
       case 'lease_lost':
-        log.warn('lease lost while running; the result is discarded');
+        taskLog().warn('lease lost while running; the result is discarded');
         return;
     }
   }
 
-  private async resend(task: TaskRecord, notBefore: number, now: number, log: Logger): Promise<void> {
+  /** Info lines go through here, so a task's child logger is made only when they are written. */
+  private info(taskLog: () => Logger, objOrMsg: object | string, msg?: string): void {
+    if (!this.o.log.isLevelEnabled('info')) return;
+    if (typeof objOrMsg === 'string') taskLog().info(objOrMsg);
+    else taskLog().info(objOrMsg, msg);
+  }
+
+  private async resend(task: TaskRecord, notBefore: number, now: number, log: () => Logger): Promise<void> {
     await this.o.dispatcher.send([{ ...task, notBefore }], now).catch((err: unknown) => {
-      log.warn({ err }, 'could not enqueue the next attempt; the reconciler will');
+      log().warn({ err }, 'could not enqueue the next attempt; the reconciler will');
     });
   }
 }

@@ -12,8 +12,9 @@
  * its Redis replies and timers (and gathers more writes). After `busyTimeoutMs` of trying, the waiting
  * writes are rejected with SQLITE_BUSY (an UnavailableError to callers).
  *
- * Each write runs in its own savepoint, so one that throws rolls back alone and rejects only its caller.
- * If the transaction itself cannot begin or commit (an I/O error), nothing of the batch is applied and
+ * A write that throws rolls back alone and rejects only its caller: the batch is rolled back and run again
+ * with each write in its own savepoint (savepoints cost a little on every write, so only then). If the
+ * transaction itself cannot begin or commit (an I/O error), nothing of the batch is applied and
  * every caller is rejected with that error.
  */
 import type Database from 'better-sqlite3';
@@ -40,6 +41,8 @@ export interface GroupCommitOptions {
 export class GroupCommit {
   private pending: Pending[] = [];
   private scheduled = false;
+  /** The next flush runs each write in its own savepoint (a write in the last batch threw). */
+  private careful = false;
   /** When the oldest pending flush first found the lock busy. */
   private busySince: number | null = null;
   private readonly maxBatch: number;
@@ -61,7 +64,10 @@ export class GroupCommit {
     this.rollback = db.prepare('ROLLBACK');
   }
 
-  /** Queues `fn` for the next flush; resolves with its result once the transaction carrying it committed. */
+  /**
+   * Queues `fn` for the next flush; resolves with its result once the transaction carrying it committed.
+   * `fn` must touch nothing but the database: when another write of its batch throws, it runs again.
+   */
   write<T>(fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ fn, resolve: resolve as (value: unknown) => void, reject });
@@ -99,22 +105,24 @@ export class GroupCommit {
       return this.rejectAll(this.pending.splice(0), busyError(this.o.busyTimeoutMs));
     }
     this.busySince = null;
+    const careful = this.careful;
+    this.careful = false;
     const batch = this.pending.splice(0, this.maxBatch);
     if (this.pending.length > 0) this.schedule(0);
-    const settled: Settled[] = [];
+    let settled: Settled[] | null;
     try {
-      for (const p of batch) {
-        try {
-          // Nested in the open transaction: better-sqlite3 runs it in a savepoint.
-          settled.push({ ok: true, value: this.db.transaction(p.fn)() });
-        } catch (err) {
-          settled.push({ ok: false, err });
-        }
-      }
-      this.commit.run();
+      settled = careful ? this.applyEach(batch) : this.applyAll(batch);
+      if (settled) this.commit.run();
+      else this.rollback.run();
     } catch (err) {
       if (this.db.inTransaction) this.rollback.run();
       return this.rejectAll(batch, err);
+    }
+    if (!settled) {
+      // A write threw, and nothing of the batch was kept: run it again, each write in its own savepoint.
+      this.pending.unshift(...batch);
+      this.careful = true;
+      return this.schedule(0);
     }
     this.counts.transactions++;
     this.counts.writes += batch.length;
@@ -122,6 +130,31 @@ export class GroupCommit {
       const s = settled[i]!;
       if (s.ok) p.resolve(s.value);
       else p.reject(this.mapError(s.err));
+    });
+  }
+
+  /** Every write with no savepoint (the common case, and the cheap one); null as soon as one throws. */
+  private applyAll(batch: Pending[]): Settled[] | null {
+    const settled: Settled[] = [];
+    for (const p of batch) {
+      try {
+        settled.push({ ok: true, value: p.fn() });
+      } catch {
+        return null;
+      }
+    }
+    return settled;
+  }
+
+  /** Every write in its own savepoint, so one that throws is rolled back alone. */
+  private applyEach(batch: Pending[]): Settled[] {
+    return batch.map((p): Settled => {
+      try {
+        // Nested in the open transaction: better-sqlite3 runs it in a savepoint.
+        return { ok: true, value: this.db.transaction(p.fn)() };
+      } catch (err) {
+        return { ok: false, err };
+      }
     });
   }
 

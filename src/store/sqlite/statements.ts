@@ -135,9 +135,12 @@ export const REQUEST_CANCEL_RUNNING = `
 UPDATE tasks SET cancel_requested = 1, updated_at = @now
 WHERE id = @taskId AND status = 'running' AND attempt = @attempt AND cancel_requested = 0`;
 
-/** Running tasks whose lease expired before @now, oldest expiry first. Params: @now, @limit. */
+/**
+ * Running tasks whose lease expired before @now, oldest expiry first. Params: @now, @limit. Named index: the
+ * planner would otherwise take tasks_status_id's equality on status and sort every running task.
+ */
 export const SELECT_EXPIRED_LEASES = `
-SELECT id, attempt, max_attempts, agent_id FROM tasks
+SELECT id, attempt, max_attempts, agent_id FROM tasks INDEXED BY tasks_running_lease
 WHERE status = 'running' AND lease_expires_at < @now ORDER BY lease_expires_at LIMIT @limit`;
 
 /** The lease of (@taskId, @attempt) expired before @now (whoever held it). */
@@ -159,9 +162,10 @@ UPDATE tasks SET status = 'dead', error = ${LEASE_EXPIRED_ERROR}, lease_expires_
   updated_at = @now
 WHERE ${LEASE_EXPIRED}`;
 
-/** Queued tasks whose deadline is at or before @now, earliest first. Params: @now, @limit. */
+/** Queued tasks whose deadline is at or before @now, earliest first (named index, as above). Params: @now, @limit. */
 export const SELECT_OVERDUE = `
-SELECT id, attempt FROM tasks WHERE status = 'queued' AND deadline <= @now ORDER BY deadline LIMIT @limit`;
+SELECT id, attempt FROM tasks INDEXED BY tasks_queued_deadline
+WHERE status = 'queued' AND deadline <= @now ORDER BY deadline LIMIT @limit`;
 
 /** queued (@attempt) past its deadline → expired. Params: @taskId, @attempt, @now. Changes: 0|1. */
 export const EXPIRE_TASK = `
