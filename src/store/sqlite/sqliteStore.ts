@@ -147,6 +147,12 @@ class SqliteStore implements Store {
 
   listTasks(filter: TaskFilter): Promise<TaskRecord[]> {
     return this.run(() => {
+      if (
+        filter.capability !== undefined &&
+        !this.tasks.selectRouteWithCapability.get({ capability: filter.capability })
+      ) {
+        return [];
+      }
       const shape: TaskListShape = {
         status: filter.status !== undefined,
         type: filter.type !== undefined,

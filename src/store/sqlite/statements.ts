@@ -197,6 +197,13 @@ UPDATE tasks SET dispatched_at = @now WHERE status = 'queued' AND id IN (SELECT 
 /** Every route ever used, by key. */
 export const SELECT_ROUTES = `SELECT type, capabilities FROM routes ORDER BY key`;
 
+/**
+ * Whether any route (so any task ever submitted) requires @capability: a task list filtered on a capability
+ * no task has would otherwise scan every task for nothing. Params: @capability. Result: a row or none.
+ */
+export const SELECT_ROUTE_WITH_CAPABILITY = `
+SELECT 1 AS found FROM routes WHERE EXISTS (SELECT 1 FROM json_each(capabilities) WHERE value = @capability) LIMIT 1`;
+
 interface TaskKey {
   taskId: string;
   attempt: number;
@@ -263,6 +270,7 @@ export function prepareTaskStatements(db: Database) {
     ),
     markDispatched: db.prepare<{ ids: string; now: number }>(MARK_DISPATCHED),
     selectRoutes: db.prepare<[], RouteRow>(SELECT_ROUTES),
+    selectRouteWithCapability: db.prepare<{ capability: string }, { found: number }>(SELECT_ROUTE_WITH_CAPABILITY),
   };
 }
 
