@@ -18,6 +18,10 @@ export class AppInsightsSink implements TelemetrySink {
     // The resource attributes are read when the SDK starts: set them first.
     process.env.OTEL_SERVICE_NAME = roleName;
     process.env.OTEL_RESOURCE_ATTRIBUTES = `service.instance.id=${instance}`;
+    // The SDK's default sampler keeps 5 traces a second and, in practice, dropped every dependency tracked
+    // through trackDependency (they start in the past). Keep every span of a sampled trace unless the
+    // operator chose a sampler (OTEL_TRACES_SAMPLER, e.g. microsoft.rate_limited with OTEL_TRACES_SAMPLER_ARG).
+    process.env.OTEL_TRACES_SAMPLER ??= 'parentbased_always_on';
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     this.ai = require('applicationinsights') as AppInsightsModule;
     this.ai.setup(connectionString).setSendLiveMetrics(false).start();

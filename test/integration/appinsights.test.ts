@@ -81,7 +81,7 @@ maybe('Application Insights telemetry', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('sends the worker’s task events and metrics under its cloud role, in the task’s trace', async () => {
+  it('sends the worker’s task events, metrics and SQL dependencies under its cloud role, in the task’s trace', async () => {
     const t = await fleet.submit({ type: 'echo', payload: 1 }, { traceparent: `00-${TRACE_ID}-b7ad6b7169203331-01` });
     await fleet.waitTerminal([t.id]);
     // The worker flushes on shutdown: drain it.
@@ -100,5 +100,13 @@ maybe('Application Insights telemetry', () => {
     }
     const metrics = JSON.stringify(fromWorker().filter((e) => e.data.baseType === 'MetricData'));
     expect(metrics).toContain('taskfleet.run_duration_ms');
+    // Every store call is a SQL dependency; the claim and the completion belong to the task's operation.
+    const dependencies = fromWorker().filter(
+      (e) => e.data.baseType === 'RemoteDependencyData' && e.tags['ai.operation.id'] === TRACE_ID,
+    );
+    expect(dependencies.map((e) => e.data.baseData.name)).toEqual(
+      expect.arrayContaining(['claimTask', 'completeTask']),
+    );
+    for (const d of dependencies) expect(d.tags['ai.cloud.roleInstance']).toBe('ai-worker');
   }, 60_000);
 });
