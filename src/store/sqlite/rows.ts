@@ -1,4 +1,4 @@
-/** Rows as SQLite returns them, and their mapping to the domain records. */
+/** Rows as SQLite returns them, mapped to the domain records by the shared mapping (../rowMapping.ts). */
 
 /**
  * Whether `err` is an error from SQLite, with its code (`SQLITE_BUSY`, `SQLITE_CONSTRAINT_UNIQUE`, …).
@@ -12,193 +12,32 @@ export function sqliteErrorCode(err: unknown): string | null {
   const { name, code } = err as { name?: unknown; code?: unknown };
   return name === 'SqliteError' && typeof code === 'string' ? code : null;
 }
-import type { AgentEvent, AgentMetrics, AgentRecord, AgentState, StateSource } from '../../domain/agent';
-import type { Route } from '../../domain/capabilities';
-import type { Priority, TaskError, TaskEvent, TaskEventKind, TaskRecord, TaskStatus } from '../../domain/task';
-import type { DispatchRow, ExpiredLease } from '../port';
+import * as m from '../rowMapping';
 
-export interface TaskRow {
-  id: string;
-  type: string;
-  status: string;
-  attempt: number;
-  max_attempts: number;
-  required_capabilities: string;
+export { fromJson, toJson, toLease, toRoute, type LeaseDbRow, type RouteRow } from '../rowMapping';
+
+/** SQLite returns times as epoch ms (INTEGER), flags as 0/1 and sequence numbers as numbers. */
+const COLUMNS: m.ColumnTypes<number, number, number> = {
+  time: (v) => v,
+  flag: (v) => v !== 0,
+  seq: (v) => v,
+};
+
+export interface TaskRow extends m.TaskRowOf<number, number> {
   route_key: string;
-  priority: string;
-  payload: string;
-  result: string | null;
-  error: string | null;
-  agent_id: string | null;
-  lease_expires_at: number | null;
-  cancel_requested: number;
-  timeout_seconds: number | null;
-  not_before: number;
-  deadline: number | null;
-  idempotency_key: string | null;
-  request_hash: string | null;
-  submitted_by: string | null;
-  trace_parent: string | null;
   dispatched_at: number;
-  created_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  updated_at: number;
 }
+export type TaskEventRow = m.TaskEventRowOf<number, number>;
+export type DispatchDbRow = m.DispatchRowOf<number>;
+export type AgentRow = m.AgentRowOf<number>;
+export type AgentEventRow = m.AgentEventRowOf<number, number>;
+export type ApiKeyRow = m.ApiKeyRowOf<number>;
+export type AuditRow = m.AuditRowOf<number, number>;
 
-export interface TaskEventRow {
-  seq: number;
-  task_id: string;
-  at: number;
-  kind: string;
-  attempt: number;
-  agent_id: string | null;
-  data: string | null;
-}
-
-export interface DispatchDbRow {
-  id: string;
-  attempt: number;
-  type: string;
-  required_capabilities: string;
-  priority: string;
-  not_before: number;
-  trace_parent: string | null;
-}
-
-export interface RouteRow {
-  type: string;
-  capabilities: string;
-}
-
-export interface AgentRow {
-  id: string;
-  capabilities: string;
-  types: string;
-  concurrency: number;
-  state: string;
-  hostname: string;
-  pid: number;
-  version: string;
-  started_at: number;
-  last_heartbeat_at: number;
-  running_tasks: number;
-  metrics: string | null;
-  state_source: string;
-}
-
-export interface AgentEventRow {
-  seq: number;
-  agent_id: string;
-  at: number;
-  from_state: string | null;
-  to_state: string;
-  reason: string;
-}
-
-/** JSON text for a column; `undefined` (not representable in JSON) is stored as `null`. */
-export function toJson(value: unknown): string {
-  return JSON.stringify(value === undefined ? null : value);
-}
-
-export function fromJson<T>(text: string | null): T | null {
-  return text === null ? null : (JSON.parse(text) as T);
-}
-
-export function toTask(row: TaskRow): TaskRecord {
-  return {
-    id: row.id,
-    type: row.type,
-    status: row.status as TaskStatus,
-    attempt: row.attempt,
-    maxAttempts: row.max_attempts,
-    requiredCapabilities: JSON.parse(row.required_capabilities) as string[],
-    priority: row.priority as Priority,
-    payload: fromJson<unknown>(row.payload),
-    result: fromJson<unknown>(row.result),
-    error: fromJson<TaskError>(row.error),
-    agentId: row.agent_id,
-    leaseExpiresAt: row.lease_expires_at,
-    cancelRequested: row.cancel_requested !== 0,
-    timeoutSeconds: row.timeout_seconds,
-    notBefore: row.not_before,
-    deadline: row.deadline,
-    idempotencyKey: row.idempotency_key,
-    requestHash: row.request_hash,
-    submittedBy: row.submitted_by,
-    traceParent: row.trace_parent,
-    createdAt: row.created_at,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    updatedAt: row.updated_at,
-  };
-}
-
-export function toTaskEvent(row: TaskEventRow): TaskEvent {
-  return {
-    seq: row.seq,
-    taskId: row.task_id,
-    at: row.at,
-    kind: row.kind as TaskEventKind,
-    attempt: row.attempt,
-    agentId: row.agent_id,
-    data: fromJson<unknown>(row.data),
-  };
-}
-
-export function toDispatch(row: DispatchDbRow): DispatchRow {
-  return {
-    id: row.id,
-    attempt: row.attempt,
-    type: row.type,
-    requiredCapabilities: JSON.parse(row.required_capabilities) as string[],
-    priority: row.priority as Priority,
-    notBefore: row.not_before,
-    ...(row.trace_parent === null ? {} : { traceParent: row.trace_parent }),
-  };
-}
-
-/** A running task's lease key, as the expired-lease and per-agent lease listings return it. */
-export interface LeaseDbRow {
-  id: string;
-  attempt: number;
-  max_attempts: number;
-  agent_id: string | null;
-}
-
-export function toLease(row: LeaseDbRow): ExpiredLease {
-  return { id: row.id, attempt: row.attempt, maxAttempts: row.max_attempts, agentId: row.agent_id };
-}
-
-export function toRoute(row: RouteRow): Route {
-  return { type: row.type, capabilities: JSON.parse(row.capabilities) as string[] };
-}
-
-export function toAgent(row: AgentRow): AgentRecord {
-  return {
-    id: row.id,
-    capabilities: JSON.parse(row.capabilities) as string[],
-    types: JSON.parse(row.types) as string[],
-    concurrency: row.concurrency,
-    state: row.state as AgentState,
-    hostname: row.hostname,
-    pid: row.pid,
-    version: row.version,
-    startedAt: row.started_at,
-    lastHeartbeatAt: row.last_heartbeat_at,
-    runningTasks: row.running_tasks,
-    metrics: fromJson<AgentMetrics>(row.metrics),
-    stateSource: row.state_source as StateSource,
-  };
-}
-
-export function toAgentEvent(row: AgentEventRow): AgentEvent {
-  return {
-    seq: row.seq,
-    agentId: row.agent_id,
-    at: row.at,
-    fromState: row.from_state as AgentState | null,
-    toState: row.to_state as AgentState,
-    reason: row.reason,
-  };
-}
+export const toTask = (row: TaskRow) => m.mapTask(row, COLUMNS);
+export const toTaskEvent = (row: TaskEventRow) => m.mapTaskEvent(row, COLUMNS);
+export const toDispatch = (row: DispatchDbRow) => m.mapDispatch(row, COLUMNS);
+export const toAgent = (row: AgentRow) => m.mapAgent(row, COLUMNS);
+export const toAgentEvent = (row: AgentEventRow) => m.mapAgentEvent(row, COLUMNS);
+export const toApiKey = (row: ApiKeyRow) => m.mapApiKey(row, COLUMNS);
+export const toAuditEntry = (row: AuditRow) => m.mapAuditEntry(row, COLUMNS);

@@ -2,7 +2,8 @@
 import { ConflictError } from '../../domain/errors';
 import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../../domain/security';
 import { sqliteErrorCode, toJson } from './rows';
-import { MAX_SEQ, toApiKey, toAuditEntry, type SecurityStatements } from './securityStatements';
+import { toApiKey, toAuditEntry } from './rows';
+import { MAX_SEQ, type SecurityStatements } from './securityStatements';
 
 /** Stores a key; a hash or id already stored throws ConflictError (nothing written). */
 export function insertApiKey(s: SecurityStatements, key: ApiKeyRecord): void {

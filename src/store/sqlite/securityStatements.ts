@@ -3,8 +3,8 @@
  * their rows. Prepared once per connection by `prepareSecurityStatements`. Parameters are named (`@name`).
  */
 import type { Database } from 'better-sqlite3';
-import type { ApiKeyRecord, AuditEntry, Role } from '../../domain/security';
-import { fromJson } from './rows';
+import type { ApiKeyRecord } from '../../domain/security';
+import type { ApiKeyRow, AuditRow } from './rows';
 
 /**
  * Stores a key (its hash, never the key). Params: every column. Throws SQLITE_CONSTRAINT_UNIQUE or
@@ -44,28 +44,6 @@ SELECT * FROM audit_log WHERE action = @action AND seq < @beforeSeq ORDER BY seq
 /** `beforeSeq` of a first page: above every sequence number SQLite can assign. */
 export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
-export interface ApiKeyRow {
-  id: string;
-  name: string;
-  role: string;
-  hash: string;
-  prefix: string;
-  created_at: number;
-  created_by: string;
-  revoked_at: number | null;
-}
-
-export interface AuditRow {
-  seq: number;
-  at: number;
-  actor: string;
-  actor_name: string;
-  action: string;
-  target: string;
-  ip: string | null;
-  detail: string | null;
-}
-
 export interface AuditParams {
   at: number;
   actor: string;
@@ -74,32 +52,6 @@ export interface AuditParams {
   target: string;
   ip: string | null;
   detail: string;
-}
-
-export function toApiKey(row: ApiKeyRow): ApiKeyRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    role: row.role as Role,
-    hash: row.hash,
-    prefix: row.prefix,
-    createdAt: row.created_at,
-    createdBy: row.created_by,
-    revokedAt: row.revoked_at,
-  };
-}
-
-export function toAuditEntry(row: AuditRow): AuditEntry {
-  return {
-    seq: row.seq,
-    at: row.at,
-    actor: row.actor,
-    actorName: row.actor_name,
-    action: row.action,
-    target: row.target,
-    ip: row.ip,
-    detail: fromJson<unknown>(row.detail),
-  };
 }
 
 export function prepareSecurityStatements(db: Database) {

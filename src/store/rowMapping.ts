@@ -1,0 +1,255 @@
+/**
+ * Rows of the store's tables and their mapping to the domain records, shared by both adapters. The tables
+ * have the same columns in SQLite and SQL Server; only how each driver returns three kinds of value differs
+ * (`ColumnTypes`): times (epoch ms in SQLite, UTC Dates from tedious), flags (0/1, bit → boolean) and
+ * bigint sequence numbers (numbers, strings from tedious).
+ */
+import type { AgentEvent, AgentMetrics, AgentRecord, AgentState, StateSource } from '../domain/agent';
+import type { Route } from '../domain/capabilities';
+import type { ApiKeyRecord, AuditEntry, Role } from '../domain/security';
+import type { Priority, TaskError, TaskEvent, TaskEventKind, TaskRecord, TaskStatus } from '../domain/task';
+import type { DispatchRow, ExpiredLease } from './port';
+
+export interface ColumnTypes<Time, Flag, Seq> {
+  time(value: Time): number;
+  flag(value: Flag): boolean;
+  seq(value: Seq): number;
+}
+
+/** JSON text for a column; `undefined` (not representable in JSON) is stored as `null`. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value === undefined ? null : value);
+}
+
+export function fromJson<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T);
+}
+
+const optional = <Time>(c: ColumnTypes<Time, unknown, unknown>, value: Time | null): number | null =>
+  value === null ? null : c.time(value);
+
+export interface TaskRowOf<Time, Flag> {
+  id: string;
+  type: string;
+  status: string;
+  attempt: number;
+  max_attempts: number;
+  required_capabilities: string;
+  priority: string;
+  payload: string;
+  result: string | null;
+  error: string | null;
+  agent_id: string | null;
+  lease_expires_at: Time | null;
+  cancel_requested: Flag;
+  timeout_seconds: number | null;
+  not_before: Time;
+  deadline: Time | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  submitted_by: string | null;
+  trace_parent: string | null;
+  created_at: Time;
+  started_at: Time | null;
+  finished_at: Time | null;
+  updated_at: Time;
+}
+
+export function mapTask<Time, Flag>(row: TaskRowOf<Time, Flag>, c: ColumnTypes<Time, Flag, unknown>): TaskRecord {
+  return {
+    id: row.id,
+    type: row.type,
+    status: row.status as TaskStatus,
+    attempt: row.attempt,
+    maxAttempts: row.max_attempts,
+    requiredCapabilities: JSON.parse(row.required_capabilities) as string[],
+    priority: row.priority as Priority,
+    payload: fromJson<unknown>(row.payload),
+    result: fromJson<unknown>(row.result),
+    error: fromJson<TaskError>(row.error),
+    agentId: row.agent_id,
+    leaseExpiresAt: optional(c, row.lease_expires_at),
+    cancelRequested: c.flag(row.cancel_requested),
+    timeoutSeconds: row.timeout_seconds,
+    notBefore: c.time(row.not_before),
+    deadline: optional(c, row.deadline),
+    idempotencyKey: row.idempotency_key,
+    requestHash: row.request_hash,
+    submittedBy: row.submitted_by,
+    traceParent: row.trace_parent,
+    createdAt: c.time(row.created_at),
+    startedAt: optional(c, row.started_at),
+    finishedAt: optional(c, row.finished_at),
+    updatedAt: c.time(row.updated_at),
+  };
+}
+
+export interface TaskEventRowOf<Time, Seq> {
+  seq: Seq;
+  task_id: string;
+  at: Time;
+  kind: string;
+  attempt: number;
+  agent_id: string | null;
+  data: string | null;
+}
+
+export function mapTaskEvent<Time, Seq>(row: TaskEventRowOf<Time, Seq>, c: ColumnTypes<Time, unknown, Seq>): TaskEvent {
+  return {
+    seq: c.seq(row.seq),
+    taskId: row.task_id,
+    at: c.time(row.at),
+    kind: row.kind as TaskEventKind,
+    attempt: row.attempt,
+    agentId: row.agent_id,
+    data: fromJson<unknown>(row.data),
+  };
+}
+
+export interface DispatchRowOf<Time> {
+  id: string;
+  attempt: number;
+  type: string;
+  required_capabilities: string;
+  priority: string;
+  not_before: Time;
+  trace_parent: string | null;
+}
+
+export function mapDispatch<Time>(row: DispatchRowOf<Time>, c: ColumnTypes<Time, unknown, unknown>): DispatchRow {
+  return {
+    id: row.id,
+    attempt: row.attempt,
+    type: row.type,
+    requiredCapabilities: JSON.parse(row.required_capabilities) as string[],
+    priority: row.priority as Priority,
+    notBefore: c.time(row.not_before),
+    ...(row.trace_parent === null ? {} : { traceParent: row.trace_parent }),
+  };
+}
+
+/** A running task's lease key, as the expired-lease and per-agent lease listings return it. */
+export interface LeaseDbRow {
+  id: string;
+  attempt: number;
+  max_attempts: number;
+  agent_id: string | null;
+}
+
+export function toLease(row: LeaseDbRow): ExpiredLease {
+  return { id: row.id, attempt: row.attempt, maxAttempts: row.max_attempts, agentId: row.agent_id };
+}
+
+export interface RouteRow {
+  type: string;
+  capabilities: string;
+}
+
+export function toRoute(row: RouteRow): Route {
+  return { type: row.type, capabilities: JSON.parse(row.capabilities) as string[] };
+}
+
+export interface AgentRowOf<Time> {
+  id: string;
+  capabilities: string;
+  types: string;
+  concurrency: number;
+  state: string;
+  state_source: string;
+  hostname: string;
+  pid: number;
+  version: string;
+  started_at: Time;
+  last_heartbeat_at: Time;
+  running_tasks: number;
+  metrics: string | null;
+}
+
+export function mapAgent<Time>(row: AgentRowOf<Time>, c: ColumnTypes<Time, unknown, unknown>): AgentRecord {
+  return {
+    id: row.id,
+    capabilities: JSON.parse(row.capabilities) as string[],
+    types: JSON.parse(row.types) as string[],
+    concurrency: row.concurrency,
+    state: row.state as AgentState,
+    hostname: row.hostname,
+    pid: row.pid,
+    version: row.version,
+    startedAt: c.time(row.started_at),
+    lastHeartbeatAt: c.time(row.last_heartbeat_at),
+    runningTasks: row.running_tasks,
+    metrics: fromJson<AgentMetrics>(row.metrics),
+    stateSource: row.state_source as StateSource,
+  };
+}
+
+export interface AgentEventRowOf<Time, Seq> {
+  seq: Seq;
+  agent_id: string;
+  at: Time;
+  from_state: string | null;
+  to_state: string;
+  reason: string;
+}
+
+export function mapAgentEvent<Time, Seq>(
+  row: AgentEventRowOf<Time, Seq>,
+  c: ColumnTypes<Time, unknown, Seq>,
+): AgentEvent {
+  return {
+    seq: c.seq(row.seq),
+    agentId: row.agent_id,
+    at: c.time(row.at),
+    fromState: row.from_state as AgentState | null,
+    toState: row.to_state as AgentState,
+    reason: row.reason,
+  };
+}
+
+export interface ApiKeyRowOf<Time> {
+  id: string;
+  name: string;
+  role: string;
+  hash: string;
+  prefix: string;
+  created_at: Time;
+  created_by: string;
+  revoked_at: Time | null;
+}
+
+export function mapApiKey<Time>(row: ApiKeyRowOf<Time>, c: ColumnTypes<Time, unknown, unknown>): ApiKeyRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    role: row.role as Role,
+    hash: row.hash,
+    prefix: row.prefix,
+    createdAt: c.time(row.created_at),
+    createdBy: row.created_by,
+    revokedAt: optional(c, row.revoked_at),
+  };
+}
+
+export interface AuditRowOf<Time, Seq> {
+  seq: Seq;
+  at: Time;
+  actor: string;
+  actor_name: string;
+  action: string;
+  target: string;
+  ip: string | null;
+  detail: string | null;
+}
+
+export function mapAuditEntry<Time, Seq>(row: AuditRowOf<Time, Seq>, c: ColumnTypes<Time, unknown, Seq>): AuditEntry {
+  return {
+    seq: c.seq(row.seq),
+    at: c.time(row.at),
+    actor: row.actor,
+    actorName: row.actor_name,
+    action: row.action,
+    target: row.target,
+    ip: row.ip,
+    detail: fromJson<unknown>(row.detail),
+  };
+}
