@@ -253,3 +253,16 @@ export function mapAuditEntry<Time, Seq>(row: AuditRowOf<Time, Seq>, c: ColumnTy
     detail: fromJson<unknown>(row.detail),
   };
 }
+
+/** Every mapper, bound to one driver's column types. */
+export function rowMappers<Time, Flag, Seq>(c: ColumnTypes<Time, Flag, Seq>) {
+  return {
+    toTask: (row: TaskRowOf<Time, Flag>) => mapTask(row, c),
+    toTaskEvent: (row: TaskEventRowOf<Time, Seq>) => mapTaskEvent(row, c),
+    toDispatch: (row: DispatchRowOf<Time>) => mapDispatch(row, c),
+    toAgent: (row: AgentRowOf<Time>) => mapAgent(row, c),
+    toAgentEvent: (row: AgentEventRowOf<Time, Seq>) => mapAgentEvent(row, c),
+    toApiKey: (row: ApiKeyRowOf<Time>) => mapApiKey(row, c),
+    toAuditEntry: (row: AuditRowOf<Time, Seq>) => mapAuditEntry(row, c),
+  };
+}

@@ -47,10 +47,4 @@ export type AgentEventRow = m.AgentEventRowOf<Date, string | number>;
 export type ApiKeyRow = m.ApiKeyRowOf<Date>;
 export type AuditRow = m.AuditRowOf<Date, string | number>;
 
-export const toTask = (row: TaskRow) => m.mapTask(row, COLUMNS);
-export const toTaskEvent = (row: TaskEventRow) => m.mapTaskEvent(row, COLUMNS);
-export const toDispatch = (row: DispatchDbRow) => m.mapDispatch(row, COLUMNS);
-export const toAgent = (row: AgentRow) => m.mapAgent(row, COLUMNS);
-export const toAgentEvent = (row: AgentEventRow) => m.mapAgentEvent(row, COLUMNS);
-export const toApiKey = (row: ApiKeyRow) => m.mapApiKey(row, COLUMNS);
-export const toAuditEntry = (row: AuditRow) => m.mapAuditEntry(row, COLUMNS);
+export const { toTask, toTaskEvent, toDispatch, toAgent, toAgentEvent, toApiKey, toAuditEntry } = m.rowMappers(COLUMNS);
