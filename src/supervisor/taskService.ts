@@ -9,7 +9,7 @@
  * and a submitter may cancel only its own tasks. Each cancellation is audited (`task.cancel`).
  */
 import { noTelemetry, type Telemetry } from '../telemetry/telemetry';
-import { childOf, formatTraceparent, newTrace } from '../telemetry/traceparent';
+import { childOf, formatTraceparent, newTrace, type TraceContext } from '../telemetry/traceparent';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
@@ -53,7 +53,13 @@ export class TaskService {
    */
   async submit(
     bodies: readonly unknown[],
-    opts: { idempotencyKey?: string | undefined; actor: Pick<Actor, 'keyId'>; batch: boolean },
+    opts: {
+      idempotencyKey?: string | undefined;
+      actor: Pick<Actor, 'keyId'>;
+      batch: boolean;
+      /** The request's trace: each task's trace is a child of it. */
+      trace?: TraceContext | undefined;
+    },
   ): Promise<InsertOutcome[]> {
     if (opts.idempotencyKey !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(opts.idempotencyKey)) {
       throw new ValidationError([
@@ -84,7 +90,7 @@ export class TaskService {
     if (issues.length > 0) throw new ValidationError(issues);
 
     // One trace per task: a child of the request's trace (or a new one), kept with the task in SQL.
-    const parent = this.telemetry.currentTrace() ?? newTrace();
+    const parent = opts.trace ?? this.telemetry.currentTrace() ?? newTrace();
     for (const t of tasks) t.traceParent = formatTraceparent(childOf(parent));
     const outcomes = await this.store.insertTasks(tasks);
     const created = outcomes.filter((o) => o.created).map((o) => o.task);

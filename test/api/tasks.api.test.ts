@@ -164,6 +164,26 @@ describe('POST /v1/tasks', () => {
   });
 });
 
+describe('trace context, with telemetry off', () => {
+  it('makes every task a child of the request trace: the caller’s traceparent, else the one answered', async () => {
+    const f = await start();
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const given = await f.request(
+      'POST',
+      '/v1/tasks',
+      { type: 'echo' },
+      { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    );
+    expect(given.headers.get('traceparent')).toMatch(new RegExp(`^00-${traceId}-`));
+    const batch = await f.request('POST', '/v1/tasks/batch', { tasks: [{ type: 'echo' }, { type: 'echo' }] });
+    const answered = /^00-([0-9a-f]{32})-/.exec(batch.headers.get('traceparent') ?? '')?.[1];
+    expect(answered).toMatch(/^[0-9a-f]{32}$/);
+    const traceOf = async (id: string) => (await f.sup.store.getTask(id))?.traceParent?.split('-')[1];
+    expect(await traceOf(given.body.id)).toBe(traceId);
+    for (const t of batch.body.tasks) expect(await traceOf(t.id)).toBe(answered);
+  });
+});
+
 describe('Idempotency-Key', () => {
   it('replays the same key with the same body as 200 with the same task, storing one task and one job', async () => {
     const f = await start();

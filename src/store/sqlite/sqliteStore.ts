@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { AgentRecord, AgentState, StateSource } from '../../domain/agent';
-import { normaliseCapabilities, type Route } from '../../domain/capabilities';
+import { normaliseCapabilities, routeKey, type Route } from '../../domain/capabilities';
 import { UnavailableError } from '../../domain/errors';
 import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../../domain/security';
 import type { TaskError, TaskEventKind, TaskRecord } from '../../domain/task';
@@ -138,7 +138,19 @@ class SqliteStore implements Store {
     const capabilitySets = tasks.map((t, i) =>
       normaliseCapabilities(t.requiredCapabilities, `tasks[${i}].requiredCapabilities`),
     );
-    return this.group.write(() => tasks.map((t, i) => insertTask(this.tasks, t, capabilitySets[i] ?? [])));
+    const routes = capabilitySets.map((caps, i) => routeKey(tasks[i]!.type, caps));
+    return this.group.write(() => {
+      const outcomes = tasks.map((t, i) => insertTask(this.tasks, t, capabilitySets[i] ?? [], routes[i]!));
+      const recorded = new Set<string>();
+      outcomes.forEach(({ task, created }, i) => {
+        const route = routes[i]!;
+        if (!created || recorded.has(route)) return;
+        recorded.add(route);
+        const capabilities = JSON.stringify(task.requiredCapabilities);
+        this.tasks.insertRoute.run({ key: route, type: task.type, capabilities, now: task.createdAt });
+      });
+      return outcomes;
+    });
   }
 
   getTask(id: string): Promise<TaskRecord | null> {

@@ -13,15 +13,14 @@ import type { DispatchDbRow, LeaseDbRow, RouteRow, TaskEventRow, TaskRow } from 
 /** The lease key (@taskId, @attempt, @agentId; @now for the write): the attempt is running and held by @agentId. */
 export const LEASE_HELD = `id = @taskId AND status = 'running' AND attempt = @attempt AND agent_id = @agentId`;
 
-/** Inserts a queued task. Params: every column but the lease, result and run times. Result: the row. */
+/** Inserts a queued task. Params: every column but the lease, result and run times. */
 export const INSERT_TASK = `
 INSERT INTO tasks (id, type, status, attempt, max_attempts, required_capabilities, route_key, priority, payload,
   cancel_requested, timeout_seconds, not_before, deadline, idempotency_key, request_hash, submitted_by,
   trace_parent, dispatched_at, created_at, updated_at)
 VALUES (@id, @type, 'queued', 0, @maxAttempts, @requiredCapabilities, @routeKey, @priority, @payload,
   0, @timeoutSeconds, @notBefore, @deadline, @idempotencyKey, @requestHash, @submittedBy,
-  @traceParent, @createdAt, @createdAt, @createdAt)
-RETURNING *`;
+  @traceParent, @createdAt, @createdAt, @createdAt)`;
 
 /** One task by id. Params: @id. Result: the row or none. */
 export const SELECT_TASK = `SELECT * FROM tasks WHERE id = @id`;
@@ -242,7 +241,7 @@ export interface TaskEventParams {
 
 export function prepareTaskStatements(db: Database) {
   return {
-    insertTask: db.prepare<NewTaskParams, TaskRow>(INSERT_TASK),
+    insertTask: db.prepare<NewTaskParams>(INSERT_TASK),
     selectTask: db.prepare<{ id: string }, TaskRow>(SELECT_TASK),
     selectTaskByKey: db.prepare<{ key: string }, TaskRow>(SELECT_TASK_BY_IDEMPOTENCY_KEY),
     insertTaskEvent: db.prepare<TaskEventParams>(INSERT_TASK_EVENT),

@@ -2,7 +2,6 @@
  * Task writes of the SQLite adapter that read before they write, as functions over the prepared statements.
  * The caller runs each inside one IMMEDIATE transaction, so the row read is the row the write applies to.
  */
-import { routeKey } from '../../domain/capabilities';
 import { ConflictError } from '../../domain/errors';
 import type { TaskEventKind, TaskRecord } from '../../domain/task';
 import type { RetryDecision } from '../../domain/transitions';
@@ -32,10 +31,11 @@ export function appendOutcomeEvent(
 }
 
 /**
- * Inserts one task with its `submitted` event and its route, or returns the task already holding its
- * idempotency key (same request hash), or throws ConflictError (another hash), rolling back the caller's batch.
+ * Inserts one task with its `submitted` event, or returns the task already holding its idempotency key (same
+ * request hash), or throws ConflictError (another hash), rolling back the caller's batch. The caller records
+ * the task's route (once per route of a batch).
  */
-export function insertTask(s: TaskStatements, t: NewTask, capabilities: string[]): InsertOutcome {
+export function insertTask(s: TaskStatements, t: NewTask, capabilities: string[], route: string): InsertOutcome {
   if (t.idempotencyKey !== null) {
     const existing = s.selectTaskByKey.get({ key: t.idempotencyKey });
     if (existing) {
@@ -47,16 +47,15 @@ export function insertTask(s: TaskStatements, t: NewTask, capabilities: string[]
       return { task: toTask(existing), created: false };
     }
   }
-  const key = routeKey(t.type, capabilities);
-  const capabilitiesJson = JSON.stringify(capabilities);
-  const [row] = s.insertTask.all({
+  const payload = toJson(t.payload);
+  s.insertTask.run({
     id: t.id,
     type: t.type,
     maxAttempts: t.maxAttempts,
-    requiredCapabilities: capabilitiesJson,
-    routeKey: key,
+    requiredCapabilities: JSON.stringify(capabilities),
+    routeKey: route,
     priority: t.priority,
-    payload: toJson(t.payload),
+    payload,
     timeoutSeconds: t.timeoutSeconds,
     notBefore: t.notBefore,
     deadline: t.deadline,
@@ -66,10 +65,42 @@ export function insertTask(s: TaskStatements, t: NewTask, capabilities: string[]
     traceParent: t.traceParent ?? null,
     createdAt: t.createdAt,
   });
-  if (!row) throw new Error(`sqlite: insert of task ${t.id} returned no row`);
   appendTaskEvent(s, { taskId: t.id, at: t.createdAt, kind: 'submitted', attempt: 0, agentId: null });
-  s.insertRoute.run({ key, type: t.type, capabilities: capabilitiesJson, now: t.createdAt });
-  return { task: toTask(row), created: true };
+  return { task: insertedTask(t, capabilities, payload), created: true };
+}
+
+/**
+ * The record of a task just inserted, built from what was inserted rather than read back: every column of a
+ * new task is either given or a constant. An object payload is the stored copy parsed back, so the record
+ * never shares objects with the caller.
+ */
+function insertedTask(t: NewTask, capabilities: string[], payloadJson: string): TaskRecord {
+  return {
+    id: t.id,
+    type: t.type,
+    status: 'queued',
+    attempt: 0,
+    maxAttempts: t.maxAttempts,
+    requiredCapabilities: capabilities,
+    priority: t.priority,
+    payload: typeof t.payload === 'object' && t.payload !== null ? JSON.parse(payloadJson) : (t.payload ?? null),
+    result: null,
+    error: null,
+    agentId: null,
+    leaseExpiresAt: null,
+    cancelRequested: false,
+    timeoutSeconds: t.timeoutSeconds,
+    notBefore: t.notBefore,
+    deadline: t.deadline,
+    idempotencyKey: t.idempotencyKey,
+    requestHash: t.requestHash,
+    submittedBy: t.submittedBy ?? null,
+    traceParent: t.traceParent ?? null,
+    createdAt: t.createdAt,
+    startedAt: null,
+    finishedAt: null,
+    updatedAt: t.createdAt,
+  };
 }
 
 /**

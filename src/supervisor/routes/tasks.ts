@@ -5,6 +5,7 @@ import { ValidationError } from '../../domain/errors';
 import { batchSubmissionSchema } from '../../domain/submission';
 import { TASK_STATUSES, type TaskRecord } from '../../domain/task';
 import { actorOf } from '../../security/actor';
+import { traceOf } from '../../telemetry/traceRequests';
 import { AgentDirectory } from '../agentDirectory';
 import type { TaskService } from '../taskService';
 import { parseOrThrow } from '../validation';
@@ -41,6 +42,7 @@ export function taskRoutes(tasks: TaskService, agents: AgentDirectory): Router {
       idempotencyKey: req.get('Idempotency-Key'),
       actor: actorOf(res),
       batch: false,
+      trace: traceOf(res),
     });
     if (!outcome) throw new Error('submit returned no outcome');
     const [view] = await views([outcome.task]);
@@ -56,6 +58,7 @@ export function taskRoutes(tasks: TaskService, agents: AgentDirectory): Router {
       idempotencyKey: req.get('Idempotency-Key'),
       actor: actorOf(res),
       batch: true,
+      trace: traceOf(res),
     });
     const created = outcomes.some((o) => o.created);
     res.status(created ? 201 : 200).json({ tasks: await views(outcomes.map((o) => o.task)) });
