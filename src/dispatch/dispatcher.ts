@@ -12,6 +12,9 @@ import type { DispatchRow } from '../store/port';
 import { UnavailableError } from '../domain/errors';
 import { withTimeout } from '../domain/timeout';
 
+/** Jobs per Redis transaction when a batch is enqueued. */
+const ADD_CHUNK = 100;
+
 export class Dispatcher {
   private readonly queues = new Map<string, Queue<DispatchMessage>>();
 
@@ -51,21 +54,27 @@ export class Dispatcher {
       if (list) list.push(row);
       else byRoute.set(key, [row]);
     }
-    await Promise.all(
-      [...byRoute].map(([route, list]) =>
-        this.queueFor(route).addBulk(
-          list.map((row) => ({
-            name: row.type,
-            data: {
-              taskId: row.id,
-              attempt: row.attempt,
-              ...(row.traceParent ? { traceParent: row.traceParent } : {}),
-            },
-            opts: jobOptions(row, now),
-          })),
-        ),
-      ),
-    );
+    const adds: Promise<unknown>[] = [];
+    for (const [route, list] of byRoute) {
+      // In chunks: Redis runs a chunk's transaction while the next one is built here, rather than waiting
+      // for one transaction of the whole batch.
+      for (let i = 0; i < list.length; i += ADD_CHUNK) {
+        adds.push(
+          this.queueFor(route).addBulk(
+            list.slice(i, i + ADD_CHUNK).map((row) => ({
+              name: row.type,
+              data: {
+                taskId: row.id,
+                attempt: row.attempt,
+                ...(row.traceParent ? { traceParent: row.traceParent } : {}),
+              },
+              opts: jobOptions(row, now),
+            })),
+          ),
+        );
+      }
+    }
+    await Promise.all(adds);
   }
 
   /** The rows whose job is not in Redis (flushed, lost, or removed without a claim). */

@@ -97,7 +97,7 @@ const MMAP_BYTES = 256 * 1024 * 1024;
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 /** About 40 MB of WAL: reached only when no supervisor checkpoints in the background. */
 const SAFETY_CHECKPOINT_PAGES = 10_000;
-const CHECKPOINT_INTERVAL_MS = 200;
+const CHECKPOINT_INTERVAL_MS = 1_000;
 
 /** How long a write waits for another process's write lock before it fails as unavailable. */
 const BUSY_TIMEOUT_MS = 10_000;
