@@ -56,6 +56,12 @@ export class Dispatcher {
     }
     const adds: Promise<unknown>[] = [];
     for (const [route, list] of byRoute) {
+      if (list.length === 1) {
+        // One job: a plain add is one script call, where addBulk wraps it in MULTI/EXEC.
+        const row = list[0]!;
+        adds.push(this.queueFor(route).add(row.type, messageOf(row), jobOptions(row, now)));
+        continue;
+      }
       // In chunks: Redis runs a chunk's transaction while the next one is built here, rather than waiting
       // for one transaction of the whole batch.
       for (let i = 0; i < list.length; i += ADD_CHUNK) {
@@ -63,11 +69,7 @@ export class Dispatcher {
           this.queueFor(route).addBulk(
             list.slice(i, i + ADD_CHUNK).map((row) => ({
               name: row.type,
-              data: {
-                taskId: row.id,
-                attempt: row.attempt,
-                ...(row.traceParent ? { traceParent: row.traceParent } : {}),
-              },
+              data: messageOf(row),
               opts: jobOptions(row, now),
             })),
           ),
@@ -98,6 +100,10 @@ export class Dispatcher {
     await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
     this.queues.clear();
   }
+}
+
+function messageOf(row: DispatchRow): DispatchMessage {
+  return { taskId: row.id, attempt: row.attempt, ...(row.traceParent ? { traceParent: row.traceParent } : {}) };
 }
 
 function jobOptions(row: DispatchRow, now: number): JobsOptions {
