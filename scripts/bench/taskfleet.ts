@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { freePort } from '../../src/cli/redisBootstrap';
+import { workerEnv } from '../../src/cli/workerProcess';
 import { generateApiKey } from '../../src/security/apiKeys';
 import { PACKAGE_ROOT } from '../../src/version';
 import type { BenchSettings, Driver, Window } from './driver';
@@ -129,7 +130,8 @@ export class TaskfleetDriver implements Driver {
           '--handlers',
           HANDLERS,
         ],
-        { env: cleanEnv(this.vars), stdio: ['ignore', 'ignore', 'inherit'] },
+        // Started as every launcher starts a worker (the worker image, `taskfleet dev`).
+        { env: workerEnv(cleanEnv(this.vars)), stdio: ['ignore', 'ignore', 'inherit'] },
       );
       return { id, child };
     });

@@ -7,6 +7,7 @@
  * their environment has no key), and prints it in the banner so that the quick start works.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { workerEnv } from './workerProcess';
 import path from 'node:path';
 import { configToEnv, withoutSecrets, type Config } from '../config/config';
 import { generateApiKey } from '../security/apiKeys';
@@ -57,7 +58,7 @@ export async function runDev(base: Config, o: { workers: boolean }): Promise<voi
             String(w.concurrency),
             ...(w.capabilities.length ? ['--capabilities', w.capabilities.join(',')] : []),
           ],
-          { env, stdio: ['ignore', 'inherit', 'inherit'] },
+          { env: workerEnv(env), stdio: ['ignore', 'inherit', 'inherit'] },
         ),
       )
     : [];

@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { WORKER_NODE_OPTIONS, workerEnv } from '../../src/cli/workerProcess';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const read = (p: string) => readFileSync(path.join(ROOT, p), 'utf8');
@@ -129,6 +130,20 @@ describe('Dockerfiles', () => {
       'node',
       '/app/bin/taskfleet.js',
     ]);
+  });
+
+  it('starts workers with the V8 options every worker launcher uses, and leaves the supervisor at Node’s', () => {
+    const env = (image: string) => ops(runtimeOf(image), 'ENV').filter((a) => a.startsWith('NODE_OPTIONS='));
+    expect(env('worker')).toEqual([`NODE_OPTIONS=${WORKER_NODE_OPTIONS}`]);
+    expect(env('supervisor')).toEqual([]);
+  });
+
+  it('adds the worker’s V8 options to NODE_OPTIONS unless the operator set the young generation', () => {
+    expect(workerEnv({ A: '1' })).toEqual({ A: '1', NODE_OPTIONS: WORKER_NODE_OPTIONS });
+    expect(workerEnv({ NODE_OPTIONS: '--enable-source-maps' }).NODE_OPTIONS).toBe(
+      `--enable-source-maps ${WORKER_NODE_OPTIONS}`,
+    );
+    expect(workerEnv({ NODE_OPTIONS: '--max-semi-space-size=16' }).NODE_OPTIONS).toBe('--max-semi-space-size=16');
   });
 
   it.each(IMAGES)('%s: HEALTHCHECK runs healthcheck.js for its role', (image) => {
