@@ -174,6 +174,7 @@ var commonEnv = [
   { name: 'TASKFLEET_RECONCILE_INTERVAL_MS', value: '5000' }
   { name: 'TASKFLEET_REAPER_INTERVAL_MS', value: '1000' }
   { name: 'TASKFLEET_ROUTE_REFRESH_MS', value: '1000' }
+  { name: 'TASKFLEET_DISPATCH_BATCH', value: '10' }
   { name: 'TASKFLEET_DEFAULT_MAX_ATTEMPTS', value: '3' }
   { name: 'TASKFLEET_BACKOFF_BASE_MS', value: '1000' }
   { name: 'TASKFLEET_BACKOFF_MAX_MS', value: '300000' }

@@ -80,6 +80,7 @@ const schema = z.object({
   TASKFLEET_RECONCILE_INTERVAL_MS: int(100).default(5_000),
   TASKFLEET_REAPER_INTERVAL_MS: int(50).default(1_000),
   TASKFLEET_ROUTE_REFRESH_MS: int(50).default(1_000),
+  TASKFLEET_DISPATCH_BATCH: int(1, 100).default(10),
   TASKFLEET_DEFAULT_MAX_ATTEMPTS: int(1, 100).default(3),
   TASKFLEET_BACKOFF_BASE_MS: int(0).default(1_000),
   TASKFLEET_BACKOFF_MAX_MS: int(0).default(300_000),
@@ -130,6 +131,8 @@ export interface Config {
   reconcileIntervalMs: number;
   reaperIntervalMs: number;
   routeRefreshMs: number;
+  /** Most due tasks of one route and priority carried by one BullMQ job. */
+  dispatchBatch: number;
   defaultMaxAttempts: number;
   backoff: { baseMs: number; maxMs: number };
   defaultTimeoutSeconds: number;
@@ -202,6 +205,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     reconcileIntervalMs: e.TASKFLEET_RECONCILE_INTERVAL_MS,
     reaperIntervalMs: e.TASKFLEET_REAPER_INTERVAL_MS,
     routeRefreshMs: e.TASKFLEET_ROUTE_REFRESH_MS,
+    dispatchBatch: e.TASKFLEET_DISPATCH_BATCH,
     defaultMaxAttempts: e.TASKFLEET_DEFAULT_MAX_ATTEMPTS,
     backoff: { baseMs: e.TASKFLEET_BACKOFF_BASE_MS, maxMs: e.TASKFLEET_BACKOFF_MAX_MS },
     defaultTimeoutSeconds: e.TASKFLEET_DEFAULT_TIMEOUT_SECONDS,
@@ -243,6 +247,7 @@ export function configToEnv(c: Config): Record<string, string> {
     TASKFLEET_RECONCILE_INTERVAL_MS: String(c.reconcileIntervalMs),
     TASKFLEET_REAPER_INTERVAL_MS: String(c.reaperIntervalMs),
     TASKFLEET_ROUTE_REFRESH_MS: String(c.routeRefreshMs),
+    TASKFLEET_DISPATCH_BATCH: String(c.dispatchBatch),
     TASKFLEET_DEFAULT_MAX_ATTEMPTS: String(c.defaultMaxAttempts),
     TASKFLEET_BACKOFF_BASE_MS: String(c.backoff.baseMs),
     TASKFLEET_BACKOFF_MAX_MS: String(c.backoff.maxMs),

@@ -5,7 +5,9 @@
  * Redis without persistence, a failover to an empty replica) every queued task is re-sent. Otherwise only
  * queued tasks whose last dispatch is older than the grace period are checked, and the ones whose job is
  * missing are re-sent: that covers a supervisor that crashed between commit and enqueue, an enqueue that
- * failed on a dead Redis, and a job lost without a claim. Re-sending is harmless (job id = task + attempt).
+ * failed on a dead Redis, and a job lost without a claim. A task sent in a dispatch batch counts as present
+ * while its batch's job is (Dispatcher.missing follows its marker). Re-sending is harmless: a claim is
+ * conditional on the attempt, so a second dispatch of one attempt runs nothing twice.
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock';

@@ -87,15 +87,40 @@ export interface TaskEvent {
   data: unknown;
 }
 
-/** What a BullMQ job carries: a pointer into SQL, never the task itself. */
-export interface DispatchMessage {
+/** One dispatch: a pointer into SQL, never the task itself. */
+export interface DispatchRef {
   taskId: string;
   attempt: number;
   /** The task's trace, so the worker's telemetry joins the submit's operation. */
   traceParent?: string;
 }
 
-/** Job id for the dispatch of `attempt` (the attempt count while queued), so a double enqueue is a no-op. */
+/**
+ * What a BullMQ job carries: one dispatch, or a batch of dispatches of one route and priority (`more`), which
+ * a worker claims and runs together. A batch costs Redis and the worker one job rather than one per task.
+ */
+export interface DispatchMessage extends DispatchRef {
+  more?: DispatchRef[];
+}
+
+/** Every dispatch a job carries, the first one first. */
+export function dispatchRefs(m: DispatchMessage): DispatchRef[] {
+  const first: DispatchRef = { taskId: m.taskId, attempt: m.attempt };
+  if (m.traceParent) first.traceParent = m.traceParent;
+  return m.more && m.more.length > 0 ? [first, ...m.more] : [first];
+}
+
+/** The job carrying `refs` (one dispatch or a batch of them). */
+export function dispatchMessage(refs: readonly DispatchRef[]): DispatchMessage {
+  const [first, ...more] = refs;
+  if (!first) throw new Error('a job carries at least one dispatch');
+  return more.length > 0 ? { ...first, more } : { ...first };
+}
+
+/**
+ * Job id for the dispatch of `attempt` (the attempt count while queued), so a double enqueue is a no-op. A
+ * batch's job has an id of its own, and each of its dispatches a marker naming it (see Dispatcher).
+ */
 export function jobId(taskId: string, attempt: number): string {
   return `${taskId}-${attempt}`;
 }

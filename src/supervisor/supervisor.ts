@@ -69,7 +69,7 @@ export async function startSupervisor(opts: SupervisorOptions): Promise<Supervis
     if (!opts.store) await ownStore.close();
     throw err;
   }
-  const dispatcher = new Dispatcher(redis, config.redisPrefix);
+  const dispatcher = new Dispatcher(redis, config.redisPrefix, { batchSize: config.dispatchBatch });
   const staleAfterMs = 3 * config.heartbeatIntervalMs;
   const agents = new AgentDirectory(store, clock, staleAfterMs);
   const tasks = new TaskService(store, dispatcher, config, clock, log, telemetry);

@@ -155,10 +155,11 @@ describe('GET /v1/scaling/pool, as the deployed scalers ask it', () => {
     expect(counted).toBe(dueServable);
   });
 
-  it('shows why no scaler reads Redis: taskfleet jobs are prioritised, so the BullMQ wait list stays empty', async () => {
+  it('shows why no scaler reads Redis: jobs are prioritised and carry batches, so neither list counts the backlog', async () => {
     const prefix = fleet.config.redisPrefix;
     const echo = routeKey('echo', []);
-    await waitFor(async () => (await redis.zcard(`${prefix}:${echo}:prioritized`)) === 3, 10_000, 'the echo jobs');
+    // The three due echo tasks were submitted together: one job carries all three.
+    await waitFor(async () => (await redis.zcard(`${prefix}:${echo}:prioritized`)) === 1, 10_000, 'the echo job');
     expect(await redis.llen(`${prefix}:${echo}:wait`)).toBe(0);
     expect(await redis.zcard(`${prefix}:${echo}:delayed`)).toBe(1);
     const general = await fleet.request('GET', '/v1/scaling/pool?types=echo', undefined, {}, { key: readerKey });

@@ -4,6 +4,7 @@
  * for dispatch, on the BullMQ job in Redis), so "nothing stored" is proven, not assumed.
  */
 import type { Redis } from 'ioredis';
+import { Dispatcher } from '../../src/dispatch/dispatcher';
 import { QUEUE_PRIORITY } from '../../src/domain/task';
 import { Fleet } from '../helpers/fleet';
 import {
@@ -360,6 +361,42 @@ describe('POST /v1/tasks/batch', () => {
     expect((await storedTasks(f)).map((t) => t.id).sort()).toEqual(tasks.map((t: any) => t.id).sort());
     for (const t of tasks) expect(await redis.exists(jobKey(f, t))).toBe(1);
     expect((await redis.hgetall(jobKey(f, tasks[2]))).priority).toBe(String(QUEUE_PRIORITY.high));
+  });
+
+  it('sends due tasks of one route and priority in jobs of TASKFLEET_DISPATCH_BATCH, each task marked with its job', async () => {
+    const f = await start({ TASKFLEET_DISPATCH_BATCH: '4' });
+    const bodies = [
+      ...Array.from({ length: 9 }, (_, i) => ({ type: 'echo', payload: i })),
+      { type: 'echo', payload: 'later', delaySeconds: 60 },
+      { type: 'echo', payload: 'urgent', priority: 'critical' },
+    ];
+    const tasks: any[] = (await f.request('POST', '/v1/tasks/batch', { tasks: bodies })).body.tasks;
+    const markers = await redis.hgetall(queueKey(f, 'echo', [], 'taskfleet-batches'));
+    const jobOf = (t: any) => markers[`${t.id}-0`];
+    // 9 normal tasks: jobs of 4, 4 and 1; the lone one, the delayed one and the critical one under their own ids.
+    const batches = [0, 4].map((start) => tasks.slice(start, start + 4));
+    for (const batch of batches) {
+      const id = jobOf(batch[0]);
+      expect(id).toMatch(new RegExp(`^${batch[0].id}-0~[0-9a-f]{8}$`));
+      for (const t of batch) expect(jobOf(t)).toBe(id);
+      const job = await redis.hgetall(`${queueKey(f, 'echo', [], id!)}`);
+      const data = JSON.parse(job.data!);
+      expect([data, ...data.more].map((r: any) => r.taskId)).toEqual(batch.map((t: any) => t.id));
+      expect(job.priority).toBe(String(QUEUE_PRIORITY.normal));
+    }
+    for (const t of [tasks[8], tasks[9], tasks[10]]) {
+      expect(jobOf(t)).toBeUndefined();
+      expect(await redis.exists(jobKey(f, t))).toBe(1);
+    }
+    expect(await redis.zscore(queueKey(f, 'echo', [], 'delayed'), `${tasks[9].id}-0`)).not.toBeNull();
+
+    // The reconciler's question, per task: a batched task is present while its batch's job is.
+    const dispatcher = new Dispatcher(redis, f.config.redisPrefix);
+    const rows = await f.sup.store.listQueuedForDispatch({ limit: 100 });
+    expect(rows).toHaveLength(11);
+    expect(await dispatcher.missing(rows)).toEqual([]);
+    await redis.del(queueKey(f, 'echo', [], jobOf(batches[1]![0])!));
+    expect((await dispatcher.missing(rows)).map((r) => r.id).sort()).toEqual(batches[1]!.map((t: any) => t.id).sort());
   });
 
   it('rejects the whole batch when task 3 is invalid, naming tasks[3]…, and stores none of it', async () => {

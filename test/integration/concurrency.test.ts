@@ -1,5 +1,6 @@
 import type { TaskRecord } from '../../src/domain/task';
-import { Fleet, waitFor } from '../helpers/fleet';
+import { Redis } from 'ioredis';
+import { Fleet, REDIS_URL, waitFor } from '../helpers/fleet';
 
 /** The most tasks that ran at the same time, from their recorded start and finish times. */
 function maxOverlap(tasks: TaskRecord[]): number {
@@ -42,5 +43,30 @@ describe('a worker’s concurrency limit', () => {
       'three tasks running at once',
     );
     await fleet.waitTerminal(second);
+  }, 60_000);
+
+  it('runs a dispatch batch bigger than its free slots once per task, sending the rest on, and clears the markers', async () => {
+    fleet = await Fleet.start({ env: { TASKFLEET_DISPATCH_BATCH: '10' } });
+    await fleet.spawnWorker({ id: 'c4', concurrency: 4 });
+    const ids: string[] = (
+      await fleet.submitBatch(Array.from({ length: 25 }, () => ({ type: 'sleep', payload: { ms: 100 } })))
+    ).map((t: { id: string }) => t.id);
+    const done = await fleet.waitTerminal(ids);
+    expect(done.every((t) => t.status === 'succeeded' && t.attempt === 1)).toBe(true);
+    expect(maxOverlap(done)).toBeLessThanOrEqual(4);
+    for (const id of ids) {
+      const kinds = (await fleet.sup.store.listTaskEvents(id)).map((e) => e.kind);
+      expect(kinds).toEqual(['submitted', 'started', 'succeeded']);
+    }
+    const redis = new Redis(REDIS_URL);
+    try {
+      await waitFor(
+        async () => (await redis.exists(`${fleet.config.redisPrefix}:sleep:taskfleet-batches`)) === 0,
+        5_000,
+        'the batch markers to be removed',
+      );
+    } finally {
+      redis.disconnect();
+    }
   }, 60_000);
 });

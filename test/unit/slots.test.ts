@@ -62,4 +62,36 @@ describe('Slots: one concurrency limit across every route a worker consumes', ()
   it('rejects a capacity below 1', () => {
     expect(() => new Slots(0, () => undefined)).toThrow();
   });
+
+  it('takes what fits of a dispatch batch, and gives each task’s slot back on its own', () => {
+    const seen: number[] = [];
+    const slots = new Slots(8, (free) => seen.push(free));
+    expect(slots.acquireUpTo('a', 5)).toBe(5);
+    expect(slots.acquireUpTo('a', 5)).toBe(3);
+    expect(slots.acquireUpTo('b', 1)).toBe(0);
+    expect(slots.free).toBe(0);
+    slots.releaseTask('a');
+    slots.releaseTask('a');
+    expect(slots.free).toBe(2);
+    expect(slots.activeOn('a')).toBe(6);
+    for (let i = 0; i < 3; i++) slots.releaseTask('a');
+    slots.endJob('a');
+    for (let i = 0; i < 3; i++) slots.releaseTask('a');
+    slots.endJob('a');
+    expect(slots.inUse).toBe(0);
+    expect(seen).toEqual([3, 0, 1, 2, 3, 4, 5, 5, 6, 7, 8, 8]);
+    expect(() => slots.endJob('a')).toThrow(/without an acquire/);
+  });
+
+  it('limits a route in jobs, by the size of its last job: BullMQ fetches that many jobs ahead', () => {
+    const slots = new Slots(50, () => undefined);
+    expect(slots.limitFor('a')).toBe(50);
+    slots.acquireUpTo('a', 10);
+    // One job held, 40 slots free: four more jobs of ten fill them, not forty.
+    expect(slots.limitFor('a')).toBe(1 + 4);
+    slots.acquireUpTo('a', 1);
+    expect(slots.limitFor('a')).toBe(2 + 39);
+    // A route that has seen no job yet assumes jobs of one task.
+    expect(slots.limitFor('b')).toBe(39);
+  });
 });

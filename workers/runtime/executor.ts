@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { BackoffPolicy } from '../../src/domain/backoff';
 import type { Clock } from '../../src/domain/clock';
-import type { DispatchMessage, TaskError, TaskRecord } from '../../src/domain/task';
+import type { DispatchRef, TaskError, TaskRecord } from '../../src/domain/task';
 import { afterFailure } from '../../src/domain/transitions';
 import type { Dispatcher } from '../../src/dispatch/dispatcher';
 import type { Store } from '../../src/store/port';
@@ -64,15 +64,12 @@ export class Executor {
    * `refused` when the task is still queued for this dispatch but the registry refused this agent's claim
    * (it is held): the caller hands the job back for another worker.
    */
-  async execute(msg: DispatchMessage, progress: (value: number | object) => void): Promise<'done' | 'refused'> {
+  async execute(msg: DispatchRef, progress: (value: number | object) => void): Promise<'done' | 'refused'> {
     // The job carries the task's trace, so the claim itself is part of it too.
     return this.traced(msg.traceParent, () => this.claimAndRun(msg, progress));
   }
 
-  private async claimAndRun(
-    msg: DispatchMessage,
-    progress: (value: number | object) => void,
-  ): Promise<'done' | 'refused'> {
+  private async claimAndRun(msg: DispatchRef, progress: (value: number | object) => void): Promise<'done' | 'refused'> {
     const { store, agentId, clock } = this.o;
     const now = clock.now();
     const claim = await withRetries(() =>

@@ -18,7 +18,7 @@ import type { Config } from '../../src/config/config';
 import type { AgentState } from '../../src/domain/agent';
 import { covers, routeKey, workerServesRoute } from '../../src/domain/capabilities';
 import { systemClock, type Clock } from '../../src/domain/clock';
-import type { DispatchMessage } from '../../src/domain/task';
+import { dispatchRefs, type DispatchMessage, type DispatchRef } from '../../src/domain/task';
 import { Dispatcher } from '../../src/dispatch/dispatcher';
 import {
   closeConnection,
@@ -200,30 +200,58 @@ export class WorkerRuntime {
 
   private async process(job: Job<DispatchMessage>, token: string | undefined): Promise<void> {
     const route = job.queueName;
-    if (this.state !== 'running' || this.held !== null || !this.slots.tryAcquire(route)) {
+    const refs = dispatchRefs(job.data);
+    const taken = this.state === 'running' && this.held === null ? this.slots.acquireUpTo(route, refs.length) : 0;
+    if (taken === 0) {
       // Fetched after the slots filled (or while draining or held): hand it back untouched for another worker.
       await job.moveToWait(token);
       throw new WaitingError();
     }
-    let refused = false;
+    const run = refs.slice(0, taken);
+    // A batch bigger than the free slots: the rest goes on as a job of its own, for this worker or another.
+    if (taken < refs.length) await this.sendOn(job, refs.slice(taken));
+    let refused: DispatchRef[] = [];
     try {
-      refused =
-        (await this.executor.execute(job.data, (value) => {
-          job.updateProgress(value).catch(() => undefined);
-        })) === 'refused';
+      const outcomes = await Promise.all(
+        run.map((ref) => this.runOne(job, ref).finally(() => this.slots.releaseTask(route))),
+      );
+      refused = run.filter((_, i) => outcomes[i] === 'refused');
+    } finally {
+      this.slots.endJob(route);
+      if (refs.length > 1) {
+        const ran = run.filter((ref) => !refused.includes(ref));
+        this.dispatcher.forget(route, ran).catch((err: unknown) => this.log.debug({ err }, 'could not remove markers'));
+      }
+    }
+    if (refused.length > 0) {
+      // The registry holds this agent: learn the state now rather than at the next heartbeat, and hand the
+      // dispatches back for a worker that may run them (a lone one untouched, in its own job).
+      await this.heartbeat.beat().catch(() => undefined);
+      if (refs.length === 1) {
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      await this.sendOn(job, refused);
+    }
+  }
+
+  private async runOne(job: Job<DispatchMessage>, ref: DispatchRef): Promise<'done' | 'refused'> {
+    try {
+      return await this.executor.execute(ref, (value) => {
+        job.updateProgress(value).catch(() => undefined);
+      });
     } catch (err) {
       // The task stays queued in SQL; the reconciler re-sends it after its grace period.
-      this.log.error({ err, taskId: job.data.taskId }, 'could not execute a dispatch');
-    } finally {
-      this.slots.release(route);
+      this.log.error({ err, taskId: ref.taskId }, 'could not execute a dispatch');
+      return 'done';
     }
-    if (refused) {
-      // The registry holds this agent: learn the state now rather than at the next heartbeat, and hand
-      // the job back untouched for a worker that may run it.
-      await this.heartbeat.beat().catch(() => undefined);
-      await job.moveToWait(token);
-      throw new WaitingError();
-    }
+  }
+
+  /** Sends dispatches of this job on as a new job; when that fails, the reconciler re-sends them later. */
+  private async sendOn(job: Job<DispatchMessage>, refs: DispatchRef[]): Promise<void> {
+    await this.dispatcher.sendOn(job.queueName, job.name, refs, job.opts.priority).catch((err: unknown) => {
+      this.log.warn({ err, tasks: refs.length }, 'could not send dispatches on; the reconciler will');
+    });
   }
 
   /** Whether the consumer of `route` should fetch now: running, not held by the registry, and a slot for it. */
