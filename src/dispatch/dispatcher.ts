@@ -92,10 +92,12 @@ export class Dispatcher {
   async sendOn(route: string, name: string, refs: readonly DispatchRef[], priority: number | undefined): Promise<void> {
     if (refs.length === 0) return;
     this.assertConnected();
+    // Always as a batch (its own id, markers), even of one: the old markers of these dispatches name the job
+    // they came from, and must now name this one.
     const job: OutgoingJob = {
       name,
       refs: [...refs],
-      opts: { ...JOB_DEFAULTS, jobId: refs.length === 1 ? refId(refs[0]!) : batchJobId(refs[0]!), priority },
+      opts: { ...JOB_DEFAULTS, jobId: batchJobId(refs[0]!), priority },
     };
     await withTimeout(this.addJobs(route, [job]), this.timeoutMs, 'enqueue');
   }
@@ -165,7 +167,7 @@ export class Dispatcher {
     const markers: Record<string, string> = {};
     let marked = false;
     for (const job of jobs) {
-      if (job.refs.length < 2) continue;
+      if (!isBatchJob(job.opts.jobId)) continue;
       for (const ref of job.refs) markers[refId(ref)] = job.opts.jobId!;
       marked = true;
     }
@@ -213,7 +215,14 @@ function refId(ref: DispatchRef): string {
 
 /** A batch's job id: its first dispatch's, made unique (a batch is sent once; its dispatches may travel again). */
 function batchJobId(first: DispatchRef): string {
-  return `${refId(first)}~${randomBytes(4).toString('hex')}`;
+  return `${refId(first)}${BATCH_MARK}${randomBytes(4).toString('hex')}`;
+}
+
+const BATCH_MARK = '~';
+
+/** Whether a job is a batch, whose dispatches have markers (a task's own job id never holds the mark). */
+export function isBatchJob(id: string | undefined): boolean {
+  return id !== undefined && id.includes(BATCH_MARK);
 }
 
 function jobOptions(row: DispatchRow, now: number): JobsOptions {

@@ -19,7 +19,7 @@ import type { AgentState } from '../../src/domain/agent';
 import { covers, routeKey, workerServesRoute } from '../../src/domain/capabilities';
 import { systemClock, type Clock } from '../../src/domain/clock';
 import { dispatchRefs, type DispatchMessage, type DispatchRef } from '../../src/domain/task';
-import { Dispatcher } from '../../src/dispatch/dispatcher';
+import { Dispatcher, isBatchJob } from '../../src/dispatch/dispatcher';
 import {
   closeConnection,
   createConsumerConnection,
@@ -218,7 +218,7 @@ export class WorkerRuntime {
       refused = run.filter((_, i) => outcomes[i] === 'refused');
     } finally {
       this.slots.endJob(route);
-      if (refs.length > 1) {
+      if (isBatchJob(job.id)) {
         const ran = run.filter((ref) => !refused.includes(ref));
         this.dispatcher.forget(route, ran).catch((err: unknown) => this.log.debug({ err }, 'could not remove markers'));
       }
