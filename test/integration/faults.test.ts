@@ -1,6 +1,8 @@
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startPrivateRedis, type PrivateRedis } from '../../src/cli/redisBootstrap';
-import { Fleet, waitFor } from '../helpers/fleet';
+import { routeKey } from '../../src/domain/capabilities';
+import { Fleet, REDIS_URL, waitFor } from '../helpers/fleet';
 
 async function exactlyOneResult(fleet: Fleet, ids: string[]): Promise<void> {
   for (const id of ids) {
@@ -45,6 +47,39 @@ describe('a worker killed with SIGKILL', () => {
       ]);
     }
     await exactlyOneResult(fleet, ids);
+  }, 60_000);
+});
+
+describe('a dispatch batch', () => {
+  let fleet: Fleet;
+  afterEach(() => fleet?.stop());
+
+  it('is left alone while its job waits, and each of its tasks is re-sent once the job is lost', async () => {
+    fleet = await Fleet.start();
+    const route = routeKey('echo', []);
+    const ids: string[] = (
+      await fleet.submitBatch(Array.from({ length: 6 }, (_, i) => ({ type: 'echo', payload: i })))
+    ).map((t: { id: string }) => t.id);
+    const redis = new Redis(REDIS_URL);
+    const queue = new Queue(route, { connection: redis, prefix: fleet.config.redisPrefix });
+    try {
+      const prioritized = `${fleet.config.redisPrefix}:${route}:prioritized`;
+      const [batch] = await redis.zrange(prioritized, 0, -1);
+      expect(batch).toMatch(new RegExp(`^${ids[0]}-0~`));
+      // Several reconciler passes past their grace period: the batch's tasks count as sent.
+      await new Promise((r) => setTimeout(r, 4 * 300 + 500));
+      expect(await redis.zrange(prioritized, 0, -1)).toEqual([batch]);
+      // Lost without a claim: every task of it is re-sent, and a worker then runs each once.
+      await queue.remove(batch!);
+      await waitFor(async () => (await redis.zcard(prioritized)) > 0, 10_000, 'the re-sent jobs');
+      await fleet.spawnWorker({ id: 'after-loss', concurrency: 4 });
+      const done = await fleet.waitTerminal(ids, 30_000);
+      expect(done.every((t) => t.status === 'succeeded' && t.attempt === 1)).toBe(true);
+      await exactlyOneResult(fleet, ids);
+    } finally {
+      await queue.close();
+      redis.disconnect();
+    }
   }, 60_000);
 });
 
