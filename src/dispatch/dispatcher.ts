@@ -108,7 +108,10 @@ export class Dispatcher {
     await this.redis.hdel(this.markerKey(route), ...refs.map(refId));
   }
 
-  /** The rows whose dispatch is not in Redis (flushed, lost, or removed without a claim). */
+  /**
+   * The rows whose dispatch is not in Redis (flushed, lost, or removed without a claim). The markers of those
+   * whose batch's job is gone are dropped: the caller sends them again, alone or in a batch with new markers.
+   */
   async missing(rows: readonly DispatchRow[]): Promise<DispatchRow[]> {
     if (rows.length === 0) return [];
     this.assertConnected();
@@ -121,6 +124,12 @@ export class Dispatcher {
     const marked = inBatch.filter((b) => b.batch !== null);
     const batchJob = await this.exists(marked.map((b) => `${this.prefix}:${route(b.row)}:${b.batch!}`));
     const present = new Set(marked.filter((_, i) => batchJob[i]).map((b) => b.row));
+    const stale = marked.filter((b) => !present.has(b.row));
+    if (stale.length > 0) {
+      const pipeline = this.redis.pipeline();
+      for (const b of stale) pipeline.hdel(this.markerKey(route(b.row)), refId(rowRef(b.row)));
+      await pipeline.exec();
+    }
     return unsent.filter((row) => !present.has(row));
   }
 

@@ -397,6 +397,9 @@ describe('POST /v1/tasks/batch', () => {
     expect(await dispatcher.missing(rows)).toEqual([]);
     await redis.del(queueKey(f, 'echo', [], jobOf(batches[1]![0])!));
     expect((await dispatcher.missing(rows)).map((r) => r.id).sort()).toEqual(batches[1]!.map((t: any) => t.id).sort());
+    // Their markers, which named the lost job, are gone: they will be sent again under new ones.
+    const left = await redis.hgetall(queueKey(f, 'echo', [], 'taskfleet-batches'));
+    expect(Object.keys(left).sort()).toEqual(batches[0]!.map((t: any) => `${t.id}-0`).sort());
   });
 
   it('rejects the whole batch when task 3 is invalid, naming tasks[3]…, and stores none of it', async () => {
