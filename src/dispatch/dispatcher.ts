@@ -116,20 +116,18 @@ export class Dispatcher {
     if (rows.length === 0) return [];
     this.assertConnected();
     const route = (row: DispatchRow) => routeKey(row.type, row.requiredCapabilities);
-    const ownJob = await this.exists(rows.map((row) => `${this.prefix}:${route(row)}:${jobId(row.id, row.attempt)}`));
+    const id = (row: DispatchRow) => jobId(row.id, row.attempt);
+    const ownJob = await this.exists(rows.map((row) => `${this.prefix}:${route(row)}:${id(row)}`));
     const unsent = rows.filter((_, i) => !ownJob[i]);
     if (unsent.length === 0) return [];
-    const batchOf = await this.pipelined(unsent.map((row) => ['hget', this.markerKey(route(row)), refId(rowRef(row))]));
-    const inBatch = unsent.map((row, i) => ({ row, batch: batchOf[i] as string | null }));
-    const marked = inBatch.filter((b) => b.batch !== null);
+    const batchOf = await this.pipelined(unsent.map((row) => ['hget', this.markerKey(route(row)), id(row)]));
+    const marked = unsent
+      .map((row, i) => ({ row, batch: batchOf[i] as string | null }))
+      .filter((b) => b.batch !== null);
     const batchJob = await this.exists(marked.map((b) => `${this.prefix}:${route(b.row)}:${b.batch!}`));
     const present = new Set(marked.filter((_, i) => batchJob[i]).map((b) => b.row));
     const stale = marked.filter((b) => !present.has(b.row));
-    if (stale.length > 0) {
-      const pipeline = this.redis.pipeline();
-      for (const b of stale) pipeline.hdel(this.markerKey(route(b.row)), refId(rowRef(b.row)));
-      await pipeline.exec();
-    }
+    if (stale.length > 0) await this.pipelined(stale.map((b) => ['hdel', this.markerKey(route(b.row)), id(b.row)]));
     return unsent.filter((row) => !present.has(row));
   }
 
@@ -234,11 +232,11 @@ export function isBatchJob(id: string | undefined): boolean {
   return id !== undefined && id.includes(BATCH_MARK);
 }
 
+/** A row's job options but its id, which depends on the job (a lone dispatch or a batch). */
 function jobOptions(row: DispatchRow, now: number): JobsOptions {
   const delay = Math.max(0, row.notBefore - now);
   return {
     ...JOB_DEFAULTS,
-    jobId: jobId(row.id, row.attempt),
     priority: QUEUE_PRIORITY[row.priority],
     ...(delay > 0 ? { delay } : {}),
   };

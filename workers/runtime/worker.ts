@@ -208,14 +208,16 @@ export class WorkerRuntime {
       throw new WaitingError();
     }
     const run = refs.slice(0, taken);
-    // A batch bigger than the free slots: the rest goes on as a job of its own, for this worker or another.
-    if (taken < refs.length) await this.sendOn(job, refs.slice(taken));
+    // A batch bigger than the free slots: the rest goes on as a job of its own, for this worker or another,
+    // while the tasks taken start.
+    const handedOn = taken < refs.length ? this.sendOn(job, refs.slice(taken)) : null;
     let refused: DispatchRef[] = [];
     try {
       const outcomes = await Promise.all(
         run.map((ref) => this.runOne(job, ref).finally(() => this.slots.releaseTask(route))),
       );
       refused = run.filter((_, i) => outcomes[i] === 'refused');
+      await handedOn;
     } finally {
       this.slots.endJob(route);
       if (isBatchJob(job.id)) {
