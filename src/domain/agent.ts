@@ -14,6 +14,12 @@ export type AgentState = (typeof AGENT_STATES)[number];
 /** States in which an agent takes new work (if its heartbeat is fresh). */
 export const ACCEPTING_STATES: ReadonlySet<AgentState> = new Set(['registered', 'running', 'degraded', 'warning']);
 
+/**
+ * The states in which the registry refuses an agent's claims (an agent it does not know may claim), and in which
+ * a worker takes no new work: every state that does not accept. Both stores' claim statements are built from it.
+ */
+export const CLAIM_REFUSED_STATES: readonly AgentState[] = AGENT_STATES.filter((s) => !ACCEPTING_STATES.has(s));
+
 export interface AgentMetrics {
   cpuPercent: number;
   rssBytes: number;
