@@ -44,7 +44,8 @@ not read: the totals of pg-boss and graphile-worker leave their database out.
 
 Two builds side by side: --baseline <dir> runs another checkout of taskfleet (with \`npm ci\` and
 \`npm run build\` done there) as one more system, taskfleet@baseline, in the same interleaved runs (the two
-builds swap places every other run), with this checkout's no-op handler and the same settings. The line
+builds swap places every other run), with this checkout's no-op handler and the same settings (with
+--cpu-prof <prof>, the baseline's profiles go to <prof>/baseline). The line
 "taskfleet ÷ taskfleet@baseline" gives the ratios of each run paired with the other build's same run.
 Example: npm run bench -- --no-peers --no-queries --runs 5 --baseline ../main`;
 

@@ -9,7 +9,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -160,7 +160,7 @@ export class TaskfleetDriver implements Driver {
       await deletePrefix(this.s.redisUrl, prefix);
       rmSync(dir, { recursive: true, force: true });
     });
-    this.supervisor = await startSupervisorProcess(this.vars, this.s.cpuProfDir, this.build.root);
+    this.supervisor = await startSupervisorProcess(this.vars, this.profileDir(), this.build.root);
     this.reader = new Database(this.vars.TASKFLEET_SQLITE_PATH, { readonly: true, fileMustExist: true });
     this.reader.pragma('busy_timeout = 5000');
     this.workerPeaks = [];
@@ -187,7 +187,7 @@ export class TaskfleetDriver implements Driver {
       const child = spawnTracked(
         process.execPath,
         [
-          ...profileArgs(this.s.cpuProfDir),
+          ...profileArgs(this.profileDir()),
           binOf(this.build.root),
           'worker',
           '--id',
@@ -292,6 +292,15 @@ export class TaskfleetDriver implements Driver {
       workers: this.workers.flatMap((w) => (w.pid === undefined ? [] : [w.pid])),
       usesRedis: true,
     };
+  }
+
+  /** The baseline's profiles go to a folder of their own, so that the two builds' profiles are told apart. */
+  private profileDir(): string | undefined {
+    const dir = this.s.cpuProfDir;
+    if (dir === undefined || this.build.key === 'taskfleet') return dir;
+    const own = path.join(dir, 'baseline');
+    mkdirSync(own, { recursive: true });
+    return own;
   }
 
   private countSucceeded(): number {
