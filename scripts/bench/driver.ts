@@ -2,6 +2,7 @@
  * What the benchmark needs from each system under test. One instance measures one configuration, and one
  * `setup()`..`teardown()` cycle is one run on a fresh backend (SQLite file, Redis prefix or PostgreSQL schema).
  */
+import type { CpuProcesses } from './cpu';
 import type { Memory } from './processes';
 
 export interface BenchSettings {
@@ -48,4 +49,8 @@ export interface Driver {
   latencySample(): Promise<{ start: number; complete: number }>;
   /** Memory of the system's own long-running processes (workers; the supervisor where there is one). */
   memory(): { supervisor?: Memory; workers: Memory[] };
+  /** The processes whose CPU time counts towards the system now (its running workers, its producer). */
+  cpuProcesses(): CpuProcesses;
+  /** What the CPU figures call the producer's role: `supervisor` for taskfleet, `producer` for a peer. */
+  readonly producerRole: 'supervisor' | 'producer';
 }

@@ -13,6 +13,7 @@ import { makeWorkerUtils, type WorkerUtils } from 'graphile-worker';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
+import type { CpuProcesses } from './cpu';
 import type { BenchSettings, Driver, Window } from './driver';
 import type { PeerMessage, PeerWorkerConfig } from './peerWorker';
 import { forkTracked, memoryOf, onCleanup, stopProcess, type Memory } from './processes';
@@ -47,6 +48,9 @@ abstract class PeerDriver implements Driver {
   abstract readonly label: string;
   abstract readonly durable: boolean;
   readonly slow: boolean = false;
+  readonly producerRole = 'producer';
+  /** Whether the peer's queue lives in the shared Redis (BullMQ), so that Redis's CPU counts towards it. */
+  protected readonly usesRedis: boolean = false;
 
   protected workers: PeerProcess[] = [];
   private workerPeaks: Memory[] = [];
@@ -155,6 +159,15 @@ abstract class PeerDriver implements Driver {
     return { workers: [...this.workerPeaks, ...this.workers.map((w) => memoryOf(w.child.pid))] };
   }
 
+  /** The benchmark process is the peer's producer: its queue client submits the tasks in process. */
+  cpuProcesses(): CpuProcesses {
+    return {
+      producer: process.pid,
+      workers: this.workers.flatMap((w) => (w.child.pid === undefined ? [] : [w.child.pid])),
+      usesRedis: this.usesRedis,
+    };
+  }
+
   /** The start and end of a traced task once both are known. */
   protected traced(k: number): { start: number; end: number } | null {
     const t = this.traces.get(k);
@@ -180,6 +193,7 @@ export class BullmqDriver extends PeerDriver {
   readonly key = 'bullmq';
   readonly label = 'BullMQ (raw, Redis only)';
   readonly durable = false;
+  protected override readonly usesRedis = true;
   private prefix = '';
   private connection: Redis | null = null;
   private queue: Queue | null = null;

@@ -2,9 +2,14 @@
  * taskfleet end to end on the embedded store: `taskfleet supervisor` and `taskfleet worker` processes on a
  * fresh SQLite file and Redis prefix per run, tasks submitted over HTTP. The store is read directly (a
  * read-only connection) to follow progress and to take the tasks' start and finish times.
+ *
+ * The processes start from a build's root: this checkout, or another checkout's build (`--baseline <dir>`),
+ * so that two builds are measured in the same interleaved runs, under the same noise. Both run the same
+ * no-op handler (this checkout's handlers.js) and are read through the same store schema.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -12,15 +17,54 @@ import { freePort } from '../../src/cli/redisBootstrap';
 import { workerEnv } from '../../src/cli/workerProcess';
 import { generateApiKey } from '../../src/security/apiKeys';
 import { PACKAGE_ROOT } from '../../src/version';
+import type { CpuProcesses } from './cpu';
 import type { BenchSettings, Driver, Window } from './driver';
 import { ApiClient } from './http';
 import { memoryOf, onCleanup, spawnTracked, stopProcess, type Memory } from './processes';
 import { deletePrefix } from './redisKeys';
 import { waitUntil, wallMs } from './stats';
 
-const BIN = path.join(PACKAGE_ROOT, 'bin', 'taskfleet.js');
 const HANDLERS = path.join(__dirname, 'handlers.js');
 const ONE = JSON.stringify({ type: 'bench-noop', payload: null });
+
+/** A build of taskfleet whose `bin/taskfleet.js` starts the supervisor and the workers. */
+export interface TaskfleetBuild {
+  /** Key of the system in the figures. */
+  key: string;
+  label: string;
+  /** The package root: bin/taskfleet.js and dist/ (built) are under it. */
+  root: string;
+  /** The checkout's commit, with `+changes` when its working tree differs from it; null outside git. */
+  commit: string | null;
+}
+
+/** The checkout's commit and whether its working tree has changes; null when it is not a git checkout. */
+function commitOf(root: string): string | null {
+  try {
+    const git = (...args: string[]) => execFileSync('git', ['-C', root, ...args], { encoding: 'utf8' }).trim();
+    const changed = git('status', '--porcelain', '--untracked-files=no') !== '';
+    return `${git('rev-parse', '--short', 'HEAD')}${changed ? '+changes' : ''}`;
+  } catch {
+    return null;
+  }
+}
+
+/** This checkout: the build the benchmark itself was compiled with. */
+export function currentBuild(): TaskfleetBuild {
+  return { key: 'taskfleet', label: 'taskfleet (SQLite + BullMQ)', root: PACKAGE_ROOT, commit: commitOf(PACKAGE_ROOT) };
+}
+
+/** Another checkout's build (`--baseline <dir>`); throws, saying what to do, unless it is a built taskfleet. */
+export function baselineBuild(dir: string): TaskfleetBuild {
+  const root = path.resolve(dir);
+  const manifest = path.join(root, 'package.json');
+  const name = existsSync(manifest) ? (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name : null;
+  if (name !== 'taskfleet') throw new Error(`--baseline ${dir}: no taskfleet checkout there (its package.json)`);
+  if (!existsSync(path.join(root, 'dist', 'src', 'cli', 'main.js')) || !existsSync(path.join(root, 'node_modules')))
+    throw new Error(`--baseline ${dir}: not built; run \`npm ci && npm run build\` there first`);
+  const commit = commitOf(root);
+  return { key: 'taskfleet@baseline', label: `taskfleet@baseline (${commit ?? 'no git'}, ${root})`, root, commit };
+}
 
 /** The environment of a child process: ours without any TASKFLEET_ variable, then the given ones. */
 export function cleanEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
@@ -32,11 +76,14 @@ export function cleanEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
 /** Node's arguments before the script: a CPU profile into `dir` when one is asked for. */
 export const profileArgs = (dir: string | undefined) => (dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []);
 
-/** Starts `taskfleet supervisor` on a free port; resolves with it once /readyz answers. */
-export async function startSupervisorProcess(vars: Record<string, string>, cpuProfDir?: string) {
+/**
+ * Starts `taskfleet supervisor` of the build at `root` (by default this checkout) on a free port; resolves with
+ * it once /readyz answers.
+ */
+export async function startSupervisorProcess(vars: Record<string, string>, cpuProfDir?: string, root = PACKAGE_ROOT) {
   const port = await freePort();
   const key = generateApiKey();
-  const child = spawnTracked(process.execPath, [...profileArgs(cpuProfDir), BIN, 'supervisor'], {
+  const child = spawnTracked(process.execPath, [...profileArgs(cpuProfDir), binOf(root), 'supervisor'], {
     env: cleanEnv({ ...vars, TASKFLEET_PORT: String(port), TASKFLEET_HOST: '127.0.0.1', TASKFLEET_ADMIN_API_KEY: key }),
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -53,11 +100,26 @@ export async function startSupervisorProcess(vars: Record<string, string>, cpuPr
   return { child, url, api };
 }
 
+const binOf = (root: string) => path.join(root, 'bin', 'taskfleet.js');
+
+/**
+ * The environment a build's own launchers give a worker (its `workerEnv`, which sets V8 options), so that a
+ * baseline whose launcher differs is measured as it would run; this checkout's when the build has none.
+ */
+function workerEnvOf(root: string): (env: NodeJS.ProcessEnv) => NodeJS.ProcessEnv {
+  const module = path.join(root, 'dist', 'src', 'cli', 'workerProcess.js');
+  if (root === PACKAGE_ROOT || !existsSync(module)) return workerEnv;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a module of another checkout, found at run time
+  const loaded = require(module) as { workerEnv?: unknown };
+  return typeof loaded.workerEnv === 'function' ? (loaded.workerEnv as typeof workerEnv) : workerEnv;
+}
+
 export class TaskfleetDriver implements Driver {
-  readonly key = 'taskfleet';
-  readonly label = 'taskfleet (SQLite + BullMQ)';
+  readonly key: string;
+  readonly label: string;
   readonly durable = true;
   readonly slow = false;
+  readonly producerRole = 'supervisor';
 
   private dir = '';
   private vars: Record<string, string> = {};
@@ -71,7 +133,12 @@ export class TaskfleetDriver implements Driver {
   private removeCleanup: (() => void) | null = null;
   private readonly batchBody: string;
 
-  constructor(private readonly s: BenchSettings) {
+  constructor(
+    private readonly s: BenchSettings,
+    private readonly build: TaskfleetBuild = currentBuild(),
+  ) {
+    this.key = build.key;
+    this.label = build.label;
     this.batchBody = JSON.stringify({
       tasks: Array.from({ length: 1000 }, () => ({ type: 'bench-noop', payload: null })),
     });
@@ -79,7 +146,7 @@ export class TaskfleetDriver implements Driver {
 
   async setup(run: number): Promise<void> {
     this.dir = mkdtempSync(path.join(os.tmpdir(), 'taskfleet-bench-'));
-    const prefix = `tfbench-${process.pid}-${run}`;
+    const prefix = `tfbench-${process.pid}-${run}${this.build.key === 'taskfleet' ? '' : '-baseline'}`;
     this.vars = {
       TASKFLEET_REDIS_URL: this.s.redisUrl,
       TASKFLEET_REDIS_PREFIX: prefix,
@@ -93,7 +160,7 @@ export class TaskfleetDriver implements Driver {
       await deletePrefix(this.s.redisUrl, prefix);
       rmSync(dir, { recursive: true, force: true });
     });
-    this.supervisor = await startSupervisorProcess(this.vars, this.s.cpuProfDir);
+    this.supervisor = await startSupervisorProcess(this.vars, this.profileDir(), this.build.root);
     this.reader = new Database(this.vars.TASKFLEET_SQLITE_PATH, { readonly: true, fileMustExist: true });
     this.reader.pragma('busy_timeout = 5000');
     this.workerPeaks = [];
@@ -120,8 +187,8 @@ export class TaskfleetDriver implements Driver {
       const child = spawnTracked(
         process.execPath,
         [
-          ...profileArgs(this.s.cpuProfDir),
-          BIN,
+          ...profileArgs(this.profileDir()),
+          binOf(this.build.root),
           'worker',
           '--id',
           id,
@@ -131,7 +198,7 @@ export class TaskfleetDriver implements Driver {
           HANDLERS,
         ],
         // Started as every launcher starts a worker (the worker image, `taskfleet dev`).
-        { env: workerEnv(cleanEnv(this.vars)), stdio: ['ignore', 'ignore', 'inherit'] },
+        { env: workerEnvOf(this.build.root)(cleanEnv(this.vars)), stdio: ['ignore', 'ignore', 'inherit'] },
       );
       return { id, child };
     });
@@ -217,6 +284,23 @@ export class TaskfleetDriver implements Driver {
       supervisor: memoryOf(this.supervisor?.child.pid),
       workers: [...this.workerPeaks, ...this.workers.map((w) => memoryOf(w.pid))],
     };
+  }
+
+  cpuProcesses(): CpuProcesses {
+    return {
+      producer: this.supervisor?.child.pid,
+      workers: this.workers.flatMap((w) => (w.pid === undefined ? [] : [w.pid])),
+      usesRedis: true,
+    };
+  }
+
+  /** The baseline's profiles go to a folder of their own, so that the two builds' profiles are told apart. */
+  private profileDir(): string | undefined {
+    const dir = this.s.cpuProfDir;
+    if (dir === undefined || this.build.key === 'taskfleet') return dir;
+    const own = path.join(dir, 'baseline');
+    mkdirSync(own, { recursive: true });
+    return own;
   }
 
   private countSucceeded(): number {
