@@ -84,7 +84,7 @@ export function createApp(deps: AppDeps): Express {
       res.json({ status: 'ready', sql, redis });
       return;
     }
-    sendProblem(res, 503, 'not_ready', `SQL: ${sql}, Redis: ${redis}`, { sql, redis });
+    sendProblem(res, { status: 503, code: 'not_ready', detail: `SQL: ${sql}, Redis: ${redis}`, extra: { sql, redis } });
   });
 
   if (deps.metrics) {
