@@ -16,8 +16,7 @@ import { parseAllDocuments, parse } from 'yaml';
 import { parseCapabilityList, routeKey } from '../../src/domain/capabilities';
 import { createApiKey } from '../../src/security/apiKeys';
 import { AuditLog } from '../../src/security/audit';
-import { Fleet, waitFor } from '../helpers/fleet';
-import { inspector } from './support';
+import { Fleet, inspector, waitFor } from '../helpers/fleet';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const read = (p: string) => readFileSync(path.join(ROOT, p), 'utf8');

@@ -12,16 +12,8 @@ import type { Role } from '../../src/domain/security';
 import { UnavailableError } from '../../src/domain/errors';
 import { createApiKey, generateApiKey, revokeApiKey } from '../../src/security/apiKeys';
 import { AuditLog } from '../../src/security/audit';
-import { Fleet, waitFor } from '../helpers/fleet';
-import {
-  ISO,
-  expectProblem,
-  inspector,
-  startApp,
-  stopAndVerifyClean,
-  storedTaskCount,
-  type ApiResponse,
-} from './support';
+import { Fleet, inspector, stopAndVerifyClean, waitFor } from '../helpers/fleet';
+import { ISO, bearer, expectProblem, type ApiResponse } from '../helpers/http';
 
 let redis: Redis;
 
@@ -61,8 +53,6 @@ async function makeKeys(fleet: Fleet): Promise<Keys> {
   await revokeApiKey(store, audit, { id: keys.revoked.id, revokedBy: OPERATOR });
   return keys;
 }
-
-const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
 /** The one 401 body, whatever was wrong with the key. */
 const UNAUTHORIZED = {
@@ -245,7 +235,7 @@ describe('the permission table: every route against every kind of caller', () =>
     it.each(CALLERS.map((c) => [c.name, c] as const))('as %s', async (_caller, caller) => {
       const prepared = await route.request(ctx);
       const header = caller.header(ctx);
-      const countBefore = await storedTaskCount(ctx.fleet);
+      const countBefore = await ctx.fleet.storedTaskCount();
       const res = await ctx.fleet.request(
         route.method,
         prepared.path,
@@ -263,7 +253,7 @@ describe('the permission table: every route against every kind of caller', () =>
       if (caller.role === null) expectUnauthorized(res);
       else expectForbidden(res, route.roles);
       // Refused: nothing changed.
-      expect(await storedTaskCount(ctx.fleet)).toBe(countBefore);
+      expect(await ctx.fleet.storedTaskCount()).toBe(countBefore);
       await route.unchanged?.(ctx, prepared);
     });
   });
@@ -340,7 +330,7 @@ describe('authentication', () => {
       }
     }
     expect(seen.size).toBe(1);
-    expect(await storedTaskCount(f)).toBe(0);
+    expect(await f.storedTaskCount()).toBe(0);
   });
 
   it('checks the key before reading the body: a huge body without a key is 401, not 413', async () => {
@@ -348,7 +338,7 @@ describe('authentication', () => {
     const huge = { type: 'echo', payload: 'x'.repeat(10_000) };
     expectUnauthorized(await f.request('POST', '/v1/tasks', huge, {}, { key: null }));
     expectProblem(await f.request('POST', '/v1/tasks', huge), 413, { code: 'payload_too_large' });
-    expect(await storedTaskCount(f)).toBe(0);
+    expect(await f.storedTaskCount()).toBe(0);
   });
 
   it('keeps /healthz and /readyz open', async () => {
@@ -390,7 +380,7 @@ describe('authentication', () => {
 
   it('counts 401, 403 and 429 into the SecurityCounters it is given', async () => {
     const f = fleet!;
-    const app = await startApp(f, { rateLimit: { perSecond: 0.001, burst: 2 } });
+    const app = await f.startSecondSupervisor({ rateLimit: { perSecond: 0.001, burst: 2 } });
     try {
       expect(app.counters).toEqual({ unauthorized: 0, forbidden: 0, rateLimited: 0 });
       expectUnauthorized(await app.request('GET', '/v1/tasks'));
@@ -759,7 +749,7 @@ describe('headers and error hygiene', () => {
         done();
       },
     });
-    const app = await startApp(f, { store: failing, log: pino({ level: 'info' }, sink) });
+    const app = await f.startSecondSupervisor({ store: failing, log: pino({ level: 'info' }, sink) });
     try {
       const five = await app.request('GET', `/v1/tasks/some-id`, undefined, bearer(f.adminKey));
       expectProblem(five, 500, { code: 'internal_error' });

@@ -6,19 +6,8 @@
 import type { Redis } from 'ioredis';
 import { Dispatcher } from '../../src/dispatch/dispatcher';
 import { QUEUE_PRIORITY } from '../../src/domain/task';
-import { Fleet } from '../helpers/fleet';
-import {
-  ISO,
-  UUID,
-  expectProblem,
-  inspector,
-  jobKey,
-  keysUnder,
-  queueKey,
-  stopAndVerifyClean,
-  storedTaskCount,
-  storedTasks,
-} from './support';
+import { Fleet, inspector, keysUnder, stopAndVerifyClean } from '../helpers/fleet';
+import { ISO, UUID, expectProblem } from '../helpers/http';
 
 let redis: Redis;
 let fleet: Fleet | undefined;
@@ -44,7 +33,7 @@ async function start(env: Record<string, string> = {}): Promise<Fleet> {
 
 /** The fleet stored nothing: no task, no route, and not a single key in Redis. */
 async function expectNothingStored(f: Fleet): Promise<void> {
-  expect(await storedTaskCount(f)).toBe(0);
+  expect(await f.storedTaskCount()).toBe(0);
   expect(await f.sup.store.listRoutes()).toEqual([]);
   expect(await keysUnder(redis, f.config.redisPrefix)).toEqual([]);
 }
@@ -90,7 +79,7 @@ describe('POST /v1/tasks', () => {
     }
 
     // The store holds exactly this task, with its `submitted` event.
-    const stored = await storedTasks(f);
+    const stored = await f.storedTasks();
     expect(stored).toHaveLength(1);
     expect(stored[0]).toMatchObject({
       id: t.id,
@@ -109,14 +98,14 @@ describe('POST /v1/tasks', () => {
     expect((await f.sup.store.listTaskEvents(t.id)).map((e) => e.kind)).toEqual(['submitted']);
 
     // The BullMQ job exists under the route key, carries a pointer (never the task) and has a priority.
-    const job = await redis.hgetall(jobKey(f, t));
+    const job = await redis.hgetall(f.jobKey(t));
     expect(job.name).toBe('echo');
     // A pointer into SQL and the task's trace, never the task itself.
     const withTrace = await f.sup.store.getTask(t.id);
     expect(JSON.parse(job.data ?? 'null')).toEqual({ taskId: t.id, attempt: 0, traceParent: withTrace?.traceParent });
     expect(withTrace?.traceParent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
     expect(job.priority).toBe(String(QUEUE_PRIORITY.normal));
-    expect(await redis.zscore(queueKey(f, 'echo', [], 'delayed'), `${t.id}-0`)).toBeNull();
+    expect(await redis.zscore(f.queueKey('echo', [], 'delayed'), `${t.id}-0`)).toBeNull();
   });
 
   it('stores and echoes every optional field, and maps each priority onto the BullMQ job', async () => {
@@ -145,11 +134,11 @@ describe('POST /v1/tasks', () => {
       timeoutSeconds: 42,
       deadline: Date.parse(deadline),
     });
-    expect((await redis.hgetall(jobKey(f, res.body))).priority).toBe(String(QUEUE_PRIORITY.critical));
+    expect((await redis.hgetall(f.jobKey(res.body))).priority).toBe(String(QUEUE_PRIORITY.critical));
 
     const low = await f.submit({ type: 'sleep', priority: 'low' });
-    expect((await redis.hgetall(jobKey(f, low))).priority).toBe(String(QUEUE_PRIORITY.low));
-    expect(await storedTaskCount(f)).toBe(2);
+    expect((await redis.hgetall(f.jobKey(low))).priority).toBe(String(QUEUE_PRIORITY.low));
+    expect(await f.storedTaskCount()).toBe(2);
   });
 
   it('normalises required capabilities (trim, lowercase, dedupe, sort) and routes on the normalised set', async () => {
@@ -160,7 +149,7 @@ describe('POST /v1/tasks', () => {
     expect((await f.sup.store.getTask(res.body.id))?.requiredCapabilities).toEqual(['cuda', 'gpu']);
     expect(await f.sup.store.listRoutes()).toEqual([{ type: 'echo', capabilities: ['cuda', 'gpu'] }]);
     const key = `${f.config.redisPrefix}:echo~cuda+gpu:${res.body.id}-0`;
-    expect(jobKey(f, res.body)).toBe(key);
+    expect(f.jobKey(res.body)).toBe(key);
     expect(await redis.exists(key)).toBe(1);
   });
 });
@@ -204,11 +193,11 @@ describe('Idempotency-Key', () => {
     expect(reordered.status).toBe(200);
     expect(reordered.body.id).toBe(first.body.id);
 
-    const stored = await storedTasks(f);
+    const stored = await f.storedTasks();
     expect(stored.map((t) => t.id)).toEqual([first.body.id]);
     expect((await f.sup.store.listTaskEvents(first.body.id)).map((e) => e.kind)).toEqual(['submitted']);
     const jobs = (await keysUnder(redis, f.config.redisPrefix)).filter((k) => /-\d+$/.test(k));
-    expect(jobs).toEqual([jobKey(f, first.body)]);
+    expect(jobs).toEqual([f.jobKey(first.body)]);
   });
 
   it('rejects the same key with a different body as 409 problem+json and keeps the original task', async () => {
@@ -217,7 +206,7 @@ describe('Idempotency-Key', () => {
     expect(first.status).toBe(201);
     const conflict = await f.request('POST', '/v1/tasks', { type: 'echo', payload: 2 }, { 'Idempotency-Key': 'k-1' });
     expectProblem(conflict, 409, { code: 'conflict' });
-    const stored = await storedTasks(f);
+    const stored = await f.storedTasks();
     expect(stored).toHaveLength(1);
     expect(stored[0]).toMatchObject({ id: first.body.id, payload: 1 });
   });
@@ -232,7 +221,7 @@ describe('Idempotency-Key', () => {
     expect(responses.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 201]);
     const ids = new Set(responses.map((r) => r.body.id));
     expect(ids.size).toBe(1);
-    expect((await storedTasks(f)).map((t) => t.id)).toEqual([...ids]);
+    expect((await f.storedTasks()).map((t) => t.id)).toEqual([...ids]);
   });
 
   it('creates different tasks for different keys', async () => {
@@ -242,7 +231,7 @@ describe('Idempotency-Key', () => {
     const b = await f.request('POST', '/v1/tasks', body, { 'Idempotency-Key': 'key-b' });
     expect([a.status, b.status]).toEqual([201, 201]);
     expect(a.body.id).not.toBe(b.body.id);
-    expect((await storedTasks(f)).map((t) => t.id).sort()).toEqual([a.body.id, b.body.id].sort());
+    expect((await f.storedTasks()).map((t) => t.id).sort()).toEqual([a.body.id, b.body.id].sort());
   });
 
   it('rejects an invalid key (with a space) as 400 naming the header, storing nothing', async () => {
@@ -310,7 +299,7 @@ describe('validation: a 4xx problem naming the field, and nothing stored', () =>
       const payload = 'x'.repeat(998); // JSON-encoded: 1000 bytes
       const res = await f.request('POST', '/v1/tasks', { type: 'echo', payload });
       expect(res.status).toBe(201);
-      expect(await storedTaskCount(f)).toBe(1);
+      expect(await f.storedTaskCount()).toBe(1);
     });
 
     it('rejects a payload over the limit as 413 naming payload', async () => {
@@ -358,9 +347,9 @@ describe('POST /v1/tasks/batch', () => {
       ['echo', 2, 'queued', 0, false],
     ]);
     expect(new Set(tasks.map((t: any) => t.id)).size).toBe(3);
-    expect((await storedTasks(f)).map((t) => t.id).sort()).toEqual(tasks.map((t: any) => t.id).sort());
-    for (const t of tasks) expect(await redis.exists(jobKey(f, t))).toBe(1);
-    expect((await redis.hgetall(jobKey(f, tasks[2]))).priority).toBe(String(QUEUE_PRIORITY.high));
+    expect((await f.storedTasks()).map((t) => t.id).sort()).toEqual(tasks.map((t: any) => t.id).sort());
+    for (const t of tasks) expect(await redis.exists(f.jobKey(t))).toBe(1);
+    expect((await redis.hgetall(f.jobKey(tasks[2]))).priority).toBe(String(QUEUE_PRIORITY.high));
   });
 
   it('sends due tasks of one route and priority in jobs of TASKFLEET_DISPATCH_BATCH, each task marked with its job', async () => {
@@ -371,7 +360,7 @@ describe('POST /v1/tasks/batch', () => {
       { type: 'echo', payload: 'urgent', priority: 'critical' },
     ];
     const tasks: any[] = (await f.request('POST', '/v1/tasks/batch', { tasks: bodies })).body.tasks;
-    const markers = await redis.hgetall(queueKey(f, 'echo', [], 'taskfleet-batches'));
+    const markers = await redis.hgetall(f.queueKey('echo', [], 'taskfleet-batches'));
     const jobOf = (t: any) => markers[`${t.id}-0`];
     // 9 normal tasks: jobs of 4, 4 and 1; the lone one, the delayed one and the critical one under their own ids.
     const batches = [0, 4].map((start) => tasks.slice(start, start + 4));
@@ -379,26 +368,26 @@ describe('POST /v1/tasks/batch', () => {
       const id = jobOf(batch[0]);
       expect(id).toMatch(new RegExp(`^${batch[0].id}-0~[0-9a-f]{8}$`));
       for (const t of batch) expect(jobOf(t)).toBe(id);
-      const job = await redis.hgetall(`${queueKey(f, 'echo', [], id!)}`);
+      const job = await redis.hgetall(`${f.queueKey('echo', [], id!)}`);
       const data = JSON.parse(job.data!);
       expect([data, ...data.more].map((r: any) => r.taskId)).toEqual(batch.map((t: any) => t.id));
       expect(job.priority).toBe(String(QUEUE_PRIORITY.normal));
     }
     for (const t of [tasks[8], tasks[9], tasks[10]]) {
       expect(jobOf(t)).toBeUndefined();
-      expect(await redis.exists(jobKey(f, t))).toBe(1);
+      expect(await redis.exists(f.jobKey(t))).toBe(1);
     }
-    expect(await redis.zscore(queueKey(f, 'echo', [], 'delayed'), `${tasks[9].id}-0`)).not.toBeNull();
+    expect(await redis.zscore(f.queueKey('echo', [], 'delayed'), `${tasks[9].id}-0`)).not.toBeNull();
 
     // The reconciler's question, per task: a batched task is present while its batch's job is.
     const dispatcher = new Dispatcher(redis, f.config.redisPrefix);
     const rows = await f.sup.store.listQueuedForDispatch({ limit: 100 });
     expect(rows).toHaveLength(11);
     expect(await dispatcher.missing(rows)).toEqual([]);
-    await redis.del(queueKey(f, 'echo', [], jobOf(batches[1]![0])!));
+    await redis.del(f.queueKey('echo', [], jobOf(batches[1]![0])!));
     expect((await dispatcher.missing(rows)).map((r) => r.id).sort()).toEqual(batches[1]!.map((t: any) => t.id).sort());
     // Their markers, which named the lost job, are gone: they will be sent again under new ones.
-    const left = await redis.hgetall(queueKey(f, 'echo', [], 'taskfleet-batches'));
+    const left = await redis.hgetall(f.queueKey('echo', [], 'taskfleet-batches'));
     expect(Object.keys(left).sort()).toEqual(batches[0]!.map((t: any) => `${t.id}-0`).sort());
   });
 
@@ -451,7 +440,7 @@ describe('POST /v1/tasks/batch', () => {
     expectProblem(await f.request('POST', '/v1/tasks/batch', changed, { 'Idempotency-Key': 'batch-7' }), 409, {
       code: 'conflict',
     });
-    expect((await storedTasks(f)).map((t) => t.id).sort()).toEqual([...ids].sort());
+    expect((await f.storedTasks()).map((t) => t.id).sort()).toEqual([...ids].sort());
   });
 
   it('treats the same batch key with a shorter or longer task list as a different request (409), storing nothing new', async () => {
@@ -471,7 +460,7 @@ describe('POST /v1/tasks/batch', () => {
         'Idempotency-Key': 'batch-8',
       },
     );
-    const stored = (await storedTasks(f)).map((t) => t.id).sort();
+    const stored = (await f.storedTasks()).map((t) => t.id).sort();
     expect({ shorter: shorter.status, longer: longer.status, stored }).toEqual({
       shorter: 409,
       longer: 409,
@@ -495,7 +484,7 @@ describe('POST /v1/tasks/batch', () => {
       status: 201,
       sameTask: false,
     });
-    expect(await storedTaskCount(f)).toBe(2);
+    expect(await f.storedTaskCount()).toBe(2);
   });
 });
 
@@ -509,7 +498,7 @@ describe('GET /v1/tasks/:id and /v1/tasks/:id/events', () => {
 
     const unknown = await f.request('GET', '/v1/tasks/01890000-0000-7000-8000-000000000000');
     expectProblem(unknown, 404, { code: 'not_found' });
-    expect(await storedTaskCount(f)).toBe(1);
+    expect(await f.storedTaskCount()).toBe(1);
   });
 
   it('lists the submitted event, and 404 for the events of an unknown task', async () => {
@@ -574,7 +563,7 @@ describe('GET /v1/tasks', () => {
     expect(new Set(all).size).toBe(25);
     expect([...all].sort()).toEqual([...created].sort());
     expect(all).toEqual([...all].sort().reverse()); // newest (highest id) first, across pages
-    expect((await storedTasks(f)).map((t) => t.id)).toEqual(all);
+    expect((await f.storedTasks()).map((t) => t.id)).toEqual(all);
   });
 
   it('ends without an empty trailing page when the count is a multiple of the limit', async () => {
@@ -627,7 +616,7 @@ describe('POST /v1/tasks/:id/cancel', () => {
     expectProblem(await f.request('POST', '/v1/tasks/01890000-0000-7000-8000-000000000000/cancel'), 404, {
       code: 'not_found',
     });
-    expect(await storedTaskCount(f)).toBe(1);
+    expect(await f.storedTaskCount()).toBe(1);
   });
 });
 
@@ -642,11 +631,11 @@ describe('delaySeconds', () => {
     const stored = await f.sup.store.getTask(t.id);
     expect(stored!.notBefore - stored!.createdAt).toBe(120_000);
 
-    const job = await redis.hgetall(jobKey(f, t));
+    const job = await redis.hgetall(f.jobKey(t));
     expect(job.delay).toBe('120000');
-    expect(await redis.zscore(queueKey(f, 'echo', [], 'delayed'), `${t.id}-0`)).not.toBeNull();
-    expect(await redis.zscore(queueKey(f, 'echo', [], 'prioritized'), `${t.id}-0`)).toBeNull();
-    expect(await redis.lrange(queueKey(f, 'echo', [], 'wait'), 0, -1)).not.toContain(`${t.id}-0`);
+    expect(await redis.zscore(f.queueKey('echo', [], 'delayed'), `${t.id}-0`)).not.toBeNull();
+    expect(await redis.zscore(f.queueKey('echo', [], 'prioritized'), `${t.id}-0`)).toBeNull();
+    expect(await redis.lrange(f.queueKey('echo', [], 'wait'), 0, -1)).not.toContain(`${t.id}-0`);
   });
 });
 
