@@ -145,7 +145,18 @@ function wire(
   return { dispatcher, reconciler, maintenance, enforcer, admin, counters, gauges, app };
 }
 
-async function listen(app: Express, host: string, port: number): Promise<{ server: Server; url: string }> {
+/** Closes what `connect` opened, and the dispatcher's queues on that Redis connection. */
+async function disconnect(connections: Connections, dispatcher: Dispatcher): Promise<void> {
+  await dispatcher.close();
+  await closeConnection(connections.redis);
+  if (connections.ownsStore) await connections.rawStore.close();
+}
+
+async function listen(
+  app: Express,
+  host: string,
+  port: number,
+): Promise<{ server: Server; url: string; port: number }> {
   const server: Server = await new Promise((resolve, reject) => {
     const listening = app.listen(port, host, () => resolve(listening));
     listening.once('error', reject);
@@ -153,7 +164,7 @@ async function listen(app: Express, host: string, port: number): Promise<{ serve
   server.keepAliveTimeout = 65_000;
   const boundPort = (server.address() as AddressInfo).port;
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  return { server, url: `http://${urlHost}:${boundPort}` };
+  return { server, url: `http://${urlHost}:${boundPort}`, port: boundPort };
 }
 
 function startLoops(config: Config, parts: Parts, log: Logger, telemetry: Telemetry): Loop[] {
@@ -176,11 +187,9 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
   const connections = await connect(config, overrides, log, telemetry);
   const parts = wire(config, overrides, { connections, clock, log, telemetry });
   const host = overrides.listen?.host ?? config.host;
-  const { server, url } = await listen(parts.app, host, overrides.listen?.port ?? config.port).catch(
+  const { server, url, port } = await listen(parts.app, host, overrides.listen?.port ?? config.port).catch(
     async (err: unknown) => {
-      await parts.dispatcher.close();
-      await closeConnection(connections.redis);
-      if (connections.ownsStore) await connections.rawStore.close();
+      await disconnect(connections, parts.dispatcher);
       throw err;
     },
   );
@@ -195,15 +204,12 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      await parts.dispatcher.close();
-      await closeConnection(connections.redis);
       await telemetry.flush();
-      if (connections.ownsStore) await connections.rawStore.close();
+      await disconnect(connections, parts.dispatcher);
       log.info('supervisor stopped');
     })());
 
   const { dispatcher, reconciler, maintenance, enforcer, admin, counters } = parts;
-  const port = (server.address() as AddressInfo).port;
   return { url, port, store: connections.store, dispatcher, reconciler, maintenance, enforcer, admin, counters, stop };
 }
 
