@@ -378,35 +378,35 @@ describe('authentication', () => {
     });
   });
 
-  it('counts 401, 403 and 429 into the SecurityCounters it is given', async () => {
+  it('a second supervisor (its own rate limit) counts 401, 403 and 429 into its own SecurityCounters', async () => {
     const f = fleet!;
-    const app = await f.startSecondSupervisor({ rateLimit: { perSecond: 0.001, burst: 2 } });
+    const second = await f.startSecondSupervisor({ rateLimit: { perSecond: 0.001, burst: 2 } });
     try {
-      expect(app.counters).toEqual({ unauthorized: 0, forbidden: 0, rateLimited: 0 });
-      expectUnauthorized(await app.request('GET', '/v1/tasks'));
-      expectUnauthorized(await app.request('GET', '/v1/tasks', undefined, bearer(keys.revoked.key)));
-      expectUnauthorized(await app.request('GET', '/v1/tasks', undefined, { authorization: 'Basic x' }));
-      expect(app.counters).toEqual({ unauthorized: 3, forbidden: 0, rateLimited: 0 });
+      expect(second.counters).toEqual({ unauthorized: 0, forbidden: 0, rateLimited: 0 });
+      expectUnauthorized(await second.request('GET', '/v1/tasks'));
+      expectUnauthorized(await second.request('GET', '/v1/tasks', undefined, bearer(keys.revoked.key)));
+      expectUnauthorized(await second.request('GET', '/v1/tasks', undefined, { authorization: 'Basic x' }));
+      expect(second.counters).toEqual({ unauthorized: 3, forbidden: 0, rateLimited: 0 });
 
-      expectForbidden(await app.request('GET', '/v1/audit', undefined, bearer(keys.reader.key)), ['admin']);
-      expect(app.counters).toEqual({ unauthorized: 3, forbidden: 1, rateLimited: 0 });
+      expectForbidden(await second.request('GET', '/v1/audit', undefined, bearer(keys.reader.key)), ['admin']);
+      expect(second.counters).toEqual({ unauthorized: 3, forbidden: 1, rateLimited: 0 });
 
       // The reader's bucket (burst 2) had one token taken by the 403; one left, then refused.
-      expect((await app.request('GET', '/v1/tasks', undefined, bearer(keys.reader.key))).status).toBe(200);
-      expectProblem(await app.request('GET', '/v1/tasks', undefined, bearer(keys.reader.key)), 429, {
+      expect((await second.request('GET', '/v1/tasks', undefined, bearer(keys.reader.key))).status).toBe(200);
+      expectProblem(await second.request('GET', '/v1/tasks', undefined, bearer(keys.reader.key)), 429, {
         code: 'rate_limited',
       });
-      expect(app.counters).toEqual({ unauthorized: 3, forbidden: 1, rateLimited: 1 });
+      expect(second.counters).toEqual({ unauthorized: 3, forbidden: 1, rateLimited: 1 });
 
       // Ownership refusals count as 403 too.
       const other = await f.submit({ type: 'echo', delaySeconds: 60 }, {}, { key: keys.submitter2.key });
       expectForbidden(
-        await app.request('POST', `/v1/tasks/${other.id}/cancel`, undefined, bearer(keys.submitter.key)),
+        await second.request('POST', `/v1/tasks/${other.id}/cancel`, undefined, bearer(keys.submitter.key)),
         null,
       );
-      expect(app.counters).toEqual({ unauthorized: 3, forbidden: 2, rateLimited: 1 });
+      expect(second.counters).toEqual({ unauthorized: 3, forbidden: 2, rateLimited: 1 });
     } finally {
-      await app.close();
+      await second.close();
     }
   });
 });
@@ -749,9 +749,9 @@ describe('headers and error hygiene', () => {
         done();
       },
     });
-    const app = await f.startSecondSupervisor({ store: failing, log: pino({ level: 'info' }, sink) });
+    const second = await f.startSecondSupervisor({ store: failing, log: pino({ level: 'info' }, sink) });
     try {
-      const five = await app.request('GET', `/v1/tasks/some-id`, undefined, bearer(f.adminKey));
+      const five = await second.request('GET', `/v1/tasks/some-id`, undefined, bearer(f.adminKey));
       expectProblem(five, 500, { code: 'internal_error' });
       expect(five.body).toEqual({
         type: 'urn:taskfleet:problem:internal_error',
@@ -759,7 +759,7 @@ describe('headers and error hygiene', () => {
         status: 500,
         detail: 'an internal error occurred; it has been logged',
       });
-      const unavailable = await app.request('GET', '/v1/tasks', undefined, bearer(f.adminKey));
+      const unavailable = await second.request('GET', '/v1/tasks', undefined, bearer(f.adminKey));
       expectProblem(unavailable, 503, { code: 'unavailable' });
       for (const res of [five, unavailable]) {
         const text = JSON.stringify(res.body);
@@ -770,7 +770,7 @@ describe('headers and error hygiene', () => {
       expect(logged).not.toContain(f.adminKey);
       expect(logged).not.toMatch(/Bearer /);
     } finally {
-      await app.close();
+      await second.close();
     }
   });
 
