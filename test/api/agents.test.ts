@@ -2,19 +2,10 @@
  * The agent API and routability over real HTTP, with a real worker process (from the built CLI in dist/)
  * registered against a real supervisor. Background loops are off: nothing here needs them.
  */
-import type { Redis } from 'ioredis';
-import { Fleet, inspector, stopAndVerifyClean, waitFor, type WorkerProcess } from '../helpers/fleet';
+import { Fleet, fileInspector, stopAndVerifyClean, waitFor, type WorkerProcess } from '../helpers/fleet';
 import { ISO, expectProblem } from '../helpers/http';
 
-let redis: Redis;
-
-beforeAll(() => {
-  redis = inspector();
-});
-
-afterAll(async () => {
-  await redis.quit();
-});
+const redis = fileInspector();
 
 describe('with one worker (api-w1, capabilities [gpu])', () => {
   let fleet: Fleet | undefined;

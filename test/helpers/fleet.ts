@@ -256,6 +256,13 @@ export function inspector(): Redis {
   return redis;
 }
 
+/** An inspector for the calling test file, closed after its tests. */
+export function fileInspector(): Redis {
+  const redis = inspector();
+  afterAll(() => redis.quit());
+  return redis;
+}
+
 /** Calls `each` with every batch of keys under `prefix:`. */
 async function scanKeys(redis: Redis, prefix: string, each: (keys: string[]) => Promise<unknown>): Promise<void> {
   let cursor = '0';
@@ -295,6 +302,28 @@ export async function stopAndVerifyClean(fleet: Fleet | undefined, redis: Redis)
     expect(worker.child.exitCode !== null || worker.child.signalCode !== null).toBe(true);
   }
   expect(await keysUnder(redis, prefix)).toEqual([]);
+}
+
+/** The fleet stored nothing: no task, no route, and not a single key in Redis. */
+export async function expectNothingStored(fleet: Fleet, redis: Redis): Promise<void> {
+  expect(await fleet.storedTaskCount()).toBe(0);
+  expect(await fleet.sup.store.listRoutes()).toEqual([]);
+  expect(await keysUnder(redis, fleet.config.redisPrefix)).toEqual([]);
+}
+
+/**
+ * For a test file whose tests each start their own fleet (loops off): `start` one in a test; after each test it
+ * is stopped and checked clean through `redis`, the file's inspector connection.
+ */
+export function fleetPerTest(): { redis: Redis; start(env?: Record<string, string>): Promise<Fleet> } {
+  const redis = fileInspector();
+  let current: Fleet | undefined;
+  afterEach(async () => {
+    const fleet = current;
+    current = undefined;
+    await stopAndVerifyClean(fleet, redis);
+  });
+  return { redis, start: async (env = {}) => (current = await Fleet.start({ loops: false, env })) };
 }
 
 export async function waitFor(

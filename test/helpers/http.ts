@@ -2,6 +2,7 @@
  * HTTP for tests: one request function (exactly the headers given, a JSON body) and the assertions on
  * answers (problem+json, identifiers, timestamps). A fleet's `request` adds its admin key on top of this.
  */
+import type { Role } from '../../src/domain/security';
 
 export interface ApiResponse {
   status: number;
@@ -59,4 +60,29 @@ export function expectProblem(res: ApiResponse, status: number, opts: { code?: s
     expect(errors.map((issue) => issue.field)).toContain(opts.field);
     for (const issue of errors) expect(typeof issue.message).toBe('string');
   }
+}
+
+/** The one 401 body, whatever was wrong with the key. */
+export const UNAUTHORIZED = {
+  type: 'urn:taskfleet:problem:unauthorized',
+  title: 'unauthorized',
+  status: 401,
+  detail: 'a valid API key is required: Authorization: Bearer <key>',
+};
+
+export function expectUnauthorized(res: ApiResponse): void {
+  expectProblem(res, 401, { code: 'unauthorized' });
+  expect(res.body).toEqual(UNAUTHORIZED);
+  expect(res.headers.get('www-authenticate')).toBe('Bearer');
+}
+
+/** A 403 naming the roles that may (or, for an ownership refusal, `roles` = null, naming none). */
+export function expectForbidden(res: ApiResponse, roles: readonly Role[] | null): void {
+  expectProblem(res, 403, { code: 'forbidden' });
+  if (roles === null) {
+    expect(res.body).not.toHaveProperty('requiredRoles');
+    return;
+  }
+  expect([...res.body.requiredRoles].sort()).toEqual([...roles].sort());
+  for (const role of roles) expect(res.body.detail).toContain(role);
 }
