@@ -11,7 +11,7 @@ import { workerEnv } from './workerProcess';
 import path from 'node:path';
 import { configToEnv, withoutSecrets, type Config } from '../config/config';
 import { generateApiKey } from '../security/apiKeys';
-import { startSupervisor } from '../supervisor/supervisor';
+import { buildSupervisor } from '../supervisor/supervisor';
 import { PACKAGE_ROOT } from '../version';
 import { processLogger } from './main';
 import { ensureRedis } from './redisBootstrap';
@@ -38,7 +38,7 @@ export async function runDev(base: Config, o: { workers: boolean }): Promise<voi
 
   let sup;
   try {
-    sup = await startSupervisor({ config, log: log.child({ name: 'supervisor' }) });
+    sup = await buildSupervisor(config, { log: log.child({ name: 'supervisor' }) });
   } catch (err) {
     await redis.private?.stop();
     throw err;

@@ -25,8 +25,8 @@ function onSignals(fn: () => Promise<void>): void {
 export async function runSupervisor(config: Config): Promise<void> {
   const log = processLogger(config, 'supervisor');
   // Loaded here, not at the top: a worker process never needs the supervisor's modules (and the other way round).
-  const { startSupervisor } = await import('../supervisor/supervisor');
-  const sup = await startSupervisor({ config, log });
+  const { buildSupervisor } = await import('../supervisor/supervisor');
+  const sup = await buildSupervisor(config, { log });
   onSignals(() => sup.stop());
 }
 

@@ -1,6 +1,7 @@
 /**
- * The one error map. Every failure that reaches an API caller is one of these; `supervisor/problem.ts`
- * turns them into application/problem+json, and nothing else decides an HTTP status.
+ * The one error map. Every failure that reaches an API caller is one of these, and each class says how the API
+ * answers it (`problem()`); `supervisor/problem.ts` only writes that answer as application/problem+json, so
+ * nothing else decides an HTTP status.
  */
 
 export interface FieldIssue {
@@ -8,6 +9,23 @@ export interface FieldIssue {
   field: string;
   message: string;
 }
+
+/** The refusals the supervisor counts and shows in its stats (`SecurityCounters`). */
+export type CountedRefusal = 'unauthorized' | 'forbidden' | 'rateLimited';
+
+/** An RFC 9457 answer: `type` and `title` are derived from `code`. */
+export interface Problem {
+  status: number;
+  code: string;
+  /** What the caller reads. A 5xx answer never carries the error's own text, which may hold SQL or driver text. */
+  detail: string;
+  /** Members beside type, title, status and detail, in this order. */
+  extra?: Record<string, unknown>;
+  headers?: Record<string, string>;
+  counts?: CountedRefusal;
+}
+
+const INTERNAL_DETAIL = 'an internal error occurred; it has been logged';
 
 export class TaskfleetError extends Error {
   constructor(
@@ -19,6 +37,11 @@ export class TaskfleetError extends Error {
     super(message, options);
     this.name = new.target.name;
   }
+
+  /** How the API answers this error; subclasses add their fields, headers and counter. */
+  problem(): Problem {
+    return { status: this.status, code: this.code, detail: this.status >= 500 ? INTERNAL_DETAIL : this.message };
+  }
 }
 
 /** Input failed validation; nothing was written. */
@@ -29,6 +52,10 @@ export class ValidationError extends TaskfleetError {
   ) {
     super(message, 400, 'validation_failed');
   }
+
+  override problem(): Problem {
+    return { ...super.problem(), extra: { errors: this.issues } };
+  }
 }
 
 /** A payload or body is over its configured limit; nothing was written. */
@@ -38,6 +65,10 @@ export class PayloadTooLargeError extends TaskfleetError {
     readonly limitBytes: number,
   ) {
     super(`${field} is larger than the limit of ${limitBytes} bytes`, 413, 'payload_too_large');
+  }
+
+  override problem(): Problem {
+    return { ...super.problem(), extra: { errors: [{ field: this.field, message: this.message }] } };
   }
 }
 
@@ -58,6 +89,10 @@ export class ConflictError extends TaskfleetError {
 export class UnavailableError extends TaskfleetError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, 503, 'unavailable', options);
+  }
+
+  override problem(): Problem {
+    return { ...super.problem(), detail: 'a dependency (SQL or Redis) is unavailable; try again later' };
   }
 }
 

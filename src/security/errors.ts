@@ -1,8 +1,8 @@
 /**
- * The security errors. `supervisor/problem.ts` turns them into problem+json (with `WWW-Authenticate` or
- * `Retry-After`) and counts each into the SecurityCounters.
+ * The security errors. Each answers with its own header (`WWW-Authenticate`, `Retry-After`) and counts into
+ * the SecurityCounters, whoever raised it; `supervisor/problem.ts` writes the answer.
  */
-import { TaskfleetError } from '../domain/errors';
+import { TaskfleetError, type Problem } from '../domain/errors';
 import type { Role } from '../domain/security';
 
 /**
@@ -12,6 +12,10 @@ import type { Role } from '../domain/security';
 export class UnauthorizedError extends TaskfleetError {
   constructor() {
     super('a valid API key is required: Authorization: Bearer <key>', 401, 'unauthorized');
+  }
+
+  override problem(): Problem {
+    return { ...super.problem(), headers: { 'WWW-Authenticate': 'Bearer' }, counts: 'unauthorized' };
   }
 }
 
@@ -24,6 +28,14 @@ export class ForbiddenError extends TaskfleetError {
   ) {
     super(message, 403, 'forbidden');
   }
+
+  override problem(): Problem {
+    return {
+      ...super.problem(),
+      ...(this.requiredRoles ? { extra: { requiredRoles: this.requiredRoles } } : {}),
+      counts: 'forbidden',
+    };
+  }
 }
 
 /** The key's token bucket is empty. */
@@ -33,5 +45,14 @@ export class RateLimitedError extends TaskfleetError {
     readonly retryAfterSeconds: number,
   ) {
     super(`too many requests for this API key: retry after ${retryAfterSeconds} s`, 429, 'rate_limited');
+  }
+
+  override problem(): Problem {
+    return {
+      ...super.problem(),
+      extra: { retryAfterSeconds: this.retryAfterSeconds },
+      headers: { 'Retry-After': String(this.retryAfterSeconds) },
+      counts: 'rateLimited',
+    };
   }
 }

@@ -6,27 +6,19 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock';
 import { withTimeout } from '../domain/timeout';
-import { authenticate, createSecurityCounters, type SecurityCounters } from '../security/auth';
+import { authenticate, type SecurityCounters } from '../security/auth';
 import { noStore, securityHeaders } from '../security/headers';
 import { authorize } from '../security/permissions';
-import { RateLimiter, rateLimit, type RateLimitSettings } from '../security/rateLimit';
+import { RateLimiter, rateLimit } from '../security/rateLimit';
 import { redactingLogger } from '../security/redact';
 import type { Store } from '../store/port';
 import type { AgentDirectory } from './agentDirectory';
+import type { HttpSettings } from './settings';
 import { errorHandler, notFoundHandler, sendProblem } from './problem';
 import { agentRoutes } from './routes/agents';
 import { auditRoutes } from './routes/audit';
 import { taskRoutes } from './routes/tasks';
 import type { TaskService } from './taskService';
-
-export interface SecurityDeps {
-  /** Counted into (401, 403, 429); pass one in to show it in stats. A fresh one by default. */
-  counters?: SecurityCounters;
-  /** The bootstrap admin key; by default the configuration's TASKFLEET_ADMIN_API_KEY. */
-  adminApiKey?: string | null;
-  /** By default the configuration's TASKFLEET_RATE_LIMIT_PER_SECOND and TASKFLEET_RATE_LIMIT_BURST. */
-  rateLimit?: RateLimitSettings;
-}
 
 export interface AppDeps {
   store: Store;
@@ -35,9 +27,9 @@ export interface AppDeps {
   agents: AgentDirectory;
   clock: Clock;
   log: Logger;
-  maxBodyBytes: number;
-  staleAfterMs: number;
-  security?: SecurityDeps;
+  http: HttpSettings;
+  /** Counted into (401, 403, 429); the supervisor shows them in its stats. */
+  counters: SecurityCounters;
   /** Where submit and the trace of each request are reported (a no-op by default). */
   telemetry?: Telemetry;
   /** Serves `GET /metrics` (Prometheus text) when given. */
@@ -55,10 +47,9 @@ export interface AppDeps {
  * parser (413 over the limit) → the route. So an unauthenticated request costs one hash and is never parsed.
  */
 export function createApp(deps: AppDeps): Express {
-  const counters = deps.security?.counters ?? createSecurityCounters();
-  const config = deps.tasks.config;
-  const adminApiKey = deps.security?.adminApiKey !== undefined ? deps.security.adminApiKey : config.adminApiKey;
-  const limiter = new RateLimiter(deps.security?.rateLimit ?? config.rateLimit, deps.clock);
+  const { counters, http } = deps;
+  const { adminApiKey } = http;
+  const limiter = new RateLimiter(http.rateLimit, deps.clock);
   const log = redactingLogger(deps.log);
   if (adminApiKey === null) {
     log.info('TASKFLEET_ADMIN_API_KEY is not set: only API keys from the store are accepted (taskfleet keys create)');
@@ -84,7 +75,7 @@ export function createApp(deps: AppDeps): Express {
       res.json({ status: 'ready', sql, redis });
       return;
     }
-    sendProblem(res, 503, 'not_ready', `SQL: ${sql}, Redis: ${redis}`, { sql, redis });
+    sendProblem(res, { status: 503, code: 'not_ready', detail: `SQL: ${sql}, Redis: ${redis}`, extra: { sql, redis } });
   });
 
   if (deps.metrics) {
@@ -100,12 +91,12 @@ export function createApp(deps: AppDeps): Express {
     authenticate({ store: deps.store, adminApiKey }),
     rateLimit(limiter),
     authorize(),
-    express.json({ limit: deps.maxBodyBytes, type: ['application/json', 'application/*+json'] }),
+    express.json({ limit: http.maxBodyBytes, type: ['application/json', 'application/*+json'] }),
     // Last, so that the routes (not only the middleware above) run inside the request's trace.
     traceRequests(deps.telemetry ?? noTelemetry),
   );
   app.use('/v1', taskRoutes(deps.tasks, deps.agents));
-  app.use('/v1', agentRoutes(deps.store, deps.clock, deps.staleAfterMs));
+  app.use('/v1', agentRoutes(deps.store, deps.clock, http.staleAfterMs));
   app.use('/v1', auditRoutes(deps.store));
   for (const router of deps.routers ?? []) app.use('/v1', router);
   app.use(notFoundHandler);

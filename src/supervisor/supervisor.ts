@@ -1,45 +1,56 @@
 /**
  * The supervisor process: the HTTP API plus the background loops (reconciler, lease reaper, deadline
  * expiry, heartbeat enforcer). Every loop is safe with several supervisors running against one store.
+ *
+ * `buildSupervisor` is the one place its object graph is built: `taskfleet supervisor`, `taskfleet dev`,
+ * the benchmark and the tests all start a supervisor through it, the tests with overrides.
  */
 import os from 'node:os';
-import { createTelemetry } from '../telemetry/create';
-import { FleetGauges, GAUGE_INTERVAL_MS } from '../telemetry/gauges';
-import { instrumentStore } from '../telemetry/instrumentStore';
-import { PrometheusMetrics } from '../telemetry/prometheus';
-import type { Telemetry } from '../telemetry/telemetry';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config';
 import { systemClock, type Clock } from '../domain/clock';
 import { Dispatcher } from '../dispatch/dispatcher';
 import { Reconciler } from '../dispatch/reconciler';
 import { closeConnection, createProducerConnection, waitUntilReady } from '../dispatch/redis';
+import { AuditLog } from '../security/audit';
+import { createSecurityCounters, type SecurityCounters } from '../security/auth';
 import { openStore } from '../store/open';
 import type { Store } from '../store/port';
-import type { EnforcementPolicy } from '../domain/enforcement';
-import { AuditLog } from '../security/audit';
-import { createSecurityCounters } from '../security/auth';
+import { createTelemetry } from '../telemetry/create';
+import { FleetGauges, GAUGE_INTERVAL_MS } from '../telemetry/gauges';
+import { instrumentStore } from '../telemetry/instrumentStore';
+import { createLogger } from '../telemetry/logger';
+import { PrometheusMetrics } from '../telemetry/prometheus';
+import type { Telemetry } from '../telemetry/telemetry';
 import { AgentAdmin } from './agentAdmin';
 import { AgentDirectory } from './agentDirectory';
 import { createApp } from './app';
 import { HeartbeatEnforcer } from './enforcement';
-import { fleetRoutes } from './routes/fleet';
-import { scalingRoutes } from './routes/scaling';
 import { Loop } from './loop';
 import { TaskMaintenance } from './maintenance';
+import { fleetRoutes } from './routes/fleet';
+import { scalingRoutes } from './routes/scaling';
+import { supervisorSettings, type HttpOverrides } from './settings';
 import { TaskService } from './taskService';
 
-export interface SupervisorOptions {
-  config: Config;
-  log: Logger;
+export interface SupervisorOverrides {
+  /** By default a logger made from the configuration (TASKFLEET_LOG_LEVEL, TASKFLEET_LOG_FORMAT). */
+  log?: Logger;
   clock?: Clock;
+  /** A store (or a wrapper of one, to make it fail) that the caller opened and closes; by default its own. */
   store?: Store;
   /** Background loops on (default) or off, for tests that drive them by hand. */
   loops?: boolean;
   /** Telemetry to report to; by default what the configuration asks for (a no-op without it). */
   telemetry?: Telemetry;
+  /** The admin key and the rate limit, in place of the configuration's. */
+  http?: HttpOverrides;
+  /** Where to listen, in place of TASKFLEET_HOST and TASKFLEET_PORT (port 0: any free port). */
+  listen?: { host?: string; port?: number };
 }
 
 export interface Supervisor {
@@ -50,90 +61,163 @@ export interface Supervisor {
   reconciler: Reconciler;
   maintenance: TaskMaintenance;
   enforcer: HeartbeatEnforcer;
+  admin: AgentAdmin;
+  /** The 401, 403 and 429 answers counted so far (shown in `GET /v1/stats`). */
+  counters: SecurityCounters;
   stop(): Promise<void>;
 }
 
-export async function startSupervisor(opts: SupervisorOptions): Promise<Supervisor> {
-  const { config, log } = opts;
-  const clock = opts.clock ?? systemClock;
-  const telemetry =
-    opts.telemetry ?? createTelemetry(config, 'taskfleet-supervisor', `${os.hostname()}-${process.pid}`);
-  const ownStore = opts.store ?? (await openStore(config, { supervisor: true }));
-  const store = instrumentStore(ownStore, telemetry);
+interface Connections {
+  /** The store as the supervisor uses it (instrumented when telemetry is on). */
+  store: Store;
+  /** The store itself: what `/metrics` reads, uninstrumented. */
+  rawStore: Store;
+  /** Whether the supervisor opened the store, and so closes it. */
+  ownsStore: boolean;
+  redis: Redis;
+}
+
+interface Parts {
+  dispatcher: Dispatcher;
+  reconciler: Reconciler;
+  maintenance: TaskMaintenance;
+  enforcer: HeartbeatEnforcer;
+  admin: AgentAdmin;
+  counters: SecurityCounters;
+  gauges: FleetGauges;
+  app: Express;
+}
+
+async function connect(
+  config: Config,
+  overrides: SupervisorOverrides,
+  log: Logger,
+  telemetry: Telemetry,
+): Promise<Connections> {
+  const ownsStore = overrides.store === undefined;
+  const rawStore = overrides.store ?? (await openStore(config, { supervisor: true }));
   const redis = createProducerConnection(config.redisUrl, 'taskfleet-supervisor');
   redis.on('error', (err) => log.debug({ err }, 'redis connection error'));
   try {
     await waitUntilReady(redis, config.redisUrl);
   } catch (err) {
     redis.disconnect();
-    if (!opts.store) await ownStore.close();
+    if (ownsStore) await rawStore.close();
     throw err;
   }
+  return { store: instrumentStore(rawStore, telemetry), rawStore, ownsStore, redis };
+}
+
+function wire(
+  config: Config,
+  overrides: SupervisorOverrides,
+  deps: { connections: Connections; clock: Clock; log: Logger; telemetry: Telemetry },
+): Parts {
+  const { connections, clock, log, telemetry } = deps;
+  const { store, redis } = connections;
+  const settings = supervisorSettings(config, overrides.http);
+  const { staleAfterMs, enforcement } = settings;
   const dispatcher = new Dispatcher(redis, config.redisPrefix, { batchSize: config.dispatchBatch });
-  const staleAfterMs = 3 * config.heartbeatIntervalMs;
-  const agents = new AgentDirectory(store, clock, staleAfterMs);
   const tasks = new TaskService(store, dispatcher, config, clock, log, telemetry);
   const reconciler = new Reconciler(store, dispatcher, { graceMs: config.reconcileIntervalMs }, clock, log);
   const maintenance = new TaskMaintenance(store, dispatcher, clock, log, telemetry);
-  const policy: EnforcementPolicy = { heartbeatIntervalMs: config.heartbeatIntervalMs, ...config.heartbeatThresholds };
-  const enforcer = new HeartbeatEnforcer(store, dispatcher, policy, clock, log, telemetry);
+  const enforcer = new HeartbeatEnforcer(store, dispatcher, enforcement, clock, log, telemetry);
   const admin = new AgentAdmin(store, enforcer, new AuditLog(store, clock), clock, telemetry);
   const counters = createSecurityCounters();
   const stats = { store, clock, staleAfterMs, extra: () => ({ security: { ...counters } }) };
-  const metrics = new PrometheusMetrics(ownStore, stats);
-  const gauges = new FleetGauges(stats, telemetry);
-
   const app = createApp({
     store,
     redis,
     tasks,
-    agents,
+    agents: new AgentDirectory(store, clock, staleAfterMs),
     clock,
     log,
-    maxBodyBytes: config.maxBodyBytes,
-    staleAfterMs,
-    security: { counters },
+    http: settings.http,
+    counters,
     telemetry,
-    metrics,
-    routers: [fleetRoutes({ store, clock, admin, policy, stats, staleAfterMs }), scalingRoutes(store, clock)],
+    metrics: new PrometheusMetrics(connections.rawStore, stats),
+    routers: [
+      fleetRoutes({ store, clock, admin, policy: enforcement, stats, staleAfterMs }),
+      scalingRoutes(store, clock),
+    ],
   });
+  const gauges = new FleetGauges(stats, telemetry);
+  return { dispatcher, reconciler, maintenance, enforcer, admin, counters, gauges, app };
+}
+
+/** Closes what `connect` opened, and the dispatcher's queues on that Redis connection. */
+async function disconnect(connections: Connections, dispatcher: Dispatcher): Promise<void> {
+  await dispatcher.close();
+  await closeConnection(connections.redis);
+  if (connections.ownsStore) await connections.rawStore.close();
+}
+
+async function listen(
+  app: Express,
+  host: string,
+  port: number,
+): Promise<{ server: Server; url: string; port: number }> {
   const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
-    s.once('error', reject);
+    const listening = app.listen(port, host, () => resolve(listening));
+    listening.once('error', reject);
   });
   server.keepAliveTimeout = 65_000;
-  const port = (server.address() as AddressInfo).port;
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const url = `http://${host}:${port}`;
+  const boundPort = (server.address() as AddressInfo).port;
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return { server, url: `http://${urlHost}:${boundPort}`, port: boundPort };
+}
 
-  const loops =
-    opts.loops === false
-      ? []
-      : [
-          new Loop('reconciler', config.reconcileIntervalMs, () => reconciler.reconcile(), log).start(),
-          new Loop('lease reaper', config.reaperIntervalMs, () => maintenance.reapExpiredLeases(), log).start(),
-          new Loop('deadline expiry', config.reaperIntervalMs, () => maintenance.expireOverdue(), log).start(),
-          new Loop('heartbeat enforcer', config.heartbeatIntervalMs, () => enforcer.enforceHeartbeats(), log).start(),
-          ...(telemetry.enabled
-            ? [new Loop('telemetry gauges', GAUGE_INTERVAL_MS, () => gauges.report(), log).start()]
-            : []),
-        ];
-  log.info({ url, store: store.kind }, 'supervisor listening');
+function startLoops(config: Config, parts: Parts, log: Logger, telemetry: Telemetry): Loop[] {
+  const { reconciler, maintenance, enforcer, gauges } = parts;
+  return [
+    new Loop('reconciler', config.reconcileIntervalMs, () => reconciler.reconcile(), log),
+    new Loop('lease reaper', config.reaperIntervalMs, () => maintenance.reapExpiredLeases(), log),
+    new Loop('deadline expiry', config.reaperIntervalMs, () => maintenance.expireOverdue(), log),
+    new Loop('heartbeat enforcer', config.heartbeatIntervalMs, () => enforcer.enforceHeartbeats(), log),
+    ...(telemetry.enabled ? [new Loop('telemetry gauges', GAUGE_INTERVAL_MS, () => gauges.report(), log)] : []),
+  ].map((loop) => loop.start());
+}
+
+/** Builds the supervisor, listens, and starts its loops (unless `overrides.loops` is false). */
+export async function buildSupervisor(config: Config, overrides: SupervisorOverrides = {}): Promise<Supervisor> {
+  const log = overrides.log ?? createLogger({ level: config.logLevel, format: config.logFormat, name: 'supervisor' });
+  const clock = overrides.clock ?? systemClock;
+  const telemetry =
+    overrides.telemetry ?? createTelemetry(config, 'taskfleet-supervisor', `${os.hostname()}-${process.pid}`);
+  const connections = await connect(config, overrides, log, telemetry);
+  const parts = wire(config, overrides, { connections, clock, log, telemetry });
+  const host = overrides.listen?.host ?? config.host;
+  const { server, url, port } = await listen(parts.app, host, overrides.listen?.port ?? config.port).catch(
+    async (err: unknown) => {
+      await disconnect(connections, parts.dispatcher);
+      throw err;
+    },
+  );
+  const loops = overrides.loops === false ? [] : startLoops(config, parts, log, telemetry);
+  log.info({ url, store: connections.store.kind }, 'supervisor listening');
 
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
-      await Promise.all(loops.map((l) => l.stop()));
+      await Promise.all(loops.map((loop) => loop.stop()));
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      await dispatcher.close();
-      await closeConnection(redis);
       await telemetry.flush();
-      if (!opts.store) await ownStore.close();
+      await disconnect(connections, parts.dispatcher);
       log.info('supervisor stopped');
     })());
 
-  return { url, port, store, dispatcher, reconciler, maintenance, enforcer, stop };
+  const { dispatcher, reconciler, maintenance, enforcer, admin, counters } = parts;
+  return { url, port, store: connections.store, dispatcher, reconciler, maintenance, enforcer, admin, counters, stop };
+}
+
+/** `buildSupervisor` with the configuration and the overrides in one object. */
+export interface SupervisorOptions extends SupervisorOverrides {
+  config: Config;
+}
+
+export function startSupervisor({ config, ...overrides }: SupervisorOptions): Promise<Supervisor> {
+  return buildSupervisor(config, overrides);
 }

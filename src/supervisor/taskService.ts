@@ -30,14 +30,16 @@ import { ForbiddenError } from '../security/errors';
 import type { CancelOutcome, InsertOutcome, NewTask, Store, TaskFilter } from '../store/port';
 import { parseOrThrow } from './validation';
 
+/** What submission reads from the configuration. */
+export type SubmissionLimits = Pick<Config, 'maxPayloadBytes' | 'defaultMaxAttempts'>;
+
 export class TaskService {
   private readonly audit: AuditLog;
 
   constructor(
     private readonly store: Store,
     private readonly dispatcher: Dispatcher,
-    /** The configuration (read by `createApp` for its security defaults). */
-    readonly config: Config,
+    private readonly limits: SubmissionLimits,
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly telemetry: Telemetry = noTelemetry,
@@ -112,8 +114,8 @@ export class TaskService {
   ): NewTask {
     const s: TaskSubmission = parseOrThrow(taskSubmissionSchema, body, prefix);
     const payloadBytes = s.payload === undefined ? 0 : Buffer.byteLength(JSON.stringify(s.payload));
-    if (payloadBytes > this.config.maxPayloadBytes) {
-      throw new PayloadTooLargeError(`${prefix}${prefix ? '.' : ''}payload`, this.config.maxPayloadBytes);
+    if (payloadBytes > this.limits.maxPayloadBytes) {
+      throw new PayloadTooLargeError(`${prefix}${prefix ? '.' : ''}payload`, this.limits.maxPayloadBytes);
     }
     const deadline = s.deadline === undefined ? null : Date.parse(s.deadline);
     const notBefore = now + Math.round((s.delaySeconds ?? 0) * 1000);
@@ -128,7 +130,7 @@ export class TaskService {
       requiredCapabilities: s.requiredCapabilities,
       priority: s.priority,
       payload: s.payload ?? null,
-      maxAttempts: s.maxAttempts ?? this.config.defaultMaxAttempts,
+      maxAttempts: s.maxAttempts ?? this.limits.defaultMaxAttempts,
       timeoutSeconds: s.timeoutSeconds ?? null,
       notBefore,
       deadline,

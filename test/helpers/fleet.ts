@@ -1,19 +1,27 @@
 /**
- * A real fleet for tests: a supervisor in this process on a fresh SQLite file and its own Redis key
- * prefix, and worker *processes* started from the built CLI (`npm test` builds first).
+ * A real fleet for tests: a supervisor in this process (built by `buildSupervisor`) on a fresh SQLite file and
+ * its own Redis key prefix, and worker *processes* started from the built CLI (`npm test` builds first).
  *
  * Each fleet has its own random bootstrap admin key (TASKFLEET_ADMIN_API_KEY), which `request`, `submit`
  * and `submitBatch` send unless told otherwise. Worker processes never get a key.
+ *
+ * `stopAndVerifyClean` is the leak check: after it, no worker process runs and no key is left under the prefix.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { configToEnv, loadConfig, withoutSecrets, type Config } from '../../src/config/config';
+import { routeKey } from '../../src/domain/capabilities';
+import { jobId } from '../../src/domain/task';
 import { generateApiKey } from '../../src/security/apiKeys';
-import { startSupervisor, type Supervisor } from '../../src/supervisor/supervisor';
+import type { SecurityCounters } from '../../src/security/auth';
+import type { RateLimitSettings } from '../../src/security/rateLimit';
+import type { Store } from '../../src/store/port';
+import { buildSupervisor, type Supervisor } from '../../src/supervisor/supervisor';
+import { httpRequest, type ApiResponse } from './http';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const BIN = path.join(ROOT, 'bin', 'taskfleet.js');
@@ -45,6 +53,8 @@ export function testConfig(dir: string, env: Record<string, string> = {}): Confi
   });
 }
 
+const TERMINAL = new Set(['succeeded', 'dead', 'cancelled', 'expired']);
+
 /**
  * Which key a request sends: the fleet's admin key by default, another key, or `null` for no
  * Authorization header at all. An `authorization` entry in the headers wins over all of these.
@@ -60,9 +70,28 @@ export interface WorkerProcess {
   logFile: string;
 }
 
+/** A second supervisor on a fleet's store and prefix, loops off, for a test that needs its own settings. */
+export interface SecondSupervisor {
+  url: string;
+  counters: SecurityCounters;
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
+  close(): Promise<void>;
+}
+
+export interface SecondSupervisorOptions {
+  /** The store it uses, by default the fleet's (wrap it to make it fail). */
+  store?: Store;
+  log?: Logger;
+  rateLimit?: RateLimitSettings;
+}
+
+function testLogger(): Logger {
+  return pino({ level: process.env.TASKFLEET_TEST_LOG ?? 'silent' });
+}
+
 export class Fleet {
   readonly workers: WorkerProcess[] = [];
-  sup!: Supervisor;
+  private supervisor: Supervisor | null = null;
 
   private constructor(
     readonly dir: string,
@@ -76,6 +105,12 @@ export class Fleet {
     return fleet;
   }
 
+  /** The fleet's supervisor (in this process). */
+  get sup(): Supervisor {
+    if (!this.supervisor) throw new Error('this fleet has no supervisor started');
+    return this.supervisor;
+  }
+
   get url(): string {
     return this.sup.url;
   }
@@ -86,9 +121,29 @@ export class Fleet {
     return this.config.adminApiKey;
   }
 
+  /** Starts (or, after `sup.stop()`, restarts) the fleet's supervisor. */
   async startSupervisor(loops?: boolean): Promise<void> {
-    const log = pino({ level: process.env.TASKFLEET_TEST_LOG ?? 'silent' });
-    this.sup = await startSupervisor({ config: this.config, log, ...(loops === undefined ? {} : { loops }) });
+    this.supervisor = await buildSupervisor(this.config, {
+      log: testLogger(),
+      ...(loops === undefined ? {} : { loops }),
+    });
+  }
+
+  /** Another supervisor on this fleet's store and Redis prefix, on its own port, without loops. */
+  async startSecondSupervisor(opts: SecondSupervisorOptions = {}): Promise<SecondSupervisor> {
+    const second = await buildSupervisor(this.config, {
+      store: opts.store ?? this.sup.store,
+      log: opts.log ?? testLogger(),
+      loops: false,
+      listen: { port: 0 },
+      ...(opts.rateLimit ? { http: { rateLimit: opts.rateLimit } } : {}),
+    });
+    return {
+      url: second.url,
+      counters: second.counters,
+      request: (method, p, body, headers = {}) => httpRequest(second.url, method, p, body, headers),
+      close: () => second.stop(),
+    };
   }
 
   /** Starts `taskfleet worker` as a child process; resolves once the agent is registered. */
@@ -111,46 +166,32 @@ export class Fleet {
     child.stdout?.pipe(out);
     child.stderr?.pipe(out);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const w = { id: o.id, child, exited, logFile };
-    this.workers.push(w);
+    const worker = { id: o.id, child, exited, logFile };
+    this.workers.push(worker);
     await waitFor(
       async () => {
         if (child.exitCode !== null) throw new Error(`worker ${o.id} exited with ${child.exitCode}; see ${logFile}`);
-        const a = await this.sup.store.getAgent(o.id);
-        return a !== null && a.state === 'running' && a.pid === child.pid;
+        const agent = await this.sup.store.getAgent(o.id);
+        return agent !== null && agent.state === 'running' && agent.pid === child.pid;
       },
       30_000,
       `worker ${o.id} to register`,
     );
-    return w;
+    return worker;
   }
 
+  /** A request to the fleet's supervisor, with its admin key unless `auth` or an `authorization` header says otherwise. */
   async request(
     method: string,
     p: string,
     body?: unknown,
     headers: Record<string, string> = {},
     auth: AuthOption = {},
-  ) {
+  ): Promise<ApiResponse> {
     const key = auth.key === undefined ? this.config.adminApiKey : auth.key;
     const explicit = Object.keys(headers).some((h) => h.toLowerCase() === 'authorization');
-    const res = await fetch(this.url + p, {
-      method,
-      headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(key === null || explicit ? {} : { authorization: `Bearer ${key}` }),
-        ...headers,
-      },
-      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    let json: any = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = text;
-    }
-    return { status: res.status, body: json, headers: res.headers };
+    const authorization: Record<string, string> = key === null || explicit ? {} : { authorization: `Bearer ${key}` };
+    return httpRequest(this.url, method, p, body, { ...authorization, ...headers });
   }
 
   async submit(body: unknown, headers: Record<string, string> = {}, auth: AuthOption = {}): Promise<any> {
@@ -168,48 +209,121 @@ export class Fleet {
 
   /** Waits until every given task is terminal; returns the records from the store. */
   async waitTerminal(ids: string[], timeoutMs = 60_000) {
-    const terminal = new Set(['succeeded', 'dead', 'cancelled', 'expired']);
+    const load = () => Promise.all(ids.map((id) => this.sup.store.getTask(id)));
     await waitFor(
-      async () => {
-        for (const id of ids) {
-          const t = await this.sup.store.getTask(id);
-          if (!t || !terminal.has(t.status)) return false;
-        }
-        return true;
-      },
+      async () => (await load()).every((task) => task !== null && TERMINAL.has(task.status)),
       timeoutMs,
       `${ids.length} tasks to end`,
     );
-    return Promise.all(ids.map(async (id) => (await this.sup.store.getTask(id))!));
+    return (await load()).map((task) => task!);
   }
 
+  /** What the store holds (up to 1,000 tasks). */
+  storedTasks() {
+    return this.sup.store.listTasks({ limit: 1000 });
+  }
+
+  async storedTaskCount(): Promise<number> {
+    return (await this.storedTasks()).length;
+  }
+
+  /** The Redis key of the BullMQ job that dispatches `attempt` of a task. */
+  jobKey(task: { id: string; type: string; requiredCapabilities: string[] }, attempt = 0): string {
+    return `${this.config.redisPrefix}:${routeKey(task.type, task.requiredCapabilities)}:${jobId(task.id, attempt)}`;
+  }
+
+  /** A key of the BullMQ queue of a route, e.g. its `delayed` set. */
+  queueKey(type: string, capabilities: string[], suffix: string): string {
+    return `${this.config.redisPrefix}:${routeKey(type, capabilities)}:${suffix}`;
+  }
+
+  /** Kills any worker still running, stops the supervisor, deletes the fleet's Redis keys and its directory. */
   async stop(): Promise<void> {
-    for (const w of this.workers) {
-      if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+    for (const worker of this.workers) {
+      if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
     }
-    await Promise.all(this.workers.map((w) => w.exited));
-    await this.sup?.stop();
+    await Promise.all(this.workers.map((worker) => worker.exited));
+    await this.supervisor?.stop();
     await deleteKeys(this.config.redisUrl, this.config.redisPrefix);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
+/** One Redis connection per test file, for inspecting (never writing) a fleet's keys. */
+export function inspector(): Redis {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true });
+  redis.on('error', () => undefined);
+  return redis;
+}
+
+/** An inspector for the calling test file, closed after its tests. */
+export function fileInspector(): Redis {
+  const redis = inspector();
+  afterAll(() => redis.quit());
+  return redis;
+}
+
+/** Calls `each` with every batch of keys under `prefix:`. */
+async function scanKeys(redis: Redis, prefix: string, each: (keys: string[]) => Promise<unknown>): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await each(keys);
+  } while (cursor !== '0');
+}
+
+/** Every key under `prefix:`, sorted. */
+export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  await scanKeys(redis, prefix, async (keys) => found.push(...keys));
+  return found.sort();
+}
+
 export async function deleteKeys(url: string, prefix: string): Promise<void> {
-  const r = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true });
-  r.on('error', () => undefined);
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true });
+  redis.on('error', () => undefined);
   try {
-    await r.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await r.del(...keys);
-    } while (cursor !== '0');
+    await redis.connect();
+    await scanKeys(redis, prefix, (keys) => redis.del(...keys));
   } catch {
     // a test's private Redis may be gone already
   } finally {
-    r.disconnect();
+    redis.disconnect();
   }
+}
+
+/** Stops the fleet and proves it left nothing behind: no worker process running and no Redis key. */
+export async function stopAndVerifyClean(fleet: Fleet | undefined, redis: Redis): Promise<void> {
+  if (!fleet) return;
+  const prefix = fleet.config.redisPrefix;
+  await fleet.stop();
+  for (const worker of fleet.workers) {
+    expect(worker.child.exitCode !== null || worker.child.signalCode !== null).toBe(true);
+  }
+  expect(await keysUnder(redis, prefix)).toEqual([]);
+}
+
+/** The fleet stored nothing: no task, no route, and not a single key in Redis. */
+export async function expectNothingStored(fleet: Fleet, redis: Redis): Promise<void> {
+  expect(await fleet.storedTaskCount()).toBe(0);
+  expect(await fleet.sup.store.listRoutes()).toEqual([]);
+  expect(await keysUnder(redis, fleet.config.redisPrefix)).toEqual([]);
+}
+
+/**
+ * For a test file whose tests each start their own fleet (loops off): `start` one in a test; after each test it
+ * is stopped and checked clean through `redis`, the file's inspector connection.
+ */
+export function fleetPerTest(): { redis: Redis; start(env?: Record<string, string>): Promise<Fleet> } {
+  const redis = fileInspector();
+  let current: Fleet | undefined;
+  afterEach(async () => {
+    const fleet = current;
+    current = undefined;
+    await stopAndVerifyClean(fleet, redis);
+  });
+  return { redis, start: async (env = {}) => (current = await Fleet.start({ loops: false, env })) };
 }
 
 export async function waitFor(

@@ -7,8 +7,8 @@ import { execFile } from 'node:child_process';
 import type { Redis } from 'ioredis';
 import { withoutSecrets } from '../../src/config/config';
 import { API_KEY_PATTERN, hashApiKey } from '../../src/security/apiKeys';
-import { expectProblem, inspector, stopAndVerifyClean } from '../api/support';
-import { BIN, Fleet } from '../helpers/fleet';
+import { BIN, Fleet, inspector, stopAndVerifyClean } from '../helpers/fleet';
+import { expectProblem } from '../helpers/http';
 
 interface Run {
   code: number;

@@ -1,10 +1,12 @@
 import { Redis } from 'ioredis';
 import pino from 'pino';
+import { loadConfig } from '../../src/config/config';
 import { Dispatcher } from '../../src/dispatch/dispatcher';
 import { DEFAULT_THRESHOLDS } from '../../src/domain/enforcement';
 import type { Store } from '../../src/store/port';
 import { openSqliteStore } from '../../src/store/sqlite/sqliteStore';
 import { HeartbeatEnforcer } from '../../src/supervisor/enforcement';
+import { supervisorSettings } from '../../src/supervisor/settings';
 
 const T0 = 1_700_000_000_000;
 const INTERVAL = 200;
@@ -69,5 +71,33 @@ describe('HeartbeatEnforcer (a real SQLite store)', () => {
     now = T0 + 6 * INTERVAL;
     expect(await enforcer.enforceHeartbeats()).toBe(1);
     expect(await state('only')).toBe('suspended');
+  });
+});
+
+describe('the settings the supervisor derives from its configuration', () => {
+  const config = loadConfig({
+    TASKFLEET_HEARTBEAT_INTERVAL_MS: '400',
+    TASKFLEET_HEARTBEAT_THRESHOLDS: '2,4,8',
+    TASKFLEET_ADMIN_API_KEY: 'tfk_' + 'A'.repeat(43),
+    TASKFLEET_RATE_LIMIT_PER_SECOND: '50',
+    TASKFLEET_RATE_LIMIT_BURST: '100',
+  });
+
+  it('enforces the configured thresholds at the configured interval; an agent is stale after 3 intervals', () => {
+    const settings = supervisorSettings(config);
+    expect(settings.enforcement).toEqual({ heartbeatIntervalMs: 400, warnAfter: 2, suspendAfter: 4, freezeAfter: 8 });
+    expect(settings.staleAfterMs).toBe(1_200);
+    expect(settings.http).toEqual({
+      adminApiKey: config.adminApiKey,
+      rateLimit: { perSecond: 50, burst: 100 },
+      maxBodyBytes: config.maxBodyBytes,
+      staleAfterMs: 1_200,
+    });
+  });
+
+  it('takes the admin key (null included) and the rate limit from the overrides', () => {
+    const { http } = supervisorSettings(config, { adminApiKey: null, rateLimit: { perSecond: 1, burst: 2 } });
+    expect(http.adminApiKey).toBeNull();
+    expect(http.rateLimit).toEqual({ perSecond: 1, burst: 2 });
   });
 });

@@ -16,6 +16,7 @@ import {
   revokeApiKey,
 } from '../../src/security/apiKeys';
 import { AuditLog } from '../../src/security/audit';
+import { ForbiddenError, RateLimitedError, UnauthorizedError } from '../../src/security/errors';
 import { BOOTSTRAP_ADMIN_ID, bearerToken, createSecurityCounters, keyResolver } from '../../src/security/auth';
 import { PERMISSIONS, PermissionTable } from '../../src/security/permissions';
 import { RateLimiter, TokenBucket, retryAfterSeconds } from '../../src/security/rateLimit';
@@ -174,6 +175,45 @@ describe('the key resolver', () => {
 
   it('starts counters at zero', () => {
     expect(createSecurityCounters()).toEqual({ unauthorized: 0, forbidden: 0, rateLimited: 0 });
+  });
+});
+
+describe('how the security errors are answered', () => {
+  it('401 asks for a bearer token and counts as unauthorized', () => {
+    expect(new UnauthorizedError().problem()).toEqual({
+      status: 401,
+      code: 'unauthorized',
+      detail: 'a valid API key is required: Authorization: Bearer <key>',
+      headers: { 'WWW-Authenticate': 'Bearer' },
+      counts: 'unauthorized',
+    });
+  });
+
+  it('403 names the roles that may, when the role is what is missing, and counts as forbidden', () => {
+    expect(new ForbiddenError('admins only', ['admin']).problem()).toEqual({
+      status: 403,
+      code: 'forbidden',
+      detail: 'admins only',
+      extra: { requiredRoles: ['admin'] },
+      counts: 'forbidden',
+    });
+    expect(new ForbiddenError('not your task').problem()).toEqual({
+      status: 403,
+      code: 'forbidden',
+      detail: 'not your task',
+      counts: 'forbidden',
+    });
+  });
+
+  it('429 says when to retry, in a header and in the body, and counts as rate limited', () => {
+    expect(new RateLimitedError(7).problem()).toEqual({
+      status: 429,
+      code: 'rate_limited',
+      detail: 'too many requests for this API key: retry after 7 s',
+      extra: { retryAfterSeconds: 7 },
+      headers: { 'Retry-After': '7' },
+      counts: 'rateLimited',
+    });
   });
 });
 

@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { TaskfleetError, ValidationError, type FieldIssue } from '../../src/domain/errors';
+import {
+  ConfigError,
+  ConflictError,
+  NotFoundError,
+  PayloadTooLargeError,
+  TaskfleetError,
+  UnavailableError,
+  ValidationError,
+  type FieldIssue,
+} from '../../src/domain/errors';
 import { batchSubmissionSchema, taskSubmissionSchema } from '../../src/domain/submission';
 import { fieldPath, issuesOf, parseOrThrow } from '../../src/supervisor/validation';
 
@@ -150,5 +159,49 @@ describe('batch validation paths', () => {
   it('collects the failures of several tasks, each under its own index', () => {
     const body = { tasks: [{ type: 'echo', typo: 1 }, { type: 'echo' }, { priority: 'high' }, 'nope'] };
     expect(fields(validateBatch(body))).toEqual(['tasks[0].typo', 'tasks[2].type', 'tasks[3]']);
+  });
+});
+
+describe('how each error is answered (problem())', () => {
+  it('answers a validation failure 400 with every failing field', () => {
+    const issues = [{ field: 'tasks[0].type', message: 'required' }];
+    expect(new ValidationError(issues).problem()).toEqual({
+      status: 400,
+      code: 'validation_failed',
+      detail: 'invalid request: tasks[0].type: required',
+      extra: { errors: issues },
+    });
+  });
+
+  it('answers a payload over its limit 413, naming the field', () => {
+    expect(new PayloadTooLargeError('tasks[1].payload', 64).problem()).toEqual({
+      status: 413,
+      code: 'payload_too_large',
+      detail: 'tasks[1].payload is larger than the limit of 64 bytes',
+      extra: {
+        errors: [{ field: 'tasks[1].payload', message: 'tasks[1].payload is larger than the limit of 64 bytes' }],
+      },
+    });
+  });
+
+  it('answers a 4xx with its own message and nothing more', () => {
+    expect(new NotFoundError('task t1').problem()).toEqual({
+      status: 404,
+      code: 'not_found',
+      detail: 'task t1 not found',
+    });
+    expect(new ConflictError('key reused').problem()).toEqual({ status: 409, code: 'conflict', detail: 'key reused' });
+  });
+
+  it('never answers a 5xx with its own message, which may hold SQL or driver text', () => {
+    const sql = 'SELECT * FROM tasks -- SQLITE_BUSY';
+    expect(new UnavailableError(`sqlite: ${sql}`).problem()).toEqual({
+      status: 503,
+      code: 'unavailable',
+      detail: 'a dependency (SQL or Redis) is unavailable; try again later',
+    });
+    for (const err of [new ConfigError(sql), new TaskfleetError(sql, 500, 'store_failed')]) {
+      expect(err.problem().detail).toBe('an internal error occurred; it has been logged');
+    }
   });
 });

@@ -2,19 +2,10 @@
  * The agent API and routability over real HTTP, with a real worker process (from the built CLI in dist/)
  * registered against a real supervisor. Background loops are off: nothing here needs them.
  */
-import type { Redis } from 'ioredis';
-import { Fleet, waitFor, type WorkerProcess } from '../helpers/fleet';
-import { ISO, expectProblem, inspector, stopAndVerifyClean, storedTaskCount } from './support';
+import { Fleet, fileInspector, stopAndVerifyClean, waitFor, type WorkerProcess } from '../helpers/fleet';
+import { ISO, expectProblem } from '../helpers/http';
 
-let redis: Redis;
-
-beforeAll(() => {
-  redis = inspector();
-});
-
-afterAll(async () => {
-  await redis.quit();
-});
+const redis = fileInspector();
 
 describe('with one worker (api-w1, capabilities [gpu])', () => {
   let fleet: Fleet | undefined;
@@ -126,7 +117,7 @@ describe('with one worker (api-w1, capabilities [gpu])', () => {
     expect(plainDone).toMatchObject({ status: 'succeeded', result: 'plain', agentId: 'api-w1' });
     expect((await f().sup.store.getTask(fs.body.id))?.status).toBe('queued');
     expect((await f().sup.store.getTask(noHandler.body.id))?.status).toBe('queued');
-    expect(await storedTaskCount(f())).toBe(4);
+    expect(await f().storedTaskCount()).toBe(4);
   });
 });
 

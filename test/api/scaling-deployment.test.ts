@@ -1,5 +1,5 @@
 /**
- * GET /v1/scaling/pool as the deployments use it (test/api/scaling.api.test.ts covers the endpoint itself):
+ * GET /v1/scaling/pool as the deployments use it (test/api/scaling.test.ts covers the endpoint itself):
  *
  * - with a `reader` key, the role of the scaler key scripts/deploy/03-database-users.sh stores for KEDA;
  * - with exactly the queries the deployments send: each worker pool of infra/azure/main.parameters.json through
@@ -16,8 +16,7 @@ import { parseAllDocuments, parse } from 'yaml';
 import { parseCapabilityList, routeKey } from '../../src/domain/capabilities';
 import { createApiKey } from '../../src/security/apiKeys';
 import { AuditLog } from '../../src/security/audit';
-import { Fleet, waitFor } from '../helpers/fleet';
-import { inspector } from './support';
+import { Fleet, inspector, waitFor } from '../helpers/fleet';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const read = (p: string) => readFileSync(path.join(ROOT, p), 'utf8');

@@ -1,0 +1,218 @@
+/**
+ * The permission table, route by route and caller by caller, over real HTTP against a real supervisor (SQLite file
+ * + Redis under a private prefix, loops off). Keys are made as operators make them: `createApiKey` on the store
+ * (what `taskfleet keys create` runs). Each describe block starts its own fleet; no test depends on another’s
+ * requests.
+ */
+import type { Role } from '../../src/domain/security';
+import { generateApiKey } from '../../src/security/apiKeys';
+import { makeKeys, type Keys } from '../helpers/apiKeys';
+import { Fleet, fileInspector, stopAndVerifyClean } from '../helpers/fleet';
+import { expectForbidden, expectProblem, expectUnauthorized } from '../helpers/http';
+
+const redis = fileInspector();
+
+const ALL: Role[] = ['admin', 'submitter', 'reader'];
+const SUBMIT: Role[] = ['admin', 'submitter'];
+const ADMIN: Role[] = ['admin'];
+const AGENT = 'sec-agent';
+
+interface Ctx {
+  fleet: Fleet;
+  keys: Keys;
+  /** A task submitted by the first submitter, for reads. */
+  taskId: string;
+}
+
+interface RouteCase {
+  method: string;
+  path: string;
+  roles: Role[];
+  /** What the route's own logic may answer an allowed caller. */
+  ok: number[];
+  /** Request path and body; may prepare state (a fresh task to cancel). */
+  request: (c: Ctx) => Promise<{ path: string; body?: unknown }>;
+  /** For a refused caller: nothing changed. */
+  unchanged?: (c: Ctx, prepared: { path: string }) => Promise<void>;
+}
+
+const fixed = (path: string, body?: unknown) => async () => (body === undefined ? { path } : { path, body });
+
+/** A queued task of the first submitter, to cancel. */
+async function ownTask(c: Ctx): Promise<string> {
+  return (await c.fleet.submit({ type: 'echo', delaySeconds: 60 }, {}, { key: c.keys.submitter.key })).id;
+}
+
+const ROUTES: RouteCase[] = [
+  { method: 'GET', path: '/v1/tasks', roles: ALL, ok: [200], request: fixed('/v1/tasks') },
+  {
+    method: 'GET',
+    path: '/v1/tasks/:id',
+    roles: ALL,
+    ok: [200],
+    request: async (c) => ({ path: `/v1/tasks/${c.taskId}` }),
+  },
+  {
+    method: 'GET',
+    path: '/v1/tasks/:id/events',
+    roles: ALL,
+    ok: [200],
+    request: async (c) => ({ path: `/v1/tasks/${c.taskId}/events` }),
+  },
+  { method: 'GET', path: '/v1/agents', roles: ALL, ok: [200], request: fixed('/v1/agents') },
+  { method: 'GET', path: '/v1/agents/:id', roles: ALL, ok: [200], request: fixed(`/v1/agents/${AGENT}`) },
+  {
+    method: 'GET',
+    path: '/v1/agents/:id/events',
+    roles: ALL,
+    ok: [200],
+    request: fixed(`/v1/agents/${AGENT}/events`),
+  },
+  {
+    method: 'GET',
+    path: '/v1/agents/:id/performance',
+    roles: ALL,
+    ok: [200],
+    request: fixed(`/v1/agents/${AGENT}/performance`),
+  },
+  { method: 'GET', path: '/v1/stats', roles: ALL, ok: [200], request: fixed('/v1/stats') },
+  {
+    method: 'POST',
+    path: '/v1/tasks',
+    roles: SUBMIT,
+    ok: [201],
+    request: fixed('/v1/tasks', { type: 'echo', payload: 'table' }),
+  },
+  {
+    method: 'POST',
+    path: '/v1/tasks/batch',
+    roles: SUBMIT,
+    ok: [201],
+    request: fixed('/v1/tasks/batch', { tasks: [{ type: 'echo' }, { type: 'echo' }] }),
+  },
+  {
+    method: 'POST',
+    path: '/v1/tasks/:id/cancel',
+    roles: SUBMIT,
+    ok: [202],
+    request: async (c) => ({ path: `/v1/tasks/${await ownTask(c)}/cancel` }),
+    unchanged: async (c, p) => {
+      const id = p.path.split('/')[3]!;
+      expect((await c.fleet.sup.store.getTask(id))?.status).toBe('queued');
+    },
+  },
+  ...(['drain', 'suspend', 'resume', 'unfreeze'] as const).map((action): RouteCase => ({
+    method: 'POST',
+    path: `/v1/agents/:id/${action}`,
+    roles: ADMIN,
+    // The agent exists; whether the action applies depends on what the callers before did to it.
+    ok: [200, 409],
+    request: fixed(`/v1/agents/${AGENT}/${action}`),
+  })),
+  {
+    method: 'DELETE',
+    path: '/v1/agents/:id',
+    roles: ADMIN,
+    // Only a stopped or failed agent can be removed, and this one is neither: the route itself says 409.
+    ok: [409],
+    request: fixed(`/v1/agents/${AGENT}`),
+  },
+  { method: 'GET', path: '/v1/audit', roles: ADMIN, ok: [200], request: fixed('/v1/audit') },
+];
+
+interface Caller {
+  name: string;
+  role: Role | null;
+  /** The Authorization header to send; null for none. */
+  header: (c: Ctx) => string | null;
+}
+
+const CALLERS: Caller[] = [
+  { name: 'the bootstrap admin key', role: 'admin', header: (c) => `Bearer ${c.fleet.adminKey}` },
+  { name: 'an admin key', role: 'admin', header: (c) => `Bearer ${c.keys.admin.key}` },
+  { name: 'a submitter key', role: 'submitter', header: (c) => `Bearer ${c.keys.submitter.key}` },
+  { name: 'a reader key', role: 'reader', header: (c) => `Bearer ${c.keys.reader.key}` },
+  { name: 'no key', role: null, header: () => null },
+  { name: 'a wrong key', role: null, header: () => `Bearer ${generateApiKey()}` },
+  { name: 'a malformed header (Basic)', role: null, header: () => 'Basic dXNlcjpwYXNzd29yZA==' },
+  { name: 'a malformed header (Bearer, no key)', role: null, header: () => 'Bearer' },
+  { name: 'a malformed header (two tokens)', role: null, header: (c) => `Bearer ${c.keys.admin.key} x` },
+  { name: 'a revoked key', role: null, header: (c) => `Bearer ${c.keys.revoked.key}` },
+];
+
+describe('the permission table: every route against every kind of caller', () => {
+  let fleet: Fleet | undefined;
+  let ctx: Ctx;
+
+  beforeAll(async () => {
+    fleet = await Fleet.start({ loops: false });
+    const keys = await makeKeys(fleet);
+    await fleet.sup.store.registerAgent(
+      { id: AGENT, capabilities: [], types: ['echo'], concurrency: 1, hostname: 'test', pid: 1, version: 'test' },
+      Date.now(),
+    );
+    const task = await fleet.submit({ type: 'echo', delaySeconds: 60 }, {}, { key: keys.submitter.key });
+    ctx = { fleet, keys, taskId: task.id };
+  });
+
+  afterAll(async () => {
+    const f = fleet;
+    fleet = undefined;
+    await stopAndVerifyClean(f, redis);
+  });
+
+  describe.each(ROUTES.map((r) => [`${r.method} ${r.path}`, r] as const))('%s', (_name, route) => {
+    it.each(CALLERS.map((c) => [c.name, c] as const))('as %s', async (_caller, caller) => {
+      const prepared = await route.request(ctx);
+      const header = caller.header(ctx);
+      const countBefore = await ctx.fleet.storedTaskCount();
+      const res = await ctx.fleet.request(
+        route.method,
+        prepared.path,
+        prepared.body,
+        header === null ? {} : { authorization: header },
+        header === null ? { key: null } : {},
+      );
+      if (caller.role !== null && route.roles.includes(caller.role)) {
+        const context = `${res.status} ${JSON.stringify(res.body)}`;
+        expect({ allowed: route.ok.includes(res.status), context }).toEqual({ allowed: true, context });
+        // A 404 here is the route's own answer (no such agent), never a missing route.
+        if (res.status === 404) expect(res.body.detail).not.toMatch(/^no route/);
+        return;
+      }
+      if (caller.role === null) expectUnauthorized(res);
+      else expectForbidden(res, route.roles);
+      // Refused: nothing changed.
+      expect(await ctx.fleet.storedTaskCount()).toBe(countBefore);
+      await route.unchanged?.(ctx, prepared);
+    });
+  });
+
+  it('answers an unknown /v1 route 404 (not 403) to an authenticated caller of any role, and 401 without a key', async () => {
+    const f = ctx.fleet;
+    for (const key of [f.adminKey, ctx.keys.submitter.key, ctx.keys.reader.key]) {
+      for (const [method, path] of [
+        ['GET', '/v1/nothing-here'],
+        ['DELETE', '/v1/tasks'],
+        ['PUT', `/v1/tasks/${ctx.taskId}`],
+        ['POST', `/v1/agents/${AGENT}/explode`],
+        ['GET', '/v1//tasks'],
+      ] as const) {
+        const res = await f.request(method, path, undefined, {}, { key });
+        expectProblem(res, 404, { code: 'not_found' });
+      }
+    }
+    expectUnauthorized(await f.request('GET', '/v1/nothing-here', undefined, {}, { key: null }));
+    // Outside /v1 nothing needs a key.
+    expectProblem(await f.request('GET', '/v2/tasks', undefined, {}, { key: null }), 404, { code: 'not_found' });
+  });
+
+  it('cannot be dodged by spelling: case and a trailing slash reach the same row', async () => {
+    const f = ctx.fleet;
+    const reader = { key: ctx.keys.reader.key };
+    expectForbidden(await f.request('GET', '/v1/AUDIT', undefined, {}, reader), ['admin']);
+    expectForbidden(await f.request('GET', '/V1/audit/', undefined, {}, reader), ['admin']);
+    expectForbidden(await f.request('POST', '/v1/Tasks', { type: 'echo' }, {}, reader), ['admin', 'submitter']);
+    expect((await f.request('GET', '/v1/AUDIT')).status).toBe(200);
+  });
+});
