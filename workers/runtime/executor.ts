@@ -119,7 +119,7 @@ export class Executor {
     try {
       return await store.claimTask({ taskId: msg.taskId, attempt: msg.attempt, agentId, now, leaseMs: this.o.leaseMs });
     } catch (err) {
-      const task = await withRetries(() => store.getTask(msg.taskId));
+      const task = await withRetries(() => store.getTask(msg.taskId), this.o.retry);
       if (
         task?.status === 'running' &&
         task.attempt === msg.attempt + 1 &&

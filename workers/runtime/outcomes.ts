@@ -11,7 +11,7 @@ import { afterFailure, type RetryDecision } from '../../src/domain/transitions';
 import type { Dispatcher } from '../../src/dispatch/dispatcher';
 import type { LeaseRef, Store } from '../../src/store/port';
 import { METRICS, type Telemetry } from '../../src/telemetry/telemetry';
-import { reportOnce } from './retry';
+import { DEFAULT_RETRY, reportOnce, type RetryPolicy } from './retry';
 
 export type AbortReason = 'timeout' | 'cancelled' | 'lease_lost' | 'released';
 
@@ -30,6 +30,8 @@ export interface RecorderOptions {
   clock: Clock;
   log: Logger;
   telemetry: Telemetry;
+  /** How a store call that threw is tried again (DEFAULT_RETRY unless a test wants no waits). */
+  retry?: RetryPolicy;
 }
 
 /** The lazily made logger of one task (most tasks log nothing below the configured level). */
@@ -53,7 +55,11 @@ function failedWith(error: TaskError, decision: RetryDecision) {
 }
 
 export class OutcomeRecorder {
-  constructor(private readonly o: RecorderOptions) {}
+  private readonly retry: RetryPolicy;
+
+  constructor(private readonly o: RecorderOptions) {
+    this.retry = o.retry ?? DEFAULT_RETRY;
+  }
 
   async record(task: TaskRecord, outcome: Outcome, taskLog: TaskLog): Promise<void> {
     const { store, agentId, clock } = this.o;
@@ -62,7 +68,7 @@ export class OutcomeRecorder {
     switch (outcome.kind) {
       case 'succeeded': {
         const write = () => store.completeTask({ ...ref, result: outcome.result });
-        if (!(await reportOnce(store, ref, write, succeededBy))) {
+        if (!(await reportOnce(store, ref, write, succeededBy, this.retry))) {
           taskLog().warn('result rejected: this attempt no longer holds the task');
           return;
         }
@@ -74,13 +80,13 @@ export class OutcomeRecorder {
       case 'failed':
         return this.failed(task, outcome, ref, taskLog);
       case 'cancelled': {
-        if (await reportOnce(store, ref, () => store.finishCancelled(ref), cancelledAt))
+        if (await reportOnce(store, ref, () => store.finishCancelled(ref), cancelledAt, this.retry))
           this.o.telemetry.taskEvent('TaskCancelled', task, { agentId });
         this.info(taskLog, 'task cancelled');
         return;
       }
       case 'released': {
-        if (await reportOnce(store, ref, () => store.releaseTask(ref), queuedAt)) {
+        if (await reportOnce(store, ref, () => store.releaseTask(ref), queuedAt, this.retry)) {
           this.info(taskLog, 'task released back to the queue');
           await this.resend(task, now, now, taskLog);
         }
@@ -116,7 +122,7 @@ export class OutcomeRecorder {
       permanent: outcome.kind === 'failed' && outcome.permanent,
     });
     const write = () => store.failTask({ ...ref, error, decision });
-    if (!(await reportOnce(store, ref, write, failedWith(error, decision)))) {
+    if (!(await reportOnce(store, ref, write, failedWith(error, decision), this.retry))) {
       taskLog().warn('failure rejected: this attempt no longer holds the task');
       return;
     }
