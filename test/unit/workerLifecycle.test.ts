@@ -3,7 +3,7 @@
  * Redis (its own key prefix), driven by awaiting its events. The handler here ends when the test says so,
  * so nothing waits on a clock.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EventEmitter } from 'node:events';
@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { loadConfig, type Config } from '../../src/config/config';
 import type { TaskRecord } from '../../src/domain/task';
 import { Dispatcher } from '../../src/dispatch/dispatcher';
+import { waitUntilReady } from '../../src/dispatch/redis';
 import type { Store } from '../../src/store/port';
 import { openSqliteStore } from '../../src/store/sqlite/sqliteStore';
 import { defineHandler } from '../../workers/runtime/context';
@@ -139,6 +140,7 @@ describe('WorkerRuntime (real SQLite file and Redis)', () => {
     });
     store = await openSqliteStore({ path: config.sqlitePath });
     redis = new Redis(REDIS_URL);
+    await waitUntilReady(redis, REDIS_URL);
     dispatcher = new Dispatcher(redis, config.redisPrefix);
     finishHeld = [];
     const log = pino({ level: 'silent' });
@@ -207,6 +209,18 @@ describe('WorkerRuntime (real SQLite file and Redis)', () => {
     await expect(worker.start()).rejects.toThrow('cannot start a worker that is starting');
     await starting;
     expect(worker.state).toBe('running');
+  });
+
+  it('ends stopped when its start fails, and refuses to start again', async () => {
+    writeFileSync(path.join(dir, 'not-a-dir'), '');
+    const broken = { ...config, sqlitePath: path.join(dir, 'not-a-dir', 'taskfleet.db') };
+    const log = pino({ level: 'silent' });
+    const failing = new WorkerRuntime({ config: broken, capabilities: [], concurrency: 1, handlers: [hold], log });
+    const states = statesOf(failing);
+    await expect(failing.start()).rejects.toThrow();
+    expect(states).toEqual(['starting', 'stopping', 'stopped']);
+    await expect(failing.drain()).resolves.toBeUndefined();
+    await expect(failing.start()).rejects.toThrow('cannot start a worker that is stopped');
   });
 
   it('takes no work while the registry refuses its claims, and takes work again after', async () => {
