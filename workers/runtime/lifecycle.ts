@@ -50,12 +50,15 @@ export interface WorkerEventMap {
 
 export type WorkerEvents = EventEmitter<WorkerEventMap>;
 
+/** The worker's events as its users see them: they listen, only the worker emits. */
+export type WorkerEventSource = Pick<WorkerEvents, 'on' | 'once' | 'off' | 'listenerCount'>;
+
 /**
  * Resolves with the arguments of the next `name` event that `accept` accepts (any, without it). Listens only
  * until then.
  */
 export function nextEvent<K extends keyof WorkerEventMap>(
-  events: WorkerEvents,
+  events: WorkerEventSource,
   name: K,
   accept: (...args: WorkerEventMap[K]) => boolean = () => true,
 ): Promise<WorkerEventMap[K]> {

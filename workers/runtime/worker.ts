@@ -24,7 +24,14 @@ import type { TaskHandler } from './context';
 import { Executor } from './executor';
 import { FlowControl } from './flowControl';
 import { Heartbeat } from './heartbeat';
-import { Lifecycle, WorkerStateError, type WorkerEventMap, type WorkerEvents, type WorkerState } from './lifecycle';
+import {
+  Lifecycle,
+  WorkerStateError,
+  type WorkerEventMap,
+  type WorkerEvents,
+  type WorkerEventSource,
+  type WorkerState,
+} from './lifecycle';
 
 export { WORKER_STATES, nextEvent, type WorkerEventMap, type WorkerState } from './lifecycle';
 
@@ -60,8 +67,8 @@ export interface WorkerStatus {
 export class WorkerRuntime {
   readonly id: string;
   readonly types: readonly string[];
-  readonly events: WorkerEvents = new EventEmitter<WorkerEventMap>();
-  private readonly lifecycle = new Lifecycle(this.events);
+  private readonly emitter: WorkerEvents = new EventEmitter<WorkerEventMap>();
+  private readonly lifecycle = new Lifecycle(this.emitter);
   private readonly handlers: ReadonlyMap<string, TaskHandler<any, any>>;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -82,6 +89,11 @@ export class WorkerRuntime {
     const usable = o.handlers.filter((h) => covers(o.capabilities, h.capabilities ?? []));
     this.handlers = new Map(usable.map((h) => [h.type, h]));
     this.types = [...this.handlers.keys()].sort();
+  }
+
+  /** State changes, tasks started and finished, registry holds: what tests and embedders await. */
+  get events(): WorkerEventSource {
+    return this.emitter;
   }
 
   get state(): WorkerState {
@@ -161,7 +173,9 @@ export class WorkerRuntime {
     } catch (err) {
       this.lifecycle.moveTo('stopping');
       await parts.flow.close();
-      await this.release(parts).catch((closeErr: unknown) => this.log.warn({ err: closeErr }, 'could not release'));
+      await this.release(parts, { from: 'running', reason: 'start failed' }).catch((closeErr: unknown) =>
+        this.log.warn({ err: closeErr }, 'could not release what the start opened'),
+      );
       this.lifecycle.moveTo('stopped');
       throw err;
     }
@@ -188,7 +202,7 @@ export class WorkerRuntime {
       clock: this.clock,
       log: this.log,
       telemetry,
-      events: this.events,
+      events: this.emitter,
     });
     const heartbeat = new Heartbeat(
       store,
@@ -209,7 +223,7 @@ export class WorkerRuntime {
       dispatcher,
       executor,
       learnRegistryState: () => heartbeat.beat(),
-      events: this.events,
+      events: this.emitter,
       log: this.log,
     });
     return { ...connections, dispatcher, executor, flow, heartbeat };
