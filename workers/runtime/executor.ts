@@ -1,61 +1,58 @@
 /**
  * Runs one dispatch: claim in SQL → run the handler under a renewed lease, a timeout and an AbortSignal →
- * record the outcome with a write fenced by the attempt. A lost claim (another worker, a cancelled task, a
- * stale job) is simply acknowledged.
+ * record the outcome (outcomes.ts) with a write fenced by the attempt. A lost claim (another worker, a
+ * cancelled task, a stale job) is simply acknowledged.
  */
-import { METRICS, noTelemetry, type Telemetry } from '../../src/telemetry/telemetry';
-import { parseTraceparent } from '../../src/telemetry/traceparent';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { BackoffPolicy } from '../../src/domain/backoff';
-import type { Clock } from '../../src/domain/clock';
-import type { DispatchRef, TaskError, TaskRecord } from '../../src/domain/task';
-import { afterFailure } from '../../src/domain/transitions';
-import type { Dispatcher } from '../../src/dispatch/dispatcher';
-import type { Store } from '../../src/store/port';
-import { PermanentError, type TaskHandler } from './context';
+import type { DispatchRef, TaskRecord } from '../../src/domain/task';
+import type { ClaimResult } from '../../src/store/port';
+import { METRICS, type Telemetry } from '../../src/telemetry/telemetry';
+import { parseTraceparent } from '../../src/telemetry/traceparent';
+import { PermanentError, type TaskContext, type TaskHandler } from './context';
+import { nextEvent, type WorkerEvents } from './lifecycle';
+import { OutcomeRecorder, type AbortReason, type Outcome, type RecorderOptions, type TaskLog } from './outcomes';
 import { withRetries } from './retry';
 
-export type AbortReason = 'timeout' | 'cancelled' | 'lease_lost' | 'released';
+export type { AbortReason } from './outcomes';
 
-type Outcome =
-  | { kind: 'succeeded'; result: unknown }
-  | { kind: 'failed'; error: TaskError; permanent: boolean }
-  | { kind: 'timeout'; seconds: number }
-  | { kind: Exclude<AbortReason, 'timeout'> };
-
-export interface ExecutorOptions {
-  store: Store;
-  dispatcher: Dispatcher;
-  agentId: string;
+export interface ExecutorOptions extends RecorderOptions {
   handlers: ReadonlyMap<string, TaskHandler<any, any>>;
   leaseMs: number;
-  backoff: BackoffPolicy;
   defaultTimeoutSeconds: number;
-  clock: Clock;
-  log: Logger;
-  telemetry?: Telemetry;
+  /** Receives `task-started`, `task-finished` and `idle`. */
+  events: WorkerEvents;
 }
 
 interface Running {
   taskId: string;
   attempt: number;
   abort: (reason: AbortReason) => void;
-  log: () => Logger;
+  log: TaskLog;
 }
+
+type Progress = (value: number | object) => void;
 
 export class Executor {
   private readonly running = new Map<string, Running>();
+  private readonly recorder: OutcomeRecorder;
   /** One timer renews every running lease (their renewals share a transaction), rather than one per task. */
   private renewer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly o: ExecutorOptions) {}
+  constructor(private readonly o: ExecutorOptions) {
+    this.recorder = new OutcomeRecorder(o);
+  }
 
   get runningCount(): number {
     return this.running.size;
   }
 
-  /** Aborts every running handler (a drain that ran out of time hands the tasks back). */
+  /** Resolves once no handler is running (at once when none is). */
+  async whenIdle(): Promise<void> {
+    if (this.running.size > 0) await nextEvent(this.o.events, 'idle');
+  }
+
+  /** Aborts every running handler (a drain that ran out of time, or a stop, hands the tasks back). */
   abortAll(reason: AbortReason): void {
     for (const r of this.running.values()) r.abort(reason);
   }
@@ -64,17 +61,20 @@ export class Executor {
    * `refused` when the task is still queued for this dispatch but the registry refused this agent's claim
    * (it is held): the caller hands the job back for another worker.
    */
-  async execute(msg: DispatchRef, progress: (value: number | object) => void): Promise<'done' | 'refused'> {
+  async execute(msg: DispatchRef, progress: Progress): Promise<'done' | 'refused'> {
     // The job carries the task's trace, so the claim itself is part of it too.
     return this.traced(msg.traceParent, () => this.claimAndRun(msg, progress));
   }
 
-  private async claimAndRun(msg: DispatchRef, progress: (value: number | object) => void): Promise<'done' | 'refused'> {
+  private get telemetry(): Telemetry {
+    return this.o.telemetry;
+  }
+
+  private async claimAndRun(msg: DispatchRef, progress: Progress): Promise<'done' | 'refused'> {
     const { store, agentId, clock } = this.o;
     const now = clock.now();
-    const claim = await withRetries(() =>
-      store.claimTask({ taskId: msg.taskId, attempt: msg.attempt, agentId, now, leaseMs: this.o.leaseMs }),
-    );
+    const claim = await this.claim(msg, now);
+    if (claim === null) return 'done';
     if (!claim.claimed) {
       const cur = claim.current;
       if (cur?.status === 'queued' && cur.attempt === msg.attempt) {
@@ -93,17 +93,45 @@ export class Executor {
       const waitMs = Math.max(0, now - task.notBefore);
       this.telemetry.taskEvent('TaskStarted', task, { agentId, waitMs });
       this.telemetry.metric(METRICS.dispatchLatencyMs, waitMs, { type: task.type });
+      this.o.events.emit('task-started', task);
       const handler = this.o.handlers.get(task.type);
       const outcome: Outcome = handler
         ? await this.run(task, handler, log, progress)
         : { kind: 'failed', permanent: false, error: { kind: 'no_handler', message: `no handler for ${task.type}` } };
-      await this.record(task, outcome, log);
+      try {
+        await this.recorder.record(task, outcome, log);
+      } finally {
+        this.o.events.emit('task-finished', task, outcome.kind);
+      }
     });
     return 'done';
   }
 
-  private get telemetry(): Telemetry {
-    return this.o.telemetry ?? noTelemetry;
+  /**
+   * Claims the dispatch, once. A claim is not safe to repeat: had one been applied with its answer lost, the
+   * repeat would find the task running and the worker would drop a dispatch it holds, its attempt spent until
+   * the lease expired. So a claim that threw reads the task back: running under this agent at the next
+   * attempt, and not running here → it was applied, and runs. Otherwise (null) the dispatch is left to come
+   * back: the job is acknowledged, its task is queued in SQL, and the reconciler sends it again.
+   */
+  private async claim(msg: DispatchRef, now: number): Promise<ClaimResult | null> {
+    const { store, agentId } = this.o;
+    try {
+      return await store.claimTask({ taskId: msg.taskId, attempt: msg.attempt, agentId, now, leaseMs: this.o.leaseMs });
+    } catch (err) {
+      const task = await withRetries(() => store.getTask(msg.taskId), this.o.retry);
+      if (
+        task?.status === 'running' &&
+        task.attempt === msg.attempt + 1 &&
+        task.agentId === agentId &&
+        !this.running.has(task.id)
+      ) {
+        this.o.log.warn({ err, taskId: task.id }, 'the claim threw after it was applied: running the task');
+        return { claimed: true, task };
+      }
+      this.o.log.warn({ err, taskId: msg.taskId }, 'the claim failed; the dispatch is left to be sent again');
+      return null;
+    }
   }
 
   /**
@@ -118,8 +146,8 @@ export class Executor {
   private async run(
     task: TaskRecord,
     handler: TaskHandler<any, any>,
-    log: () => Logger,
-    progress: (value: number | object) => void,
+    log: TaskLog,
+    progress: Progress,
   ): Promise<Outcome> {
     const controller = new AbortController();
     let reason: AbortReason | null = null;
@@ -140,14 +168,8 @@ export class Executor {
     aborted.catch(() => undefined);
     try {
       const input = handler.input.safeParse(task.payload);
-      if (!input.success) {
-        return {
-          kind: 'failed',
-          permanent: true,
-          error: { kind: 'invalid_input', message: z.prettifyError(input.error) },
-        };
-      }
-      const ctx = {
+      if (!input.success) return invalid('invalid_input', input.error);
+      const ctx: TaskContext = {
         taskId: task.id,
         attempt: task.attempt,
         maxAttempts: task.maxAttempts,
@@ -157,19 +179,11 @@ export class Executor {
         },
         progress,
       };
-      let result: unknown = await Promise.race([handler.run(input.data, ctx), aborted]);
-      if (handler.output) {
-        const out = handler.output.safeParse(result);
-        if (!out.success) {
-          return {
-            kind: 'failed',
-            permanent: true,
-            error: { kind: 'invalid_output', message: z.prettifyError(out.error) },
-          };
-        }
-        result = out.data;
-      }
-      return { kind: 'succeeded', result: result ?? null };
+      const result: unknown = await Promise.race([handler.run(input.data, ctx), aborted]);
+      if (!handler.output) return { kind: 'succeeded', result: result ?? null };
+      const output = handler.output.safeParse(result);
+      if (!output.success) return invalid('invalid_output', output.error);
+      return { kind: 'succeeded', result: output.data ?? null };
     } catch (err) {
       const r = reason as AbortReason | null;
       if (r === 'timeout') return { kind: 'timeout', seconds };
@@ -183,7 +197,7 @@ export class Executor {
     } finally {
       clearTimeout(timeout);
       this.running.delete(task.id);
-      if (this.running.size === 0) this.stopRenewer();
+      if (this.running.size === 0) this.becameIdle();
     }
   }
 
@@ -208,81 +222,14 @@ export class Executor {
     );
   }
 
-  private stopRenewer(): void {
+  private becameIdle(): void {
     if (this.renewer) clearInterval(this.renewer);
     this.renewer = null;
+    this.o.events.emit('idle');
   }
+}
 
-  private async record(task: TaskRecord, outcome: Outcome, taskLog: () => Logger): Promise<void> {
-    const { store, agentId, clock } = this.o;
-    const now = clock.now();
-    const ref = { taskId: task.id, attempt: task.attempt, agentId, now };
-    switch (outcome.kind) {
-      case 'succeeded': {
-        const ok = await withRetries(() => store.completeTask({ ...ref, result: outcome.result }));
-        if (!ok) {
-          taskLog().warn('result rejected: this attempt no longer holds the task');
-          return;
-        }
-        this.info(taskLog, 'task succeeded');
-        const runMs = now - (task.startedAt ?? now);
-        const totalMs = now - task.createdAt;
-        this.telemetry.taskEvent('TaskSucceeded', task, { agentId, runMs, totalMs });
-        this.telemetry.metric(METRICS.runDurationMs, runMs, { type: task.type, outcome: 'succeeded' });
-        this.telemetry.metric(METRICS.endToEndMs, totalMs, { type: task.type });
-        return;
-      }
-      case 'timeout':
-      case 'failed': {
-        const error: TaskError =
-          outcome.kind === 'timeout'
-            ? { kind: 'timeout', message: `the handler exceeded its time limit of ${outcome.seconds} s` }
-            : outcome.error;
-        const decision = afterFailure(task, now, this.o.backoff, {
-          permanent: outcome.kind === 'failed' && outcome.permanent,
-        });
-        const ok = await withRetries(() => store.failTask({ ...ref, error, decision }));
-        if (!ok) {
-          taskLog().warn('failure rejected: this attempt no longer holds the task');
-          return;
-        }
-        this.info(taskLog, { error, next: decision.status }, 'task failed');
-        const runMs = now - (task.startedAt ?? now);
-        this.telemetry.taskEvent('TaskFailed', task, { agentId, errorKind: error.kind, error: error.message, runMs });
-        this.telemetry.metric(METRICS.runDurationMs, runMs, { type: task.type, outcome: 'failed' });
-        this.telemetry.taskEvent(decision.status === 'queued' ? 'TaskRetried' : 'TaskDead', task, { agentId });
-        if (decision.status === 'queued') await this.resend(task, decision.notBefore, now, taskLog);
-        return;
-      }
-      case 'cancelled': {
-        if (await withRetries(() => store.finishCancelled(ref)))
-          this.telemetry.taskEvent('TaskCancelled', task, { agentId });
-        this.info(taskLog, 'task cancelled');
-        return;
-      }
-      case 'released': {
-        if (await withRetries(() => store.releaseTask(ref))) {
-          this.info(taskLog, 'task released back to the queue');
-          await this.resend(task, now, now, taskLog);
-        }
-        return;
-      }
-      case 'lease_lost':
-        taskLog().warn('lease lost while running; the result is discarded');
-        return;
-    }
-  }
-
-  /** Info lines go through here, so a task's child logger is made only when they are written. */
-  private info(taskLog: () => Logger, objOrMsg: object | string, msg?: string): void {
-    if (!this.o.log.isLevelEnabled('info')) return;
-    if (typeof objOrMsg === 'string') taskLog().info(objOrMsg);
-    else taskLog().info(objOrMsg, msg);
-  }
-
-  private async resend(task: TaskRecord, notBefore: number, now: number, log: () => Logger): Promise<void> {
-    await this.o.dispatcher.send([{ ...task, notBefore }], now).catch((err: unknown) => {
-      log().warn({ err }, 'could not enqueue the next attempt; the reconciler will');
-    });
-  }
+/** A payload or result that fails its handler's schema: retrying cannot fix it. */
+function invalid(kind: 'invalid_input' | 'invalid_output', error: z.ZodError): Outcome {
+  return { kind: 'failed', permanent: true, error: { kind, message: z.prettifyError(error) } };
 }

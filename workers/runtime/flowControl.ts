@@ -1,0 +1,208 @@
+/**
+ * Flow control: how much work a worker takes and from where. One BullMQ consumer per route the worker
+ * serves, all sharing one concurrency limit in tasks (Slots). A job carries one dispatch or a dispatch batch;
+ * the worker runs what its free slots take and sends the rest on as a job of its own, gives each slot back as
+ * its task ends, and sets every consumer's fetch limit in jobs (see Slots.limitFor). It takes no work once a
+ * drain or stop began, nor while the registry holds the agent.
+ */
+import { Worker as QueueConsumer, WaitingError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { CLAIM_REFUSED_STATES, type AgentState } from '../../src/domain/agent';
+import { routeKey, workerServesRoute, type Route } from '../../src/domain/capabilities';
+import { dispatchRefs, type DispatchMessage, type DispatchRef } from '../../src/domain/task';
+import { isBatchJob, type Dispatcher } from '../../src/dispatch/dispatcher';
+import type { Executor } from './executor';
+import type { WorkerEvents } from './lifecycle';
+import { Slots } from './slots';
+
+export interface FlowControlOptions {
+  /** What this worker offers: the routes it consumes are the ones these cover. */
+  types: readonly string[];
+  capabilities: readonly string[];
+  concurrency: number;
+  /** The command connection every consumer shares (each also opens one blocking connection of its own). */
+  connection: Redis;
+  redisPrefix: string;
+  /** Past this many routes, a warning: each costs a blocking Redis connection. */
+  routeWarnAt: number;
+  dispatcher: Pick<Dispatcher, 'sendOn' | 'forget'>;
+  executor: Pick<Executor, 'execute'>;
+  /** Learns the registry's state for this agent now (called when a claim was refused). */
+  learnRegistryState: () => Promise<void>;
+  events: WorkerEvents;
+  log: Logger;
+}
+
+/** The registry refuses this agent's claims in these states, so the worker takes no new work in them. */
+const REFUSING: ReadonlySet<AgentState> = new Set(CLAIM_REFUSED_STATES);
+
+export class FlowControl {
+  private readonly consumers = new Map<string, QueueConsumer<DispatchMessage>>();
+  private readonly slots: Slots;
+  private taking = true;
+  private held: AgentState | null = null;
+
+  constructor(private readonly o: FlowControlOptions) {
+    this.slots = new Slots(o.concurrency, () => this.applySlots());
+  }
+
+  /** The routes consumed, by queue name. */
+  get routes(): string[] {
+    return [...this.consumers.keys()];
+  }
+
+  /** The registry state that keeps this worker from taking work, if any. */
+  get heldBy(): AgentState | null {
+    return this.held;
+  }
+
+  get freeSlots(): number {
+    return this.slots.free;
+  }
+
+  /** Starts a consumer for every one of `routes` this worker serves and does not consume yet. */
+  serve(routes: readonly Route[]): void {
+    for (const route of routes) {
+      const key = routeKey(route.type, route.capabilities);
+      if (!this.taking || this.consumers.has(key) || !workerServesRoute(this.o, route)) continue;
+      this.consumers.set(key, this.createConsumer(key));
+      this.o.log.info({ route: key }, 'consuming route');
+      if (this.consumers.size === this.o.routeWarnAt + 1) {
+        this.o.log.warn(
+          { routes: this.consumers.size },
+          'this worker consumes many routes: each holds one blocking Redis connection; split the fleet into pools',
+        );
+      }
+    }
+  }
+
+  /**
+   * Acts on the state the registry holds for this agent (learnt at registration and every heartbeat): one
+   * in which it refuses claims (suspended, frozen, draining, …) → take no new work, running tasks carry on
+   * (a suspended or frozen agent's leases are reclaimed by the supervisor, which aborts them here at the next
+   * renewal); any other state → take work again.
+   */
+  applyRegistryState(state: AgentState): void {
+    const hold = REFUSING.has(state) ? state : null;
+    if (hold === this.held) return;
+    this.held = hold;
+    if (hold) this.o.log.warn({ state }, 'the registry holds this agent: taking no new work');
+    else this.o.log.info({ state }, 'taking work again');
+    this.o.events.emit('held', hold);
+    this.applySlots();
+  }
+
+  /** Takes no more work: jobs fetched from now on are handed back, and every consumer stops fetching. */
+  async stopTaking(): Promise<void> {
+    this.taking = false;
+    await Promise.all([...this.consumers.values()].map((consumer) => consumer.pause(true)));
+  }
+
+  /** Closes every consumer; waits for their processors, which record each task before they return. */
+  async close(): Promise<void> {
+    this.taking = false;
+    await Promise.all([...this.consumers.values()].map((consumer) => consumer.close()));
+  }
+
+  private createConsumer(route: string): QueueConsumer<DispatchMessage> {
+    const consumer = new QueueConsumer<DispatchMessage>(route, (job, token) => this.process(job, token), {
+      connection: this.o.connection,
+      prefix: this.o.redisPrefix,
+      concurrency: Math.max(1, this.slots.limitFor(route)),
+      autorun: false,
+      // The SQL lease, not BullMQ's job lock, guards a task; a lost job lock only risks a harmless re-dispatch.
+      maxStalledCount: 1000,
+      // A worker killed between fetching a job and claiming its task leaves the job active in Redis (so the
+      // reconciler sees it as present). Short locks and frequent stall checks hand such jobs back within
+      // seconds rather than BullMQ's default 30 s per check.
+      lockDuration: 10_000,
+      stalledInterval: 5_000,
+    });
+    consumer.on('error', (err) => this.o.log.debug({ err, route }, 'queue consumer error'));
+    if (!this.fetching(route)) void consumer.pause(true);
+    void consumer.run().catch((err: unknown) => this.o.log.error({ err, route }, 'queue consumer stopped'));
+    return consumer;
+  }
+
+  private async process(job: Job<DispatchMessage>, token: string | undefined): Promise<void> {
+    const route = job.queueName;
+    const refs = dispatchRefs(job.data);
+    const taken = this.taking && this.held === null ? this.slots.acquireUpTo(route, refs.length) : 0;
+    if (taken === 0) {
+      // Fetched after the slots filled (or while draining or held): hand it back untouched for another worker.
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
+    const run = refs.slice(0, taken);
+    // A batch bigger than the free slots: the rest goes on as a job of its own, for this worker or another,
+    // while the tasks taken start.
+    const handedOn = taken < refs.length ? this.sendOn(job, refs.slice(taken)) : null;
+    let refused: DispatchRef[] = [];
+    try {
+      const outcomes = await Promise.all(
+        run.map((ref) => this.runOne(job, ref).finally(() => this.slots.releaseTask(route))),
+      );
+      refused = run.filter((_, i) => outcomes[i] === 'refused');
+      await handedOn;
+    } finally {
+      this.slots.endJob(route);
+      if (isBatchJob(job.id)) {
+        const ran = run.filter((ref) => !refused.includes(ref));
+        this.o.dispatcher
+          .forget(route, ran)
+          .catch((err: unknown) => this.o.log.debug({ err }, 'could not remove markers'));
+      }
+    }
+    if (refused.length > 0) {
+      // The registry holds this agent: learn the state now rather than at the next heartbeat, and hand the
+      // dispatches back for a worker that may run them (a lone one untouched, in its own job).
+      await this.o.learnRegistryState().catch(() => undefined);
+      if (refs.length === 1) {
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      await this.sendOn(job, refused);
+    }
+  }
+
+  private async runOne(job: Job<DispatchMessage>, ref: DispatchRef): Promise<'done' | 'refused'> {
+    try {
+      return await this.o.executor.execute(ref, (value) => {
+        job.updateProgress(value).catch(() => undefined);
+      });
+    } catch (err) {
+      // The task stays queued in SQL; the reconciler re-sends it after its grace period.
+      this.o.log.error({ err, taskId: ref.taskId }, 'could not execute a dispatch');
+      return 'done';
+    }
+  }
+
+  /** Sends dispatches of this job on as a new job; when that fails, the reconciler re-sends them later. */
+  private async sendOn(job: Job<DispatchMessage>, refs: DispatchRef[]): Promise<void> {
+    await this.o.dispatcher.sendOn(job.queueName, job.name, refs, job.opts.priority).catch((err: unknown) => {
+      this.o.log.warn({ err, tasks: refs.length }, 'could not send dispatches on; the reconciler will');
+    });
+  }
+
+  /** Whether the consumer of `route` should fetch now: taking work, not held by the registry, a slot for it. */
+  private fetching(route: string): boolean {
+    return this.taking && this.held === null && this.slots.limitFor(route) > 0;
+  }
+
+  /**
+   * Keeps every consumer's fetch limit within its running tasks plus the free slots, and pauses only a
+   * consumer that may take nothing at all. A consumer with tasks running keeps running even when no slot is
+   * free: its limit then equals what it holds, so BullMQ fetches nothing more, and a completion can still
+   * fetch the next job in the same round trip (a paused consumer cannot, and pausing and resuming under
+   * load would cost a round trip per task).
+   */
+  private applySlots(): void {
+    for (const [route, consumer] of this.consumers) {
+      const fetching = this.fetching(route);
+      if (fetching) consumer.concurrency = this.slots.limitFor(route);
+      if (!fetching && !consumer.isPaused()) void consumer.pause(true);
+      else if (fetching && consumer.isPaused()) void consumer.resume();
+    }
+  }
+}
