@@ -5,16 +5,12 @@
  * Their tasks are taken back and finished by others; their late results must be rejected by fencing (the
  * attempt), leaving `result_rejected` events and never a second result.
  */
-import {
-  ChaosFleet,
-  WORKER_KINDS,
-  chaosTasks,
-  checkInvariants,
-  expectInvariants,
-  reportLine,
-  sleep,
-} from '../helpers/chaos';
+import { ChaosFleet, WORKER_KINDS, chaosTasks, sleep } from '../helpers/chaos';
+import { checkInvariants, expectInvariants, reportLine } from '../helpers/chaosInvariants';
 import { waitFor } from '../helpers/fleet';
+
+/** How long a SIGSTOP lasts. */
+const STOP_MS = 3000;
 
 describe('chaos: zombie workers', () => {
   let fleet: ChaosFleet | undefined;
@@ -37,7 +33,7 @@ describe('chaos: zombie workers', () => {
         stallAt.has(t.payload.i) ? { ...t, payload: { ...t.payload, stallMs: 1700 } } : t,
       );
       ids.push(...(await f.submitBatch(sup.url, tasks)));
-      await sleep(200);
+      await sleep(200); // submission pacing: tasks keep arriving while the faults happen
     }
     await f.waitAllTerminal(120_000);
 
@@ -85,20 +81,23 @@ describe('chaos: zombie workers', () => {
       // drain the first 2,400 before a worker could be caught with tasks running still meets both stops.
       for (let i = 0; i < 4800 && (i < 2400 || stops.length < 2); i += 200) {
         ids.push(...(await f.submitBatch(sup.url, chaosTasks(200, i))));
-        await sleep(250);
+        await sleep(250); // submission pacing: tasks keep arriving while the faults happen
       }
       submitting = false;
     })();
 
     while (stops.length < 2 && (submitting || f.pending() > 100)) {
-      await sleep(400); // fault pacing
+      await sleep(400); // fault pacing, and the pace of looking for a worker that holds tasks
       const victim = f.aliveWorkers().find((w) => !stops.some((s) => s.id === w.id) && f.runningOn(w.id).length > 0);
       if (!victim) continue;
       const kind = WORKER_KINDS.find((k) => k.capabilities.join(',') === victim.capabilities.join(','))!;
       const tasks = f.runningOn(victim.id);
       const at = Date.now();
       await f.signal(victim, 'SIGSTOP');
-      await sleep(3000); // stopped for 3 s: longer than the lease (1.5 s) and a freeze (10 heartbeats, 2 s)
+      // The fault itself, for a fixed time (longer than the lease, 1.5 s, and a freeze, 10 heartbeats or 2 s),
+      // not until a state: a stop that catches the worker inside a write transaction holds SQLite's write lock,
+      // so no take-back or freeze can be recorded until it resumes.
+      await sleep(STOP_MS);
       victim.child.kill('SIGCONT');
       // The longest pause between two task events while it was stopped: when the stop caught the worker inside
       // a write transaction, SQLite's single write lock held every writer of the fleet for the whole stop.
@@ -108,8 +107,8 @@ describe('chaos: zombie workers', () => {
           `SELECT max(at - prev) AS gap FROM (SELECT at, lag(at) OVER (ORDER BY seq) AS prev FROM task_events
              WHERE at BETWEEN ? AND ?)`,
         )
-        .get(at, at + 3000)!.gap;
-      stops.push({ id: victim.id, at, tasks, gap: (gap ?? 3000) / 1000 });
+        .get(at, at + STOP_MS)!.gap;
+      stops.push({ id: victim.id, at, tasks, gap: (gap ?? STOP_MS) / 1000 });
       await spawn(kind); // it comes back frozen (it missed 10 heartbeats): replace its capacity
     }
     await submitter;
@@ -158,7 +157,7 @@ describe('chaos: zombie workers', () => {
     const ids: string[] = [];
     for (let i = 0; i < 3000; i += 300) {
       ids.push(...(await f.submitBatch(sup.url, chaosTasks(300, i))));
-      await sleep(150);
+      await sleep(150); // submission pacing: tasks keep arriving while the faults happen
     }
     // The fast clock's worker stalls while it holds leases; it resumes after they were taken back.
     const fast = f.workers.get('fast-clock')!;
