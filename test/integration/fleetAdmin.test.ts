@@ -50,8 +50,9 @@ describe('heartbeat enforcement', () => {
       10_000,
       'both tasks running on the silent worker',
     );
-    const healthy = await fleet.spawnWorker({ id: 'healthy', concurrency: 2 });
+    // Stopped before the other worker starts, however long that takes: its tasks cannot finish first.
     silent.child.kill('SIGSTOP');
+    const healthy = await fleet.spawnWorker({ id: 'healthy', concurrency: 2 });
 
     await waitFor(async () => (await stateOf(fleet, 'silent')) === 'frozen', 10_000, 'the silent worker to be frozen');
     expect(await states(fleet, 'silent')).toEqual(['running', 'warning', 'suspended', 'frozen']);
