@@ -17,20 +17,22 @@ describe('chaos: zombie workers', () => {
   afterEach(() => fleet?.stop());
 
   it('rejects the late results of workers that stall without dying', async () => {
-    fleet = ChaosFleet.create();
+    // A freeze after 25 missed heartbeats (5 s) rather than 10 (2 s), so that a stall can outlast the lease and
+    // the suspension by seconds, not tenths of one (on a loaded machine the supervisor's loops run late).
+    fleet = ChaosFleet.create({ TASKFLEET_HEARTBEAT_THRESHOLDS: '3,5,25' });
     const f = fleet;
     const sup = await f.startInProcessSupervisor();
     await Promise.all(
       WORKER_KINDS.map((k) => f.spawnWorker({ id: k.kind, capabilities: k.capabilities, concurrency: 6 })),
     );
-    // Three of the tasks block their worker's event loop for 1.7 s on their first attempt: longer than the
-    // lease (1.5 s) and the enforcer's suspension (5 missed heartbeats, 1 s), shorter than a freeze (2 s), so
-    // the worker comes back and takes work again.
+    // Three of the tasks block their worker's event loop for 3 s on their first attempt: longer than the lease
+    // (1.5 s) and the enforcer's suspension (5 missed heartbeats, 1 s), shorter than a freeze (5 s), so the
+    // worker comes back and takes work again.
     const stallAt = new Set([400, 1400, 2400]);
     const ids: string[] = [];
     for (let i = 0; i < 3000; i += 200) {
       const tasks = chaosTasks(200, i).map((t: any) =>
-        stallAt.has(t.payload.i) ? { ...t, payload: { ...t.payload, stallMs: 1700 } } : t,
+        stallAt.has(t.payload.i) ? { ...t, payload: { ...t.payload, stallMs: 3000 } } : t,
       );
       ids.push(...(await f.submitBatch(sup.url, tasks)));
       await sleep(200); // submission pacing: tasks keep arriving while the faults happen
@@ -51,7 +53,7 @@ describe('chaos: zombie workers', () => {
     const stalledAgents = new Set(stalls.map((s) => s.agent));
     const byStalled = [...stalledAgents].reduce((n, a) => n + (report.rejectedBy[a] ?? 0), 0);
     reportLine(
-      'stalled workers (event loop blocked 1.7 s) ×3',
+      'stalled workers (event loop blocked 3 s) ×3',
       report,
       stalls.map((s) => (s.back === null ? null : (s.back - s.at) / 1000)),
       `late results rejected from the stalled workers ${byStalled}`,
@@ -167,9 +169,8 @@ describe('chaos: zombie workers', () => {
       'fast-clock to hold leases',
       5,
     );
+    const stalledAt = await f.stopOutsideWrites(fast);
     const held = f.runningOn('fast-clock');
-    const stalledAt = Date.now();
-    await f.signal(fast, 'SIGSTOP');
     if (held.length > 0) await waitFor(() => f.takenBackAfter(stalledAt, held) !== null, 30_000, 'take-back', 50);
     fast.child.kill('SIGCONT');
     await f.waitAllTerminal(120_000);

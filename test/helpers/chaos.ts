@@ -174,6 +174,49 @@ export class ChaosFleet {
     if (sig === 'SIGKILL') await proc.exited;
   }
 
+  /**
+   * Whether SQLite's write lock can be taken within `withinMs` (tried every 20 ms without waiting inside
+   * SQLite, so a supervisor in this process goes on meanwhile).
+   */
+  async writeLockFree(withinMs = 1000): Promise<boolean> {
+    const db = this.db();
+    db.pragma('busy_timeout = 0');
+    const tryLock = () => {
+      try {
+        db.exec('BEGIN IMMEDIATE');
+        db.exec('ROLLBACK');
+        return true;
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_BUSY') return false;
+        throw err;
+      }
+    };
+    try {
+      await waitFor(tryLock, withinMs, 'the write lock', 20);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      db.pragma('busy_timeout = 10000');
+    }
+  }
+
+  /**
+   * SIGSTOPs a process at a moment it holds no write transaction, and returns when. Stopped inside one, it
+   * would hold SQLite's write lock, and with it every writer of the fleet, for as long as it stays stopped:
+   * then it is continued and stopped again (up to `attempts` times).
+   */
+  async stopOutsideWrites(proc: ChaosProcess, attempts = 5): Promise<number> {
+    for (let i = 0; i < attempts; i++) {
+      const at = Date.now();
+      proc.child.kill('SIGSTOP');
+      if (await this.writeLockFree()) return at;
+      proc.child.kill('SIGCONT');
+      await this.writeLockFree(5_000); // it committed the transaction it was stopped in
+    }
+    throw new Error(`${proc.id} held the write lock at each of ${attempts} stops`);
+  }
+
   /** POSTs to a supervisor; throws on a network error, a timeout or a non-2xx answer. */
   async post<T = any>(url: string, p: string, body: unknown, timeoutMs = 10_000): Promise<T> {
     const res = await fetch(url + p, {
