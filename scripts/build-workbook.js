@@ -3,7 +3,7 @@
 /**
  * Builds infra/observability/workbook.json (an Azure Monitor workbook) from the KQL files beside it, so the
  * queries live once, in files you can paste into Logs. Run `npm run workbook` after editing a .kql file;
- * test/unit/observability.test.ts fails when the workbook is out of date.
+ * test/repo/observability.test.ts fails when the workbook is out of date.
  */
 const fs = require('node:fs');
 const path = require('node:path');

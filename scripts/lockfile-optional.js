@@ -10,7 +10,7 @@
  * optional dependency, and on a machine of that platform installs it as usual.
  *
  * Run `npm run lockfile:fix` after any `npm install` that changed the lock file;
- * test/unit/lockfile.test.ts fails when it is needed.
+ * test/repo/lockfile.test.ts fails when it is needed.
  */
 const fs = require('node:fs');
 const path = require('node:path');

@@ -147,7 +147,7 @@ var drainTimeoutMs = 25000
 var terminationGracePeriodSeconds = 30
 
 // ---------------------------------------------------------------- application environment
-// Every variable src/config/config.ts reads (test/unit/deployment.test.ts checks them), common to both roles.
+// Every variable src/config/config.ts reads (test/repo/deployment.test.ts checks them), common to both roles.
 var commonEnv = [
   { name: 'TASKFLEET_STORE', value: 'mssql' }
   { name: 'TASKFLEET_MSSQL_SERVER', value: sqlServer.properties.fullyQualifiedDomainName }

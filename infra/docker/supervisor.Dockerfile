@@ -7,7 +7,7 @@
 # `npm run build`), then drops the devDependencies. `runtime` holds only what runs: dist/, bin/, the production
 # node_modules, package.json and sql/migrations (read by `taskfleet db deploy`), owned by root and run as an
 # unprivileged user. The build stage is the same in worker.Dockerfile
-# (test/unit/deployment-images.test.ts checks it).
+# (test/repo/deploymentImages.test.ts checks it).
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 

@@ -5,15 +5,8 @@
  */
 import { Redis } from 'ioredis';
 import { startPrivateRedis, type PrivateRedis } from '../../src/cli/redisBootstrap';
-import {
-  ChaosFleet,
-  WORKER_KINDS,
-  chaosTasks,
-  checkInvariants,
-  expectInvariants,
-  reportLine,
-  sleep,
-} from '../helpers/chaos';
+import { ChaosFleet, WORKER_KINDS, chaosTasks, sleep } from '../helpers/chaos';
+import { checkInvariants, expectInvariants, reportLine } from '../helpers/chaosInvariants';
 import { waitFor } from '../helpers/fleet';
 
 describe('chaos: Redis FLUSHALL, restart and outage', () => {
@@ -44,7 +37,7 @@ describe('chaos: Redis FLUSHALL, restart and outage', () => {
     const submitter = (async () => {
       while (submitting && next < 3000) {
         await submit(150);
-        await sleep(150);
+        await sleep(150); // submission pacing: tasks keep arriving while the faults happen
       }
     })();
 
@@ -74,7 +67,7 @@ describe('chaos: Redis FLUSHALL, restart and outage', () => {
     }
     await progress(100);
     await redis.stop();
-    await sleep(4000); // Redis stays down for four seconds
+    await sleep(4000); // the fault itself: Redis stays down for four seconds while submissions go on
     const waiting = f.queuedIds();
     redis = await startPrivateRedis(port);
     const upAt = Date.now();

@@ -5,39 +5,37 @@
  * Their tasks are taken back and finished by others; their late results must be rejected by fencing (the
  * attempt), leaving `result_rejected` events and never a second result.
  */
-import {
-  ChaosFleet,
-  WORKER_KINDS,
-  chaosTasks,
-  checkInvariants,
-  expectInvariants,
-  reportLine,
-  sleep,
-} from '../helpers/chaos';
+import { ChaosFleet, WORKER_KINDS, chaosTasks, sleep } from '../helpers/chaos';
+import { checkInvariants, expectInvariants, reportLine } from '../helpers/chaosInvariants';
 import { waitFor } from '../helpers/fleet';
+
+/** How long a SIGSTOP lasts. */
+const STOP_MS = 3000;
 
 describe('chaos: zombie workers', () => {
   let fleet: ChaosFleet | undefined;
   afterEach(() => fleet?.stop());
 
   it('rejects the late results of workers that stall without dying', async () => {
-    fleet = ChaosFleet.create();
+    // A freeze after 25 missed heartbeats (5 s) rather than 10 (2 s), so that a stall can outlast the lease and
+    // the suspension by seconds, not tenths of one (on a loaded machine the supervisor's loops run late).
+    fleet = ChaosFleet.create({ TASKFLEET_HEARTBEAT_THRESHOLDS: '3,5,25' });
     const f = fleet;
     const sup = await f.startInProcessSupervisor();
     await Promise.all(
       WORKER_KINDS.map((k) => f.spawnWorker({ id: k.kind, capabilities: k.capabilities, concurrency: 6 })),
     );
-    // Three of the tasks block their worker's event loop for 1.7 s on their first attempt: longer than the
-    // lease (1.5 s) and the enforcer's suspension (5 missed heartbeats, 1 s), shorter than a freeze (2 s), so
-    // the worker comes back and takes work again.
+    // Three of the tasks block their worker's event loop for 3 s on their first attempt: longer than the lease
+    // (1.5 s) and the enforcer's suspension (5 missed heartbeats, 1 s), shorter than a freeze (5 s), so the
+    // worker comes back and takes work again.
     const stallAt = new Set([400, 1400, 2400]);
     const ids: string[] = [];
     for (let i = 0; i < 3000; i += 200) {
       const tasks = chaosTasks(200, i).map((t: any) =>
-        stallAt.has(t.payload.i) ? { ...t, payload: { ...t.payload, stallMs: 1700 } } : t,
+        stallAt.has(t.payload.i) ? { ...t, payload: { ...t.payload, stallMs: 3000 } } : t,
       );
       ids.push(...(await f.submitBatch(sup.url, tasks)));
-      await sleep(200);
+      await sleep(200); // submission pacing: tasks keep arriving while the faults happen
     }
     await f.waitAllTerminal(120_000);
 
@@ -55,7 +53,7 @@ describe('chaos: zombie workers', () => {
     const stalledAgents = new Set(stalls.map((s) => s.agent));
     const byStalled = [...stalledAgents].reduce((n, a) => n + (report.rejectedBy[a] ?? 0), 0);
     reportLine(
-      'stalled workers (event loop blocked 1.7 s) ×3',
+      'stalled workers (event loop blocked 3 s) ×3',
       report,
       stalls.map((s) => (s.back === null ? null : (s.back - s.at) / 1000)),
       `late results rejected from the stalled workers ${byStalled}`,
@@ -85,20 +83,23 @@ describe('chaos: zombie workers', () => {
       // drain the first 2,400 before a worker could be caught with tasks running still meets both stops.
       for (let i = 0; i < 4800 && (i < 2400 || stops.length < 2); i += 200) {
         ids.push(...(await f.submitBatch(sup.url, chaosTasks(200, i))));
-        await sleep(250);
+        await sleep(250); // submission pacing: tasks keep arriving while the faults happen
       }
       submitting = false;
     })();
 
     while (stops.length < 2 && (submitting || f.pending() > 100)) {
-      await sleep(400); // fault pacing
+      await sleep(400); // fault pacing, and the pace of looking for a worker that holds tasks
       const victim = f.aliveWorkers().find((w) => !stops.some((s) => s.id === w.id) && f.runningOn(w.id).length > 0);
       if (!victim) continue;
       const kind = WORKER_KINDS.find((k) => k.capabilities.join(',') === victim.capabilities.join(','))!;
       const tasks = f.runningOn(victim.id);
       const at = Date.now();
       await f.signal(victim, 'SIGSTOP');
-      await sleep(3000); // stopped for 3 s: longer than the lease (1.5 s) and a freeze (10 heartbeats, 2 s)
+      // The fault itself, for a fixed time (longer than the lease, 1.5 s, and a freeze, 10 heartbeats or 2 s),
+      // not until a state: a stop that catches the worker inside a write transaction holds SQLite's write lock,
+      // so no take-back or freeze can be recorded until it resumes.
+      await sleep(STOP_MS);
       victim.child.kill('SIGCONT');
       // The longest pause between two task events while it was stopped: when the stop caught the worker inside
       // a write transaction, SQLite's single write lock held every writer of the fleet for the whole stop.
@@ -108,8 +109,8 @@ describe('chaos: zombie workers', () => {
           `SELECT max(at - prev) AS gap FROM (SELECT at, lag(at) OVER (ORDER BY seq) AS prev FROM task_events
              WHERE at BETWEEN ? AND ?)`,
         )
-        .get(at, at + 3000)!.gap;
-      stops.push({ id: victim.id, at, tasks, gap: (gap ?? 3000) / 1000 });
+        .get(at, at + STOP_MS)!.gap;
+      stops.push({ id: victim.id, at, tasks, gap: (gap ?? STOP_MS) / 1000 });
       await spawn(kind); // it comes back frozen (it missed 10 heartbeats): replace its capacity
     }
     await submitter;
@@ -158,7 +159,7 @@ describe('chaos: zombie workers', () => {
     const ids: string[] = [];
     for (let i = 0; i < 3000; i += 300) {
       ids.push(...(await f.submitBatch(sup.url, chaosTasks(300, i))));
-      await sleep(150);
+      await sleep(150); // submission pacing: tasks keep arriving while the faults happen
     }
     // The fast clock's worker stalls while it holds leases; it resumes after they were taken back.
     const fast = f.workers.get('fast-clock')!;
@@ -168,9 +169,8 @@ describe('chaos: zombie workers', () => {
       'fast-clock to hold leases',
       5,
     );
+    const stalledAt = await f.stopOutsideWrites(fast);
     const held = f.runningOn('fast-clock');
-    const stalledAt = Date.now();
-    await f.signal(fast, 'SIGSTOP');
     if (held.length > 0) await waitFor(() => f.takenBackAfter(stalledAt, held) !== null, 30_000, 'take-back', 50);
     fast.child.kill('SIGCONT');
     await f.waitAllTerminal(120_000);

@@ -1,5 +1,5 @@
 /**
- * The chaos suite's fleet and its invariant checks.
+ * The chaos suite's fleet and workload (the invariant checks are in test/helpers/chaosInvariants.ts).
  *
  * A ChaosFleet is a real fleet like test/helpers/fleet.ts, but any part of it can be killed: the supervisor
  * runs in this process or as a `taskfleet supervisor` process (so it can be SIGKILLed and restarted on the same
@@ -44,7 +44,11 @@ export function chaosTasks(n: number, from = 0, tag = 'chaos', maxAttempts = 10)
   });
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/**
+ * For the scenario's own timing only: the pace of submissions and faults, and how long a fault lasts. A test
+ * that waits for the fleet to reach a state uses `waitFor` on that state.
+ */
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export interface ChaosProcess {
   id: string;
@@ -168,6 +172,49 @@ export class ChaosFleet {
   async signal(proc: ChaosProcess, sig: NodeJS.Signals): Promise<void> {
     proc.child.kill(sig);
     if (sig === 'SIGKILL') await proc.exited;
+  }
+
+  /**
+   * Whether SQLite's write lock can be taken within `withinMs` (tried every 20 ms without waiting inside
+   * SQLite, so a supervisor in this process goes on meanwhile).
+   */
+  async writeLockFree(withinMs = 1000): Promise<boolean> {
+    const db = this.db();
+    db.pragma('busy_timeout = 0');
+    const tryLock = () => {
+      try {
+        db.exec('BEGIN IMMEDIATE');
+        db.exec('ROLLBACK');
+        return true;
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_BUSY') return false;
+        throw err;
+      }
+    };
+    try {
+      await waitFor(tryLock, withinMs, 'the write lock', 20);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      db.pragma('busy_timeout = 10000');
+    }
+  }
+
+  /**
+   * SIGSTOPs a process at a moment it holds no write transaction, and returns when. Stopped inside one, it
+   * would hold SQLite's write lock, and with it every writer of the fleet, for as long as it stays stopped:
+   * then it is continued and stopped again (up to `attempts` times).
+   */
+  async stopOutsideWrites(proc: ChaosProcess, attempts = 5): Promise<number> {
+    for (let i = 0; i < attempts; i++) {
+      const at = Date.now();
+      proc.child.kill('SIGSTOP');
+      if (await this.writeLockFree()) return at;
+      proc.child.kill('SIGCONT');
+      await this.writeLockFree(5_000); // it committed the transaction it was stopped in
+    }
+    throw new Error(`${proc.id} held the write lock at each of ${attempts} stops`);
   }
 
   /** POSTs to a supervisor; throws on a network error, a timeout or a non-2xx answer. */
@@ -358,218 +405,4 @@ export class ChaosFleet {
     this.procs.push(proc);
     return proc;
   }
-}
-
-/** What the invariant check found; `violations` lists examples of anything that broke an invariant. */
-export interface ChaosReport {
-  tasks: number;
-  succeeded: number;
-  dead: number;
-  lost: number;
-  duplicatedResults: number;
-  staleResults: number;
-  onIncapableWorker: number;
-  doubleClaims: number;
-  maxAttemptsViolations: number;
-  highestAttempt: number;
-  maxAttempts: number;
-  rejected: number;
-  rejectedBy: Record<string, number>;
-  doubleActions: number;
-  violations: string[];
-}
-
-interface TaskRow {
-  id: string;
-  type: string;
-  status: string;
-  attempt: number;
-  max_attempts: number;
-  required_capabilities: string;
-  agent_id: string | null;
-}
-
-interface EventRow {
-  task_id: string;
-  kind: string;
-  attempt: number;
-  agent_id: string | null;
-}
-
-const TERMINAL = new Set(['succeeded', 'dead', 'cancelled', 'expired']);
-
-/**
- * Checks the invariants over the given tasks (every task in the store when `ids` is omitted):
- *  - every task is in the store and terminal (`lost` otherwise);
- *  - a succeeded task has exactly one `succeeded` event, others none (`duplicatedResults`);
- *  - that event is the current attempt's, by the task's recorded agent (`staleResults`: a zombie's result);
- *  - every claim was made by an agent whose capabilities cover the task's and that has its type;
- *  - one claim per attempt (`doubleClaims`), attempt ≤ maxAttempts + releases;
- *  - one lease take-back and one outcome per attempt (`doubleActions`: two supervisors acting twice).
- */
-export function checkInvariants(db: Database.Database, ids?: readonly string[]): ChaosReport {
-  const tasks = db.prepare<[], TaskRow>('SELECT * FROM tasks').all();
-  const byId = new Map(tasks.map((t) => [t.id, t]));
-  const wanted = ids ?? tasks.map((t) => t.id);
-  const events = db
-    .prepare<[], EventRow>(
-      `SELECT task_id, kind, attempt, agent_id FROM task_events
-       WHERE kind IN ('started', 'succeeded', 'result_rejected', 'released', 'lease_expired', 'lease_reclaimed',
-                      'retry_scheduled', 'dead')
-       ORDER BY seq`,
-    )
-    .all();
-  const agents = new Map(
-    db
-      .prepare<[], { id: string; capabilities: string; types: string }>('SELECT id, capabilities, types FROM agents')
-      .all()
-      .map((a) => [
-        a.id,
-        { caps: new Set(JSON.parse(a.capabilities) as string[]), types: JSON.parse(a.types) as string[] },
-      ]),
-  );
-  const perTask = new Map<string, EventRow[]>();
-  for (const e of events) {
-    const list = perTask.get(e.task_id);
-    if (list) list.push(e);
-    else perTask.set(e.task_id, [e]);
-  }
-
-  const r: ChaosReport = {
-    tasks: wanted.length,
-    succeeded: 0,
-    dead: 0,
-    lost: 0,
-    duplicatedResults: 0,
-    staleResults: 0,
-    onIncapableWorker: 0,
-    doubleClaims: 0,
-    maxAttemptsViolations: 0,
-    highestAttempt: 0,
-    maxAttempts: 0,
-    rejected: 0,
-    rejectedBy: {},
-    doubleActions: 0,
-    violations: [],
-  };
-  const violation = (msg: string) => {
-    if (r.violations.length < 20) r.violations.push(msg);
-  };
-  for (const id of wanted) {
-    const t = byId.get(id);
-    if (!t || !TERMINAL.has(t.status)) {
-      r.lost++;
-      violation(`task ${id} is ${t ? t.status : 'missing from the store'}`);
-      continue;
-    }
-    if (t.status === 'succeeded') r.succeeded++;
-    if (t.status === 'dead') r.dead++;
-    const evs = perTask.get(id) ?? [];
-    const required = JSON.parse(t.required_capabilities) as string[];
-    const results = evs.filter((e) => e.kind === 'succeeded');
-    if (results.length !== (t.status === 'succeeded' ? 1 : 0)) {
-      r.duplicatedResults++;
-      violation(`task ${id} (${t.status}) has ${results.length} succeeded events`);
-    }
-    for (const e of results) {
-      if (e.attempt !== t.attempt || e.agent_id !== t.agent_id) {
-        r.staleResults++;
-        violation(`task ${id}: result of attempt ${e.attempt} by ${e.agent_id}, current ${t.attempt} by ${t.agent_id}`);
-      }
-    }
-    const claims = new Map<number, number>();
-    const takeBacks = new Map<number, number>();
-    const outcomes = new Map<number, number>();
-    for (const e of evs) {
-      if (e.kind === 'started') {
-        claims.set(e.attempt, (claims.get(e.attempt) ?? 0) + 1);
-        const agent = e.agent_id ? agents.get(e.agent_id) : undefined;
-        if (!agent || !required.every((c) => agent.caps.has(c)) || !agent.types.includes(t.type)) {
-          r.onIncapableWorker++;
-          violation(`task ${id} needs [${required.join(',')}] but attempt ${e.attempt} ran on ${e.agent_id}`);
-        }
-      } else if (e.kind === 'lease_expired' || e.kind === 'lease_reclaimed') {
-        takeBacks.set(e.attempt, (takeBacks.get(e.attempt) ?? 0) + 1);
-      } else if (e.kind === 'retry_scheduled' || e.kind === 'dead') {
-        outcomes.set(e.attempt, (outcomes.get(e.attempt) ?? 0) + 1);
-      } else if (e.kind === 'result_rejected') {
-        r.rejected++;
-        const by = e.agent_id ?? '(none)';
-        r.rejectedBy[by] = (r.rejectedBy[by] ?? 0) + 1;
-      }
-    }
-    for (const [attempt, n] of claims) {
-      if (n > 1) {
-        r.doubleClaims++;
-        violation(`task ${id}: attempt ${attempt} was claimed ${n} times`);
-      }
-    }
-    for (const [label, m] of [
-      ['lease take-backs', takeBacks],
-      ['outcomes', outcomes],
-    ] as const) {
-      for (const [attempt, n] of m) {
-        if (n > 1) {
-          r.doubleActions++;
-          violation(`task ${id}: attempt ${attempt} has ${n} ${label}`);
-        }
-      }
-    }
-    const released = evs.filter((e) => e.kind === 'released').length;
-    r.highestAttempt = Math.max(r.highestAttempt, t.attempt);
-    r.maxAttempts = Math.max(r.maxAttempts, t.max_attempts);
-    if (t.attempt - released > t.max_attempts) {
-      r.maxAttemptsViolations++;
-      violation(`task ${id}: attempt ${t.attempt} (${released} released) over maxAttempts ${t.max_attempts}`);
-    }
-  }
-  return r;
-}
-
-/** Agents whose status history shows the same state entered twice in a row (two supervisors acting twice). */
-export function doubleAgentTransitions(db: Database.Database): string[] {
-  const rows = db
-    .prepare<[], { agent_id: string; from_state: string | null; to_state: string; reason: string }>(
-      'SELECT agent_id, from_state, to_state, reason FROM agent_events ORDER BY seq',
-    )
-    .all();
-  const last = new Map<string, string>();
-  const out: string[] = [];
-  for (const e of rows) {
-    // A re-registration that keeps a held state records from = to on purpose.
-    if (e.from_state !== e.to_state && last.get(e.agent_id) === e.to_state) {
-      out.push(`${e.agent_id}: ${e.to_state} twice in a row (${e.reason})`);
-    }
-    last.set(e.agent_id, e.to_state);
-  }
-  return out;
-}
-
-const quantile = (sorted: number[], q: number) =>
-  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-
-/** Prints the scenario's figures line and returns it. */
-export function reportLine(name: string, r: ChaosReport, recoveries: Array<number | null>, extra = ''): string {
-  const rec = recoveries.filter((x): x is number => x !== null).sort((a, b) => a - b);
-  const line =
-    `[chaos] ${name}: tasks ${r.tasks} (succeeded ${r.succeeded}, dead ${r.dead}), lost ${r.lost}, ` +
-    `duplicated results ${r.duplicatedResults}, stale results ${r.staleResults}, ` +
-    `on incapable worker ${r.onIncapableWorker}, ` +
-    `max attempts ${r.maxAttemptsViolations === 0 ? 'respected' : `VIOLATED ×${r.maxAttemptsViolations}`} ` +
-    `(highest attempt ${r.highestAttempt} of ${r.maxAttempts}), zombie results rejected ${r.rejected}, ` +
-    `recovery p50 ${quantile(rec, 0.5).toFixed(2)} s / max ${(rec[rec.length - 1] ?? NaN).toFixed(2)} s ` +
-    `(${rec.length} faults)${extra ? `, ${extra}` : ''}`;
-  console.log(line);
-  return line;
-}
-
-/** The standard assertions of a chaos scenario. */
-export function expectInvariants(r: ChaosReport): void {
-  expect(r.violations).toEqual([]);
-  expect(r.lost).toBe(0);
-  expect(r.duplicatedResults).toBe(0);
-  expect(r.staleResults).toBe(0);
-  expect(r.onIncapableWorker).toBe(0);
-  expect(r.doubleClaims).toBe(0);
-  expect(r.maxAttemptsViolations).toBe(0);
 }

@@ -15,9 +15,14 @@ interface Envelope {
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 
 /**
- * The real `applicationinsights` client in real worker and supervisor processes, sending to a local HTTPS
- * ingestion endpoint (the one part of Azure that cannot exist here). The SDK only speaks HTTPS, so the test
- * makes a self-signed certificate with openssl and hands it to the processes as NODE_EXTRA_CA_CERTS.
+ * The real `applicationinsights` client in a real worker process, sending to a local HTTPS ingestion endpoint
+ * (the one part of Azure that cannot exist here). The SDK only speaks HTTPS, so the test makes a self-signed
+ * certificate with openssl and hands it to the process as NODE_EXTRA_CA_CERTS.
+ *
+ * Only the worker process gets the connection string, not the supervisor running inside Jest: the SDK is
+ * process-wide and outlives `shutdownAzureMonitor()` (its OneSettings poller, a singleton, sends a request
+ * with a 10 s timeout 5 to 15 s after start), which kept the Jest worker alive after its last test ("A worker
+ * process has failed to exit gracefully"); it also patches Node's http module for every later test file.
  */
 const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
 if (!haveOpenssl) console.warn('skipped: Application Insights ingestion test (openssl is not installed)');
@@ -72,8 +77,11 @@ maybe('Application Insights telemetry', () => {
     const port = (server.address() as { port: number }).port;
     const endpoint = `https://127.0.0.1:${port}/`;
     const connection = `InstrumentationKey=00000000-0000-0000-0000-000000000001;IngestionEndpoint=${endpoint};LiveEndpoint=${endpoint}`;
-    fleet = await Fleet.start({ env: { APPLICATIONINSIGHTS_CONNECTION_STRING: connection } });
-    await fleet.spawnWorker({ id: 'ai-worker', env: { NODE_EXTRA_CA_CERTS: path.join(dir, 'cert.pem') } });
+    fleet = await Fleet.start();
+    await fleet.spawnWorker({
+      id: 'ai-worker',
+      env: { APPLICATIONINSIGHTS_CONNECTION_STRING: connection, NODE_EXTRA_CA_CERTS: path.join(dir, 'cert.pem') },
+    });
   });
 
   afterAll(async () => {

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { startPrivateRedis, type PrivateRedis } from '../../src/cli/redisBootstrap';
 import { routeKey } from '../../src/domain/capabilities';
 import { Fleet, REDIS_URL, waitFor } from '../helpers/fleet';
+import { countPasses } from '../helpers/passes';
 
 async function exactlyOneResult(fleet: Fleet, ids: string[]): Promise<void> {
   for (const id of ids) {
@@ -56,6 +57,7 @@ describe('a dispatch batch', () => {
 
   it('is left alone while its job waits, and each of its tasks is re-sent once the job is lost', async () => {
     fleet = await Fleet.start();
+    const reconciler = countPasses(fleet.sup.reconciler, 'reconcile');
     const route = routeKey('echo', []);
     const ids: string[] = (
       await fleet.submitBatch(Array.from({ length: 6 }, (_, i) => ({ type: 'echo', payload: i })))
@@ -66,8 +68,14 @@ describe('a dispatch batch', () => {
       const prioritized = `${fleet.config.redisPrefix}:${route}:prioritized`;
       const [batch] = await redis.zrange(prioritized, 0, -1);
       expect(batch).toMatch(new RegExp(`^${ids[0]}-0~`));
-      // Several reconciler passes past their grace period: the batch's tasks count as sent.
-      await new Promise((r) => setTimeout(r, 4 * 300 + 500));
+      // Three reconciler passes that checked every task of the batch (past its grace period): each found
+      // the tasks present through the batch's job and re-sent none of them.
+      const passes = await reconciler.next(
+        3,
+        'three reconciler passes over the batch',
+        (pass) => pass.mode === 'stale' && pass.checked >= ids.length,
+      );
+      expect(passes.map((pass) => pass.sent)).toEqual([0, 0, 0]);
       expect(await redis.zrange(prioritized, 0, -1)).toEqual([batch]);
       // Lost without a claim: every task of it is re-sent, and a worker then runs each once.
       await queue.remove(batch!);
@@ -128,7 +136,12 @@ describe('Redis faults (a private redis-server)', () => {
     // Accepted means durable: with Redis down the API still stores the task (and says so).
     const during = await fleet.submit({ type: 'echo', payload: 'during the outage' });
     expect(during.status).toBe('queued');
-    await new Promise((r) => setTimeout(r, 1000));
+    // Redis stays down until the supervisor has seen the outage (its readiness check finds Redis unreachable).
+    await waitFor(
+      async () => (await fleet.request('GET', '/readyz')).body?.redis === 'unreachable',
+      10_000,
+      'the supervisor to see Redis down',
+    );
     redis = await startPrivateRedis(port);
     const after = await submitMany(50);
     const all = [...ids, during.id, ...after];

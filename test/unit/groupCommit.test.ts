@@ -67,17 +67,24 @@ describe('GroupCommit (a real SQLite file, two connections)', () => {
   it('waits for another process’s write lock without stopping the event loop, then commits', async () => {
     const group = new GroupCommit(db, (e) => e, { busyTimeoutMs: 5000 });
     other.exec('BEGIN IMMEDIATE');
+    let settled = false;
+    const write = group
+      .write(() => db.prepare('INSERT INTO t (v) VALUES (?)').run('after-the-lock'))
+      .finally(() => (settled = true));
+    // A timer fires ten times while the write keeps finding the lock busy: had the wait slept inside the
+    // event loop, the write would have settled (failed with SQLITE_BUSY) before the timer fired again.
     let ticks = 0;
-    const ticker = setInterval(() => ticks++, 5);
-    const write = group.write(() => db.prepare('INSERT INTO t (v) VALUES (?)').run('after-the-lock'));
-    await new Promise((r) => setTimeout(r, 150));
-    // Still waiting, yet timers kept firing: the busy handler did not sleep inside the event loop.
+    let ticker: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      ticker = setInterval(() => {
+        if (settled || (++ticks >= 10 && group.counts.busy >= 3)) resolve();
+      }, 5);
+    });
+    clearInterval(ticker);
+    expect(settled).toBe(false);
     expect(count()).toBe(0);
-    expect(ticks).toBeGreaterThan(5);
-    expect(group.counts.busy).toBeGreaterThan(0);
     other.exec('COMMIT');
     await write;
-    clearInterval(ticker);
     expect(count()).toBe(1);
   });
 

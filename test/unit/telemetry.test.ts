@@ -83,7 +83,7 @@ describe('the telemetry facade', () => {
     const t = new Telemetry([sink]);
     const trace = parseTraceparent(TRACEPARENT)!;
     await t.inTrace(trace, async () => {
-      await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setImmediate(r)); // a later turn of the event loop, not only a microtask
       t.taskEvent('TaskStarted', task);
       await Promise.resolve();
       t.metric('taskfleet.dispatch_latency_ms', 1);

@@ -2,15 +2,8 @@
  * Chaos: workers die by SIGKILL at random moments while a few thousand tasks run, and new workers join.
  * Their leases run out (or the heartbeat enforcer takes them back) and other capable workers finish the tasks.
  */
-import {
-  ChaosFleet,
-  WORKER_KINDS,
-  chaosTasks,
-  checkInvariants,
-  expectInvariants,
-  reportLine,
-  sleep,
-} from '../helpers/chaos';
+import { ChaosFleet, WORKER_KINDS, chaosTasks, sleep } from '../helpers/chaos';
+import { checkInvariants, expectInvariants, reportLine } from '../helpers/chaosInvariants';
 
 describe('chaos: random kill -9 of workers', () => {
   let fleet: ChaosFleet;
@@ -30,7 +23,7 @@ describe('chaos: random kill -9 of workers', () => {
     const submitter = (async () => {
       for (let i = 0; i < total; i += 250) {
         ids.push(...(await fleet.submitBatch(sup.url, chaosTasks(250, i))));
-        await sleep(150);
+        await sleep(150); // submission pacing: tasks keep arriving while the faults happen
       }
       submitting = false;
     })();
@@ -38,7 +31,7 @@ describe('chaos: random kill -9 of workers', () => {
     const faults: Array<{ at: number; tasks: Array<{ id: string; attempt: number }> }> = [];
     const joins: Array<Promise<unknown>> = [];
     while (faults.length < 8 && (submitting || fleet.pending() > 200)) {
-      await sleep(400 + Math.random() * 400); // fault pacing
+      await sleep(400 + Math.random() * 400); // fault pacing: the next kill at a random moment
       const alive = fleet.aliveWorkers();
       const victim = alive[Math.floor(Math.random() * alive.length)];
       if (!victim) continue;

@@ -214,7 +214,7 @@ describe('.dockerignore', () => {
       'dist/src/cli/main.js',
       '.git/HEAD',
       'coverage/lcov.info',
-      'test/unit/deployment.test.ts',
+      'test/repo/deployment.test.ts',
       'infra/azure/main.bicep',
       'scripts/deploy/01-provision.sh',
     ]) {

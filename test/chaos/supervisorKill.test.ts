@@ -4,15 +4,8 @@
  * or is stored whole: no batch is half-written, every acknowledged task is in the store, and every stored task
  * ends, including those committed just before the kill whose enqueue never happened (the reconciler sends them).
  */
-import {
-  ChaosFleet,
-  WORKER_KINDS,
-  chaosTasks,
-  checkInvariants,
-  expectInvariants,
-  reportLine,
-  sleep,
-} from '../helpers/chaos';
+import { ChaosFleet, WORKER_KINDS, chaosTasks, sleep } from '../helpers/chaos';
+import { checkInvariants, expectInvariants, reportLine } from '../helpers/chaosInvariants';
 import { waitFor } from '../helpers/fleet';
 
 interface Submission {
@@ -59,7 +52,7 @@ describe('chaos: kill -9 of the supervisor', () => {
 
     const recoveries: number[] = [];
     for (let i = 0; i < 4; i++) {
-      await sleep(700 + Math.random() * 600); // fault pacing
+      await sleep(700 + Math.random() * 600); // fault pacing: the next kill at a random moment
       const killedAt = Date.now();
       await f.signal(sup, 'SIGKILL');
       sup = await f.startSupervisorProcess(port);

@@ -1,7 +1,29 @@
 import { Fleet, waitFor } from '../helpers/fleet';
+import { countPasses } from '../helpers/passes';
 
 const stateOf = async (fleet: Fleet, id: string) => (await fleet.sup.store.getAgent(id))?.state;
 const states = async (fleet: Fleet, id: string) => (await fleet.sup.store.listAgentEvents(id)).map((e) => e.toState);
+const lastHeartbeat = async (fleet: Fleet, id: string) => (await fleet.sup.store.getAgent(id))?.lastHeartbeatAt ?? 0;
+
+/**
+ * Waits for `n` heartbeats of an agent recorded after `since` (after now by default). A heartbeat is when a
+ * worker learns its state from the store, and passing ones prove the worker is alive and had time to act.
+ */
+async function heartbeats(fleet: Fleet, id: string, n: number, since?: number): Promise<void> {
+  let last = since ?? (await lastHeartbeat(fleet, id));
+  for (let i = 1; i <= n; i++) {
+    await waitFor(
+      async () => {
+        const at = await lastHeartbeat(fleet, id);
+        if (at <= last) return false;
+        last = at;
+        return true;
+      },
+      5_000,
+      `heartbeat ${i} of ${n} from ${id}`,
+    );
+  }
+}
 
 /**
  * Heartbeat enforcement against real worker processes, silenced with SIGSTOP (a worker that stalls without
@@ -17,6 +39,7 @@ describe('heartbeat enforcement', () => {
   it('warns, suspends (reclaiming leases at once) and freezes a silent worker; frozen stays out until unfrozen', async () => {
     // A long lease: the tasks can only move on because the suspension takes the leases back.
     fleet = await Fleet.start({ env: { TASKFLEET_LEASE_DURATION_MS: '60000' } });
+    const enforcer = countPasses(fleet.sup.enforcer, 'enforceHeartbeats');
     const silent = await fleet.spawnWorker({ id: 'silent', concurrency: 2 });
     const tasks: string[] = (await fleet.submitBatch([1, 2].map(() => ({ type: 'sleep', payload: { ms: 4000 } })))).map(
       (t: { id: string }) => t.id,
@@ -27,8 +50,9 @@ describe('heartbeat enforcement', () => {
       10_000,
       'both tasks running on the silent worker',
     );
-    const healthy = await fleet.spawnWorker({ id: 'healthy', concurrency: 2 });
+    // Stopped before the other worker starts, however long that takes: its tasks cannot finish first.
     silent.child.kill('SIGSTOP');
+    const healthy = await fleet.spawnWorker({ id: 'healthy', concurrency: 2 });
 
     await waitFor(async () => (await stateOf(fleet, 'silent')) === 'frozen', 10_000, 'the silent worker to be frozen');
     expect(await states(fleet, 'silent')).toEqual(['running', 'warning', 'suspended', 'frozen']);
@@ -50,7 +74,10 @@ describe('heartbeat enforcement', () => {
     healthy.child.kill('SIGTERM');
     await healthy.exited;
     const waiting = await fleet.submit({ type: 'echo', payload: 'for the unfrozen worker' });
-    await new Promise((r) => setTimeout(r, 800)); // several heartbeats and enforcer passes
+    // Three heartbeats (each tells the worker it is frozen; a running one would take the task at once), then
+    // two enforcer passes that saw it heartbeating and still did not let it back.
+    await heartbeats(fleet, 'silent', 3);
+    await enforcer.next(2, 'two enforcer passes');
     expect(await stateOf(fleet, 'silent')).toBe('frozen');
     expect((await fleet.sup.store.getTask(waiting.id))?.status).toBe('queued');
 
@@ -86,10 +113,12 @@ describe('admin actions on agents', () => {
     const drain = await fleet.request('POST', '/v1/agents/d1/drain');
     expect(drain.status).toBe(200);
     expect(drain.body.state).toBe('draining');
-    await new Promise((r) => setTimeout(r, 400)); // the worker learns it at its next heartbeat
+    await heartbeats(fleet, 'd1', 1, Date.now()); // the worker learns it at its next heartbeat
     const queued = await fleet.submit({ type: 'echo', payload: 'held' });
     expect((await fleet.waitTerminal([running.id]))[0]?.status).toBe('succeeded');
-    await new Promise((r) => setTimeout(r, 500));
+    // Both slots free and a task waiting for it, through three more heartbeats: a worker that was not
+    // draining would have taken it long before.
+    await heartbeats(fleet, 'd1', 3);
     expect((await fleet.sup.store.getTask(queued.id))?.status).toBe('queued');
     expect(await stateOf(fleet, 'd1')).toBe('draining');
 
@@ -101,6 +130,7 @@ describe('admin actions on agents', () => {
 
   it('suspends a worker: its leases are reclaimed at once and it stays suspended while heartbeating', async () => {
     fleet = await Fleet.start({ env: { TASKFLEET_LEASE_DURATION_MS: '60000' } });
+    const enforcer = countPasses(fleet.sup.enforcer, 'enforceHeartbeats');
     await fleet.spawnWorker({ id: 's1' });
     const t = await fleet.submit({ type: 'sleep', payload: { ms: 1500 } });
     await waitFor(async () => (await fleet.sup.store.getTask(t.id))?.status === 'running', 10_000, 'start');
@@ -109,7 +139,10 @@ describe('admin actions on agents', () => {
     await fleet.spawnWorker({ id: 's2' });
     const [done] = await fleet.waitTerminal([t.id], 15_000);
     expect(done).toMatchObject({ status: 'succeeded', agentId: 's2', attempt: 2 });
-    await new Promise((r) => setTimeout(r, 600));
+    // It heartbeats on, and two enforcer passes see it (the enforcer lets an agent it suspended for silence
+    // recover): an admin's suspension still holds.
+    await heartbeats(fleet, 's1', 3);
+    await enforcer.next(2, 'two enforcer passes');
     expect(await stateOf(fleet, 's1')).toBe('suspended');
     // Invalid transitions are refused with the current state named.
     const again = await fleet.request('POST', '/v1/agents/s1/unfreeze');

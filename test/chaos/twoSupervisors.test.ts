@@ -6,16 +6,8 @@
  */
 import { Redis } from 'ioredis';
 import { startPrivateRedis, type PrivateRedis } from '../../src/cli/redisBootstrap';
-import {
-  ChaosFleet,
-  WORKER_KINDS,
-  chaosTasks,
-  checkInvariants,
-  doubleAgentTransitions,
-  expectInvariants,
-  reportLine,
-  sleep,
-} from '../helpers/chaos';
+import { ChaosFleet, WORKER_KINDS, chaosTasks, sleep } from '../helpers/chaos';
+import { checkInvariants, doubleAgentTransitions, expectInvariants, reportLine } from '../helpers/chaosInvariants';
 
 describe('chaos: two supervisors at once', () => {
   let fleet: ChaosFleet | undefined;
@@ -42,7 +34,7 @@ describe('chaos: two supervisors at once', () => {
       for (let i = 0; i < 3000; i += 200) {
         // Alternate between the two supervisors' APIs.
         ids.push(...(await f.submitBatch((i / 200) % 2 === 0 ? a.url : b.url, chaosTasks(200, i))));
-        await sleep(150);
+        await sleep(150); // submission pacing: tasks keep arriving while the faults happen
       }
       submitting = false;
     })();
@@ -51,7 +43,7 @@ describe('chaos: two supervisors at once', () => {
     const joins: Array<Promise<unknown>> = [];
     let flushed = false;
     while (faults.length < 5 && (submitting || f.pending() > 200)) {
-      await sleep(500 + Math.random() * 400); // fault pacing
+      await sleep(500 + Math.random() * 400); // fault pacing: the next fault at a random moment
       if (faults.length === 2 && !flushed) {
         flushed = true;
         const admin = new Redis(f.config.redisUrl);
