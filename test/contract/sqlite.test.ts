@@ -4,10 +4,10 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/store/sqlite/sqliteStore';
 import type { ClaimResult, Store } from '../../src/store/port';
-import * as fleetSql from '../../src/store/sqlite/fleetStatements';
 import { applySchema, MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite/schema';
-import * as securitySql from '../../src/store/sqlite/securityStatements';
-import * as taskSql from '../../src/store/sqlite/statements';
+import * as backgroundSql from '../../src/store/sqlite/statements/background';
+import * as fleetSql from '../../src/store/sqlite/statements/fleet';
+import * as securitySql from '../../src/store/sqlite/statements/security';
 import { eventKinds, LEASE_MS, newTask, T0 } from './fixtures';
 import { storeContract } from './store.contract';
 
@@ -221,13 +221,13 @@ describe('sqlite store: query plans of the fleet and stats queries', () => {
     ],
     [
       'SELECT_EXPIRED_LEASES',
-      taskSql.SELECT_EXPIRED_LEASES,
+      backgroundSql.SELECT_EXPIRED_LEASES,
       { now: T0, limit: 10 },
       'SEARCH tasks USING INDEX tasks_running_lease',
     ],
     [
       'SELECT_OVERDUE',
-      taskSql.SELECT_OVERDUE,
+      backgroundSql.SELECT_OVERDUE,
       { now: T0, limit: 10 },
       'SEARCH tasks USING INDEX tasks_queued_deadline',
     ],

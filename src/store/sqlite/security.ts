@@ -1,14 +1,17 @@
-/** API keys and the audit log of the SQLite adapter, as functions over the prepared statements (one each). */
+/**
+ * API keys and the audit log of the SQLite adapter, one statement each. Twin of `mssql/statements/security.ts`
+ * (whose INSERT_API_KEY conflict is mapped the same way in mssqlStore.ts).
+ */
 import { ConflictError } from '../../domain/errors';
 import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../../domain/security';
-import { sqliteErrorCode, toJson } from './rows';
-import { toApiKey, toAuditEntry } from './rows';
-import { MAX_SEQ, type SecurityStatements } from './securityStatements';
+import { sqliteErrorCode, toApiKey, toAuditEntry, toJson } from './rows';
+import type { SqliteStatements } from './statements';
+import { MAX_SEQ } from './statements/security';
 
 /** Stores a key; a hash or id already stored throws ConflictError (nothing written). */
-export function insertApiKey(s: SecurityStatements, key: ApiKeyRecord): void {
+export function insertApiKey(s: SqliteStatements, key: ApiKeyRecord): void {
   try {
-    s.insertApiKey.run({
+    s.security.insertApiKey.run({
       id: key.id,
       name: key.name,
       role: key.role,
@@ -26,21 +29,21 @@ export function insertApiKey(s: SecurityStatements, key: ApiKeyRecord): void {
   }
 }
 
-export function findApiKeyByHash(s: SecurityStatements, hash: string): ApiKeyRecord | null {
-  const row = s.selectApiKeyByHash.get({ hash });
+export function findApiKeyByHash(s: SqliteStatements, hash: string): ApiKeyRecord | null {
+  const row = s.security.selectApiKeyByHash.get({ hash });
   return row ? toApiKey(row) : null;
 }
 
-export function listApiKeys(s: SecurityStatements): ApiKeyRecord[] {
-  return s.selectApiKeys.all().map(toApiKey);
+export function listApiKeys(s: SqliteStatements): ApiKeyRecord[] {
+  return s.security.selectApiKeys.all().map(toApiKey);
 }
 
-export function revokeApiKey(s: SecurityStatements, id: string, now: number): boolean {
-  return s.revokeApiKey.run({ id, now }).changes === 1;
+export function revokeApiKey(s: SqliteStatements, id: string, now: number): boolean {
+  return s.security.revokeApiKey.run({ id, now }).changes === 1;
 }
 
-export function appendAudit(s: SecurityStatements, entry: NewAuditEntry): void {
-  s.insertAudit.run({
+export function appendAudit(s: SqliteStatements, entry: NewAuditEntry): void {
+  s.security.insertAudit.run({
     at: entry.at,
     actor: entry.actor,
     actorName: entry.actorName,
@@ -53,11 +56,13 @@ export function appendAudit(s: SecurityStatements, entry: NewAuditEntry): void {
 
 /** Newest first, before `beforeSeq` when given, of one action when given. */
 export function listAudit(
-  s: SecurityStatements,
+  s: SqliteStatements,
   opts: { limit: number; beforeSeq?: number; action?: string },
 ): AuditEntry[] {
   const page = { beforeSeq: opts.beforeSeq ?? MAX_SEQ, limit: opts.limit };
   const rows =
-    opts.action === undefined ? s.selectAudit.all(page) : s.selectAuditByAction.all({ ...page, action: opts.action });
+    opts.action === undefined
+      ? s.security.selectAudit.all(page)
+      : s.security.selectAuditByAction.all({ ...page, action: opts.action });
   return rows.map(toAuditEntry);
 }

@@ -1,0 +1,101 @@
+/**
+ * The lease-bound life of an attempt in the SQLite adapter: claim, renew, complete, fail, finish a cancel,
+ * release. Twin of the T-SQL batches of `mssql/statements/lease.ts`: what one batch does there (the write, its
+ * events, `result_rejected` when it did not apply) is a function here, which the caller runs inside one
+ * IMMEDIATE transaction of the group commit. These are the hot path: no allocation beyond the parameters.
+ */
+import { RESULT_REJECTED, resultRejectedData, type ReportedOutcome } from '../../domain/storeRules';
+import type { TaskError } from '../../domain/task';
+import type { RetryDecision } from '../../domain/transitions';
+import type { ClaimResult, LeaseRef, RenewResult } from '../port';
+import { leaseKey } from '../shared';
+import { toJson, toTask } from './rows';
+import type { SqliteStatements } from './statements';
+import { appendOutcomeEvent, appendTaskEvent, findTask } from './tasks';
+
+/** CLAIM_TASK and its `started` event { waitMs }; the current task when the claim lost. */
+export function claimTask(s: SqliteStatements, ref: LeaseRef & { leaseMs: number }): ClaimResult {
+  const [row] = s.lease.claimTask.all({ ...leaseKey(ref), leaseUntil: ref.now + ref.leaseMs });
+  if (!row) return { claimed: false, current: findTask(s, ref.taskId) };
+  // waitMs: how long the task waited to start since it became due (submit, delay or backoff).
+  appendTaskEvent(s, {
+    taskId: row.id,
+    at: ref.now,
+    kind: 'started',
+    attempt: row.attempt,
+    agentId: ref.agentId,
+    data: { waitMs: ref.now - row.not_before },
+  });
+  return { claimed: true, task: toTask(row) };
+}
+
+export function renewLease(s: SqliteStatements, ref: LeaseRef & { leaseMs: number }): RenewResult {
+  const [row] = s.lease.renewLease.all({ ...leaseKey(ref), leaseUntil: ref.now + ref.leaseMs });
+  return row ? { held: true, cancelRequested: row.cancel_requested === 1 } : { held: false, cancelRequested: false };
+}
+
+/** COMPLETE_TASK with `succeeded` { runMs, totalMs }; otherwise `result_rejected`. */
+export function completeTask(s: SqliteStatements, ref: LeaseRef & { result: unknown }): boolean {
+  const [held] = s.lease.completeTask.all({ ...leaseKey(ref), result: toJson(ref.result) });
+  if (!held) return rejectResult(s, ref, 'succeeded');
+  appendTaskEvent(s, {
+    taskId: ref.taskId,
+    at: ref.now,
+    kind: 'succeeded',
+    attempt: ref.attempt,
+    agentId: ref.agentId,
+    data: { runMs: held.run_ms, totalMs: held.total_ms },
+  });
+  return true;
+}
+
+/** FAIL_TASK_REQUEUE or FAIL_TASK_DEAD as decided, with `failed` then the outcome; otherwise `result_rejected`. */
+export function failTask(s: SqliteStatements, ref: LeaseRef & { error: TaskError; decision: RetryDecision }): boolean {
+  const { decision } = ref;
+  const params = { ...leaseKey(ref), error: toJson(ref.error) };
+  const [held] =
+    decision.status === 'queued'
+      ? s.lease.failTaskRequeue.all({ ...params, notBefore: decision.notBefore })
+      : s.lease.failTaskDead.all(params);
+  if (!held) return rejectResult(s, ref, 'failed');
+  const event = { taskId: ref.taskId, at: ref.now, attempt: ref.attempt, agentId: ref.agentId };
+  appendTaskEvent(s, { ...event, kind: 'failed', data: { ...ref.error, runMs: held.run_ms } });
+  appendOutcomeEvent(s, event, decision);
+  return true;
+}
+
+export function finishCancelled(s: SqliteStatements, ref: LeaseRef): boolean {
+  if (s.lease.finishCancelled.run(leaseKey(ref)).changes === 0) return false;
+  appendTaskEvent(s, {
+    taskId: ref.taskId,
+    at: ref.now,
+    kind: 'cancelled',
+    attempt: ref.attempt,
+    agentId: ref.agentId,
+  });
+  return true;
+}
+
+export function releaseTask(s: SqliteStatements, ref: LeaseRef): boolean {
+  if (s.lease.releaseTask.run(leaseKey(ref)).changes === 0) return false;
+  appendTaskEvent(s, { taskId: ref.taskId, at: ref.now, kind: 'released', attempt: ref.attempt, agentId: ref.agentId });
+  return true;
+}
+
+/**
+ * A completion or failure that did not apply (stale attempt, not running, not the holder) is recorded as
+ * RESULT_REJECTED on the task, in the same transaction, unless the task does not exist at all. Always false.
+ */
+function rejectResult(s: SqliteStatements, ref: LeaseRef, outcome: ReportedOutcome): false {
+  if (s.tasks.selectTask.get({ id: ref.taskId })) {
+    appendTaskEvent(s, {
+      taskId: ref.taskId,
+      at: ref.now,
+      kind: RESULT_REJECTED,
+      attempt: ref.attempt,
+      agentId: ref.agentId,
+      data: resultRejectedData(outcome),
+    });
+  }
+  return false;
+}
