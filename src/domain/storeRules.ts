@@ -6,6 +6,7 @@
  * The agent states that refuse a claim are decided in `agent.ts` (CLAIM_REFUSED_STATES).
  */
 import type { TaskError, TaskEventKind } from './task';
+import type { RetryDecision } from './transitions';
 
 /** Recorded on a task whose lease expired (kept on a dead task; cleared by the next claim). */
 export const LEASE_EXPIRED_ERROR: Readonly<TaskError> = {
@@ -36,4 +37,12 @@ export function resultRejectedData(outcome: ReportedOutcome): { outcome: Reporte
 /** The ConflictError message of an idempotency key reused with a different request. */
 export function idempotencyConflictMessage(key: string, taskId: string): string {
   return `idempotency key "${key}" was already used for task ${taskId} with a different request`;
+}
+
+/** The data of a `retry_scheduled` event: when the task is due again and the backoff that made it so. */
+export function retryScheduledData(decision: Extract<RetryDecision, { status: 'queued' }>): {
+  notBefore: number;
+  delayMs: number;
+} {
+  return { notBefore: decision.notBefore, delayMs: decision.delayMs };
 }

@@ -5,7 +5,7 @@
  */
 import { normaliseCapabilities, routeKey } from '../../domain/capabilities';
 import { ConflictError } from '../../domain/errors';
-import { idempotencyConflictMessage } from '../../domain/storeRules';
+import { idempotencyConflictMessage, retryScheduledData } from '../../domain/storeRules';
 import type { TaskEvent, TaskEventKind, TaskRecord } from '../../domain/task';
 import type { RetryDecision } from '../../domain/transitions';
 import type { InsertOutcome, NewTask, TaskFilter } from '../port';
@@ -30,8 +30,7 @@ export function appendOutcomeEvent(
   decision: RetryDecision,
 ): void {
   if (decision.status === 'queued') {
-    const data = { notBefore: decision.notBefore, delayMs: decision.delayMs };
-    appendTaskEvent(s, { ...e, kind: 'retry_scheduled', data });
+    appendTaskEvent(s, { ...e, kind: 'retry_scheduled', data: retryScheduledData(decision) });
   } else {
     appendTaskEvent(s, { ...e, kind: 'dead' });
   }

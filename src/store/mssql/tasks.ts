@@ -1,9 +1,10 @@
 /**
- * insertTasks around INSERT_TASKS: what is sent (each idempotency key once: a key repeated within the batch is a
+ * Task submission of the mssql adapter (twin of `sqlite/tasks.ts`): insertTasks around INSERT_TASKS: what is sent (each idempotency key once: a key repeated within the batch is a
  * replay of its first task, or a conflict), and the outcomes, in the caller's order, from the result sets.
  */
 import { normaliseCapabilities, routeKey } from '../../domain/capabilities';
 import { ConflictError } from '../../domain/errors';
+import { idempotencyConflictMessage } from '../../domain/storeRules';
 import type { InsertOutcome, NewTask } from '../port';
 import type { Recordsets } from './client';
 import { toIsoMs, toJson, toTask, type TaskRow } from './rows';
@@ -18,7 +19,7 @@ export interface PreparedInsert {
 }
 
 function conflict(key: string, taskId: string): ConflictError {
-  return new ConflictError(`idempotency key "${key}" was already used for task ${taskId} with a different request`);
+  return new ConflictError(idempotencyConflictMessage(key, taskId));
 }
 
 /** Validates and shapes a batch; throws ValidationError or ConflictError before anything is sent. */
@@ -93,14 +94,4 @@ export function prepareInsert(tasks: readonly NewTask[]): PreparedInsert {
       return out;
     },
   };
-}
-
-/**
- * The head of a `failed` event's JSON: the error's fields, then `"runMs":`, which FAIL_TASK completes with the
- * run time it measures and `}`. Once completed it equals JSON.stringify({ ...error, runMs }).
- */
-export function runMsHead(fields: object): string {
-  const { runMs: _ignored, ...rest } = fields as Record<string, unknown>;
-  const text = JSON.stringify(rest);
-  return text === '{}' ? '{"runMs":' : `${text.slice(0, -1)},"runMs":`;
 }
