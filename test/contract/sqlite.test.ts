@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { listMigrations, migrationsDir } from '../../src/store/mssql/deploy/migrations';
 import { openSqliteStore } from '../../src/store/sqlite/sqliteStore';
 import type { ClaimResult, Store } from '../../src/store/port';
 import { applySchema, MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite/schema';
@@ -182,6 +183,53 @@ describe('sqlite store: schema migrations', () => {
     db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     db.close();
     await expect(openSqliteStore({ path: file })).rejects.toThrow(/newer than this build/);
+  });
+});
+
+describe('sqlite store: the schema mirrors the T-SQL migrations table for table', () => {
+  /** Column names of every table the T-SQL migrations create. */
+  function tsqlTables(): Map<string, string[]> {
+    const tables = new Map<string, string[]>();
+    for (const migration of listMigrations(migrationsDir())) {
+      const text = fs.readFileSync(migration.path, 'utf8');
+      for (const table of text.matchAll(/CREATE TABLE \[\$\(Schema\)\]\.\[(\w+)\] \(([\s\S]*?)\n {2}\);/g)) {
+        const columns = [
+          ...(table[2] ?? '').matchAll(/^\s+(\w+)\s+(?:varchar|nvarchar|int|bigint|bit|float|datetime2|AS)\b/gm),
+        ];
+        tables.set(table[1] ?? '', columns.map((column) => column[1] ?? '').sort());
+      }
+    }
+    return tables;
+  }
+
+  /** Where the two schemas differ on purpose (see the header of src/store/sqlite/schema.ts). */
+  const TSQL_ONLY: Record<string, string[]> = { tasks: ['route_id'], routes: ['id', 'route_hash', 'route_key'] };
+  const SQLITE_ONLY: Record<string, string[]> = { tasks: ['route_key'], routes: ['key'] };
+
+  it('has every T-SQL table but the version ledger, with the same columns', () => {
+    const db = new Database(':memory:');
+    try {
+      applySchema(db);
+      const sqliteTables = db
+        .prepare<[], { name: string }>(
+          `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`,
+        )
+        .all()
+        .map((row) => row.name);
+      const tsql = tsqlTables();
+      expect([...tsql.keys()].filter((name) => name !== 'schema_version').sort()).toEqual([...sqliteTables].sort());
+      for (const table of sqliteTables) {
+        const columns = db
+          .prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${table}')`)
+          .all()
+          .map((row) => row.name)
+          .filter((name) => !(SQLITE_ONLY[table] ?? []).includes(name));
+        const expected = (tsql.get(table) ?? []).filter((name) => !(TSQL_ONLY[table] ?? []).includes(name));
+        expect({ table, columns: columns.sort() }).toEqual({ table, columns: expected });
+      }
+    } finally {
+      db.close();
+    }
   });
 });
 
