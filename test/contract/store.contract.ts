@@ -8,6 +8,7 @@ import { agentContract } from './agents.contract';
 import { backgroundContract } from './background.contract';
 import { fleetContract } from './fleet.contract';
 import { leaseContract } from './lease.contract';
+import { rulesContract } from './rules.contract';
 import { securityContract } from './security.contract';
 import { statsContract } from './stats.contract';
 import { submissionContract } from './submission.contract';
@@ -51,5 +52,6 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
     fleetContract(current);
     statsContract(current);
     securityContract(current);
+    rulesContract(current);
   });
 }
