@@ -10,22 +10,51 @@ import * as backgroundSql from '../../src/store/sqlite/statements/background';
 import * as fleetSql from '../../src/store/sqlite/statements/fleet';
 import * as securitySql from '../../src/store/sqlite/statements/security';
 import { eventKinds, LEASE_MS, newTask, T0 } from './fixtures';
-import { storeContract } from './store.contract';
+import { storeContract, type StatusChange } from './store.contract';
 
 function freshDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'taskfleet-sqlite-'));
 }
 
+/**
+ * A second connection on the store's file with triggers that log every status a task is inserted with or
+ * changed to: what the contract suite checks against canTransition. Test-only: the store never has them.
+ */
+function recordStatusChanges(file: string): Database.Database {
+  const recorder = new Database(file);
+  recorder.exec(`
+    CREATE TABLE test_status_changes (seq INTEGER PRIMARY KEY, from_status TEXT, to_status TEXT NOT NULL);
+    CREATE TRIGGER test_status_inserted AFTER INSERT ON tasks
+    BEGIN INSERT INTO test_status_changes (from_status, to_status) VALUES (NULL, NEW.status); END;
+    CREATE TRIGGER test_status_changed AFTER UPDATE OF status ON tasks WHEN OLD.status <> NEW.status
+    BEGIN INSERT INTO test_status_changes (from_status, to_status) VALUES (OLD.status, NEW.status); END;`);
+  return recorder;
+}
+
 let dir: string | undefined;
+let recorder: Database.Database | undefined;
 
 storeContract(
   'sqlite',
-  // A nested path: opening also creates the parent directory.
-  async () => openSqliteStore({ path: path.join((dir = freshDir()), 'data', 'taskfleet.db') }),
   async () => {
+    // A nested path: opening also creates the parent directory.
+    const file = path.join((dir = freshDir()), 'data', 'taskfleet.db');
+    const store = await openSqliteStore({ path: file });
+    recorder = recordStatusChanges(file);
+    return store;
+  },
+  async () => {
+    recorder?.close();
+    recorder = undefined;
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
     dir = undefined;
   },
+  async () =>
+    recorder
+      ?.prepare<[], StatusChange>(
+        `SELECT from_status AS "from", to_status AS "to" FROM test_status_changes ORDER BY seq`,
+      )
+      .all() ?? [],
 );
 
 describe('sqlite store: two connections on one file', () => {
