@@ -22,8 +22,8 @@ function keepsState(row: AgentRow): boolean {
  * keeps its state (see `keepsState`) gets its registration fields updated, its state and source untouched, and
  * an event from and to that state, `registered while <state>`: the returned record tells the worker to stay out.
  */
-export function registerAgent(s: SqliteStatements, reg: AgentRegistration, now: number): AgentRecord {
-  const previous = s.agents.selectAgent.get({ id: reg.id });
+export function registerAgent(statements: SqliteStatements, reg: AgentRegistration, now: number): AgentRecord {
+  const previous = statements.agents.selectAgent.get({ id: reg.id });
   const params: UpsertAgentParams = {
     id: reg.id,
     capabilities: JSON.stringify(reg.capabilities),
@@ -35,9 +35,9 @@ export function registerAgent(s: SqliteStatements, reg: AgentRegistration, now: 
     now,
   };
   if (previous && keepsState(previous)) {
-    const [kept] = s.agents.reregisterKeepingState.all({ ...params, state: previous.state });
+    const [kept] = statements.agents.reregisterKeepingState.all({ ...params, state: previous.state });
     if (!kept) throw new Error(`sqlite: re-registration of agent ${reg.id} in state ${previous.state} changed no row`);
-    s.agents.insertAgentEvent.run({
+    statements.agents.insertAgentEvent.run({
       agentId: reg.id,
       at: now,
       fromState: previous.state,
@@ -46,9 +46,9 @@ export function registerAgent(s: SqliteStatements, reg: AgentRegistration, now: 
     });
     return toAgent(kept);
   }
-  const [row] = s.agents.upsertAgent.all(params);
+  const [row] = statements.agents.upsertAgent.all(params);
   if (!row) throw new Error(`sqlite: upsert of agent ${reg.id} returned no row`);
-  s.agents.insertAgentEvent.run({
+  statements.agents.insertAgentEvent.run({
     agentId: reg.id,
     at: now,
     fromState: previous?.state ?? null,
@@ -58,8 +58,8 @@ export function registerAgent(s: SqliteStatements, reg: AgentRegistration, now: 
   return toAgent(row);
 }
 
-export function heartbeat(s: SqliteStatements, report: HeartbeatReport): AgentRecord | null {
-  const [row] = s.agents.heartbeat.all({
+export function heartbeat(statements: SqliteStatements, report: HeartbeatReport): AgentRecord | null {
+  const [row] = statements.agents.heartbeat.all({
     id: report.agentId,
     now: report.now,
     runningTasks: report.runningTasks,
@@ -73,14 +73,14 @@ export function heartbeat(s: SqliteStatements, report: HeartbeatReport): AgentRe
  * `agent`) as who set it. Returns false, appending nothing, when the agent is unknown, not in `from`, or
  * already in `to`.
  */
-export function setAgentState(s: SqliteStatements, opts: AgentStateChange): boolean {
-  const row = s.agents.selectAgent.get({ id: opts.agentId });
+export function setAgentState(statements: SqliteStatements, opts: AgentStateChange): boolean {
+  const row = statements.agents.selectAgent.get({ id: opts.agentId });
   if (!row || row.state === opts.to) return false;
   if (opts.from !== undefined && !opts.from.includes(row.state as AgentState)) return false;
   const source: StateSource = opts.source ?? 'agent';
-  if (s.agents.setAgentState.run({ id: opts.agentId, from: row.state, to: opts.to, source }).changes === 0)
+  if (statements.agents.setAgentState.run({ id: opts.agentId, from: row.state, to: opts.to, source }).changes === 0)
     return false;
-  s.agents.insertAgentEvent.run({
+  statements.agents.insertAgentEvent.run({
     agentId: opts.agentId,
     at: opts.now,
     fromState: row.state,
@@ -91,16 +91,16 @@ export function setAgentState(s: SqliteStatements, opts: AgentStateChange): bool
 }
 
 /** Deletes the agent (and, by cascade, its events) when its state is one of `states`. One statement. */
-export function removeAgent(s: SqliteStatements, agentId: string, states: AgentState[]): boolean {
+export function removeAgent(statements: SqliteStatements, agentId: string, states: AgentState[]): boolean {
   if (states.length === 0) return false;
-  return s.agents.deleteAgentInStates.run({ id: agentId, states: JSON.stringify(states) }).changes === 1;
+  return statements.agents.deleteAgentInStates.run({ id: agentId, states: JSON.stringify(states) }).changes === 1;
 }
 
-export function getAgent(s: SqliteStatements, id: string): AgentRecord | null {
-  const row = s.agents.selectAgent.get({ id });
+export function getAgent(statements: SqliteStatements, id: string): AgentRecord | null {
+  const row = statements.agents.selectAgent.get({ id });
   return row ? toAgent(row) : null;
 }
 
-export function listAgentEvents(s: SqliteStatements, agentId: string): AgentEvent[] {
-  return s.agents.selectAgentEvents.all({ agentId }).map(toAgentEvent);
+export function listAgentEvents(statements: SqliteStatements, agentId: string): AgentEvent[] {
+  return statements.agents.selectAgentEvents.all({ agentId }).map(toAgentEvent);
 }

@@ -15,45 +15,51 @@ import { appendOutcomeEvent, appendTaskEvent } from './tasks';
  * the expiry it missed) then `retry_scheduled` or `dead` (agent null). False, writing nothing, otherwise.
  */
 export function requeueExpiredLease(
-  s: SqliteStatements,
+  statements: SqliteStatements,
   ref: { taskId: string; attempt: number; now: number; decision: RetryDecision },
 ): boolean {
   const { taskId, attempt, now, decision } = ref;
-  const before = s.tasks.selectTask.get({ id: taskId });
+  const before = statements.tasks.selectTask.get({ id: taskId });
   if (!before) return false;
   const key = { taskId, attempt, now };
   const changes =
     decision.status === 'queued'
-      ? s.background.requeueExpiredLease.run({ ...key, notBefore: decision.notBefore }).changes
-      : s.background.killExpiredLease.run(key).changes;
+      ? statements.background.requeueExpiredLease.run({ ...key, notBefore: decision.notBefore }).changes
+      : statements.background.killExpiredLease.run(key).changes;
   if (changes === 0) return false;
   const data = { leaseExpiresAt: before.lease_expires_at };
-  appendTaskEvent(s, { taskId, at: now, kind: 'lease_expired', attempt, agentId: before.agent_id, data });
-  appendOutcomeEvent(s, { taskId, at: now, attempt, agentId: null }, decision);
+  appendTaskEvent(statements, { taskId, at: now, kind: 'lease_expired', attempt, agentId: before.agent_id, data });
+  appendOutcomeEvent(statements, { taskId, at: now, attempt, agentId: null }, decision);
   return true;
 }
 
 /** queued → cancelled; running → cancel requested (one event, however often asked); otherwise unchanged. */
 export function requestCancel(
-  s: SqliteStatements,
+  statements: SqliteStatements,
   taskId: string,
   now: number,
 ): { outcome: CancelOutcome; task: TaskRecord | null } {
-  const row = s.tasks.selectTask.get({ id: taskId });
+  const row = statements.tasks.selectTask.get({ id: taskId });
   if (!row) return { outcome: 'not_found', task: null };
   const key = { taskId, attempt: row.attempt, now };
   const reread = () => {
-    const after = s.tasks.selectTask.get({ id: taskId });
+    const after = statements.tasks.selectTask.get({ id: taskId });
     return after ? toTask(after) : null;
   };
   if (row.status === 'queued') {
-    s.background.cancelQueued.run(key);
-    appendTaskEvent(s, { taskId, at: now, kind: 'cancelled', attempt: row.attempt, agentId: null });
+    statements.background.cancelQueued.run(key);
+    appendTaskEvent(statements, { taskId, at: now, kind: 'cancelled', attempt: row.attempt, agentId: null });
     return { outcome: 'cancelled', task: reread() };
   }
   if (row.status === 'running') {
-    if (s.background.requestCancelRunning.run(key).changes === 1) {
-      appendTaskEvent(s, { taskId, at: now, kind: 'cancel_requested', attempt: row.attempt, agentId: row.agent_id });
+    if (statements.background.requestCancelRunning.run(key).changes === 1) {
+      appendTaskEvent(statements, {
+        taskId,
+        at: now,
+        kind: 'cancel_requested',
+        attempt: row.attempt,
+        agentId: row.agent_id,
+      });
     }
     return { outcome: 'requested', task: reread() };
   }
@@ -61,22 +67,31 @@ export function requestCancel(
 }
 
 /** queued (attempt) past its deadline → expired, with `expired`. False, writing nothing, otherwise. */
-export function expireTask(s: SqliteStatements, ref: { taskId: string; attempt: number; now: number }): boolean {
+export function expireTask(
+  statements: SqliteStatements,
+  ref: { taskId: string; attempt: number; now: number },
+): boolean {
   const key = { taskId: ref.taskId, attempt: ref.attempt, now: ref.now };
-  if (s.background.expireTask.run(key).changes === 0) return false;
-  appendTaskEvent(s, { taskId: ref.taskId, at: ref.now, kind: 'expired', attempt: ref.attempt, agentId: null });
+  if (statements.background.expireTask.run(key).changes === 0) return false;
+  appendTaskEvent(statements, {
+    taskId: ref.taskId,
+    at: ref.now,
+    kind: 'expired',
+    attempt: ref.attempt,
+    agentId: null,
+  });
   return true;
 }
 
 /** Queued tasks by id after `afterId`; only those due and last sent at or before `dueBefore` when given. */
 export function listQueuedForDispatch(
-  s: SqliteStatements,
+  statements: SqliteStatements,
   opts: { afterId?: string; dueBefore?: number; limit: number },
 ): DispatchRow[] {
   const afterId = opts.afterId ?? '';
   const rows =
     opts.dueBefore === undefined
-      ? s.background.selectQueued.all({ afterId, limit: opts.limit })
-      : s.background.selectDue.all({ afterId, dueBefore: opts.dueBefore, limit: opts.limit });
+      ? statements.background.selectQueued.all({ afterId, limit: opts.limit })
+      : statements.background.selectDue.all({ afterId, dueBefore: opts.dueBefore, limit: opts.limit });
   return rows.map(toDispatch);
 }

@@ -10,8 +10,8 @@ import { toLease } from './rows';
 import type { SqliteStatements } from './statements';
 import { appendOutcomeEvent, appendTaskEvent } from './tasks';
 
-export function listLeasesOf(s: SqliteStatements, agentId: string, limit: number): ExpiredLease[] {
-  return s.fleet.selectLeasesOf.all({ agentId, limit }).map(toLease);
+export function listLeasesOf(statements: SqliteStatements, agentId: string, limit: number): ExpiredLease[] {
+  return statements.fleet.selectLeasesOf.all({ agentId, limit }).map(toLease);
 }
 
 /**
@@ -19,30 +19,30 @@ export function listLeasesOf(s: SqliteStatements, agentId: string, limit: number
  * `lease_reclaimed` (the agent's) then `retry_scheduled` or `dead` (the supervisor's: agent null). False, with
  * nothing written, when the task is not running at that attempt or another agent holds it.
  */
-export function reclaimLease(s: SqliteStatements, ref: LeaseRef & { decision: RetryDecision }): boolean {
+export function reclaimLease(statements: SqliteStatements, ref: LeaseRef & { decision: RetryDecision }): boolean {
   const { decision } = ref;
   const key = leaseKey(ref);
   const changes =
     decision.status === 'queued'
-      ? s.fleet.reclaimLeaseRequeue.run({ ...key, notBefore: decision.notBefore }).changes
-      : s.fleet.reclaimLeaseKill.run(key).changes;
+      ? statements.fleet.reclaimLeaseRequeue.run({ ...key, notBefore: decision.notBefore }).changes
+      : statements.fleet.reclaimLeaseKill.run(key).changes;
   if (changes === 0) return false;
   const event = { taskId: ref.taskId, at: ref.now, attempt: ref.attempt };
-  appendTaskEvent(s, { ...event, kind: 'lease_reclaimed', agentId: ref.agentId });
-  appendOutcomeEvent(s, { ...event, agentId: null }, decision);
+  appendTaskEvent(statements, { ...event, kind: 'lease_reclaimed', agentId: ref.agentId });
+  appendOutcomeEvent(statements, { ...event, agentId: null }, decision);
   return true;
 }
 
-export function listAgentRuns(s: SqliteStatements, agentId: string, since: number): AgentRun[] {
-  return s.fleet.selectAgentRuns.all({ agentId, since }).map((row) => ({
+export function listAgentRuns(statements: SqliteStatements, agentId: string, since: number): AgentRun[] {
+  return statements.fleet.selectAgentRuns.all({ agentId, since }).map((row) => ({
     at: row.at,
     outcome: row.kind as AgentRun['outcome'],
     runMs: typeof row.run_ms === 'number' ? row.run_ms : null,
   }));
 }
 
-export function routeStats(s: SqliteStatements, now: number): RouteStats[] {
-  return s.fleet.routeStats.all({ now }).map((row) => ({
+export function routeStats(statements: SqliteStatements, now: number): RouteStats[] {
+  return statements.fleet.routeStats.all({ now }).map((row) => ({
     type: row.type,
     capabilities: JSON.parse(row.capabilities) as string[],
     queued: row.queued,
@@ -55,14 +55,14 @@ export function routeStats(s: SqliteStatements, now: number): RouteStats[] {
 
 /** Counts per requested kind; every requested kind is present, 0 when none happened since `since`. */
 export function countTaskEvents(
-  s: SqliteStatements,
+  statements: SqliteStatements,
   kinds: readonly TaskEventKind[],
   since: number,
 ): Partial<Record<TaskEventKind, number>> {
   const counts: Partial<Record<TaskEventKind, number>> = {};
   if (kinds.length === 0) return counts;
   for (const kind of kinds) counts[kind] = 0;
-  for (const row of s.fleet.countTaskEvents.all({ kinds: JSON.stringify([...new Set(kinds)]), since })) {
+  for (const row of statements.fleet.countTaskEvents.all({ kinds: JSON.stringify([...new Set(kinds)]), since })) {
     counts[row.kind as TaskEventKind] = row.n;
   }
   return counts;

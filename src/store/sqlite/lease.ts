@@ -14,11 +14,11 @@ import type { SqliteStatements } from './statements';
 import { appendOutcomeEvent, appendTaskEvent, findTask } from './tasks';
 
 /** CLAIM_TASK and its `started` event { waitMs }; the current task when the claim lost. */
-export function claimTask(s: SqliteStatements, ref: LeaseRef & { leaseMs: number }): ClaimResult {
-  const [row] = s.lease.claimTask.all({ ...leaseKey(ref), leaseUntil: ref.now + ref.leaseMs });
-  if (!row) return { claimed: false, current: findTask(s, ref.taskId) };
+export function claimTask(statements: SqliteStatements, ref: LeaseRef & { leaseMs: number }): ClaimResult {
+  const [row] = statements.lease.claimTask.all({ ...leaseKey(ref), leaseUntil: ref.now + ref.leaseMs });
+  if (!row) return { claimed: false, current: findTask(statements, ref.taskId) };
   // waitMs: how long the task waited to start since it became due (submit, delay or backoff).
-  appendTaskEvent(s, {
+  appendTaskEvent(statements, {
     taskId: row.id,
     at: ref.now,
     kind: 'started',
@@ -29,16 +29,16 @@ export function claimTask(s: SqliteStatements, ref: LeaseRef & { leaseMs: number
   return { claimed: true, task: toTask(row) };
 }
 
-export function renewLease(s: SqliteStatements, ref: LeaseRef & { leaseMs: number }): RenewResult {
-  const [row] = s.lease.renewLease.all({ ...leaseKey(ref), leaseUntil: ref.now + ref.leaseMs });
+export function renewLease(statements: SqliteStatements, ref: LeaseRef & { leaseMs: number }): RenewResult {
+  const [row] = statements.lease.renewLease.all({ ...leaseKey(ref), leaseUntil: ref.now + ref.leaseMs });
   return row ? { held: true, cancelRequested: row.cancel_requested === 1 } : { held: false, cancelRequested: false };
 }
 
 /** COMPLETE_TASK with `succeeded` { runMs, totalMs }; otherwise `result_rejected`. */
-export function completeTask(s: SqliteStatements, ref: LeaseRef & { result: unknown }): boolean {
-  const [held] = s.lease.completeTask.all({ ...leaseKey(ref), result: toJson(ref.result) });
-  if (!held) return rejectResult(s, ref, 'succeeded');
-  appendTaskEvent(s, {
+export function completeTask(statements: SqliteStatements, ref: LeaseRef & { result: unknown }): boolean {
+  const [held] = statements.lease.completeTask.all({ ...leaseKey(ref), result: toJson(ref.result) });
+  if (!held) return rejectResult(statements, ref, 'succeeded');
+  appendTaskEvent(statements, {
     taskId: ref.taskId,
     at: ref.now,
     kind: 'succeeded',
@@ -50,23 +50,26 @@ export function completeTask(s: SqliteStatements, ref: LeaseRef & { result: unkn
 }
 
 /** FAIL_TASK_REQUEUE or FAIL_TASK_DEAD as decided, with `failed` then the outcome; otherwise `result_rejected`. */
-export function failTask(s: SqliteStatements, ref: LeaseRef & { error: TaskError; decision: RetryDecision }): boolean {
+export function failTask(
+  statements: SqliteStatements,
+  ref: LeaseRef & { error: TaskError; decision: RetryDecision },
+): boolean {
   const { decision } = ref;
   const params = { ...leaseKey(ref), error: toJson(ref.error) };
   const [held] =
     decision.status === 'queued'
-      ? s.lease.failTaskRequeue.all({ ...params, notBefore: decision.notBefore })
-      : s.lease.failTaskDead.all(params);
-  if (!held) return rejectResult(s, ref, 'failed');
+      ? statements.lease.failTaskRequeue.all({ ...params, notBefore: decision.notBefore })
+      : statements.lease.failTaskDead.all(params);
+  if (!held) return rejectResult(statements, ref, 'failed');
   const event = { taskId: ref.taskId, at: ref.now, attempt: ref.attempt, agentId: ref.agentId };
-  appendTaskEvent(s, { ...event, kind: 'failed', data: { ...ref.error, runMs: held.run_ms } });
-  appendOutcomeEvent(s, event, decision);
+  appendTaskEvent(statements, { ...event, kind: 'failed', data: { ...ref.error, runMs: held.run_ms } });
+  appendOutcomeEvent(statements, event, decision);
   return true;
 }
 
-export function finishCancelled(s: SqliteStatements, ref: LeaseRef): boolean {
-  if (s.lease.finishCancelled.run(leaseKey(ref)).changes === 0) return false;
-  appendTaskEvent(s, {
+export function finishCancelled(statements: SqliteStatements, ref: LeaseRef): boolean {
+  if (statements.lease.finishCancelled.run(leaseKey(ref)).changes === 0) return false;
+  appendTaskEvent(statements, {
     taskId: ref.taskId,
     at: ref.now,
     kind: 'cancelled',
@@ -76,9 +79,15 @@ export function finishCancelled(s: SqliteStatements, ref: LeaseRef): boolean {
   return true;
 }
 
-export function releaseTask(s: SqliteStatements, ref: LeaseRef): boolean {
-  if (s.lease.releaseTask.run(leaseKey(ref)).changes === 0) return false;
-  appendTaskEvent(s, { taskId: ref.taskId, at: ref.now, kind: 'released', attempt: ref.attempt, agentId: ref.agentId });
+export function releaseTask(statements: SqliteStatements, ref: LeaseRef): boolean {
+  if (statements.lease.releaseTask.run(leaseKey(ref)).changes === 0) return false;
+  appendTaskEvent(statements, {
+    taskId: ref.taskId,
+    at: ref.now,
+    kind: 'released',
+    attempt: ref.attempt,
+    agentId: ref.agentId,
+  });
   return true;
 }
 
@@ -86,9 +95,9 @@ export function releaseTask(s: SqliteStatements, ref: LeaseRef): boolean {
  * A completion or failure that did not apply (stale attempt, not running, not the holder) is recorded as
  * RESULT_REJECTED on the task, in the same transaction, unless the task does not exist at all. Always false.
  */
-function rejectResult(s: SqliteStatements, ref: LeaseRef, outcome: ReportedOutcome): false {
-  if (s.tasks.selectTask.get({ id: ref.taskId })) {
-    appendTaskEvent(s, {
+function rejectResult(statements: SqliteStatements, ref: LeaseRef, outcome: ReportedOutcome): false {
+  if (statements.tasks.selectTask.get({ id: ref.taskId })) {
+    appendTaskEvent(statements, {
       taskId: ref.taskId,
       at: ref.now,
       kind: RESULT_REJECTED,

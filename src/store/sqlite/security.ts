@@ -9,9 +9,9 @@ import type { SqliteStatements } from './statements';
 import { MAX_SEQ } from './statements/security';
 
 /** Stores a key; a hash or id already stored throws ConflictError (nothing written). */
-export function insertApiKey(s: SqliteStatements, key: ApiKeyRecord): void {
+export function insertApiKey(statements: SqliteStatements, key: ApiKeyRecord): void {
   try {
-    s.security.insertApiKey.run({
+    statements.security.insertApiKey.run({
       id: key.id,
       name: key.name,
       role: key.role,
@@ -29,21 +29,21 @@ export function insertApiKey(s: SqliteStatements, key: ApiKeyRecord): void {
   }
 }
 
-export function findApiKeyByHash(s: SqliteStatements, hash: string): ApiKeyRecord | null {
-  const row = s.security.selectApiKeyByHash.get({ hash });
+export function findApiKeyByHash(statements: SqliteStatements, hash: string): ApiKeyRecord | null {
+  const row = statements.security.selectApiKeyByHash.get({ hash });
   return row ? toApiKey(row) : null;
 }
 
-export function listApiKeys(s: SqliteStatements): ApiKeyRecord[] {
-  return s.security.selectApiKeys.all().map(toApiKey);
+export function listApiKeys(statements: SqliteStatements): ApiKeyRecord[] {
+  return statements.security.selectApiKeys.all().map(toApiKey);
 }
 
-export function revokeApiKey(s: SqliteStatements, id: string, now: number): boolean {
-  return s.security.revokeApiKey.run({ id, now }).changes === 1;
+export function revokeApiKey(statements: SqliteStatements, id: string, now: number): boolean {
+  return statements.security.revokeApiKey.run({ id, now }).changes === 1;
 }
 
-export function appendAudit(s: SqliteStatements, entry: NewAuditEntry): void {
-  s.security.insertAudit.run({
+export function appendAudit(statements: SqliteStatements, entry: NewAuditEntry): void {
+  statements.security.insertAudit.run({
     at: entry.at,
     actor: entry.actor,
     actorName: entry.actorName,
@@ -56,13 +56,13 @@ export function appendAudit(s: SqliteStatements, entry: NewAuditEntry): void {
 
 /** Newest first, before `beforeSeq` when given, of one action when given. */
 export function listAudit(
-  s: SqliteStatements,
+  statements: SqliteStatements,
   opts: { limit: number; beforeSeq?: number; action?: string },
 ): AuditEntry[] {
   const page = { beforeSeq: opts.beforeSeq ?? MAX_SEQ, limit: opts.limit };
   const rows =
     opts.action === undefined
-      ? s.security.selectAudit.all(page)
-      : s.security.selectAuditByAction.all({ ...page, action: opts.action });
+      ? statements.security.selectAudit.all(page)
+      : statements.security.selectAuditByAction.all({ ...page, action: opts.action });
   return rows.map(toAuditEntry);
 }

@@ -17,22 +17,22 @@ import { listTasksStatement } from './statements/tasks';
 
 /** Appends a task event; `data` is stored as JSON (none when undefined). */
 export function appendTaskEvent(
-  s: SqliteStatements,
+  statements: SqliteStatements,
   e: { taskId: string; at: number; kind: TaskEventKind; attempt: number; agentId: string | null; data?: unknown },
 ): void {
-  s.tasks.insertTaskEvent.run({ ...e, data: e.data === undefined ? null : JSON.stringify(e.data) });
+  statements.tasks.insertTaskEvent.run({ ...e, data: e.data === undefined ? null : JSON.stringify(e.data) });
 }
 
 /** The event that follows a failed or lost attempt: `retry_scheduled` { notBefore, delayMs } or `dead`. */
 export function appendOutcomeEvent(
-  s: SqliteStatements,
+  statements: SqliteStatements,
   e: { taskId: string; at: number; attempt: number; agentId: string | null },
   decision: RetryDecision,
 ): void {
   if (decision.status === 'queued') {
-    appendTaskEvent(s, { ...e, kind: 'retry_scheduled', data: retryScheduledData(decision) });
+    appendTaskEvent(statements, { ...e, kind: 'retry_scheduled', data: retryScheduledData(decision) });
   } else {
-    appendTaskEvent(s, { ...e, kind: 'dead' });
+    appendTaskEvent(statements, { ...e, kind: 'dead' });
   }
 }
 
@@ -41,9 +41,9 @@ export function appendOutcomeEvent(
  * request hash), or throws ConflictError (another hash), rolling back the caller's batch. The caller records
  * the task's route (once per route of a batch).
  */
-function insertTask(s: SqliteStatements, t: NewTask, capabilities: string[], route: string): InsertOutcome {
+function insertTask(statements: SqliteStatements, t: NewTask, capabilities: string[], route: string): InsertOutcome {
   if (t.idempotencyKey !== null) {
-    const existing = s.tasks.selectTaskByKey.get({ key: t.idempotencyKey });
+    const existing = statements.tasks.selectTaskByKey.get({ key: t.idempotencyKey });
     if (existing) {
       if (existing.request_hash !== t.requestHash) {
         throw new ConflictError(idempotencyConflictMessage(t.idempotencyKey, existing.id));
@@ -52,7 +52,7 @@ function insertTask(s: SqliteStatements, t: NewTask, capabilities: string[], rou
     }
   }
   const payload = toJson(t.payload);
-  s.tasks.insertTask.run({
+  statements.tasks.insertTask.run({
     id: t.id,
     type: t.type,
     maxAttempts: t.maxAttempts,
@@ -69,7 +69,7 @@ function insertTask(s: SqliteStatements, t: NewTask, capabilities: string[], rou
     traceParent: t.traceParent ?? null,
     createdAt: t.createdAt,
   });
-  appendTaskEvent(s, { taskId: t.id, at: t.createdAt, kind: 'submitted', attempt: 0, agentId: null });
+  appendTaskEvent(statements, { taskId: t.id, at: t.createdAt, kind: 'submitted', attempt: 0, agentId: null });
   return { task: insertedTask(t, capabilities, payload), created: true };
 }
 
@@ -111,27 +111,27 @@ function insertedTask(t: NewTask, capabilities: string[], payloadJson: string): 
  * Normalises each task's capabilities (a ValidationError before anything is written). The returned write
  * inserts the batch, in the caller's transaction, recording each new route once.
  */
-export function prepareInsert(tasks: readonly NewTask[]): (s: SqliteStatements) => InsertOutcome[] {
+export function prepareInsert(tasks: readonly NewTask[]): (statements: SqliteStatements) => InsertOutcome[] {
   const capabilitySets = tasks.map((t, i) =>
     normaliseCapabilities(t.requiredCapabilities, `tasks[${i}].requiredCapabilities`),
   );
   const routes = capabilitySets.map((caps, i) => routeKey(tasks[i]!.type, caps));
-  return (s) => {
-    const outcomes = tasks.map((t, i) => insertTask(s, t, capabilitySets[i] ?? [], routes[i]!));
+  return (statements) => {
+    const outcomes = tasks.map((t, i) => insertTask(statements, t, capabilitySets[i] ?? [], routes[i]!));
     const recorded = new Set<string>();
     outcomes.forEach(({ task, created }, i) => {
       const route = routes[i]!;
       if (!created || recorded.has(route)) return;
       recorded.add(route);
       const capabilities = JSON.stringify(task.requiredCapabilities);
-      s.tasks.insertRoute.run({ key: route, type: task.type, capabilities, now: task.createdAt });
+      statements.tasks.insertRoute.run({ key: route, type: task.type, capabilities, now: task.createdAt });
     });
     return outcomes;
   };
 }
 
-export function findTask(s: SqliteStatements, id: string): TaskRecord | null {
-  const row = s.tasks.selectTask.get({ id });
+export function findTask(statements: SqliteStatements, id: string): TaskRecord | null {
+  const row = statements.tasks.selectTask.get({ id });
   return row ? toTask(row) : null;
 }
 
@@ -141,12 +141,15 @@ export function taskListStatements(db: Database.Database) {
 }
 
 export function listTasks(
-  s: SqliteStatements,
+  statements: SqliteStatements,
   lists: ReturnType<typeof taskListStatements>,
   filter: TaskFilter,
 ): TaskRecord[] {
   // A capability no route requires matches nothing: answer without scanning every task for it.
-  if (filter.capability !== undefined && !s.tasks.selectRouteWithCapability.get({ capability: filter.capability })) {
+  if (
+    filter.capability !== undefined &&
+    !statements.tasks.selectRouteWithCapability.get({ capability: filter.capability })
+  ) {
     return [];
   }
   return lists
@@ -155,6 +158,6 @@ export function listTasks(
     .map(toTask);
 }
 
-export function listTaskEvents(s: SqliteStatements, taskId: string): TaskEvent[] {
-  return s.tasks.selectTaskEvents.all({ taskId }).map(toTaskEvent);
+export function listTaskEvents(statements: SqliteStatements, taskId: string): TaskEvent[] {
+  return statements.tasks.selectTaskEvents.all({ taskId }).map(toTaskEvent);
 }
