@@ -1,7 +1,8 @@
 /**
- * Small pieces both adapters use the same way: the lease key of a fenced write, and the cache of task-list
- * statements (one per combination of filters present).
+ * Small pieces both adapters use the same way: the lease key of a fenced write, the cache of task-list
+ * statements (one per combination of filters present), and the answer of countTaskEvents.
  */
+import type { TaskEventKind } from '../domain/task';
 import type { LeaseRef, TaskFilter } from './port';
 
 /** The parameters of a write fenced by a lease: the task, the attempt (fencing token), its holder, the time. */
@@ -47,4 +48,15 @@ export class TaskListStatements<S> {
     }
     return built;
   }
+}
+
+/** countTaskEvents' answer: every requested kind present, 0 when none happened (the query returns only the others). */
+export function countsByKind(
+  kinds: readonly TaskEventKind[],
+  rows: ReadonlyArray<{ kind: string; n: number }>,
+): Partial<Record<TaskEventKind, number>> {
+  const counts: Partial<Record<TaskEventKind, number>> = {};
+  for (const kind of kinds) counts[kind] = 0;
+  for (const row of rows) counts[row.kind as TaskEventKind] = row.n;
+  return counts;
 }

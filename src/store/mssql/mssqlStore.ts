@@ -30,9 +30,10 @@ import type {
   Store,
   TaskFilter,
 } from '../port';
-import { leaseKey, TaskListStatements, type LeaseKey } from '../shared';
+import { countsByKind, leaseKey, TaskListStatements, type LeaseKey } from '../shared';
 import type { Recordsets, SqlClient } from './client';
 import { isUniqueViolation } from './errors';
+import { toAgentRun, toRouteStats, type AgentRunRow, type RouteStatsRow } from './fleet';
 import { decisionParams, runMsHead } from './lease';
 import * as mapping from './rows';
 import * as agentStatements from './statements/agents';
@@ -290,55 +291,27 @@ export class MssqlStore implements Store {
   }
 
   async listAgentRuns(agentId: string, since: number): Promise<AgentRun[]> {
-    const rows = await this.db.all<string, { at: Date; kind: string; run_ms: string | null }>(
-      fleetStatements.SELECT_AGENT_RUNS,
-      {
-        agentId,
-        since,
-      },
-    );
-    return rows.map((row) => {
-      const runMs = row.run_ms === null ? NaN : Number(row.run_ms);
-      return {
-        at: mapping.fromDate(row.at),
-        outcome: row.kind as AgentRun['outcome'],
-        runMs: Number.isFinite(runMs) ? runMs : null,
-      };
-    });
+    const params = { agentId, since };
+    return (await this.db.all<string, AgentRunRow>(fleetStatements.SELECT_AGENT_RUNS, params)).map(toAgentRun);
   }
 
   // ---- stats
 
   async routeStats(now: number): Promise<RouteStats[]> {
-    type Row = { type: string; capabilities: string; queued: number; delayed: number; running: number; dead: number };
-    const rows = await this.db.all<'now', Row & { oldest_queued_at: Date | null }>(fleetStatements.ROUTE_STATS, {
-      now,
-    });
-    return rows.map((row) => ({
-      type: row.type,
-      capabilities: JSON.parse(row.capabilities) as string[],
-      queued: row.queued,
-      delayed: row.delayed,
-      running: row.running,
-      dead: row.dead,
-      oldestQueuedAt: mapping.fromDate(row.oldest_queued_at),
-    }));
+    return (await this.db.all<'now', RouteStatsRow>(fleetStatements.ROUTE_STATS, { now })).map(toRouteStats);
   }
 
   async countTaskEvents(
     kinds: readonly TaskEventKind[],
     since: number,
   ): Promise<Partial<Record<TaskEventKind, number>>> {
-    const counts: Partial<Record<TaskEventKind, number>> = {};
-    if (kinds.length === 0) return counts;
+    if (kinds.length === 0) return {};
     const distinct = [...new Set(kinds)];
     const rows = await this.db.all<string, { kind: TaskEventKind; n: number }>(fleetStatements.COUNT_TASK_EVENTS, {
       kinds: JSON.stringify(distinct),
       since,
     });
-    for (const kind of distinct) counts[kind] = 0;
-    for (const row of rows) counts[row.kind] = row.n;
-    return counts;
+    return countsByKind(distinct, rows);
   }
 
   // ---- API keys and the audit log

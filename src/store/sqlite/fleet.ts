@@ -5,7 +5,7 @@
 import type { TaskEventKind } from '../../domain/task';
 import type { RetryDecision } from '../../domain/transitions';
 import type { AgentRun, ExpiredLease, LeaseRef, RouteStats } from '../port';
-import { leaseKey } from '../shared';
+import { countsByKind, leaseKey } from '../shared';
 import { toLease } from './rows';
 import type { SqliteStatements } from './statements';
 import { appendOutcomeEvent, appendTaskEvent } from './tasks';
@@ -59,11 +59,7 @@ export function countTaskEvents(
   kinds: readonly TaskEventKind[],
   since: number,
 ): Partial<Record<TaskEventKind, number>> {
-  const counts: Partial<Record<TaskEventKind, number>> = {};
-  if (kinds.length === 0) return counts;
-  for (const kind of kinds) counts[kind] = 0;
-  for (const row of statements.fleet.countTaskEvents.all({ kinds: JSON.stringify([...new Set(kinds)]), since })) {
-    counts[row.kind as TaskEventKind] = row.n;
-  }
-  return counts;
+  if (kinds.length === 0) return {};
+  const distinct = [...new Set(kinds)];
+  return countsByKind(distinct, statements.fleet.countTaskEvents.all({ kinds: JSON.stringify(distinct), since }));
 }
