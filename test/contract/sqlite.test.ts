@@ -338,3 +338,49 @@ describe('sqlite store: query plans of the fleet and stats queries', () => {
     expect(sorts.map((r) => [r.parent, r.detail])).toEqual([[0, 'USE TEMP B-TREE FOR GROUP BY']]);
   });
 });
+
+describe('sqlite store: every statement has its twin in the mssql module of the same concern', () => {
+  const CONCERNS = ['tasks', 'lease', 'background', 'agents', 'fleet', 'security', 'schema'] as const;
+
+  /**
+   * SQLite statements that are one part of a T-SQL batch: what the batch does in one request, the SQLite
+   * operation module of the same concern does with these inside one transaction.
+   */
+  const PART_OF: Record<string, string> = {
+    INSERT_TASK: 'INSERT_TASKS',
+    SELECT_TASK_BY_IDEMPOTENCY_KEY: 'INSERT_TASKS',
+    INSERT_TASK_EVENT: 'INSERT_TASKS',
+    INSERT_ROUTE_IF_NEW: 'INSERT_TASKS',
+    SELECT_ROUTE_WITH_CAPABILITY: 'listTasksStatement',
+    FAIL_TASK_REQUEUE: 'FAIL_TASK',
+    FAIL_TASK_DEAD: 'FAIL_TASK',
+    CANCEL_QUEUED: 'REQUEST_CANCEL',
+    REQUEST_CANCEL_RUNNING: 'REQUEST_CANCEL',
+    KILL_EXPIRED_LEASE: 'REQUEUE_EXPIRED_LEASE',
+    UPSERT_AGENT: 'REGISTER_AGENT',
+    REREGISTER_KEEPING_STATE: 'REGISTER_AGENT',
+    INSERT_AGENT_EVENT: 'SET_AGENT_STATE',
+    RECLAIM_LEASE_REQUEUE: 'RECLAIM_LEASE',
+    RECLAIM_LEASE_KILL: 'RECLAIM_LEASE',
+  };
+  /** The ledger of deployed migrations: SQLite keeps its version in PRAGMA user_version (sqlite/schema.ts). */
+  const MSSQL_ONLY = ['SELECT_SCHEMA_VERSION', 'SELECT_SCHEMA_LEDGER'];
+
+  /** WHERE fragments shared by several statements, not statements (mssql/statements/lease.ts has its own). */
+  const FRAGMENTS = ['LEASE_HELD'];
+
+  const statementNames = (module: Record<string, unknown>) =>
+    Object.keys(module).filter(
+      (name) => !FRAGMENTS.includes(name) && (/^[A-Z_]+$/.test(name) || name === 'listTasksStatement'),
+    );
+
+  it.each(CONCERNS)('%s', async (concern) => {
+    const sqliteNames = statementNames(await import(`../../src/store/sqlite/statements/${concern}`));
+    const mssqlNames = statementNames(await import(`../../src/store/mssql/statements/${concern}`));
+    const missing = sqliteNames.filter((name) => !mssqlNames.includes(PART_OF[name] ?? name));
+    expect({ concern, sqliteWithoutTwin: missing }).toEqual({ concern, sqliteWithoutTwin: [] });
+    const covered = new Set(sqliteNames.map((name) => PART_OF[name] ?? name));
+    const alone = mssqlNames.filter((name) => !covered.has(name) && !MSSQL_ONLY.includes(name));
+    expect({ concern, mssqlWithoutTwin: alone }).toEqual({ concern, mssqlWithoutTwin: [] });
+  });
+});
