@@ -75,7 +75,7 @@ ORDER BY lease_expires_at;`,
 
 /**
  * REQUEUE_EXPIRED_LEASE: running (@attempt) with its lease expired before @now → queued at @notBefore
- * (@requeue = 1) or dead, as decided; appends `lease_expired` (the last holder's, with the expiry it missed)
+ * (@requeue = 1) or dead, as decided, with LEASE_EXPIRED_ERROR (src/domain/storeRules.ts); appends `lease_expired` (the last holder's, with the expiry it missed)
  * then `retry_scheduled` (@outcomeData) or `dead`, both at @attempt. Skips (false) a row another session holds.
  * Params: @taskId, @attempt, @now, @requeue, @notBefore (null when dead), @outcomeData (JSON or null).
  * Result: { applied } (bit).

@@ -22,7 +22,8 @@ ORDER BY id;`,
 
 /**
  * RECLAIM_LEASE: the lease of (@taskId, @attempt) held by @agentId, expired or not, taken back → queued at
- * @notBefore (@requeue = 1, a fresh dispatch) or dead (the last holder kept), as decided; appends
+ * @notBefore (@requeue = 1, a fresh dispatch) or dead (the last holder kept), as decided, with
+ * LEASE_RECLAIMED_ERROR (src/domain/storeRules.ts); appends
  * `lease_reclaimed` (the agent's) then `retry_scheduled` (@outcomeData) or `dead` (agent null). Nothing when
  * the task is not running at that attempt, another agent holds it, or another session is writing the row.
  * Params: @taskId, @attempt, @agentId, @now, @requeue, @notBefore (null when dead), @outcomeData (JSON or null).
