@@ -3,6 +3,7 @@
  * `mssql/tasks.ts` (which shapes one INSERT_TASKS batch): here each task of a batch is inserted in turn, inside
  * the one IMMEDIATE transaction the caller runs, so the idempotency key read is the row the insert competes with.
  */
+import type { Database } from 'better-sqlite3';
 import { normaliseCapabilities, routeKey } from '../../domain/capabilities';
 import { ConflictError } from '../../domain/errors';
 import { idempotencyConflictMessage, retryScheduledData } from '../../domain/storeRules';
@@ -10,7 +11,6 @@ import type { TaskEvent, TaskEventKind, TaskRecord } from '../../domain/task';
 import type { RetryDecision } from '../../domain/transitions';
 import type { InsertOutcome, NewTask, TaskFilter } from '../port';
 import { TaskListStatements } from '../shared';
-import type Database from 'better-sqlite3';
 import { toJson, toTask, toTaskEvent, type TaskRow } from './rows';
 import type { SqliteStatements } from './statements';
 import { listTasksStatement } from './statements/tasks';
@@ -18,21 +18,24 @@ import { listTasksStatement } from './statements/tasks';
 /** Appends a task event; `data` is stored as JSON (none when undefined). */
 export function appendTaskEvent(
   statements: SqliteStatements,
-  e: { taskId: string; at: number; kind: TaskEventKind; attempt: number; agentId: string | null; data?: unknown },
+  event: { taskId: string; at: number; kind: TaskEventKind; attempt: number; agentId: string | null; data?: unknown },
 ): void {
-  statements.tasks.insertTaskEvent.run({ ...e, data: e.data === undefined ? null : JSON.stringify(e.data) });
+  statements.tasks.insertTaskEvent.run({
+    ...event,
+    data: event.data === undefined ? null : JSON.stringify(event.data),
+  });
 }
 
 /** The event that follows a failed or lost attempt: `retry_scheduled` { notBefore, delayMs } or `dead`. */
 export function appendOutcomeEvent(
   statements: SqliteStatements,
-  e: { taskId: string; at: number; attempt: number; agentId: string | null },
+  event: { taskId: string; at: number; attempt: number; agentId: string | null },
   decision: RetryDecision,
 ): void {
   if (decision.status === 'queued') {
-    appendTaskEvent(statements, { ...e, kind: 'retry_scheduled', data: retryScheduledData(decision) });
+    appendTaskEvent(statements, { ...event, kind: 'retry_scheduled', data: retryScheduledData(decision) });
   } else {
-    appendTaskEvent(statements, { ...e, kind: 'dead' });
+    appendTaskEvent(statements, { ...event, kind: 'dead' });
   }
 }
 
@@ -136,7 +139,7 @@ export function findTask(statements: SqliteStatements, id: string): TaskRecord |
 }
 
 /** The cache of LIST_TASKS statements of one connection. */
-export function taskListStatements(db: Database.Database) {
+export function taskListStatements(db: Database) {
   return new TaskListStatements((shape) => db.prepare<Record<string, unknown>, TaskRow>(listTasksStatement(shape)));
 }
 
