@@ -24,74 +24,87 @@ function conflict(key: string, taskId: string): ConflictError {
 
 /** Validates and shapes a batch; throws ValidationError or ConflictError before anything is sent. */
 export function prepareInsert(tasks: readonly NewTask[]): PreparedInsert {
-  const capabilitySets = tasks.map((t, i) =>
-    normaliseCapabilities(t.requiredCapabilities, `tasks[${i}].requiredCapabilities`),
+  const capabilitySets = tasks.map((task, i) =>
+    normaliseCapabilities(task.requiredCapabilities, `tasks[${i}].requiredCapabilities`),
   );
-  const firstOfKey = new Map<string, number>();
-  const replayOf: Array<number | null> = tasks.map((t, i) => {
-    if (t.idempotencyKey === null) return null;
-    const first = firstOfKey.get(t.idempotencyKey);
-    if (first === undefined) {
-      firstOfKey.set(t.idempotencyKey, i);
-      return null;
-    }
-    const original = tasks[first];
-    if (original && original.requestHash !== t.requestHash) throw conflict(t.idempotencyKey, original.id);
-    return first;
-  });
-  const rows = tasks.flatMap((t, i) => {
-    if (replayOf[i] !== null) return [];
-    const capabilities = capabilitySets[i] ?? [];
-    return [
-      {
-        ord: i,
-        id: t.id,
-        type: t.type,
-        maxAttempts: t.maxAttempts,
-        requiredCapabilities: JSON.stringify(capabilities),
-        routeKey: routeKey(t.type, capabilities),
-        priority: t.priority,
-        payload: toJson(t.payload),
-        timeoutSeconds: t.timeoutSeconds,
-        notBefore: toIsoMs(t.notBefore),
-        deadline: t.deadline === null ? null : toIsoMs(t.deadline),
-        idempotencyKey: t.idempotencyKey,
-        requestHash: t.requestHash,
-        submittedBy: t.submittedBy ?? null, // tolerate callers built before the field existed
-        traceParent: t.traceParent ?? null,
-        createdAt: toIsoMs(t.createdAt),
-      },
-    ];
-  });
-
+  const replayOf = replaysWithinBatch(tasks);
+  const rows = tasks.flatMap((task, i) => (replayOf[i] !== null ? [] : [insertRow(task, i, capabilitySets[i] ?? [])]));
   return {
     json: JSON.stringify(rows),
     createdAt: tasks[0]?.createdAt ?? 0,
-    outcomes(sets) {
-      const [conflicts = [], existing = [], inserted = []] = sets;
-      const first = conflicts[0] as { id: string; idempotency_key: string } | undefined;
-      if (first) throw conflict(first.idempotency_key, first.id);
-      const byKey = new Map((existing as unknown as TaskRow[]).map((r) => [r.idempotency_key, toTask(r)]));
-      const byId = new Map((inserted as unknown as TaskRow[]).map((r) => [r.id, toTask(r)]));
-      const out: InsertOutcome[] = [];
-      tasks.forEach((t, i) => {
-        const replay = replayOf[i];
-        if (replay !== null && replay !== undefined) {
-          const original = out[replay];
-          if (!original) throw new Error(`mssql: INSERT_TASKS: no outcome for task ${replay}`);
-          out.push({ created: false, task: original.task });
-          return;
-        }
-        const stored = t.idempotencyKey === null ? undefined : byKey.get(t.idempotencyKey);
-        if (stored) {
-          out.push({ created: false, task: stored });
-          return;
-        }
-        const task = byId.get(t.id);
-        if (!task) throw new Error(`mssql: INSERT_TASKS returned no row for task ${t.id}`);
-        out.push({ created: true, task });
-      });
-      return out;
-    },
+    outcomes: (sets) => readOutcomes(tasks, replayOf, sets),
   };
+}
+
+/**
+ * For each task, the index of the earlier task of the batch holding its idempotency key (a replay, not sent),
+ * or null; a key repeated with another request hash is a ConflictError.
+ */
+function replaysWithinBatch(tasks: readonly NewTask[]): Array<number | null> {
+  const firstOfKey = new Map<string, number>();
+  return tasks.map((task, i) => {
+    if (task.idempotencyKey === null) return null;
+    const first = firstOfKey.get(task.idempotencyKey);
+    if (first === undefined) {
+      firstOfKey.set(task.idempotencyKey, i);
+      return null;
+    }
+    const original = tasks[first];
+    if (original && original.requestHash !== task.requestHash) throw conflict(task.idempotencyKey, original.id);
+    return first;
+  });
+}
+
+/** One element of INSERT_TASKS' @tasks (times as ISO text, JSON columns as text). */
+function insertRow(task: NewTask, ord: number, capabilities: string[]) {
+  return {
+    ord,
+    id: task.id,
+    type: task.type,
+    maxAttempts: task.maxAttempts,
+    requiredCapabilities: JSON.stringify(capabilities),
+    routeKey: routeKey(task.type, capabilities),
+    priority: task.priority,
+    payload: toJson(task.payload),
+    timeoutSeconds: task.timeoutSeconds,
+    notBefore: toIsoMs(task.notBefore),
+    deadline: task.deadline === null ? null : toIsoMs(task.deadline),
+    idempotencyKey: task.idempotencyKey,
+    requestHash: task.requestHash,
+    submittedBy: task.submittedBy ?? null, // tolerate callers built before the field existed
+    traceParent: task.traceParent ?? null,
+    createdAt: toIsoMs(task.createdAt),
+  };
+}
+
+/** INSERT_TASKS' result sets as one outcome per task, in the caller's order. */
+function readOutcomes(
+  tasks: readonly NewTask[],
+  replayOf: ReadonlyArray<number | null>,
+  sets: Recordsets,
+): InsertOutcome[] {
+  const [conflicts = [], existing = [], inserted = []] = sets;
+  const first = conflicts[0] as { id: string; idempotency_key: string } | undefined;
+  if (first) throw conflict(first.idempotency_key, first.id);
+  const byKey = new Map((existing as unknown as TaskRow[]).map((row) => [row.idempotency_key, toTask(row)]));
+  const byId = new Map((inserted as unknown as TaskRow[]).map((row) => [row.id, toTask(row)]));
+  const out: InsertOutcome[] = [];
+  tasks.forEach((task, i) => {
+    const replay = replayOf[i];
+    if (replay !== null && replay !== undefined) {
+      const original = out[replay];
+      if (!original) throw new Error(`mssql: INSERT_TASKS: no outcome for task ${replay}`);
+      out.push({ created: false, task: original.task });
+      return;
+    }
+    const stored = task.idempotencyKey === null ? undefined : byKey.get(task.idempotencyKey);
+    if (stored) {
+      out.push({ created: false, task: stored });
+      return;
+    }
+    const record = byId.get(task.id);
+    if (!record) throw new Error(`mssql: INSERT_TASKS returned no row for task ${task.id}`);
+    out.push({ created: true, task: record });
+  });
+  return out;
 }

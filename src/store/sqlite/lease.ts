@@ -2,7 +2,8 @@
  * The lease-bound life of an attempt in the SQLite adapter: claim, renew, complete, fail, finish a cancel,
  * release. Twin of the T-SQL batches of `mssql/statements/lease.ts`: what one batch does there (the write, its
  * events, `result_rejected` when it did not apply) is a function here, which the caller runs inside one
- * IMMEDIATE transaction of the group commit. These are the hot path: no allocation beyond the parameters.
+ * IMMEDIATE transaction of the group commit. These are the hot path: each allocates only the parameters it
+ * binds and the record it returns (no closures).
  */
 import { RESULT_REJECTED, resultRejectedData, type ReportedOutcome } from '../../domain/storeRules';
 import type { TaskError } from '../../domain/task';
