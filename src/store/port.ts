@@ -51,6 +51,19 @@ export interface TaskFilter {
   limit: number;
 }
 
+/** A change of an agent's state asked of `Store.setAgentState`. */
+export interface AgentStateChange {
+  agentId: string;
+  to: AgentState;
+  /** Apply only when the current state is one of these (any state, when omitted). */
+  from?: AgentState[];
+  /** Recorded on the agent event. */
+  reason: string;
+  now: number;
+  /** Who sets the state; `agent` when omitted. */
+  source?: StateSource;
+}
+
 /** Identifies one attempt of one task, held by one agent: the fencing token and its owner. */
 export interface LeaseRef {
   taskId: string;
@@ -192,14 +205,7 @@ export interface Store {
    * Sets the state when the current one is in `from` (any, when omitted), recording who set it
    * (`source`, default `agent`); appends an agent event. False when unknown, not in `from`, or already `to`.
    */
-  setAgentState(opts: {
-    agentId: string;
-    to: AgentState;
-    from?: AgentState[];
-    reason: string;
-    now: number;
-    source?: StateSource;
-  }): Promise<boolean>;
+  setAgentState(change: AgentStateChange): Promise<boolean>;
   getAgent(id: string): Promise<AgentRecord | null>;
   listAgents(): Promise<AgentRecord[]>;
   listAgentEvents(agentId: string): Promise<AgentEvent[]>;

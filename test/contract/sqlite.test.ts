@@ -2,29 +2,59 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { listMigrations, migrationsDir } from '../../src/store/mssql/deploy/migrations';
 import { openSqliteStore } from '../../src/store/sqlite/sqliteStore';
 import type { ClaimResult, Store } from '../../src/store/port';
-import * as fleetSql from '../../src/store/sqlite/fleetStatements';
 import { applySchema, MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite/schema';
-import * as securitySql from '../../src/store/sqlite/securityStatements';
-import * as taskSql from '../../src/store/sqlite/statements';
+import * as backgroundSql from '../../src/store/sqlite/statements/background';
+import * as fleetSql from '../../src/store/sqlite/statements/fleet';
+import * as securitySql from '../../src/store/sqlite/statements/security';
 import { eventKinds, LEASE_MS, newTask, T0 } from './fixtures';
-import { storeContract } from './store.contract';
+import { storeContract, type StatusChange } from './store.contract';
 
 function freshDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'taskfleet-sqlite-'));
 }
 
+/**
+ * A second connection on the store's file with triggers that log every status a task is inserted with or
+ * changed to: what the contract suite checks against canTransition. Test-only: the store never has them.
+ */
+function recordStatusChanges(file: string): Database.Database {
+  const recorder = new Database(file);
+  recorder.exec(`
+    CREATE TABLE test_status_changes (seq INTEGER PRIMARY KEY, from_status TEXT, to_status TEXT NOT NULL);
+    CREATE TRIGGER test_status_inserted AFTER INSERT ON tasks
+    BEGIN INSERT INTO test_status_changes (from_status, to_status) VALUES (NULL, NEW.status); END;
+    CREATE TRIGGER test_status_changed AFTER UPDATE OF status ON tasks WHEN OLD.status <> NEW.status
+    BEGIN INSERT INTO test_status_changes (from_status, to_status) VALUES (OLD.status, NEW.status); END;`);
+  return recorder;
+}
+
 let dir: string | undefined;
+let recorder: Database.Database | undefined;
 
 storeContract(
   'sqlite',
-  // A nested path: opening also creates the parent directory.
-  async () => openSqliteStore({ path: path.join((dir = freshDir()), 'data', 'taskfleet.db') }),
   async () => {
+    // A nested path: opening also creates the parent directory.
+    const file = path.join((dir = freshDir()), 'data', 'taskfleet.db');
+    const store = await openSqliteStore({ path: file });
+    recorder = recordStatusChanges(file);
+    return store;
+  },
+  async () => {
+    recorder?.close();
+    recorder = undefined;
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
     dir = undefined;
   },
+  async () =>
+    recorder
+      ?.prepare<[], StatusChange>(
+        `SELECT from_status AS "from", to_status AS "to" FROM test_status_changes ORDER BY seq`,
+      )
+      .all() ?? [],
 );
 
 describe('sqlite store: two connections on one file', () => {
@@ -185,6 +215,53 @@ describe('sqlite store: schema migrations', () => {
   });
 });
 
+describe('sqlite store: the schema mirrors the T-SQL migrations table for table', () => {
+  /** Column names of every table the T-SQL migrations create. */
+  function tsqlTables(): Map<string, string[]> {
+    const tables = new Map<string, string[]>();
+    for (const migration of listMigrations(migrationsDir())) {
+      const text = fs.readFileSync(migration.path, 'utf8');
+      for (const table of text.matchAll(/CREATE TABLE \[\$\(Schema\)\]\.\[(\w+)\] \(([\s\S]*?)\n {2}\);/g)) {
+        const columns = [
+          ...(table[2] ?? '').matchAll(/^\s+(\w+)\s+(?:varchar|nvarchar|int|bigint|bit|float|datetime2|AS)\b/gm),
+        ];
+        tables.set(table[1] ?? '', columns.map((column) => column[1] ?? '').sort());
+      }
+    }
+    return tables;
+  }
+
+  /** Where the two schemas differ on purpose (see the header of src/store/sqlite/schema.ts). */
+  const TSQL_ONLY: Record<string, string[]> = { tasks: ['route_id'], routes: ['id', 'route_hash', 'route_key'] };
+  const SQLITE_ONLY: Record<string, string[]> = { tasks: ['route_key'], routes: ['key'] };
+
+  it('has every T-SQL table but the version ledger, with the same columns', () => {
+    const db = new Database(':memory:');
+    try {
+      applySchema(db);
+      const sqliteTables = db
+        .prepare<[], { name: string }>(
+          `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`,
+        )
+        .all()
+        .map((row) => row.name);
+      const tsql = tsqlTables();
+      expect([...tsql.keys()].filter((name) => name !== 'schema_version').sort()).toEqual([...sqliteTables].sort());
+      for (const table of sqliteTables) {
+        const columns = db
+          .prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${table}')`)
+          .all()
+          .map((row) => row.name)
+          .filter((name) => !(SQLITE_ONLY[table] ?? []).includes(name));
+        const expected = (tsql.get(table) ?? []).filter((name) => !(TSQL_ONLY[table] ?? []).includes(name));
+        expect({ table, columns: columns.sort() }).toEqual({ table, columns: expected });
+      }
+    } finally {
+      db.close();
+    }
+  });
+});
+
 describe('sqlite store: query plans of the fleet and stats queries', () => {
   let db: Database.Database;
 
@@ -221,13 +298,13 @@ describe('sqlite store: query plans of the fleet and stats queries', () => {
     ],
     [
       'SELECT_EXPIRED_LEASES',
-      taskSql.SELECT_EXPIRED_LEASES,
+      backgroundSql.SELECT_EXPIRED_LEASES,
       { now: T0, limit: 10 },
       'SEARCH tasks USING INDEX tasks_running_lease',
     ],
     [
       'SELECT_OVERDUE',
-      taskSql.SELECT_OVERDUE,
+      backgroundSql.SELECT_OVERDUE,
       { now: T0, limit: 10 },
       'SEARCH tasks USING INDEX tasks_queued_deadline',
     ],
@@ -259,5 +336,51 @@ describe('sqlite store: query plans of the fleet and stats queries', () => {
     // The only temp b-tree is the outer query's merge of the per-status rows (no sort of every task row).
     const sorts = rows.filter((r) => r.detail.startsWith('USE TEMP B-TREE'));
     expect(sorts.map((r) => [r.parent, r.detail])).toEqual([[0, 'USE TEMP B-TREE FOR GROUP BY']]);
+  });
+});
+
+describe('sqlite store: every statement has its twin in the mssql module of the same concern', () => {
+  const CONCERNS = ['tasks', 'lease', 'background', 'agents', 'fleet', 'security', 'schema'] as const;
+
+  /**
+   * SQLite statements that are one part of a T-SQL batch: what the batch does in one request, the SQLite
+   * operation module of the same concern does with these inside one transaction.
+   */
+  const PART_OF: Record<string, string> = {
+    INSERT_TASK: 'INSERT_TASKS',
+    SELECT_TASK_BY_IDEMPOTENCY_KEY: 'INSERT_TASKS',
+    INSERT_TASK_EVENT: 'INSERT_TASKS',
+    INSERT_ROUTE_IF_NEW: 'INSERT_TASKS',
+    SELECT_ROUTE_WITH_CAPABILITY: 'listTasksStatement',
+    FAIL_TASK_REQUEUE: 'FAIL_TASK',
+    FAIL_TASK_DEAD: 'FAIL_TASK',
+    CANCEL_QUEUED: 'REQUEST_CANCEL',
+    REQUEST_CANCEL_RUNNING: 'REQUEST_CANCEL',
+    KILL_EXPIRED_LEASE: 'REQUEUE_EXPIRED_LEASE',
+    UPSERT_AGENT: 'REGISTER_AGENT',
+    REREGISTER_KEEPING_STATE: 'REGISTER_AGENT',
+    INSERT_AGENT_EVENT: 'SET_AGENT_STATE',
+    RECLAIM_LEASE_REQUEUE: 'RECLAIM_LEASE',
+    RECLAIM_LEASE_KILL: 'RECLAIM_LEASE',
+  };
+  /** The ledger of deployed migrations: SQLite keeps its version in PRAGMA user_version (sqlite/schema.ts). */
+  const MSSQL_ONLY = ['SELECT_SCHEMA_VERSION', 'SELECT_SCHEMA_LEDGER'];
+
+  /** WHERE fragments shared by several statements, not statements (mssql/statements/lease.ts has its own). */
+  const FRAGMENTS = ['LEASE_HELD'];
+
+  const statementNames = (module: Record<string, unknown>) =>
+    Object.keys(module).filter(
+      (name) => !FRAGMENTS.includes(name) && (/^[A-Z_]+$/.test(name) || name === 'listTasksStatement'),
+    );
+
+  it.each(CONCERNS)('%s', async (concern) => {
+    const sqliteNames = statementNames(await import(`../../src/store/sqlite/statements/${concern}`));
+    const mssqlNames = statementNames(await import(`../../src/store/mssql/statements/${concern}`));
+    const missing = sqliteNames.filter((name) => !mssqlNames.includes(PART_OF[name] ?? name));
+    expect({ concern, sqliteWithoutTwin: missing }).toEqual({ concern, sqliteWithoutTwin: [] });
+    const covered = new Set(sqliteNames.map((name) => PART_OF[name] ?? name));
+    const alone = mssqlNames.filter((name) => !covered.has(name) && !MSSQL_ONLY.includes(name));
+    expect({ concern, mssqlWithoutTwin: alone }).toEqual({ concern, mssqlWithoutTwin: [] });
   });
 });

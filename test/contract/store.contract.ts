@@ -1,13 +1,18 @@
 /**
  * The store port's conformance suite: every adapter runs it (`test/contract/<adapter>.test.ts`).
  * `open` must return a store on a fresh, empty database each call; `cleanup` runs after each test, once the
- * store is closed.
+ * store is closed. `statusChanges`, when the adapter's test can record them (a trigger), returns every change
+ * of a task's status the store wrote since the store was opened: the suite then proves `canTransition` (the
+ * lifecycle table of src/domain/transitions.ts) is exactly what the store does.
  */
+import { TASK_STATUSES, type TaskStatus } from '../../src/domain/task';
+import { canTransition, TRANSITIONS } from '../../src/domain/transitions';
 import type { Store } from '../../src/store/port';
 import { agentContract } from './agents.contract';
 import { backgroundContract } from './background.contract';
 import { fleetContract } from './fleet.contract';
 import { leaseContract } from './lease.contract';
+import { rulesContract } from './rules.contract';
 import { securityContract } from './security.contract';
 import { statsContract } from './stats.contract';
 import { submissionContract } from './submission.contract';
@@ -15,9 +20,22 @@ import { submissionContract } from './submission.contract';
 /** The store of the running test. */
 export type CurrentStore = () => Store;
 
-export function storeContract(name: string, open: () => Promise<Store>, cleanup?: () => Promise<void>): void {
+/** A status change a store wrote: `from` null for an inserted task. */
+export interface StatusChange {
+  from: TaskStatus | null;
+  to: TaskStatus;
+}
+
+export function storeContract(
+  name: string,
+  open: () => Promise<Store>,
+  cleanup?: () => Promise<void>,
+  statusChanges?: () => Promise<StatusChange[]>,
+): void {
   describe(`store contract: ${name}`, () => {
     let store: Store | undefined;
+    /** Every status change seen across the suite, as `from → to`. */
+    const changesSeen = new Set<string>();
     const current: CurrentStore = () => {
       if (!store) throw new Error('no store is open');
       return store;
@@ -28,6 +46,14 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
     });
 
     afterEach(async () => {
+      if (statusChanges && store) {
+        const changes = await statusChanges();
+        for (const change of changes) changesSeen.add(`${change.from ?? 'new'} → ${change.to}`);
+        const refused = changes.filter((c) => (c.from === null ? c.to !== 'queued' : !canTransition(c.from, c.to)));
+        expect({ statusChangesNotAllowedByCanTransition: refused }).toEqual({
+          statusChangesNotAllowedByCanTransition: [],
+        });
+      }
       await store?.close();
       store = undefined;
       await cleanup?.();
@@ -51,5 +77,14 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
     fleetContract(current);
     statsContract(current);
     securityContract(current);
+    rulesContract(current);
+
+    // Last, so that it sees the changes of every test above (jest runs a file's tests in order).
+    if (statusChanges) {
+      it('changes task statuses exactly as canTransition allows: each change allowed, each allowed change made', () => {
+        const allowed = TASK_STATUSES.flatMap((from) => TRANSITIONS[from].map((to) => `${from} → ${to}`));
+        expect([...changesSeen].sort()).toEqual(['new → queued', ...allowed].sort());
+      });
+    }
   });
 }

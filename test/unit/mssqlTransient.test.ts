@@ -7,7 +7,7 @@ import { ConflictError, UnavailableError } from '../../src/domain/errors';
 import { SqlClient } from '../../src/store/mssql/client';
 import { classifySqlError, isRetryable, SqlStoreError, TRANSIENT_ERROR_NUMBERS } from '../../src/store/mssql/errors';
 import { withTransientRetry, type RetryPolicy } from '../../src/store/mssql/retry';
-import { P, statement } from '../../src/store/mssql/statement';
+import { param, statement } from '../../src/store/mssql/statement';
 
 /** mssql's RequestError for a server error: number on the error, the earlier ones in precedingErrors. */
 function serverError(number: number, preceding: number[] = []): Error {
@@ -190,7 +190,7 @@ describe('withTransientRetry', () => {
 describe('SqlClient', () => {
   const STMT = statement('TEST_SELECT', {
     idempotent: true,
-    params: { id: P.varchar(64), agentId: P.nvarchar(450), at: P.time, payload: P.json, n: P.int },
+    params: { id: param.varchar(64), agentId: param.nvarchar(450), at: param.time, payload: param.json, n: param.int },
     text: 'SELECT id FROM [$(Schema)].[tasks] WHERE id = @id;',
   });
   const WRITE = statement('TEST_WRITE', { idempotent: false, params: {}, text: 'UPDATE [$(Schema)].[t] SET x = 1;' });

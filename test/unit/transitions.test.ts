@@ -106,7 +106,7 @@ describe('canTransition', () => {
     queued: ['running', 'cancelled', 'expired'],
     running: ['succeeded', 'queued', 'dead', 'cancelled'],
     succeeded: [],
-    dead: ['queued'],
+    dead: [],
     cancelled: [],
     expired: [],
   };
@@ -130,11 +130,8 @@ describe('canTransition', () => {
     expect(TASK_STATUSES.filter((s) => canTransition(s, 'expired'))).toEqual(['queued']);
   });
 
-  it('leaves every terminal status except dead (admin retry → queued) without a way out', () => {
-    for (const s of TERMINAL_STATUSES) {
-      const out = TASK_STATUSES.filter((to) => canTransition(s, to));
-      expect(out).toEqual(s === 'dead' ? ['queued'] : []);
-    }
+  it('leaves every terminal status without a way out', () => {
+    for (const s of TERMINAL_STATUSES) expect(TASK_STATUSES.filter((to) => canTransition(s, to))).toEqual([]);
   });
 
   it('lets both a failure retry and a lease expiry return a running task to queued or dead', () => {

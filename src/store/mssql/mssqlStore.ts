@@ -7,7 +7,7 @@
  *
  * Opened by open.ts, which checks the schema version first.
  */
-import type { AgentRecord, AgentState, StateSource } from '../../domain/agent';
+import type { AgentEvent, AgentRecord, AgentState } from '../../domain/agent';
 import type { Route } from '../../domain/capabilities';
 import { ConflictError } from '../../domain/errors';
 import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../../domain/security';
@@ -16,6 +16,7 @@ import type { RetryDecision } from '../../domain/transitions';
 import type {
   AgentRegistration,
   AgentRun,
+  AgentStateChange,
   CancelOutcome,
   ClaimResult,
   DispatchRow,
@@ -29,41 +30,27 @@ import type {
   Store,
   TaskFilter,
 } from '../port';
+import { countsByKind, leaseKey, TaskListStatements, type LeaseKey } from '../shared';
 import type { Recordsets, SqlClient } from './client';
 import { isUniqueViolation } from './errors';
-import * as r from './rows';
-import * as A from './statements/agents';
-import * as B from './statements/background';
-import * as F from './statements/fleet';
-import * as L from './statements/lease';
+import { toAgentRun, toRouteStats, type AgentRunRow, type RouteStatsRow } from './fleet';
+import { decisionParams, runMsHead } from './lease';
+import * as mapping from './rows';
+import * as agentStatements from './statements/agents';
+import * as backgroundStatements from './statements/background';
+import * as fleetStatements from './statements/fleet';
+import * as leaseStatements from './statements/lease';
 import { PING } from './statements/schema';
-import * as S from './statements/security';
-import * as Q from './statements/tasks';
-import { prepareInsert, runMsHead } from './submission';
-
-type LeaseKey = { taskId: string; attempt: number; agentId: string; now: number };
-
-function leaseKey(ref: LeaseRef): LeaseKey {
-  return { taskId: ref.taskId, attempt: ref.attempt, agentId: ref.agentId, now: ref.now };
-}
-
-/** The decision's parameters: requeue, its not_before, and the `retry_scheduled` data (or `dead`: none). */
-function decided(d: RetryDecision) {
-  return d.status === 'queued'
-    ? {
-        requeue: true,
-        notBefore: d.notBefore,
-        outcomeData: JSON.stringify({ notBefore: d.notBefore, delayMs: d.delayMs }),
-      }
-    : { requeue: false, notBefore: null, outcomeData: null };
-}
+import * as securityStatements from './statements/security';
+import * as taskStatements from './statements/tasks';
+import { prepareInsert } from './tasks';
 
 const applied = (sets: Recordsets) => Boolean((sets[0]?.[0] as { applied?: boolean } | undefined)?.applied);
 const changed = (sets: Recordsets) => Number((sets[0]?.[0] as { changed?: number } | undefined)?.changed ?? 0) === 1;
 
 export class MssqlStore implements Store {
   readonly kind = 'mssql' as const;
-  private readonly lists = new Map<string, ReturnType<typeof Q.listTasksStatement>>();
+  private readonly lists = new TaskListStatements(taskStatements.listTasksStatement);
 
   constructor(private readonly db: SqlClient) {}
 
@@ -72,142 +59,166 @@ export class MssqlStore implements Store {
   async insertTasks(tasks: NewTask[]): Promise<InsertOutcome[]> {
     if (tasks.length === 0) return [];
     const prepared = prepareInsert(tasks);
-    const sets = await this.db.run(Q.INSERT_TASKS, { tasks: prepared.json, createdAt: prepared.createdAt });
+    const sets = await this.db.run(taskStatements.INSERT_TASKS, {
+      tasks: prepared.json,
+      createdAt: prepared.createdAt,
+    });
     return prepared.outcomes(sets);
   }
 
   async getTask(id: string): Promise<TaskRecord | null> {
-    const row = await this.db.one<'id', r.TaskRow>(Q.SELECT_TASK, { id });
-    return row ? r.toTask(row) : null;
+    const row = await this.db.one<'id', mapping.TaskRow>(taskStatements.SELECT_TASK, { id });
+    return row ? mapping.toTask(row) : null;
   }
 
   async listTasks(filter: TaskFilter): Promise<TaskRecord[]> {
-    const shape: Q.TaskListShape = {
-      status: filter.status !== undefined,
-      type: filter.type !== undefined,
-      capability: filter.capability !== undefined,
-      beforeId: filter.beforeId !== undefined,
-    };
-    const key = JSON.stringify(shape);
-    let stmt = this.lists.get(key);
-    if (!stmt) this.lists.set(key, (stmt = Q.listTasksStatement(shape)));
+    const statement = this.lists.forFilter(filter);
     const values: Record<string, unknown> = { limit: filter.limit };
-    for (const k of ['status', 'type', 'capability', 'beforeId'] as const) {
-      if (filter[k] !== undefined) values[k] = filter[k];
+    for (const name of ['status', 'type', 'capability', 'beforeId'] as const) {
+      if (filter[name] !== undefined) values[name] = filter[name];
     }
-    return (await this.db.all<string, r.TaskRow>(stmt, values)).map(r.toTask);
+    return (await this.db.all<string, mapping.TaskRow>(statement, values)).map(mapping.toTask);
   }
 
   async listTaskEvents(taskId: string): Promise<TaskEvent[]> {
-    return (await this.db.all<'taskId', r.TaskEventRow>(Q.SELECT_TASK_EVENTS, { taskId })).map(r.toTaskEvent);
+    return (await this.db.all<'taskId', mapping.TaskEventRow>(taskStatements.SELECT_TASK_EVENTS, { taskId })).map(
+      mapping.toTaskEvent,
+    );
   }
 
   async listTaskEventsAfter(afterSeq: number, limit: number): Promise<TaskEvent[]> {
-    const rows = await this.db.all<string, r.TaskEventRow>(Q.SELECT_TASK_EVENTS_AFTER, { afterSeq, limit });
-    return rows.map(r.toTaskEvent);
+    const rows = await this.db.all<string, mapping.TaskEventRow>(taskStatements.SELECT_TASK_EVENTS_AFTER, {
+      afterSeq,
+      limit,
+    });
+    return rows.map(mapping.toTaskEvent);
   }
 
   async lastTaskEventSeq(): Promise<number> {
-    const row = await this.db.one<never, { seq: string | number }>(Q.SELECT_LAST_TASK_EVENT_SEQ, {});
-    return row ? r.fromBigint(row.seq) : 0;
+    const row = await this.db.one<never, { seq: string | number }>(taskStatements.SELECT_LAST_TASK_EVENT_SEQ, {});
+    return row ? mapping.fromBigint(row.seq) : 0;
   }
 
   // ---- tasks: the lease-bound life of an attempt
 
   async claimTask(ref: LeaseRef & { leaseMs: number }): Promise<ClaimResult> {
-    const [claimed = [], current = []] = await this.db.run(L.CLAIM_TASK, {
+    const [claimed = [], current = []] = await this.db.run(leaseStatements.CLAIM_TASK, {
       ...leaseKey(ref),
       leaseUntil: ref.now + ref.leaseMs,
     });
-    const won = claimed[0] as r.TaskRow | undefined;
-    if (won) return { claimed: true, task: r.toTask(won) };
-    const row = current[0] as r.TaskRow | undefined;
-    return { claimed: false, current: row ? r.toTask(row) : null };
+    const won = claimed[0] as mapping.TaskRow | undefined;
+    if (won) return { claimed: true, task: mapping.toTask(won) };
+    const row = current[0] as mapping.TaskRow | undefined;
+    return { claimed: false, current: row ? mapping.toTask(row) : null };
   }
 
   async renewLease(ref: LeaseRef & { leaseMs: number }): Promise<RenewResult> {
-    const row = await this.db.one<keyof LeaseKey | 'leaseUntil', { cancel_requested: boolean }>(L.RENEW_LEASE, {
-      ...leaseKey(ref),
-      leaseUntil: ref.now + ref.leaseMs,
-    });
+    const row = await this.db.one<keyof LeaseKey | 'leaseUntil', { cancel_requested: boolean }>(
+      leaseStatements.RENEW_LEASE,
+      {
+        ...leaseKey(ref),
+        leaseUntil: ref.now + ref.leaseMs,
+      },
+    );
     return row ? { held: true, cancelRequested: row.cancel_requested } : { held: false, cancelRequested: false };
   }
 
   async completeTask(ref: LeaseRef & { result: unknown }): Promise<boolean> {
-    return applied(await this.db.run(L.COMPLETE_TASK, { ...leaseKey(ref), result: r.toJson(ref.result) }));
+    return applied(
+      await this.db.run(leaseStatements.COMPLETE_TASK, { ...leaseKey(ref), result: mapping.toJson(ref.result) }),
+    );
   }
 
   async failTask(ref: LeaseRef & { error: TaskError; decision: RetryDecision }): Promise<boolean> {
-    const sets = await this.db.run(L.FAIL_TASK, {
+    const sets = await this.db.run(leaseStatements.FAIL_TASK, {
       ...leaseKey(ref),
-      ...decided(ref.decision),
-      error: r.toJson(ref.error),
+      ...decisionParams(ref.decision),
+      error: mapping.toJson(ref.error),
       failedHead: runMsHead(ref.error),
     });
     return applied(sets);
   }
 
   async finishCancelled(ref: LeaseRef): Promise<boolean> {
-    return changed(await this.db.run(L.FINISH_CANCELLED, leaseKey(ref)));
+    return changed(await this.db.run(leaseStatements.FINISH_CANCELLED, leaseKey(ref)));
   }
 
   async releaseTask(ref: LeaseRef): Promise<boolean> {
-    return changed(await this.db.run(L.RELEASE_TASK, leaseKey(ref)));
+    return changed(await this.db.run(leaseStatements.RELEASE_TASK, leaseKey(ref)));
   }
 
   // ---- tasks: supervisor actions and background loops
 
   async requestCancel(taskId: string, now: number): Promise<{ outcome: CancelOutcome; task: TaskRecord | null }> {
-    const [outcomeRows = [], taskRows = []] = await this.db.run(B.REQUEST_CANCEL, { taskId, now });
+    const [outcomeRows = [], taskRows = []] = await this.db.run(backgroundStatements.REQUEST_CANCEL, { taskId, now });
     const outcome = (outcomeRows[0] as { outcome: CancelOutcome } | undefined)?.outcome ?? 'not_found';
-    const row = taskRows[0] as r.TaskRow | undefined;
-    return { outcome, task: row ? r.toTask(row) : null };
+    const row = taskRows[0] as mapping.TaskRow | undefined;
+    return { outcome, task: row ? mapping.toTask(row) : null };
   }
 
   async listExpiredLeases(now: number, limit: number): Promise<ExpiredLease[]> {
-    return (await this.db.all<'now' | 'limit', r.LeaseDbRow>(B.SELECT_EXPIRED_LEASES, { now, limit })).map(r.toLease);
+    return (
+      await this.db.all<'now' | 'limit', mapping.LeaseDbRow>(backgroundStatements.SELECT_EXPIRED_LEASES, { now, limit })
+    ).map(mapping.toLease);
   }
 
   async requeueExpiredLease(ref: { taskId: string; attempt: number; now: number; decision: RetryDecision }) {
     const { taskId, attempt, now } = ref;
-    return applied(await this.db.run(B.REQUEUE_EXPIRED_LEASE, { taskId, attempt, now, ...decided(ref.decision) }));
+    return applied(
+      await this.db.run(backgroundStatements.REQUEUE_EXPIRED_LEASE, {
+        taskId,
+        attempt,
+        now,
+        ...decisionParams(ref.decision),
+      }),
+    );
   }
 
   async listOverdue(now: number, limit: number): Promise<Array<{ id: string; attempt: number }>> {
-    return this.db.all<'now' | 'limit', { id: string; attempt: number }>(B.SELECT_OVERDUE, { now, limit });
+    return this.db.all<'now' | 'limit', { id: string; attempt: number }>(backgroundStatements.SELECT_OVERDUE, {
+      now,
+      limit,
+    });
   }
 
   async expireTask(ref: { taskId: string; attempt: number; now: number }): Promise<boolean> {
-    return changed(await this.db.run(B.EXPIRE_TASK, { taskId: ref.taskId, attempt: ref.attempt, now: ref.now }));
+    return changed(
+      await this.db.run(backgroundStatements.EXPIRE_TASK, { taskId: ref.taskId, attempt: ref.attempt, now: ref.now }),
+    );
   }
 
   async listQueuedForDispatch(opts: { afterId?: string; dueBefore?: number; limit: number }): Promise<DispatchRow[]> {
     const afterId = opts.afterId ?? '';
     const rows =
       opts.dueBefore === undefined
-        ? await this.db.all<string, r.DispatchDbRow>(B.SELECT_QUEUED_FOR_DISPATCH, { afterId, limit: opts.limit })
-        : await this.db.all<string, r.DispatchDbRow>(B.SELECT_DUE_FOR_DISPATCH, {
+        ? await this.db.all<string, mapping.DispatchDbRow>(backgroundStatements.SELECT_QUEUED_FOR_DISPATCH, {
+            afterId,
+            limit: opts.limit,
+          })
+        : await this.db.all<string, mapping.DispatchDbRow>(backgroundStatements.SELECT_DUE_FOR_DISPATCH, {
             afterId,
             dueBefore: opts.dueBefore,
             limit: opts.limit,
           });
-    return rows.map(r.toDispatch);
+    return rows.map(mapping.toDispatch);
   }
 
   async markDispatched(taskIds: string[], now: number): Promise<void> {
     // An id longer than the column cannot be a task's.
     const ids = taskIds.filter((id) => id.length <= 64);
-    if (ids.length > 0) await this.db.run(B.MARK_DISPATCHED, { ids: JSON.stringify(ids), now });
+    if (ids.length > 0) await this.db.run(backgroundStatements.MARK_DISPATCHED, { ids: JSON.stringify(ids), now });
   }
 
   async listRoutes(): Promise<Route[]> {
-    return (await this.db.all<never, { type: string; capabilities: string }>(Q.SELECT_ROUTES, {})).map(r.toRoute);
+    return (await this.db.all<never, { type: string; capabilities: string }>(taskStatements.SELECT_ROUTES, {})).map(
+      mapping.toRoute,
+    );
   }
 
   // ---- agents
 
   async registerAgent(reg: AgentRegistration, now: number): Promise<AgentRecord> {
-    const row = await this.db.one<string, r.AgentRow>(A.REGISTER_AGENT, {
+    const row = await this.db.one<string, mapping.AgentRow>(agentStatements.REGISTER_AGENT, {
       id: reg.id,
       capabilities: JSON.stringify(reg.capabilities),
       types: JSON.stringify(reg.types),
@@ -218,28 +229,21 @@ export class MssqlStore implements Store {
       now,
     });
     if (!row) throw new Error(`mssql: REGISTER_AGENT returned no row for agent ${reg.id}`);
-    return r.toAgent(row);
+    return mapping.toAgent(row);
   }
 
   async heartbeat(report: HeartbeatReport): Promise<AgentRecord | null> {
-    const row = await this.db.one<string, r.AgentRow>(A.HEARTBEAT, {
+    const row = await this.db.one<string, mapping.AgentRow>(agentStatements.HEARTBEAT, {
       id: report.agentId,
       now: report.now,
       runningTasks: report.runningTasks,
       metrics: report.metrics === null ? null : JSON.stringify(report.metrics),
     });
-    return row ? r.toAgent(row) : null;
+    return row ? mapping.toAgent(row) : null;
   }
 
-  async setAgentState(opts: {
-    agentId: string;
-    to: AgentState;
-    from?: AgentState[];
-    reason: string;
-    now: number;
-    source?: StateSource;
-  }): Promise<boolean> {
-    const sets = await this.db.run(A.SET_AGENT_STATE, {
+  async setAgentState(opts: AgentStateChange): Promise<boolean> {
+    const sets = await this.db.run(agentStatements.SET_AGENT_STATE, {
       agentId: opts.agentId,
       to: opts.to,
       fromStates: opts.from === undefined ? null : JSON.stringify(opts.from),
@@ -251,84 +255,70 @@ export class MssqlStore implements Store {
   }
 
   async getAgent(id: string): Promise<AgentRecord | null> {
-    const row = await this.db.one<'id', r.AgentRow>(A.SELECT_AGENT, { id });
-    return row ? r.toAgent(row) : null;
+    const row = await this.db.one<'id', mapping.AgentRow>(agentStatements.SELECT_AGENT, { id });
+    return row ? mapping.toAgent(row) : null;
   }
 
   async listAgents(): Promise<AgentRecord[]> {
-    return (await this.db.all<never, r.AgentRow>(A.SELECT_AGENTS, {})).map(r.toAgent);
+    return (await this.db.all<never, mapping.AgentRow>(agentStatements.SELECT_AGENTS, {})).map(mapping.toAgent);
   }
 
-  async listAgentEvents(agentId: string) {
-    return (await this.db.all<'agentId', r.AgentEventRow>(A.SELECT_AGENT_EVENTS, { agentId })).map(r.toAgentEvent);
+  async listAgentEvents(agentId: string): Promise<AgentEvent[]> {
+    return (await this.db.all<'agentId', mapping.AgentEventRow>(agentStatements.SELECT_AGENT_EVENTS, { agentId })).map(
+      mapping.toAgentEvent,
+    );
   }
 
   async removeAgent(agentId: string, states: AgentState[]): Promise<boolean> {
     if (states.length === 0) return false;
-    const rows = await this.db.all(A.DELETE_AGENT_IN_STATES, { id: agentId, states: JSON.stringify(states) });
+    const rows = await this.db.all(agentStatements.DELETE_AGENT_IN_STATES, {
+      id: agentId,
+      states: JSON.stringify(states),
+    });
     return rows.length === 1;
   }
 
   async listLeasesOf(agentId: string, limit: number): Promise<ExpiredLease[]> {
-    return (await this.db.all<string, r.LeaseDbRow>(F.SELECT_LEASES_OF, { agentId, limit })).map(r.toLease);
+    return (await this.db.all<string, mapping.LeaseDbRow>(fleetStatements.SELECT_LEASES_OF, { agentId, limit })).map(
+      mapping.toLease,
+    );
   }
 
   async reclaimLease(ref: LeaseRef & { decision: RetryDecision }): Promise<boolean> {
-    return applied(await this.db.run(F.RECLAIM_LEASE, { ...leaseKey(ref), ...decided(ref.decision) }));
+    return applied(
+      await this.db.run(fleetStatements.RECLAIM_LEASE, { ...leaseKey(ref), ...decisionParams(ref.decision) }),
+    );
   }
 
   async listAgentRuns(agentId: string, since: number): Promise<AgentRun[]> {
-    const rows = await this.db.all<string, { at: Date; kind: string; run_ms: string | null }>(F.SELECT_AGENT_RUNS, {
-      agentId,
-      since,
-    });
-    return rows.map((row) => {
-      const runMs = row.run_ms === null ? NaN : Number(row.run_ms);
-      return {
-        at: r.fromDate(row.at),
-        outcome: row.kind as AgentRun['outcome'],
-        runMs: Number.isFinite(runMs) ? runMs : null,
-      };
-    });
+    const params = { agentId, since };
+    return (await this.db.all<string, AgentRunRow>(fleetStatements.SELECT_AGENT_RUNS, params)).map(toAgentRun);
   }
 
   // ---- stats
 
   async routeStats(now: number): Promise<RouteStats[]> {
-    type Row = { type: string; capabilities: string; queued: number; delayed: number; running: number; dead: number };
-    const rows = await this.db.all<'now', Row & { oldest_queued_at: Date | null }>(F.ROUTE_STATS, { now });
-    return rows.map((row) => ({
-      type: row.type,
-      capabilities: JSON.parse(row.capabilities) as string[],
-      queued: row.queued,
-      delayed: row.delayed,
-      running: row.running,
-      dead: row.dead,
-      oldestQueuedAt: r.fromDate(row.oldest_queued_at),
-    }));
+    return (await this.db.all<'now', RouteStatsRow>(fleetStatements.ROUTE_STATS, { now })).map(toRouteStats);
   }
 
   async countTaskEvents(
     kinds: readonly TaskEventKind[],
     since: number,
   ): Promise<Partial<Record<TaskEventKind, number>>> {
-    const counts: Partial<Record<TaskEventKind, number>> = {};
-    if (kinds.length === 0) return counts;
+    if (kinds.length === 0) return {};
     const distinct = [...new Set(kinds)];
-    const rows = await this.db.all<string, { kind: TaskEventKind; n: number }>(F.COUNT_TASK_EVENTS, {
+    const rows = await this.db.all<string, { kind: TaskEventKind; n: number }>(fleetStatements.COUNT_TASK_EVENTS, {
       kinds: JSON.stringify(distinct),
       since,
     });
-    for (const kind of distinct) counts[kind] = 0;
-    for (const row of rows) counts[row.kind] = row.n;
-    return counts;
+    return countsByKind(distinct, rows);
   }
 
   // ---- API keys and the audit log
 
   async insertApiKey(key: ApiKeyRecord): Promise<void> {
     await this.db.run(
-      S.INSERT_API_KEY,
+      securityStatements.INSERT_API_KEY,
       { ...key },
       {
         mapError: (err) =>
@@ -340,29 +330,32 @@ export class MssqlStore implements Store {
   }
 
   async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
-    const row = await this.db.one<'hash', r.ApiKeyRow>(S.SELECT_API_KEY_BY_HASH, { hash });
-    return row ? r.toApiKey(row) : null;
+    const row = await this.db.one<'hash', mapping.ApiKeyRow>(securityStatements.SELECT_API_KEY_BY_HASH, { hash });
+    return row ? mapping.toApiKey(row) : null;
   }
 
   async listApiKeys(): Promise<ApiKeyRecord[]> {
-    return (await this.db.all<never, r.ApiKeyRow>(S.SELECT_API_KEYS, {})).map(r.toApiKey);
+    return (await this.db.all<never, mapping.ApiKeyRow>(securityStatements.SELECT_API_KEYS, {})).map(mapping.toApiKey);
   }
 
   async revokeApiKey(id: string, now: number): Promise<boolean> {
-    return (await this.db.all(S.REVOKE_API_KEY, { id, now })).length === 1;
+    return (await this.db.all(securityStatements.REVOKE_API_KEY, { id, now })).length === 1;
   }
 
   async appendAudit(entry: NewAuditEntry): Promise<void> {
-    await this.db.run(S.INSERT_AUDIT, { ...entry, detail: r.toJson(entry.detail) });
+    await this.db.run(securityStatements.INSERT_AUDIT, { ...entry, detail: mapping.toJson(entry.detail) });
   }
 
   async listAudit(opts: { limit: number; beforeSeq?: number; action?: string }): Promise<AuditEntry[]> {
-    const page = { beforeSeq: opts.beforeSeq ?? S.MAX_SEQ, limit: opts.limit };
+    const page = { beforeSeq: opts.beforeSeq ?? securityStatements.MAX_SEQ, limit: opts.limit };
     const rows =
       opts.action === undefined
-        ? await this.db.all<string, r.AuditRow>(S.SELECT_AUDIT, page)
-        : await this.db.all<string, r.AuditRow>(S.SELECT_AUDIT_BY_ACTION, { ...page, action: opts.action });
-    return rows.map(r.toAuditEntry);
+        ? await this.db.all<string, mapping.AuditRow>(securityStatements.SELECT_AUDIT, page)
+        : await this.db.all<string, mapping.AuditRow>(securityStatements.SELECT_AUDIT_BY_ACTION, {
+            ...page,
+            action: opts.action,
+          });
+    return rows.map(mapping.toAuditEntry);
   }
 
   async ping(): Promise<void> {

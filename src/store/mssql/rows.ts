@@ -8,7 +8,7 @@
  *
  * bigint columns (event and audit sequence numbers) arrive as strings; they stay far below 2^53.
  */
-import * as m from '../rowMapping';
+import * as rowMapping from '../rowMapping';
 
 export function toDate(ms: number): Date {
   return new Date(ms);
@@ -33,18 +33,19 @@ export function fromBigint(value: string | number): number {
 export { fromJson, toJson, toLease, toRoute, type LeaseDbRow, type RouteRow } from '../rowMapping';
 
 /** tedious returns datetime2 as UTC Dates, bit as booleans and bigint as strings. */
-const COLUMNS: m.ColumnTypes<Date, boolean, string | number> = {
+const COLUMNS: rowMapping.ColumnTypes<Date, boolean, string | number> = {
   time: fromDate,
   flag: (v) => v,
   seq: fromBigint,
 };
 
-export type TaskRow = m.TaskRowOf<Date, boolean>;
-export type TaskEventRow = m.TaskEventRowOf<Date, string | number>;
-export type DispatchDbRow = m.DispatchRowOf<Date>;
-export type AgentRow = m.AgentRowOf<Date>;
-export type AgentEventRow = m.AgentEventRowOf<Date, string | number>;
-export type ApiKeyRow = m.ApiKeyRowOf<Date>;
-export type AuditRow = m.AuditRowOf<Date, string | number>;
+export type TaskRow = rowMapping.TaskRowOf<Date, boolean>;
+export type TaskEventRow = rowMapping.TaskEventRowOf<Date, string | number>;
+export type DispatchDbRow = rowMapping.DispatchRowOf<Date>;
+export type AgentRow = rowMapping.AgentRowOf<Date>;
+export type AgentEventRow = rowMapping.AgentEventRowOf<Date, string | number>;
+export type ApiKeyRow = rowMapping.ApiKeyRowOf<Date>;
+export type AuditRow = rowMapping.AuditRowOf<Date, string | number>;
 
-export const { toTask, toTaskEvent, toDispatch, toAgent, toAgentEvent, toApiKey, toAuditEntry } = m.rowMappers(COLUMNS);
+export const { toTask, toTaskEvent, toDispatch, toAgent, toAgentEvent, toApiKey, toAuditEntry } =
+  rowMapping.rowMappers(COLUMNS);

@@ -19,7 +19,7 @@ export type ParamType =
   | { kind: 'float' }
   | { kind: 'bit' };
 
-export const P = {
+export const param = {
   varchar: (length: number): ParamType => ({ kind: 'varchar', length }),
   nvarchar: (length: number): ParamType => ({ kind: 'nvarchar', length }),
   /** JSON text (nvarchar(max)). */
@@ -35,7 +35,7 @@ export const P = {
 } as const;
 
 /** Column lengths the parameters are declared with (see sql/migrations). */
-export const LEN = {
+export const COLUMN_LENGTH = {
   taskId: 64,
   token: 64,
   agentId: 450,
@@ -69,7 +69,7 @@ export function statement<K extends string>(
 }
 
 /** The tables, schema-qualified with the sqlcmd variable. */
-export const T = {
+export const TABLE = {
   schemaVersion: '[$(Schema)].[schema_version]',
   routes: '[$(Schema)].[routes]',
   tasks: '[$(Schema)].[tasks]',

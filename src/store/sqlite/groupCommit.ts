@@ -56,9 +56,9 @@ export class GroupCommit {
     private readonly db: Database.Database,
     /** Turns a driver error into the error callers see (lock timeouts into UnavailableError, …). */
     private readonly mapError: (err: unknown) => unknown,
-    private readonly o: GroupCommitOptions,
+    private readonly options: GroupCommitOptions,
   ) {
-    this.maxBatch = o.maxBatch ?? 500;
+    this.maxBatch = options.maxBatch ?? 500;
     this.begin = db.prepare('BEGIN IMMEDIATE');
     this.commit = db.prepare('COMMIT');
     this.rollback = db.prepare('ROLLBACK');
@@ -100,9 +100,9 @@ export class GroupCommit {
       this.counts.busy++;
       const now = Date.now();
       this.busySince ??= now;
-      if (now - this.busySince < this.o.busyTimeoutMs) return this.schedule(1);
+      if (now - this.busySince < this.options.busyTimeoutMs) return this.schedule(1);
       this.busySince = null;
-      return this.rejectAll(this.pending.splice(0), busyError(this.o.busyTimeoutMs));
+      return this.rejectAll(this.pending.splice(0), busyError(this.options.busyTimeoutMs));
     }
     this.busySince = null;
     const careful = this.careful;
@@ -169,7 +169,7 @@ export class GroupCommit {
       if (sqliteErrorCode(err) === 'SQLITE_BUSY') return false;
       throw err;
     } finally {
-      this.db.pragma(`busy_timeout = ${Math.floor(this.o.busyTimeoutMs)}`);
+      this.db.pragma(`busy_timeout = ${Math.floor(this.options.busyTimeoutMs)}`);
     }
   }
 

@@ -12,26 +12,27 @@ export function sqliteErrorCode(err: unknown): string | null {
   const { name, code } = err as { name?: unknown; code?: unknown };
   return name === 'SqliteError' && typeof code === 'string' ? code : null;
 }
-import * as m from '../rowMapping';
+import * as rowMapping from '../rowMapping';
 
 export { fromJson, toJson, toLease, toRoute, type LeaseDbRow, type RouteRow } from '../rowMapping';
 
 /** SQLite returns times as epoch ms (INTEGER), flags as 0/1 and sequence numbers as numbers. */
-const COLUMNS: m.ColumnTypes<number, number, number> = {
+const COLUMNS: rowMapping.ColumnTypes<number, number, number> = {
   time: (v) => v,
   flag: (v) => v !== 0,
   seq: (v) => v,
 };
 
-export interface TaskRow extends m.TaskRowOf<number, number> {
+export interface TaskRow extends rowMapping.TaskRowOf<number, number> {
   route_key: string;
   dispatched_at: number;
 }
-export type TaskEventRow = m.TaskEventRowOf<number, number>;
-export type DispatchDbRow = m.DispatchRowOf<number>;
-export type AgentRow = m.AgentRowOf<number>;
-export type AgentEventRow = m.AgentEventRowOf<number, number>;
-export type ApiKeyRow = m.ApiKeyRowOf<number>;
-export type AuditRow = m.AuditRowOf<number, number>;
+export type TaskEventRow = rowMapping.TaskEventRowOf<number, number>;
+export type DispatchDbRow = rowMapping.DispatchRowOf<number>;
+export type AgentRow = rowMapping.AgentRowOf<number>;
+export type AgentEventRow = rowMapping.AgentEventRowOf<number, number>;
+export type ApiKeyRow = rowMapping.ApiKeyRowOf<number>;
+export type AuditRow = rowMapping.AuditRowOf<number, number>;
 
-export const { toTask, toTaskEvent, toDispatch, toAgent, toAgentEvent, toApiKey, toAuditEntry } = m.rowMappers(COLUMNS);
+export const { toTask, toTaskEvent, toDispatch, toAgent, toAgentEvent, toApiKey, toAuditEntry } =
+  rowMapping.rowMappers(COLUMNS);

@@ -1,13 +1,35 @@
 /**
- * The SQLite schema, applied at open. `PRAGMA user_version` holds the number of migrations applied; migrations
- * are append-only: change the schema by adding a migration, never by editing one. Not every migration is
- * idempotent (`ALTER TABLE … ADD COLUMN` fails when run twice): what makes each run exactly once is the
- * `user_version` check inside the IMMEDIATE transaction that also applies it and bumps the version.
+ * The SQLite schema, applied at open: the embedded twin of the T-SQL migrations in `sql/migrations/`, which the
+ * mssql adapter never applies itself (sqlcmd or `taskfleet db deploy` does). `sql/README.md` points here.
  *
- * Times are epoch milliseconds (INTEGER); JSON values are TEXT; booleans are INTEGER 0/1.
+ * Table for table (same tables, same columns, same meaning; each index is named after the statement it serves):
+ *
+ * | SQLite table  | created by          | mirrors (sql/migrations/)           | differences                             |
+ * | ------------- | ------------------- | ----------------------------------- | --------------------------------------- |
+ * | tasks         | V1, columns V2, V3  | 0001_tasks_and_agents.sql           | `route_key` text, not a `route_id`      |
+ * | task_events   | V1                  | 0001_tasks_and_agents.sql           |                                         |
+ * | routes        | V1                  | 0001_tasks_and_agents.sql           | keyed by `key`, no id or SHA-256 hash   |
+ * | agents        | V1, column V2       | 0001_tasks_and_agents.sql           |                                         |
+ * | agent_events  | V1                  | 0001_tasks_and_agents.sql           |                                         |
+ * | api_keys      | V2                  | 0002_api_keys_and_audit.sql         |                                         |
+ * | audit_log     | V2                  | 0002_api_keys_and_audit.sql         |                                         |
+ * | (none)        |                     | 0001's schema_version ledger        | `PRAGMA user_version` holds the version |
+ * | (none)        |                     | 0003_roles.sql (database roles)     | one file: its permissions are the roles |
+ *
+ * The T-SQL schema was written after V4, so its 0001 already has what V2 to V4 added to these tables (the
+ * lean partial indexes of V4 are its filtered indexes).
+ *
+ * `PRAGMA user_version` holds the number of migrations applied; migrations are append-only: change the schema
+ * by adding a migration (and its T-SQL twin), never by editing one. Not every migration is idempotent
+ * (`ALTER TABLE … ADD COLUMN` fails when run twice): what makes each run exactly once is the `user_version`
+ * check inside the IMMEDIATE transaction that also applies it and bumps the version.
+ *
+ * Times are epoch milliseconds (INTEGER; datetime2(3) in T-SQL); JSON values are TEXT (nvarchar(max)); booleans
+ * are INTEGER 0/1 (bit).
  */
 import type { Database } from 'better-sqlite3';
 
+/** Mirrors sql/migrations/0001_tasks_and_agents.sql: tasks, task_events, routes, agents, agent_events. */
 const V1_INITIAL = `
 CREATE TABLE IF NOT EXISTS tasks (
   id                    TEXT PRIMARY KEY,
@@ -86,6 +108,9 @@ CREATE INDEX IF NOT EXISTS agent_events_agent_seq ON agent_events (agent_id, seq
 `;
 
 /**
+ * Mirrors sql/migrations/0002_api_keys_and_audit.sql (api_keys, audit_log), and brings tasks and agents to the
+ * columns and indexes 0001 has (submitted_by, state_source, the stats and fleet indexes).
+ *
  * Fleet control and security: who submitted a task, who set an agent's state, API keys, the audit log, and
  * the indexes behind the stats and fleet queries (each named after the statement it serves).
  */
@@ -130,13 +155,14 @@ CREATE TABLE IF NOT EXISTS audit_log (
 CREATE INDEX IF NOT EXISTS audit_log_action_seq ON audit_log (action, seq);
 `;
 
-/** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
+/** tasks.trace_parent, a column of 0001_tasks_and_agents.sql's tasks. */
 const V3_TRACE_CONTEXT = `
 ALTER TABLE tasks ADD COLUMN trace_parent TEXT;          -- W3C traceparent of the submit
 `;
 
 /**
- * Fewer index entries per task. Every index on a table is written on every insert, and an index that holds
+ * The partial indexes that mirror 0001_tasks_and_agents.sql's filtered IX_tasks_running_lease and
+ * IX_tasks_queued_deadline (the two on task_events are partial here only). Fewer index entries per task. Every index on a table is written on every insert, and an index that holds
  * the status on every change of status: a task's life (submit, start, finish, three events) wrote about 30
  * index entries. The lease, deadline and per-agent indexes now hold only the rows their queries can match
  * (running tasks, queued tasks with a deadline, events with an agent), and the event-count index leaves out
@@ -153,6 +179,7 @@ DROP INDEX IF EXISTS task_events_kind_at;
 CREATE INDEX IF NOT EXISTS task_events_counted_kind_at ON task_events (kind, at) WHERE kind <> 'started';
 `;
 
+/** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
 export const MIGRATIONS: readonly string[] = [V1_INITIAL, V2_FLEET_AND_SECURITY, V3_TRACE_CONTEXT, V4_LEANER_INDEXES];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

@@ -11,15 +11,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { AgentRecord, AgentState, StateSource } from '../../domain/agent';
-import { normaliseCapabilities, routeKey, type Route } from '../../domain/capabilities';
+import type { AgentEvent, AgentRecord, AgentState } from '../../domain/agent';
+import type { Route } from '../../domain/capabilities';
 import { UnavailableError } from '../../domain/errors';
 import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../../domain/security';
-import type { TaskError, TaskEventKind, TaskRecord } from '../../domain/task';
+import type { TaskError, TaskEvent, TaskEventKind, TaskRecord } from '../../domain/task';
 import type { RetryDecision } from '../../domain/transitions';
 import type {
   AgentRegistration,
   AgentRun,
+  AgentStateChange,
   CancelOutcome,
   ClaimResult,
   DispatchRow,
@@ -33,29 +34,17 @@ import type {
   Store,
   TaskFilter,
 } from '../port';
-import { heartbeat, registerAgent, removeAgent, setAgentState } from './agentOps';
-import { prepareAgentStatements, type AgentStatements } from './agentStatements';
-import * as fleet from './fleetOps';
-import { prepareFleetStatements, type FleetStatements } from './fleetStatements';
-import {
-  sqliteErrorCode,
-  toAgent,
-  toAgentEvent,
-  toDispatch,
-  toJson,
-  toLease,
-  toRoute,
-  toTask,
-  toTaskEvent,
-  type TaskRow,
-} from './rows';
+import * as agents from './agents';
+import * as background from './background';
 import { startCheckpointer, type Checkpointer } from './checkpointer';
+import * as fleet from './fleet';
 import { GroupCommit } from './groupCommit';
+import * as lease from './lease';
+import { sqliteErrorCode, toAgent, toLease, toRoute, toTaskEvent } from './rows';
 import { applySchema } from './schema';
-import * as security from './securityOps';
-import { prepareSecurityStatements, type SecurityStatements } from './securityStatements';
-import { appendOutcomeEvent, appendTaskEvent, insertTask, requestCancel, requeueExpiredLease } from './taskOps';
-import { listTasksSql, prepareTaskStatements, type TaskListShape, type TaskStatements } from './statements';
+import * as security from './security';
+import { prepareStatements, type SqliteStatements } from './statements';
+import * as tasks from './tasks';
 
 export interface SqliteStoreOptions {
   path: string;
@@ -104,19 +93,10 @@ const BUSY_TIMEOUT_MS = 10_000;
 
 const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|NOTADB|CORRUPT)/;
 
-type LeaseKey = { taskId: string; attempt: number; agentId: string; now: number };
-
-function leaseKey(ref: LeaseRef): LeaseKey {
-  return { taskId: ref.taskId, attempt: ref.attempt, agentId: ref.agentId, now: ref.now };
-}
-
 class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
-  private readonly tasks: TaskStatements;
-  private readonly agents: AgentStatements;
-  private readonly fleet: FleetStatements;
-  private readonly security: SecurityStatements;
-  private readonly listStatements = new Map<string, Database.Statement<Record<string, unknown>, TaskRow>>();
+  private readonly statements: SqliteStatements;
+  private readonly lists: ReturnType<typeof tasks.taskListStatements>;
 
   /** Lease-bound writes and submissions: many callers' writes per transaction (see groupCommit.ts). */
   private readonly group: GroupCommit;
@@ -126,283 +106,183 @@ class SqliteStore implements Store {
     private readonly checkpointer: Checkpointer | null = null,
   ) {
     this.group = new GroupCommit(db, (err) => this.storeError(err), { busyTimeoutMs: BUSY_TIMEOUT_MS });
-    this.tasks = prepareTaskStatements(db);
-    this.agents = prepareAgentStatements(db);
-    this.fleet = prepareFleetStatements(db);
-    this.security = prepareSecurityStatements(db);
+    this.statements = prepareStatements(db);
+    this.lists = tasks.taskListStatements(db);
   }
 
   // ---- tasks: submission and reads
 
-  async insertTasks(tasks: NewTask[]): Promise<InsertOutcome[]> {
-    const capabilitySets = tasks.map((t, i) =>
-      normaliseCapabilities(t.requiredCapabilities, `tasks[${i}].requiredCapabilities`),
-    );
-    const routes = capabilitySets.map((caps, i) => routeKey(tasks[i]!.type, caps));
-    return this.group.write(() => {
-      const outcomes = tasks.map((t, i) => insertTask(this.tasks, t, capabilitySets[i] ?? [], routes[i]!));
-      const recorded = new Set<string>();
-      outcomes.forEach(({ task, created }, i) => {
-        const route = routes[i]!;
-        if (!created || recorded.has(route)) return;
-        recorded.add(route);
-        const capabilities = JSON.stringify(task.requiredCapabilities);
-        this.tasks.insertRoute.run({ key: route, type: task.type, capabilities, now: task.createdAt });
-      });
-      return outcomes;
-    });
+  async insertTasks(batch: NewTask[]): Promise<InsertOutcome[]> {
+    const insert = tasks.prepareInsert(batch);
+    return this.group.write(() => insert(this.statements));
   }
 
   getTask(id: string): Promise<TaskRecord | null> {
-    return this.run(() => this.findTask(id));
+    return this.run(() => tasks.findTask(this.statements, id));
   }
 
   listTasks(filter: TaskFilter): Promise<TaskRecord[]> {
-    return this.run(() => {
-      if (
-        filter.capability !== undefined &&
-        !this.tasks.selectRouteWithCapability.get({ capability: filter.capability })
-      ) {
-        return [];
-      }
-      const shape: TaskListShape = {
-        status: filter.status !== undefined,
-        type: filter.type !== undefined,
-        capability: filter.capability !== undefined,
-        beforeId: filter.beforeId !== undefined,
-      };
-      return this.listStatement(shape)
-        .all({ ...filter })
-        .map(toTask);
-    });
+    return this.run(() => tasks.listTasks(this.statements, this.lists, filter));
   }
 
-  listTaskEvents(taskId: string) {
-    return this.run(() => this.tasks.selectTaskEvents.all({ taskId }).map(toTaskEvent));
+  listTaskEvents(taskId: string): Promise<TaskEvent[]> {
+    return this.run(() => tasks.listTaskEvents(this.statements, taskId));
   }
 
-  listTaskEventsAfter(afterSeq: number, limit: number) {
-    return this.run(() => this.tasks.selectTaskEventsAfter.all({ afterSeq, limit }).map(toTaskEvent));
+  listTaskEventsAfter(afterSeq: number, limit: number): Promise<TaskEvent[]> {
+    return this.run(() => this.statements.tasks.selectTaskEventsAfter.all({ afterSeq, limit }).map(toTaskEvent));
   }
 
   lastTaskEventSeq(): Promise<number> {
-    return this.run(() => this.tasks.selectLastTaskEventSeq.get()?.seq ?? 0);
+    return this.run(() => this.statements.tasks.selectLastTaskEventSeq.get()?.seq ?? 0);
+  }
+
+  listRoutes(): Promise<Route[]> {
+    return this.run(() => this.statements.tasks.selectRoutes.all().map(toRoute));
   }
 
   // ---- tasks: the lease-bound life of an attempt
 
   claimTask(ref: LeaseRef & { leaseMs: number }): Promise<ClaimResult> {
-    return this.group.write((): ClaimResult => {
-      const [row] = this.tasks.claimTask.all({ ...leaseKey(ref), leaseUntil: ref.now + ref.leaseMs });
-      if (!row) return { claimed: false, current: this.findTask(ref.taskId) };
-      // waitMs: how long the task waited to start since it became due (submit, delay or backoff).
-      this.event(row.id, ref.now, 'started', row.attempt, ref.agentId, { waitMs: ref.now - row.not_before });
-      return { claimed: true, task: toTask(row) };
-    });
+    return this.group.write(() => lease.claimTask(this.statements, ref));
   }
 
   renewLease(ref: LeaseRef & { leaseMs: number }): Promise<RenewResult> {
-    return this.group.write((): RenewResult => {
-      const [row] = this.tasks.renewLease.all({ ...leaseKey(ref), leaseUntil: ref.now + ref.leaseMs });
-      return row
-        ? { held: true, cancelRequested: row.cancel_requested === 1 }
-        : { held: false, cancelRequested: false };
-    });
+    return this.group.write(() => lease.renewLease(this.statements, ref));
   }
 
   completeTask(ref: LeaseRef & { result: unknown }): Promise<boolean> {
-    return this.group.write(() =>
-      this.resultWrite(ref, 'succeeded', () => {
-        const [held] = this.tasks.completeTask.all({ ...leaseKey(ref), result: toJson(ref.result) });
-        if (!held) return false;
-        this.event(ref.taskId, ref.now, 'succeeded', ref.attempt, ref.agentId, {
-          runMs: held.run_ms,
-          totalMs: held.total_ms,
-        });
-        return true;
-      }),
-    );
+    return this.group.write(() => lease.completeTask(this.statements, ref));
   }
 
   failTask(ref: LeaseRef & { error: TaskError; decision: RetryDecision }): Promise<boolean> {
-    const { decision } = ref;
-    const params = { ...leaseKey(ref), error: toJson(ref.error) };
-    return this.group.write(() =>
-      this.resultWrite(ref, 'failed', () => {
-        const [held] =
-          decision.status === 'queued'
-            ? this.tasks.failTaskRequeue.all({ ...params, notBefore: decision.notBefore })
-            : this.tasks.failTaskDead.all(params);
-        if (!held) return false;
-        const event = { taskId: ref.taskId, at: ref.now, attempt: ref.attempt, agentId: ref.agentId };
-        appendTaskEvent(this.tasks, { ...event, kind: 'failed', data: { ...ref.error, runMs: held.run_ms } });
-        appendOutcomeEvent(this.tasks, event, decision);
-        return true;
-      }),
-    );
+    return this.group.write(() => lease.failTask(this.statements, ref));
   }
 
   finishCancelled(ref: LeaseRef): Promise<boolean> {
-    return this.group.write(() => {
-      if (this.tasks.finishCancelled.run(leaseKey(ref)).changes === 0) return false;
-      this.event(ref.taskId, ref.now, 'cancelled', ref.attempt, ref.agentId);
-      return true;
-    });
+    return this.group.write(() => lease.finishCancelled(this.statements, ref));
   }
 
   releaseTask(ref: LeaseRef): Promise<boolean> {
-    return this.group.write(() => {
-      if (this.tasks.releaseTask.run(leaseKey(ref)).changes === 0) return false;
-      this.event(ref.taskId, ref.now, 'released', ref.attempt, ref.agentId);
-      return true;
-    });
+    return this.group.write(() => lease.releaseTask(this.statements, ref));
   }
 
   // ---- tasks: supervisor actions and background loops
 
   requestCancel(taskId: string, now: number): Promise<{ outcome: CancelOutcome; task: TaskRecord | null }> {
-    return this.group.write(() => requestCancel(this.tasks, taskId, now));
+    return this.group.write(() => background.requestCancel(this.statements, taskId, now));
   }
 
   listExpiredLeases(now: number, limit: number): Promise<ExpiredLease[]> {
-    return this.run(() => this.tasks.selectExpiredLeases.all({ now, limit }).map(toLease));
+    return this.run(() => this.statements.background.selectExpiredLeases.all({ now, limit }).map(toLease));
   }
 
-  requeueExpiredLease(ref: {
-    taskId: string;
-    attempt: number;
-    now: number;
-    decision: RetryDecision;
-  }): Promise<boolean> {
-    return this.group.write(() => requeueExpiredLease(this.tasks, ref));
+  requeueExpiredLease(ref: { taskId: string; attempt: number; now: number; decision: RetryDecision }) {
+    return this.group.write(() => background.requeueExpiredLease(this.statements, ref));
   }
 
   listOverdue(now: number, limit: number): Promise<Array<{ id: string; attempt: number }>> {
-    return this.run(() => this.tasks.selectOverdue.all({ now, limit }));
+    return this.run(() => this.statements.background.selectOverdue.all({ now, limit }));
   }
 
   expireTask(ref: { taskId: string; attempt: number; now: number }): Promise<boolean> {
-    const key = { taskId: ref.taskId, attempt: ref.attempt, now: ref.now };
-    return this.group.write(() => {
-      if (this.tasks.expireTask.run(key).changes === 0) return false;
-      this.event(ref.taskId, ref.now, 'expired', ref.attempt, null);
-      return true;
-    });
+    return this.group.write(() => background.expireTask(this.statements, ref));
   }
 
   listQueuedForDispatch(opts: { afterId?: string; dueBefore?: number; limit: number }): Promise<DispatchRow[]> {
-    const afterId = opts.afterId ?? '';
-    return this.run(() => {
-      const rows =
-        opts.dueBefore === undefined
-          ? this.tasks.selectQueued.all({ afterId, limit: opts.limit })
-          : this.tasks.selectDue.all({ afterId, dueBefore: opts.dueBefore, limit: opts.limit });
-      return rows.map(toDispatch);
-    });
+    return this.run(() => background.listQueuedForDispatch(this.statements, opts));
   }
 
   markDispatched(taskIds: string[], now: number): Promise<void> {
     if (taskIds.length === 0) return Promise.resolve();
     return this.group.write(() => {
-      this.tasks.markDispatched.run({ ids: JSON.stringify(taskIds), now });
+      this.statements.background.markDispatched.run({ ids: JSON.stringify(taskIds), now });
     });
-  }
-
-  listRoutes(): Promise<Route[]> {
-    return this.run(() => this.tasks.selectRoutes.all().map(toRoute));
   }
 
   // ---- agents
 
   registerAgent(reg: AgentRegistration, now: number): Promise<AgentRecord> {
-    return this.group.write(() => registerAgent(this.agents, reg, now));
+    return this.group.write(() => agents.registerAgent(this.statements, reg, now));
   }
 
   heartbeat(report: HeartbeatReport): Promise<AgentRecord | null> {
-    return this.group.write(() => heartbeat(this.agents, report));
+    return this.group.write(() => agents.heartbeat(this.statements, report));
   }
 
-  setAgentState(opts: {
-    agentId: string;
-    to: AgentState;
-    from?: AgentState[];
-    reason: string;
-    now: number;
-    source?: StateSource;
-  }) {
-    return this.group.write(() => setAgentState(this.agents, opts));
+  setAgentState(change: AgentStateChange): Promise<boolean> {
+    return this.group.write(() => agents.setAgentState(this.statements, change));
   }
 
-  getAgent(id: string) {
-    return this.run(() => {
-      const row = this.agents.selectAgent.get({ id });
-      return row ? toAgent(row) : null;
-    });
+  getAgent(id: string): Promise<AgentRecord | null> {
+    return this.run(() => agents.getAgent(this.statements, id));
   }
 
-  listAgents() {
-    return this.run(() => this.agents.selectAgents.all().map(toAgent));
+  listAgents(): Promise<AgentRecord[]> {
+    return this.run(() => this.statements.agents.selectAgents.all().map(toAgent));
   }
 
-  listAgentEvents(agentId: string) {
-    return this.run(() => this.agents.selectAgentEvents.all({ agentId }).map(toAgentEvent));
+  listAgentEvents(agentId: string): Promise<AgentEvent[]> {
+    return this.run(() => agents.listAgentEvents(this.statements, agentId));
   }
 
   removeAgent(agentId: string, states: AgentState[]): Promise<boolean> {
-    return this.group.write(() => removeAgent(this.fleet, agentId, states));
+    return this.group.write(() => agents.removeAgent(this.statements, agentId, states));
   }
 
+  // ---- fleet control
+
   listLeasesOf(agentId: string, limit: number): Promise<ExpiredLease[]> {
-    return this.run(() => fleet.listLeasesOf(this.fleet, agentId, limit));
+    return this.run(() => fleet.listLeasesOf(this.statements, agentId, limit));
   }
 
   reclaimLease(ref: LeaseRef & { decision: RetryDecision }): Promise<boolean> {
-    return this.group.write(() => fleet.reclaimLease(this.tasks, this.fleet, ref));
+    return this.group.write(() => fleet.reclaimLease(this.statements, ref));
   }
 
   listAgentRuns(agentId: string, since: number): Promise<AgentRun[]> {
-    return this.run(() => fleet.listAgentRuns(this.fleet, agentId, since));
+    return this.run(() => fleet.listAgentRuns(this.statements, agentId, since));
   }
 
   // ---- stats
 
   routeStats(now: number): Promise<RouteStats[]> {
-    return this.run(() => fleet.routeStats(this.fleet, now));
+    return this.run(() => fleet.routeStats(this.statements, now));
   }
 
   countTaskEvents(kinds: readonly TaskEventKind[], since: number): Promise<Partial<Record<TaskEventKind, number>>> {
-    return this.run(() => fleet.countTaskEvents(this.fleet, kinds, since));
+    return this.run(() => fleet.countTaskEvents(this.statements, kinds, since));
   }
 
   // ---- API keys and the audit log
 
   insertApiKey(key: ApiKeyRecord): Promise<void> {
-    return this.group.write(() => security.insertApiKey(this.security, key));
+    return this.group.write(() => security.insertApiKey(this.statements, key));
   }
 
   findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
-    return this.run(() => security.findApiKeyByHash(this.security, hash));
+    return this.run(() => security.findApiKeyByHash(this.statements, hash));
   }
 
   listApiKeys(): Promise<ApiKeyRecord[]> {
-    return this.run(() => security.listApiKeys(this.security));
+    return this.run(() => security.listApiKeys(this.statements));
   }
 
   revokeApiKey(id: string, now: number): Promise<boolean> {
-    return this.group.write(() => security.revokeApiKey(this.security, id, now));
+    return this.group.write(() => security.revokeApiKey(this.statements, id, now));
   }
 
   appendAudit(entry: NewAuditEntry): Promise<void> {
-    return this.group.write(() => security.appendAudit(this.security, entry));
+    return this.group.write(() => security.appendAudit(this.statements, entry));
   }
 
   listAudit(opts: { limit: number; beforeSeq?: number; action?: string }): Promise<AuditEntry[]> {
-    return this.run(() => security.listAudit(this.security, opts));
+    return this.run(() => security.listAudit(this.statements, opts));
   }
 
   ping(): Promise<void> {
     return this.run(() => {
-      this.agents.ping.get();
+      this.statements.schema.ping.get();
     });
   }
 
@@ -412,44 +292,6 @@ class SqliteStore implements Store {
   }
 
   // ---- internals
-
-  /**
-   * A completion or failure that did not apply (stale attempt, not running, not the holder) is recorded as
-   * `result_rejected` on the task, in the same transaction, unless the task does not exist at all.
-   */
-  private resultWrite(ref: LeaseRef, outcome: 'succeeded' | 'failed', apply: () => boolean): boolean {
-    if (apply()) return true;
-    if (this.tasks.selectTask.get({ id: ref.taskId })) {
-      this.event(ref.taskId, ref.now, 'result_rejected', ref.attempt, ref.agentId, { outcome });
-    }
-    return false;
-  }
-
-  private event(
-    taskId: string,
-    at: number,
-    kind: TaskEventKind,
-    attempt: number,
-    agentId: string | null,
-    data?: unknown,
-  ) {
-    appendTaskEvent(this.tasks, { taskId, at, kind, attempt, agentId, data });
-  }
-
-  private findTask(id: string): TaskRecord | null {
-    const row = this.tasks.selectTask.get({ id });
-    return row ? toTask(row) : null;
-  }
-
-  private listStatement(shape: TaskListShape) {
-    const cacheKey = JSON.stringify(shape);
-    let statement = this.listStatements.get(cacheKey);
-    if (!statement) {
-      statement = this.db.prepare<Record<string, unknown>, TaskRow>(listTasksSql(shape));
-      this.listStatements.set(cacheKey, statement);
-    }
-    return statement;
-  }
 
   /** Runs synchronous driver work as a promise, turning lock timeouts and I/O failures into UnavailableError. */
   private async run<T>(fn: () => T): Promise<T> {

@@ -42,40 +42,40 @@ export async function readLedger(pool: ConnectionPool, schema: string, policy: R
   return rows.map((r) => ({ version: r.version, name: r.name }));
 }
 
-async function applyFile(pool: ConnectionPool, file: MigrationFile, o: DeployOptions): Promise<void> {
-  const batches = splitBatches(fs.readFileSync(file.path, 'utf8'), { Schema: o.schema }, file.name);
+async function applyFile(pool: ConnectionPool, file: MigrationFile, options: DeployOptions): Promise<void> {
+  const batches = splitBatches(fs.readFileSync(file.path, 'utf8'), { Schema: options.schema }, file.name);
   await withTransientRetry(
     `MIGRATION ${file.name}`,
     async () => {
       for (const batch of batches) {
         for (let i = 0; i < batch.repeat; i++) {
           const request = pool.request();
-          request.on('info', (info: { message: string }) => o.log?.(`  ${info.message}`));
+          request.on('info', (info: { message: string }) => options.log?.(`  ${info.message}`));
           await request.batch(batch.text);
         }
       }
     },
     // Safe to repeat whole: the migration is idempotent by construction.
-    { idempotent: true, policy: o.policy, hooks: o.hooks },
+    { idempotent: true, policy: options.policy, hooks: options.hooks },
   );
 }
 
-export async function deployMigrations(pool: ConnectionPool, o: DeployOptions): Promise<DeployReport> {
-  const files = listMigrations(o.dir ?? migrationsDir());
-  const plan = planMigrations(files, await readLedger(pool, o.schema, o.policy));
+export async function deployMigrations(pool: ConnectionPool, options: DeployOptions): Promise<DeployReport> {
+  const files = listMigrations(options.dir ?? migrationsDir());
+  const plan = planMigrations(files, await readLedger(pool, options.schema, options.policy));
   const report: DeployReport = {
     applied: [],
     alreadyApplied: plan.applied.map((f) => f.name),
     pending: plan.pending.map((f) => f.name),
   };
-  if (o.dryRun) return report;
+  if (options.dryRun) return report;
   for (const file of plan.pending) {
-    o.log?.(`applying ${file.name} to schema ${o.schema}`);
-    await applyFile(pool, file, o);
+    options.log?.(`applying ${file.name} to schema ${options.schema}`);
+    await applyFile(pool, file, options);
     report.applied.push(file.name);
   }
   // Another deployer may have applied some of them meanwhile: what counts is that the ledger now has them all.
-  const after = planMigrations(files, await readLedger(pool, o.schema, o.policy));
+  const after = planMigrations(files, await readLedger(pool, options.schema, options.policy));
   if (after.pending.length > 0) {
     throw new Error(`migrations ran but the ledger lacks ${after.pending.map((f) => f.name).join(', ')}`);
   }

@@ -1,15 +1,15 @@
 /** The agent registry: register, heartbeat, state changes, reads, removal. */
-import { agentColumns, LEN, P, statement, T, WRITE_PREAMBLE } from '../statement';
+import { agentColumns, COLUMN_LENGTH, param, statement, TABLE, WRITE_PREAMBLE } from '../statement';
 
 const registration = {
-  id: P.nvarchar(LEN.agentId),
-  capabilities: P.json,
-  types: P.json,
-  concurrency: P.int,
-  hostname: P.nvarchar(LEN.hostname),
-  pid: P.int,
-  version: P.nvarchar(LEN.version),
-  now: P.time,
+  id: param.nvarchar(COLUMN_LENGTH.agentId),
+  capabilities: param.json,
+  types: param.json,
+  concurrency: param.int,
+  hostname: param.nvarchar(COLUMN_LENGTH.hostname),
+  pid: param.int,
+  version: param.nvarchar(COLUMN_LENGTH.version),
+  now: param.time,
 };
 
 /**
@@ -31,21 +31,21 @@ ${WRITE_PREAMBLE}
 DECLARE @previous varchar(16), @source varchar(16);
 BEGIN TRANSACTION;
 SELECT @previous = state, @source = state_source
-FROM ${T.agents} WITH (UPDLOCK, HOLDLOCK, ROWLOCK)
+FROM ${TABLE.agents} WITH (UPDLOCK, HOLDLOCK, ROWLOCK)
 WHERE id = @id;
 IF @previous = 'frozen' OR (@source = 'admin' AND @previous IN ('suspended', 'draining'))
 BEGIN
-  UPDATE ${T.agents}
+  UPDATE ${TABLE.agents}
   SET capabilities = @capabilities, types = @types, concurrency = @concurrency, hostname = @hostname, pid = @pid,
     version = @version, started_at = @now, last_heartbeat_at = @now, running_tasks = 0, metrics = NULL
   OUTPUT ${agentColumns('inserted.')}
   WHERE id = @id AND state = @previous;
-  INSERT INTO ${T.agentEvents} (agent_id, at, from_state, to_state, reason)
+  INSERT INTO ${TABLE.agentEvents} (agent_id, at, from_state, to_state, reason)
   VALUES (@id, @now, @previous, @previous, CONCAT(N'registered while ', @previous));
 END
 ELSE
 BEGIN
-  MERGE ${T.agents} WITH (HOLDLOCK) AS a
+  MERGE ${TABLE.agents} WITH (HOLDLOCK) AS a
   USING (SELECT @id AS id) AS s
   ON a.id = s.id
   WHEN MATCHED THEN
@@ -58,7 +58,7 @@ BEGIN
     VALUES (@id, @capabilities, @types, @concurrency, 'running', 'agent', @hostname, @pid, @version, @now, @now, 0,
       NULL)
   OUTPUT ${agentColumns('inserted.')};
-  INSERT INTO ${T.agentEvents} (agent_id, at, from_state, to_state, reason)
+  INSERT INTO ${TABLE.agentEvents} (agent_id, at, from_state, to_state, reason)
   VALUES (@id, @now, @previous, 'running', N'registered');
 END;
 COMMIT TRANSACTION;`,
@@ -70,9 +70,9 @@ COMMIT TRANSACTION;`,
  */
 export const HEARTBEAT = statement('HEARTBEAT', {
   idempotent: true,
-  params: { id: P.nvarchar(LEN.agentId), now: P.time, runningTasks: P.int, metrics: P.json },
+  params: { id: param.nvarchar(COLUMN_LENGTH.agentId), now: param.time, runningTasks: param.int, metrics: param.json },
   text: `
-UPDATE ${T.agents}
+UPDATE ${TABLE.agents}
 SET last_heartbeat_at = @now, running_tasks = @runningTasks, metrics = @metrics
 OUTPUT ${agentColumns('inserted.')}
 WHERE id = @id;`,
@@ -86,26 +86,26 @@ WHERE id = @id;`,
 export const SET_AGENT_STATE = statement('SET_AGENT_STATE', {
   idempotent: false,
   params: {
-    agentId: P.nvarchar(LEN.agentId),
-    to: P.varchar(LEN.status),
-    fromStates: P.json,
-    source: P.varchar(LEN.status),
-    reason: P.text,
-    now: P.time,
+    agentId: param.nvarchar(COLUMN_LENGTH.agentId),
+    to: param.varchar(COLUMN_LENGTH.status),
+    fromStates: param.json,
+    source: param.varchar(COLUMN_LENGTH.status),
+    reason: param.text,
+    now: param.time,
   },
   text: `
 ${WRITE_PREAMBLE}
 DECLARE @current varchar(16), @changed int = 0;
 BEGIN TRANSACTION;
-SELECT @current = state FROM ${T.agents} WITH (UPDLOCK, ROWLOCK) WHERE id = @agentId;
+SELECT @current = state FROM ${TABLE.agents} WITH (UPDLOCK, ROWLOCK) WHERE id = @agentId;
 IF @current IS NOT NULL AND @current <> @to
   AND (@fromStates IS NULL OR @current IN (SELECT value FROM OPENJSON(@fromStates)))
 BEGIN
-  UPDATE ${T.agents} SET state = @to, state_source = @source WHERE id = @agentId AND state = @current;
+  UPDATE ${TABLE.agents} SET state = @to, state_source = @source WHERE id = @agentId AND state = @current;
   SET @changed = @@ROWCOUNT;
   IF @changed = 1
   BEGIN
-    INSERT INTO ${T.agentEvents} (agent_id, at, from_state, to_state, reason)
+    INSERT INTO ${TABLE.agentEvents} (agent_id, at, from_state, to_state, reason)
     VALUES (@agentId, @now, @current, @to, @reason);
   END;
 END;
@@ -116,24 +116,24 @@ SELECT @changed AS changed;`,
 /** SELECT_AGENT: one agent. Params: @id. Result: the row or none. */
 export const SELECT_AGENT = statement('SELECT_AGENT', {
   idempotent: true,
-  params: { id: P.nvarchar(LEN.agentId) },
-  text: `SELECT ${agentColumns()} FROM ${T.agents} WHERE id = @id;`,
+  params: { id: param.nvarchar(COLUMN_LENGTH.agentId) },
+  text: `SELECT ${agentColumns()} FROM ${TABLE.agents} WHERE id = @id;`,
 });
 
 /** SELECT_AGENTS: every agent, by id. */
 export const SELECT_AGENTS = statement('SELECT_AGENTS', {
   idempotent: true,
   params: {},
-  text: `SELECT ${agentColumns()} FROM ${T.agents} ORDER BY id;`,
+  text: `SELECT ${agentColumns()} FROM ${TABLE.agents} ORDER BY id;`,
 });
 
 /** SELECT_AGENT_EVENTS: one agent's events in order (IX_agent_events_agent_seq). Params: @agentId. */
 export const SELECT_AGENT_EVENTS = statement('SELECT_AGENT_EVENTS', {
   idempotent: true,
-  params: { agentId: P.nvarchar(LEN.agentId) },
+  params: { agentId: param.nvarchar(COLUMN_LENGTH.agentId) },
   text: `
 SELECT seq, agent_id, at, from_state, to_state, reason
-FROM ${T.agentEvents}
+FROM ${TABLE.agentEvents}
 WHERE agent_id = @agentId
 ORDER BY seq;`,
 });
@@ -144,9 +144,9 @@ ORDER BY seq;`,
  */
 export const DELETE_AGENT_IN_STATES = statement('DELETE_AGENT_IN_STATES', {
   idempotent: false,
-  params: { id: P.nvarchar(LEN.agentId), states: P.json },
+  params: { id: param.nvarchar(COLUMN_LENGTH.agentId), states: param.json },
   text: `
-DELETE FROM ${T.agents}
+DELETE FROM ${TABLE.agents}
 OUTPUT deleted.id
 WHERE id = @id
   AND state IN (SELECT s.state COLLATE Latin1_General_100_BIN2 FROM OPENJSON(@states) WITH (state varchar(16) '$') AS s);`,

@@ -7,11 +7,9 @@
  * (Azure SQL's default). The writes that follow a scan lock their row through a CTE with UPDLOCK, READPAST,
  * ROWLOCK, READCOMMITTEDLOCK and re-check its condition, so two supervisors never both apply one.
  */
-import { LEN, P, statement, T, taskColumns, WRITE_PREAMBLE } from '../statement';
-
-/** Taken when the reaper requeues or kills a task whose lease expired (kept on a dead task; cleared by a claim). */
-export const LEASE_EXPIRED_ERROR =
-  '{"kind":"lease_expired","message":"the worker stopped renewing its lease (it died, stalled or lost its connection)"}';
+import { LEASE_EXPIRED_ERROR } from '../../../domain/storeRules';
+import { sqlJson } from '../../sqlLiteral';
+import { COLUMN_LENGTH, param, statement, TABLE, taskColumns, WRITE_PREAMBLE } from '../statement';
 
 /**
  * REQUEST_CANCEL: queued → cancelled at once (appends `cancelled`); running → cancel_requested, with one
@@ -21,13 +19,13 @@ export const LEASE_EXPIRED_ERROR =
  */
 export const REQUEST_CANCEL = statement('REQUEST_CANCEL', {
   idempotent: false,
-  params: { taskId: P.varchar(LEN.taskId), now: P.time },
+  params: { taskId: param.varchar(COLUMN_LENGTH.taskId), now: param.time },
   text: `
 ${WRITE_PREAMBLE}
 DECLARE @status varchar(16), @current int, @holder nvarchar(450), @outcome varchar(20);
 BEGIN TRANSACTION;
 SELECT @status = status, @current = attempt, @holder = agent_id
-FROM ${T.tasks} WITH (UPDLOCK, ROWLOCK)
+FROM ${TABLE.tasks} WITH (UPDLOCK, ROWLOCK)
 WHERE id = @taskId;
 IF @status IS NULL
 BEGIN
@@ -35,19 +33,19 @@ BEGIN
 END
 ELSE IF @status = 'queued'
 BEGIN
-  UPDATE ${T.tasks} SET status = 'cancelled', finished_at = @now, updated_at = @now
+  UPDATE ${TABLE.tasks} SET status = 'cancelled', finished_at = @now, updated_at = @now
   WHERE id = @taskId AND status = 'queued' AND attempt = @current;
-  INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  INSERT INTO ${TABLE.taskEvents} (task_id, at, kind, attempt, agent_id, data)
   VALUES (@taskId, @now, 'cancelled', @current, NULL, NULL);
   SET @outcome = 'cancelled';
 END
 ELSE IF @status = 'running'
 BEGIN
-  UPDATE ${T.tasks} SET cancel_requested = 1, updated_at = @now
+  UPDATE ${TABLE.tasks} SET cancel_requested = 1, updated_at = @now
   WHERE id = @taskId AND status = 'running' AND attempt = @current AND cancel_requested = 0;
   IF @@ROWCOUNT = 1
   BEGIN
-    INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+    INSERT INTO ${TABLE.taskEvents} (task_id, at, kind, attempt, agent_id, data)
     VALUES (@taskId, @now, 'cancel_requested', @current, @holder, NULL);
   END;
   SET @outcome = 'requested';
@@ -57,7 +55,7 @@ BEGIN
   SET @outcome = 'already_terminal';
 END;
 SELECT @outcome AS outcome;
-SELECT ${taskColumns()} FROM ${T.tasks} WHERE id = @taskId;
+SELECT ${taskColumns()} FROM ${TABLE.tasks} WHERE id = @taskId;
 COMMIT TRANSACTION;`,
 });
 
@@ -67,17 +65,17 @@ COMMIT TRANSACTION;`,
  */
 export const SELECT_EXPIRED_LEASES = statement('SELECT_EXPIRED_LEASES', {
   idempotent: true,
-  params: { now: P.time, limit: P.int },
+  params: { now: param.time, limit: param.int },
   text: `
 SELECT TOP (@limit) id, attempt, max_attempts, agent_id
-FROM ${T.tasks} WITH (READPAST, READCOMMITTEDLOCK)
+FROM ${TABLE.tasks} WITH (READPAST, READCOMMITTEDLOCK)
 WHERE status = 'running' AND lease_expires_at < @now
 ORDER BY lease_expires_at;`,
 });
 
 /**
  * REQUEUE_EXPIRED_LEASE: running (@attempt) with its lease expired before @now → queued at @notBefore
- * (@requeue = 1) or dead, as decided; appends `lease_expired` (the last holder's, with the expiry it missed)
+ * (@requeue = 1) or dead, as decided, with LEASE_EXPIRED_ERROR (src/domain/storeRules.ts); appends `lease_expired` (the last holder's, with the expiry it missed)
  * then `retry_scheduled` (@outcomeData) or `dead`, both at @attempt. Skips (false) a row another session holds.
  * Params: @taskId, @attempt, @now, @requeue, @notBefore (null when dead), @outcomeData (JSON or null).
  * Result: { applied } (bit).
@@ -85,12 +83,12 @@ ORDER BY lease_expires_at;`,
 export const REQUEUE_EXPIRED_LEASE = statement('REQUEUE_EXPIRED_LEASE', {
   idempotent: false,
   params: {
-    taskId: P.varchar(LEN.taskId),
-    attempt: P.int,
-    now: P.time,
-    requeue: P.bit,
-    notBefore: P.time,
-    outcomeData: P.json,
+    taskId: param.varchar(COLUMN_LENGTH.taskId),
+    attempt: param.int,
+    now: param.time,
+    requeue: param.bit,
+    notBefore: param.time,
+    outcomeData: param.json,
   },
   text: `
 ${WRITE_PREAMBLE}
@@ -98,13 +96,13 @@ DECLARE @lost TABLE (agent_id nvarchar(450) NULL, lease_expires_at datetime2(3) 
 BEGIN TRANSACTION;
 WITH target AS (
   SELECT TOP (1) status, error, agent_id, lease_expires_at, not_before, dispatched_at, finished_at, updated_at
-  FROM ${T.tasks} WITH (UPDLOCK, READPAST, ROWLOCK, READCOMMITTEDLOCK)
+  FROM ${TABLE.tasks} WITH (UPDLOCK, READPAST, ROWLOCK, READCOMMITTEDLOCK)
   WHERE id = @taskId AND status = 'running' AND attempt = @attempt AND lease_expires_at < @now
   ORDER BY lease_expires_at
 )
 UPDATE target
 SET status = CASE WHEN @requeue = 1 THEN 'queued' ELSE 'dead' END,
-  error = N'${LEASE_EXPIRED_ERROR}',
+  error = N${sqlJson(LEASE_EXPIRED_ERROR)},
   agent_id = CASE WHEN @requeue = 1 THEN NULL ELSE agent_id END,
   lease_expires_at = NULL,
   not_before = CASE WHEN @requeue = 1 THEN @notBefore ELSE not_before END,
@@ -114,12 +112,12 @@ SET status = CASE WHEN @requeue = 1 THEN 'queued' ELSE 'dead' END,
 OUTPUT deleted.agent_id, deleted.lease_expires_at INTO @lost (agent_id, lease_expires_at);
 IF EXISTS (SELECT 1 FROM @lost)
 BEGIN
-  INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  INSERT INTO ${TABLE.taskEvents} (task_id, at, kind, attempt, agent_id, data)
   SELECT @taskId, @now, 'lease_expired', @attempt, agent_id,
     CONCAT(N'{"leaseExpiresAt":',
       DATEDIFF_BIG(millisecond, CAST('1970-01-01T00:00:00' AS datetime2(3)), lease_expires_at), N'}')
   FROM @lost;
-  INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  INSERT INTO ${TABLE.taskEvents} (task_id, at, kind, attempt, agent_id, data)
   VALUES (@taskId, @now, CASE WHEN @requeue = 1 THEN 'retry_scheduled' ELSE 'dead' END, @attempt, NULL,
     @outcomeData);
 END;
@@ -133,10 +131,10 @@ SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM @lost) THEN 1 ELSE 0 END AS bit) AS 
  */
 export const SELECT_OVERDUE = statement('SELECT_OVERDUE', {
   idempotent: true,
-  params: { now: P.time, limit: P.int },
+  params: { now: param.time, limit: param.int },
   text: `
 SELECT TOP (@limit) id, attempt
-FROM ${T.tasks} WITH (READPAST, READCOMMITTEDLOCK)
+FROM ${TABLE.tasks} WITH (READPAST, READCOMMITTEDLOCK)
 WHERE status = 'queued' AND deadline IS NOT NULL AND deadline <= @now
 ORDER BY deadline;`,
 });
@@ -147,14 +145,14 @@ ORDER BY deadline;`,
  */
 export const EXPIRE_TASK = statement('EXPIRE_TASK', {
   idempotent: false,
-  params: { taskId: P.varchar(LEN.taskId), attempt: P.int, now: P.time },
+  params: { taskId: param.varchar(COLUMN_LENGTH.taskId), attempt: param.int, now: param.time },
   text: `
 ${WRITE_PREAMBLE}
 DECLARE @changed int;
 BEGIN TRANSACTION;
 WITH target AS (
   SELECT TOP (1) status, finished_at, updated_at
-  FROM ${T.tasks} WITH (UPDLOCK, READPAST, ROWLOCK, READCOMMITTEDLOCK)
+  FROM ${TABLE.tasks} WITH (UPDLOCK, READPAST, ROWLOCK, READCOMMITTEDLOCK)
   WHERE id = @taskId AND status = 'queued' AND attempt = @attempt AND deadline <= @now
   ORDER BY deadline
 )
@@ -162,7 +160,7 @@ UPDATE target SET status = 'expired', finished_at = @now, updated_at = @now;
 SET @changed = @@ROWCOUNT;
 IF @changed = 1
 BEGIN
-  INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  INSERT INTO ${TABLE.taskEvents} (task_id, at, kind, attempt, agent_id, data)
   VALUES (@taskId, @now, 'expired', @attempt, NULL, NULL);
 END;
 COMMIT TRANSACTION;
@@ -177,10 +175,10 @@ const DISPATCH_COLUMNS = 'id, attempt, type, required_capabilities, priority, no
  */
 export const SELECT_QUEUED_FOR_DISPATCH = statement('SELECT_QUEUED_FOR_DISPATCH', {
   idempotent: true,
-  params: { afterId: P.varchar(LEN.taskId), limit: P.int },
+  params: { afterId: param.varchar(COLUMN_LENGTH.taskId), limit: param.int },
   text: `
 SELECT TOP (@limit) ${DISPATCH_COLUMNS}
-FROM ${T.tasks} WITH (READPAST, READCOMMITTEDLOCK)
+FROM ${TABLE.tasks} WITH (READPAST, READCOMMITTEDLOCK)
 WHERE status = 'queued' AND id > @afterId
 ORDER BY id;`,
 });
@@ -192,10 +190,10 @@ ORDER BY id;`,
  */
 export const SELECT_DUE_FOR_DISPATCH = statement('SELECT_DUE_FOR_DISPATCH', {
   idempotent: true,
-  params: { afterId: P.varchar(LEN.taskId), dueBefore: P.time, limit: P.int },
+  params: { afterId: param.varchar(COLUMN_LENGTH.taskId), dueBefore: param.time, limit: param.int },
   text: `
 SELECT TOP (@limit) ${DISPATCH_COLUMNS}
-FROM ${T.tasks} WITH (READPAST, READCOMMITTEDLOCK)
+FROM ${TABLE.tasks} WITH (READPAST, READCOMMITTEDLOCK)
 WHERE status = 'queued' AND id > @afterId AND dispatched_at <= @dueBefore AND not_before <= @dueBefore
 ORDER BY id;`,
 });
@@ -206,11 +204,11 @@ ORDER BY id;`,
  */
 export const MARK_DISPATCHED = statement('MARK_DISPATCHED', {
   idempotent: true,
-  params: { ids: P.json, now: P.time },
+  params: { ids: param.json, now: param.time },
   text: `
 UPDATE t
 SET dispatched_at = @now
-FROM ${T.tasks} AS t WITH (ROWLOCK)
+FROM ${TABLE.tasks} AS t WITH (ROWLOCK)
 JOIN OPENJSON(@ids) WITH (id varchar(64) '$') AS j ON t.id = j.id COLLATE Latin1_General_100_BIN2
 WHERE t.status = 'queued';`,
 });

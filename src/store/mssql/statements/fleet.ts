@@ -2,11 +2,9 @@
  * Fleet control and stats: the leases an agent holds, taking one back, an agent's run history, per-route counts
  * and event counts. The stats queries must stay fast with a million tasks: each names the index that serves it.
  */
-import { LEN, P, statement, T, WRITE_PREAMBLE } from '../statement';
-
-/** Taken when the supervisor takes a lease back (kept on a dead task; cleared by the next claim). */
-export const LEASE_RECLAIMED_ERROR =
-  '{"kind":"lease_reclaimed","message":"the supervisor took the lease back from a suspended agent"}';
+import { LEASE_RECLAIMED_ERROR } from '../../../domain/storeRules';
+import { sqlJson } from '../../sqlLiteral';
+import { COLUMN_LENGTH, param, statement, TABLE, WRITE_PREAMBLE } from '../statement';
 
 /**
  * SELECT_LEASES_OF: running tasks whose lease @agentId holds, by id (IX_tasks_running_agent), skipping rows
@@ -14,17 +12,18 @@ export const LEASE_RECLAIMED_ERROR =
  */
 export const SELECT_LEASES_OF = statement('SELECT_LEASES_OF', {
   idempotent: true,
-  params: { agentId: P.nvarchar(LEN.agentId), limit: P.int },
+  params: { agentId: param.nvarchar(COLUMN_LENGTH.agentId), limit: param.int },
   text: `
 SELECT TOP (@limit) id, attempt, max_attempts, agent_id
-FROM ${T.tasks} WITH (READPAST, READCOMMITTEDLOCK)
+FROM ${TABLE.tasks} WITH (READPAST, READCOMMITTEDLOCK)
 WHERE status = 'running' AND agent_id = @agentId
 ORDER BY id;`,
 });
 
 /**
  * RECLAIM_LEASE: the lease of (@taskId, @attempt) held by @agentId, expired or not, taken back → queued at
- * @notBefore (@requeue = 1, a fresh dispatch) or dead (the last holder kept), as decided; appends
+ * @notBefore (@requeue = 1, a fresh dispatch) or dead (the last holder kept), as decided, with
+ * LEASE_RECLAIMED_ERROR (src/domain/storeRules.ts); appends
  * `lease_reclaimed` (the agent's) then `retry_scheduled` (@outcomeData) or `dead` (agent null). Nothing when
  * the task is not running at that attempt, another agent holds it, or another session is writing the row.
  * Params: @taskId, @attempt, @agentId, @now, @requeue, @notBefore (null when dead), @outcomeData (JSON or null).
@@ -33,13 +32,13 @@ ORDER BY id;`,
 export const RECLAIM_LEASE = statement('RECLAIM_LEASE', {
   idempotent: false,
   params: {
-    taskId: P.varchar(LEN.taskId),
-    attempt: P.int,
-    agentId: P.nvarchar(LEN.agentId),
-    now: P.time,
-    requeue: P.bit,
-    notBefore: P.time,
-    outcomeData: P.json,
+    taskId: param.varchar(COLUMN_LENGTH.taskId),
+    attempt: param.int,
+    agentId: param.nvarchar(COLUMN_LENGTH.agentId),
+    now: param.time,
+    requeue: param.bit,
+    notBefore: param.time,
+    outcomeData: param.json,
   },
   text: `
 ${WRITE_PREAMBLE}
@@ -47,13 +46,13 @@ DECLARE @changed int;
 BEGIN TRANSACTION;
 WITH target AS (
   SELECT TOP (1) status, error, agent_id, lease_expires_at, not_before, dispatched_at, finished_at, updated_at
-  FROM ${T.tasks} WITH (UPDLOCK, READPAST, ROWLOCK, READCOMMITTEDLOCK)
+  FROM ${TABLE.tasks} WITH (UPDLOCK, READPAST, ROWLOCK, READCOMMITTEDLOCK)
   WHERE id = @taskId AND status = 'running' AND attempt = @attempt AND agent_id = @agentId
   ORDER BY id
 )
 UPDATE target
 SET status = CASE WHEN @requeue = 1 THEN 'queued' ELSE 'dead' END,
-  error = N'${LEASE_RECLAIMED_ERROR}',
+  error = N${sqlJson(LEASE_RECLAIMED_ERROR)},
   agent_id = CASE WHEN @requeue = 1 THEN NULL ELSE agent_id END,
   lease_expires_at = NULL,
   not_before = CASE WHEN @requeue = 1 THEN @notBefore ELSE not_before END,
@@ -63,9 +62,9 @@ SET status = CASE WHEN @requeue = 1 THEN 'queued' ELSE 'dead' END,
 SET @changed = @@ROWCOUNT;
 IF @changed = 1
 BEGIN
-  INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  INSERT INTO ${TABLE.taskEvents} (task_id, at, kind, attempt, agent_id, data)
   VALUES (@taskId, @now, 'lease_reclaimed', @attempt, @agentId, NULL);
-  INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  INSERT INTO ${TABLE.taskEvents} (task_id, at, kind, attempt, agent_id, data)
   VALUES (@taskId, @now, CASE WHEN @requeue = 1 THEN 'retry_scheduled' ELSE 'dead' END, @attempt, NULL,
     @outcomeData);
 END;
@@ -80,10 +79,10 @@ SELECT CAST(@changed AS bit) AS applied;`,
  */
 export const SELECT_AGENT_RUNS = statement('SELECT_AGENT_RUNS', {
   idempotent: true,
-  params: { agentId: P.nvarchar(LEN.agentId), since: P.time },
+  params: { agentId: param.nvarchar(COLUMN_LENGTH.agentId), since: param.time },
   text: `
 SELECT at, kind, JSON_VALUE(data, '$.runMs') AS run_ms
-FROM ${T.taskEvents}
+FROM ${TABLE.taskEvents}
 WHERE agent_id = @agentId AND at >= @since AND kind IN ('succeeded', 'failed')
 ORDER BY at, seq;`,
 });
@@ -97,7 +96,7 @@ ORDER BY at, seq;`,
  */
 export const ROUTE_STATS = statement('ROUTE_STATS', {
   idempotent: true,
-  params: { now: P.time },
+  params: { now: param.time },
   text: `
 WITH per_status AS (
   SELECT route_id,
@@ -106,11 +105,11 @@ WITH per_status AS (
     0 AS running,
     0 AS dead,
     MIN(CASE WHEN not_before <= @now THEN not_before END) AS oldest_queued_at
-  FROM ${T.tasks} WHERE status = 'queued' GROUP BY route_id
+  FROM ${TABLE.tasks} WHERE status = 'queued' GROUP BY route_id
   UNION ALL
-  SELECT route_id, 0, 0, COUNT(*), 0, CAST(NULL AS datetime2(3)) FROM ${T.tasks} WHERE status = 'running' GROUP BY route_id
+  SELECT route_id, 0, 0, COUNT(*), 0, CAST(NULL AS datetime2(3)) FROM ${TABLE.tasks} WHERE status = 'running' GROUP BY route_id
   UNION ALL
-  SELECT route_id, 0, 0, 0, COUNT(*), CAST(NULL AS datetime2(3)) FROM ${T.tasks} WHERE status = 'dead' GROUP BY route_id
+  SELECT route_id, 0, 0, 0, COUNT(*), CAST(NULL AS datetime2(3)) FROM ${TABLE.tasks} WHERE status = 'dead' GROUP BY route_id
 ),
 per_route AS (
   SELECT route_id, SUM(queued) AS queued, SUM(delayed) AS delayed, SUM(running) AS running, SUM(dead) AS dead,
@@ -120,7 +119,7 @@ per_route AS (
 )
 SELECT r.type, r.capabilities, p.queued, p.delayed, p.running, p.dead, p.oldest_queued_at
 FROM per_route AS p
-JOIN ${T.routes} AS r ON r.id = p.route_id
+JOIN ${TABLE.routes} AS r ON r.id = p.route_id
 ORDER BY r.route_key;`,
 });
 
@@ -131,13 +130,13 @@ ORDER BY r.route_key;`,
  */
 export const COUNT_TASK_EVENTS = statement('COUNT_TASK_EVENTS', {
   idempotent: true,
-  params: { kinds: P.json, since: P.time },
+  params: { kinds: param.json, since: param.time },
   text: `
 SELECT k.kind, c.n
 FROM OPENJSON(@kinds) WITH (kind varchar(32) '$') AS k
 CROSS APPLY (
   SELECT COUNT(*) AS n
-  FROM ${T.taskEvents} AS e
+  FROM ${TABLE.taskEvents} AS e
   WHERE e.kind = k.kind COLLATE Latin1_General_100_BIN2 AND e.at >= @since
 ) AS c;`,
 });

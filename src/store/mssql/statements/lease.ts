@@ -3,16 +3,19 @@
  * belongs to a lease matches LEASE_HELD (running, the caller's attempt, the caller as holder), so a worker
  * whose attempt was requeued, reclaimed or finished changes nothing. Each is one request and one transaction.
  */
-import { LEN, P, statement, T, taskColumns, WRITE_PREAMBLE } from '../statement';
+import { CLAIM_REFUSED_STATES } from '../../../domain/agent';
+import { RESULT_REJECTED, resultRejectedData, type ReportedOutcome } from '../../../domain/storeRules';
+import { sqlJson, sqlString, sqlStringList } from '../../sqlLiteral';
+import { COLUMN_LENGTH, param, statement, TABLE, taskColumns, WRITE_PREAMBLE } from '../statement';
 
 /** The fencing condition on alias `t`: the attempt is running and held by @agentId. */
 const LEASE_HELD = `t.id = @taskId AND t.status = 'running' AND t.attempt = @attempt AND t.agent_id = @agentId`;
 
 const leaseParams = {
-  taskId: P.varchar(LEN.taskId),
-  attempt: P.int,
-  agentId: P.nvarchar(LEN.agentId),
-  now: P.time,
+  taskId: param.varchar(COLUMN_LENGTH.taskId),
+  attempt: param.int,
+  agentId: param.nvarchar(COLUMN_LENGTH.agentId),
+  now: param.time,
 };
 
 /** The run time of the attempt a write ends (started_at belongs to the current attempt: every claim sets it). */
@@ -22,19 +25,20 @@ const RUN_MS = `DATEDIFF_BIG(millisecond, deleted.started_at, @now)`;
 const jsonNumber = (expr: string) => `COALESCE(CAST(${expr} AS nvarchar(20)), N'null')`;
 
 /**
- * Appends `result_rejected` { outcome } when the write did not apply but the task exists (a zombie, a second
- * completion, a non-holder): the refusal is on the record, in the same transaction.
+ * Appends RESULT_REJECTED with resultRejectedData(outcome) (src/domain/storeRules.ts) when the write did not
+ * apply but the task exists (a zombie, a second completion, a non-holder): the refusal is on the record, in the
+ * same transaction.
  */
-const rejectedUnlessApplied = (outcome: 'succeeded' | 'failed') => `
-ELSE IF EXISTS (SELECT 1 FROM ${T.tasks} WHERE id = @taskId)
+const rejectedUnlessApplied = (outcome: ReportedOutcome) => `
+ELSE IF EXISTS (SELECT 1 FROM ${TABLE.tasks} WHERE id = @taskId)
 BEGIN
-  INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
-  VALUES (@taskId, @now, 'result_rejected', @attempt, @agentId, N'{"outcome":"${outcome}"}');
+  INSERT INTO ${TABLE.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  VALUES (@taskId, @now, ${sqlString(RESULT_REJECTED)}, @attempt, @agentId, N${sqlJson(resultRejectedData(outcome))});
 END;`;
 
 /**
  * CLAIM_TASK: claims dispatch @attempt of a queued task whose deadline has not passed, unless the registry holds
- * the agent (suspended, frozen, draining, stopped, failed; an unknown agent may claim): running, attempt + 1,
+ * the agent (in one of CLAIM_REFUSED_STATES, src/domain/agent.ts; an unknown agent may claim): running, attempt + 1,
  * the lease until @leaseUntil, started_at; appends `started` { waitMs: from when it was due (not_before) to now }.
  *
  * Locking: a point update by primary key with UPDLOCK, ROWLOCK, READCOMMITTEDLOCK. It deliberately does not use
@@ -48,7 +52,7 @@ END;`;
  */
 export const CLAIM_TASK = statement('CLAIM_TASK', {
   idempotent: false,
-  params: { ...leaseParams, leaseUntil: P.time },
+  params: { ...leaseParams, leaseUntil: param.time },
   text: `
 ${WRITE_PREAMBLE}
 DECLARE @claimed int;
@@ -57,24 +61,24 @@ UPDATE t
 SET status = 'running', attempt = t.attempt + 1, agent_id = @agentId, lease_expires_at = @leaseUntil,
   started_at = @now, error = NULL, updated_at = @now
 OUTPUT ${taskColumns('inserted.')}
-FROM ${T.tasks} AS t WITH (UPDLOCK, ROWLOCK, READCOMMITTEDLOCK)
+FROM ${TABLE.tasks} AS t WITH (UPDLOCK, ROWLOCK, READCOMMITTEDLOCK)
 WHERE t.id = @taskId AND t.status = 'queued' AND t.attempt = @attempt
   AND (t.deadline IS NULL OR t.deadline > @now)
-  AND NOT EXISTS (SELECT 1 FROM ${T.agents} AS a
-                  WHERE a.id = @agentId AND a.state IN ('suspended', 'frozen', 'draining', 'stopped', 'failed'));
+  AND NOT EXISTS (SELECT 1 FROM ${TABLE.agents} AS a
+                  WHERE a.id = @agentId AND a.state IN (${sqlStringList(CLAIM_REFUSED_STATES)}));
 SET @claimed = @@ROWCOUNT;
 IF @claimed = 1
 BEGIN
-  INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  INSERT INTO ${TABLE.taskEvents} (task_id, at, kind, attempt, agent_id, data)
   SELECT @taskId, @now, 'started', @attempt + 1, @agentId,
     CONCAT(N'{"waitMs":', ${jsonNumber('DATEDIFF_BIG(millisecond, not_before, @now)')}, N'}')
-  FROM ${T.tasks}
+  FROM ${TABLE.tasks}
   WHERE id = @taskId;
 END;
 COMMIT TRANSACTION;
 IF @claimed = 0
 BEGIN
-  SELECT ${taskColumns()} FROM ${T.tasks} WHERE id = @taskId;
+  SELECT ${taskColumns()} FROM ${TABLE.tasks} WHERE id = @taskId;
 END;`,
 });
 
@@ -84,12 +88,12 @@ END;`,
  */
 export const RENEW_LEASE = statement('RENEW_LEASE', {
   idempotent: true,
-  params: { ...leaseParams, leaseUntil: P.time },
+  params: { ...leaseParams, leaseUntil: param.time },
   text: `
 UPDATE t
 SET lease_expires_at = @leaseUntil, updated_at = @now
 OUTPUT inserted.cancel_requested
-FROM ${T.tasks} AS t WITH (ROWLOCK)
+FROM ${TABLE.tasks} AS t WITH (ROWLOCK)
 WHERE ${LEASE_HELD};`,
 });
 
@@ -101,7 +105,7 @@ WHERE ${LEASE_HELD};`,
  */
 export const COMPLETE_TASK = statement('COMPLETE_TASK', {
   idempotent: false,
-  params: { ...leaseParams, result: P.json },
+  params: { ...leaseParams, result: param.json },
   text: `
 ${WRITE_PREAMBLE}
 DECLARE @done TABLE (run_ms bigint NULL, total_ms bigint NULL);
@@ -109,11 +113,11 @@ BEGIN TRANSACTION;
 UPDATE t
 SET status = 'succeeded', result = @result, lease_expires_at = NULL, finished_at = @now, updated_at = @now
 OUTPUT ${RUN_MS}, DATEDIFF_BIG(millisecond, deleted.created_at, @now) INTO @done (run_ms, total_ms)
-FROM ${T.tasks} AS t WITH (ROWLOCK)
+FROM ${TABLE.tasks} AS t WITH (ROWLOCK)
 WHERE ${LEASE_HELD};
 IF EXISTS (SELECT 1 FROM @done)
 BEGIN
-  INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  INSERT INTO ${TABLE.taskEvents} (task_id, at, kind, attempt, agent_id, data)
   SELECT @taskId, @now, 'succeeded', @attempt, @agentId,
     CONCAT(N'{"runMs":', ${jsonNumber('run_ms')}, N',"totalMs":', ${jsonNumber('total_ms')}, N'}')
   FROM @done;
@@ -136,11 +140,11 @@ export const FAIL_TASK = statement('FAIL_TASK', {
   idempotent: false,
   params: {
     ...leaseParams,
-    error: P.json,
-    failedHead: P.json,
-    requeue: P.bit,
-    notBefore: P.time,
-    outcomeData: P.json,
+    error: param.json,
+    failedHead: param.json,
+    requeue: param.bit,
+    notBefore: param.time,
+    outcomeData: param.json,
   },
   text: `
 ${WRITE_PREAMBLE}
@@ -156,15 +160,15 @@ SET status = CASE WHEN @requeue = 1 THEN 'queued' ELSE 'dead' END,
   finished_at = CASE WHEN @requeue = 1 THEN t.finished_at ELSE @now END,
   updated_at = @now
 OUTPUT ${RUN_MS} INTO @done (run_ms)
-FROM ${T.tasks} AS t WITH (ROWLOCK)
+FROM ${TABLE.tasks} AS t WITH (ROWLOCK)
 WHERE ${LEASE_HELD};
 IF EXISTS (SELECT 1 FROM @done)
 BEGIN
-  INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  INSERT INTO ${TABLE.taskEvents} (task_id, at, kind, attempt, agent_id, data)
   SELECT @taskId, @now, 'failed', @attempt, @agentId,
     CONCAT(@failedHead, ${jsonNumber('run_ms')}, N'}')
   FROM @done;
-  INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  INSERT INTO ${TABLE.taskEvents} (task_id, at, kind, attempt, agent_id, data)
   VALUES (@taskId, @now, CASE WHEN @requeue = 1 THEN 'retry_scheduled' ELSE 'dead' END, @attempt, @agentId,
     @outcomeData);
 END
@@ -186,12 +190,12 @@ DECLARE @changed int;
 BEGIN TRANSACTION;
 UPDATE t
 SET status = 'cancelled', lease_expires_at = NULL, finished_at = @now, updated_at = @now
-FROM ${T.tasks} AS t WITH (ROWLOCK)
+FROM ${TABLE.tasks} AS t WITH (ROWLOCK)
 WHERE ${LEASE_HELD} AND t.cancel_requested = 1;
 SET @changed = @@ROWCOUNT;
 IF @changed = 1
 BEGIN
-  INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  INSERT INTO ${TABLE.taskEvents} (task_id, at, kind, attempt, agent_id, data)
   VALUES (@taskId, @now, 'cancelled', @attempt, @agentId, NULL);
 END;
 COMMIT TRANSACTION;
@@ -213,12 +217,12 @@ BEGIN TRANSACTION;
 UPDATE t
 SET status = 'queued', agent_id = NULL, lease_expires_at = NULL, not_before = @now, dispatched_at = @now,
   updated_at = @now
-FROM ${T.tasks} AS t WITH (ROWLOCK)
+FROM ${TABLE.tasks} AS t WITH (ROWLOCK)
 WHERE ${LEASE_HELD};
 SET @changed = @@ROWCOUNT;
 IF @changed = 1
 BEGIN
-  INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  INSERT INTO ${TABLE.taskEvents} (task_id, at, kind, attempt, agent_id, data)
   VALUES (@taskId, @now, 'released', @attempt, @agentId, NULL);
 END;
 COMMIT TRANSACTION;

@@ -1,5 +1,5 @@
 /** The store's own checks: liveness, and the schema version the migrations left. */
-import { statement, T } from '../statement';
+import { statement, TABLE } from '../statement';
 
 /** PING: a round trip. Result: { ok: 1 }. */
 export const PING = statement('PING', { idempotent: true, params: {}, text: 'SELECT 1 AS ok;' });
@@ -12,13 +12,13 @@ export const SELECT_SCHEMA_VERSION = statement('SELECT_SCHEMA_VERSION', {
   idempotent: true,
   params: {},
   text: `
-IF OBJECT_ID(N'${T.schemaVersion}', N'U') IS NULL
+IF OBJECT_ID(N'${TABLE.schemaVersion}', N'U') IS NULL
 BEGIN
   SELECT CAST(NULL AS int) AS version;
 END
 ELSE
 BEGIN
-  SELECT MAX(version) AS version FROM ${T.schemaVersion};
+  SELECT MAX(version) AS version FROM ${TABLE.schemaVersion};
 END;`,
 });
 
@@ -30,12 +30,12 @@ export const SELECT_SCHEMA_LEDGER = statement('SELECT_SCHEMA_LEDGER', {
   idempotent: true,
   params: {},
   text: `
-IF OBJECT_ID(N'${T.schemaVersion}', N'U') IS NULL
+IF OBJECT_ID(N'${TABLE.schemaVersion}', N'U') IS NULL
 BEGIN
   SELECT CAST(NULL AS int) AS version, CAST(NULL AS nvarchar(128)) AS name WHERE 1 = 0;
 END
 ELSE
 BEGIN
-  SELECT version, name FROM ${T.schemaVersion} ORDER BY version;
+  SELECT version, name FROM ${TABLE.schemaVersion} ORDER BY version;
 END;`,
 });

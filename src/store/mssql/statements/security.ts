@@ -1,5 +1,5 @@
 /** API keys (stored by hash, never the key) and the append-only audit log. */
-import { LEN, P, statement, T } from '../statement';
+import { COLUMN_LENGTH, param, statement, TABLE } from '../statement';
 
 const KEY_COLUMNS = 'id, name, role, hash, prefix, created_at, created_by, revoked_at';
 const AUDIT_COLUMNS = 'seq, at, actor, actor_name, action, target, ip, detail';
@@ -12,40 +12,40 @@ const AUDIT_COLUMNS = 'seq, at, actor, actor_name, action, target, ip, detail';
 export const INSERT_API_KEY = statement('INSERT_API_KEY', {
   idempotent: false,
   params: {
-    id: P.nvarchar(LEN.keyId),
-    name: P.nvarchar(LEN.name),
-    role: P.varchar(LEN.status),
-    hash: P.varchar(LEN.hash),
-    prefix: P.nvarchar(LEN.prefix),
-    createdAt: P.time,
-    createdBy: P.nvarchar(LEN.keyId),
-    revokedAt: P.time,
+    id: param.nvarchar(COLUMN_LENGTH.keyId),
+    name: param.nvarchar(COLUMN_LENGTH.name),
+    role: param.varchar(COLUMN_LENGTH.status),
+    hash: param.varchar(COLUMN_LENGTH.hash),
+    prefix: param.nvarchar(COLUMN_LENGTH.prefix),
+    createdAt: param.time,
+    createdBy: param.nvarchar(COLUMN_LENGTH.keyId),
+    revokedAt: param.time,
   },
   text: `
-INSERT INTO ${T.apiKeys} (id, name, role, hash, prefix, created_at, created_by, revoked_at)
+INSERT INTO ${TABLE.apiKeys} (id, name, role, hash, prefix, created_at, created_by, revoked_at)
 VALUES (@id, @name, @role, @hash, @prefix, @createdAt, @createdBy, @revokedAt);`,
 });
 
 /** SELECT_API_KEY_BY_HASH: the key with a hash, revoked or not (UX_api_keys_hash). Params: @hash. */
 export const SELECT_API_KEY_BY_HASH = statement('SELECT_API_KEY_BY_HASH', {
   idempotent: true,
-  params: { hash: P.varchar(LEN.hash) },
-  text: `SELECT ${KEY_COLUMNS} FROM ${T.apiKeys} WHERE hash = @hash;`,
+  params: { hash: param.varchar(COLUMN_LENGTH.hash) },
+  text: `SELECT ${KEY_COLUMNS} FROM ${TABLE.apiKeys} WHERE hash = @hash;`,
 });
 
 /** SELECT_API_KEYS: every key, oldest first (IX_api_keys_created). */
 export const SELECT_API_KEYS = statement('SELECT_API_KEYS', {
   idempotent: true,
   params: {},
-  text: `SELECT ${KEY_COLUMNS} FROM ${T.apiKeys} ORDER BY created_at, id;`,
+  text: `SELECT ${KEY_COLUMNS} FROM ${TABLE.apiKeys} ORDER BY created_at, id;`,
 });
 
 /** REVOKE_API_KEY: revokes a key not yet revoked. Params: @id, @now. Result: { id }, or none when unknown or already revoked. */
 export const REVOKE_API_KEY = statement('REVOKE_API_KEY', {
   idempotent: false,
-  params: { id: P.nvarchar(LEN.keyId), now: P.time },
+  params: { id: param.nvarchar(COLUMN_LENGTH.keyId), now: param.time },
   text: `
-UPDATE ${T.apiKeys}
+UPDATE ${TABLE.apiKeys}
 SET revoked_at = @now
 OUTPUT inserted.id
 WHERE id = @id AND revoked_at IS NULL;`,
@@ -55,16 +55,16 @@ WHERE id = @id AND revoked_at IS NULL;`,
 export const INSERT_AUDIT = statement('INSERT_AUDIT', {
   idempotent: false,
   params: {
-    at: P.time,
-    actor: P.nvarchar(LEN.keyId),
-    actorName: P.nvarchar(LEN.keyId),
-    action: P.varchar(LEN.action),
-    target: P.nvarchar(LEN.target),
-    ip: P.nvarchar(LEN.ip),
-    detail: P.json,
+    at: param.time,
+    actor: param.nvarchar(COLUMN_LENGTH.keyId),
+    actorName: param.nvarchar(COLUMN_LENGTH.keyId),
+    action: param.varchar(COLUMN_LENGTH.action),
+    target: param.nvarchar(COLUMN_LENGTH.target),
+    ip: param.nvarchar(COLUMN_LENGTH.ip),
+    detail: param.json,
   },
   text: `
-INSERT INTO ${T.auditLog} (at, actor, actor_name, action, target, ip, detail)
+INSERT INTO ${TABLE.auditLog} (at, actor, actor_name, action, target, ip, detail)
 VALUES (@at, @actor, @actorName, @action, @target, @ip, @detail);`,
 });
 
@@ -74,17 +74,17 @@ VALUES (@at, @actor, @actorName, @action, @target, @ip, @detail);`,
  */
 export const SELECT_AUDIT = statement('SELECT_AUDIT', {
   idempotent: true,
-  params: { beforeSeq: P.bigint, limit: P.int },
-  text: `SELECT TOP (@limit) ${AUDIT_COLUMNS} FROM ${T.auditLog} WHERE seq < @beforeSeq ORDER BY seq DESC;`,
+  params: { beforeSeq: param.bigint, limit: param.int },
+  text: `SELECT TOP (@limit) ${AUDIT_COLUMNS} FROM ${TABLE.auditLog} WHERE seq < @beforeSeq ORDER BY seq DESC;`,
 });
 
 /** SELECT_AUDIT_BY_ACTION: as SELECT_AUDIT, of one @action only (IX_audit_log_action_seq, backwards). */
 export const SELECT_AUDIT_BY_ACTION = statement('SELECT_AUDIT_BY_ACTION', {
   idempotent: true,
-  params: { action: P.varchar(LEN.action), beforeSeq: P.bigint, limit: P.int },
+  params: { action: param.varchar(COLUMN_LENGTH.action), beforeSeq: param.bigint, limit: param.int },
   text: `
 SELECT TOP (@limit) ${AUDIT_COLUMNS}
-FROM ${T.auditLog}
+FROM ${TABLE.auditLog}
 WHERE action = @action AND seq < @beforeSeq
 ORDER BY seq DESC;`,
 });

@@ -2,7 +2,17 @@
  * Task submission and reads: the statements behind insertTasks, getTask, listTasks, listTaskEvents and
  * listRoutes. Each is one request (one round trip); each write is one transaction.
  */
-import { BIN2, LEN, P, statement, T, taskColumns, WRITE_PREAMBLE, type ParamType } from '../statement';
+import type { TaskListShape } from '../../shared';
+import {
+  BIN2,
+  COLUMN_LENGTH,
+  param,
+  type ParamType,
+  statement,
+  TABLE,
+  taskColumns,
+  WRITE_PREAMBLE,
+} from '../statement';
 
 /**
  * INSERT_TASKS: inserts a batch of tasks, their `submitted` events and their routes, all or nothing.
@@ -26,7 +36,7 @@ import { BIN2, LEN, P, statement, T, taskColumns, WRITE_PREAMBLE, type ParamType
  */
 export const INSERT_TASKS = statement('INSERT_TASKS', {
   idempotent: false,
-  params: { tasks: P.json, createdAt: P.time },
+  params: { tasks: param.json, createdAt: param.time },
   text: `
 ${WRITE_PREAMBLE}
 DECLARE @new TABLE (
@@ -81,7 +91,7 @@ BEGIN TRANSACTION;
 INSERT INTO @existing (id, idempotency_key, request_hash)
 SELECT t.id, t.idempotency_key, t.request_hash
 FROM @new AS n
-JOIN ${T.tasks} AS t WITH (UPDLOCK, HOLDLOCK, ROWLOCK) ON t.idempotency_key = n.idempotency_key
+JOIN ${TABLE.tasks} AS t WITH (UPDLOCK, HOLDLOCK, ROWLOCK) ON t.idempotency_key = n.idempotency_key
 WHERE n.idempotency_key IS NOT NULL AND t.idempotency_key IS NOT NULL;
 
 SELECT e.id, e.idempotency_key
@@ -96,10 +106,10 @@ BEGIN
 END;
 
 SELECT ${taskColumns('t.')}
-FROM ${T.tasks} AS t
+FROM ${TABLE.tasks} AS t
 JOIN @existing AS e ON e.id = t.id;
 
-MERGE ${T.routes} WITH (HOLDLOCK) AS r
+MERGE ${TABLE.routes} WITH (HOLDLOCK) AS r
 USING (
   SELECT DISTINCT n.route_key, n.type, n.required_capabilities
   FROM @new AS n
@@ -109,7 +119,7 @@ ON r.route_hash = CAST(HASHBYTES('SHA2_256', s.route_key) AS binary(32))
 WHEN NOT MATCHED BY TARGET THEN
   INSERT (route_key, type, capabilities, created_at) VALUES (s.route_key, s.type, s.required_capabilities, @createdAt);
 
-INSERT INTO ${T.tasks} (id, type, status, attempt, max_attempts, required_capabilities, route_id, priority, payload,
+INSERT INTO ${TABLE.tasks} (id, type, status, attempt, max_attempts, required_capabilities, route_id, priority, payload,
   cancel_requested, timeout_seconds, not_before, deadline, idempotency_key, request_hash, submitted_by,
   trace_parent, dispatched_at, created_at, updated_at)
 OUTPUT ${taskColumns('inserted.')}
@@ -117,10 +127,10 @@ SELECT n.id, n.type, 'queued', 0, n.max_attempts, n.required_capabilities, r.id,
   0, n.timeout_seconds, n.not_before, n.deadline, n.idempotency_key, n.request_hash, n.submitted_by,
   n.trace_parent, n.created_at, n.created_at, n.created_at
 FROM @new AS n
-JOIN ${T.routes} AS r ON r.route_hash = CAST(HASHBYTES('SHA2_256', n.route_key) AS binary(32))
+JOIN ${TABLE.routes} AS r ON r.route_hash = CAST(HASHBYTES('SHA2_256', n.route_key) AS binary(32))
 WHERE NOT EXISTS (SELECT 1 FROM @existing AS e WHERE e.idempotency_key = n.idempotency_key);
 
-INSERT INTO ${T.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+INSERT INTO ${TABLE.taskEvents} (task_id, at, kind, attempt, agent_id, data)
 SELECT n.id, n.created_at, 'submitted', 0, NULL, NULL
 FROM @new AS n
 WHERE NOT EXISTS (SELECT 1 FROM @existing AS e WHERE e.idempotency_key = n.idempotency_key)
@@ -132,16 +142,11 @@ COMMIT TRANSACTION;`,
 /** SELECT_TASK: one task. Params: @id. Result: the row or none. */
 export const SELECT_TASK = statement('SELECT_TASK', {
   idempotent: true,
-  params: { id: P.varchar(LEN.taskId) },
-  text: `SELECT ${taskColumns()} FROM ${T.tasks} WHERE id = @id;`,
+  params: { id: param.varchar(COLUMN_LENGTH.taskId) },
+  text: `SELECT ${taskColumns()} FROM ${TABLE.tasks} WHERE id = @id;`,
 });
 
-export interface TaskListShape {
-  status: boolean;
-  type: boolean;
-  capability: boolean;
-  beforeId: boolean;
-}
+export type { TaskListShape } from '../../shared';
 
 /**
  * LIST_TASKS, newest first: one statement per combination of filters present, so each gets its own plan
@@ -162,17 +167,17 @@ export function listTasksStatement(shape: TaskListShape) {
     .filter(([, on]) => on)
     .map(([k]) => k)
     .join(',')})`;
-  const params: Record<string, ParamType> = { limit: P.int };
-  if (shape.status) params.status = P.varchar(LEN.status);
-  if (shape.type) params.type = P.varchar(LEN.token);
-  if (shape.capability) params.capability = P.nvarchar(LEN.token);
-  if (shape.beforeId) params.beforeId = P.varchar(LEN.taskId);
+  const params: Record<string, ParamType> = { limit: param.int };
+  if (shape.status) params.status = param.varchar(COLUMN_LENGTH.status);
+  if (shape.type) params.type = param.varchar(COLUMN_LENGTH.token);
+  if (shape.capability) params.capability = param.nvarchar(COLUMN_LENGTH.token);
+  if (shape.beforeId) params.beforeId = param.varchar(COLUMN_LENGTH.taskId);
   return statement(name, {
     idempotent: true,
     params,
     text: `
 SELECT TOP (@limit) ${taskColumns('t.')}
-FROM ${T.tasks} AS t
+FROM ${TABLE.tasks} AS t
 ${where.length > 0 ? `WHERE ${where.join('\n  AND ')}` : ''}
 ORDER BY t.id DESC;`,
   });
@@ -181,10 +186,10 @@ ORDER BY t.id DESC;`,
 /** SELECT_TASK_EVENTS: one task's events in order (IX_task_events_task_seq). Params: @taskId. Result: event rows. */
 export const SELECT_TASK_EVENTS = statement('SELECT_TASK_EVENTS', {
   idempotent: true,
-  params: { taskId: P.varchar(LEN.taskId) },
+  params: { taskId: param.varchar(COLUMN_LENGTH.taskId) },
   text: `
 SELECT seq, task_id, at, kind, attempt, agent_id, data
-FROM ${T.taskEvents}
+FROM ${TABLE.taskEvents}
 WHERE task_id = @taskId
 ORDER BY seq;`,
 });
@@ -195,10 +200,10 @@ ORDER BY seq;`,
  */
 export const SELECT_TASK_EVENTS_AFTER = statement('SELECT_TASK_EVENTS_AFTER', {
   idempotent: true,
-  params: { afterSeq: P.bigint, limit: P.int },
+  params: { afterSeq: param.bigint, limit: param.int },
   text: `
 SELECT TOP (@limit) seq, task_id, at, kind, attempt, agent_id, data
-FROM ${T.taskEvents}
+FROM ${TABLE.taskEvents}
 WHERE seq > @afterSeq
 ORDER BY seq;`,
 });
@@ -207,12 +212,12 @@ ORDER BY seq;`,
 export const SELECT_LAST_TASK_EVENT_SEQ = statement('SELECT_LAST_TASK_EVENT_SEQ', {
   idempotent: true,
   params: {},
-  text: `SELECT COALESCE(MAX(seq), 0) AS seq FROM ${T.taskEvents};`,
+  text: `SELECT COALESCE(MAX(seq), 0) AS seq FROM ${TABLE.taskEvents};`,
 });
 
 /** SELECT_ROUTES: every route ever submitted on, by key. Result: { type, capabilities (JSON) } rows. */
 export const SELECT_ROUTES = statement('SELECT_ROUTES', {
   idempotent: true,
   params: {},
-  text: `SELECT type, capabilities FROM ${T.routes} ORDER BY route_key;`,
+  text: `SELECT type, capabilities FROM ${TABLE.routes} ORDER BY route_key;`,
 });

@@ -1,41 +1,41 @@
 /**
- * API-key and audit-log statements of the SQLite adapter, each named, with its contract, and the mapping of
- * their rows. Prepared once per connection by `prepareSecurityStatements`. Parameters are named (`@name`).
+ * API keys (stored by hash, never the key) and the append-only audit log. Twin of
+ * `mssql/statements/security.ts`. Parameters are named (`@name`).
  */
 import type { Database } from 'better-sqlite3';
-import type { ApiKeyRecord } from '../../domain/security';
-import type { ApiKeyRow, AuditRow } from './rows';
+import type { ApiKeyRecord } from '../../../domain/security';
+import type { ApiKeyRow, AuditRow } from '../rows';
 
 /**
- * Stores a key (its hash, never the key). Params: every column. Throws SQLITE_CONSTRAINT_UNIQUE or
+ * INSERT_API_KEY: stores a key (its hash, never the key). Params: every column. Throws SQLITE_CONSTRAINT_UNIQUE or
  * SQLITE_CONSTRAINT_PRIMARYKEY when the hash or the id exists, SQLITE_CONSTRAINT_CHECK for an unknown role.
  */
 export const INSERT_API_KEY = `
 INSERT INTO api_keys (id, name, role, hash, prefix, created_at, created_by, revoked_at)
 VALUES (@id, @name, @role, @hash, @prefix, @createdAt, @createdBy, @revokedAt)`;
 
-/** The key with a hash, revoked or not (unique index on hash). Params: @hash. Result: the row or none. */
+/** SELECT_API_KEY_BY_HASH: the key with a hash, revoked or not (unique index on hash). Params: @hash. Result: the row or none. */
 export const SELECT_API_KEY_BY_HASH = `SELECT * FROM api_keys WHERE hash = @hash`;
 
-/** Every key, oldest first (index api_keys_created). Result: key rows. */
+/** SELECT_API_KEYS: every key, oldest first (index api_keys_created). Result: key rows. */
 export const SELECT_API_KEYS = `SELECT * FROM api_keys ORDER BY created_at, id`;
 
-/** Revokes a key not yet revoked. Params: @id, @now. Changes: 0|1 (0 when unknown or already revoked). */
+/** REVOKE_API_KEY: revokes a key not yet revoked. Params: @id, @now. Changes: 0|1 (0 when unknown or already revoked). */
 export const REVOKE_API_KEY = `UPDATE api_keys SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL`;
 
-/** Appends an audit entry. Params: @at, @actor, @actorName, @action, @target, @ip, @detail (JSON). */
+/** INSERT_AUDIT: appends an audit entry. Params: @at, @actor, @actorName, @action, @target, @ip, @detail (JSON). */
 export const INSERT_AUDIT = `
 INSERT INTO audit_log (at, actor, actor_name, action, target, ip, detail)
 VALUES (@at, @actor, @actorName, @action, @target, @ip, @detail)`;
 
 /**
- * Audit entries before @beforeSeq, newest first (the primary key, backwards). Params: @beforeSeq (the
+ * SELECT_AUDIT: audit entries before @beforeSeq, newest first (the primary key, backwards). Params: @beforeSeq (the
  * caller passes MAX_SEQ for the first page), @limit. Result: audit rows.
  */
 export const SELECT_AUDIT = `SELECT * FROM audit_log WHERE seq < @beforeSeq ORDER BY seq DESC LIMIT @limit`;
 
 /**
- * As SELECT_AUDIT, only one @action (index audit_log_action_seq, backwards).
+ * SELECT_AUDIT_BY_ACTION: as SELECT_AUDIT, only one @action (index audit_log_action_seq, backwards).
  * Params: @action, @beforeSeq, @limit. Result: audit rows.
  */
 export const SELECT_AUDIT_BY_ACTION = `

@@ -1,12 +1,13 @@
 /**
- * The agent-registry writes of the SQLite adapter, as functions over the prepared statements. The caller
- * runs `registerAgent` and `setAgentState` inside one IMMEDIATE transaction (they read, then write).
+ * The agent registry of the SQLite adapter: register, heartbeat, state changes, reads, removal. Twin of the
+ * T-SQL batches of `mssql/statements/agents.ts`. The caller runs `registerAgent` and `setAgentState` inside one
+ * IMMEDIATE transaction (they read, then write).
  */
-import type { AgentRecord, AgentState, StateSource } from '../../domain/agent';
-import type { AgentRegistration, HeartbeatReport } from '../port';
-import type { AgentStatements, UpsertAgentParams } from './agentStatements';
-import type { FleetStatements } from './fleetStatements';
-import { toAgent, type AgentRow } from './rows';
+import type { AgentEvent, AgentRecord, AgentState, StateSource } from '../../domain/agent';
+import type { AgentRegistration, AgentStateChange, HeartbeatReport } from '../port';
+import { toAgent, toAgentEvent, type AgentRow } from './rows';
+import type { SqliteStatements } from './statements';
+import type { UpsertAgentParams } from './statements/agents';
 
 /** Admin-set states a re-registering agent does not leave (it must be released by an admin). */
 const ADMIN_HOLDS: ReadonlySet<string> = new Set<AgentState>(['suspended', 'draining']);
@@ -21,8 +22,8 @@ function keepsState(row: AgentRow): boolean {
  * keeps its state (see `keepsState`) gets its registration fields updated, its state and source untouched, and
  * an event from and to that state, `registered while <state>`: the returned record tells the worker to stay out.
  */
-export function registerAgent(s: AgentStatements, reg: AgentRegistration, now: number): AgentRecord {
-  const previous = s.selectAgent.get({ id: reg.id });
+export function registerAgent(statements: SqliteStatements, reg: AgentRegistration, now: number): AgentRecord {
+  const previous = statements.agents.selectAgent.get({ id: reg.id });
   const params: UpsertAgentParams = {
     id: reg.id,
     capabilities: JSON.stringify(reg.capabilities),
@@ -34,9 +35,9 @@ export function registerAgent(s: AgentStatements, reg: AgentRegistration, now: n
     now,
   };
   if (previous && keepsState(previous)) {
-    const [kept] = s.reregisterKeepingState.all({ ...params, state: previous.state });
+    const [kept] = statements.agents.reregisterKeepingState.all({ ...params, state: previous.state });
     if (!kept) throw new Error(`sqlite: re-registration of agent ${reg.id} in state ${previous.state} changed no row`);
-    s.insertAgentEvent.run({
+    statements.agents.insertAgentEvent.run({
       agentId: reg.id,
       at: now,
       fromState: previous.state,
@@ -45,9 +46,9 @@ export function registerAgent(s: AgentStatements, reg: AgentRegistration, now: n
     });
     return toAgent(kept);
   }
-  const [row] = s.upsertAgent.all(params);
+  const [row] = statements.agents.upsertAgent.all(params);
   if (!row) throw new Error(`sqlite: upsert of agent ${reg.id} returned no row`);
-  s.insertAgentEvent.run({
+  statements.agents.insertAgentEvent.run({
     agentId: reg.id,
     at: now,
     fromState: previous?.state ?? null,
@@ -57,8 +58,8 @@ export function registerAgent(s: AgentStatements, reg: AgentRegistration, now: n
   return toAgent(row);
 }
 
-export function heartbeat(s: AgentStatements, report: HeartbeatReport): AgentRecord | null {
-  const [row] = s.heartbeat.all({
+export function heartbeat(statements: SqliteStatements, report: HeartbeatReport): AgentRecord | null {
+  const [row] = statements.agents.heartbeat.all({
     id: report.agentId,
     now: report.now,
     runningTasks: report.runningTasks,
@@ -72,16 +73,14 @@ export function heartbeat(s: AgentStatements, report: HeartbeatReport): AgentRec
  * `agent`) as who set it. Returns false, appending nothing, when the agent is unknown, not in `from`, or
  * already in `to`.
  */
-export function setAgentState(
-  s: AgentStatements,
-  opts: { agentId: string; to: AgentState; from?: AgentState[]; reason: string; now: number; source?: StateSource },
-): boolean {
-  const row = s.selectAgent.get({ id: opts.agentId });
+export function setAgentState(statements: SqliteStatements, opts: AgentStateChange): boolean {
+  const row = statements.agents.selectAgent.get({ id: opts.agentId });
   if (!row || row.state === opts.to) return false;
   if (opts.from !== undefined && !opts.from.includes(row.state as AgentState)) return false;
   const source: StateSource = opts.source ?? 'agent';
-  if (s.setAgentState.run({ id: opts.agentId, from: row.state, to: opts.to, source }).changes === 0) return false;
-  s.insertAgentEvent.run({
+  if (statements.agents.setAgentState.run({ id: opts.agentId, from: row.state, to: opts.to, source }).changes === 0)
+    return false;
+  statements.agents.insertAgentEvent.run({
     agentId: opts.agentId,
     at: opts.now,
     fromState: row.state,
@@ -92,7 +91,16 @@ export function setAgentState(
 }
 
 /** Deletes the agent (and, by cascade, its events) when its state is one of `states`. One statement. */
-export function removeAgent(s: FleetStatements, agentId: string, states: AgentState[]): boolean {
+export function removeAgent(statements: SqliteStatements, agentId: string, states: AgentState[]): boolean {
   if (states.length === 0) return false;
-  return s.deleteAgentInStates.run({ id: agentId, states: JSON.stringify(states) }).changes === 1;
+  return statements.agents.deleteAgentInStates.run({ id: agentId, states: JSON.stringify(states) }).changes === 1;
+}
+
+export function getAgent(statements: SqliteStatements, id: string): AgentRecord | null {
+  const row = statements.agents.selectAgent.get({ id });
+  return row ? toAgent(row) : null;
+}
+
+export function listAgentEvents(statements: SqliteStatements, agentId: string): AgentEvent[] {
+  return statements.agents.selectAgentEvents.all({ agentId }).map(toAgentEvent);
 }

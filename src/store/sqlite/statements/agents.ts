@@ -1,15 +1,16 @@
 /**
- * Every agent-registry statement the SQLite adapter runs (and the ping), each named, with its contract.
- * Prepared once per connection by `prepareAgentStatements`. Writes with RETURNING are run with `.all()`.
+ * The agent registry: register, heartbeat, state changes, reads, removal. Twin of `mssql/statements/agents.ts`
+ * (whose REGISTER_AGENT is UPSERT_AGENT or REREGISTER_KEEPING_STATE here, chosen by `../agents.ts`, and whose
+ * SET_AGENT_STATE reads the state first as `../agents.ts` does). Writes with RETURNING are run with `.all()`.
  */
 import type { Database } from 'better-sqlite3';
-import type { AgentEventRow, AgentRow } from './rows';
+import type { AgentEventRow, AgentRow } from '../rows';
 
-/** One agent. Params: @id. Result: the row or none. */
+/** SELECT_AGENT: one agent. Params: @id. Result: the row or none. */
 export const SELECT_AGENT = `SELECT * FROM agents WHERE id = @id`;
 
 /**
- * Creates or revives an agent as `running` (set by the agent itself), its start and heartbeat at @now, no running
+ * UPSERT_AGENT: creates or revives an agent as `running` (set by the agent itself), its start and heartbeat at @now, no running
  * tasks or metrics yet. Params: @id, @capabilities (JSON), @types (JSON), @concurrency, @hostname, @pid,
  * @version, @now. Result: the row.
  */
@@ -24,7 +25,7 @@ ON CONFLICT (id) DO UPDATE SET capabilities = excluded.capabilities, types = exc
 RETURNING *`;
 
 /**
- * Re-registers an agent that must keep its state (frozen, or held by an admin): the registration fields, start
+ * REREGISTER_KEEPING_STATE: re-registers an agent that must keep its state (frozen, or held by an admin): the registration fields, start
  * and heartbeat at @now, no running tasks or metrics yet (a new process), state and state_source unchanged.
  * Params: as UPSERT_AGENT, plus @state (the state read in the same transaction). Result: the row, or none when
  * the agent is gone or its state changed.
@@ -35,27 +36,31 @@ UPDATE agents SET capabilities = @capabilities, types = @types, concurrency = @c
 WHERE id = @id AND state = @state
 RETURNING *`;
 
-/** Records a heartbeat. Params: @id, @now, @runningTasks, @metrics (JSON or null). Result: the row, or none. */
+/** HEARTBEAT: records a heartbeat. Params: @id, @now, @runningTasks, @metrics (JSON or null). Result: the row, or none. */
 export const HEARTBEAT = `
 UPDATE agents SET last_heartbeat_at = @now, running_tasks = @runningTasks, metrics = @metrics WHERE id = @id
 RETURNING *`;
 
-/** Moves an agent from exactly @from to @to, set by @source. Params: @id, @from, @to, @source. Changes: 0|1. */
+/** SET_AGENT_STATE: moves an agent from exactly @from to @to, set by @source. Params: @id, @from, @to, @source. Changes: 0|1. */
 export const SET_AGENT_STATE = `UPDATE agents SET state = @to, state_source = @source WHERE id = @id AND state = @from`;
 
-/** Appends an agent event. Params: @agentId, @at, @fromState (or null), @toState, @reason. */
+/** INSERT_AGENT_EVENT: appends an agent event. Params: @agentId, @at, @fromState (or null), @toState, @reason. */
 export const INSERT_AGENT_EVENT = `
 INSERT INTO agent_events (agent_id, at, from_state, to_state, reason)
 VALUES (@agentId, @at, @fromState, @toState, @reason)`;
 
-/** Every agent, by id. */
+/** SELECT_AGENTS: every agent, by id. */
 export const SELECT_AGENTS = `SELECT * FROM agents ORDER BY id`;
 
-/** An agent's events in order. Params: @agentId. */
+/** SELECT_AGENT_EVENTS: an agent's events in order. Params: @agentId. */
 export const SELECT_AGENT_EVENTS = `SELECT * FROM agent_events WHERE agent_id = @agentId ORDER BY seq`;
 
-/** Liveness probe. */
-export const PING = `SELECT 1 AS ok`;
+/**
+ * DELETE_AGENT_IN_STATES: deletes an agent whose state is one of @states (its agent_events go with it: ON DELETE
+ * CASCADE). Params: @id, @states (JSON array). Changes: 0|1.
+ */
+export const DELETE_AGENT_IN_STATES = `
+DELETE FROM agents WHERE id = @id AND state IN (SELECT value FROM json_each(@states))`;
 
 export interface UpsertAgentParams {
   id: string;
@@ -88,7 +93,7 @@ export function prepareAgentStatements(db: Database) {
     insertAgentEvent: db.prepare<AgentEventParams>(INSERT_AGENT_EVENT),
     selectAgents: db.prepare<[], AgentRow>(SELECT_AGENTS),
     selectAgentEvents: db.prepare<{ agentId: string }, AgentEventRow>(SELECT_AGENT_EVENTS),
-    ping: db.prepare<[], { ok: number }>(PING),
+    deleteAgentInStates: db.prepare<{ id: string; states: string }>(DELETE_AGENT_IN_STATES),
   };
 }
 

@@ -1,55 +1,47 @@
 /**
- * Fleet-control and stats statements of the SQLite adapter, each named, with its contract: taking leases back
- * from an agent, removing agents, an agent's run history, per-route counts and event counts. Prepared once per
- * connection by `prepareFleetStatements`. Parameters are named (`@name`); times are epoch milliseconds.
+ * Fleet control and stats: the leases an agent holds, taking one back, an agent's run history, per-route counts
+ * and event counts. Twin of `mssql/statements/fleet.ts`; the reclaim's events are written by `../fleet.ts`.
+ * Parameters are named (`@name`); times are epoch milliseconds.
  *
  * The stats queries must stay fast with a million tasks: each names (in a comment) the index of migration 2
  * that serves it, and `test/contract/sqlite.test.ts` checks their query plans.
  */
 import type { Database } from 'better-sqlite3';
-import type { LeaseDbRow } from './rows';
-import { LEASE_HELD } from './statements';
+import { LEASE_RECLAIMED_ERROR } from '../../../domain/storeRules';
+import type { LeaseKey } from '../../shared';
+import { sqlJson } from '../../sqlLiteral';
+import type { LeaseDbRow } from '../rows';
+import { LEASE_HELD } from './lease';
 
 /**
- * Running tasks whose lease @agentId holds, by id (partial index tasks_running_agent).
+ * SELECT_LEASES_OF: running tasks whose lease @agentId holds, by id (partial index tasks_running_agent).
  * Params: @agentId, @limit. Result: { id, attempt, max_attempts, agent_id } rows.
  */
 export const SELECT_LEASES_OF = `
 SELECT id, attempt, max_attempts, agent_id FROM tasks
 WHERE status = 'running' AND agent_id = @agentId ORDER BY id LIMIT @limit`;
 
-/** The error recorded when the supervisor takes a lease back (kept on a dead task; cleared by the next claim). */
-const LEASE_RECLAIMED_ERROR = `json_object('kind', 'lease_reclaimed', 'message',
-  'the supervisor took the lease back from a suspended agent')`;
-
 /**
- * A lease held by @agentId, taken back before it expired → queued at @notBefore, dispatchable as a fresh send.
+ * RECLAIM_LEASE_REQUEUE (RECLAIM_LEASE with @requeue = 1 on mssql): a lease held by @agentId, taken back before it expired → queued at @notBefore, dispatchable as a fresh send.
  * Params: @taskId, @attempt, @agentId, @now, @notBefore. Changes: 0|1 (0 when not running at that attempt
  * or held by another agent).
  */
 export const RECLAIM_LEASE_REQUEUE = `
-UPDATE tasks SET status = 'queued', error = ${LEASE_RECLAIMED_ERROR}, agent_id = NULL, lease_expires_at = NULL,
+UPDATE tasks SET status = 'queued', error = ${sqlJson(LEASE_RECLAIMED_ERROR)}, agent_id = NULL, lease_expires_at = NULL,
   not_before = @notBefore, dispatched_at = @now, updated_at = @now
 WHERE ${LEASE_HELD}`;
 
 /**
- * A lease held by @agentId, taken back with the attempts spent → dead. agent_id is kept (the last holder), as
+ * RECLAIM_LEASE_KILL (RECLAIM_LEASE with @requeue = 0 on mssql): a lease held by @agentId, taken back with the attempts spent → dead. agent_id is kept (the last holder), as
  * when an expired lease or a failure kills a task. Params: @taskId, @attempt, @agentId, @now. Changes: 0|1.
  */
 export const RECLAIM_LEASE_KILL = `
-UPDATE tasks SET status = 'dead', error = ${LEASE_RECLAIMED_ERROR}, lease_expires_at = NULL, finished_at = @now,
+UPDATE tasks SET status = 'dead', error = ${sqlJson(LEASE_RECLAIMED_ERROR)}, lease_expires_at = NULL, finished_at = @now,
   updated_at = @now
 WHERE ${LEASE_HELD}`;
 
 /**
- * Deletes an agent whose state is one of @states (its agent_events go with it: ON DELETE CASCADE).
- * Params: @id, @states (JSON array). Changes: 0|1.
- */
-export const DELETE_AGENT_IN_STATES = `
-DELETE FROM agents WHERE id = @id AND state IN (SELECT value FROM json_each(@states))`;
-
-/**
- * An agent's finished attempts at or after @since, oldest first (index task_events_agent_runs), with the run time
+ * SELECT_AGENT_RUNS: an agent's finished attempts at or after @since, oldest first (index task_events_agent_runs), with the run time
  * the finishing event recorded (null for events written before runMs existed).
  * Params: @agentId, @since. Result: { at, kind, run_ms } rows.
  */
@@ -59,7 +51,7 @@ WHERE agent_id = @agentId AND at >= @since AND kind IN ('succeeded', 'failed')
 ORDER BY at, seq`;
 
 /**
- * Per-route counts of the queued (due / delayed), running and dead tasks, by route key. Each arm of `per_status`
+ * ROUTE_STATS: per-route counts of the queued (due / delayed), running and dead tasks, by route key. Each arm of `per_status`
  * is an index-only scan of tasks_status_route_not_before for one status, whose rows come in route_key order, so it
  * groups as it streams (one sort of every queued row, as a single `status IN (…) GROUP BY` needs, measured 2.6
  * times slower over 500,000 rows); only the few per-route rows are sorted to merge. Terminal rows other than dead
@@ -85,7 +77,7 @@ GROUP BY s.route_key
 ORDER BY s.route_key`;
 
 /**
- * How many events of each of @kinds happened at or after @since: an index-only range of
+ * COUNT_TASK_EVENTS: how many events of each of @kinds happened at or after @since: an index-only range of
  * task_events_counted_kind_at per kind. That index leaves `started` out (the condition here lets the planner
  * use it), so `started` always counts 0. Params: @kinds (JSON array), @since. Result: { kind, n } rows, only
  * for kinds that occurred.
@@ -111,14 +103,11 @@ export interface AgentRunRow {
   run_ms: number | null;
 }
 
-type LeaseKey = { taskId: string; attempt: number; agentId: string; now: number };
-
 export function prepareFleetStatements(db: Database) {
   return {
     selectLeasesOf: db.prepare<{ agentId: string; limit: number }, LeaseDbRow>(SELECT_LEASES_OF),
     reclaimLeaseRequeue: db.prepare<LeaseKey & { notBefore: number }>(RECLAIM_LEASE_REQUEUE),
     reclaimLeaseKill: db.prepare<LeaseKey>(RECLAIM_LEASE_KILL),
-    deleteAgentInStates: db.prepare<{ id: string; states: string }>(DELETE_AGENT_IN_STATES),
     selectAgentRuns: db.prepare<{ agentId: string; since: number }, AgentRunRow>(SELECT_AGENT_RUNS),
     routeStats: db.prepare<{ now: number }, RouteStatsRow>(ROUTE_STATS),
     countTaskEvents: db.prepare<{ kinds: string; since: number }, { kind: string; n: number }>(COUNT_TASK_EVENTS),

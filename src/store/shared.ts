@@ -1,0 +1,62 @@
+/**
+ * Small pieces both adapters use the same way: the lease key of a fenced write, the cache of task-list
+ * statements (one per combination of filters present), and the answer of countTaskEvents.
+ */
+import type { TaskEventKind } from '../domain/task';
+import type { LeaseRef, TaskFilter } from './port';
+
+/** The parameters of a write fenced by a lease: the task, the attempt (fencing token), its holder, the time. */
+export type LeaseKey = { taskId: string; attempt: number; agentId: string; now: number };
+
+/** Only the lease fields of a ref that may carry more (a decision, a result): statements bind exactly these. */
+export function leaseKey(ref: LeaseRef): LeaseKey {
+  return { taskId: ref.taskId, attempt: ref.attempt, agentId: ref.agentId, now: ref.now };
+}
+
+/** Which filters a task list has: each combination gets its own statement, so each gets its own plan. */
+export interface TaskListShape {
+  status: boolean;
+  type: boolean;
+  capability: boolean;
+  beforeId: boolean;
+}
+
+/**
+ * The task-list statements built so far, by shape. There are 16 shapes at most, built on first use; a shape is
+ * keyed by a bit mask rather than a serialised object, since a list is a hot read of the API.
+ */
+export class TaskListStatements<S> {
+  private readonly byShape = new Map<number, S>();
+
+  constructor(private readonly build: (shape: TaskListShape) => S) {}
+
+  forFilter(filter: TaskFilter): S {
+    const key =
+      (filter.status !== undefined ? 1 : 0) |
+      (filter.type !== undefined ? 2 : 0) |
+      (filter.capability !== undefined ? 4 : 0) |
+      (filter.beforeId !== undefined ? 8 : 0);
+    let built = this.byShape.get(key);
+    if (built === undefined) {
+      built = this.build({
+        status: (key & 1) !== 0,
+        type: (key & 2) !== 0,
+        capability: (key & 4) !== 0,
+        beforeId: (key & 8) !== 0,
+      });
+      this.byShape.set(key, built);
+    }
+    return built;
+  }
+}
+
+/** countTaskEvents' answer: every requested kind present, 0 when none happened (the query returns only the others). */
+export function countsByKind(
+  kinds: readonly TaskEventKind[],
+  rows: ReadonlyArray<{ kind: string; n: number }>,
+): Partial<Record<TaskEventKind, number>> {
+  const counts: Partial<Record<TaskEventKind, number>> = {};
+  for (const kind of kinds) counts[kind] = 0;
+  for (const row of rows) counts[row.kind as TaskEventKind] = row.n;
+  return counts;
+}

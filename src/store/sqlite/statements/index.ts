@@ -1,0 +1,26 @@
+/**
+ * Every statement of the SQLite adapter, prepared once per connection, by concern (the same concerns and
+ * module names as `mssql/statements/`).
+ */
+import type { Database } from 'better-sqlite3';
+import { prepareAgentStatements } from './agents';
+import { prepareBackgroundStatements } from './background';
+import { prepareFleetStatements } from './fleet';
+import { prepareLeaseStatements } from './lease';
+import { prepareSchemaStatements } from './schema';
+import { prepareSecurityStatements } from './security';
+import { prepareTaskStatements } from './tasks';
+
+export function prepareStatements(db: Database) {
+  return {
+    tasks: prepareTaskStatements(db),
+    lease: prepareLeaseStatements(db),
+    background: prepareBackgroundStatements(db),
+    agents: prepareAgentStatements(db),
+    fleet: prepareFleetStatements(db),
+    security: prepareSecurityStatements(db),
+    schema: prepareSchemaStatements(db),
+  };
+}
+
+export type SqliteStatements = ReturnType<typeof prepareStatements>;
