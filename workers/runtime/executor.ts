@@ -39,8 +39,8 @@ export class Executor {
   /** One timer renews every running lease (their renewals share a transaction), rather than one per task. */
   private renewer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly o: ExecutorOptions) {
-    this.recorder = new OutcomeRecorder(o);
+  constructor(private readonly options: ExecutorOptions) {
+    this.recorder = new OutcomeRecorder(options);
   }
 
   get runningCount(): number {
@@ -49,7 +49,7 @@ export class Executor {
 
   /** Resolves once no handler is running (at once when none is). */
   async whenIdle(): Promise<void> {
-    if (this.running.size > 0) await nextEvent(this.o.events, 'idle');
+    if (this.running.size > 0) await nextEvent(this.options.events, 'idle');
   }
 
   /** Aborts every running handler (a drain that ran out of time, or a stop, hands the tasks back). */
@@ -67,11 +67,11 @@ export class Executor {
   }
 
   private get telemetry(): Telemetry {
-    return this.o.telemetry;
+    return this.options.telemetry;
   }
 
   private async claimAndRun(msg: DispatchRef, progress: Progress): Promise<'done' | 'refused'> {
-    const { store, agentId, clock } = this.o;
+    const { store, agentId, clock } = this.options;
     const now = clock.now();
     const claim = await this.claim(msg, now);
     if (claim === null) return 'done';
@@ -81,7 +81,7 @@ export class Executor {
         if (cur.deadline === null || cur.deadline > now) return 'refused';
         await store.expireTask({ taskId: cur.id, attempt: cur.attempt, now });
       }
-      this.o.log.debug({ taskId: msg.taskId, attempt: msg.attempt, status: cur?.status }, 'dispatch not claimed');
+      this.options.log.debug({ taskId: msg.taskId, attempt: msg.attempt, status: cur?.status }, 'dispatch not claimed');
       return 'done';
     }
     const task = claim.task;
@@ -89,19 +89,19 @@ export class Executor {
     await this.traced(task.traceParent ?? msg.traceParent, async () => {
       // Made on first use: most tasks log nothing below the configured level.
       let child: Logger | null = null;
-      const log = () => (child ??= this.o.log.child({ taskId: task.id, attempt: task.attempt, type: task.type }));
+      const log = () => (child ??= this.options.log.child({ taskId: task.id, attempt: task.attempt, type: task.type }));
       const waitMs = Math.max(0, now - task.notBefore);
       this.telemetry.taskEvent('TaskStarted', task, { agentId, waitMs });
       this.telemetry.metric(METRICS.dispatchLatencyMs, waitMs, { type: task.type });
-      this.o.events.emit('task-started', task);
-      const handler = this.o.handlers.get(task.type);
+      this.options.events.emit('task-started', task);
+      const handler = this.options.handlers.get(task.type);
       const outcome: Outcome = handler
         ? await this.run(task, handler, log, progress)
         : { kind: 'failed', permanent: false, error: { kind: 'no_handler', message: `no handler for ${task.type}` } };
       try {
         await this.recorder.record(task, outcome, log);
       } finally {
-        this.o.events.emit('task-finished', task, outcome.kind);
+        this.options.events.emit('task-finished', task, outcome.kind);
       }
     });
     return 'done';
@@ -115,21 +115,27 @@ export class Executor {
    * back: the job is acknowledged, its task is queued in SQL, and the reconciler sends it again.
    */
   private async claim(msg: DispatchRef, now: number): Promise<ClaimResult | null> {
-    const { store, agentId } = this.o;
+    const { store, agentId } = this.options;
     try {
-      return await store.claimTask({ taskId: msg.taskId, attempt: msg.attempt, agentId, now, leaseMs: this.o.leaseMs });
+      return await store.claimTask({
+        taskId: msg.taskId,
+        attempt: msg.attempt,
+        agentId,
+        now,
+        leaseMs: this.options.leaseMs,
+      });
     } catch (err) {
-      const task = await withRetries(() => store.getTask(msg.taskId), this.o.retry);
+      const task = await withRetries(() => store.getTask(msg.taskId), this.options.retry);
       if (
         task?.status === 'running' &&
         task.attempt === msg.attempt + 1 &&
         task.agentId === agentId &&
         !this.running.has(task.id)
       ) {
-        this.o.log.warn({ err, taskId: task.id }, 'the claim threw after it was applied: running the task');
+        this.options.log.warn({ err, taskId: task.id }, 'the claim threw after it was applied: running the task');
         return { claimed: true, task };
       }
-      this.o.log.warn({ err, taskId: msg.taskId }, 'the claim failed; the dispatch is left to be sent again');
+      this.options.log.warn({ err, taskId: msg.taskId }, 'the claim failed; the dispatch is left to be sent again');
       return null;
     }
   }
@@ -158,7 +164,7 @@ export class Executor {
     };
     this.running.set(task.id, { taskId: task.id, attempt: task.attempt, abort, log });
     this.startRenewer();
-    const seconds = task.timeoutSeconds ?? handler.timeoutSeconds ?? this.o.defaultTimeoutSeconds;
+    const seconds = task.timeoutSeconds ?? handler.timeoutSeconds ?? this.options.defaultTimeoutSeconds;
     const timeout = setTimeout(() => abort('timeout'), seconds * 1000);
     const aborted = new Promise<never>((_, reject) => {
       controller.signal.addEventListener('abort', () => reject(new Error(`task aborted: ${String(reason)}`)), {
@@ -204,7 +210,7 @@ export class Executor {
   /** Renews every running lease each third of the lease; each renewal can abort its task (lost, cancelled). */
   private startRenewer(): void {
     if (this.renewer) return;
-    const { store, agentId, clock, leaseMs } = this.o;
+    const { store, agentId, clock, leaseMs } = this.options;
     this.renewer = setInterval(
       () => {
         const now = clock.now();
@@ -225,7 +231,7 @@ export class Executor {
   private becameIdle(): void {
     if (this.renewer) clearInterval(this.renewer);
     this.renewer = null;
-    this.o.events.emit('idle');
+    this.options.events.emit('idle');
   }
 }
 

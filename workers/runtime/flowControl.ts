@@ -43,8 +43,8 @@ export class FlowControl {
   private taking = true;
   private held: AgentState | null = null;
 
-  constructor(private readonly o: FlowControlOptions) {
-    this.slots = new Slots(o.concurrency, () => this.applySlots());
+  constructor(private readonly options: FlowControlOptions) {
+    this.slots = new Slots(options.concurrency, () => this.applySlots());
   }
 
   /** The routes consumed, by queue name. */
@@ -65,11 +65,11 @@ export class FlowControl {
   serve(routes: readonly Route[]): void {
     for (const route of routes) {
       const key = routeKey(route.type, route.capabilities);
-      if (!this.taking || this.consumers.has(key) || !workerServesRoute(this.o, route)) continue;
+      if (!this.taking || this.consumers.has(key) || !workerServesRoute(this.options, route)) continue;
       this.consumers.set(key, this.createConsumer(key));
-      this.o.log.info({ route: key }, 'consuming route');
-      if (this.consumers.size === this.o.routeWarnAt + 1) {
-        this.o.log.warn(
+      this.options.log.info({ route: key }, 'consuming route');
+      if (this.consumers.size === this.options.routeWarnAt + 1) {
+        this.options.log.warn(
           { routes: this.consumers.size },
           'this worker consumes many routes: each holds one blocking Redis connection; split the fleet into pools',
         );
@@ -87,9 +87,9 @@ export class FlowControl {
     const hold = REFUSING.has(state) ? state : null;
     if (hold === this.held) return;
     this.held = hold;
-    if (hold) this.o.log.warn({ state }, 'the registry holds this agent: taking no new work');
-    else this.o.log.info({ state }, 'taking work again');
-    this.o.events.emit('held', hold);
+    if (hold) this.options.log.warn({ state }, 'the registry holds this agent: taking no new work');
+    else this.options.log.info({ state }, 'taking work again');
+    this.options.events.emit('held', hold);
     this.applySlots();
   }
 
@@ -107,8 +107,8 @@ export class FlowControl {
 
   private createConsumer(route: string): QueueConsumer<DispatchMessage> {
     const consumer = new QueueConsumer<DispatchMessage>(route, (job, token) => this.process(job, token), {
-      connection: this.o.connection,
-      prefix: this.o.redisPrefix,
+      connection: this.options.connection,
+      prefix: this.options.redisPrefix,
       concurrency: Math.max(1, this.slots.limitFor(route)),
       autorun: false,
       // The SQL lease, not BullMQ's job lock, guards a task; a lost job lock only risks a harmless re-dispatch.
@@ -119,9 +119,9 @@ export class FlowControl {
       lockDuration: 10_000,
       stalledInterval: 5_000,
     });
-    consumer.on('error', (err) => this.o.log.debug({ err, route }, 'queue consumer error'));
+    consumer.on('error', (err) => this.options.log.debug({ err, route }, 'queue consumer error'));
     if (!this.fetching(route)) void consumer.pause(true);
-    void consumer.run().catch((err: unknown) => this.o.log.error({ err, route }, 'queue consumer stopped'));
+    void consumer.run().catch((err: unknown) => this.options.log.error({ err, route }, 'queue consumer stopped'));
     return consumer;
   }
 
@@ -149,15 +149,15 @@ export class FlowControl {
       this.slots.endJob(route);
       if (isBatchJob(job.id)) {
         const ran = run.filter((ref) => !refused.includes(ref));
-        this.o.dispatcher
+        this.options.dispatcher
           .forget(route, ran)
-          .catch((err: unknown) => this.o.log.debug({ err }, 'could not remove markers'));
+          .catch((err: unknown) => this.options.log.debug({ err }, 'could not remove markers'));
       }
     }
     if (refused.length > 0) {
       // The registry holds this agent: learn the state now rather than at the next heartbeat, and hand the
       // dispatches back for a worker that may run them (a lone one untouched, in its own job).
-      await this.o.learnRegistryState().catch(() => undefined);
+      await this.options.learnRegistryState().catch(() => undefined);
       if (refs.length === 1) {
         await job.moveToWait(token);
         throw new WaitingError();
@@ -168,20 +168,20 @@ export class FlowControl {
 
   private async runOne(job: Job<DispatchMessage>, ref: DispatchRef): Promise<'done' | 'refused'> {
     try {
-      return await this.o.executor.execute(ref, (value) => {
+      return await this.options.executor.execute(ref, (value) => {
         job.updateProgress(value).catch(() => undefined);
       });
     } catch (err) {
       // The task stays queued in SQL; the reconciler re-sends it after its grace period.
-      this.o.log.error({ err, taskId: ref.taskId }, 'could not execute a dispatch');
+      this.options.log.error({ err, taskId: ref.taskId }, 'could not execute a dispatch');
       return 'done';
     }
   }
 
   /** Sends dispatches of this job on as a new job; when that fails, the reconciler re-sends them later. */
   private async sendOn(job: Job<DispatchMessage>, refs: DispatchRef[]): Promise<void> {
-    await this.o.dispatcher.sendOn(job.queueName, job.name, refs, job.opts.priority).catch((err: unknown) => {
-      this.o.log.warn({ err, tasks: refs.length }, 'could not send dispatches on; the reconciler will');
+    await this.options.dispatcher.sendOn(job.queueName, job.name, refs, job.opts.priority).catch((err: unknown) => {
+      this.options.log.warn({ err, tasks: refs.length }, 'could not send dispatches on; the reconciler will');
     });
   }
 

@@ -57,12 +57,12 @@ function failedWith(error: TaskError, decision: RetryDecision) {
 export class OutcomeRecorder {
   private readonly retry: RetryPolicy;
 
-  constructor(private readonly o: RecorderOptions) {
-    this.retry = o.retry ?? DEFAULT_RETRY;
+  constructor(private readonly options: RecorderOptions) {
+    this.retry = options.retry ?? DEFAULT_RETRY;
   }
 
   async record(task: TaskRecord, outcome: Outcome, taskLog: TaskLog): Promise<void> {
-    const { store, agentId, clock } = this.o;
+    const { store, agentId, clock } = this.options;
     const now = clock.now();
     const ref: LeaseRef = { taskId: task.id, attempt: task.attempt, agentId, now };
     switch (outcome.kind) {
@@ -81,7 +81,7 @@ export class OutcomeRecorder {
         return this.failed(task, outcome, ref, taskLog);
       case 'cancelled': {
         if (await reportOnce(store, ref, () => store.finishCancelled(ref), cancelledAt, this.retry))
-          this.o.telemetry.taskEvent('TaskCancelled', task, { agentId });
+          this.options.telemetry.taskEvent('TaskCancelled', task, { agentId });
         this.info(taskLog, 'task cancelled');
         return;
       }
@@ -99,7 +99,7 @@ export class OutcomeRecorder {
   }
 
   private succeeded(task: TaskRecord, now: number): void {
-    const { telemetry, agentId } = this.o;
+    const { telemetry, agentId } = this.options;
     const runMs = now - (task.startedAt ?? now);
     const totalMs = now - task.createdAt;
     telemetry.taskEvent('TaskSucceeded', task, { agentId, runMs, totalMs });
@@ -113,12 +113,12 @@ export class OutcomeRecorder {
     ref: LeaseRef,
     taskLog: TaskLog,
   ): Promise<void> {
-    const { store, agentId, telemetry } = this.o;
+    const { store, agentId, telemetry } = this.options;
     const error: TaskError =
       outcome.kind === 'timeout'
         ? { kind: 'timeout', message: `the handler exceeded its time limit of ${outcome.seconds} s` }
         : outcome.error;
-    const decision = afterFailure(task, ref.now, this.o.backoff, {
+    const decision = afterFailure(task, ref.now, this.options.backoff, {
       permanent: outcome.kind === 'failed' && outcome.permanent,
     });
     const write = () => store.failTask({ ...ref, error, decision });
@@ -136,13 +136,13 @@ export class OutcomeRecorder {
 
   /** Info lines go through here, so a task's child logger is made only when they are written. */
   private info(taskLog: TaskLog, objOrMsg: object | string, msg?: string): void {
-    if (!this.o.log.isLevelEnabled('info')) return;
+    if (!this.options.log.isLevelEnabled('info')) return;
     if (typeof objOrMsg === 'string') taskLog().info(objOrMsg);
     else taskLog().info(objOrMsg, msg);
   }
 
   private async resend(task: TaskRecord, notBefore: number, now: number, taskLog: TaskLog): Promise<void> {
-    await this.o.dispatcher.send([{ ...task, notBefore }], now).catch((err: unknown) => {
+    await this.options.dispatcher.send([{ ...task, notBefore }], now).catch((err: unknown) => {
       taskLog().warn({ err }, 'could not enqueue the next attempt; the reconciler will');
     });
   }

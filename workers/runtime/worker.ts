@@ -81,12 +81,12 @@ export class WorkerRuntime {
   private graceCut = false;
   private endGrace: (() => void) | null = null;
 
-  constructor(private readonly o: WorkerOptions) {
-    this.clock = o.clock ?? systemClock;
-    this.id = o.id ?? `${os.hostname()}-${process.pid}-${uuidv7().slice(-6)}`;
-    this.log = o.log.child({ agentId: this.id });
+  constructor(private readonly options: WorkerOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.id = options.id ?? `${os.hostname()}-${process.pid}-${uuidv7().slice(-6)}`;
+    this.log = options.log.child({ agentId: this.id });
     // A handler that needs capabilities this worker lacks is not loaded, so its type is not advertised.
-    const usable = o.handlers.filter((h) => covers(o.capabilities, h.capabilities ?? []));
+    const usable = options.handlers.filter((h) => covers(options.capabilities, h.capabilities ?? []));
     this.handlers = new Map(usable.map((h) => [h.type, h]));
     this.types = [...this.handlers.keys()].sort();
   }
@@ -110,7 +110,7 @@ export class WorkerRuntime {
       state: this.state,
       heldBy: this.parts?.flow.heldBy ?? null,
       runningTasks: this.runningTasks,
-      freeSlots: this.parts?.flow.freeSlots ?? this.o.concurrency,
+      freeSlots: this.parts?.flow.freeSlots ?? this.options.concurrency,
       routes: this.parts?.flow.routes ?? [],
     };
   }
@@ -127,7 +127,7 @@ export class WorkerRuntime {
    * marks the agent stopped and releases every connection. Asked while starting, it drains once started;
    * asked again (or after a stop), it resolves when that ends.
    */
-  async drain(timeoutMs = this.o.config.drainTimeoutMs): Promise<void> {
+  async drain(timeoutMs = this.options.config.drainTimeoutMs): Promise<void> {
     await this.startup?.catch(() => undefined);
     if (this.state !== 'running') return this.ending('drain');
     this.shutdown = this.drainRunning(this.started('drain'), timeoutMs);
@@ -158,7 +158,7 @@ export class WorkerRuntime {
   }
 
   private async open(): Promise<void> {
-    const connections = await openConnections(this.o.config, this.id, this.log).catch((err: unknown) => {
+    const connections = await openConnections(this.options.config, this.id, this.log).catch((err: unknown) => {
       this.lifecycle.moveTo('stopping');
       this.lifecycle.moveTo('stopped');
       throw err;
@@ -182,13 +182,13 @@ export class WorkerRuntime {
     this.parts = parts;
     this.lifecycle.moveTo('running');
     this.scheduleRouteRefresh(parts);
-    const { capabilities, concurrency } = this.o;
+    const { capabilities, concurrency } = this.options;
     this.log.info({ capabilities, types: this.types, concurrency, routes: parts.flow.routes }, 'worker running');
   }
 
   /** Builds the parts on open connections; nothing here touches the network. */
   private assemble(connections: Connections): Parts {
-    const { config } = this.o;
+    const { config } = this.options;
     const { store, telemetry } = connections;
     const dispatcher = new Dispatcher(connections.producer, config.redisPrefix);
     const executor = new Executor({
@@ -215,8 +215,8 @@ export class WorkerRuntime {
     );
     const flow = new FlowControl({
       types: this.types,
-      capabilities: this.o.capabilities,
-      concurrency: this.o.concurrency,
+      capabilities: this.options.capabilities,
+      concurrency: this.options.concurrency,
       connection: connections.commands,
       redisPrefix: config.redisPrefix,
       routeWarnAt: config.workerQueueWarn,
@@ -230,7 +230,7 @@ export class WorkerRuntime {
   }
 
   private registration(): AgentRegistration {
-    const { capabilities, concurrency } = this.o;
+    const { capabilities, concurrency } = this.options;
     const host = { hostname: os.hostname(), pid: process.pid, version: VERSION };
     return { id: this.id, capabilities, types: [...this.types], concurrency, ...host };
   }
@@ -245,7 +245,7 @@ export class WorkerRuntime {
         .finally(() => {
           if (this.state === 'running') this.scheduleRouteRefresh(parts);
         });
-    }, this.o.config.routeRefreshMs);
+    }, this.options.config.routeRefreshMs);
   }
 
   private async drainRunning(parts: Parts, timeoutMs: number): Promise<void> {
