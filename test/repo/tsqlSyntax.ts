@@ -1,7 +1,8 @@
 /**
  * The T-SQL this repository ships, gathered for a syntax check, and the check itself: the grammars-v4 T-SQL
- * grammar as built by `antlr4ts-sql`. No SQL Server runs on these machines; a real grammar is the strongest
- * outside check available. It proves syntax only: names, types and permissions are checked by a server.
+ * grammar as built by `antlr4ts-sql` (run by tsqlParser.js). No SQL Server runs on these machines; a real
+ * grammar is the strongest outside check available. It proves syntax only: names, types and permissions are
+ * a server's to check.
  *
  * Two kinds of unit are checked:
  * - a migration batch: a file of sql/migrations split on GO the way the Node deployer reads it (sqlcmd
@@ -10,19 +11,9 @@
  *   `.text`, found by its shape, not its name, plus every statement an exported function builds from a flags
  *   object (each combination of the flags it reads).
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  type ANTLRErrorListener,
-  BailErrorStrategy,
-  NoViableAltException,
-  type Parser,
-  RecognitionException,
-  Token,
-} from 'antlr4ts';
-import { PredictionMode } from 'antlr4ts/atn';
-import { ParseCancellationException } from 'antlr4ts/misc';
-import { antlr4tsSQL, SQLDialect } from 'antlr4ts-sql';
 import { listMigrations, splitBatches } from '../../src/store/mssql/deploy/migrations';
 
 export const REPO_ROOT = path.join(__dirname, '..', '..');
@@ -49,69 +40,47 @@ export interface SyntaxProblem {
   message: string;
 }
 
-const tsql = new antlr4tsSQL(SQLDialect.TSQL);
-
-/** The offending token's text from the source: antlr4ts-sql lexes an upper-cased copy that prints as `<835>`. */
-function tokenText(text: string, token: Token): string {
-  return token.type === Token.EOF ? '<EOF>' : text.slice(token.startIndex, token.stopIndex + 1);
-}
-
-function lexerErrors(text: string, problems: SyntaxProblem[]): ANTLRErrorListener<number> {
-  return {
-    syntaxError(_recognizer: unknown, _symbol: unknown, line: number, column: number, message: string) {
-      const token = text.split('\n')[line - 1]?.slice(column, column + 1) ?? '';
-      problems.push({ line, column, token, message });
-    },
-  };
-}
-
-/** The grammar's verdict on the first token it could not fit; the tokens it would have taken when they are few. */
-function fromException(text: string, parser: Parser, error: RecognitionException): SyntaxProblem {
-  const token = error.getOffendingToken(parser) ?? parser.currentToken;
-  const kind = error instanceof NoViableAltException ? 'no viable alternative' : 'unexpected token';
-  const expected = error.expectedTokens?.toArray() ?? [];
-  const names = expected.map((type) => parser.vocabulary.getDisplayName(type));
-  const hint = names.length > 0 && names.length <= 6 ? `, expecting ${names.join(' or ')}` : '';
-  return { line: token.line, column: token.charPositionInLine, token: tokenText(text, token), message: kind + hint };
-}
-
-/** One parse that stops at the first error, with the given prediction mode; lexer errors, then that error. */
-function parseOnce(text: string, mode: PredictionMode): SyntaxProblem[] {
-  const problems: SyntaxProblem[] = [];
-  const parser = tsql.getParser(tsql.getTokens(text, [lexerErrors(text, problems)]), []);
-  parser.interpreter.setPredictionMode(mode);
-  parser.errorHandler = new BailErrorStrategy();
-  try {
-    tsql.getParseTree(parser);
-  } catch (err) {
-    if (!(err instanceof ParseCancellationException)) throw err;
-    const cause = err.getCause();
-    if (!(cause instanceof RecognitionException)) throw cause;
-    problems.push(fromException(text, parser, cause));
-  }
-  return problems;
-}
+const PARSER = path.join(__dirname, 'tsqlParser.js');
 
 /**
- * Parses one batch of T-SQL: no problems when the grammar accepts it, else the lexer's errors and the first
- * parse error. It stops at the first error because ANTLR's recovery, on this grammar, costs seconds per error
- * (it computes sets of hundreds of tokens). SLL prediction is tried first: it is several times faster and
- * never accepts what full LL refuses (it can only fail where LL succeeds), so only its failures are parsed again.
+ * Parses batches of T-SQL (each text is one batch) in one plain Node process (see tsqlParser.js): for each text,
+ * no problems when the grammar accepts it, else the lexer's errors and the first parse error.
  */
+export function parseAll(texts: readonly string[]): SyntaxProblem[][] {
+  const run = spawnSync(process.execPath, [PARSER], {
+    input: JSON.stringify(texts),
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (run.error) throw run.error;
+  if (run.status !== 0) throw new Error(`tsqlParser.js exited with ${run.status ?? run.signal}: ${run.stderr}`);
+  return JSON.parse(run.stdout) as SyntaxProblem[][];
+}
+
+/** One batch; each call starts a process, so parse many with parseAll. */
 export function parseTsql(text: string): SyntaxProblem[] {
-  const fast = parseOnce(text, PredictionMode.SLL);
-  return fast.length === 0 ? fast : parseOnce(text, PredictionMode.LL);
+  return parseAll([text])[0] ?? [];
+}
+
+const EXCERPT = 140;
+
+/** The offending line, cut around the column when it is long (a statement's column list can run to 600 characters). */
+function excerpt(line: string, column: number): string {
+  if (line.length <= EXCERPT) return line.trim();
+  const start = Math.max(0, Math.min(column - 40, line.length - EXCERPT));
+  const end = start + EXCERPT;
+  return `${start > 0 ? '…' : ''}${line.slice(start, end).trim()}${end < line.length ? '…' : ''}`;
 }
 
 /** `where:line:column: at 'token': message` followed by the offending source line, for a failure message. */
 export function describeProblem(unit: SqlUnit, problem: SyntaxProblem): string {
-  const source = unit.text.split('\n')[problem.line - 1] ?? '';
+  const source = excerpt(unit.text.split('\n')[problem.line - 1] ?? '', problem.column);
   const fileLine = unit.fileLines?.[problem.line - 1];
   const position =
     fileLine === undefined
       ? `${unit.where}, line ${problem.line} of its text, column ${problem.column + 1}`
       : `${unit.where.split(' ')[0]}:${fileLine}:${problem.column + 1} (${unit.where})`;
-  return `${position}: at '${problem.token}': ${problem.message}\n    ${source.trim()}`;
+  return `${position}: at '${problem.token}': ${problem.message}\n    ${source}`;
 }
 
 const SQLCMD_COMMAND = /^\s*:\w+/;
@@ -180,7 +149,7 @@ function probeFlags(builder: (flags: unknown) => unknown): { flags: string[]; re
 }
 
 /** Every combination of true and false over `flags` (2^n objects). */
-export function flagCombinations(flags: readonly string[]): Array<Record<string, boolean>> {
+function flagCombinations(flags: readonly string[]): Array<Record<string, boolean>> {
   return Array.from({ length: 2 ** flags.length }, (_unused, bits) =>
     Object.fromEntries(flags.map((flag, index) => [flag, (bits & (2 ** index)) !== 0])),
   );
