@@ -5,6 +5,7 @@
  * proves syntax only. What is gathered, and how, is in tsqlSyntax.ts.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import {
   adapterStatements,
@@ -177,6 +178,40 @@ describe('T-SQL grammar: the statements of the mssql adapter', () => {
     const built = statements.units.filter((unit) => unit.where.endsWith(')'));
     expect(built.some((unit) => unit.where.endsWith('({})'))).toBe(true);
     expect(built.some((unit) => /\(\{\w+(, \w+)+\}\)$/.test(unit.where))).toBe(true);
+  });
+
+  it('finds statements by their shape, expands builders, and reports what it cannot cover', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsql-statements-'));
+    try {
+      fs.writeFileSync(
+        path.join(dir, 'sample.ts'),
+        [
+          "export const ONE = { name: 'ONE', text: 'SELECT 1 FROM [$(Schema)].[t];' };",
+          "export const OTHER = { name: 'OTHER', text: 'SELECT 1 FROM [$(Other)].[t];' };",
+          "export const WORDS = ['not', 'a', 'statement'];",
+          'export function build(shape: { a: boolean; b: boolean }) {',
+          "  return { name: 'BUILT', text: `SELECT ${shape.a ? 1 : 0} + ${shape.b ? 1 : 0};` };",
+          '}',
+          "export function helper(names: string[]) { return names.map((n) => `'${n}'`).join(', '); }",
+        ].join('\n'),
+      );
+      const found = adapterStatements(dir);
+      const where = (unit: SqlUnit) => unit.where.slice(unit.where.indexOf(' ') + 1);
+      expect(found.units.map((unit) => [where(unit), unit.text])).toEqual([
+        ['ONE', 'SELECT 1 FROM [taskfleet].[t];'],
+        ['OTHER', 'SELECT 1 FROM [$(Other)].[t];'],
+        ['build({})', 'SELECT 0 + 0;'],
+        ['build({a})', 'SELECT 1 + 0;'],
+        ['build({b})', 'SELECT 0 + 1;'],
+        ['build({a, b})', 'SELECT 1 + 1;'],
+      ]);
+      expect(found.problems).toEqual([
+        expect.stringMatching(/sample\.ts helper threw when called with a flags object/),
+        expect.stringMatching(/sample\.ts OTHER uses \$\(Other\), which the store never substitutes/),
+      ]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.each(statements.units.map((unit) => [unit.where, unit] as const))('%s parses', (_where, unit) => {

@@ -157,15 +157,19 @@ function flagCombinations(flags: readonly string[]): Array<Record<string, boolea
 
 const MAX_FLAGS = 8;
 
+const NOT_A_BUILDER =
+  'this check parses what a statements/ module exports: statements, and functions that build one from an ' +
+  'object of boolean flags; keep other helpers in statement.ts, or teach test/repo/tsqlSyntax.ts to call it';
+
 /** The statements one exported function builds, or why it is not a statement builder. */
 function builtStatements(where: string, builder: (flags: unknown) => unknown): SqlUnit[] | string {
   let probe: ReturnType<typeof probeFlags>;
   try {
     probe = probeFlags(builder);
   } catch (err) {
-    return `${where} threw when called with a flags object: ${(err as Error).message}`;
+    return `${where} threw when called with a flags object (${(err as Error).message}): ${NOT_A_BUILDER}`;
   }
-  if (!isStatement(probe.result)) return `${where} did not return a statement when called with a flags object`;
+  if (!isStatement(probe.result)) return `${where} returned no statement for a flags object: ${NOT_A_BUILDER}`;
   if (probe.flags.length > MAX_FLAGS) return `${where} reads ${probe.flags.length} flags (over ${MAX_FLAGS})`;
   return flagCombinations(probe.flags).map((flags) => {
     const built = builder(flags) as StatementLike;
