@@ -12,7 +12,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { configToEnv, withoutSecrets, type Config } from '../config/config';
 import { generateApiKey } from '../security/apiKeys';
-import { startSupervisor } from '../supervisor/supervisor';
+import { buildSupervisor } from '../supervisor/supervisor';
 import { PACKAGE_ROOT } from '../version';
 
 export interface BenchOptions {
@@ -54,7 +54,7 @@ export async function runBench(base: Config, o: BenchOptions): Promise<Record<st
     rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
   };
   const key = config.adminApiKey ?? '';
-  const sup = await startSupervisor({ config, log: pino({ level: 'warn' }) });
+  const sup = await buildSupervisor(config, { log: pino({ level: 'warn' }) });
   const env = { ...withoutSecrets(process.env), ...configToEnv(config) };
   const bin = path.join(PACKAGE_ROOT, 'bin', 'taskfleet.js');
   const children: ChildProcess[] = [];
