@@ -12,7 +12,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { configToEnv, withoutSecrets, type Config } from '../config/config';
 import { generateApiKey } from '../security/apiKeys';
-import { startSupervisor } from '../supervisor/supervisor';
+import { buildSupervisor, type Supervisor } from '../supervisor/supervisor';
 import { PACKAGE_ROOT } from '../version';
 
 export interface BenchOptions {
@@ -22,11 +22,17 @@ export interface BenchOptions {
   latencySamples: number;
 }
 
-const pct = (sorted: number[], p: number) =>
+const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 interface TaskRef {
   id: string;
+}
+
+/** The supervisor the bench talks to, and the session admin key it accepts. */
+interface Target {
+  supervisor: Supervisor;
+  key: string;
 }
 
 async function post<T>(url: string, key: string, body: unknown): Promise<T> {
@@ -39,9 +45,12 @@ async function post<T>(url: string, key: string, body: unknown): Promise<T> {
   return (await res.json()) as T;
 }
 
-export async function runBench(base: Config, o: BenchOptions): Promise<Record<string, number>> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'taskfleet-bench-'));
-  const config: Config = {
+async function waitUntil(condition: () => Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+function benchConfig(base: Config, dir: string): Config {
+  return {
     ...base,
     port: 0,
     host: '127.0.0.1',
@@ -53,83 +62,106 @@ export async function runBench(base: Config, o: BenchOptions): Promise<Record<st
     adminApiKey: generateApiKey(),
     rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
   };
-  const key = config.adminApiKey ?? '';
-  const sup = await startSupervisor({ config, log: pino({ level: 'warn' }) });
+}
+
+/** Pushes each worker as it starts, so that the ones already running are stopped if a later spawn throws. */
+function startWorkers(config: Config, options: BenchOptions, children: ChildProcess[]): void {
   const env = { ...withoutSecrets(process.env), ...configToEnv(config) };
   const bin = path.join(PACKAGE_ROOT, 'bin', 'taskfleet.js');
+  for (let i = 0; i < options.workers; i++) {
+    children.push(
+      spawn(process.execPath, [bin, 'worker', '--id', `bench-${i}`, '--concurrency', String(options.concurrency)], {
+        env,
+        stdio: ['ignore', 'ignore', 'inherit'],
+      }),
+    );
+  }
+}
+
+function stopWorkers(children: ChildProcess[]): Promise<void[]> {
+  return Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) =>
+          child.exitCode !== null ? resolve() : (child.once('exit', () => resolve()), child.kill('SIGTERM')),
+        ),
+    ),
+  );
+}
+
+/** Waits for every worker, then runs one task so that every worker consumes its route before timing starts. */
+async function warmUp({ supervisor, key }: Target, workers: number, routeRefreshMs: number): Promise<void> {
+  await waitUntil(
+    async () => (await supervisor.store.listAgents()).filter((a) => a.state === 'running').length === workers,
+  );
+  const warm = await post<TaskRef>(`${supervisor.url}/v1/tasks`, key, { type: 'echo', payload: null });
+  await waitUntil(async () => (await supervisor.store.getTask(warm.id))?.status === 'succeeded');
+  await new Promise((resolve) => setTimeout(resolve, 2 * routeRefreshMs));
+}
+
+/** Milliseconds from the first submit to the last one, and to the last result. */
+async function measureThroughput({ supervisor, key }: Target, tasks: number) {
+  const started = performance.now();
+  for (let i = 0; i < tasks; i += 1000) {
+    const count = Math.min(1000, tasks - i);
+    await post<{ tasks: TaskRef[] }>(`${supervisor.url}/v1/tasks/batch`, key, {
+      tasks: Array.from({ length: count }, () => ({ type: 'echo', payload: null })),
+    });
+  }
+  const submitted = performance.now();
+  // Done when nothing is queued or running any more (every submitted task has its result).
+  const busy = async () =>
+    (await supervisor.store.listTasks({ status: 'queued', limit: 1 })).length +
+      (await supervisor.store.listTasks({ status: 'running', limit: 1 })).length >
+    0;
+  await waitUntil(async () => !(await busy()));
+  const finished = performance.now();
+  return { submitMs: submitted - started, totalMs: finished - started };
+}
+
+/** Submit → start and submit → finish of single tasks on the idle fleet, each sorted ascending. */
+async function measureLatency({ supervisor, key }: Target, samples: number) {
+  const toStart: number[] = [];
+  const toFinish: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const task = await post<TaskRef>(`${supervisor.url}/v1/tasks`, key, { type: 'echo', payload: i });
+    await waitUntil(async () => (await supervisor.store.getTask(task.id))?.status === 'succeeded');
+    const record = (await supervisor.store.getTask(task.id))!;
+    toStart.push(record.startedAt! - record.createdAt);
+    toFinish.push(record.finishedAt! - record.createdAt);
+  }
+  toStart.sort((a, b) => a - b);
+  toFinish.sort((a, b) => a - b);
+  return { toStart, toFinish };
+}
+
+export async function runBench(base: Config, options: BenchOptions): Promise<Record<string, number>> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'taskfleet-bench-'));
+  const config = benchConfig(base, dir);
+  const supervisor = await buildSupervisor(config, { log: pino({ level: 'warn' }) });
+  const target = { supervisor, key: config.adminApiKey ?? '' };
   const children: ChildProcess[] = [];
   try {
-    for (let i = 0; i < o.workers; i++) {
-      children.push(
-        spawn(process.execPath, [bin, 'worker', '--id', `bench-${i}`, '--concurrency', String(o.concurrency)], {
-          env,
-          stdio: ['ignore', 'ignore', 'inherit'],
-        }),
-      );
-    }
-    const waitUntil = async (cond: () => Promise<boolean>) => {
-      while (!(await cond())) await new Promise((r) => setTimeout(r, 5));
-    };
-    await waitUntil(
-      async () => (await sup.store.listAgents()).filter((a) => a.state === 'running').length === o.workers,
-    );
-    // Warm-up: creates the route so every worker consumes it before timing starts.
-    const warm = await post<TaskRef>(`${sup.url}/v1/tasks`, key, { type: 'echo', payload: null });
-    await waitUntil(async () => (await sup.store.getTask(warm.id))?.status === 'succeeded');
-    await new Promise((r) => setTimeout(r, 2 * config.routeRefreshMs));
-
-    const started = performance.now();
-    const ids: string[] = [];
-    for (let i = 0; i < o.tasks; i += 1000) {
-      const n = Math.min(1000, o.tasks - i);
-      const res = await post<{ tasks: TaskRef[] }>(`${sup.url}/v1/tasks/batch`, key, {
-        tasks: Array.from({ length: n }, () => ({ type: 'echo', payload: null })),
-      });
-      ids.push(...res.tasks.map((t) => t.id));
-    }
-    const submitted = performance.now();
-    // Done when nothing is queued or running any more (every submitted task has its result).
-    const busy = async () =>
-      (await sup.store.listTasks({ status: 'queued', limit: 1 })).length +
-        (await sup.store.listTasks({ status: 'running', limit: 1 })).length >
-      0;
-    await waitUntil(async () => !(await busy()));
-    const finished = performance.now();
-
-    const startLat: number[] = [];
-    const endLat: number[] = [];
-    for (let i = 0; i < o.latencySamples; i++) {
-      const t = await post<TaskRef>(`${sup.url}/v1/tasks`, key, { type: 'echo', payload: i });
-      await waitUntil(async () => (await sup.store.getTask(t.id))?.status === 'succeeded');
-      const rec = (await sup.store.getTask(t.id))!;
-      startLat.push(rec.startedAt! - rec.createdAt);
-      endLat.push(rec.finishedAt! - rec.createdAt);
-    }
-    startLat.sort((a, b) => a - b);
-    endLat.sort((a, b) => a - b);
+    startWorkers(config, options, children);
+    await warmUp(target, options.workers, config.routeRefreshMs);
+    const { submitMs, totalMs } = await measureThroughput(target, options.tasks);
+    const { toStart, toFinish } = await measureLatency(target, options.latencySamples);
     return {
-      tasks: o.tasks,
-      workers: o.workers,
-      concurrency: o.concurrency,
-      submitSeconds: (submitted - started) / 1000,
-      totalSeconds: (finished - started) / 1000,
-      throughputPerSecond: o.tasks / ((finished - started) / 1000),
-      submitRatePerSecond: o.tasks / ((submitted - started) / 1000),
-      startLatencyP50Ms: pct(startLat, 50),
-      startLatencyP99Ms: pct(startLat, 99),
-      finishLatencyP50Ms: pct(endLat, 50),
-      finishLatencyP99Ms: pct(endLat, 99),
+      tasks: options.tasks,
+      workers: options.workers,
+      concurrency: options.concurrency,
+      submitSeconds: submitMs / 1000,
+      totalSeconds: totalMs / 1000,
+      throughputPerSecond: options.tasks / (totalMs / 1000),
+      submitRatePerSecond: options.tasks / (submitMs / 1000),
+      startLatencyP50Ms: percentile(toStart, 50),
+      startLatencyP99Ms: percentile(toStart, 99),
+      finishLatencyP50Ms: percentile(toFinish, 50),
+      finishLatencyP99Ms: percentile(toFinish, 99),
     };
   } finally {
-    await Promise.all(
-      children.map(
-        (c) =>
-          new Promise<void>((resolve) =>
-            c.exitCode !== null ? resolve() : (c.once('exit', () => resolve()), c.kill('SIGTERM')),
-          ),
-      ),
-    );
-    await sup.stop();
+    await stopWorkers(children);
+    await supervisor.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -6,6 +6,7 @@ import { ValidationError } from '../domain/errors';
 import { ROLES, type Role } from '../domain/security';
 import { createLogger } from '../telemetry/logger';
 import { VERSION } from '../version';
+import type { BenchOptions } from './bench';
 import type { SubmitOptions } from './client';
 
 // Each command loads its own modules when it runs (a worker process does not need express, the supervisor, the
@@ -35,19 +36,14 @@ const capabilityList = (value: string) => {
   }
 };
 
-export async function main(argv: string[]): Promise<void> {
-  let config: Config | undefined;
-  // Read once, Key Vault references resolved (kv://), then validated: a bad value stops the command.
-  const cfg = async () => (config ??= await resolveConfig());
-  const program = new Command('taskfleet')
-    .version(VERSION)
-    .description('A queue-backed worker fleet with durable jobs.')
-    .showHelpAfterError();
+/** The configuration, read on first use: `--help` and a bad option must not need a valid environment. */
+type GetConfig = () => Promise<Config>;
 
+function addProcessCommands(program: Command, getConfig: GetConfig): void {
   program
     .command('supervisor')
     .description('serve the HTTP API and run the background loops (reconciler, lease reaper)')
-    .action(async () => (await commands.processes()).runSupervisor(await cfg()));
+    .action(async () => (await commands.processes()).runSupervisor(await getConfig()));
 
   program
     .command('worker')
@@ -56,16 +52,18 @@ export async function main(argv: string[]): Promise<void> {
     .option('-n, --concurrency <n>', 'tasks run at once', positiveInt('--concurrency'), 4)
     .option('--id <name>', 'agent id (default: host-pid-random)')
     .option('--handlers <modules...>', 'extra handler modules (each exports a handler or an array of handlers)')
-    .action(async (o: { capabilities: string[]; concurrency: number; id?: string; handlers?: string[] }) =>
-      (await commands.processes()).runWorker(await cfg(), o),
+    .action(async (options: { capabilities: string[]; concurrency: number; id?: string; handlers?: string[] }) =>
+      (await commands.processes()).runWorker(await getConfig(), options),
     );
 
   program
     .command('dev')
     .description('a supervisor and three workers on the embedded store, in one command (Ctrl-C stops all)')
     .option('--no-workers', 'start the supervisor only')
-    .action(async (o: { workers: boolean }) => (await commands.dev()).runDev(await cfg(), o));
+    .action(async (options: { workers: boolean }) => (await commands.dev()).runDev(await getConfig(), options));
+}
 
+function addClientCommands(program: Command, getConfig: GetConfig): void {
   program
     .command('submit')
     .description('submit a task and print it')
@@ -78,14 +76,18 @@ export async function main(argv: string[]): Promise<void> {
     .option('--delay <s>', 'seconds before it may start', Number)
     .option('--idempotency-key <key>', 'Idempotency-Key header')
     .option('-w, --wait', 'wait until the task ends and print its final state')
-    .action(async (type: string, o: SubmitOptions) => (await commands.client()).runSubmit(await cfg(), type, o));
+    .action(async (type: string, options: SubmitOptions) =>
+      (await commands.client()).runSubmit(await getConfig(), type, options),
+    );
 
   program
     .command('status')
     .description('show a task (with its events), or the fleet: agents and recent tasks')
     .argument('[taskId]')
-    .action(async (taskId?: string) => (await commands.client()).runStatus(await cfg(), taskId));
+    .action(async (taskId?: string) => (await commands.client()).runStatus(await getConfig(), taskId));
+}
 
+function addKeysCommands(program: Command, getConfig: GetConfig): void {
   const keys = program
     .command('keys')
     .description('API keys, on the store directly (TASKFLEET_STORE); every change is audited as cli:<user>');
@@ -95,35 +97,46 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--role <role>', 'what the key may do').choices(ROLES).makeOptionMandatory())
     .requiredOption('--name <name>', 'who or what uses the key, e.g. ci-pipeline')
     .option('--json', 'print the key and its record as JSON')
-    .action(async (o: { role: Role; name: string; json?: boolean }) =>
-      (await commands.keys()).runKeysCreate(await cfg(), o),
+    .action(async (options: { role: Role; name: string; json?: boolean }) =>
+      (await commands.keys()).runKeysCreate(await getConfig(), options),
     );
   keys
     .command('list')
     .description('list keys: id, name, role, prefix, created, revoked (never the key)')
     .option('--json', 'print JSON')
-    .action(async (o: { json?: boolean }) => (await commands.keys()).runKeysList(await cfg(), o));
+    .action(async (options: { json?: boolean }) => (await commands.keys()).runKeysList(await getConfig(), options));
   keys
     .command('revoke')
     .description('revoke a key by its id; it is refused from the next request on')
     .argument('<id>')
-    .action(async (id: string) => (await commands.keys()).runKeysRevoke(await cfg(), id));
+    .action(async (id: string) => (await commands.keys()).runKeysRevoke(await getConfig(), id));
   keys
     .command('generate')
     .description('print a fresh random key without storing it (for TASKFLEET_ADMIN_API_KEY)')
     .action(async () => (await commands.keys()).runKeysGenerate());
+}
 
+function addDbCommands(program: Command, getConfig: GetConfig): void {
   const db = program
     .command('db')
     .description('the Azure SQL schema (TASKFLEET_STORE=mssql): apply the T-SQL migrations in sql/migrations');
   db.command('deploy')
     .description('apply the pending migrations (idempotent; safe with several deployers at once)')
     .option('--dry-run', 'list the pending migrations and apply nothing')
-    .action(async (o: { dryRun?: boolean }) => (await commands.db()).runDbDeploy(await cfg(), o));
+    .action(async (options: { dryRun?: boolean }) => (await commands.db()).runDbDeploy(await getConfig(), options));
   db.command('status')
     .description('list each migration as applied or pending')
-    .action(async () => (await commands.db()).runDbStatus(await cfg()));
+    .action(async () => (await commands.db()).runDbStatus(await getConfig()));
+}
 
+function printFigures(figures: Record<string, number>, json: boolean): void {
+  if (json) console.log(JSON.stringify(figures, null, 2));
+  else
+    for (const [name, value] of Object.entries(figures))
+      console.log(`${name.padEnd(22)} ${Number.isInteger(value) ? value : value.toFixed(2)}`);
+}
+
+function addBenchCommand(program: Command, getConfig: GetConfig): void {
   program
     .command('bench')
     .description('measure end-to-end throughput and dispatch latency on this machine (own supervisor and workers)')
@@ -132,16 +145,26 @@ export async function main(argv: string[]): Promise<void> {
     .option('--concurrency <n>', 'concurrency of each worker', positiveInt('--concurrency'), 50)
     .option('--latency-samples <n>', 'single submits on the idle fleet', positiveInt('--latency-samples'), 200)
     .option('--json', 'print the figures as JSON')
-    .action(
-      async (o: { tasks: number; workers: number; concurrency: number; latencySamples: number; json?: boolean }) => {
-        const figures = await (await commands.bench()).runBench(await cfg(), o);
-        if (o.json) console.log(JSON.stringify(figures, null, 2));
-        else
-          for (const [k, v] of Object.entries(figures))
-            console.log(`${k.padEnd(22)} ${Number.isInteger(v) ? v : v.toFixed(2)}`);
-      },
-    );
+    .action(async (options: BenchOptions & { json?: boolean }) => {
+      const figures = await (await commands.bench()).runBench(await getConfig(), options);
+      printFigures(figures, options.json === true);
+    });
+}
 
+export async function main(argv: string[]): Promise<void> {
+  let config: Config | undefined;
+  // Read once, Key Vault references resolved (kv://), then validated: a bad value stops the command.
+  const getConfig = async () => (config ??= await resolveConfig());
+  const program = new Command('taskfleet')
+    .version(VERSION)
+    .description('A queue-backed worker fleet with durable jobs.')
+    .showHelpAfterError();
+  // Registered in this order because `--help` lists the commands in it.
+  addProcessCommands(program, getConfig);
+  addClientCommands(program, getConfig);
+  addKeysCommands(program, getConfig);
+  addDbCommands(program, getConfig);
+  addBenchCommand(program, getConfig);
   await program.parseAsync(argv);
 }
 

@@ -156,73 +156,86 @@ export interface Config {
   apiKey: string | null;
 }
 
-/** Reads and validates the environment; throws ConfigError naming every bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
-  const known = Object.fromEntries(
-    Object.keys(schema.shape).flatMap((k) => (env[k] !== undefined && env[k] !== '' ? [[k, env[k]]] : [])),
-  );
-  // A misspelt variable would otherwise be ignored silently (TASKFLEET_TEST_* belong to the test suite).
+function invalidConfiguration(lines: string[]): ConfigError {
+  return new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+}
+
+/** A misspelt variable would otherwise be ignored silently (TASKFLEET_TEST_* belong to the test suite). */
+function rejectUnknownVariables(env: NodeJS.ProcessEnv): void {
   const unknown = Object.keys(env).filter(
     (k) => k.startsWith('TASKFLEET_') && !k.startsWith('TASKFLEET_TEST_') && !(k in schema.shape),
   );
   if (unknown.length > 0) {
-    throw new ConfigError(
-      `invalid configuration:\n${unknown.map((k) => `  ${k}: unknown variable (see .env.example)`).join('\n')}`,
-    );
+    throw invalidConfiguration(unknown.map((k) => `  ${k}: unknown variable (see .env.example)`));
   }
+}
+
+/** The known variables, set and not empty, validated; one line per bad variable: its first problem. */
+function parseVariables(env: NodeJS.ProcessEnv): Env {
+  const known = Object.fromEntries(
+    Object.keys(schema.shape).flatMap((k) => (env[k] !== undefined && env[k] !== '' ? [[k, env[k]]] : [])),
+  );
   const parsed = schema.safeParse(known);
-  if (!parsed.success) {
-    // One line per variable: its first problem.
-    const byVariable = new Map<string, string>();
-    for (const i of parsed.error.issues)
-      if (!byVariable.has(String(i.path[0]))) byVariable.set(String(i.path[0]), i.message);
-    const lines = [...byVariable].map(([k, message]) => `  ${k}: ${message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
-  }
-  const e = parsed.data;
-  const issues = mssqlIssues(e);
-  if (e.TASKFLEET_BACKOFF_MAX_MS < e.TASKFLEET_BACKOFF_BASE_MS) {
+  if (parsed.success) return parsed.data;
+  const byVariable = new Map<string, string>();
+  for (const issue of parsed.error.issues)
+    if (!byVariable.has(String(issue.path[0]))) byVariable.set(String(issue.path[0]), issue.message);
+  throw invalidConfiguration([...byVariable].map(([k, message]) => `  ${k}: ${message}`));
+}
+
+/** Rules between variables, which the schema checks one at a time. */
+function rejectInconsistentVariables(values: Env): void {
+  const issues = mssqlIssues(values);
+  if (values.TASKFLEET_BACKOFF_MAX_MS < values.TASKFLEET_BACKOFF_BASE_MS) {
     issues.unshift(['TASKFLEET_BACKOFF_MAX_MS', 'must be at least TASKFLEET_BACKOFF_BASE_MS']);
   }
-  if (issues.length > 0) {
-    throw new ConfigError(`invalid configuration:\n${issues.map(([k, m]) => `  ${k}: ${m}`).join('\n')}`);
-  }
+  if (issues.length > 0) throw invalidConfiguration(issues.map(([k, m]) => `  ${k}: ${m}`));
+}
+
+function toConfig(values: Env): Config {
   return {
-    port: e.TASKFLEET_PORT,
-    host: e.TASKFLEET_HOST,
-    redisUrl: e.TASKFLEET_REDIS_URL,
-    redisPrefix: e.TASKFLEET_REDIS_PREFIX,
-    store: e.TASKFLEET_STORE,
-    sqlitePath: e.TASKFLEET_SQLITE_PATH,
-    ...toMssqlConfig(e),
-    leaseDurationMs: e.TASKFLEET_LEASE_DURATION_MS,
-    heartbeatIntervalMs: e.TASKFLEET_HEARTBEAT_INTERVAL_MS,
+    port: values.TASKFLEET_PORT,
+    host: values.TASKFLEET_HOST,
+    redisUrl: values.TASKFLEET_REDIS_URL,
+    redisPrefix: values.TASKFLEET_REDIS_PREFIX,
+    store: values.TASKFLEET_STORE,
+    sqlitePath: values.TASKFLEET_SQLITE_PATH,
+    ...toMssqlConfig(values),
+    leaseDurationMs: values.TASKFLEET_LEASE_DURATION_MS,
+    heartbeatIntervalMs: values.TASKFLEET_HEARTBEAT_INTERVAL_MS,
     heartbeatThresholds: {
-      warnAfter: e.TASKFLEET_HEARTBEAT_THRESHOLDS[0] ?? 3,
-      suspendAfter: e.TASKFLEET_HEARTBEAT_THRESHOLDS[1] ?? 5,
-      freezeAfter: e.TASKFLEET_HEARTBEAT_THRESHOLDS[2] ?? 10,
+      warnAfter: values.TASKFLEET_HEARTBEAT_THRESHOLDS[0] ?? 3,
+      suspendAfter: values.TASKFLEET_HEARTBEAT_THRESHOLDS[1] ?? 5,
+      freezeAfter: values.TASKFLEET_HEARTBEAT_THRESHOLDS[2] ?? 10,
     },
-    reconcileIntervalMs: e.TASKFLEET_RECONCILE_INTERVAL_MS,
-    reaperIntervalMs: e.TASKFLEET_REAPER_INTERVAL_MS,
-    routeRefreshMs: e.TASKFLEET_ROUTE_REFRESH_MS,
-    dispatchBatch: e.TASKFLEET_DISPATCH_BATCH,
-    defaultMaxAttempts: e.TASKFLEET_DEFAULT_MAX_ATTEMPTS,
-    backoff: { baseMs: e.TASKFLEET_BACKOFF_BASE_MS, maxMs: e.TASKFLEET_BACKOFF_MAX_MS },
-    defaultTimeoutSeconds: e.TASKFLEET_DEFAULT_TIMEOUT_SECONDS,
-    maxPayloadBytes: e.TASKFLEET_MAX_PAYLOAD_BYTES,
-    maxBodyBytes: e.TASKFLEET_MAX_BODY_BYTES,
-    drainTimeoutMs: e.TASKFLEET_DRAIN_TIMEOUT_MS,
-    workerQueueWarn: e.TASKFLEET_WORKER_QUEUE_WARN,
-    logLevel: e.TASKFLEET_LOG_LEVEL,
-    logFormat: e.TASKFLEET_LOG_FORMAT,
-    appInsightsConnectionString: e.APPLICATIONINSIGHTS_CONNECTION_STRING ?? null,
-    telemetryFile: e.TASKFLEET_TELEMETRY_FILE ?? null,
-    apiUrl: e.TASKFLEET_URL ?? `http://127.0.0.1:${e.TASKFLEET_PORT}`,
-    adminApiKey: e.TASKFLEET_ADMIN_API_KEY ?? null,
-    rateLimit: { perSecond: e.TASKFLEET_RATE_LIMIT_PER_SECOND, burst: e.TASKFLEET_RATE_LIMIT_BURST },
-    apiKey: e.TASKFLEET_API_KEY ?? null,
-    ...overrides,
+    reconcileIntervalMs: values.TASKFLEET_RECONCILE_INTERVAL_MS,
+    reaperIntervalMs: values.TASKFLEET_REAPER_INTERVAL_MS,
+    routeRefreshMs: values.TASKFLEET_ROUTE_REFRESH_MS,
+    dispatchBatch: values.TASKFLEET_DISPATCH_BATCH,
+    defaultMaxAttempts: values.TASKFLEET_DEFAULT_MAX_ATTEMPTS,
+    backoff: { baseMs: values.TASKFLEET_BACKOFF_BASE_MS, maxMs: values.TASKFLEET_BACKOFF_MAX_MS },
+    defaultTimeoutSeconds: values.TASKFLEET_DEFAULT_TIMEOUT_SECONDS,
+    maxPayloadBytes: values.TASKFLEET_MAX_PAYLOAD_BYTES,
+    maxBodyBytes: values.TASKFLEET_MAX_BODY_BYTES,
+    drainTimeoutMs: values.TASKFLEET_DRAIN_TIMEOUT_MS,
+    workerQueueWarn: values.TASKFLEET_WORKER_QUEUE_WARN,
+    logLevel: values.TASKFLEET_LOG_LEVEL,
+    logFormat: values.TASKFLEET_LOG_FORMAT,
+    appInsightsConnectionString: values.APPLICATIONINSIGHTS_CONNECTION_STRING ?? null,
+    telemetryFile: values.TASKFLEET_TELEMETRY_FILE ?? null,
+    apiUrl: values.TASKFLEET_URL ?? `http://127.0.0.1:${values.TASKFLEET_PORT}`,
+    adminApiKey: values.TASKFLEET_ADMIN_API_KEY ?? null,
+    rateLimit: { perSecond: values.TASKFLEET_RATE_LIMIT_PER_SECOND, burst: values.TASKFLEET_RATE_LIMIT_BURST },
+    apiKey: values.TASKFLEET_API_KEY ?? null,
   };
+}
+
+/** Reads and validates the environment; throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  rejectUnknownVariables(env);
+  const values = parseVariables(env);
+  rejectInconsistentVariables(values);
+  return { ...toConfig(values), ...overrides };
 }
 
 /**

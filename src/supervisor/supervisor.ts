@@ -212,12 +212,3 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
   const { dispatcher, reconciler, maintenance, enforcer, admin, counters } = parts;
   return { url, port, store: connections.store, dispatcher, reconciler, maintenance, enforcer, admin, counters, stop };
 }
-
-/** `buildSupervisor` with the configuration and the overrides in one object. */
-export interface SupervisorOptions extends SupervisorOverrides {
-  config: Config;
-}
-
-export function startSupervisor({ config, ...overrides }: SupervisorOptions): Promise<Supervisor> {
-  return buildSupervisor(config, overrides);
-}

@@ -15,7 +15,7 @@ import Database from 'better-sqlite3';
 import pino from 'pino';
 import { configToEnv, withoutSecrets, type Config } from '../../src/config/config';
 import { freePort } from '../../src/cli/redisBootstrap';
-import { startSupervisor, type Supervisor } from '../../src/supervisor/supervisor';
+import { buildSupervisor, type Supervisor } from '../../src/supervisor/supervisor';
 import { BIN, ROOT, deleteKeys, testConfig, waitFor } from './fleet';
 
 export const CHAOS_HANDLERS = path.join(ROOT, 'test', 'chaos', 'handlers.js');
@@ -97,8 +97,7 @@ export class ChaosFleet {
 
   /** A supervisor in this process (port 0). */
   async startInProcessSupervisor(): Promise<Supervisor> {
-    const sup = await startSupervisor({
-      config: this.config,
+    const sup = await buildSupervisor(this.config, {
       log: pino({ level: process.env.TASKFLEET_TEST_LOG ?? 'silent' }),
     });
     this.inProcess.push(sup);

@@ -1,4 +1,4 @@
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { TOKEN_PATTERN } from '../../domain/capabilities';
 import { ValidationError } from '../../domain/errors';
@@ -26,73 +26,91 @@ function requireJsonObject(req: Request): unknown {
   return req.body;
 }
 
-export function taskRoutes(tasks: TaskService, agents: AgentDirectory): Router {
-  const r = Router();
-  const views = async (list: TaskRecord[]) => {
+/** The task views, each marked routable or not against the agents live right now. */
+function taskViews(agents: AgentDirectory) {
+  return async (list: TaskRecord[]) => {
     const live = await agents.live();
     return list.map((t) => ({
       ...taskView(t, AgentDirectory.routable(t, live)),
       submittedBy: t.submittedBy ?? undefined,
     }));
   };
+}
 
-  r.post('/tasks', async (req, res) => {
-    const body = requireJsonObject(req);
-    const [outcome] = await tasks.submit([body], {
-      idempotencyKey: req.get('Idempotency-Key'),
-      actor: actorOf(res),
-      batch: false,
-      trace: traceOf(res),
-    });
-    if (!outcome) throw new Error('submit returned no outcome');
-    const [view] = await views([outcome.task]);
-    res
-      .status(outcome.created ? 201 : 200)
-      .location(`/v1/tasks/${outcome.task.id}`)
-      .json(view);
+interface Handlers {
+  tasks: TaskService;
+  views: ReturnType<typeof taskViews>;
+}
+
+type TaskRequest = Request<{ id: string }>;
+
+async function submitTask({ tasks, views }: Handlers, req: Request, res: Response): Promise<void> {
+  const body = requireJsonObject(req);
+  const [outcome] = await tasks.submit([body], {
+    idempotencyKey: req.get('Idempotency-Key'),
+    actor: actorOf(res),
+    batch: false,
+    trace: traceOf(res),
   });
+  if (!outcome) throw new Error('submit returned no outcome');
+  const [view] = await views([outcome.task]);
+  res
+    .status(outcome.created ? 201 : 200)
+    .location(`/v1/tasks/${outcome.task.id}`)
+    .json(view);
+}
 
-  r.post('/tasks/batch', async (req, res) => {
-    const { tasks: bodies } = parseOrThrow(batchSubmissionSchema, requireJsonObject(req));
-    const outcomes = await tasks.submit(bodies, {
-      idempotencyKey: req.get('Idempotency-Key'),
-      actor: actorOf(res),
-      batch: true,
-      trace: traceOf(res),
-    });
-    const created = outcomes.some((o) => o.created);
-    res.status(created ? 201 : 200).json({ tasks: await views(outcomes.map((o) => o.task)) });
+async function submitBatch({ tasks, views }: Handlers, req: Request, res: Response): Promise<void> {
+  const { tasks: bodies } = parseOrThrow(batchSubmissionSchema, requireJsonObject(req));
+  const outcomes = await tasks.submit(bodies, {
+    idempotencyKey: req.get('Idempotency-Key'),
+    actor: actorOf(res),
+    batch: true,
+    trace: traceOf(res),
   });
+  const created = outcomes.some((o) => o.created);
+  res.status(created ? 201 : 200).json({ tasks: await views(outcomes.map((o) => o.task)) });
+}
 
-  r.get('/tasks', async (req, res) => {
-    const q = parseOrThrow(listQuerySchema, req.query);
-    const list = await tasks.list({
-      limit: q.limit + 1,
-      ...(q.status ? { status: q.status } : {}),
-      ...(q.type ? { type: q.type } : {}),
-      ...(q.capability ? { capability: q.capability } : {}),
-      ...(q.cursor ? { beforeId: q.cursor } : {}),
-    });
-    const page = list.slice(0, q.limit);
-    const next = list.length > q.limit ? page[page.length - 1]?.id : undefined;
-    res.json({ tasks: await views(page), nextCursor: next });
+async function listTasks({ tasks, views }: Handlers, req: Request, res: Response): Promise<void> {
+  const query = parseOrThrow(listQuerySchema, req.query);
+  // One row past the page tells whether there is a next page.
+  const list = await tasks.list({
+    limit: query.limit + 1,
+    ...(query.status ? { status: query.status } : {}),
+    ...(query.type ? { type: query.type } : {}),
+    ...(query.capability ? { capability: query.capability } : {}),
+    ...(query.cursor ? { beforeId: query.cursor } : {}),
   });
+  const page = list.slice(0, query.limit);
+  const next = list.length > query.limit ? page[page.length - 1]?.id : undefined;
+  res.json({ tasks: await views(page), nextCursor: next });
+}
 
-  r.get('/tasks/:id', async (req, res) => {
-    const [view] = await views([await tasks.get(req.params.id)]);
-    res.json(view);
-  });
+async function getTask({ tasks, views }: Handlers, req: TaskRequest, res: Response): Promise<void> {
+  const [view] = await views([await tasks.get(req.params.id)]);
+  res.json(view);
+}
 
-  r.get('/tasks/:id/events', async (req, res) => {
-    const events = await tasks.events(req.params.id);
-    res.json({ events: events.map(taskEventView) });
-  });
+async function listTaskEvents({ tasks }: Handlers, req: TaskRequest, res: Response): Promise<void> {
+  const events = await tasks.events(req.params.id);
+  res.json({ events: events.map(taskEventView) });
+}
 
-  r.post('/tasks/:id/cancel', async (req, res) => {
-    const { outcome, task } = await tasks.cancel(req.params.id, actorOf(res));
-    const [view] = await views([task]);
-    res.status(outcome === 'already_terminal' ? 409 : 202).json({ outcome, task: view });
-  });
+async function cancelTask({ tasks, views }: Handlers, req: TaskRequest, res: Response): Promise<void> {
+  const { outcome, task } = await tasks.cancel(req.params.id, actorOf(res));
+  const [view] = await views([task]);
+  res.status(outcome === 'already_terminal' ? 409 : 202).json({ outcome, task: view });
+}
 
-  return r;
+export function taskRoutes(tasks: TaskService, agents: AgentDirectory): Router {
+  const handlers: Handlers = { tasks, views: taskViews(agents) };
+  const router = Router();
+  router.post('/tasks', (req, res) => submitTask(handlers, req, res));
+  router.post('/tasks/batch', (req, res) => submitBatch(handlers, req, res));
+  router.get('/tasks', (req, res) => listTasks(handlers, req, res));
+  router.get('/tasks/:id', (req, res) => getTask(handlers, req, res));
+  router.get('/tasks/:id/events', (req, res) => listTaskEvents(handlers, req, res));
+  router.post('/tasks/:id/cancel', (req, res) => cancelTask(handlers, req, res));
+  return router;
 }
