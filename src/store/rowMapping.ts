@@ -8,7 +8,7 @@ import type { AgentEvent, AgentMetrics, AgentRecord, AgentState, StateSource } f
 import type { Route } from '../domain/capabilities';
 import type { ApiKeyRecord, AuditEntry, Role } from '../domain/security';
 import type { Priority, TaskError, TaskEvent, TaskEventKind, TaskRecord, TaskStatus } from '../domain/task';
-import type { DispatchRow, ExpiredLease } from './port';
+import type { AgentRegistration, AgentRun, DispatchRow, ExpiredLease, RouteStats } from './port';
 
 export interface ColumnTypes<Time, Flag, Seq> {
   time(value: Time): number;
@@ -254,6 +254,60 @@ export function mapAuditEntry<Time, Seq>(row: AuditRowOf<Time, Seq>, c: ColumnTy
   };
 }
 
+/** A row of ROUTE_STATS (both stores): counts of one route. */
+export interface RouteStatsRowOf<Time> {
+  type: string;
+  capabilities: string;
+  queued: number;
+  delayed: number;
+  running: number;
+  dead: number;
+  oldest_queued_at: Time | null;
+}
+
+export function mapRouteStats<Time>(row: RouteStatsRowOf<Time>, c: ColumnTypes<Time, unknown, unknown>): RouteStats {
+  return {
+    type: row.type,
+    capabilities: JSON.parse(row.capabilities) as string[],
+    queued: row.queued,
+    delayed: row.delayed,
+    running: row.running,
+    dead: row.dead,
+    oldestQueuedAt: optional(c, row.oldest_queued_at),
+  };
+}
+
+/** A row of SELECT_AGENT_RUNS (both stores): `run_ms` is read from the event's JSON, a number or its text. */
+export interface AgentRunRowOf<Time> {
+  at: Time;
+  kind: string;
+  run_ms: number | string | null;
+}
+
+/** A run time that is missing or not a number (an event written before runMs existed) is null. */
+export function mapAgentRun<Time>(row: AgentRunRowOf<Time>, c: ColumnTypes<Time, unknown, unknown>): AgentRun {
+  const runMs = row.run_ms === null ? NaN : Number(row.run_ms);
+  return {
+    at: c.time(row.at),
+    outcome: row.kind as AgentRun['outcome'],
+    runMs: Number.isFinite(runMs) ? runMs : null,
+  };
+}
+
+/** The parameters of REGISTER_AGENT (both stores): an agent's registration, lists as JSON. */
+export function registrationParams(reg: AgentRegistration, now: number) {
+  return {
+    id: reg.id,
+    capabilities: JSON.stringify(reg.capabilities),
+    types: JSON.stringify(reg.types),
+    concurrency: reg.concurrency,
+    hostname: reg.hostname,
+    pid: reg.pid,
+    version: reg.version,
+    now,
+  };
+}
+
 /** Every mapper, bound to one driver's column types. */
 export function rowMappers<Time, Flag, Seq>(c: ColumnTypes<Time, Flag, Seq>) {
   return {
@@ -264,5 +318,7 @@ export function rowMappers<Time, Flag, Seq>(c: ColumnTypes<Time, Flag, Seq>) {
     toAgentEvent: (row: AgentEventRowOf<Time, Seq>) => mapAgentEvent(row, c),
     toApiKey: (row: ApiKeyRowOf<Time>) => mapApiKey(row, c),
     toAuditEntry: (row: AuditRowOf<Time, Seq>) => mapAuditEntry(row, c),
+    toRouteStats: (row: RouteStatsRowOf<Time>) => mapRouteStats(row, c),
+    toAgentRun: (row: AgentRunRowOf<Time>) => mapAgentRun(row, c),
   };
 }

@@ -33,7 +33,6 @@ import type {
 import { countsByKind, leaseKey, TaskListStatements, type LeaseKey } from '../shared';
 import type { Recordsets, SqlClient } from './client';
 import { isUniqueViolation } from './errors';
-import { toAgentRun, toRouteStats, type AgentRunRow, type RouteStatsRow } from './fleet';
 import { decisionParams, runMsHead } from './lease';
 import * as mapping from './rows';
 import * as agentStatements from './statements/agents';
@@ -218,16 +217,10 @@ export class MssqlStore implements Store {
   // ---- agents
 
   async registerAgent(reg: AgentRegistration, now: number): Promise<AgentRecord> {
-    const row = await this.db.one<string, mapping.AgentRow>(agentStatements.REGISTER_AGENT, {
-      id: reg.id,
-      capabilities: JSON.stringify(reg.capabilities),
-      types: JSON.stringify(reg.types),
-      concurrency: reg.concurrency,
-      hostname: reg.hostname,
-      pid: reg.pid,
-      version: reg.version,
-      now,
-    });
+    const row = await this.db.one<string, mapping.AgentRow>(
+      agentStatements.REGISTER_AGENT,
+      mapping.registrationParams(reg, now),
+    );
     if (!row) throw new Error(`mssql: REGISTER_AGENT returned no row for agent ${reg.id}`);
     return mapping.toAgent(row);
   }
@@ -292,13 +285,17 @@ export class MssqlStore implements Store {
 
   async listAgentRuns(agentId: string, since: number): Promise<AgentRun[]> {
     const params = { agentId, since };
-    return (await this.db.all<string, AgentRunRow>(fleetStatements.SELECT_AGENT_RUNS, params)).map(toAgentRun);
+    return (await this.db.all<string, mapping.AgentRunRow>(fleetStatements.SELECT_AGENT_RUNS, params)).map(
+      mapping.toAgentRun,
+    );
   }
 
   // ---- stats
 
   async routeStats(now: number): Promise<RouteStats[]> {
-    return (await this.db.all<'now', RouteStatsRow>(fleetStatements.ROUTE_STATS, { now })).map(toRouteStats);
+    return (await this.db.all<'now', mapping.RouteStatsRow>(fleetStatements.ROUTE_STATS, { now })).map(
+      mapping.toRouteStats,
+    );
   }
 
   async countTaskEvents(

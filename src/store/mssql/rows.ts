@@ -30,7 +30,7 @@ export function fromBigint(value: string | number): number {
   return typeof value === 'number' ? value : Number(value);
 }
 
-export { fromJson, toJson, toLease, toRoute, type LeaseDbRow, type RouteRow } from '../rowMapping';
+export { fromJson, registrationParams, toJson, toLease, toRoute, type LeaseDbRow, type RouteRow } from '../rowMapping';
 
 /** tedious returns datetime2 as UTC Dates, bit as booleans and bigint as strings. */
 const COLUMNS: rowMapping.ColumnTypes<Date, boolean, string | number> = {
@@ -47,5 +47,17 @@ export type AgentEventRow = rowMapping.AgentEventRowOf<Date, string | number>;
 export type ApiKeyRow = rowMapping.ApiKeyRowOf<Date>;
 export type AuditRow = rowMapping.AuditRowOf<Date, string | number>;
 
-export const { toTask, toTaskEvent, toDispatch, toAgent, toAgentEvent, toApiKey, toAuditEntry } =
-  rowMapping.rowMappers(COLUMNS);
+export type RouteStatsRow = rowMapping.RouteStatsRowOf<Date>;
+export type AgentRunRow = rowMapping.AgentRunRowOf<Date>;
+
+export const {
+  toTask,
+  toTaskEvent,
+  toDispatch,
+  toAgent,
+  toAgentEvent,
+  toApiKey,
+  toAuditEntry,
+  toRouteStats,
+  toAgentRun,
+} = rowMapping.rowMappers(COLUMNS);

@@ -5,7 +5,7 @@
  */
 import type { AgentEvent, AgentRecord, AgentState, StateSource } from '../../domain/agent';
 import type { AgentRegistration, AgentStateChange, HeartbeatReport } from '../port';
-import { toAgent, toAgentEvent, type AgentRow } from './rows';
+import { registrationParams, toAgent, toAgentEvent, type AgentRow } from './rows';
 import type { SqliteStatements } from './statements';
 import type { UpsertAgentParams } from './statements/agents';
 
@@ -24,16 +24,7 @@ function keepsState(row: AgentRow): boolean {
  */
 export function registerAgent(statements: SqliteStatements, reg: AgentRegistration, now: number): AgentRecord {
   const previous = statements.agents.selectAgent.get({ id: reg.id });
-  const params: UpsertAgentParams = {
-    id: reg.id,
-    capabilities: JSON.stringify(reg.capabilities),
-    types: JSON.stringify(reg.types),
-    concurrency: reg.concurrency,
-    hostname: reg.hostname,
-    pid: reg.pid,
-    version: reg.version,
-    now,
-  };
+  const params: UpsertAgentParams = registrationParams(reg, now);
   if (previous && keepsState(previous)) {
     const [kept] = statements.agents.reregisterKeepingState.all({ ...params, state: previous.state });
     if (!kept) throw new Error(`sqlite: re-registration of agent ${reg.id} in state ${previous.state} changed no row`);

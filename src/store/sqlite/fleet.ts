@@ -6,7 +6,7 @@ import type { TaskEventKind } from '../../domain/task';
 import type { RetryDecision } from '../../domain/transitions';
 import type { AgentRun, ExpiredLease, LeaseRef, RouteStats } from '../port';
 import { countsByKind, leaseKey } from '../shared';
-import { toLease } from './rows';
+import { toAgentRun, toLease, toRouteStats } from './rows';
 import type { SqliteStatements } from './statements';
 import { appendOutcomeEvent, appendTaskEvent } from './tasks';
 
@@ -34,23 +34,11 @@ export function reclaimLease(statements: SqliteStatements, ref: LeaseRef & { dec
 }
 
 export function listAgentRuns(statements: SqliteStatements, agentId: string, since: number): AgentRun[] {
-  return statements.fleet.selectAgentRuns.all({ agentId, since }).map((row) => ({
-    at: row.at,
-    outcome: row.kind as AgentRun['outcome'],
-    runMs: typeof row.run_ms === 'number' ? row.run_ms : null,
-  }));
+  return statements.fleet.selectAgentRuns.all({ agentId, since }).map(toAgentRun);
 }
 
 export function routeStats(statements: SqliteStatements, now: number): RouteStats[] {
-  return statements.fleet.routeStats.all({ now }).map((row) => ({
-    type: row.type,
-    capabilities: JSON.parse(row.capabilities) as string[],
-    queued: row.queued,
-    delayed: row.delayed,
-    running: row.running,
-    dead: row.dead,
-    oldestQueuedAt: row.oldest_queued_at,
-  }));
+  return statements.fleet.routeStats.all({ now }).map(toRouteStats);
 }
 
 /** Counts per requested kind; every requested kind is present, 0 when none happened since `since`. */

@@ -14,7 +14,7 @@ export function sqliteErrorCode(err: unknown): string | null {
 }
 import * as rowMapping from '../rowMapping';
 
-export { fromJson, toJson, toLease, toRoute, type LeaseDbRow, type RouteRow } from '../rowMapping';
+export { fromJson, registrationParams, toJson, toLease, toRoute, type LeaseDbRow, type RouteRow } from '../rowMapping';
 
 /** SQLite returns times as epoch ms (INTEGER), flags as 0/1 and sequence numbers as numbers. */
 const COLUMNS: rowMapping.ColumnTypes<number, number, number> = {
@@ -34,5 +34,17 @@ export type AgentEventRow = rowMapping.AgentEventRowOf<number, number>;
 export type ApiKeyRow = rowMapping.ApiKeyRowOf<number>;
 export type AuditRow = rowMapping.AuditRowOf<number, number>;
 
-export const { toTask, toTaskEvent, toDispatch, toAgent, toAgentEvent, toApiKey, toAuditEntry } =
-  rowMapping.rowMappers(COLUMNS);
+export type RouteStatsRow = rowMapping.RouteStatsRowOf<number>;
+export type AgentRunRow = rowMapping.AgentRunRowOf<number>;
+
+export const {
+  toTask,
+  toTaskEvent,
+  toDispatch,
+  toAgent,
+  toAgentEvent,
+  toApiKey,
+  toAuditEntry,
+  toRouteStats,
+  toAgentRun,
+} = rowMapping.rowMappers(COLUMNS);

@@ -10,7 +10,7 @@ import type { Database } from 'better-sqlite3';
 import { LEASE_RECLAIMED_ERROR } from '../../../domain/storeRules';
 import type { LeaseKey } from '../../shared';
 import { sqlJson } from '../../sqlLiteral';
-import type { LeaseDbRow } from '../rows';
+import type { AgentRunRow, LeaseDbRow, RouteStatsRow } from '../rows';
 import { LEASE_HELD } from './lease';
 
 /**
@@ -86,22 +86,6 @@ export const COUNT_TASK_EVENTS = `
 SELECT kind, count(*) AS n FROM task_events
 WHERE kind IN (SELECT value FROM json_each(@kinds)) AND kind <> 'started' AND at >= @since
 GROUP BY kind`;
-
-export interface RouteStatsRow {
-  type: string;
-  capabilities: string;
-  queued: number;
-  delayed: number;
-  running: number;
-  dead: number;
-  oldest_queued_at: number | null;
-}
-
-export interface AgentRunRow {
-  at: number;
-  kind: string;
-  run_ms: number | null;
-}
 
 export function prepareFleetStatements(db: Database) {
   return {
