@@ -2,30 +2,21 @@
  * The agent API and routability over real HTTP, with a real worker process (from the built CLI in dist/)
  * registered against a real supervisor. Background loops are off: nothing here needs them.
  */
-import { Fleet, fileInspector, stopAndVerifyClean, waitFor, type WorkerProcess } from '../helpers/fleet';
+import { fileInspector, fleetFor, waitFor, type WorkerProcess } from '../helpers/fleet';
 import { ISO, expectProblem } from '../helpers/http';
 
 const redis = fileInspector();
 
 describe('with one worker (api-w1, capabilities [gpu])', () => {
-  let fleet: Fleet | undefined;
+  const fleet = fleetFor(redis);
   let worker: WorkerProcess;
 
   beforeAll(async () => {
-    fleet = await Fleet.start({ loops: false });
-    worker = await fleet.spawnWorker({ id: 'api-w1', capabilities: ['gpu'] });
+    worker = await fleet().spawnWorker({ id: 'api-w1', capabilities: ['gpu'] });
   });
-
-  afterAll(async () => {
-    const f = fleet;
-    fleet = undefined;
-    await stopAndVerifyClean(f, redis);
-  });
-
-  const f = (): Fleet => fleet!;
 
   it('GET /v1/agents lists it: running, live, its capabilities and the types it can run', async () => {
-    const res = await f().request('GET', '/v1/agents');
+    const res = await fleet().request('GET', '/v1/agents');
     expect(res.status).toBe(200);
     expect(res.body.agents).toHaveLength(1);
     const a = res.body.agents[0];
@@ -43,12 +34,12 @@ describe('with one worker (api-w1, capabilities [gpu])', () => {
     expect(a.lastHeartbeatAt).toMatch(ISO);
     expect(a.startedAt).toMatch(ISO);
     expect(a.heartbeatAgeMs).toBeGreaterThanOrEqual(0);
-    expect(a.heartbeatAgeMs).toBeLessThanOrEqual(3 * f().config.heartbeatIntervalMs);
+    expect(a.heartbeatAgeMs).toBeLessThanOrEqual(3 * fleet().config.heartbeatIntervalMs);
     expect(typeof a.hostname).toBe('string');
     expect(typeof a.version).toBe('string');
 
     // The response agrees with the registry in the store.
-    const stored = await f().sup.store.getAgent('api-w1');
+    const stored = await fleet().sup.store.getAgent('api-w1');
     expect(stored).toMatchObject({
       id: 'api-w1',
       state: 'running',
@@ -56,11 +47,11 @@ describe('with one worker (api-w1, capabilities [gpu])', () => {
       types: a.types,
       pid: worker.child.pid,
     });
-    expect(await f().sup.store.listAgents()).toHaveLength(1);
+    expect(await fleet().sup.store.listAgents()).toHaveLength(1);
   });
 
   it('GET /v1/agents/:id returns it, and 404 problem+json for an unknown agent', async () => {
-    const res = await f().request('GET', '/v1/agents/api-w1');
+    const res = await fleet().request('GET', '/v1/agents/api-w1');
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       id: 'api-w1',
@@ -71,24 +62,24 @@ describe('with one worker (api-w1, capabilities [gpu])', () => {
     });
     expect(res.body.types).not.toContain('checksum');
 
-    expectProblem(await f().request('GET', '/v1/agents/no-such-agent'), 404, { code: 'not_found' });
-    expect(await f().sup.store.getAgent('no-such-agent')).toBeNull();
+    expectProblem(await fleet().request('GET', '/v1/agents/no-such-agent'), 404, { code: 'not_found' });
+    expect(await fleet().sup.store.getAgent('no-such-agent')).toBeNull();
   });
 
   it('GET /v1/agents/:id/events shows its registration (→ running), and 404 for an unknown agent', async () => {
-    const res = await f().request('GET', '/v1/agents/api-w1/events');
+    const res = await fleet().request('GET', '/v1/agents/api-w1/events');
     expect(res.status).toBe(200);
     expect(res.body.events).toEqual([
       { seq: expect.any(Number), at: expect.stringMatching(ISO), to: 'running', reason: 'registered' },
     ]);
-    const stored = await f().sup.store.listAgentEvents('api-w1');
+    const stored = await fleet().sup.store.listAgentEvents('api-w1');
     expect(stored.map((e) => [e.fromState, e.toState, e.reason])).toEqual([[null, 'running', 'registered']]);
 
-    expectProblem(await f().request('GET', '/v1/agents/no-such-agent/events'), 404, { code: 'not_found' });
+    expectProblem(await fleet().request('GET', '/v1/agents/no-such-agent/events'), 404, { code: 'not_found' });
   });
 
   it('marks a task routable only when a live agent has its type and covers its capabilities', async () => {
-    const gpu = await f().request('POST', '/v1/tasks', {
+    const gpu = await fleet().request('POST', '/v1/tasks', {
       type: 'echo',
       requiredCapabilities: ['gpu'],
       payload: { run: 'me' },
@@ -96,46 +87,36 @@ describe('with one worker (api-w1, capabilities [gpu])', () => {
     expect(gpu.status).toBe(201);
     expect(gpu.body.routable).toBe(true);
 
-    const fs = await f().request('POST', '/v1/tasks', { type: 'echo', requiredCapabilities: ['fs'] });
+    const fs = await fleet().request('POST', '/v1/tasks', { type: 'echo', requiredCapabilities: ['fs'] });
     expect(fs.status).toBe(201);
     expect(fs.body.routable).toBe(false);
 
-    const noHandler = await f().request('POST', '/v1/tasks', { type: 'checksum' });
+    const noHandler = await fleet().request('POST', '/v1/tasks', { type: 'checksum' });
     expect(noHandler.status).toBe(201);
     expect(noHandler.body.routable).toBe(false);
 
-    const plain = await f().request('POST', '/v1/tasks', { type: 'echo', payload: 'plain' });
+    const plain = await fleet().request('POST', '/v1/tasks', { type: 'echo', payload: 'plain' });
     expect(plain.body.routable).toBe(true);
 
     // Routability is also reported on reads.
-    const fsRead = await f().request('GET', `/v1/tasks/${fs.body.id}`);
+    const fsRead = await fleet().request('GET', `/v1/tasks/${fs.body.id}`);
     expect(fsRead.body).toMatchObject({ status: 'queued', routable: false });
 
     // The routable tasks really are run by the worker; the unroutable ones stay queued.
-    const [gpuDone, plainDone] = await f().waitTerminal([gpu.body.id, plain.body.id], 20_000);
+    const [gpuDone, plainDone] = await fleet().waitTerminal([gpu.body.id, plain.body.id], 20_000);
     expect(gpuDone).toMatchObject({ status: 'succeeded', result: { run: 'me' }, agentId: 'api-w1', attempt: 1 });
     expect(plainDone).toMatchObject({ status: 'succeeded', result: 'plain', agentId: 'api-w1' });
-    expect((await f().sup.store.getTask(fs.body.id))?.status).toBe('queued');
-    expect((await f().sup.store.getTask(noHandler.body.id))?.status).toBe('queued');
-    expect(await f().storedTaskCount()).toBe(4);
+    expect((await fleet().sup.store.getTask(fs.body.id))?.status).toBe('queued');
+    expect((await fleet().sup.store.getTask(noHandler.body.id))?.status).toBe('queued');
+    expect(await fleet().storedTaskCount()).toBe(4);
   });
 });
 
 describe('after the only worker dies', () => {
-  let fleet: Fleet | undefined;
-
-  beforeAll(async () => {
-    fleet = await Fleet.start({ loops: false });
-  });
-
-  afterAll(async () => {
-    const f = fleet;
-    fleet = undefined;
-    await stopAndVerifyClean(f, redis);
-  });
+  const fleet = fleetFor(redis);
 
   it('reports the agent as not live and its tasks as unroutable', async () => {
-    const f = fleet!;
+    const f = fleet();
     const w = await f.spawnWorker({ id: 'api-w2', capabilities: ['gpu'] });
     const before = await f.request('POST', '/v1/tasks', {
       type: 'sleep',

@@ -7,26 +7,16 @@
 import { AuditLog } from '../../src/security/audit';
 import { createApiKey } from '../../src/security/apiKeys';
 import { OPERATOR, makeKeys } from '../helpers/apiKeys';
-import { Fleet, fileInspector, stopAndVerifyClean } from '../helpers/fleet';
+import { fileInspector, fleetFor } from '../helpers/fleet';
 import { ISO, expectProblem } from '../helpers/http';
 
 const redis = fileInspector();
 
 describe('the audit log', () => {
-  let fleet: Fleet | undefined;
-
-  beforeEach(async () => {
-    fleet = await Fleet.start({ loops: false });
-  });
-
-  afterEach(async () => {
-    const f = fleet;
-    fleet = undefined;
-    await stopAndVerifyClean(f, redis);
-  });
+  const fleet = fleetFor(redis, { each: true });
 
   it('records key creation, revocation and task cancellation: who, what, target, from where, when', async () => {
-    const f = fleet!;
+    const f = fleet();
     const before = Date.now();
     const keys = await makeKeys(f);
     const t = await f.submit({ type: 'echo', delaySeconds: 60 }, {}, { key: keys.submitter.key });
@@ -98,7 +88,7 @@ describe('the audit log', () => {
   });
 
   it('pages newest first with nextCursor, filters by action, and validates its query', async () => {
-    const f = fleet!;
+    const f = fleet();
     const audit = new AuditLog(f.sup.store, { now: () => Date.now() });
     for (let i = 0; i < 7; i++) {
       await createApiKey(f.sup.store, audit, { name: `k${i}`, role: 'reader', createdBy: OPERATOR });

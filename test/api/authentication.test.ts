@@ -7,28 +7,21 @@
 import { AuditLog } from '../../src/security/audit';
 import { createApiKey, generateApiKey, revokeApiKey } from '../../src/security/apiKeys';
 import { OPERATOR, makeKeys, type Keys } from '../helpers/apiKeys';
-import { Fleet, fileInspector, stopAndVerifyClean } from '../helpers/fleet';
+import { fileInspector, fleetFor } from '../helpers/fleet';
 import { bearer, expectForbidden, expectProblem, expectUnauthorized } from '../helpers/http';
 
 const redis = fileInspector();
 
 describe('authentication', () => {
-  let fleet: Fleet | undefined;
+  const fleet = fleetFor(redis, { env: { TASKFLEET_MAX_BODY_BYTES: '4096' } });
   let keys: Keys;
 
   beforeAll(async () => {
-    fleet = await Fleet.start({ loops: false, env: { TASKFLEET_MAX_BODY_BYTES: '4096' } });
-    keys = await makeKeys(fleet);
-  });
-
-  afterAll(async () => {
-    const f = fleet;
-    fleet = undefined;
-    await stopAndVerifyClean(f, redis);
+    keys = await makeKeys(fleet());
   });
 
   it('gives the same 401 body and headers for every kind of bad key, on reads and writes alike', async () => {
-    const f = fleet!;
+    const f = fleet();
     const variants: Array<Record<string, string>> = [
       {},
       bearer(generateApiKey()),
@@ -57,7 +50,7 @@ describe('authentication', () => {
   });
 
   it('checks the key before reading the body: a huge body without a key is 401, not 413', async () => {
-    const f = fleet!;
+    const f = fleet();
     const huge = { type: 'echo', payload: 'x'.repeat(10_000) };
     expectUnauthorized(await f.request('POST', '/v1/tasks', huge, {}, { key: null }));
     expectProblem(await f.request('POST', '/v1/tasks', huge), 413, { code: 'payload_too_large' });
@@ -65,13 +58,13 @@ describe('authentication', () => {
   });
 
   it('keeps /healthz and /readyz open', async () => {
-    const f = fleet!;
+    const f = fleet();
     expect((await f.request('GET', '/healthz', undefined, {}, { key: null })).status).toBe(200);
     expect((await f.request('GET', '/readyz', undefined, {}, { key: null })).status).toBe(200);
   });
 
   it('refuses a key from the moment it is revoked', async () => {
-    const f = fleet!;
+    const f = fleet();
     const audit = new AuditLog(f.sup.store, { now: () => Date.now() });
     const { key, record } = await createApiKey(f.sup.store, audit, {
       name: 'short-lived',
@@ -84,7 +77,7 @@ describe('authentication', () => {
   });
 
   it('shows the supervisor’s counters in GET /v1/stats', async () => {
-    const f = fleet!;
+    const f = fleet();
     const before = (await f.request('GET', '/v1/stats')).body.security;
     expect(before).toEqual({
       unauthorized: expect.any(Number),
@@ -102,7 +95,7 @@ describe('authentication', () => {
   });
 
   it('a second supervisor (its own rate limit) counts 401, 403 and 429 into its own SecurityCounters', async () => {
-    const f = fleet!;
+    const f = fleet();
     const second = await f.startSecondSupervisor({ rateLimit: { perSecond: 0.001, burst: 2 } });
     try {
       expect(second.counters).toEqual({ unauthorized: 0, forbidden: 0, rateLimited: 0 });

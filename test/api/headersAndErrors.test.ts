@@ -6,26 +6,16 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { UnavailableError } from '../../src/domain/errors';
-import { Fleet, fileInspector, stopAndVerifyClean } from '../helpers/fleet';
+import { fileInspector, fleetFor } from '../helpers/fleet';
 import { bearer, expectProblem } from '../helpers/http';
 
 const redis = fileInspector();
 
 describe('headers and error hygiene', () => {
-  let fleet: Fleet | undefined;
-
-  beforeAll(async () => {
-    fleet = await Fleet.start({ loops: false });
-  });
-
-  afterAll(async () => {
-    const f = fleet;
-    fleet = undefined;
-    await stopAndVerifyClean(f, redis);
-  });
+  const fleet = fleetFor(redis);
 
   it('sends the security headers on API answers, errors and probes', async () => {
-    const f = fleet!;
+    const f = fleet();
     for (const res of [
       await f.request('GET', '/v1/tasks'),
       await f.request('GET', '/v1/tasks', undefined, {}, { key: null }),
@@ -45,7 +35,7 @@ describe('headers and error hygiene', () => {
   });
 
   it('answers a store failure 500 or 503 with a fixed text: no stack, no SQL, no driver message; logs it without the key', async () => {
-    const f = fleet!;
+    const f = fleet();
     const sql = 'SELECT * FROM tasks WHERE id = ? -- SQLITE_CORRUPT: database disk image is malformed';
     const failing = new Proxy(f.sup.store, {
       get(target, prop, receiver) {
@@ -95,7 +85,7 @@ describe('headers and error hygiene', () => {
   });
 
   it('answers a malformed JSON body 400 without echoing parser internals', async () => {
-    const f = fleet!;
+    const f = fleet();
     const res = await f.request('POST', '/v1/tasks', '{"type": "echo",', { 'content-type': 'application/json' });
     expectProblem(res, 400, { code: 'malformed_json' });
     expect(JSON.stringify(res.body)).not.toMatch(/SyntaxError|at JSON|position/);

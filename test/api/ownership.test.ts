@@ -5,28 +5,21 @@
  * test depends on another’s requests.
  */
 import { makeKeys, type Keys } from '../helpers/apiKeys';
-import { Fleet, fileInspector, stopAndVerifyClean } from '../helpers/fleet';
+import { fileInspector, fleetFor } from '../helpers/fleet';
 import { expectForbidden, expectProblem } from '../helpers/http';
 
 const redis = fileInspector();
 
 describe('ownership and the submitting key', () => {
-  let fleet: Fleet | undefined;
+  const fleet = fleetFor(redis);
   let keys: Keys;
 
   beforeAll(async () => {
-    fleet = await Fleet.start({ loops: false });
-    keys = await makeKeys(fleet);
-  });
-
-  afterAll(async () => {
-    const f = fleet;
-    fleet = undefined;
-    await stopAndVerifyClean(f, redis);
+    keys = await makeKeys(fleet());
   });
 
   it('records and shows submittedBy: the key id, or bootstrap-admin', async () => {
-    const f = fleet!;
+    const f = fleet();
     const mine = await f.submit({ type: 'echo' }, {}, { key: keys.submitter.key });
     expect(mine.submittedBy).toBe(keys.submitter.id);
     expect((await f.sup.store.getTask(mine.id))?.submittedBy).toBe(keys.submitter.id);
@@ -39,7 +32,7 @@ describe('ownership and the submitting key', () => {
   });
 
   it('lets a submitter cancel its own task (202) but not another submitter’s (403, task untouched)', async () => {
-    const f = fleet!;
+    const f = fleet();
     const theirs = await f.submit({ type: 'echo', delaySeconds: 60 }, {}, { key: keys.submitter2.key });
     const mine = await f.submit({ type: 'echo', delaySeconds: 60 }, {}, { key: keys.submitter.key });
 
@@ -78,7 +71,7 @@ describe('ownership and the submitting key', () => {
   });
 
   it('scopes Idempotency-Key to the submitting key', async () => {
-    const f = fleet!;
+    const f = fleet();
     const h = { 'Idempotency-Key': 'order-1' };
     const a1 = await f.request('POST', '/v1/tasks', { type: 'echo' }, h, { key: keys.submitter.key });
     const b1 = await f.request('POST', '/v1/tasks', { type: 'echo' }, h, { key: keys.submitter2.key });

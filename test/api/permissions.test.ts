@@ -7,7 +7,7 @@
 import type { Role } from '../../src/domain/security';
 import { generateApiKey } from '../../src/security/apiKeys';
 import { makeKeys, type Keys } from '../helpers/apiKeys';
-import { Fleet, fileInspector, stopAndVerifyClean } from '../helpers/fleet';
+import { type Fleet, fileInspector, fleetFor } from '../helpers/fleet';
 import { expectForbidden, expectProblem, expectUnauthorized } from '../helpers/http';
 
 const redis = fileInspector();
@@ -141,24 +141,17 @@ const CALLERS: Caller[] = [
 ];
 
 describe('the permission table: every route against every kind of caller', () => {
-  let fleet: Fleet | undefined;
+  const fleet = fleetFor(redis);
   let ctx: Ctx;
 
   beforeAll(async () => {
-    fleet = await Fleet.start({ loops: false });
-    const keys = await makeKeys(fleet);
-    await fleet.sup.store.registerAgent(
+    const keys = await makeKeys(fleet());
+    await fleet().sup.store.registerAgent(
       { id: AGENT, capabilities: [], types: ['echo'], concurrency: 1, hostname: 'test', pid: 1, version: 'test' },
       Date.now(),
     );
-    const task = await fleet.submit({ type: 'echo', delaySeconds: 60 }, {}, { key: keys.submitter.key });
-    ctx = { fleet, keys, taskId: task.id };
-  });
-
-  afterAll(async () => {
-    const f = fleet;
-    fleet = undefined;
-    await stopAndVerifyClean(f, redis);
+    const task = await fleet().submit({ type: 'echo', delaySeconds: 60 }, {}, { key: keys.submitter.key });
+    ctx = { fleet: fleet(), keys, taskId: task.id };
   });
 
   describe.each(ROUTES.map((r) => [`${r.method} ${r.path}`, r] as const))('%s', (_name, route) => {

@@ -5,31 +5,24 @@
  */
 import { generateApiKey } from '../../src/security/apiKeys';
 import { makeKeys, type Keys } from '../helpers/apiKeys';
-import { Fleet, fileInspector, stopAndVerifyClean, waitFor } from '../helpers/fleet';
+import { fileInspector, fleetFor, waitFor } from '../helpers/fleet';
 import { bearer, expectProblem, expectUnauthorized } from '../helpers/http';
 
 const redis = fileInspector();
 
 describe('rate limiting (1 a second, burst 3)', () => {
-  let fleet: Fleet | undefined;
+  const fleet = fleetFor(redis, {
+    env: { TASKFLEET_RATE_LIMIT_PER_SECOND: '1', TASKFLEET_RATE_LIMIT_BURST: '3' },
+    each: true,
+  });
   let keys: Keys;
 
   beforeEach(async () => {
-    fleet = await Fleet.start({
-      loops: false,
-      env: { TASKFLEET_RATE_LIMIT_PER_SECOND: '1', TASKFLEET_RATE_LIMIT_BURST: '3' },
-    });
-    keys = await makeKeys(fleet);
-  });
-
-  afterEach(async () => {
-    const f = fleet;
-    fleet = undefined;
-    await stopAndVerifyClean(f, redis);
+    keys = await makeKeys(fleet());
   });
 
   it('answers the 4th quick request 429 with Retry-After; another key is unaffected; it recovers', async () => {
-    const f = fleet!;
+    const f = fleet();
     const reader = { key: keys.reader.key };
     const statuses = [];
     for (let i = 0; i < 4; i++) statuses.push(await f.request('GET', '/v1/tasks', undefined, {}, reader));
@@ -57,7 +50,7 @@ describe('rate limiting (1 a second, burst 3)', () => {
   });
 
   it('rejects unauthenticated requests before they take a token, and still says 401 to them when a bucket is empty', async () => {
-    const f = fleet!;
+    const f = fleet();
     for (let i = 0; i < 10; i++) {
       expectUnauthorized(await f.request('GET', '/v1/tasks', undefined, bearer(generateApiKey()), { key: null }));
       expectUnauthorized(await f.request('GET', '/v1/tasks', undefined, {}, { key: null }));

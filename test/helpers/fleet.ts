@@ -315,6 +315,33 @@ export async function expectNothingStored(fleet: Fleet, redis: Redis): Promise<v
  * For a test file whose tests each start their own fleet (loops off): `start` one in a test; after each test it
  * is stopped and checked clean through `redis`, the file's inspector connection.
  */
+/**
+ * The fleet of a describe block: started before its tests (before each test with `each`), stopped and checked
+ * clean after them. Returns a getter for the running fleet; hooks registered after this call run after the start.
+ */
+export function fleetFor(redis: Redis, options: { env?: Record<string, string>; each?: boolean } = {}): () => Fleet {
+  let current: Fleet | undefined;
+  const start = async () => {
+    current = await Fleet.start({ loops: false, ...(options.env ? { env: options.env } : {}) });
+  };
+  const stop = async () => {
+    const fleet = current;
+    current = undefined;
+    await stopAndVerifyClean(fleet, redis);
+  };
+  if (options.each) {
+    beforeEach(start);
+    afterEach(stop);
+  } else {
+    beforeAll(start);
+    afterAll(stop);
+  }
+  return () => {
+    if (!current) throw new Error('the fleet of this describe block is not running');
+    return current;
+  };
+}
+
 export function fleetPerTest(): { redis: Redis; start(env?: Record<string, string>): Promise<Fleet> } {
   const redis = fileInspector();
   let current: Fleet | undefined;
