@@ -14,6 +14,7 @@ import { configToEnv, withoutSecrets, type Config } from '../config/config';
 import { generateApiKey } from '../security/apiKeys';
 import { buildSupervisor, type Supervisor } from '../supervisor/supervisor';
 import { PACKAGE_ROOT } from '../version';
+import { workerEnv } from './workerProcess';
 
 export interface BenchOptions {
   tasks: number;
@@ -66,7 +67,7 @@ function benchConfig(base: Config, dir: string): Config {
 
 /** Pushes each worker as it starts, so that the ones already running are stopped if a later spawn throws. */
 function startWorkers(config: Config, options: BenchOptions, children: ChildProcess[]): void {
-  const env = { ...withoutSecrets(process.env), ...configToEnv(config) };
+  const env = workerEnv({ ...withoutSecrets(process.env), ...configToEnv(config) });
   const bin = path.join(PACKAGE_ROOT, 'bin', 'taskfleet.js');
   for (let i = 0; i < options.workers; i++) {
     children.push(
