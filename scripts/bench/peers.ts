@@ -17,7 +17,7 @@ import type { CpuProcesses } from './cpu';
 import type { BenchSettings, Driver, Window } from './driver';
 import type { PeerMessage, PeerWorkerConfig } from './peerWorker';
 import { forkTracked, memoryOf, onCleanup, stopProcess, type Memory } from './processes';
-import { deletePrefix } from './redisKeys';
+import { deleteKeysUnder } from '../../src/dispatch/redis';
 import { InterruptedError, interruption, sleep, waitUntil, wallMs } from './stats';
 
 const PEER_WORKER = path.join(__dirname, 'peerWorker.js');
@@ -206,7 +206,7 @@ export class BullmqDriver extends PeerDriver {
   async setup(run: number): Promise<void> {
     this.prefix = `tfbench-bullmq-${process.pid}-${run}`;
     const prefix = this.prefix;
-    this.removeCleanup = onCleanup(() => deletePrefix(this.s.redisUrl, prefix));
+    this.removeCleanup = onCleanup(() => deleteKeysUnder(this.s.redisUrl, prefix));
     this.connection = new Redis(this.s.redisUrl, { maxRetriesPerRequest: null });
     this.queue = new Queue('bench', { connection: this.connection, prefix });
     await this.queue.waitUntilReady();
@@ -227,7 +227,7 @@ export class BullmqDriver extends PeerDriver {
   protected async closeBackend(): Promise<void> {
     await this.queue?.close();
     this.connection?.disconnect();
-    await deletePrefix(this.s.redisUrl, this.prefix);
+    await deleteKeysUnder(this.s.redisUrl, this.prefix);
     this.removeCleanup?.();
   }
 

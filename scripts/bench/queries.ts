@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { onCleanup, stopProcess } from './processes';
-import { deletePrefix } from './redisKeys';
+import { deleteKeysUnder } from '../../src/dispatch/redis';
 import { SEED_TYPES, seedStore, type SeedResult } from './seed';
 import { percentiles, waitUntil, wallMs } from './stats';
 import { startSupervisorProcess } from './taskfleet';
@@ -38,7 +38,7 @@ export async function runQueryBench(o: QueryOptions): Promise<QueryFigures> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'taskfleet-bench-seed-'));
   const prefix = `tfbench-seed-${process.pid}`;
   const remove = onCleanup(async () => {
-    await deletePrefix(o.redisUrl, prefix);
+    await deleteKeysUnder(o.redisUrl, prefix);
     rmSync(dir, { recursive: true, force: true });
   });
   try {
@@ -128,7 +128,7 @@ export async function runQueryBench(o: QueryOptions): Promise<QueryFigures> {
       sup.api.close();
     }
   } finally {
-    await deletePrefix(o.redisUrl, prefix);
+    await deleteKeysUnder(o.redisUrl, prefix);
     rmSync(dir, { recursive: true, force: true });
     remove();
   }

@@ -21,7 +21,7 @@ import type { CpuProcesses } from './cpu';
 import type { BenchSettings, Driver, Window } from './driver';
 import { ApiClient } from './http';
 import { memoryOf, onCleanup, spawnTracked, stopProcess, type Memory } from './processes';
-import { deletePrefix } from './redisKeys';
+import { deleteKeysUnder } from '../../src/dispatch/redis';
 import { waitUntil, wallMs } from './stats';
 
 const HANDLERS = path.join(__dirname, 'handlers.js');
@@ -157,7 +157,7 @@ export class TaskfleetDriver implements Driver {
     };
     const dir = this.dir;
     this.removeCleanup = onCleanup(async () => {
-      await deletePrefix(this.s.redisUrl, prefix);
+      await deleteKeysUnder(this.s.redisUrl, prefix);
       rmSync(dir, { recursive: true, force: true });
     });
     this.supervisor = await startSupervisorProcess(this.vars, this.profileDir(), this.build.root);
@@ -175,7 +175,7 @@ export class TaskfleetDriver implements Driver {
     this.supervisor = null;
     this.reader?.close();
     this.reader = null;
-    await deletePrefix(this.s.redisUrl, this.vars.TASKFLEET_REDIS_PREFIX ?? 'none');
+    await deleteKeysUnder(this.s.redisUrl, this.vars.TASKFLEET_REDIS_PREFIX ?? 'none');
     rmSync(this.dir, { recursive: true, force: true });
     this.removeCleanup?.();
   }

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { configToEnv, withoutSecrets, type Config } from '../config/config';
+import { deleteKeysUnder } from '../dispatch/redis';
 import { generateApiKey } from '../security/apiKeys';
 import { buildSupervisor, type Supervisor } from '../supervisor/supervisor';
 import { PACKAGE_ROOT } from '../version';
@@ -163,6 +164,7 @@ export async function runBench(base: Config, options: BenchOptions): Promise<Rec
   } finally {
     await stopWorkers(children);
     await supervisor.stop();
+    await deleteKeysUnder(config.redisUrl, config.redisPrefix);
     rmSync(dir, { recursive: true, force: true });
   }
 }

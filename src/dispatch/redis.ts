@@ -54,3 +54,34 @@ export async function closeConnection(redis: Redis): Promise<void> {
   }
   redis.disconnect();
 }
+
+/** Calls `each` with every batch of keys under `prefix:`, by SCAN, so a large Redis is never blocked. */
+export async function scanKeys(
+  redis: Redis,
+  prefix: string,
+  each: (keys: string[]) => Promise<unknown>,
+): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await each(keys);
+  } while (cursor !== '0');
+}
+
+/**
+ * Deletes every key under `prefix:` on the Redis at `url`: what a benchmark or a test fleet leaves behind on a
+ * shared Redis. A Redis that is gone already has nothing left to delete.
+ */
+export async function deleteKeysUnder(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    await scanKeys(redis, prefix, (keys) => redis.del(...keys));
+  } catch {
+    // unreachable: nothing to clean
+  } finally {
+    redis.disconnect();
+  }
+}

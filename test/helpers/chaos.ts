@@ -15,8 +15,9 @@ import Database from 'better-sqlite3';
 import pino from 'pino';
 import { configToEnv, withoutSecrets, type Config } from '../../src/config/config';
 import { freePort } from '../../src/cli/redisBootstrap';
+import { deleteKeysUnder } from '../../src/dispatch/redis';
 import { buildSupervisor, type Supervisor } from '../../src/supervisor/supervisor';
-import { BIN, ROOT, deleteKeys, testConfig, waitFor } from './fleet';
+import { BIN, ROOT, testConfig, waitFor } from './fleet';
 
 export const CHAOS_HANDLERS = path.join(ROOT, 'test', 'chaos', 'handlers.js');
 
@@ -386,7 +387,7 @@ export class ChaosFleet {
       console.log(`[chaos] kept ${this.dir} and the Redis keys ${this.config.redisPrefix}:*`);
       return;
     }
-    await deleteKeys(this.config.redisUrl, this.config.redisPrefix);
+    await deleteKeysUnder(this.config.redisUrl, this.config.redisPrefix);
     rmSync(this.dir, { recursive: true, force: true });
   }
 

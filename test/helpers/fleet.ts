@@ -16,6 +16,7 @@ import pino, { type Logger } from 'pino';
 import { configToEnv, loadConfig, withoutSecrets, type Config } from '../../src/config/config';
 import { routeKey } from '../../src/domain/capabilities';
 import { jobId } from '../../src/domain/task';
+import { deleteKeysUnder, scanKeys } from '../../src/dispatch/redis';
 import { generateApiKey } from '../../src/security/apiKeys';
 import type { SecurityCounters } from '../../src/security/auth';
 import type { RateLimitSettings } from '../../src/security/rateLimit';
@@ -244,7 +245,7 @@ export class Fleet {
     }
     await Promise.all(this.workers.map((worker) => worker.exited));
     await this.supervisor?.stop();
-    await deleteKeys(this.config.redisUrl, this.config.redisPrefix);
+    await deleteKeysUnder(this.config.redisUrl, this.config.redisPrefix);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -264,33 +265,11 @@ export function fileInspector(): Redis {
 }
 
 /** Calls `each` with every batch of keys under `prefix:`. */
-async function scanKeys(redis: Redis, prefix: string, each: (keys: string[]) => Promise<unknown>): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await each(keys);
-  } while (cursor !== '0');
-}
-
 /** Every key under `prefix:`, sorted. */
 export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
   const found: string[] = [];
   await scanKeys(redis, prefix, async (keys) => found.push(...keys));
   return found.sort();
-}
-
-export async function deleteKeys(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    await scanKeys(redis, prefix, (keys) => redis.del(...keys));
-  } catch {
-    // a test's private Redis may be gone already
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /** Stops the fleet and proves it left nothing behind: no worker process running and no Redis key. */
