@@ -25,7 +25,8 @@ export interface Problem {
   counts?: CountedRefusal;
 }
 
-const INTERNAL_DETAIL = 'an internal error occurred; it has been logged';
+/** What every 5xx answer says unless its class says more: never the error's own text. */
+export const INTERNAL_DETAIL = 'an internal error occurred; it has been logged';
 
 export class TaskfleetError extends Error {
   constructor(

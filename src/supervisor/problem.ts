@@ -6,7 +6,7 @@
  */
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
-import { TaskfleetError, type Problem } from '../domain/errors';
+import { INTERNAL_DETAIL, TaskfleetError, type Problem } from '../domain/errors';
 import type { SecurityCounters } from '../security/auth';
 
 export function sendProblem(res: Response, problem: Problem): void {
@@ -28,7 +28,7 @@ interface BodyParserError {
 const INTERNAL: Problem = {
   status: 500,
   code: 'internal_error',
-  detail: 'an internal error occurred; it has been logged',
+  detail: INTERNAL_DETAIL,
 };
 
 function bodyParserProblem(err: BodyParserError | null | undefined): Problem | null {

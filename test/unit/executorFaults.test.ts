@@ -5,7 +5,6 @@
  */
 import { EventEmitter } from 'node:events';
 import pino from 'pino';
-import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import type { TaskRecord } from '../../src/domain/task';
 import type { DispatchRow, Store } from '../../src/store/port';
@@ -13,9 +12,9 @@ import { openSqliteStore } from '../../src/store/sqlite/sqliteStore';
 import { noTelemetry } from '../../src/telemetry/telemetry';
 import { defineHandler, type AnyTaskHandler } from '../../workers/runtime/context';
 import { Executor } from '../../workers/runtime/executor';
+import { T0, submit as submitTask } from '../contract/fixtures';
 import type { RunOutcome, WorkerEventMap } from '../../workers/runtime/lifecycle';
 
-const T0 = 1_700_000_000_000;
 const AGENT = 'worker-1';
 
 type FaultyMethod = 'claimTask' | 'completeTask' | 'failTask';
@@ -98,27 +97,7 @@ describe('Executor: a store call that throws with its outcome unknown (real SQLi
     });
   }
 
-  async function submit(type: 'echo' | 'fail'): Promise<TaskRecord> {
-    const [outcome] = await real.insertTasks([
-      {
-        id: uuidv7(),
-        type,
-        requiredCapabilities: [],
-        priority: 'normal',
-        payload: { n: 1 },
-        maxAttempts: 3,
-        timeoutSeconds: null,
-        notBefore: T0,
-        deadline: null,
-        idempotencyKey: null,
-        requestHash: null,
-        submittedBy: null,
-        createdAt: T0,
-      },
-    ]);
-    if (!outcome) throw new Error('no task inserted');
-    return outcome.task;
-  }
+  const submit = (type: 'echo' | 'fail'): Promise<TaskRecord> => submitTask(real, { type, payload: { n: 1 } });
 
   const eventKinds = async (taskId: string) => (await real.listTaskEvents(taskId)).map((e) => e.kind);
 

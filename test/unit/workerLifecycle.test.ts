@@ -9,7 +9,6 @@ import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import { Redis } from 'ioredis';
 import pino from 'pino';
-import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { loadConfig, type Config } from '../../src/config/config';
 import type { TaskRecord } from '../../src/domain/task';
@@ -29,6 +28,7 @@ import {
   type WorkerState,
 } from '../../workers/runtime/lifecycle';
 import { WorkerRuntime } from '../../workers/runtime/worker';
+import { submit as submitTask } from '../contract/fixtures';
 
 const REDIS_URL = process.env.TASKFLEET_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -81,27 +81,9 @@ describe('WorkerRuntime (real SQLite file and Redis)', () => {
       }),
   });
 
-  async function submitHold(): Promise<TaskRecord> {
+  function submitHold(): Promise<TaskRecord> {
     const now = Date.now();
-    const [outcome] = await store.insertTasks([
-      {
-        id: uuidv7(),
-        type: 'hold',
-        requiredCapabilities: [],
-        priority: 'normal',
-        payload: null,
-        maxAttempts: 1,
-        timeoutSeconds: null,
-        notBefore: now,
-        deadline: null,
-        idempotencyKey: null,
-        requestHash: null,
-        submittedBy: null,
-        createdAt: now,
-      },
-    ]);
-    if (!outcome) throw new Error('no task inserted');
-    return outcome.task;
+    return submitTask(store, { type: 'hold', payload: null, maxAttempts: 1, notBefore: now, createdAt: now });
   }
 
   /** Starts the worker on a task it is running; resolves with the task once its handler runs. */

@@ -295,9 +295,9 @@ export class WorkerRuntime {
     this.log.info('worker stopped');
   }
 
-  private async release(parts: Parts, stopped?: { from: AgentState; reason: string }): Promise<void> {
+  private async release(parts: Parts, stopped: { from: AgentState; reason: string }): Promise<void> {
     parts.heartbeat.stop();
-    if (stopped) await this.recordAgentState(parts, 'stopped', stopped.from, stopped.reason);
+    await this.recordAgentState(parts, 'stopped', stopped.from, stopped.reason);
     await parts.dispatcher.close();
     await closeConnections(parts);
   }

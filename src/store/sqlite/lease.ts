@@ -6,7 +6,7 @@
  * binds and the record it returns (no closures).
  */
 import { RESULT_REJECTED, resultRejectedData, type ReportedOutcome } from '../../domain/storeRules';
-import type { TaskError } from '../../domain/task';
+import type { TaskError, TaskEventKind } from '../../domain/task';
 import type { RetryDecision } from '../../domain/transitions';
 import type { ClaimResult, LeaseRef, RenewResult } from '../port';
 import { leaseKey } from '../shared';
@@ -39,14 +39,7 @@ export function renewLease(statements: SqliteStatements, ref: LeaseRef & { lease
 export function completeTask(statements: SqliteStatements, ref: LeaseRef & { result: unknown }): boolean {
   const [held] = statements.lease.completeTask.all({ ...leaseKey(ref), result: toJson(ref.result) });
   if (!held) return rejectResult(statements, ref, 'succeeded');
-  appendTaskEvent(statements, {
-    taskId: ref.taskId,
-    at: ref.now,
-    kind: 'succeeded',
-    attempt: ref.attempt,
-    agentId: ref.agentId,
-    data: { runMs: held.run_ms, totalMs: held.total_ms },
-  });
+  leaseEvent(statements, ref, 'succeeded', { runMs: held.run_ms, totalMs: held.total_ms });
   return true;
 }
 
@@ -62,33 +55,24 @@ export function failTask(
       ? statements.lease.failTaskRequeue.all({ ...params, notBefore: decision.notBefore })
       : statements.lease.failTaskDead.all(params);
   if (!held) return rejectResult(statements, ref, 'failed');
-  const event = { taskId: ref.taskId, at: ref.now, attempt: ref.attempt, agentId: ref.agentId };
-  appendTaskEvent(statements, { ...event, kind: 'failed', data: { ...ref.error, runMs: held.run_ms } });
-  appendOutcomeEvent(statements, event, decision);
+  leaseEvent(statements, ref, 'failed', { ...ref.error, runMs: held.run_ms });
+  appendOutcomeEvent(
+    statements,
+    { taskId: ref.taskId, at: ref.now, attempt: ref.attempt, agentId: ref.agentId },
+    decision,
+  );
   return true;
 }
 
 export function finishCancelled(statements: SqliteStatements, ref: LeaseRef): boolean {
   if (statements.lease.finishCancelled.run(leaseKey(ref)).changes === 0) return false;
-  appendTaskEvent(statements, {
-    taskId: ref.taskId,
-    at: ref.now,
-    kind: 'cancelled',
-    attempt: ref.attempt,
-    agentId: ref.agentId,
-  });
+  leaseEvent(statements, ref, 'cancelled');
   return true;
 }
 
 export function releaseTask(statements: SqliteStatements, ref: LeaseRef): boolean {
   if (statements.lease.releaseTask.run(leaseKey(ref)).changes === 0) return false;
-  appendTaskEvent(statements, {
-    taskId: ref.taskId,
-    at: ref.now,
-    kind: 'released',
-    attempt: ref.attempt,
-    agentId: ref.agentId,
-  });
+  leaseEvent(statements, ref, 'released');
   return true;
 }
 
@@ -98,14 +82,19 @@ export function releaseTask(statements: SqliteStatements, ref: LeaseRef): boolea
  */
 function rejectResult(statements: SqliteStatements, ref: LeaseRef, outcome: ReportedOutcome): false {
   if (statements.tasks.selectTask.get({ id: ref.taskId })) {
-    appendTaskEvent(statements, {
-      taskId: ref.taskId,
-      at: ref.now,
-      kind: RESULT_REJECTED,
-      attempt: ref.attempt,
-      agentId: ref.agentId,
-      data: resultRejectedData(outcome),
-    });
+    leaseEvent(statements, ref, RESULT_REJECTED, resultRejectedData(outcome));
   }
   return false;
+}
+
+/** Appends the event of a lease-bound write, by the attempt that `ref` names, at its time. */
+function leaseEvent(statements: SqliteStatements, ref: LeaseRef, kind: TaskEventKind, data?: unknown): void {
+  appendTaskEvent(statements, {
+    taskId: ref.taskId,
+    at: ref.now,
+    kind,
+    attempt: ref.attempt,
+    agentId: ref.agentId,
+    data,
+  });
 }
