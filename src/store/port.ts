@@ -48,6 +48,8 @@ export interface TaskFilter {
   capability?: string;
   /** Keyset pagination: only tasks with an id lower than this (ids sort by creation time; newest first). */
   beforeId?: string;
+  /** Only the tasks this API key submitted: what a submitter's list is limited to. */
+  submittedBy?: string;
   limit: number;
 }
 

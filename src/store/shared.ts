@@ -19,10 +19,11 @@ export interface TaskListShape {
   type: boolean;
   capability: boolean;
   beforeId: boolean;
+  submittedBy: boolean;
 }
 
 /**
- * The task-list statements built so far, by shape. There are 16 shapes at most, built on first use; a shape is
+ * The task-list statements built so far, by shape. There are 32 shapes at most, built on first use; a shape is
  * keyed by a bit mask rather than a serialised object, since a list is a hot read of the API.
  */
 export class TaskListStatements<S> {
@@ -35,7 +36,8 @@ export class TaskListStatements<S> {
       (filter.status !== undefined ? 1 : 0) |
       (filter.type !== undefined ? 2 : 0) |
       (filter.capability !== undefined ? 4 : 0) |
-      (filter.beforeId !== undefined ? 8 : 0);
+      (filter.beforeId !== undefined ? 8 : 0) |
+      (filter.submittedBy !== undefined ? 16 : 0);
     let built = this.byShape.get(key);
     if (built === undefined) {
       built = this.build({
@@ -43,6 +45,7 @@ export class TaskListStatements<S> {
         type: (key & 2) !== 0,
         capability: (key & 4) !== 0,
         beforeId: (key & 8) !== 0,
+        submittedBy: (key & 16) !== 0,
       });
       this.byShape.set(key, built);
     }

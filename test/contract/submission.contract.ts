@@ -176,6 +176,32 @@ export function submissionContract(store: CurrentStore): void {
       expect(ids(await store().listTasks({ limit: 1, type: 'echo', beforeId: e!.id }))).toEqual([c!.id]);
       expect(await store().listTasks({ limit: 10, capability: 'tpu' })).toEqual([]);
     });
+
+    it('lists only the tasks one key submitted, with the other filters and paging', async () => {
+      const by = ['key-a', 'key-b', 'key-a', null, 'key-a', 'key-b'];
+      const t: TaskRecord[] = [];
+      for (const [i, submittedBy] of by.entries()) {
+        t.push(await submit(store(), { type: i % 2 === 0 ? 'echo' : 'resize', submittedBy, createdAt: T0 + i }));
+      }
+      await claim(store(), t[2]!);
+      expect(ids(await store().listTasks({ limit: 10, submittedBy: 'key-a' }))).toEqual([t[4]!.id, t[2]!.id, t[0]!.id]);
+      expect(ids(await store().listTasks({ limit: 10, submittedBy: 'key-b' }))).toEqual([t[5]!.id, t[1]!.id]);
+      expect(await store().listTasks({ limit: 10, submittedBy: 'key-c' })).toEqual([]);
+      // A page is full of the key's own tasks, however many of others lie between them.
+      const page1 = await store().listTasks({ limit: 2, submittedBy: 'key-a' });
+      expect(ids(page1)).toEqual([t[4]!.id, t[2]!.id]);
+      const page2 = await store().listTasks({ limit: 2, submittedBy: 'key-a', beforeId: page1[1]!.id });
+      expect(ids(page2)).toEqual([t[0]!.id]);
+      expect(ids(await store().listTasks({ limit: 10, submittedBy: 'key-a', status: 'queued' }))).toEqual([
+        t[4]!.id,
+        t[0]!.id,
+      ]);
+      expect(ids(await store().listTasks({ limit: 10, submittedBy: 'key-b', type: 'resize' }))).toEqual([
+        t[5]!.id,
+        t[1]!.id,
+      ]);
+      expect(await store().listTasks({ limit: 10, submittedBy: 'key-b', type: 'echo' })).toEqual([]);
+    });
   });
 
   describe('listTaskEventsAfter and lastTaskEventSeq', () => {

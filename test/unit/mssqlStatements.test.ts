@@ -32,12 +32,13 @@ const modules = { agents, background, fleet, lease, schema, security, tasks };
 const named: Array<[string, Statement]> = Object.values(modules).flatMap((m) =>
   Object.entries(m).flatMap(([k, v]) => (isStatement(v) ? [[k, v] as [string, Statement]] : [])),
 );
-const shapes = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15].map((bits) =>
+const shapes = Array.from({ length: 32 }, (_, bits) =>
   tasks.listTasksStatement({
     status: !!(bits & 1),
     type: !!(bits & 2),
     capability: !!(bits & 4),
     beforeId: !!(bits & 8),
+    submittedBy: !!(bits & 16),
   }),
 );
 const all: Statement[] = [...named.map(([, s]) => s), ...shapes];
@@ -114,7 +115,7 @@ describe('the statements', () => {
 
   it('includes the listTasks family, used by the adapter', () => {
     expect(adapterSources).toMatch(/\blistTasksStatement\b/);
-    expect(new Set(shapes.map((s) => s.name)).size).toBe(16);
+    expect(new Set(shapes.map((s) => s.name)).size).toBe(32);
   });
 
   it.each(all.map((s) => [s.name, s] as const))('%s declares exactly the parameters its text uses', (_n, s) => {

@@ -73,7 +73,7 @@ export class MssqlStore implements Store {
   async listTasks(filter: TaskFilter): Promise<TaskRecord[]> {
     const statement = this.lists.forFilter(filter);
     const values: Record<string, unknown> = { limit: filter.limit };
-    for (const name of ['status', 'type', 'capability', 'beforeId'] as const) {
+    for (const name of ['status', 'type', 'capability', 'beforeId', 'submittedBy'] as const) {
       if (filter[name] !== undefined) values[name] = filter[name];
     }
     return (await this.db.all<string, mapping.TaskRow>(statement, values)).map(mapping.toTask);

@@ -153,7 +153,9 @@ export type { TaskListShape } from '../../shared';
  * (IX_tasks_status_id or IX_tasks_type_id for keyset paging, the clustered key backwards otherwise); an
  * `@x IS NULL OR …` form would share one plan that fits none. The capability filter reads the JSON array of
  * each candidate row (as SQLite's json_each does: no index can serve it), comparing byte by byte as SQLite does.
- * Params: @limit, and @status, @type, @capability, @beforeId for the filters present. Result: task rows.
+ * The submitter filter (a submitter's own tasks) is a residual predicate on the same scans.
+ * Params: @limit, and @status, @type, @capability, @beforeId, @submittedBy for the filters present. Result: task
+ * rows.
  */
 export function listTasksStatement(shape: TaskListShape) {
   const where: string[] = [];
@@ -163,6 +165,7 @@ export function listTasksStatement(shape: TaskListShape) {
     where.push(`EXISTS (SELECT 1 FROM OPENJSON(t.required_capabilities) AS c WHERE c.value = @capability ${BIN2})`);
   }
   if (shape.beforeId) where.push('t.id < @beforeId');
+  if (shape.submittedBy) where.push('t.submitted_by = @submittedBy');
   const name = `LIST_TASKS(${Object.entries(shape)
     .filter(([, on]) => on)
     .map(([k]) => k)
@@ -172,6 +175,7 @@ export function listTasksStatement(shape: TaskListShape) {
   if (shape.type) params.type = param.varchar(COLUMN_LENGTH.token);
   if (shape.capability) params.capability = param.nvarchar(COLUMN_LENGTH.token);
   if (shape.beforeId) params.beforeId = param.varchar(COLUMN_LENGTH.taskId);
+  if (shape.submittedBy) params.submittedBy = param.nvarchar(COLUMN_LENGTH.keyId);
   return statement(name, {
     idempotent: true,
     params,

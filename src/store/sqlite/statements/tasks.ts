@@ -46,7 +46,7 @@ export const SELECT_LAST_TASK_EVENT_SEQ = `SELECT seq FROM task_events ORDER BY 
 /**
  * LIST_TASKS, newest first: one statement per combination of filters present, so each gets its own plan
  * (an `@x IS NULL OR …` form would stop SQLite from using (status, id) or (type, id) for keyset paging).
- * Params: @status, @type, @capability, @beforeId for the filters present, @limit. Result: task rows.
+ * Params: @status, @type, @capability, @beforeId, @submittedBy for the filters present, @limit. Result: task rows.
  */
 export function listTasksStatement(shape: TaskListShape): string {
   const where: string[] = [];
@@ -54,6 +54,7 @@ export function listTasksStatement(shape: TaskListShape): string {
   if (shape.type) where.push('type = @type');
   if (shape.capability) where.push('EXISTS (SELECT 1 FROM json_each(required_capabilities) WHERE value = @capability)');
   if (shape.beforeId) where.push('id < @beforeId');
+  if (shape.submittedBy) where.push('submitted_by = @submittedBy');
   const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
   return `SELECT * FROM tasks ${clause} ORDER BY id DESC LIMIT @limit`;
 }
