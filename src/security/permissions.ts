@@ -6,11 +6,17 @@
  * route added without a row in this table cannot be called at all. Patterns match the way express routes
  * (case-insensitive, an optional trailing slash, `:param` = one non-empty path segment).
  *
- * Ownership is not a role question: a submitter may cancel only its own tasks, which TaskService checks.
+ * Ownership is the second question, and its answer is written here once (`taskOwner`, `maySeeTask`): a
+ * submitter reaches only the tasks its own key submitted, and another key's task answers exactly as a task that
+ * does not exist (404), so its existence is not revealed; `reader` and `admin` reach every task, as operators.
+ * The rows marked `scope: 'own-tasks'` are the routes it applies to. The middleware cannot apply it (it would
+ * need the task): TaskService does, on every read and action of a task, and filters a submitter's list in the
+ * store query, so pages and counts hold only its own tasks.
  */
 import type { RequestHandler } from 'express';
 import { TaskfleetError } from '../domain/errors';
-import { ROLES, type Role } from '../domain/security';
+import { ROLES, type Actor, type Role } from '../domain/security';
+import type { TaskRecord } from '../domain/task';
 import { actorOf } from './actor';
 import { ForbiddenError } from './errors';
 
@@ -23,20 +29,24 @@ export interface Permission {
   roles: readonly Role[];
   /** What the row allows, for the 403 message. */
   what: string;
+  /** `own-tasks`: a submitter reaches only the tasks its key submitted (see `maySeeTask`). */
+  scope?: 'own-tasks';
 }
 
 const ALL: readonly Role[] = ROLES;
 const SUBMIT: readonly Role[] = ['submitter', 'admin'];
 const ADMIN: readonly Role[] = ['admin'];
+const OWN = 'own-tasks' as const;
 
 export const PERMISSIONS: readonly Permission[] = [
   // tasks
-  { method: 'GET', path: '/v1/tasks', roles: ALL, what: 'list tasks' },
-  { method: 'POST', path: '/v1/tasks', roles: SUBMIT, what: 'submit tasks' },
-  { method: 'POST', path: '/v1/tasks/batch', roles: SUBMIT, what: 'submit tasks' },
-  { method: 'GET', path: '/v1/tasks/:id', roles: ALL, what: 'read a task' },
-  { method: 'GET', path: '/v1/tasks/:id/events', roles: ALL, what: "read a task's events" },
-  { method: 'POST', path: '/v1/tasks/:id/cancel', roles: SUBMIT, what: 'cancel tasks' },
+  { method: 'GET', path: '/v1/tasks', roles: ALL, what: 'list tasks', scope: OWN },
+  // An idempotent replay answers only the submitting key's own task: keys are scoped to it (TaskService).
+  { method: 'POST', path: '/v1/tasks', roles: SUBMIT, what: 'submit tasks', scope: OWN },
+  { method: 'POST', path: '/v1/tasks/batch', roles: SUBMIT, what: 'submit tasks', scope: OWN },
+  { method: 'GET', path: '/v1/tasks/:id', roles: ALL, what: 'read a task', scope: OWN },
+  { method: 'GET', path: '/v1/tasks/:id/events', roles: ALL, what: "read a task's events", scope: OWN },
+  { method: 'POST', path: '/v1/tasks/:id/cancel', roles: SUBMIT, what: 'cancel tasks', scope: OWN },
   // agents
   { method: 'GET', path: '/v1/agents', roles: ALL, what: 'list agents' },
   { method: 'GET', path: '/v1/agents/:id', roles: ALL, what: 'read an agent' },
@@ -52,6 +62,20 @@ export const PERMISSIONS: readonly Permission[] = [
   { method: 'GET', path: '/v1/scaling/pool', roles: ALL, what: "read a worker pool's backlog" },
   { method: 'GET', path: '/v1/audit', roles: ADMIN, what: 'read the audit log' },
 ];
+
+/** The roles that reach every task. Any other role (a role added later, too) reaches only its own. */
+const OPERATORS: readonly Role[] = ['admin', 'reader'];
+
+/** Whose tasks an actor may reach: null for every task (an operator), else the key id its tasks carry. */
+export function taskOwner(actor: Pick<Actor, 'role' | 'keyId'>): string | null {
+  return OPERATORS.includes(actor.role) ? null : actor.keyId;
+}
+
+/** Whether an actor may see (and so act on) a task; a task it may not see is one that does not exist for it. */
+export function maySeeTask(actor: Pick<Actor, 'role' | 'keyId'>, task: Pick<TaskRecord, 'submittedBy'>): boolean {
+  const owner = taskOwner(actor);
+  return owner === null || task.submittedBy === owner;
+}
 
 interface CompiledPermission extends Permission {
   pattern: RegExp;

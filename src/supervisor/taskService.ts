@@ -5,8 +5,10 @@
  * (the task is durable from here) → enqueue on Redis. An enqueue failure does not fail the request: the
  * reconciler re-sends any queued task whose job is missing.
  *
- * Every task records the key that submitted it (`submittedBy`), idempotency keys are scoped to that key,
- * and a submitter may cancel only its own tasks. Each cancellation is audited (`task.cancel`).
+ * Every task records the key that submitted it (`submittedBy`), and idempotency keys are scoped to that key.
+ * Every read and action of a task takes the caller and applies the ownership rule of `security/permissions.ts`:
+ * a submitter reaches only its own tasks, and another key's task is a NotFoundError with the same message as a
+ * task that does not exist. Each cancellation is audited (`task.cancel`).
  */
 import { noTelemetry, type Telemetry } from '../telemetry/telemetry';
 import { childOf, formatTraceparent, newTrace, type TraceContext } from '../telemetry/traceparent';
@@ -26,9 +28,12 @@ import {
 import type { TaskRecord } from '../domain/task';
 import type { Dispatcher } from '../dispatch/dispatcher';
 import { AuditLog } from '../security/audit';
-import { ForbiddenError } from '../security/errors';
+import { maySeeTask, taskOwner } from '../security/permissions';
 import type { CancelOutcome, InsertOutcome, NewTask, Store, TaskFilter } from '../store/port';
 import { parseOrThrow } from './validation';
+
+/** Who asks for a task: what the ownership rule reads of the caller. */
+export type TaskReader = Pick<Actor, 'role' | 'keyId'>;
 
 /** What submission reads from the configuration. */
 export type SubmissionLimits = Pick<Config, 'maxPayloadBytes' | 'defaultMaxAttempts'>;
@@ -141,32 +146,30 @@ export class TaskService {
     };
   }
 
-  async get(id: string): Promise<TaskRecord> {
+  /** The task, when `actor` may see it; NotFoundError alike for a task that does not exist and another's. */
+  async get(id: string, actor: TaskReader): Promise<TaskRecord> {
     const task = await this.store.getTask(id);
-    if (!task) throw new NotFoundError(`task ${id}`);
+    if (!task || !maySeeTask(actor, task)) throw new NotFoundError(`task ${id}`);
     return task;
   }
 
-  list(filter: TaskFilter): Promise<TaskRecord[]> {
-    return this.store.listTasks(filter);
+  /** The tasks `actor` may see that match the filter: a submitter's own only, filtered in the store query. */
+  list(filter: Omit<TaskFilter, 'submittedBy'>, actor: TaskReader): Promise<TaskRecord[]> {
+    const owner = taskOwner(actor);
+    return this.store.listTasks(owner === null ? filter : { ...filter, submittedBy: owner });
   }
 
-  async events(id: string) {
-    await this.get(id);
+  async events(id: string, actor: TaskReader) {
+    await this.get(id, actor);
     return this.store.listTaskEvents(id);
   }
 
   /**
-   * Cancels a task for `actor`: an admin may cancel any task, a submitter only the tasks its key submitted
-   * (ForbiddenError otherwise). Audited as `task.cancel` with the outcome, including `already_terminal`.
+   * Cancels a task for `actor`, who must be allowed to see it (the permission table decides who may cancel at
+   * all). Audited as `task.cancel` with the outcome, including `already_terminal`.
    */
   async cancel(id: string, actor: Actor): Promise<{ outcome: Exclude<CancelOutcome, 'not_found'>; task: TaskRecord }> {
-    if (actor.role !== 'admin') {
-      const existing = await this.get(id);
-      if (actor.role !== 'submitter' || existing.submittedBy !== actor.keyId) {
-        throw new ForbiddenError(`task ${id} was not submitted by this key; a submitter may cancel only its own tasks`);
-      }
-    }
+    await this.get(id, actor);
     const { outcome, task } = await this.store.requestCancel(id, this.clock.now());
     if (outcome === 'not_found' || !task) throw new NotFoundError(`task ${id}`);
     await this.audit.record(actor, 'task.cancel', `task:${id}`, { outcome });

@@ -1,11 +1,13 @@
 /**
- * The permission table, route by route and caller by caller, over real HTTP against a real supervisor (SQLite file
+ * The permission table, route by route and caller by caller (two submitters among them: the owner of the tasks
+ * the routes name, and another), over real HTTP against a real supervisor (SQLite file
  * + Redis under a private prefix, loops off). Keys are made as operators make them: `createApiKey` on the store
  * (what `taskfleet keys create` runs). Each describe block starts its own fleet; no test depends on another’s
  * requests.
  */
 import type { Role } from '../../src/domain/security';
 import { generateApiKey } from '../../src/security/apiKeys';
+import { PERMISSIONS } from '../../src/security/permissions';
 import { makeKeys, type Keys } from '../helpers/apiKeys';
 import { type Fleet, fileInspector, fleetFor } from '../helpers/fleet';
 import { expectForbidden, expectProblem, expectUnauthorized } from '../helpers/http';
@@ -20,7 +22,7 @@ const AGENT = 'sec-agent';
 interface Ctx {
   fleet: Fleet;
   keys: Keys;
-  /** A task submitted by the first submitter, for reads. */
+  /** A task submitted by the first submitter (the owner), for reads. */
   taskId: string;
 }
 
@@ -28,6 +30,11 @@ interface RouteCase {
   method: string;
   path: string;
   roles: Role[];
+  /**
+   * `own-tasks`: a submitter reaches only its own tasks. The task a route names (`:id`) answers another
+   * submitter 404, as a task that does not exist, and changes nothing; no answer to it names that task.
+   */
+  ownership: 'own-tasks' | null;
   /** What the route's own logic may answer an allowed caller. */
   ok: number[];
   /** Request path and body; may prepare state (a fresh task to cancel). */
@@ -38,17 +45,20 @@ interface RouteCase {
 
 const fixed = (path: string, body?: unknown) => async () => (body === undefined ? { path } : { path, body });
 
+const OWN = 'own-tasks' as const;
+
 /** A queued task of the first submitter, to cancel. */
 async function ownTask(c: Ctx): Promise<string> {
   return (await c.fleet.submit({ type: 'echo', delaySeconds: 60 }, {}, { key: c.keys.submitter.key })).id;
 }
 
 const ROUTES: RouteCase[] = [
-  { method: 'GET', path: '/v1/tasks', roles: ALL, ok: [200], request: fixed('/v1/tasks') },
+  { method: 'GET', path: '/v1/tasks', roles: ALL, ownership: OWN, ok: [200], request: fixed('/v1/tasks') },
   {
     method: 'GET',
     path: '/v1/tasks/:id',
     roles: ALL,
+    ownership: OWN,
     ok: [200],
     request: async (c) => ({ path: `/v1/tasks/${c.taskId}` }),
   },
@@ -56,15 +66,24 @@ const ROUTES: RouteCase[] = [
     method: 'GET',
     path: '/v1/tasks/:id/events',
     roles: ALL,
+    ownership: OWN,
     ok: [200],
     request: async (c) => ({ path: `/v1/tasks/${c.taskId}/events` }),
   },
-  { method: 'GET', path: '/v1/agents', roles: ALL, ok: [200], request: fixed('/v1/agents') },
-  { method: 'GET', path: '/v1/agents/:id', roles: ALL, ok: [200], request: fixed(`/v1/agents/${AGENT}`) },
+  { method: 'GET', path: '/v1/agents', roles: ALL, ownership: null, ok: [200], request: fixed('/v1/agents') },
+  {
+    method: 'GET',
+    path: '/v1/agents/:id',
+    roles: ALL,
+    ownership: null,
+    ok: [200],
+    request: fixed(`/v1/agents/${AGENT}`),
+  },
   {
     method: 'GET',
     path: '/v1/agents/:id/events',
     roles: ALL,
+    ownership: null,
     ok: [200],
     request: fixed(`/v1/agents/${AGENT}/events`),
   },
@@ -72,14 +91,24 @@ const ROUTES: RouteCase[] = [
     method: 'GET',
     path: '/v1/agents/:id/performance',
     roles: ALL,
+    ownership: null,
     ok: [200],
     request: fixed(`/v1/agents/${AGENT}/performance`),
   },
-  { method: 'GET', path: '/v1/stats', roles: ALL, ok: [200], request: fixed('/v1/stats') },
+  { method: 'GET', path: '/v1/stats', roles: ALL, ownership: null, ok: [200], request: fixed('/v1/stats') },
+  {
+    method: 'GET',
+    path: '/v1/scaling/pool',
+    roles: ALL,
+    ownership: null,
+    ok: [200],
+    request: fixed('/v1/scaling/pool?types=echo'),
+  },
   {
     method: 'POST',
     path: '/v1/tasks',
     roles: SUBMIT,
+    ownership: OWN,
     ok: [201],
     request: fixed('/v1/tasks', { type: 'echo', payload: 'table' }),
   },
@@ -87,6 +116,7 @@ const ROUTES: RouteCase[] = [
     method: 'POST',
     path: '/v1/tasks/batch',
     roles: SUBMIT,
+    ownership: OWN,
     ok: [201],
     request: fixed('/v1/tasks/batch', { tasks: [{ type: 'echo' }, { type: 'echo' }] }),
   },
@@ -94,6 +124,7 @@ const ROUTES: RouteCase[] = [
     method: 'POST',
     path: '/v1/tasks/:id/cancel',
     roles: SUBMIT,
+    ownership: OWN,
     ok: [202],
     request: async (c) => ({ path: `/v1/tasks/${await ownTask(c)}/cancel` }),
     unchanged: async (c, p) => {
@@ -105,6 +136,7 @@ const ROUTES: RouteCase[] = [
     method: 'POST',
     path: `/v1/agents/:id/${action}`,
     roles: ADMIN,
+    ownership: null,
     // The agent exists; whether the action applies depends on what the callers before did to it.
     ok: [200, 409],
     request: fixed(`/v1/agents/${AGENT}/${action}`),
@@ -113,16 +145,19 @@ const ROUTES: RouteCase[] = [
     method: 'DELETE',
     path: '/v1/agents/:id',
     roles: ADMIN,
+    ownership: null,
     // Only a stopped or failed agent can be removed, and this one is neither: the route itself says 409.
     ok: [409],
     request: fixed(`/v1/agents/${AGENT}`),
   },
-  { method: 'GET', path: '/v1/audit', roles: ADMIN, ok: [200], request: fixed('/v1/audit') },
+  { method: 'GET', path: '/v1/audit', roles: ADMIN, ownership: null, ok: [200], request: fixed('/v1/audit') },
 ];
 
 interface Caller {
   name: string;
   role: Role | null;
+  /** A submitter that did not submit the tasks the routes name. */
+  other?: boolean;
   /** The Authorization header to send; null for none. */
   header: (c: Ctx) => string | null;
 }
@@ -130,7 +165,17 @@ interface Caller {
 const CALLERS: Caller[] = [
   { name: 'the bootstrap admin key', role: 'admin', header: (c) => `Bearer ${c.fleet.adminKey}` },
   { name: 'an admin key', role: 'admin', header: (c) => `Bearer ${c.keys.admin.key}` },
-  { name: 'a submitter key', role: 'submitter', header: (c) => `Bearer ${c.keys.submitter.key}` },
+  {
+    name: 'a submitter key (the owner of the tasks)',
+    role: 'submitter',
+    header: (c) => `Bearer ${c.keys.submitter.key}`,
+  },
+  {
+    name: 'another submitter key',
+    role: 'submitter',
+    other: true,
+    header: (c) => `Bearer ${c.keys.submitter2.key}`,
+  },
   { name: 'a reader key', role: 'reader', header: (c) => `Bearer ${c.keys.reader.key}` },
   { name: 'no key', role: null, header: () => null },
   { name: 'a wrong key', role: null, header: () => `Bearer ${generateApiKey()}` },
@@ -166,6 +211,18 @@ describe('the permission table: every route against every kind of caller', () =>
         header === null ? {} : { authorization: header },
         header === null ? { key: null } : {},
       );
+      if (caller.other && route.ownership === OWN) {
+        // Another's task is not found (the answer to an id no task has), and nothing changed.
+        if (route.path.includes(':id')) {
+          expectProblem(res, 404, { code: 'not_found' });
+          expect(res.body.detail).toBe(`task ${prepared.path.split('/')[3]} not found`);
+          expect(await ctx.fleet.storedTaskCount()).toBe(countBefore);
+          await route.unchanged?.(ctx, prepared);
+          return;
+        }
+        // A list or a submission never names the owner's tasks.
+        expect(JSON.stringify(res.body)).not.toContain(ctx.taskId);
+      }
       if (caller.role !== null && route.roles.includes(caller.role)) {
         const context = `${res.status} ${JSON.stringify(res.body)}`;
         expect({ allowed: route.ok.includes(res.status), context }).toEqual({ allowed: true, context });
@@ -179,6 +236,12 @@ describe('the permission table: every route against every kind of caller', () =>
       expect(await ctx.fleet.storedTaskCount()).toBe(countBefore);
       await route.unchanged?.(ctx, prepared);
     });
+  });
+
+  it('has the ownership column of src/security/permissions.ts, and a case for every row of it', () => {
+    const table = (rows: Array<{ method: string; path: string; ownership?: string | null; scope?: string }>) =>
+      rows.map((r) => `${r.method} ${r.path} ${r.ownership ?? r.scope ?? '-'}`).sort();
+    expect(table(ROUTES)).toEqual(table([...PERMISSIONS]));
   });
 
   it('answers an unknown /v1 route 404 (not 403) to an authenticated caller of any role, and 401 without a key', async () => {

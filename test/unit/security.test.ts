@@ -5,7 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import type { ApiKeyRecord, NewAuditEntry } from '../../src/domain/security';
+import type { ApiKeyRecord, NewAuditEntry, Role } from '../../src/domain/security';
 import { ValidationError } from '../../src/domain/errors';
 import {
   API_KEY_PATTERN,
@@ -18,7 +18,7 @@ import {
 import { AuditLog } from '../../src/security/audit';
 import { ForbiddenError, RateLimitedError, UnauthorizedError } from '../../src/security/errors';
 import { BOOTSTRAP_ADMIN_ID, bearerToken, createSecurityCounters, keyResolver } from '../../src/security/auth';
-import { PERMISSIONS, PermissionTable } from '../../src/security/permissions';
+import { maySeeTask, PERMISSIONS, PermissionTable, taskOwner } from '../../src/security/permissions';
 import { RateLimiter, TokenBucket, retryAfterSeconds } from '../../src/security/rateLimit';
 import { redactingLogger } from '../../src/security/redact';
 import type { Store } from '../../src/store/port';
@@ -297,6 +297,33 @@ describe('the permission table', () => {
   it('has one row per method and path', () => {
     const rows = PERMISSIONS.map((p) => `${p.method} ${p.path}`);
     expect(new Set(rows).size).toBe(rows.length);
+  });
+});
+
+describe('who may see a task', () => {
+  const actor = (role: Role, keyId = 'k1') => ({ role, keyId });
+
+  it('shows a submitter only the tasks its own key submitted, and every task to a reader and an admin', () => {
+    expect(maySeeTask(actor('submitter'), { submittedBy: 'k1' })).toBe(true);
+    expect(maySeeTask(actor('submitter'), { submittedBy: 'k2' })).toBe(false);
+    expect(maySeeTask(actor('submitter'), { submittedBy: null })).toBe(false);
+    for (const role of ['reader', 'admin'] as const) {
+      for (const submittedBy of ['k1', 'k2', null]) expect(maySeeTask(actor(role), { submittedBy })).toBe(true);
+    }
+  });
+
+  it('limits a submitter’s list to its key, and nobody else’s', () => {
+    expect(taskOwner(actor('submitter', 'k9'))).toBe('k9');
+    expect(taskOwner(actor('reader'))).toBeNull();
+    expect(taskOwner(actor('admin'))).toBeNull();
+    // A role added later reaches only its own tasks until this rule says otherwise.
+    expect(taskOwner(actor('auditor' as Role, 'k3'))).toBe('k3');
+  });
+
+  it('marks every route that reads or acts on tasks, and no other', () => {
+    const scoped = PERMISSIONS.filter((p) => p.scope === 'own-tasks').map((p) => `${p.method} ${p.path}`);
+    const taskRoutes = PERMISSIONS.filter((p) => p.path.startsWith('/v1/tasks')).map((p) => `${p.method} ${p.path}`);
+    expect(scoped).toEqual(taskRoutes);
   });
 });
 

@@ -75,25 +75,28 @@ async function submitBatch({ tasks, views }: Handlers, req: Request, res: Respon
 async function listTasks({ tasks, views }: Handlers, req: Request, res: Response): Promise<void> {
   const query = parseOrThrow(listQuerySchema, req.query);
   // One row past the page tells whether there is a next page.
-  const list = await tasks.list({
-    limit: query.limit + 1,
-    ...(query.status ? { status: query.status } : {}),
-    ...(query.type ? { type: query.type } : {}),
-    ...(query.capability ? { capability: query.capability } : {}),
-    ...(query.cursor ? { beforeId: query.cursor } : {}),
-  });
+  const list = await tasks.list(
+    {
+      limit: query.limit + 1,
+      ...(query.status ? { status: query.status } : {}),
+      ...(query.type ? { type: query.type } : {}),
+      ...(query.capability ? { capability: query.capability } : {}),
+      ...(query.cursor ? { beforeId: query.cursor } : {}),
+    },
+    actorOf(res),
+  );
   const page = list.slice(0, query.limit);
   const next = list.length > query.limit ? page[page.length - 1]?.id : undefined;
   res.json({ tasks: await views(page), nextCursor: next });
 }
 
 async function getTask({ tasks, views }: Handlers, req: TaskRequest, res: Response): Promise<void> {
-  const [view] = await views([await tasks.get(req.params.id)]);
+  const [view] = await views([await tasks.get(req.params.id, actorOf(res))]);
   res.json(view);
 }
 
 async function listTaskEvents({ tasks }: Handlers, req: TaskRequest, res: Response): Promise<void> {
-  const events = await tasks.events(req.params.id);
+  const events = await tasks.events(req.params.id, actorOf(res));
   res.json({ events: events.map(taskEventView) });
 }
 
