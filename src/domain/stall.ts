@@ -13,7 +13,7 @@
  * degraded agent goes back to running only when the supervisor (`enforcer`) degraded it, and the heartbeat
  * enforcer never degrades, so the two never undo each other's work.
  */
-import { isLive, type AgentRecord, type AgentState } from './agent';
+import { ACCEPTING_STATES, isLive, type AgentRecord, type AgentState } from './agent';
 import { routeKey, workerServesRoute } from './capabilities';
 
 export interface StallPolicy {
@@ -118,4 +118,23 @@ export function stallAction(
     return { kind: 'degrade', evidence, reason: stallReason(evidence) };
   }
   return null;
+}
+
+/**
+ * Agents in a stall episode, from the registry alone (so every supervisor reports the same fleet-wide figure):
+ * asked to recycle and not degraded yet, and degraded by the stall watch.
+ */
+export function stalledAgentCounts(
+  agents: ReadonlyArray<Pick<AgentRecord, 'state' | 'stateSource' | 'stateReason' | 'recycleRequestedAt'>>,
+): { recycle_requested: number; degraded: number } {
+  let recycleRequested = 0;
+  let degraded = 0;
+  for (const a of agents) {
+    if (a.state === 'degraded' && a.stateSource === 'enforcer' && a.stateReason?.startsWith(STALL_REASON_PREFIX)) {
+      degraded++;
+    } else if (a.recycleRequestedAt !== null && ACCEPTING_STATES.has(a.state)) {
+      recycleRequested++;
+    }
+  }
+  return { recycle_requested: recycleRequested, degraded };
 }
