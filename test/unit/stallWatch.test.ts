@@ -162,4 +162,29 @@ describe('StallWatch (a real SQLite store)', () => {
     expect(await agent('drained')).toMatchObject({ state: 'draining', stateSource: 'admin' });
     expect((await agent('silent')).recycleRequestedAt).toBeNull();
   });
+
+  it('passes each new recycle request to the worker once, and none after a request is cleared', async () => {
+    await register('a1');
+    const recycles: number[] = [];
+    const heartbeat = new Heartbeat(
+      store,
+      'a1',
+      1_000,
+      () => 0,
+      { now: () => now },
+      pino({ level: 'silent' }),
+      () => undefined,
+      (at) => recycles.push(at),
+    );
+    const cas = (expected: number | null, to: number | null) => store.setAgentRecycle({ agentId: 'a1', expected, to });
+    await heartbeat.beat();
+    await cas(null, T0 + 1);
+    await heartbeat.beat();
+    await heartbeat.beat();
+    await cas(T0 + 1, null);
+    await heartbeat.beat();
+    await cas(null, T0 + 2);
+    await heartbeat.beat();
+    expect(recycles).toEqual([T0 + 1, T0 + 2]);
+  });
 });
