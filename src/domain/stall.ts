@@ -10,8 +10,8 @@
  *
  * A wait counts only from when the agent itself started (a task cannot have waited on an agent that was not
  * there). States an admin or the agent set, and the holds (draining, suspended, frozen), are never changed: a
- * degraded agent goes back to running only when the supervisor (`enforcer`) degraded it, and the heartbeat
- * enforcer never degrades, so the two never undo each other's work.
+ * degraded agent goes back to running only when the stall watch degraded it (source `enforcer`, a `stalled:`
+ * reason), and the heartbeat enforcer never degrades, so the two never undo each other's work.
  */
 import { ACCEPTING_STATES, isLive, type AgentRecord, type AgentState } from './agent';
 import { routeKey, workerServesRoute } from './capabilities';
@@ -58,6 +58,7 @@ type Agent = Pick<
   AgentRecord,
   | 'state'
   | 'stateSource'
+  | 'stateReason'
   | 'lastHeartbeatAt'
   | 'startedAt'
   | 'capabilities'
@@ -66,6 +67,15 @@ type Agent = Pick<
   | 'runningTasks'
   | 'recycleRequestedAt'
 >;
+
+/** Whether the stall watch set the agent's current state (degraded, by the supervisor, for a stall). */
+export function degradedForStall(agent: Pick<AgentRecord, 'state' | 'stateSource' | 'stateReason'>): boolean {
+  return (
+    agent.state === 'degraded' &&
+    agent.stateSource === 'enforcer' &&
+    (agent.stateReason?.startsWith(STALL_REASON_PREFIX) ?? false)
+  );
+}
 
 /** Why this live agent looks stalled now, or null when it does not (busy, or nothing waits too long). */
 export function stallEvidence(
@@ -108,9 +118,7 @@ export function stallAction(
   if (!isLive(agent, now, policy.staleAfterMs)) return null;
   const evidence = stallEvidence(agent, routes, now, policy);
   if (evidence === null) {
-    if (agent.state === 'degraded' && agent.stateSource === 'enforcer') {
-      return { kind: 'recover', reason: STALL_CLEARED_REASON };
-    }
+    if (degradedForStall(agent)) return { kind: 'recover', reason: STALL_CLEARED_REASON };
     return agent.recycleRequestedAt === null ? null : { kind: 'clear_recycle' };
   }
   if (agent.recycleRequestedAt === null) return { kind: 'request_recycle', evidence };
@@ -130,7 +138,7 @@ export function stalledAgentCounts(
   let recycleRequested = 0;
   let degraded = 0;
   for (const a of agents) {
-    if (a.state === 'degraded' && a.stateSource === 'enforcer' && a.stateReason?.startsWith(STALL_REASON_PREFIX)) {
+    if (degradedForStall(a)) {
       degraded++;
     } else if (a.recycleRequestedAt !== null && ACCEPTING_STATES.has(a.state)) {
       recycleRequested++;

@@ -97,11 +97,14 @@ describe('stall actions', () => {
   it('clears the request once the stall is over, and brings back only an agent the supervisor degraded', () => {
     expect(act({ recycleRequestedAt: NOW - 5_000 }, [])).toEqual({ kind: 'clear_recycle' });
     expect(act({ recycleRequestedAt: NOW - 5_000, runningTasks: 4 })).toEqual({ kind: 'clear_recycle' });
-    expect(act({ state: 'degraded', stateSource: 'enforcer', recycleRequestedAt: NOW - 90_000 }, [])).toMatchObject({
+    const stalled = { state: 'degraded', stateReason: `${STALL_REASON_PREFIX} …` } as const;
+    expect(act({ ...stalled, stateSource: 'enforcer', recycleRequestedAt: NOW - 90_000 }, [])).toMatchObject({
       kind: 'recover',
     });
-    expect(act({ state: 'degraded', stateSource: 'admin' }, [])).toBeNull();
-    expect(act({ state: 'degraded', stateSource: 'agent' }, [])).toBeNull();
+    expect(act({ ...stalled, stateSource: 'admin' }, [])).toBeNull();
+    expect(act({ ...stalled, stateSource: 'agent' }, [])).toBeNull();
+    // Degraded by the supervisor for another reason: not the stall watch's to undo.
+    expect(act({ state: 'degraded', stateSource: 'enforcer', stateReason: 'circuit open' }, [])).toBeNull();
     expect(act({}, [])).toBeNull();
   });
 
