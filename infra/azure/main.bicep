@@ -172,6 +172,7 @@ var commonEnv = [
   { name: 'TASKFLEET_HEARTBEAT_INTERVAL_MS', value: '5000' }
   { name: 'TASKFLEET_HEARTBEAT_THRESHOLDS', value: '3,5,10' }
   { name: 'TASKFLEET_RECONCILE_INTERVAL_MS', value: '5000' }
+  { name: 'TASKFLEET_STALL_AFTER_MS', value: '60000' }
   { name: 'TASKFLEET_REAPER_INTERVAL_MS', value: '1000' }
   { name: 'TASKFLEET_ROUTE_REFRESH_MS', value: '1000' }
   { name: 'TASKFLEET_DISPATCH_BATCH', value: '10' }

@@ -36,6 +36,12 @@ var rules = [
     query: loadTextContent('kql/alert-dead-tasks.kql')
     severity: 3
   }
+  {
+    name: 'taskfleet-agent-stalled'
+    description: 'An agent stayed idle beside tasks it covers after it was asked to reconnect to Redis (degraded).'
+    query: loadTextContent('kql/alert-agent-stalled.kql')
+    severity: 2
+  }
 ]
 
 resource alerts 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [for rule in rules: {

@@ -78,6 +78,7 @@ const schema = z.object({
     )
     .default([3, 5, 10]),
   TASKFLEET_RECONCILE_INTERVAL_MS: int(100).default(5_000),
+  TASKFLEET_STALL_AFTER_MS: int(0).default(60_000),
   TASKFLEET_REAPER_INTERVAL_MS: int(50).default(1_000),
   TASKFLEET_ROUTE_REFRESH_MS: int(50).default(1_000),
   TASKFLEET_DISPATCH_BATCH: int(1, 100).default(10),
@@ -129,6 +130,11 @@ export interface Config {
   /** Missed heartbeats before an agent is warned, suspended and frozen. */
   heartbeatThresholds: { warnAfter: number; suspendAfter: number; freezeAfter: number };
   reconcileIntervalMs: number;
+  /**
+   * How long a due task may wait beside a live agent with free slots that covers it before the supervisor asks
+   * that agent to recycle its Redis connections (and, after as long again, marks it degraded); 0: never.
+   */
+  stallAfterMs: number;
   reaperIntervalMs: number;
   routeRefreshMs: number;
   /** Most due tasks of one route and priority carried by one BullMQ job. */
@@ -209,6 +215,7 @@ function toConfig(values: Env): Config {
       freezeAfter: values.TASKFLEET_HEARTBEAT_THRESHOLDS[2] ?? 10,
     },
     reconcileIntervalMs: values.TASKFLEET_RECONCILE_INTERVAL_MS,
+    stallAfterMs: values.TASKFLEET_STALL_AFTER_MS,
     reaperIntervalMs: values.TASKFLEET_REAPER_INTERVAL_MS,
     routeRefreshMs: values.TASKFLEET_ROUTE_REFRESH_MS,
     dispatchBatch: values.TASKFLEET_DISPATCH_BATCH,
@@ -258,6 +265,7 @@ export function configToEnv(c: Config): Record<string, string> {
       c.heartbeatThresholds.freezeAfter,
     ].join(','),
     TASKFLEET_RECONCILE_INTERVAL_MS: String(c.reconcileIntervalMs),
+    TASKFLEET_STALL_AFTER_MS: String(c.stallAfterMs),
     TASKFLEET_REAPER_INTERVAL_MS: String(c.reaperIntervalMs),
     TASKFLEET_ROUTE_REFRESH_MS: String(c.routeRefreshMs),
     TASKFLEET_DISPATCH_BATCH: String(c.dispatchBatch),

@@ -41,6 +41,13 @@ export interface AgentRecord {
   metrics: AgentMetrics | null;
   /** Who set the current state: the agent itself, the heartbeat enforcer, or an admin. */
   stateSource: StateSource;
+  /** Why the agent is in its current state (the reason of the event that set it); null for rows older than it. */
+  stateReason: string | null;
+  /**
+   * When the supervisor last asked the agent to recycle its Redis connections (epoch ms), null when it has not
+   * in the current stall episode. The worker acts when the value differs from the last one it acted on.
+   */
+  recycleRequestedAt: number | null;
 }
 
 export const STATE_SOURCES = ['agent', 'enforcer', 'admin'] as const;

@@ -66,6 +66,15 @@ export interface AgentStateChange {
   source?: StateSource;
 }
 
+/** A compare-and-set of an agent's recycle request, asked of `Store.setAgentRecycle`. */
+export interface AgentRecycleChange {
+  agentId: string;
+  /** Apply only when the stored value is this (null: no request outstanding). */
+  expected: number | null;
+  /** The new value: when the supervisor asks (epoch ms), or null when the stall it asked about cleared. */
+  to: number | null;
+}
+
 /** Identifies one attempt of one task, held by one agent: the fencing token and its owner. */
 export interface LeaseRef {
   taskId: string;
@@ -208,6 +217,11 @@ export interface Store {
    * (`source`, default `agent`); appends an agent event. False when unknown, not in `from`, or already `to`.
    */
   setAgentState(change: AgentStateChange): Promise<boolean>;
+  /**
+   * Sets the agent's `recycleRequestedAt` to `to` when it is `expected` (a compare-and-set; no agent event).
+   * False when the agent is unknown or the value differs. The worker reads it from its heartbeat answer.
+   */
+  setAgentRecycle(change: AgentRecycleChange): Promise<boolean>;
   getAgent(id: string): Promise<AgentRecord | null>;
   listAgents(): Promise<AgentRecord[]>;
   listAgentEvents(agentId: string): Promise<AgentEvent[]>;

@@ -163,6 +163,8 @@ export interface AgentRowOf<Time> {
   last_heartbeat_at: Time;
   running_tasks: number;
   metrics: string | null;
+  state_reason: string | null;
+  recycle_requested_at: Time | null;
 }
 
 export function mapAgent<Time>(row: AgentRowOf<Time>, c: ColumnTypes<Time, unknown, unknown>): AgentRecord {
@@ -180,6 +182,8 @@ export function mapAgent<Time>(row: AgentRowOf<Time>, c: ColumnTypes<Time, unkno
     runningTasks: row.running_tasks,
     metrics: fromJson<AgentMetrics>(row.metrics),
     stateSource: row.state_source as StateSource,
+    stateReason: row.state_reason,
+    recycleRequestedAt: optional(c, row.recycle_requested_at),
   };
 }
 

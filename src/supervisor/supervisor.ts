@@ -1,6 +1,6 @@
 /**
  * The supervisor process: the HTTP API plus the background loops (reconciler, lease reaper, deadline
- * expiry, heartbeat enforcer). Every loop is safe with several supervisors running against one store.
+ * expiry, heartbeat enforcer, stall watch). Every loop is safe with several supervisors running against one store.
  *
  * `buildSupervisor` is the one place its object graph is built: `taskfleet supervisor`, `taskfleet dev`,
  * the benchmark and the tests all start a supervisor through it, the tests with overrides.
@@ -35,6 +35,7 @@ import { TaskMaintenance } from './maintenance';
 import { fleetRoutes } from './routes/fleet';
 import { scalingRoutes } from './routes/scaling';
 import { supervisorSettings, type HttpOverrides } from './settings';
+import { StallWatch } from './stallWatch';
 import { TaskService } from './taskService';
 
 export interface SupervisorOverrides {
@@ -61,6 +62,8 @@ export interface Supervisor {
   reconciler: Reconciler;
   maintenance: TaskMaintenance;
   enforcer: HeartbeatEnforcer;
+  /** Agents idle beside tasks they cover: asked to recycle their Redis connections, then degraded. */
+  stallWatch: StallWatch;
   admin: AgentAdmin;
   /** The 401, 403 and 429 answers counted so far (shown in `GET /v1/stats`). */
   counters: SecurityCounters;
@@ -82,6 +85,7 @@ interface Parts {
   reconciler: Reconciler;
   maintenance: TaskMaintenance;
   enforcer: HeartbeatEnforcer;
+  stallWatch: StallWatch;
   admin: AgentAdmin;
   counters: SecurityCounters;
   gauges: FleetGauges;
@@ -122,6 +126,7 @@ function wire(
   const reconciler = new Reconciler(store, dispatcher, { graceMs: config.reconcileIntervalMs }, clock, log);
   const maintenance = new TaskMaintenance(store, dispatcher, clock, log, telemetry);
   const enforcer = new HeartbeatEnforcer(store, dispatcher, enforcement, clock, log, telemetry);
+  const stallWatch = new StallWatch(store, { stallAfterMs: config.stallAfterMs, staleAfterMs }, clock, log, telemetry);
   const admin = new AgentAdmin(store, enforcer, new AuditLog(store, clock), clock, telemetry);
   const counters = createSecurityCounters();
   const stats = { store, clock, staleAfterMs, extra: () => ({ security: { ...counters } }) };
@@ -142,7 +147,7 @@ function wire(
     ],
   });
   const gauges = new FleetGauges(stats, telemetry);
-  return { dispatcher, reconciler, maintenance, enforcer, admin, counters, gauges, app };
+  return { dispatcher, reconciler, maintenance, enforcer, stallWatch, admin, counters, gauges, app };
 }
 
 /** Closes what `connect` opened, and the dispatcher's queues on that Redis connection. */
@@ -168,12 +173,13 @@ async function listen(
 }
 
 function startLoops(config: Config, parts: Parts, log: Logger, telemetry: Telemetry): Loop[] {
-  const { reconciler, maintenance, enforcer, gauges } = parts;
+  const { reconciler, maintenance, enforcer, stallWatch, gauges } = parts;
   return [
     new Loop('reconciler', config.reconcileIntervalMs, () => reconciler.reconcile(), log),
     new Loop('lease reaper', config.reaperIntervalMs, () => maintenance.reapExpiredLeases(), log),
     new Loop('deadline expiry', config.reaperIntervalMs, () => maintenance.expireOverdue(), log),
     new Loop('heartbeat enforcer', config.heartbeatIntervalMs, () => enforcer.enforceHeartbeats(), log),
+    ...(stallWatch.enabled ? [new Loop('stall watch', config.heartbeatIntervalMs, () => stallWatch.check(), log)] : []),
     ...(telemetry.enabled ? [new Loop('telemetry gauges', GAUGE_INTERVAL_MS, () => gauges.report(), log)] : []),
   ].map((loop) => loop.start());
 }
@@ -209,6 +215,7 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
       log.info('supervisor stopped');
     })());
 
-  const { dispatcher, reconciler, maintenance, enforcer, admin, counters } = parts;
-  return { url, port, store: connections.store, dispatcher, reconciler, maintenance, enforcer, admin, counters, stop };
+  const { dispatcher, reconciler, maintenance, enforcer, stallWatch, admin, counters } = parts;
+  const { store } = connections;
+  return { url, port, store, dispatcher, reconciler, maintenance, enforcer, stallWatch, admin, counters, stop };
 }

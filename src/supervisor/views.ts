@@ -55,6 +55,8 @@ export function agentView(a: AgentRecord, now: number, staleAfterMs: number): Re
   return {
     id: a.id,
     state: a.state,
+    stateReason: a.stateReason ?? undefined,
+    stateSource: a.stateSource,
     live: isLive(a, now, staleAfterMs),
     capabilities: a.capabilities,
     types: a.types,
@@ -67,6 +69,7 @@ export function agentView(a: AgentRecord, now: number, staleAfterMs: number): Re
     pid: a.pid,
     version: a.version,
     metrics: a.metrics ?? undefined,
+    recycleRequestedAt: iso(a.recycleRequestedAt),
   };
 }
 

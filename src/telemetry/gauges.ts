@@ -1,7 +1,9 @@
 /**
  * The fleet's gauges, sent to Application Insights as custom metrics at a fixed interval: backlog and oldest
- * queued age per capability set, agents by state, utilisation, and the heartbeat age of each agent.
+ * queued age per capability set, agents by state, utilisation, the heartbeat age of each agent, and the agents
+ * in a stall episode.
  */
+import { stalledAgentCounts } from '../domain/stall';
 import { fleetStats, type StatsDeps } from '../supervisor/stats';
 import { METRICS, type Telemetry } from './telemetry';
 
@@ -34,8 +36,12 @@ export class FleetGauges {
     for (const [state, n] of Object.entries(s.registry.byState)) this.telemetry.metric(METRICS.agents, n, { state });
     this.telemetry.metric(METRICS.utilisation, s.registry.utilisation ?? 0);
     const now = this.stats.clock.now();
-    for (const a of await this.stats.store.listAgents()) {
+    const agents = await this.stats.store.listAgents();
+    for (const a of agents) {
       this.telemetry.metric(METRICS.heartbeatAgeMs, Math.max(0, now - a.lastHeartbeatAt), { agentId: a.id });
+    }
+    for (const [phase, n] of Object.entries(stalledAgentCounts(agents))) {
+      this.telemetry.metric(METRICS.stalledAgents, n, { phase });
     }
   }
 }

@@ -5,6 +5,7 @@
  * supervisor exposes the fleet's figures: scrape one, or aggregate with max, not sum).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { stalledAgentCounts } from '../domain/stall';
 import type { TaskEvent } from '../domain/task';
 import type { Store } from '../store/port';
 import { fleetStats, type StatsDeps } from '../supervisor/stats';
@@ -34,6 +35,7 @@ export class PrometheusMetrics {
   private readonly used: Gauge;
   private readonly utilisation: Gauge;
   private readonly heartbeatAge: Gauge;
+  private readonly stalled: Gauge;
   private readonly events: Counter;
   private readonly dispatchLatency: Histogram;
   private readonly runDuration: Histogram;
@@ -59,6 +61,11 @@ export class PrometheusMetrics {
     this.used = gauge('taskfleet_used_slots', 'Tasks running on the live agents');
     this.utilisation = gauge('taskfleet_utilisation_ratio', 'Used over total capacity of the live agents');
     this.heartbeatAge = gauge('taskfleet_heartbeat_age_seconds', 'Time since each agent last heartbeated', ['agent']);
+    this.stalled = gauge(
+      'taskfleet_stalled_agents',
+      'Agents idle beside tasks they cover: asked to recycle their Redis connections, or degraded for it',
+      ['phase'],
+    );
     this.events = new Counter({
       name: 'taskfleet_task_events_total',
       help: 'Task events since this supervisor started (rate() gives throughput)',
@@ -129,8 +136,10 @@ export class PrometheusMetrics {
     this.used.set(s.registry.used);
     this.utilisation.set(s.registry.utilisation ?? 0);
     const now = this.stats.clock.now();
-    for (const a of await this.store.listAgents()) {
+    const agents = await this.store.listAgents();
+    for (const a of agents) {
       this.heartbeatAge.set({ agent: a.id }, Math.max(0, now - a.lastHeartbeatAt) / 1000);
     }
+    for (const [phase, n] of Object.entries(stalledAgentCounts(agents))) this.stalled.set({ phase }, n);
   }
 }

@@ -32,6 +32,10 @@ export const METRICS = {
   utilisation: 'taskfleet.utilisation',
   heartbeatAgeMs: 'taskfleet.heartbeat_age_ms',
   leaseReclaims: 'taskfleet.lease_reclaims',
+  /** One per stall episode: the supervisor asked an idle agent beside waiting tasks to recycle its connections. */
+  agentStalls: 'taskfleet.agent_stalls',
+  /** Agents in a stall episode, by phase (`recycle_requested`, `degraded`): what to alert on. */
+  stalledAgents: 'taskfleet.stalled_agents',
 } as const;
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
 

@@ -35,6 +35,8 @@ export function agentContract(store: CurrentStore): void {
         runningTasks: 0,
         metrics: null,
         stateSource: 'agent',
+        stateReason: 'registered',
+        recycleRequestedAt: null,
       };
       expect(agent).toEqual(expected);
       expect(await store().getAgent('agent-1')).toEqual(expected);
@@ -102,6 +104,54 @@ export function agentContract(store: CurrentStore): void {
       expect(agents.map((a) => a.id).sort()).toEqual(['agent-1', 'agent-2']);
       expect(await store().getAgent('ghost')).toBeNull();
       expect(await store().listAgentEvents('ghost')).toEqual([]);
+    });
+
+    it('keeps the reason of the current state, and a re-registration keeps a held state with its reason', async () => {
+      await store().registerAgent(registration(), T0);
+      const reason = 'stalled: 3 tasks of echo~ waited 90 s while it had free slots';
+      await store().setAgentState({ agentId: 'agent-1', to: 'degraded', reason, now: T0 + 1, source: 'enforcer' });
+      expect(await store().getAgent('agent-1')).toMatchObject({
+        state: 'degraded',
+        stateSource: 'enforcer',
+        stateReason: reason,
+      });
+      await store().setAgentState({
+        agentId: 'agent-1',
+        to: 'suspended',
+        reason: 'by ops',
+        now: T0 + 2,
+        source: 'admin',
+      });
+      const kept = await store().registerAgent(registration({ pid: 5 }), T0 + 3);
+      expect(kept).toMatchObject({ state: 'suspended', stateReason: 'by ops', pid: 5 });
+      await store().setAgentState({ agentId: 'agent-1', to: 'running', reason: 'r'.repeat(1_500), now: T0 + 4 });
+      expect((await store().getAgent('agent-1'))?.stateReason).toBe('r'.repeat(1_000));
+    });
+
+    it('sets and clears the recycle request by compare-and-set, and the heartbeat answer carries it', async () => {
+      await store().registerAgent(registration(), T0);
+      const cas = (expected: number | null, to: number | null) =>
+        store().setAgentRecycle({ agentId: 'agent-1', expected, to });
+      expect(await cas(null, T0 + 10)).toBe(true);
+      // A second supervisor that read the same null loses: the agent is asked once.
+      expect(await cas(null, T0 + 11)).toBe(false);
+      const beat = await store().heartbeat({ agentId: 'agent-1', now: T0 + 12, runningTasks: 0, metrics: null });
+      expect(beat?.recycleRequestedAt).toBe(T0 + 10);
+      expect(await cas(T0 + 11, null)).toBe(false);
+      expect(await cas(T0 + 10, null)).toBe(true);
+      expect((await store().getAgent('agent-1'))?.recycleRequestedAt).toBeNull();
+      expect(await store().setAgentRecycle({ agentId: 'ghost', expected: null, to: T0 })).toBe(false);
+      // Recycling is a change of connections, not of state: no agent event.
+      expect((await store().listAgentEvents('agent-1')).map((e) => e.reason)).toEqual(['registered']);
+    });
+
+    it('clears the recycle request when the agent registers again (a new process has new connections)', async () => {
+      await store().registerAgent(registration(), T0);
+      await store().setAgentRecycle({ agentId: 'agent-1', expected: null, to: T0 + 10 });
+      expect((await store().registerAgent(registration(), T0 + 20)).recycleRequestedAt).toBeNull();
+      await store().setAgentRecycle({ agentId: 'agent-1', expected: null, to: T0 + 30 });
+      await store().setAgentState({ agentId: 'agent-1', to: 'frozen', reason: 'x', now: T0 + 31, source: 'enforcer' });
+      expect((await store().registerAgent(registration(), T0 + 40)).recycleRequestedAt).toBeNull();
     });
   });
 }

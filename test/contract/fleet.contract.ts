@@ -118,6 +118,8 @@ export function fleetContract(store: CurrentStore): void {
         runningTasks: 0,
         metrics: null,
         stateSource: 'enforcer',
+        stateReason: 'to frozen',
+        recycleRequestedAt: null,
       };
       expect(again).toEqual(expected);
       expect(await store().getAgent('agent-1')).toEqual(expected);

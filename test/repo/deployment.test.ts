@@ -73,6 +73,7 @@ const BY_ROLE: Record<Role, Record<string, string>> = {
   worker: {
     TASKFLEET_PORT: 'a worker serves no HTTP',
     TASKFLEET_HOST: 'a worker serves no HTTP',
+    TASKFLEET_STALL_AFTER_MS: "read only by the supervisor's stall watch",
     TASKFLEET_ADMIN_API_KEY: 'never given to a worker (workers run task handlers): checked below',
   },
 };

@@ -29,7 +29,7 @@ describe('dashboards and alerts as code', () => {
     const referenced = [...bicep.matchAll(/loadTextContent\('([^']+)'\)/g)].map((m) => m[1]!);
     for (const f of referenced) expect(existsSync(path.join(dir, f))).toBe(true);
     const alertFiles = readdirSync(path.join(dir, 'kql')).filter((f) => f.startsWith('alert-'));
-    expect(alertFiles).toHaveLength(4);
+    expect(alertFiles).toHaveLength(5);
     for (const f of alertFiles) expect(referenced).toContain(`kql/${f}`);
   });
 

@@ -6,7 +6,13 @@
 import type { TokenCredential } from '@azure/identity';
 import { loadConfig, type Config } from '../../src/config/config';
 import { ConfigError } from '../../src/domain/errors';
-import { buildPoolConfig, parseConnectionString, resolveTarget, splitPairs } from '../../src/store/mssql/connection';
+import {
+  buildPoolConfig,
+  MSSQL_CANCEL_TIMEOUT_MS,
+  parseConnectionString,
+  resolveTarget,
+  splitPairs,
+} from '../../src/store/mssql/connection';
 
 const credential: TokenCredential = {
   getToken: async () => ({ token: 't', expiresOnTimestamp: Date.now() + 3600_000 }),
@@ -201,6 +207,13 @@ describe('buildPoolConfig', () => {
       pool: { min: 0, max: 7, acquireTimeoutMillis: 20_000 },
       options: { encrypt: true, trustServerCertificate: false, useUTC: true, abortTransactionOnError: true },
     });
+  });
+
+  it('bounds the wait for a cancel acknowledgement, so a request on a silent connection fails and drops it', () => {
+    const c = config({ TASKFLEET_MSSQL_SERVER: 's', TASKFLEET_MSSQL_DATABASE: 'd' });
+    const pool = buildPoolConfig(c.mssql, resolveTarget(c.mssql, c.azure), () => credential);
+    expect(pool.options).toMatchObject({ cancelTimeout: MSSQL_CANCEL_TIMEOUT_MS });
+    expect(MSSQL_CANCEL_TIMEOUT_MS).toBeGreaterThan(0);
   });
 
   it('passes a managed identity client id to the credential factory', () => {

@@ -84,6 +84,9 @@ function migrationTables(): Map<string, Set<string>> {
       ];
       tables.set(t[1] ?? '', new Set(columns.map((c) => c[1] ?? '')));
     }
+    for (const added of text.matchAll(/ALTER TABLE \[\$\(Schema\)\]\.\[(\w+)\] ADD (\w+) /g)) {
+      tables.get(added[1] ?? '')?.add(added[2] ?? '');
+    }
   }
   return tables;
 }
@@ -145,7 +148,7 @@ describe('the statements', () => {
         .filter((s) => s.idempotent)
         .map((s) => s.name)
         .sort(),
-    ).toEqual(['HEARTBEAT', 'MARK_DISPATCHED', 'RENEW_LEASE']);
+    ).toEqual(['HEARTBEAT', 'MARK_DISPATCHED', 'RENEW_LEASE', 'SET_AGENT_RECYCLE']);
     for (const s of all.filter((x) => !writes.includes(x)))
       expect({ [s.name]: s.idempotent }).toEqual({ [s.name]: true });
   });

@@ -3,8 +3,11 @@
  * retried for which operations, the backoff, and the SqlClient retrying each attempt on a request of its own
  * (a connection the pool hands out afresh). Errors are built in the shapes mssql 12 and tedious 19 produce.
  */
+import net from 'node:net';
+import { loadConfig } from '../../src/config/config';
 import { ConflictError, UnavailableError } from '../../src/domain/errors';
 import { SqlClient } from '../../src/store/mssql/client';
+import { openPool } from '../../src/store/mssql/open';
 import { classifySqlError, isRetryable, SqlStoreError, TRANSIENT_ERROR_NUMBERS } from '../../src/store/mssql/errors';
 import { withTransientRetry, type RetryPolicy } from '../../src/store/mssql/retry';
 import { param, statement } from '../../src/store/mssql/statement';
@@ -29,6 +32,20 @@ function droppedDuringRequest(): Error {
     originalError: { info },
   });
 }
+
+/**
+ * A request on a silent connection: tedious times it out, sends a cancel that is never acknowledged, and after
+ * its cancel timeout destroys the connection and fails the request with a ConnectionError, which mssql wraps.
+ */
+const silentConnection = () =>
+  Object.assign(new Error('Failed to cancel request in 5000ms'), {
+    name: 'RequestError',
+    code: 'ETIMEOUT',
+    originalError: Object.assign(new Error('Failed to cancel request in 5000ms'), {
+      name: 'ConnectionError',
+      code: 'ETIMEOUT',
+    }),
+  });
 
 const requestTimeout = () =>
   Object.assign(new Error('Timeout: Request failed to complete in 30000ms'), {
@@ -65,6 +82,7 @@ describe('classifySqlError', () => {
   it('a connection dropped or timed out mid-request is transient, with its outcome unknown', () => {
     expect(classifySqlError(droppedDuringRequest())).toMatchObject({ transient: true, outcome: 'unknown' });
     expect(classifySqlError(requestTimeout())).toMatchObject({ transient: true, outcome: 'unknown' });
+    expect(classifySqlError(silentConnection())).toMatchObject({ transient: true, outcome: 'unknown' });
   });
 
   it('a connection that could not be opened is transient, and nothing was sent', () => {
@@ -251,6 +269,17 @@ describe('SqlClient', () => {
     expect(requests.every((r) => r.inputs.length === 5)).toBe(true);
   });
 
+  it('retries a read whose connection went silent on a fresh request, and never a write', async () => {
+    const read = fakePool([silentConnection(), [[{ id: 'c' }]]]);
+    const reader = new SqlClient(read.pool as never, 'tf', policy, hooks);
+    await expect(reader.one(STMT, { id: 'c', agentId: 'a', at: 0, payload: '1', n: 1 })).resolves.toEqual({ id: 'c' });
+    expect(read.pool.request).toHaveBeenCalledTimes(2);
+    const write = fakePool([silentConnection(), [[]]]);
+    const writer = new SqlClient(write.pool as never, 'tf', policy, hooks);
+    await expect(writer.run(WRITE, {})).rejects.toThrow(/outcome unknown.*Failed to cancel request/);
+    expect(write.pool.request).toHaveBeenCalledTimes(1);
+  });
+
   it('does not retry a write whose connection dropped', async () => {
     const { pool } = fakePool([droppedDuringRequest(), [[]]]);
     const client = new SqlClient(pool as never, 'tf', policy, hooks);
@@ -266,5 +295,51 @@ describe('SqlClient', () => {
     await client.close();
     expect(pool.close).toHaveBeenCalledTimes(1);
     await expect(client.run(WRITE, {})).rejects.toThrow(/the store is closed/);
+  });
+});
+
+describe('a server that accepts connections and never answers (a silent TCP listener)', () => {
+  let server: net.Server;
+  const sockets: net.Socket[] = [];
+
+  beforeAll(async () => {
+    server = net.createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('fails to connect within the connect timeout as a transient 503, each attempt on a new connection', async () => {
+    const { port } = server.address() as net.AddressInfo;
+    const config = loadConfig({
+      TASKFLEET_STORE: 'mssql',
+      TASKFLEET_MSSQL_SERVER: '127.0.0.1',
+      TASKFLEET_MSSQL_PORT: String(port),
+      TASKFLEET_MSSQL_DATABASE: 'db',
+      TASKFLEET_MSSQL_USER: 'u',
+      TASKFLEET_MSSQL_PASSWORD: 'not-a-real-password',
+      TASKFLEET_MSSQL_ENCRYPT: 'false',
+      TASKFLEET_MSSQL_CONNECT_TIMEOUT_MS: '1000',
+      TASKFLEET_MSSQL_RETRY_ATTEMPTS: '2',
+      TASKFLEET_MSSQL_RETRY_BASE_MS: '1',
+      TASKFLEET_MSSQL_RETRY_MAX_MS: '2',
+    });
+    const retried: unknown[] = [];
+    const err = await openPool(config, { hooks: { onRetry: (info) => retried.push(info.error) } }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect((err as UnavailableError).status).toBe(503);
+    expect((err as Error).message).toMatch(
+      /CONNECT: still failing after 2 attempts: Failed to connect to .* in 1000ms/,
+    );
+    expect(classifySqlError((err as Error).cause)).toMatchObject({ transient: true, outcome: 'not_applied' });
+    expect(retried).toHaveLength(1);
+    expect(sockets.length).toBeGreaterThanOrEqual(2); // the retry opened a connection of its own
+    expect((err as Error).message).not.toContain('not-a-real-password');
   });
 });

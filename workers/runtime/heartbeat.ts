@@ -3,9 +3,15 @@ import type { AgentMetrics, AgentRecord } from '../../src/domain/agent';
 import type { Clock } from '../../src/domain/clock';
 import type { Store } from '../../src/store/port';
 
-/** Reports liveness, load and process metrics every interval, and passes on the state the registry holds. */
+/**
+ * Reports liveness, load and process metrics every interval, and passes on the state the registry holds. The
+ * answer also carries the supervisor's request to recycle the Redis connections (it saw this agent idle beside
+ * tasks it covers): `onRecycleRequested` is called once per new request.
+ */
 export class Heartbeat {
   private timer: NodeJS.Timeout | null = null;
+  /** The recycle request last passed on; a new process starts with none (registering clears the request). */
+  private recycleActedOn: number | null = null;
   private lastCpu = process.cpuUsage();
   private lastAt = process.hrtime.bigint();
 
@@ -17,6 +23,7 @@ export class Heartbeat {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly onRecord: (agent: AgentRecord) => void,
+    private readonly onRecycleRequested?: (requestedAt: number) => void,
   ) {}
 
   start(): void {
@@ -37,8 +44,21 @@ export class Heartbeat {
       runningTasks: this.running(),
       metrics: this.metrics(),
     });
-    if (record) this.onRecord(record);
-    else this.log.error('the registry no longer knows this agent (removed?); it takes no new work');
+    if (record) {
+      this.onRecord(record);
+      this.passOnRecycleRequest(record.recycleRequestedAt);
+    } else this.log.error('the registry no longer knows this agent (removed?); it takes no new work');
+  }
+
+  private passOnRecycleRequest(requestedAt: number | null): void {
+    if (requestedAt === null || requestedAt === this.recycleActedOn) return;
+    this.recycleActedOn = requestedAt;
+    if (!this.onRecycleRequested) return;
+    this.log.warn(
+      { requestedAt },
+      'the supervisor saw this agent idle beside waiting tasks: recycling Redis connections',
+    );
+    this.onRecycleRequested(requestedAt);
   }
 
   private metrics(): AgentMetrics {

@@ -233,6 +233,17 @@ export function resolveTarget(m: MssqlConfig, azure: AzureConfig): ConnectionTar
 }
 
 /**
+ * How long tedious waits for the server to acknowledge the cancel it sends when a request times out. On a silent
+ * connection (a NAT or load balancer dropped the flow without a reset, a failover left the socket open) no
+ * acknowledgement ever comes: after this the driver destroys the connection and fails the request with a
+ * ConnectionError ETIMEOUT, which errors.ts classifies as transient with its outcome unknown. So a request on a
+ * silent connection fails within the request timeout plus this, the pool never hands that connection out again
+ * (its socket is gone), and a retry runs on a fresh one. Set here rather than left to the driver's default (the
+ * same 5 s) because the README promises it.
+ */
+export const MSSQL_CANCEL_TIMEOUT_MS = 5_000;
+
+/**
  * mssql's pool settings. Entra ID: `token-credential` with the shared credential, so every connection the pool
  * opens (hours after start too) asks the credential, whose cache refreshes the token. Connections are validated
  * on acquire by socket state (no extra round trip). XACT_ABORT is on for every session.
@@ -263,6 +274,7 @@ export function buildPoolConfig(
       appName: 'taskfleet',
       abortTransactionOnError: true,
       enableArithAbort: true,
+      cancelTimeout: MSSQL_CANCEL_TIMEOUT_MS,
       maxRetriesOnTransientErrors: 3,
       connectionRetryInterval: 500,
     },

@@ -14,6 +14,7 @@ import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../../domain/secur
 import type { TaskError, TaskEvent, TaskEventKind, TaskRecord } from '../../domain/task';
 import type { RetryDecision } from '../../domain/transitions';
 import type {
+  AgentRecycleChange,
   AgentRegistration,
   AgentRun,
   AgentStateChange,
@@ -245,6 +246,11 @@ export class MssqlStore implements Store {
       now: opts.now,
     });
     return changed(sets);
+  }
+
+  async setAgentRecycle(change: AgentRecycleChange): Promise<boolean> {
+    const params = { id: change.agentId, expected: change.expected, to: change.to };
+    return (await this.db.all(agentStatements.SET_AGENT_RECYCLE, params)).length === 1;
   }
 
   async getAgent(id: string): Promise<AgentRecord | null> {

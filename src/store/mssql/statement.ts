@@ -133,6 +133,8 @@ export function agentColumns(prefix = ''): string {
     'last_heartbeat_at',
     'running_tasks',
     'metrics',
+    'state_reason',
+    'recycle_requested_at',
   ]
     .map((c) => `${prefix}${c}`)
     .join(', ');

@@ -4,7 +4,7 @@
  * IMMEDIATE transaction (they read, then write).
  */
 import type { AgentEvent, AgentRecord, AgentState, StateSource } from '../../domain/agent';
-import type { AgentRegistration, AgentStateChange, HeartbeatReport } from '../port';
+import type { AgentRecycleChange, AgentRegistration, AgentStateChange, HeartbeatReport } from '../port';
 import { registrationParams, toAgent, toAgentEvent, type AgentRow } from './rows';
 import type { SqliteStatements } from './statements';
 import type { UpsertAgentParams } from './statements/agents';
@@ -69,8 +69,8 @@ export function setAgentState(statements: SqliteStatements, opts: AgentStateChan
   if (!row || row.state === opts.to) return false;
   if (opts.from !== undefined && !opts.from.includes(row.state as AgentState)) return false;
   const source: StateSource = opts.source ?? 'agent';
-  if (statements.agents.setAgentState.run({ id: opts.agentId, from: row.state, to: opts.to, source }).changes === 0)
-    return false;
+  const params = { id: opts.agentId, from: row.state, to: opts.to, source, reason: opts.reason };
+  if (statements.agents.setAgentState.run(params).changes === 0) return false;
   statements.agents.insertAgentEvent.run({
     agentId: opts.agentId,
     at: opts.now,
@@ -79,6 +79,12 @@ export function setAgentState(statements: SqliteStatements, opts: AgentStateChan
     reason: opts.reason,
   });
   return true;
+}
+
+/** Sets the agent's recycle request to `to` when it is `expected` (a compare-and-set). */
+export function setAgentRecycle(statements: SqliteStatements, change: AgentRecycleChange): boolean {
+  const params = { id: change.agentId, expected: change.expected, to: change.to };
+  return statements.agents.setAgentRecycle.run(params).changes === 1;
 }
 
 /** Deletes the agent (and, by cascade, its events) when its state is one of `states`. One statement. */

@@ -9,7 +9,7 @@
  * | tasks         | V1, columns V2, V3  | 0001_tasks_and_agents.sql           | `route_key` text, not a `route_id`      |
  * | task_events   | V1                  | 0001_tasks_and_agents.sql           |                                         |
  * | routes        | V1                  | 0001_tasks_and_agents.sql           | keyed by `key`, no id or SHA-256 hash   |
- * | agents        | V1, column V2       | 0001_tasks_and_agents.sql           |                                         |
+ * | agents        | V1, columns V2, V5  | 0001_tasks_and_agents.sql, 0004     |                                         |
  * | agent_events  | V1                  | 0001_tasks_and_agents.sql           |                                         |
  * | api_keys      | V2                  | 0002_api_keys_and_audit.sql         |                                         |
  * | audit_log     | V2                  | 0002_api_keys_and_audit.sql         |                                         |
@@ -179,8 +179,23 @@ DROP INDEX IF EXISTS task_events_kind_at;
 CREATE INDEX IF NOT EXISTS task_events_counted_kind_at ON task_events (kind, at) WHERE kind <> 'started';
 `;
 
+/**
+ * Mirrors sql/migrations/0004_agent_recycle.sql: why an agent is in its state, and when the supervisor asked it
+ * to recycle its Redis connections (it saw the agent's tasks waiting while it had free slots).
+ */
+const V5_AGENT_RECYCLE = `
+ALTER TABLE agents ADD COLUMN state_reason TEXT;
+ALTER TABLE agents ADD COLUMN recycle_requested_at INTEGER;
+`;
+
 /** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
-export const MIGRATIONS: readonly string[] = [V1_INITIAL, V2_FLEET_AND_SECURITY, V3_TRACE_CONTEXT, V4_LEANER_INDEXES];
+export const MIGRATIONS: readonly string[] = [
+  V1_INITIAL,
+  V2_FLEET_AND_SECURITY,
+  V3_TRACE_CONTEXT,
+  V4_LEANER_INDEXES,
+  V5_AGENT_RECYCLE,
+];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**

@@ -18,6 +18,7 @@ import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../../domain/secur
 import type { TaskError, TaskEvent, TaskEventKind, TaskRecord } from '../../domain/task';
 import type { RetryDecision } from '../../domain/transitions';
 import type {
+  AgentRecycleChange,
   AgentRegistration,
   AgentRun,
   AgentStateChange,
@@ -212,6 +213,10 @@ class SqliteStore implements Store {
 
   setAgentState(change: AgentStateChange): Promise<boolean> {
     return this.group.write(() => agents.setAgentState(this.statements, change));
+  }
+
+  setAgentRecycle(change: AgentRecycleChange): Promise<boolean> {
+    return this.group.write(() => agents.setAgentRecycle(this.statements, change));
   }
 
   getAgent(id: string): Promise<AgentRecord | null> {

@@ -15,8 +15,9 @@ const registration = {
 /**
  * REGISTER_AGENT: creates or revives agent @id as `running` (set by the agent), its start and heartbeat at @now,
  * no running tasks or metrics yet, and appends `registered` from its previous state (null when new). A frozen
- * agent, and one an admin suspended or set draining, keep their state and source: only the registration fields
- * change, and the event goes from and to that state, `registered while <state>`.
+ * agent, and one an admin suspended or set draining, keep their state, source and reason: only the registration
+ * fields change (and the recycle request is cleared), and the event goes from and to that state,
+ * `registered while <state>`.
  *
  * Race-safety: the previous row is read WITH (UPDLOCK, HOLDLOCK), so a concurrent registration of the same id
  * waits; the upsert is a MERGE WITH (HOLDLOCK) on the primary key.
@@ -37,7 +38,8 @@ IF @previous = 'frozen' OR (@source = 'admin' AND @previous IN ('suspended', 'dr
 BEGIN
   UPDATE ${TABLE.agents}
   SET capabilities = @capabilities, types = @types, concurrency = @concurrency, hostname = @hostname, pid = @pid,
-    version = @version, started_at = @now, last_heartbeat_at = @now, running_tasks = 0, metrics = NULL
+    version = @version, started_at = @now, last_heartbeat_at = @now, running_tasks = 0, metrics = NULL,
+    recycle_requested_at = NULL
   OUTPUT ${agentColumns('inserted.')}
   WHERE id = @id AND state = @previous;
   INSERT INTO ${TABLE.agentEvents} (agent_id, at, from_state, to_state, reason)
@@ -51,12 +53,13 @@ BEGIN
   WHEN MATCHED THEN
     UPDATE SET capabilities = @capabilities, types = @types, concurrency = @concurrency, state = 'running',
       state_source = 'agent', hostname = @hostname, pid = @pid, version = @version, started_at = @now,
-      last_heartbeat_at = @now, running_tasks = 0, metrics = NULL
+      last_heartbeat_at = @now, running_tasks = 0, metrics = NULL, state_reason = N'registered',
+      recycle_requested_at = NULL
   WHEN NOT MATCHED BY TARGET THEN
     INSERT (id, capabilities, types, concurrency, state, state_source, hostname, pid, version, started_at,
-      last_heartbeat_at, running_tasks, metrics)
+      last_heartbeat_at, running_tasks, metrics, state_reason, recycle_requested_at)
     VALUES (@id, @capabilities, @types, @concurrency, 'running', 'agent', @hostname, @pid, @version, @now, @now, 0,
-      NULL)
+      NULL, N'registered', NULL)
   OUTPUT ${agentColumns('inserted.')};
   INSERT INTO ${TABLE.agentEvents} (agent_id, at, from_state, to_state, reason)
   VALUES (@id, @now, @previous, 'running', N'registered');
@@ -79,8 +82,9 @@ WHERE id = @id;`,
 });
 
 /**
- * SET_AGENT_STATE: moves agent @agentId to @to, recording @source, when its state is one of @fromStates (any,
- * when null) and not already @to; appends an agent event with @reason.
+ * SET_AGENT_STATE: moves agent @agentId to @to, recording @source and @reason (its first 1,000 characters, the
+ * column's length), when its state is one of @fromStates (any, when null) and not already @to; appends an agent
+ * event with @reason.
  * Params: @agentId, @to, @fromStates (JSON array or null), @source, @reason, @now. Result: { changed } (0 or 1).
  */
 export const SET_AGENT_STATE = statement('SET_AGENT_STATE', {
@@ -101,7 +105,9 @@ SELECT @current = state FROM ${TABLE.agents} WITH (UPDLOCK, ROWLOCK) WHERE id = 
 IF @current IS NOT NULL AND @current <> @to
   AND (@fromStates IS NULL OR @current IN (SELECT value FROM OPENJSON(@fromStates)))
 BEGIN
-  UPDATE ${TABLE.agents} SET state = @to, state_source = @source WHERE id = @agentId AND state = @current;
+  UPDATE ${TABLE.agents}
+  SET state = @to, state_source = @source, state_reason = LEFT(@reason, 1000)
+  WHERE id = @agentId AND state = @current;
   SET @changed = @@ROWCOUNT;
   IF @changed = 1
   BEGIN
@@ -111,6 +117,22 @@ BEGIN
 END;
 COMMIT TRANSACTION;
 SELECT @changed AS changed;`,
+});
+
+/**
+ * SET_AGENT_RECYCLE: sets agent @id's recycle request to @to (or NULL) when it is @expected (NULL included): a
+ * compare-and-set, so of several supervisors seeing one stall only one asks. Idempotent: applying it again
+ * leaves the same row. Params: @id, @expected, @to. Result: { id } of the changed agent, or none.
+ */
+export const SET_AGENT_RECYCLE = statement('SET_AGENT_RECYCLE', {
+  idempotent: true,
+  params: { id: param.nvarchar(COLUMN_LENGTH.agentId), expected: param.time, to: param.time },
+  text: `
+UPDATE ${TABLE.agents}
+SET recycle_requested_at = @to
+OUTPUT inserted.id
+WHERE id = @id
+  AND ((@expected IS NULL AND recycle_requested_at IS NULL) OR recycle_requested_at = @expected);`,
 });
 
 /** SELECT_AGENT: one agent. Params: @id. Result: the row or none. */

@@ -16,23 +16,27 @@ export const SELECT_AGENT = `SELECT * FROM agents WHERE id = @id`;
  */
 export const UPSERT_AGENT = `
 INSERT INTO agents (id, capabilities, types, concurrency, state, state_source, hostname, pid, version, started_at,
-  last_heartbeat_at, running_tasks, metrics)
-VALUES (@id, @capabilities, @types, @concurrency, 'running', 'agent', @hostname, @pid, @version, @now, @now, 0, NULL)
+  last_heartbeat_at, running_tasks, metrics, state_reason, recycle_requested_at)
+VALUES (@id, @capabilities, @types, @concurrency, 'running', 'agent', @hostname, @pid, @version, @now, @now, 0, NULL,
+  'registered', NULL)
 ON CONFLICT (id) DO UPDATE SET capabilities = excluded.capabilities, types = excluded.types,
   concurrency = excluded.concurrency, state = 'running', state_source = 'agent', hostname = excluded.hostname,
   pid = excluded.pid, version = excluded.version, started_at = excluded.started_at,
-  last_heartbeat_at = excluded.last_heartbeat_at, running_tasks = 0, metrics = NULL
+  last_heartbeat_at = excluded.last_heartbeat_at, running_tasks = 0, metrics = NULL, state_reason = 'registered',
+  recycle_requested_at = NULL
 RETURNING *`;
 
 /**
  * REREGISTER_KEEPING_STATE: re-registers an agent that must keep its state (frozen, or held by an admin): the registration fields, start
- * and heartbeat at @now, no running tasks or metrics yet (a new process), state and state_source unchanged.
+ * and heartbeat at @now, no running tasks or metrics yet and no recycle request (a new process has fresh
+ * connections), state, state_source and state_reason unchanged.
  * Params: as UPSERT_AGENT, plus @state (the state read in the same transaction). Result: the row, or none when
  * the agent is gone or its state changed.
  */
 export const REREGISTER_KEEPING_STATE = `
 UPDATE agents SET capabilities = @capabilities, types = @types, concurrency = @concurrency, hostname = @hostname,
-  pid = @pid, version = @version, started_at = @now, last_heartbeat_at = @now, running_tasks = 0, metrics = NULL
+  pid = @pid, version = @version, started_at = @now, last_heartbeat_at = @now, running_tasks = 0, metrics = NULL,
+  recycle_requested_at = NULL
 WHERE id = @id AND state = @state
 RETURNING *`;
 
@@ -41,8 +45,21 @@ export const HEARTBEAT = `
 UPDATE agents SET last_heartbeat_at = @now, running_tasks = @runningTasks, metrics = @metrics WHERE id = @id
 RETURNING *`;
 
-/** SET_AGENT_STATE: moves an agent from exactly @from to @to, set by @source. Params: @id, @from, @to, @source. Changes: 0|1. */
-export const SET_AGENT_STATE = `UPDATE agents SET state = @to, state_source = @source WHERE id = @id AND state = @from`;
+/**
+ * SET_AGENT_STATE: moves an agent from exactly @from to @to, set by @source for @reason (kept to 1,000 characters, as
+ * the T-SQL column is). Params: @id, @from, @to, @source, @reason. Changes: 0|1.
+ */
+export const SET_AGENT_STATE = `
+UPDATE agents SET state = @to, state_source = @source, state_reason = substr(@reason, 1, 1000)
+WHERE id = @id AND state = @from`;
+
+/**
+ * SET_AGENT_RECYCLE: sets the agent's recycle request to @to (epoch ms or null) when it is @expected (null
+ * included): a compare-and-set, so of several supervisors seeing one stall only one asks. Params: @id,
+ * @expected, @to. Changes: 0|1.
+ */
+export const SET_AGENT_RECYCLE = `
+UPDATE agents SET recycle_requested_at = @to WHERE id = @id AND recycle_requested_at IS @expected`;
 
 /** INSERT_AGENT_EVENT: appends an agent event. Params: @agentId, @at, @fromState (or null), @toState, @reason. */
 export const INSERT_AGENT_EVENT = `
@@ -89,7 +106,10 @@ export function prepareAgentStatements(db: Database) {
     heartbeat: db.prepare<{ id: string; now: number; runningTasks: number; metrics: string | null }, AgentRow>(
       HEARTBEAT,
     ),
-    setAgentState: db.prepare<{ id: string; from: string; to: string; source: string }>(SET_AGENT_STATE),
+    setAgentState: db.prepare<{ id: string; from: string; to: string; source: string; reason: string }>(
+      SET_AGENT_STATE,
+    ),
+    setAgentRecycle: db.prepare<{ id: string; expected: number | null; to: number | null }>(SET_AGENT_RECYCLE),
     insertAgentEvent: db.prepare<AgentEventParams>(INSERT_AGENT_EVENT),
     selectAgents: db.prepare<[], AgentRow>(SELECT_AGENTS),
     selectAgentEvents: db.prepare<{ agentId: string }, AgentEventRow>(SELECT_AGENT_EVENTS),
