@@ -28,7 +28,7 @@ import type { Dispatcher } from '../dispatch/dispatcher';
 import { AuditLog } from '../security/audit';
 import { ForbiddenError } from '../security/errors';
 import type { CancelOutcome, InsertOutcome, NewTask, Store, TaskFilter } from '../store/port';
-import { parseOrThrow } from './validation';
+import { assertShallow, parseOrThrow } from './validation';
 
 /** What submission reads from the configuration. */
 export type SubmissionLimits = Pick<Config, 'maxPayloadBytes' | 'defaultMaxAttempts'>;
@@ -68,6 +68,7 @@ export class TaskService {
         { field: 'Idempotency-Key', message: 'must be 1 to 200 printable ASCII characters without spaces' },
       ]);
     }
+    bodies.forEach((body, i) => assertShallow(body, opts.batch ? `tasks[${i}]` : ''));
     const now = this.clock.now();
     const hash = (value: unknown) => createHash('sha256').update(stableStringify(value)).digest('hex');
     const batchHash = opts.batch && opts.idempotencyKey !== undefined ? hash(bodies) : null;
