@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { serialiseResult } from '../../src/domain/result';
 import type { DispatchRef, TaskRecord } from '../../src/domain/task';
 import type { ClaimResult } from '../../src/store/port';
 import { METRICS, type Telemetry } from '../../src/telemetry/telemetry';
@@ -20,6 +21,8 @@ export interface ExecutorOptions extends RecorderOptions {
   handlers: ReadonlyMap<string, TaskHandler<any, any>>;
   leaseMs: number;
   defaultTimeoutSeconds: number;
+  /** Largest result, in bytes of JSON, a handler may return (TASKFLEET_RESULT_MAX_BYTES). */
+  resultMaxBytes: number;
   /** Receives `task-started`, `task-finished` and `idle`. */
   events: WorkerEvents;
 }
@@ -186,10 +189,13 @@ export class Executor {
         progress,
       };
       const result: unknown = await Promise.race([handler.run(input.data, ctx), aborted]);
-      if (!handler.output) return { kind: 'succeeded', result: result ?? null };
-      const output = handler.output.safeParse(result);
-      if (!output.success) return invalid('invalid_output', output.error);
-      return { kind: 'succeeded', result: output.data ?? null };
+      let value: unknown = result;
+      if (handler.output) {
+        const output = handler.output.safeParse(result);
+        if (!output.success) return invalid('invalid_output', output.error);
+        value = output.data;
+      }
+      return this.storable(value);
     } catch (err) {
       const r = reason as AbortReason | null;
       if (r === 'timeout') return { kind: 'timeout', seconds };
@@ -205,6 +211,16 @@ export class Executor {
       this.running.delete(task.id);
       if (this.running.size === 0) this.becameIdle();
     }
+  }
+
+  /**
+   * A result the store can hold, or a permanent failure saying why not: it is not JSON as it is (a BigInt, a
+   * cycle) or it is over the size limit. Running the handler again would return the same kind of value.
+   */
+  private storable(result: unknown): Outcome {
+    const serialised = serialiseResult(result, this.options.resultMaxBytes);
+    if (serialised.ok) return { kind: 'succeeded', result: serialised.value };
+    return { kind: 'failed', permanent: true, error: { kind: serialised.kind, message: serialised.message } };
   }
 
   /** Renews every running lease each third of the lease; each renewal can abort its task (lost, cancelled). */

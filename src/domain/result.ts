@@ -1,0 +1,153 @@
+/**
+ * The rule a handler's result meets before it is stored, shared by every way a result arrives (a worker process
+ * now, the HTTP agent protocol later): it must be JSON as it is, at most MAX_JSON_DEPTH deep, and at most the
+ * configured number of bytes once serialised. A result that fails is a permanent failure of the attempt:
+ * running the handler again returns the same kind of value.
+ *
+ * What JSON cannot hold as it is, and what is chosen for each:
+ * - `undefined` as the whole result is `null` (the handler returned nothing); an object property that is
+ *   `undefined` is left out, as JSON.stringify does (an absent key reads back as `undefined`).
+ * - refused, because JSON.stringify would throw or change the value without a word: BigInt (throws), a cycle
+ *   (throws), a function or a symbol (dropped, or `null` in an array), NaN and ±Infinity (`null`), `undefined`
+ *   in an array (`null`), Map and Set (`{}`).
+ * - a value with `toJSON` (a Date, a Buffer) is taken as what its `toJSON` returns, as JSON.stringify does.
+ */
+import { MAX_JSON_DEPTH } from './submission';
+
+export const RESULT_ERROR_KINDS = {
+  unserialisable: 'unserialisable_result',
+  tooLarge: 'result_too_large',
+} as const;
+
+export type SerialisedResult =
+  | { ok: true; value: unknown; json: string; bytes: number }
+  | { ok: false; kind: (typeof RESULT_ERROR_KINDS)[keyof typeof RESULT_ERROR_KINDS]; message: string };
+
+/** `$.items[3].name`: where in the result a problem is. */
+function pathText(path: readonly (string | number)[]): string {
+  let out = '$';
+  for (const seg of path)
+    out +=
+      typeof seg === 'number' ? `[${seg}]` : /^[A-Za-z_$][\w$]*$/.test(seg) ? `.${seg}` : `[${JSON.stringify(seg)}]`;
+  return out;
+}
+
+/** Why JSON cannot hold `value` as it is (null when it can, its children aside). */
+function problemOf(value: unknown, inArray: boolean): string | null {
+  switch (typeof value) {
+    case 'bigint':
+      return 'is a BigInt, which JSON cannot hold (return it as a string or a number)';
+    case 'function':
+      return 'is a function, which JSON cannot hold';
+    case 'symbol':
+      return 'is a symbol, which JSON cannot hold';
+    case 'number':
+      return Number.isFinite(value) ? null : `is ${String(value)}, which JSON cannot hold (it would become null)`;
+    case 'undefined':
+      return inArray ? 'is undefined inside an array (JSON would turn it into null)' : null;
+    case 'object':
+      if (value instanceof Map) return 'is a Map (JSON would store it as {}; return an object or an array)';
+      if (value instanceof Set) return 'is a Set (JSON would store it as {}; return an array)';
+      return null;
+    default:
+      return null;
+  }
+}
+
+interface Frame {
+  /** The value as JSON sees it (after its toJSON). */
+  value: object;
+  key: string | number | null;
+  parent: Frame | null;
+  depth: number;
+}
+
+function pathOf(frame: Frame | null, last?: string | number): (string | number)[] {
+  const path: (string | number)[] = last === undefined ? [] : [last];
+  for (let f = frame; f && f.key !== null; f = f.parent) path.unshift(f.key);
+  return path;
+}
+
+function asJson(value: unknown, key: string | number): unknown {
+  if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    return (value as { toJSON(key: string): unknown }).toJSON(String(key));
+  }
+  return value;
+}
+
+/**
+ * Null when `value` is JSON as it is, otherwise why not. Iterative (an explicit stack), so a result of any
+ * depth is walked safely; a cycle is a value met again among its own containers (a value shared by two
+ * branches is not one: JSON writes it twice).
+ */
+function unserialisableReason(value: unknown, maxDepth: number): string | null {
+  const where = (path: (string | number)[]) => (path.length === 0 ? 'the result' : `the result at ${pathText(path)}`);
+  const root = asJson(value, '');
+  const rootProblem = problemOf(root, false);
+  if (rootProblem) return `${where([])} ${rootProblem}`;
+  if (root === null || typeof root !== 'object') return null;
+  const stack: Frame[] = [{ value: root, key: null, parent: null, depth: 1 }];
+  for (let frame = stack.pop(); frame; frame = stack.pop()) {
+    if (frame.depth > maxDepth)
+      return `${where(pathOf(frame))} is nested deeper than ${maxDepth} levels (the maximum depth)`;
+    for (let a = frame.parent; a; a = a.parent) {
+      if (a.value === frame.value) {
+        return `${where(pathOf(frame))} refers back to an object that contains it (a circular structure)`;
+      }
+    }
+    const inArray = Array.isArray(frame.value);
+    const entries: [string | number, unknown][] = inArray
+      ? (frame.value as unknown[]).map((c, i) => [i, c])
+      : Object.entries(frame.value);
+    for (const [key, raw] of entries) {
+      const child = asJson(raw, key);
+      const problem = problemOf(child, inArray);
+      if (problem) return `${where(pathOf(frame, key))} ${problem}`;
+      if (child !== null && typeof child === 'object') {
+        stack.push({ value: child, key, parent: frame, depth: frame.depth + 1 });
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * Serialises a handler's result and measures it against `maxBytes` (UTF-8 bytes of its JSON). `value` is what to
+ * store (`null` for `undefined`).
+ */
+export function serialiseResult(
+  result: unknown,
+  maxBytes: number,
+  maxDepth: number = MAX_JSON_DEPTH,
+): SerialisedResult {
+  const value = result === undefined ? null : result;
+  const reason = unserialisableReason(value, maxDepth);
+  if (reason !== null) {
+    return {
+      ok: false,
+      kind: RESULT_ERROR_KINDS.unserialisable,
+      message: `the result could not be serialised: ${reason}`,
+    };
+  }
+  let json: string;
+  try {
+    json = JSON.stringify(value);
+  } catch (err) {
+    // Past what the walk checks: a toJSON that throws, or a string longer than V8 allows (about 512 MiB).
+    const why = err instanceof RangeError ? 'it is larger than the longest string this process can build' : String(err);
+    return {
+      ok: false,
+      kind: RESULT_ERROR_KINDS.unserialisable,
+      message: `the result could not be serialised: ${why}`,
+    };
+  }
+  const bytes = Buffer.byteLength(json);
+  if (bytes > maxBytes) {
+    return {
+      ok: false,
+      kind: RESULT_ERROR_KINDS.tooLarge,
+      message: `the result is ${bytes} bytes of JSON, over the limit of ${maxBytes} bytes (TASKFLEET_RESULT_MAX_BYTES)`,
+    };
+  }
+  return { ok: true, value, json, bytes };
+}
