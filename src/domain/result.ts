@@ -76,6 +76,45 @@ function asJson(value: unknown, key: string | number): unknown {
 }
 
 /**
+ * Whether `root` is plainly JSON: scalars JSON keeps, arrays and objects without toJSON, Map or Set, at most
+ * `maxDepth` deep (a cycle is too deep). One pass that keeps no paths and allocates nothing per value, for the
+ * common case; anything else goes through the walk below, which says where and why.
+ */
+function plainlyJson(root: unknown, maxDepth: number): boolean {
+  const values: unknown[] = [root];
+  const depths: number[] = [0];
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop()!;
+    if (v === null || typeof v !== 'object') {
+      if (typeof v === 'string' || typeof v === 'boolean' || v === null || Number.isFinite(v)) continue;
+      return false;
+    }
+    if (depth >= maxDepth || v instanceof Map || v instanceof Set) return false;
+    if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return false;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const child: unknown = v[i];
+        if (typeof child === 'string' || typeof child === 'boolean' || child === null) continue;
+        if (typeof child === 'number' && Number.isFinite(child)) continue;
+        if (child === undefined) return false;
+        values.push(child);
+        depths.push(depth + 1);
+      }
+    } else {
+      for (const key of Object.keys(v)) {
+        const child: unknown = (v as Record<string, unknown>)[key];
+        if (typeof child === 'string' || typeof child === 'boolean' || child === null || child === undefined) continue;
+        if (typeof child === 'number' && Number.isFinite(child)) continue;
+        values.push(child);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return true;
+}
+
+/**
  * Null when `value` is JSON as it is, otherwise why not. Iterative (an explicit stack), so a result of any
  * depth is walked safely; a cycle is a value met again among its own containers (a value shared by two
  * branches is not one: JSON writes it twice).
@@ -88,18 +127,23 @@ function unserialisableReason(value: unknown, maxDepth: number): string | null {
   if (root === null || typeof root !== 'object') return null;
   const stack: Frame[] = [{ value: root, key: null, parent: null, depth: 1 }];
   for (let frame = stack.pop(); frame; frame = stack.pop()) {
-    if (frame.depth > maxDepth)
-      return `${where(pathOf(frame))} is nested deeper than ${maxDepth} levels (the maximum depth)`;
     for (let a = frame.parent; a; a = a.parent) {
       if (a.value === frame.value) {
         return `${where(pathOf(frame))} refers back to an object that contains it (a circular structure)`;
       }
     }
-    const inArray = Array.isArray(frame.value);
-    const entries: [string | number, unknown][] = inArray
-      ? (frame.value as unknown[]).map((c, i) => [i, c])
-      : Object.entries(frame.value);
-    for (const [key, raw] of entries) {
+    if (frame.depth > maxDepth) {
+      return `${where(pathOf(frame))} is nested deeper than ${maxDepth} levels (the maximum depth)`;
+    }
+    const v = frame.value;
+    const inArray = Array.isArray(v);
+    const keys: readonly (string | number)[] | null = inArray ? null : Object.keys(v);
+    const count = inArray ? v.length : keys!.length;
+    for (let i = 0; i < count; i++) {
+      const key = inArray ? i : keys![i]!;
+      const raw: unknown = (v as Record<string | number, unknown>)[key];
+      const t = typeof raw;
+      if (t === 'string' || t === 'boolean' || raw === null || (t === 'number' && Number.isFinite(raw))) continue;
       const child = asJson(raw, key);
       const problem = problemOf(child, inArray);
       if (problem) return `${where(pathOf(frame, key))} ${problem}`;
@@ -121,7 +165,7 @@ export function serialiseResult(
   maxDepth: number = MAX_JSON_DEPTH,
 ): SerialisedResult {
   const value = result === undefined ? null : result;
-  const reason = unserialisableReason(value, maxDepth);
+  const reason = plainlyJson(value, maxDepth) ? null : unserialisableReason(value, maxDepth);
   if (reason !== null) {
     return {
       ok: false,

@@ -24,6 +24,41 @@ export const JSON_DEPTH_RULE = `nested deeper than ${MAX_JSON_DEPTH} levels (the
  * an explicit stack, never recursion, so that any depth is measured safely before recursive code meets it.
  */
 export function tooDeepAt(value: unknown, maxDepth: number): (string | number)[] | null {
+  return deeperThan(value, maxDepth) ? pathTooDeep(value, maxDepth) : null;
+}
+
+/** Whether `value` nests deeper than `maxDepth`, in a pass that keeps no paths (almost every body passes). */
+function deeperThan(value: unknown, maxDepth: number): boolean {
+  const values: unknown[] = [value];
+  const depths: number[] = [0];
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= maxDepth) return true;
+    // Index and key loops rather than entries: this runs over whole request bodies (up to 32 MiB).
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const child: unknown = v[i];
+        if (child !== null && typeof child === 'object') {
+          values.push(child);
+          depths.push(depth + 1);
+        }
+      }
+    } else {
+      for (const key of Object.keys(v)) {
+        const child: unknown = (v as Record<string, unknown>)[key];
+        if (child !== null && typeof child === 'object') {
+          values.push(child);
+          depths.push(depth + 1);
+        }
+      }
+    }
+  }
+  return false;
+}
+
+function pathTooDeep(value: unknown, maxDepth: number): (string | number)[] | null {
   interface Node {
     value: unknown;
     depth: number;
@@ -39,11 +74,17 @@ export function tooDeepAt(value: unknown, maxDepth: number): (string | number)[]
       for (let n: Node | null = node; n && n.key !== null; n = n.parent) path.unshift(n.key);
       return path;
     }
-    const entries: [string | number, unknown][] = Array.isArray(node.value)
-      ? node.value.map((v, i) => [i, v])
-      : Object.entries(node.value);
-    for (const [key, child] of entries) {
-      if (child !== null && typeof child === 'object') stack.push({ value: child, depth, key, parent: node });
+    const v = node.value;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const child: unknown = v[i];
+        if (child !== null && typeof child === 'object') stack.push({ value: child, depth, key: i, parent: node });
+      }
+    } else {
+      for (const key of Object.keys(v)) {
+        const child: unknown = (v as Record<string, unknown>)[key];
+        if (child !== null && typeof child === 'object') stack.push({ value: child, depth, key, parent: node });
+      }
     }
   }
   return null;
