@@ -119,8 +119,8 @@ function plainlyJson(root: unknown, maxDepth: number): boolean {
  * depth is walked safely; a cycle is a value met again among its own containers (a value shared by two
  * branches is not one: JSON writes it twice).
  */
-function unserialisableReason(value: unknown, maxDepth: number): string | null {
-  const where = (path: (string | number)[]) => (path.length === 0 ? 'the result' : `the result at ${pathText(path)}`);
+function unserialisableReason(value: unknown, maxDepth: number, subject: string): string | null {
+  const where = (path: (string | number)[]) => (path.length === 0 ? subject : `${subject} at ${pathText(path)}`);
   const root = asJson(value, '');
   const rootProblem = problemOf(root, false);
   if (rootProblem) return `${where([])} ${rootProblem}`;
@@ -155,42 +155,43 @@ function unserialisableReason(value: unknown, maxDepth: number): string | null {
   return null;
 }
 
+export interface SerialiseOptions {
+  maxDepth?: number;
+  /** What the messages call the value. */
+  subject?: string;
+  /** The setting the byte limit comes from, named in the message. */
+  limitName?: string;
+}
+
 /**
  * Serialises a handler's result and measures it against `maxBytes` (UTF-8 bytes of its JSON). `value` is what to
- * store (`null` for `undefined`).
+ * store (`null` for `undefined`). Never throws: a toJSON that throws makes the value unserialisable too.
  */
-export function serialiseResult(
-  result: unknown,
-  maxBytes: number,
-  maxDepth: number = MAX_JSON_DEPTH,
-): SerialisedResult {
+export function serialiseResult(result: unknown, maxBytes: number, options: SerialiseOptions = {}): SerialisedResult {
+  const { maxDepth = MAX_JSON_DEPTH, subject = 'the result', limitName = 'TASKFLEET_RESULT_MAX_BYTES' } = options;
   const value = result === undefined ? null : result;
-  const reason = plainlyJson(value, maxDepth) ? null : unserialisableReason(value, maxDepth);
-  if (reason !== null) {
-    return {
-      ok: false,
-      kind: RESULT_ERROR_KINDS.unserialisable,
-      message: `the result could not be serialised: ${reason}`,
-    };
-  }
+  const unserialisable = (why: string): SerialisedResult => ({
+    ok: false,
+    kind: RESULT_ERROR_KINDS.unserialisable,
+    message: `${subject} could not be serialised: ${why}`,
+  });
   let json: string;
   try {
+    const reason = plainlyJson(value, maxDepth) ? null : unserialisableReason(value, maxDepth, subject);
+    if (reason !== null) return unserialisable(reason);
     json = JSON.stringify(value);
   } catch (err) {
     // Past what the walk checks: a toJSON that throws, or a string longer than V8 allows (about 512 MiB).
-    const why = err instanceof RangeError ? 'it is larger than the longest string this process can build' : String(err);
-    return {
-      ok: false,
-      kind: RESULT_ERROR_KINDS.unserialisable,
-      message: `the result could not be serialised: ${why}`,
-    };
+    return unserialisable(
+      err instanceof RangeError ? 'it is larger than the longest string this process can build' : String(err),
+    );
   }
   const bytes = Buffer.byteLength(json);
   if (bytes > maxBytes) {
     return {
       ok: false,
       kind: RESULT_ERROR_KINDS.tooLarge,
-      message: `the result is ${bytes} bytes of JSON, over the limit of ${maxBytes} bytes (TASKFLEET_RESULT_MAX_BYTES)`,
+      message: `${subject} is ${bytes} bytes of JSON, over the limit of ${maxBytes} bytes (${limitName})`,
     };
   }
   return { ok: true, value, json, bytes };

@@ -36,6 +36,9 @@ interface Running {
 
 type Progress = (value: number | object) => void;
 
+/** Progress is "a number 0..100 or a small object" (context.ts); more than this is dropped with a warning. */
+export const MAX_PROGRESS_BYTES = 16 * 1024;
+
 export class Executor {
   private readonly running = new Map<string, Running>();
   private readonly recorder: OutcomeRecorder;
@@ -186,7 +189,7 @@ export class Executor {
         get log() {
           return log();
         },
-        progress,
+        progress: (value) => this.reportProgress(value, progress, log),
       };
       const result: unknown = await Promise.race([handler.run(input.data, ctx), aborted]);
       let value: unknown = result;
@@ -211,6 +214,19 @@ export class Executor {
       this.running.delete(task.id);
       if (this.running.size === 0) this.becameIdle();
     }
+  }
+
+  /**
+   * Passes progress on to the job in Redis only when it is small JSON: a handler's progress object is not
+   * checked anywhere else, and a large or unserialisable one would land in Redis (or throw) on every call.
+   */
+  private reportProgress(value: number | object, progress: Progress, log: TaskLog): void {
+    const checked = serialiseResult(value, MAX_PROGRESS_BYTES, {
+      subject: 'the progress',
+      limitName: 'MAX_PROGRESS_BYTES',
+    });
+    if (checked.ok) progress(checked.value as number | object);
+    else log().warn({ error: checked.message }, 'progress not reported');
   }
 
   /**
