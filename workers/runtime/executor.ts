@@ -181,6 +181,7 @@ export class Executor {
     try {
       const input = handler.input.safeParse(task.payload);
       if (!input.success) return invalid('invalid_input', input.error);
+      let progressDropped = false;
       const ctx: TaskContext = {
         taskId: task.id,
         attempt: task.attempt,
@@ -189,7 +190,12 @@ export class Executor {
         get log() {
           return log();
         },
-        progress: (value) => this.reportProgress(value, progress, log),
+        progress: (value) => {
+          const dropped = reportProgress(value, progress);
+          // Once per attempt: a handler reporting in a loop would otherwise fill the log.
+          if (dropped !== null && !progressDropped) log().warn({ error: dropped }, 'progress not reported');
+          progressDropped ||= dropped !== null;
+        },
       };
       const result: unknown = await Promise.race([handler.run(input.data, ctx), aborted]);
       let value: unknown = result;
@@ -214,19 +220,6 @@ export class Executor {
       this.running.delete(task.id);
       if (this.running.size === 0) this.becameIdle();
     }
-  }
-
-  /**
-   * Passes progress on to the job in Redis only when it is small JSON: a handler's progress object is not
-   * checked anywhere else, and a large or unserialisable one would land in Redis (or throw) on every call.
-   */
-  private reportProgress(value: number | object, progress: Progress, log: TaskLog): void {
-    const checked = serialiseResult(value, MAX_PROGRESS_BYTES, {
-      subject: 'the progress',
-      limitName: 'MAX_PROGRESS_BYTES',
-    });
-    if (checked.ok) progress(checked.value as number | object);
-    else log().warn({ error: checked.message }, 'progress not reported');
   }
 
   /**
@@ -270,4 +263,18 @@ export class Executor {
 /** A payload or result that fails its handler's schema: retrying cannot fix it. */
 function invalid(kind: 'invalid_input' | 'invalid_output', error: z.ZodError): Outcome {
   return { kind: 'failed', permanent: true, error: { kind, message: z.prettifyError(error) } };
+}
+
+/**
+ * Passes progress on to the job in Redis only when it is small JSON (nothing else checks it, and a large or
+ * unserialisable one would land in Redis, or throw, on every call); otherwise says why it was dropped.
+ */
+function reportProgress(value: number | object, progress: Progress): string | null {
+  const checked = serialiseResult(value, MAX_PROGRESS_BYTES, {
+    subject: 'the progress',
+    limitName: 'MAX_PROGRESS_BYTES',
+  });
+  if (!checked.ok) return checked.message;
+  progress(checked.value as number | object);
+  return null;
 }
