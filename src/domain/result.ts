@@ -196,3 +196,16 @@ export function serialiseResult(result: unknown, maxBytes: number, options: Seri
   }
   return { ok: true, value, json, bytes };
 }
+
+/**
+ * Longest error message kept with a task, in characters. A handler's error text is stored with the task, in its
+ * events and in telemetry; a message built from a whole input or output (a huge stack, a dump) would be stored
+ * three times over.
+ */
+export const MAX_ERROR_MESSAGE_CHARS = 8 * 1024;
+
+/** `message`, cut to MAX_ERROR_MESSAGE_CHARS with a note saying how long it was. */
+export function boundedErrorMessage(message: string): string {
+  if (message.length <= MAX_ERROR_MESSAGE_CHARS) return message;
+  return `${message.slice(0, MAX_ERROR_MESSAGE_CHARS)}… (cut from ${message.length} characters)`;
+}

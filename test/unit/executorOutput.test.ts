@@ -1,7 +1,7 @@
 /**
  * What a handler hands back besides its result, in the executor on a real SQLite store: progress that is not
  * small JSON is dropped (it would land in Redis, or throw, on every call) while the task runs on; a result whose
- * toJSON throws fails the task for good, like any result JSON cannot hold.
+ * toJSON throws fails the task for good, like any result JSON cannot hold; a huge error message is cut.
  */
 import { EventEmitter } from 'node:events';
 import pino from 'pino';
@@ -11,6 +11,7 @@ import { openSqliteStore } from '../../src/store/sqlite/sqliteStore';
 import { noTelemetry } from '../../src/telemetry/telemetry';
 import { defineHandler, type AnyTaskHandler } from '../../workers/runtime/context';
 import { Executor, MAX_PROGRESS_BYTES } from '../../workers/runtime/executor';
+import { MAX_ERROR_MESSAGE_CHARS } from '../../src/domain/result';
 import type { WorkerEventMap } from '../../workers/runtime/lifecycle';
 import { T0, submit } from '../contract/fixtures';
 
@@ -27,6 +28,14 @@ const handlers = new Map<string, AnyTaskHandler>([
         ctx.progress({ step: 'b' });
         return Promise.resolve({ ok: true });
       },
+    }),
+  ],
+  [
+    'verbose',
+    defineHandler({
+      type: 'verbose',
+      input: z.unknown(),
+      run: async () => Promise.reject(new Error('y'.repeat(100_000))),
     }),
   ],
   [
@@ -84,5 +93,13 @@ describe('Executor: progress and results a handler hands back', () => {
       attempt: 1,
       error: { kind: 'unserialisable_result', message: 'the result could not be serialised: Error: not today' },
     });
+  });
+
+  it('keeps at most MAX_ERROR_MESSAGE_CHARS of a handler error, saying how long it was', async () => {
+    const task = await submit(store, { type: 'verbose', maxAttempts: 1 });
+    await executor().execute({ taskId: task.id, attempt: 0 }, () => undefined);
+    const stored = await store.getTask(task.id);
+    expect(stored).toMatchObject({ status: 'dead', error: { kind: 'handler', name: 'Error' } });
+    expect(stored?.error?.message).toBe(`${'y'.repeat(MAX_ERROR_MESSAGE_CHARS)}… (cut from 100000 characters)`);
   });
 });

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { serialiseResult } from '../../src/domain/result';
+import { boundedErrorMessage, serialiseResult } from '../../src/domain/result';
 import type { DispatchRef, TaskRecord } from '../../src/domain/task';
 import type { ClaimResult } from '../../src/store/port';
 import { METRICS, type Telemetry } from '../../src/telemetry/telemetry';
@@ -213,7 +213,7 @@ export class Executor {
       return {
         kind: 'failed',
         permanent: e instanceof PermanentError,
-        error: { kind: 'handler', name: e.name, message: e.message },
+        error: { kind: 'handler', name: boundedErrorMessage(String(e.name)), message: boundedErrorMessage(e.message) },
       };
     } finally {
       clearTimeout(timeout);
@@ -262,7 +262,7 @@ export class Executor {
 
 /** A payload or result that fails its handler's schema: retrying cannot fix it. */
 function invalid(kind: 'invalid_input' | 'invalid_output', error: z.ZodError): Outcome {
-  return { kind: 'failed', permanent: true, error: { kind, message: z.prettifyError(error) } };
+  return { kind: 'failed', permanent: true, error: { kind, message: boundedErrorMessage(z.prettifyError(error)) } };
 }
 
 /**
