@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
-import { open, realpath } from 'node:fs/promises';
+import { open, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { defineHandler, PermanentError, type TaskHandler } from '../runtime/context';
@@ -24,7 +24,7 @@ export function isWithin(root: string, p: string): boolean {
  * refused before anything is read, and before a missing file is reported, so that the answer says nothing
  * about files outside the root (their existence included).
  */
-async function confined(root: string, requested: string): Promise<string> {
+async function confined(root: string, requested: string): Promise<{ real: string; realRoot: string }> {
   const realRoot = await realpath(root).catch((err: NodeJS.ErrnoException) => {
     // The worker's setting is wrong, not the task: a plain error, so another worker may run it.
     throw new Error(`the checksum root ${root} cannot be used on this worker: ${err.code ?? err.message}`);
@@ -39,7 +39,7 @@ async function confined(root: string, requested: string): Promise<string> {
     throw new PermanentError(`no such file: ${requested}`);
   });
   if (!isWithin(realRoot, real)) throw new PermanentError(`${requested} ${OUTSIDE} (a symbolic link leads out)`);
-  return real;
+  return { real, realRoot };
 }
 
 /** The real path of the closest existing ancestor of `p`. */
@@ -62,7 +62,7 @@ export function checksumHandler(root: string): TaskHandler<z.output<typeof input
     input,
     timeoutSeconds: 600,
     async run({ path: requested, algorithm }, ctx) {
-      const real = await confined(root, requested);
+      const { real, realRoot } = await confined(root, requested);
       // O_NOFOLLOW: a link put in place of the file after the check is refused rather than followed.
       const file = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW).catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') throw new PermanentError(`no such file: ${requested}`);
@@ -70,6 +70,12 @@ export function checksumHandler(root: string): TaskHandler<z.output<typeof input
         throw err;
       });
       try {
+        // A directory on the way swapped for a link between the check and the open: on Linux the open file's
+        // own path tells (elsewhere /proc/self/fd does not exist and this check is skipped).
+        const opened = await readlink(`/proc/self/fd/${file.fd}`).catch(() => null);
+        if (opened !== null && !isWithin(realRoot, opened)) {
+          throw new PermanentError(`${requested} ${OUTSIDE} (a symbolic link leads out)`);
+        }
         const info = await file.stat();
         if (!info.isFile()) throw new PermanentError(`not a regular file: ${requested}`);
         const hash = createHash(algorithm);
