@@ -182,6 +182,7 @@ var commonEnv = [
   { name: 'TASKFLEET_DEFAULT_TIMEOUT_SECONDS', value: '300' }
   { name: 'TASKFLEET_MAX_PAYLOAD_BYTES', value: '262144' }
   { name: 'TASKFLEET_MAX_BODY_BYTES', value: '33554432' }
+  { name: 'TASKFLEET_RESULT_MAX_BYTES', value: '1048576' }
   { name: 'TASKFLEET_DRAIN_TIMEOUT_MS', value: string(drainTimeoutMs) }
   { name: 'TASKFLEET_WORKER_QUEUE_WARN', value: '32' }
   { name: 'TASKFLEET_RATE_LIMIT_PER_SECOND', value: '200' }

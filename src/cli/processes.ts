@@ -68,7 +68,7 @@ export async function runWorker(
     config,
     capabilities: o.capabilities,
     concurrency: o.concurrency,
-    handlers: [...builtinHandlers, ...extra],
+    handlers: [...builtinHandlers(config), ...extra],
     ...(o.id ? { id: o.id } : {}),
     ...(skewMs !== 0 ? { clock: skewedClock(skewMs) } : {}),
     log,

@@ -88,6 +88,8 @@ const schema = z.object({
   TASKFLEET_DEFAULT_TIMEOUT_SECONDS: seconds.default(300),
   TASKFLEET_MAX_PAYLOAD_BYTES: int(1).default(256 * 1024),
   TASKFLEET_MAX_BODY_BYTES: int(1).default(32 * 1024 * 1024),
+  TASKFLEET_RESULT_MAX_BYTES: int(1).default(1024 * 1024),
+  TASKFLEET_CHECKSUM_ROOT: z.string().trim().min(1).optional(),
   TASKFLEET_DRAIN_TIMEOUT_MS: int(0).default(25_000),
   TASKFLEET_WORKER_QUEUE_WARN: int(1).default(32),
   TASKFLEET_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -144,6 +146,10 @@ export interface Config {
   defaultTimeoutSeconds: number;
   maxPayloadBytes: number;
   maxBodyBytes: number;
+  /** Largest result a handler may return, in bytes of JSON; a larger one fails its task for good. */
+  resultMaxBytes: number;
+  /** The directory the `checksum` handler may read under; null: the worker's working directory. */
+  checksumRoot: string | null;
   drainTimeoutMs: number;
   workerQueueWarn: number;
   logLevel: Env['TASKFLEET_LOG_LEVEL'];
@@ -224,6 +230,8 @@ function toConfig(values: Env): Config {
     defaultTimeoutSeconds: values.TASKFLEET_DEFAULT_TIMEOUT_SECONDS,
     maxPayloadBytes: values.TASKFLEET_MAX_PAYLOAD_BYTES,
     maxBodyBytes: values.TASKFLEET_MAX_BODY_BYTES,
+    resultMaxBytes: values.TASKFLEET_RESULT_MAX_BYTES,
+    checksumRoot: values.TASKFLEET_CHECKSUM_ROOT ?? null,
     drainTimeoutMs: values.TASKFLEET_DRAIN_TIMEOUT_MS,
     workerQueueWarn: values.TASKFLEET_WORKER_QUEUE_WARN,
     logLevel: values.TASKFLEET_LOG_LEVEL,
@@ -275,6 +283,8 @@ export function configToEnv(c: Config): Record<string, string> {
     TASKFLEET_DEFAULT_TIMEOUT_SECONDS: String(c.defaultTimeoutSeconds),
     TASKFLEET_MAX_PAYLOAD_BYTES: String(c.maxPayloadBytes),
     TASKFLEET_MAX_BODY_BYTES: String(c.maxBodyBytes),
+    TASKFLEET_RESULT_MAX_BYTES: String(c.resultMaxBytes),
+    ...(c.checksumRoot ? { TASKFLEET_CHECKSUM_ROOT: c.checksumRoot } : {}),
     TASKFLEET_DRAIN_TIMEOUT_MS: String(c.drainTimeoutMs),
     TASKFLEET_WORKER_QUEUE_WARN: String(c.workerQueueWarn),
     TASKFLEET_LOG_LEVEL: c.logLevel,

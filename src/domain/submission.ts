@@ -8,6 +8,94 @@ import { PRIORITIES } from './task';
 
 const token = z.string().regex(TOKEN_PATTERN, TOKEN_RULE);
 
+/**
+ * How deeply a payload (or a result) may nest arrays and objects: `{"a":[1]}` is 2 levels deep. Real payloads
+ * stay well under 20. The code that reads JSON back (zod's validation, `JSON.stringify` when a task is
+ * answered, the idempotency hash) recurses once per level and overflows the stack after a few thousand
+ * levels, and SQL Server's JSON functions refuse more than 128; 64 leaves room under both for the envelope a
+ * payload travels in.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+export const JSON_DEPTH_RULE = `nested deeper than ${MAX_JSON_DEPTH} levels (the maximum depth)`;
+
+/**
+ * The path to the first array or object nested deeper than `maxDepth` levels in `value`, or null. Walks with
+ * an explicit stack, never recursion, so that any depth is measured safely before recursive code meets it.
+ */
+export function tooDeepAt(value: unknown, maxDepth: number): (string | number)[] | null {
+  return deeperThan(value, maxDepth) ? pathTooDeep(value, maxDepth) : null;
+}
+
+/** Whether `value` nests deeper than `maxDepth`, in a pass that keeps no paths (almost every body passes). */
+function deeperThan(value: unknown, maxDepth: number): boolean {
+  const values: unknown[] = [value];
+  const depths: number[] = [0];
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= maxDepth) return true;
+    // Index and key loops rather than entries: this runs over whole request bodies (up to 32 MiB).
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const child: unknown = v[i];
+        if (child !== null && typeof child === 'object') {
+          values.push(child);
+          depths.push(depth + 1);
+        }
+      }
+    } else {
+      for (const key of Object.keys(v)) {
+        const child: unknown = (v as Record<string, unknown>)[key];
+        if (child !== null && typeof child === 'object') {
+          values.push(child);
+          depths.push(depth + 1);
+        }
+      }
+    }
+  }
+  return false;
+}
+
+function pathTooDeep(value: unknown, maxDepth: number): (string | number)[] | null {
+  interface Node {
+    value: unknown;
+    depth: number;
+    key: string | number | null;
+    parent: Node | null;
+  }
+  const stack: Node[] = [{ value, depth: 0, key: null, parent: null }];
+  for (let node = stack.pop(); node; node = stack.pop()) {
+    if (node.value === null || typeof node.value !== 'object') continue;
+    const depth = node.depth + 1;
+    if (depth > maxDepth) {
+      const path: (string | number)[] = [];
+      for (let n: Node | null = node; n && n.key !== null; n = n.parent) path.unshift(n.key);
+      return path;
+    }
+    const v = node.value;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const child: unknown = v[i];
+        if (child !== null && typeof child === 'object') stack.push({ value: child, depth, key: i, parent: node });
+      }
+    } else {
+      for (const key of Object.keys(v)) {
+        const child: unknown = (v as Record<string, unknown>)[key];
+        if (child !== null && typeof child === 'object') stack.push({ value: child, depth, key, parent: node });
+      }
+    }
+  }
+  return null;
+}
+
+/** Any JSON value at most MAX_JSON_DEPTH deep, measured before zod's own (recursive) JSON check runs. */
+const boundedJson = z
+  .unknown()
+  .check(z.refine((v) => tooDeepAt(v, MAX_JSON_DEPTH) === null, { message: JSON_DEPTH_RULE, abort: true }))
+  .pipe(z.json());
+
 /** Capabilities are trimmed and lowercased before the token check, then sorted and deduplicated. */
 const capability = z
   .string()
@@ -16,7 +104,7 @@ const capability = z
 
 export const taskSubmissionSchema = z.strictObject({
   type: token,
-  payload: z.json().optional(),
+  payload: boundedJson.optional(),
   requiredCapabilities: z
     .array(capability)
     .optional()

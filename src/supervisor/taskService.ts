@@ -30,7 +30,7 @@ import type { Dispatcher } from '../dispatch/dispatcher';
 import { AuditLog } from '../security/audit';
 import { maySeeTask, taskOwner } from '../security/permissions';
 import type { CancelOutcome, InsertOutcome, NewTask, Store, TaskFilter } from '../store/port';
-import { parseOrThrow } from './validation';
+import { assertShallow, parseOrThrow } from './validation';
 
 /** Who asks for a task: what the ownership rule reads of the caller. */
 export type TaskReader = Pick<Actor, 'role' | 'keyId'>;
@@ -73,6 +73,7 @@ export class TaskService {
         { field: 'Idempotency-Key', message: 'must be 1 to 200 printable ASCII characters without spaces' },
       ]);
     }
+    bodies.forEach((body, i) => assertShallow(body, opts.batch ? `tasks[${i}]` : ''));
     const now = this.clock.now();
     const hash = (value: unknown) => createHash('sha256').update(stableStringify(value)).digest('hex');
     const batchHash = opts.batch && opts.idempotencyKey !== undefined ? hash(bodies) : null;

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { ValidationError, type FieldIssue } from '../domain/errors';
+import { JSON_DEPTH_RULE, MAX_JSON_DEPTH, tooDeepAt } from '../domain/submission';
 
 /** `['tasks', 3, 'requiredCapabilities', 1]` → `tasks[3].requiredCapabilities[1]`. */
 export function fieldPath(path: readonly PropertyKey[], prefix = ''): string {
@@ -26,4 +27,15 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, pre
   const result = schema.safeParse(value);
   if (!result.success) throw new ValidationError(issuesOf(result.error, prefix));
   return result.data;
+}
+
+/**
+ * Rejects a submitted body whose fields nest deeper than MAX_JSON_DEPTH, naming the field. Run before anything
+ * recursive reads the body (the idempotency hash, zod): a body nested thousands of levels deep would overflow
+ * the stack there. The body's own object is one level, so its fields may be MAX_JSON_DEPTH deep.
+ */
+export function assertShallow(body: unknown, prefix = ''): void {
+  const path = tooDeepAt(body, MAX_JSON_DEPTH + 1);
+  if (path !== null)
+    throw new ValidationError([{ field: fieldPath(path.slice(0, 1), prefix), message: JSON_DEPTH_RULE }]);
 }

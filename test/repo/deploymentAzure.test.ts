@@ -173,7 +173,7 @@ describe('infra/azure/main.parameters.json', () => {
         // A type under two pools would make both scale for the same tasks.
         expect({ type, alsoIn: seen.get(type) }).toEqual({ type, alsoIn: undefined });
         seen.set(type, pool.name);
-        const handler = builtinHandlers.find((h) => h.type === type);
+        const handler = builtinHandlers({ checksumRoot: null }).find((h) => h.type === type);
         expect({
           pool: pool.name,
           type,

@@ -48,6 +48,8 @@ const DEFAULTS: Config = {
   defaultTimeoutSeconds: 300,
   maxPayloadBytes: 256 * 1024,
   maxBodyBytes: 32 * 1024 * 1024,
+  resultMaxBytes: 1024 * 1024,
+  checksumRoot: null,
   drainTimeoutMs: 25_000,
   workerQueueWarn: 32,
   logLevel: 'info',
@@ -166,6 +168,8 @@ describe('loadConfig parsing', () => {
       TASKFLEET_DEFAULT_TIMEOUT_SECONDS: '0.5',
       TASKFLEET_MAX_PAYLOAD_BYTES: '1',
       TASKFLEET_MAX_BODY_BYTES: '1',
+      TASKFLEET_RESULT_MAX_BYTES: '1',
+      TASKFLEET_CHECKSUM_ROOT: ' /srv/files ',
       TASKFLEET_DRAIN_TIMEOUT_MS: '0',
       TASKFLEET_WORKER_QUEUE_WARN: '1',
       TASKFLEET_LOG_LEVEL: 'silent',
@@ -215,6 +219,8 @@ describe('loadConfig parsing', () => {
       defaultTimeoutSeconds: 0.5,
       maxPayloadBytes: 1,
       maxBodyBytes: 1,
+      resultMaxBytes: 1,
+      checksumRoot: '/srv/files',
       drainTimeoutMs: 0,
       workerQueueWarn: 1,
       logLevel: 'silent',
@@ -280,6 +286,7 @@ describe('loadConfig rejects each invalid variable with a ConfigError naming it'
     ['TASKFLEET_DEFAULT_TIMEOUT_SECONDS', '86401'],
     ['TASKFLEET_MAX_PAYLOAD_BYTES', '0'],
     ['TASKFLEET_MAX_BODY_BYTES', '0'],
+    ['TASKFLEET_RESULT_MAX_BYTES', '0'],
     ['TASKFLEET_DRAIN_TIMEOUT_MS', '-1'],
     ['TASKFLEET_WORKER_QUEUE_WARN', '0'],
     ['TASKFLEET_LOG_LEVEL', 'verbose'],
@@ -405,6 +412,8 @@ describe('configToEnv → loadConfig', () => {
       defaultTimeoutSeconds: 2.5,
       maxPayloadBytes: 1_000,
       maxBodyBytes: 5_000,
+      resultMaxBytes: 7_000,
+      checksumRoot: '/data/in',
       drainTimeoutMs: 0,
       workerQueueWarn: 4,
       logLevel: 'warn',
@@ -443,6 +452,7 @@ describe('configToEnv → loadConfig', () => {
     const optional: string[] = [
       'TASKFLEET_TELEMETRY_FILE',
       'APPLICATIONINSIGHTS_CONNECTION_STRING',
+      'TASKFLEET_CHECKSUM_ROOT',
       ...OPTIONAL_MSSQL_VARIABLES,
     ];
     expect(Object.keys(configToEnv(DEFAULTS)).sort()).toEqual(
@@ -450,10 +460,16 @@ describe('configToEnv → loadConfig', () => {
         (v) => !(SECRET_VARIABLES as readonly string[]).includes(v) && !optional.includes(v),
       ).sort(),
     );
-    const set = { ...DEFAULTS, telemetryFile: '/tmp/t.jsonl', appInsightsConnectionString: 'InstrumentationKey=x' };
+    const set = {
+      ...DEFAULTS,
+      telemetryFile: '/tmp/t.jsonl',
+      appInsightsConnectionString: 'InstrumentationKey=x',
+      checksumRoot: '/srv/files',
+    };
     expect(configToEnv(set)).toMatchObject({
       TASKFLEET_TELEMETRY_FILE: '/tmp/t.jsonl',
       APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=x',
+      TASKFLEET_CHECKSUM_ROOT: '/srv/files',
     });
   });
 

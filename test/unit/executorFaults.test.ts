@@ -89,6 +89,7 @@ describe('Executor: a store call that throws with its outcome unknown (real SQLi
       leaseMs: 30_000,
       backoff: { baseMs: 50, maxMs: 400 },
       defaultTimeoutSeconds: 5,
+      resultMaxBytes: 1024 * 1024,
       clock: { now: () => T0 },
       log: pino({ level: 'silent' }),
       telemetry: noTelemetry,

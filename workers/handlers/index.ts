@@ -1,8 +1,14 @@
+import type { Config } from '../../src/config/config';
 import type { TaskHandler } from '../runtime/context';
-import checksum from './checksum';
+import { checksumHandler } from './checksum';
 import echo from './echo';
 import fail from './fail';
 import sleep from './sleep';
 
+/** What the built-in handlers read from the worker's configuration. */
+export type BuiltinSettings = Pick<Config, 'checksumRoot'>;
+
 /** The built-in task types. A worker image adds its own handlers beside these. */
-export const builtinHandlers: TaskHandler<any, any>[] = [echo, sleep, fail, checksum];
+export function builtinHandlers(settings: BuiltinSettings): TaskHandler<any, any>[] {
+  return [echo, sleep, fail, checksumHandler(settings.checksumRoot ?? process.cwd())];
+}

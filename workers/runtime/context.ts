@@ -21,7 +21,10 @@ export interface TaskContext {
   signal: AbortSignal;
   /** Scoped to the task: agent, task and attempt ids are on every line. */
   log: Logger;
-  /** Reports progress (a number 0..100 or a small object); best effort, never throws. */
+  /**
+   * Reports progress (a number 0..100 or a small object); best effort, never throws. A value that is not JSON
+   * as it is, or over 16 KiB of it, is dropped with a warning in the task's log.
+   */
   progress(value: number | object): void;
 }
 

@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { boundedErrorMessage, serialiseResult } from '../../src/domain/result';
 import type { DispatchRef, TaskRecord } from '../../src/domain/task';
 import type { ClaimResult } from '../../src/store/port';
 import { METRICS, type Telemetry } from '../../src/telemetry/telemetry';
@@ -20,6 +21,8 @@ export interface ExecutorOptions extends RecorderOptions {
   handlers: ReadonlyMap<string, TaskHandler<any, any>>;
   leaseMs: number;
   defaultTimeoutSeconds: number;
+  /** Largest result, in bytes of JSON, a handler may return (TASKFLEET_RESULT_MAX_BYTES). */
+  resultMaxBytes: number;
   /** Receives `task-started`, `task-finished` and `idle`. */
   events: WorkerEvents;
 }
@@ -32,6 +35,9 @@ interface Running {
 }
 
 type Progress = (value: number | object) => void;
+
+/** Progress is "a number 0..100 or a small object" (context.ts); more than this is dropped with a warning. */
+export const MAX_PROGRESS_BYTES = 16 * 1024;
 
 export class Executor {
   private readonly running = new Map<string, Running>();
@@ -175,6 +181,7 @@ export class Executor {
     try {
       const input = handler.input.safeParse(task.payload);
       if (!input.success) return invalid('invalid_input', input.error);
+      let progressDropped = false;
       const ctx: TaskContext = {
         taskId: task.id,
         attempt: task.attempt,
@@ -183,13 +190,21 @@ export class Executor {
         get log() {
           return log();
         },
-        progress,
+        progress: (value) => {
+          const dropped = reportProgress(value, progress);
+          // Once per attempt: a handler reporting in a loop would otherwise fill the log.
+          if (dropped !== null && !progressDropped) log().warn({ error: dropped }, 'progress not reported');
+          progressDropped ||= dropped !== null;
+        },
       };
       const result: unknown = await Promise.race([handler.run(input.data, ctx), aborted]);
-      if (!handler.output) return { kind: 'succeeded', result: result ?? null };
-      const output = handler.output.safeParse(result);
-      if (!output.success) return invalid('invalid_output', output.error);
-      return { kind: 'succeeded', result: output.data ?? null };
+      let value: unknown = result;
+      if (handler.output) {
+        const output = handler.output.safeParse(result);
+        if (!output.success) return invalid('invalid_output', output.error);
+        value = output.data;
+      }
+      return this.storable(value);
     } catch (err) {
       const r = reason as AbortReason | null;
       if (r === 'timeout') return { kind: 'timeout', seconds };
@@ -198,13 +213,23 @@ export class Executor {
       return {
         kind: 'failed',
         permanent: e instanceof PermanentError,
-        error: { kind: 'handler', name: e.name, message: e.message },
+        error: { kind: 'handler', name: boundedErrorMessage(String(e.name)), message: boundedErrorMessage(e.message) },
       };
     } finally {
       clearTimeout(timeout);
       this.running.delete(task.id);
       if (this.running.size === 0) this.becameIdle();
     }
+  }
+
+  /**
+   * A result the store can hold, or a permanent failure saying why not: it is not JSON as it is (a BigInt, a
+   * cycle) or it is over the size limit. Running the handler again would return the same kind of value.
+   */
+  private storable(result: unknown): Outcome {
+    const serialised = serialiseResult(result, this.options.resultMaxBytes);
+    if (serialised.ok) return { kind: 'succeeded', result: serialised.value };
+    return { kind: 'failed', permanent: true, error: { kind: serialised.kind, message: serialised.message } };
   }
 
   /** Renews every running lease each third of the lease; each renewal can abort its task (lost, cancelled). */
@@ -237,5 +262,19 @@ export class Executor {
 
 /** A payload or result that fails its handler's schema: retrying cannot fix it. */
 function invalid(kind: 'invalid_input' | 'invalid_output', error: z.ZodError): Outcome {
-  return { kind: 'failed', permanent: true, error: { kind, message: z.prettifyError(error) } };
+  return { kind: 'failed', permanent: true, error: { kind, message: boundedErrorMessage(z.prettifyError(error)) } };
+}
+
+/**
+ * Passes progress on to the job in Redis only when it is small JSON (nothing else checks it, and a large or
+ * unserialisable one would land in Redis, or throw, on every call); otherwise says why it was dropped.
+ */
+function reportProgress(value: number | object, progress: Progress): string | null {
+  const checked = serialiseResult(value, MAX_PROGRESS_BYTES, {
+    subject: 'the progress',
+    limitName: 'MAX_PROGRESS_BYTES',
+  });
+  if (!checked.ok) return checked.message;
+  progress(checked.value as number | object);
+  return null;
 }

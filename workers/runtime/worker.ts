@@ -199,6 +199,7 @@ export class WorkerRuntime {
       leaseMs: config.leaseDurationMs,
       backoff: config.backoff,
       defaultTimeoutSeconds: config.defaultTimeoutSeconds,
+      resultMaxBytes: config.resultMaxBytes,
       clock: this.clock,
       log: this.log,
       telemetry,
