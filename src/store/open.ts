@@ -9,7 +9,11 @@ import { openSqliteStore } from './sqlite/sqliteStore';
 export async function openStore(config: Config, opts: { supervisor?: boolean } = {}): Promise<Store> {
   switch (config.store) {
     case 'sqlite':
-      return openSqliteStore({ path: config.sqlitePath, checkpointInBackground: opts.supervisor === true });
+      return openSqliteStore({
+        path: config.sqlitePath,
+        synchronous: config.sqliteSynchronous,
+        checkpointInBackground: opts.supervisor === true,
+      });
     case 'mssql': {
       const { openMssqlStore } = await import('./mssql/open');
       return openMssqlStore(config);

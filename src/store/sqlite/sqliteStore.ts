@@ -49,6 +49,12 @@ import * as tasks from './tasks';
 export interface SqliteStoreOptions {
   path: string;
   /**
+   * `full` (the default) fsyncs the WAL at every commit, so a committed write survives a power cut or an OS
+   * crash; `normal` fsyncs only at checkpoints (a killed process loses nothing, a power cut may lose the last
+   * commits). The group commit shares each commit, and so each fsync, among many writes.
+   */
+  synchronous?: 'full' | 'normal';
+  /**
    * Checkpoint the WAL on a background thread (the supervisor's store) rather than in commits. Every other
    * connection checkpoints only past `SAFETY_CHECKPOINT_PAGES`, for a fleet running without a supervisor.
    */
@@ -63,7 +69,7 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
   try {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
     db.pragma('foreign_keys = ON');
     // Pages another process changed are read again after each of its commits: mapped reads are cheaper.
     db.pragma(`mmap_size = ${MMAP_BYTES}`);
@@ -80,6 +86,11 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
     db.close();
     throw err;
   }
+}
+
+/** A pragma's value on an embedded store's own connection (null for any other store): for tests and diagnostics. */
+export function sqlitePragma(store: Store, name: string): unknown {
+  return store instanceof SqliteStore ? store.pragma(name) : null;
 }
 
 const MMAP_BYTES = 256 * 1024 * 1024;
@@ -284,6 +295,10 @@ class SqliteStore implements Store {
     return this.run(() => {
       this.statements.schema.ping.get();
     });
+  }
+
+  pragma(name: string): unknown {
+    return this.db.pragma(name, { simple: true });
   }
 
   async close(): Promise<void> {
