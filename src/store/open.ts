@@ -1,5 +1,6 @@
 import type { Config } from '../config/config';
 import type { Store } from './port';
+import { watchStoreSpace } from './spaceWatch';
 import { openSqliteStore } from './sqlite/sqliteStore';
 
 /**
@@ -16,7 +17,7 @@ export async function openStore(config: Config, opts: { supervisor?: boolean } =
       });
     case 'mssql': {
       const { openMssqlStore } = await import('./mssql/open');
-      return openMssqlStore(config);
+      return watchStoreSpace(await openMssqlStore(config));
     }
   }
 }
