@@ -11,6 +11,8 @@ export interface BenchSettings {
   concurrency: number;
   redisUrl: string;
   postgresUrl: string;
+  /** taskfleet's TASKFLEET_SQLITE_SYNCHRONOUS, given to its supervisor and workers. */
+  sqliteSynchronous: 'full' | 'normal';
   /** When set, taskfleet's processes run with `node --cpu-prof` and write their profiles here. */
   cpuProfDir?: string;
 }

@@ -165,6 +165,7 @@ async function main(): Promise<void> {
     concurrency: o.concurrency,
     redisUrl: o.redisUrl,
     postgresUrl: o.postgresUrl,
+    sqliteSynchronous: o.sqliteSynchronous,
     ...(o.cpuProf ? { cpuProfDir: path.resolve(o.cpuProf) } : {}),
   };
   const { drivers, postgres } = await buildDrivers(o, settings, builds);

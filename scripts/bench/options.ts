@@ -18,6 +18,7 @@ export interface Options {
   json?: string;
   cpuProf?: string;
   baseline?: string;
+  sqliteSynchronous: 'full' | 'normal';
   redisUrl: string;
   postgresUrl: string;
 }
@@ -84,6 +85,15 @@ export function parseOptions(argv: string[]): Options {
     .option(
       '--baseline <dir>',
       'also run the taskfleet build of another checkout (built) as the system taskfleet@baseline (see below)',
+    )
+    .option(
+      '--sqlite-synchronous <mode>',
+      "taskfleet's TASKFLEET_SQLITE_SYNCHRONOUS: full (fsync every commit, the default) or normal",
+      (value: string) => {
+        if (value !== 'full' && value !== 'normal') throw new InvalidArgumentError('must be full or normal');
+        return value;
+      },
+      'full',
     )
     .option('--json <file>', 'write the figures as JSON here (default: bench-results/bench-<time>.json)')
     .option(

@@ -151,6 +151,7 @@ export class TaskfleetDriver implements Driver {
       TASKFLEET_REDIS_URL: this.s.redisUrl,
       TASKFLEET_REDIS_PREFIX: prefix,
       TASKFLEET_SQLITE_PATH: path.join(this.dir, 'bench.db'),
+      TASKFLEET_SQLITE_SYNCHRONOUS: this.s.sqliteSynchronous,
       TASKFLEET_LOG_LEVEL: 'warn',
       TASKFLEET_RATE_LIMIT_PER_SECOND: '1000000',
       TASKFLEET_RATE_LIMIT_BURST: '1000000',

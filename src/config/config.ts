@@ -64,6 +64,7 @@ const schema = z.object({
     .default('taskfleet'),
   TASKFLEET_STORE: z.enum(['sqlite', 'mssql']).default('sqlite'),
   TASKFLEET_SQLITE_PATH: z.string().min(1).default('./data/taskfleet.db'),
+  TASKFLEET_SQLITE_SYNCHRONOUS: z.enum(['full', 'normal']).default('full'),
   ...mssqlVariables,
   TASKFLEET_LEASE_DURATION_MS: int(500).default(30_000),
   TASKFLEET_HEARTBEAT_INTERVAL_MS: int(100).default(5_000),
@@ -123,6 +124,8 @@ export interface Config {
   redisPrefix: string;
   store: 'sqlite' | 'mssql';
   sqlitePath: string;
+  /** `full` fsyncs every commit (survives a power cut); `normal` only at checkpoints (survives a killed process). */
+  sqliteSynchronous: 'full' | 'normal';
   /** Azure SQL / SQL Server (used when `store` is `mssql`). */
   mssql: MssqlConfig;
   /** The Azure credential (Entra ID) and Key Vault. */
@@ -212,6 +215,7 @@ function toConfig(values: Env): Config {
     redisPrefix: values.TASKFLEET_REDIS_PREFIX,
     store: values.TASKFLEET_STORE,
     sqlitePath: values.TASKFLEET_SQLITE_PATH,
+    sqliteSynchronous: values.TASKFLEET_SQLITE_SYNCHRONOUS,
     ...toMssqlConfig(values),
     leaseDurationMs: values.TASKFLEET_LEASE_DURATION_MS,
     heartbeatIntervalMs: values.TASKFLEET_HEARTBEAT_INTERVAL_MS,
@@ -265,6 +269,7 @@ export function configToEnv(c: Config): Record<string, string> {
     TASKFLEET_REDIS_PREFIX: c.redisPrefix,
     TASKFLEET_STORE: c.store,
     TASKFLEET_SQLITE_PATH: c.sqlitePath,
+    TASKFLEET_SQLITE_SYNCHRONOUS: c.sqliteSynchronous,
     TASKFLEET_LEASE_DURATION_MS: String(c.leaseDurationMs),
     TASKFLEET_HEARTBEAT_INTERVAL_MS: String(c.heartbeatIntervalMs),
     TASKFLEET_HEARTBEAT_THRESHOLDS: [

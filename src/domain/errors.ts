@@ -88,13 +88,41 @@ export class ConflictError extends TaskfleetError {
 
 /** A dependency (SQL, Redis) is unreachable; the operation did not take effect. */
 export class UnavailableError extends TaskfleetError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, 503, 'unavailable', options);
+  constructor(message: string, options?: { cause?: unknown }, code = 'unavailable') {
+    super(message, 503, code, options);
   }
 
   override problem(): Problem {
     return { ...super.problem(), detail: 'a dependency (SQL or Redis) is unavailable; try again later' };
   }
+}
+
+/** Seconds a caller is told to wait (Retry-After) when the store is out of space: freeing space takes a person. */
+export const STORE_FULL_RETRY_AFTER_SECONDS = 30;
+
+/**
+ * The store is out of space (SQLite's SQLITE_FULL, Azure SQL's 1105 or 40544): the write was not applied. An
+ * UnavailableError, so whatever retries those retries this too; it clears once space is freed.
+ */
+export class StoreFullError extends UnavailableError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options, 'store_full');
+  }
+
+  override problem(): Problem {
+    return {
+      ...super.problem(),
+      detail:
+        'the store is out of space: nothing was written. Free space on the database disk (or raise the ' +
+        'database size limit), then try again',
+      headers: { 'Retry-After': String(STORE_FULL_RETRY_AFTER_SECONDS) },
+    };
+  }
+}
+
+/** Whether an error (or what it wraps) says the store is out of space; tested by shape, errors cross realms. */
+export function isStoreFull(err: unknown): boolean {
+  return err instanceof StoreFullError || (err as { name?: unknown } | null)?.name === 'StoreFullError';
 }
 
 /** Configuration is invalid; the process must not start. */

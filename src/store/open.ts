@@ -1,5 +1,6 @@
 import type { Config } from '../config/config';
 import type { Store } from './port';
+import { watchStoreSpace } from './spaceWatch';
 import { openSqliteStore } from './sqlite/sqliteStore';
 
 /**
@@ -9,10 +10,14 @@ import { openSqliteStore } from './sqlite/sqliteStore';
 export async function openStore(config: Config, opts: { supervisor?: boolean } = {}): Promise<Store> {
   switch (config.store) {
     case 'sqlite':
-      return openSqliteStore({ path: config.sqlitePath, checkpointInBackground: opts.supervisor === true });
+      return openSqliteStore({
+        path: config.sqlitePath,
+        synchronous: config.sqliteSynchronous,
+        checkpointInBackground: opts.supervisor === true,
+      });
     case 'mssql': {
       const { openMssqlStore } = await import('./mssql/open');
-      return openMssqlStore(config);
+      return watchStoreSpace(await openMssqlStore(config));
     }
   }
 }

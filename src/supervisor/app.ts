@@ -5,6 +5,7 @@ import { traceRequests } from '../telemetry/traceRequests';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock';
+import { isStoreFull } from '../domain/errors';
 import { withTimeout } from '../domain/timeout';
 import { authenticate, type SecurityCounters } from '../security/auth';
 import { noStore, securityHeaders } from '../security/headers';
@@ -70,12 +71,17 @@ export function createApp(deps: AppDeps): Express {
       withTimeout(deps.store.ping(), 2_000, 'SQL'),
       withTimeout(deps.redis.ping(), 2_000, 'Redis'),
     ]);
-    const [sql, redis] = checks.map((c) => (c.status === 'fulfilled' ? 'ok' : 'unreachable'));
+    const [sql, redis] = checks.map((c) =>
+      c.status === 'fulfilled' ? 'ok' : isStoreFull(c.reason) ? 'out_of_space' : 'unreachable',
+    );
     if (sql === 'ok' && redis === 'ok') {
       res.json({ status: 'ready', sql, redis });
       return;
     }
-    sendProblem(res, { status: 503, code: 'not_ready', detail: `SQL: ${sql}, Redis: ${redis}`, extra: { sql, redis } });
+    // Out of space: the store answers, but writes fail until someone frees space (ready again by itself then).
+    const sqlDetail = sql === 'out_of_space' ? 'out of space (writes fail; free space on the database disk)' : sql;
+    const detail = `SQL: ${sqlDetail}, Redis: ${redis}`;
+    sendProblem(res, { status: 503, code: 'not_ready', detail, extra: { sql, redis } });
   });
 
   if (deps.metrics) {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { listMigrations, migrationsDir } from '../../src/store/mssql/deploy/migrations';
-import { openSqliteStore } from '../../src/store/sqlite/sqliteStore';
+import { openSqliteStore, sqlitePragma } from '../../src/store/sqlite/sqliteStore';
 import type { ClaimResult, Store } from '../../src/store/port';
 import { applySchema, MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite/schema';
 import * as backgroundSql from '../../src/store/sqlite/statements/background';
@@ -99,6 +99,46 @@ describe('sqlite store: two connections on one file', () => {
       if (!r.claimed) expect(r.current).toMatchObject({ status: 'running', attempt: 1 });
     }
     for (const t of tasks) expect(await eventKinds(second, t.id)).toEqual(['submitted', 'started']);
+  });
+});
+
+describe('sqlite store: out of space', () => {
+  let dir: string;
+  let store: Store | undefined;
+
+  beforeEach(() => {
+    dir = freshDir();
+  });
+
+  afterEach(async () => {
+    await store?.close();
+    store = undefined;
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('fails whole writes with StoreFullError, writes nothing of a batch, and writes again once there is room', async () => {
+    const s = (store = await openSqliteStore({ path: path.join(dir, 'taskfleet.db') }));
+    const running = newTask();
+    await s.insertTasks([running]);
+    await s.claimTask({ taskId: running.id, attempt: 0, agentId: 'agent-1', now: T0 + 1, leaseMs: LEASE_MS });
+    // No page may be added from here on: what a full disk does to every write that needs room.
+    const pages = sqlitePragma(s, 'page_count') as number;
+    sqlitePragma(s, `max_page_count = ${pages}`);
+
+    const big = () => newTask({ payload: { blob: 'p'.repeat(100_000) } });
+    const full = { name: 'StoreFullError', status: 503, code: 'store_full' };
+    await expect(s.insertTasks([newTask(), big(), newTask()])).rejects.toMatchObject(full);
+    const ref = { taskId: running.id, attempt: 1, agentId: 'agent-1', now: T0 + 2 };
+    await expect(s.completeTask({ ...ref, result: { blob: 'r'.repeat(100_000) } })).rejects.toMatchObject(full);
+    expect((await s.listTasks({ limit: 10 })).map((t) => [t.id, t.status])).toEqual([[running.id, 'running']]);
+    expect(await eventKinds(s, running.id)).toEqual(['submitted', 'started']);
+
+    sqlitePragma(s, 'max_page_count = 1073741823');
+    await expect(s.insertTasks([newTask(), big()])).resolves.toHaveLength(2);
+    await expect(s.completeTask({ ...ref, result: { blob: 'r'.repeat(100_000) } })).resolves.toBe(true);
+    expect(await eventKinds(s, running.id)).toEqual(['submitted', 'started', 'succeeded']);
+    // Its file system has room: ready.
+    await expect(s.ping()).resolves.toBeUndefined();
   });
 });
 

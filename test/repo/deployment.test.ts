@@ -45,6 +45,7 @@ interface Definition {
 /** Variables no fleet process needs on any platform. */
 const OPTIONAL: Record<string, string> = {
   TASKFLEET_SQLITE_PATH: 'the embedded store; every deployment runs TASKFLEET_STORE=mssql',
+  TASKFLEET_SQLITE_SYNCHRONOUS: 'the embedded store; every deployment runs TASKFLEET_STORE=mssql',
   TASKFLEET_MSSQL_CONNECTION_STRING: 'an alternative to the discrete TASKFLEET_MSSQL_* variables, which are set',
   TASKFLEET_TELEMETRY_FILE: 'local debugging: appends every telemetry item to a file; deployments send to Azure',
   TASKFLEET_URL: 'read only by the client commands (taskfleet submit, status), not by a supervisor or a worker',

@@ -33,6 +33,7 @@ const DEFAULTS: Config = {
   redisPrefix: 'taskfleet',
   store: 'sqlite',
   sqlitePath: './data/taskfleet.db',
+  sqliteSynchronous: 'full',
   mssql: MSSQL_DEFAULTS,
   azure: { clientId: null, keyVaultUrl: null },
   leaseDurationMs: 30_000,
@@ -134,6 +135,7 @@ describe('loadConfig parsing', () => {
       TASKFLEET_REDIS_PREFIX: 'tf.test_1-a',
       TASKFLEET_STORE: 'mssql',
       TASKFLEET_SQLITE_PATH: ':memory:',
+      TASKFLEET_SQLITE_SYNCHRONOUS: 'normal',
       TASKFLEET_MSSQL_CONNECTION_STRING:
         'Server=tcp:db.example.net,1433;Database=tf;Authentication=Active Directory Default',
       TASKFLEET_MSSQL_SERVER: 'sql.internal',
@@ -189,6 +191,7 @@ describe('loadConfig parsing', () => {
       redisPrefix: 'tf.test_1-a',
       store: 'mssql',
       sqlitePath: ':memory:',
+      sqliteSynchronous: 'normal',
       mssql: {
         connectionString: 'Server=tcp:db.example.net,1433;Database=tf;Authentication=Active Directory Default',
         server: 'sql.internal',
@@ -384,6 +387,7 @@ describe('configToEnv → loadConfig', () => {
       redisPrefix: 'tf-test.1',
       store: 'mssql',
       sqlitePath: '/tmp/taskfleet/test.db',
+      sqliteSynchronous: 'normal',
       mssql: {
         ...MSSQL_DEFAULTS,
         server: 'sql.example.net',

@@ -117,4 +117,25 @@ describe('GroupCommit (a real SQLite file, two connections)', () => {
     await expect(write).rejects.toThrow('the store is closed');
     db = open(); // for afterEach
   });
+
+  it('rolls back the whole batch and rejects every caller when the store is full', async () => {
+    const group = new GroupCommit(db, (e) => e, { busyTimeoutMs: 1000 });
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    await group.write(() => insert.run('before'));
+    // No page may be added: a write that needs one fails with SQLITE_FULL, as on a full disk.
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    db.pragma(`max_page_count = ${pages}`);
+    const results = await Promise.allSettled([
+      group.write(() => db.prepare('UPDATE t SET v = ? WHERE v = ?').run('changed', 'before')),
+      group.write(() => insert.run('x'.repeat(64 * 1024))),
+      group.write(() => insert.run('small')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    for (const r of results) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'SQLITE_FULL' });
+    expect(other.prepare('SELECT v FROM t ORDER BY id').all()).toEqual([{ v: 'before' }]);
+    // Space again: the next writes commit.
+    db.pragma('max_page_count = 1073741823');
+    await group.write(() => insert.run('after'));
+    expect(count()).toBe(2);
+  });
 });

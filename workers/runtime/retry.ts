@@ -5,6 +5,7 @@
  * attempt is still running and held by this agent. A claim is never repeated (see Executor.claim).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isStoreFull } from '../../src/domain/errors';
 import type { TaskRecord } from '../../src/domain/task';
 import type { LeaseRef, Store } from '../../src/store/port';
 
@@ -16,6 +17,9 @@ export interface RetryPolicy {
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseMs: 100 };
+
+/** The longest wait between two tries of a report while the store is out of space. */
+const STORE_FULL_MAX_WAIT_MS = 5_000;
 
 /** Calls `fn` until it resolves or `policy.attempts` calls have thrown. Only for calls safe to repeat. */
 export async function withRetries<T>(fn: () => Promise<T>, policy: RetryPolicy = DEFAULT_RETRY): Promise<T> {
@@ -57,6 +61,12 @@ export async function reportOnce(
       }
       return await write();
     } catch (err) {
+      // A full store frees up only when someone frees space: keep the result until then (the attempt's
+      // fencing still decides, so it is recorded once, or not at all if the lease rules moved the task on).
+      if (isStoreFull(err)) {
+        await sleep(Math.min(STORE_FULL_MAX_WAIT_MS, policy.baseMs * 2 ** Math.min(call - 1, 16)));
+        continue;
+      }
       if (call >= policy.attempts) throw err;
       await sleep(policy.baseMs * 2 ** (call - 1));
     }

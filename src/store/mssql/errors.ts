@@ -3,10 +3,14 @@
  * - UnavailableError (503): a transient fault (Azure SQL's transient error numbers, a deadlock, throttling, a
  *   connection that could not be opened, was reset or timed out) that outlasted the retries, or whose outcome
  *   is unknown for an operation that is not safe to repeat;
+ * - StoreFullError (503 with Retry-After): the database is full (1105, 40544); nothing was applied, and no
+ *   retry helps until someone frees space or raises the size limit;
  * - ConflictError (409): a unique key violated where the port promises a conflict (API keys);
  * - SqlStoreError (500): anything else (a permission, a missing schema, a constraint): a bug or a
  *   misconfiguration, never retried.
  */
+
+import { StoreFullError } from '../../domain/errors';
 
 /** Azure SQL transient errors (Microsoft's list), throttling, and the deadlock victim. */
 export const TRANSIENT_ERROR_NUMBERS: ReadonlySet<number> = new Set([
@@ -24,6 +28,21 @@ export const TRANSIENT_ERROR_NUMBERS: ReadonlySet<number> = new Set([
   49919, // too many create or update operations in progress
   49920, // too many operations in progress
 ]);
+
+/** "Database is full": 1105 (no room in a filegroup, the disk or its size cap), 40544 (Azure SQL's size quota). */
+export const STORE_FULL_ERROR_NUMBERS: ReadonlySet<number> = new Set([1105, 40544]);
+
+/** The StoreFullError a driver error means, or null when it is not "database is full". */
+export function storeFullError(statement: string, err: unknown): StoreFullError | null {
+  const numbers = classifySqlError(err).numbers.filter((n) => STORE_FULL_ERROR_NUMBERS.has(n));
+  if (numbers.length === 0) return null;
+  return new StoreFullError(
+    `mssql: ${statement}: the database is full (SQL Server error ${numbers[0]}): ${messageOf(err)}`,
+    {
+      cause: err,
+    },
+  );
+}
 
 /** Driver and socket codes of a connection that failed, dropped or timed out. */
 const TRANSIENT_CODES: ReadonlySet<string> = new Set([

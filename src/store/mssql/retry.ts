@@ -12,7 +12,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelayMs } from '../../domain/backoff';
 import { UnavailableError } from '../../domain/errors';
-import { classifySqlError, isRetryable, messageOf, SqlStoreError } from './errors';
+import { classifySqlError, isRetryable, messageOf, SqlStoreError, storeFullError } from './errors';
 
 export interface RetryPolicy {
   /** Attempts in all (1 = no retry). */
@@ -42,7 +42,7 @@ export async function withTransientRetry<T>(
     try {
       return await op();
     } catch (err) {
-      const mapped = opts.mapError?.(err);
+      const mapped = opts.mapError?.(err) ?? storeFullError(statement, err);
       if (mapped) throw mapped;
       const c = classifySqlError(err);
       if (!c.transient) throw new SqlStoreError(statement, c.numbers, { cause: err });

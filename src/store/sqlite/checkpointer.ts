@@ -22,7 +22,8 @@ const checkpoint = () => {
   try {
     db.pragma('wal_checkpoint(PASSIVE)');
   } catch {
-    // busy or closing: the next round will do it
+    // Busy, closing, or out of space (SQLITE_FULL: the database file cannot grow): the WAL keeps every
+    // commit meanwhile, and the next round copies it once there is room.
   }
 };
 const timer = setInterval(checkpoint, workerData.intervalMs);

@@ -14,8 +14,10 @@
  *
  * A write that throws rolls back alone and rejects only its caller: the batch is rolled back and run again
  * with each write in its own savepoint (savepoints cost a little on every write, so only then). If the
- * transaction itself cannot begin or commit (an I/O error), nothing of the batch is applied and
- * every caller is rejected with that error.
+ * transaction itself cannot begin or commit, or a write fails for a reason that is the transaction's rather
+ * than its own (a full disk, an I/O error: `TRANSACTION_FAULTS`), nothing of the batch is applied and every
+ * caller is rejected with that error: running the others again without it would half-write a batch whose
+ * other writes may fail the same way an instant later.
  */
 import type Database from 'better-sqlite3';
 import { sqliteErrorCode } from './rows';
@@ -24,6 +26,15 @@ interface Pending {
   fn: () => unknown;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
+}
+
+/** Failures of the transaction, not of one write: SQLite may already have rolled it back. */
+const TRANSACTION_FAULTS = /^SQLITE_(FULL|IOERR|NOMEM|CORRUPT|NOTADB)/;
+
+class TransactionFault extends Error {
+  constructor(readonly fault: unknown) {
+    super('the transaction failed');
+  }
 }
 
 type Settled = { ok: true; value: unknown } | { ok: false; err: unknown };
@@ -115,8 +126,8 @@ export class GroupCommit {
       if (settled) this.commit.run();
       else this.rollback.run();
     } catch (err) {
-      if (this.db.inTransaction) this.rollback.run();
-      return this.rejectAll(batch, err);
+      this.abandon();
+      return this.rejectAll(batch, err instanceof TransactionFault ? err.fault : err);
     }
     if (!settled) {
       // A write threw, and nothing of the batch was kept: run it again, each write in its own savepoint.
@@ -139,7 +150,8 @@ export class GroupCommit {
     for (const p of batch) {
       try {
         settled.push({ ok: true, value: p.fn() });
-      } catch {
+      } catch (err) {
+        if (isTransactionFault(err)) throw new TransactionFault(err);
         return null;
       }
     }
@@ -153,6 +165,7 @@ export class GroupCommit {
         // Nested in the open transaction: better-sqlite3 runs it in a savepoint.
         return { ok: true, value: this.db.transaction(p.fn)() };
       } catch (err) {
+        if (isTransactionFault(err)) throw new TransactionFault(err);
         return { ok: false, err };
       }
     });
@@ -173,10 +186,23 @@ export class GroupCommit {
     }
   }
 
+  /** Rolls back what is left of a failed transaction (SQLite may have rolled it back already). */
+  private abandon(): void {
+    try {
+      if (this.db.inTransaction) this.rollback.run();
+    } catch {
+      // Nothing was committed; the connection ends the transaction when it can.
+    }
+  }
+
   private rejectAll(batch: Pending[], err: unknown): void {
     const mapped = this.mapError(err);
     for (const p of batch) p.reject(mapped);
   }
+}
+
+function isTransactionFault(err: unknown): boolean {
+  return TRANSACTION_FAULTS.test(sqliteErrorCode(err) ?? '');
 }
 
 function busyError(ms: number): Error {

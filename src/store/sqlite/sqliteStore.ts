@@ -13,7 +13,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { AgentEvent, AgentRecord, AgentState } from '../../domain/agent';
 import type { Route } from '../../domain/capabilities';
-import { UnavailableError } from '../../domain/errors';
+import { StoreFullError, UnavailableError } from '../../domain/errors';
 import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../../domain/security';
 import type { TaskError, TaskEvent, TaskEventKind, TaskRecord } from '../../domain/task';
 import type { RetryDecision } from '../../domain/transitions';
@@ -50,6 +50,12 @@ import * as tasks from './tasks';
 export interface SqliteStoreOptions {
   path: string;
   /**
+   * `full` (the default) fsyncs the WAL at every commit, so a committed write survives a power cut or an OS
+   * crash; `normal` fsyncs only at checkpoints (a killed process loses nothing, a power cut may lose the last
+   * commits). The group commit shares each commit, and so each fsync, among many writes.
+   */
+  synchronous?: 'full' | 'normal';
+  /**
    * Checkpoint the WAL on a background thread (the supervisor's store) rather than in commits. Every other
    * connection checkpoints only past `SAFETY_CHECKPOINT_PAGES`, for a fleet running without a supervisor.
    */
@@ -64,7 +70,7 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
   try {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
     db.pragma('foreign_keys = ON');
     // Pages another process changed are read again after each of its commits: mapped reads are cheaper.
     db.pragma(`mmap_size = ${MMAP_BYTES}`);
@@ -75,12 +81,17 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
     const background = opts.checkpointInBackground === true && !inMemory;
     db.pragma(`wal_autocheckpoint = ${background ? 0 : SAFETY_CHECKPOINT_PAGES}`);
     if (background) checkpointer = startCheckpointer(path.resolve(opts.path), CHECKPOINT_INTERVAL_MS);
-    return new SqliteStore(db, checkpointer);
+    return new SqliteStore(db, checkpointer, inMemory ? null : path.dirname(path.resolve(opts.path)));
   } catch (err) {
     await checkpointer?.stop();
     db.close();
     throw err;
   }
+}
+
+/** A pragma's value on an embedded store's own connection (null for any other store): for tests and diagnostics. */
+export function sqlitePragma(store: Store, name: string): unknown {
+  return store instanceof SqliteStore ? store.pragma(name) : null;
 }
 
 const MMAP_BYTES = 256 * 1024 * 1024;
@@ -92,6 +103,12 @@ const CHECKPOINT_INTERVAL_MS = 1_000;
 /** How long a write waits for another process's write lock before it fails as unavailable. */
 const BUSY_TIMEOUT_MS = 10_000;
 
+/**
+ * Free space the store's file system must have again before a store that ran out of space says it is ready:
+ * room for a few thousand pages of WAL, so that readiness does not flap while writes still fail.
+ */
+const SPACE_MARGIN_BYTES = 4 * 1024 * 1024;
+
 const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|NOTADB|CORRUPT)/;
 
 class SqliteStore implements Store {
@@ -102,9 +119,14 @@ class SqliteStore implements Store {
   /** Lease-bound writes and submissions: many callers' writes per transaction (see groupCommit.ts). */
   private readonly group: GroupCommit;
 
+  /** Set when a write failed for lack of space; cleared by ping() once the file system has room again. */
+  private outOfSpace: StoreFullError | null = null;
+
   constructor(
     private readonly db: Database.Database,
     private readonly checkpointer: Checkpointer | null = null,
+    /** The directory of the database file (null in memory): where ping() looks for free space. */
+    private readonly dir: string | null = null,
   ) {
     this.group = new GroupCommit(db, (err) => this.storeError(err), { busyTimeoutMs: BUSY_TIMEOUT_MS });
     this.statements = prepareStatements(db);
@@ -285,10 +307,23 @@ class SqliteStore implements Store {
     return this.run(() => security.listAudit(this.statements, opts));
   }
 
-  ping(): Promise<void> {
-    return this.run(() => {
+  /**
+   * Rejects when the store cannot be read, and, after a write failed for lack of space, with that
+   * StoreFullError until the file system has `SPACE_MARGIN_BYTES` free again (readiness, `/readyz`). Writes
+   * themselves are always tried: one that fits still succeeds.
+   */
+  async ping(): Promise<void> {
+    await this.run(() => {
       this.statements.schema.ping.get();
     });
+    if (!this.outOfSpace || !this.dir) return;
+    const fsStats = await fs.promises.statfs(this.dir);
+    if (fsStats.bavail * fsStats.bsize < SPACE_MARGIN_BYTES) throw this.outOfSpace;
+    this.outOfSpace = null;
+  }
+
+  pragma(name: string): unknown {
+    return this.db.pragma(name, { simple: true });
   }
 
   async close(): Promise<void> {
@@ -309,6 +344,9 @@ class SqliteStore implements Store {
 
   private storeError(err: unknown): unknown {
     if (!this.db.open) return new UnavailableError('sqlite: the store is closed', { cause: err });
+    if (sqliteErrorCode(err) === 'SQLITE_FULL') {
+      return (this.outOfSpace = new StoreFullError(`sqlite: ${(err as Error).message}`, { cause: err }));
+    }
     if (UNAVAILABLE_CODES.test(sqliteErrorCode(err) ?? '')) {
       return new UnavailableError(`sqlite: ${(err as Error).message}`, { cause: err });
     }
