@@ -28,10 +28,12 @@ import type { Dispatcher } from '../dispatch/dispatcher';
 import { AuditLog } from '../security/audit';
 import { ForbiddenError } from '../security/errors';
 import type { CancelOutcome, InsertOutcome, NewTask, Store, TaskFilter } from '../store/port';
+import { NO_DATA_KEY_MESSAGE } from '../store/sealedStore';
 import { parseOrThrow } from './validation';
 
-/** What submission reads from the configuration. */
-export type SubmissionLimits = Pick<Config, 'maxPayloadBytes' | 'defaultMaxAttempts'>;
+/** What submission reads from the configuration (without `dataKeys`, sensitive tasks are refused). */
+export type SubmissionLimits = Pick<Config, 'maxPayloadBytes' | 'defaultMaxAttempts'> &
+  Partial<Pick<Config, 'dataKeys'>>;
 
 export class TaskService {
   private readonly audit: AuditLog;
@@ -117,6 +119,9 @@ export class TaskService {
     if (payloadBytes > this.limits.maxPayloadBytes) {
       throw new PayloadTooLargeError(`${prefix}${prefix ? '.' : ''}payload`, this.limits.maxPayloadBytes);
     }
+    if (s.sensitive === true && !this.limits.dataKeys) {
+      throw new ValidationError([{ field: `${prefix}${prefix ? '.' : ''}sensitive`, message: NO_DATA_KEY_MESSAGE }]);
+    }
     const deadline = s.deadline === undefined ? null : Date.parse(s.deadline);
     const notBefore = now + Math.round((s.delaySeconds ?? 0) * 1000);
     if (deadline !== null && deadline <= notBefore) {
@@ -137,6 +142,7 @@ export class TaskService {
       idempotencyKey: idempotency?.key ?? null,
       requestHash: idempotency?.hash ?? null,
       submittedBy,
+      ...(s.sensitive === true ? { sensitive: true } : {}),
       createdAt: now,
     };
   }

@@ -49,6 +49,8 @@ const OPTIONAL: Record<string, string> = {
   TASKFLEET_TELEMETRY_FILE: 'local debugging: appends every telemetry item to a file; deployments send to Azure',
   TASKFLEET_URL: 'read only by the client commands (taskfleet submit, status), not by a supervisor or a worker',
   TASKFLEET_API_KEY: 'the key the client commands send; no fleet process reads it',
+  TASKFLEET_DATA_KEY:
+    'only for sensitive tasks: an operator who wants them adds it, from the secret store, to the supervisor and every worker (README)',
 };
 
 const BY_PLATFORM: Record<Platform, Record<string, string>> = {

@@ -6,7 +6,7 @@
  *
  * | SQLite table  | created by          | mirrors (sql/migrations/)           | differences                             |
  * | ------------- | ------------------- | ----------------------------------- | --------------------------------------- |
- * | tasks         | V1, columns V2, V3  | 0001_tasks_and_agents.sql           | `route_key` text, not a `route_id`      |
+ * | tasks         | V1, columns V2, V3, V5 | 0001_tasks_and_agents.sql, 0005 | `route_key` text, not a `route_id`      |
  * | task_events   | V1                  | 0001_tasks_and_agents.sql           |                                         |
  * | routes        | V1                  | 0001_tasks_and_agents.sql           | keyed by `key`, no id or SHA-256 hash   |
  * | agents        | V1, column V2       | 0001_tasks_and_agents.sql           |                                         |
@@ -179,8 +179,22 @@ DROP INDEX IF EXISTS task_events_kind_at;
 CREATE INDEX IF NOT EXISTS task_events_counted_kind_at ON task_events (kind, at) WHERE kind <> 'started';
 `;
 
+/**
+ * Mirrors sql/migrations/0005_sensitive_tasks.sql: tasks.sensitive. A sensitive task's payload and result hold
+ * sealed values (src/security/encryption.ts), never the plain value.
+ */
+const V5_SENSITIVE_TASKS = `
+ALTER TABLE tasks ADD COLUMN sensitive INTEGER NOT NULL DEFAULT 0;
+`;
+
 /** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
-export const MIGRATIONS: readonly string[] = [V1_INITIAL, V2_FLEET_AND_SECURITY, V3_TRACE_CONTEXT, V4_LEANER_INDEXES];
+export const MIGRATIONS: readonly string[] = [
+  V1_INITIAL,
+  V2_FLEET_AND_SECURITY,
+  V3_TRACE_CONTEXT,
+  V4_LEANER_INDEXES,
+  V5_SENSITIVE_TASKS,
+];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
