@@ -1,7 +1,10 @@
 /** Sealing values with the data keys: AES-256-GCM bound to its task and field, keys parsed strictly. */
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { resolveConfig } from '../../src/config/resolve';
 import { DataKeyRing, dataKeyProblem, generateDataKey } from '../../src/security/dataKeys';
 import { openValue, sealValue, type SealedValue } from '../../src/security/encryption';
+import { redactingLogger } from '../../src/security/redact';
 
 const ring = DataKeyRing.parse(`k1:${Buffer.alloc(32, 1).toString('base64')}`);
 const value = { card: '4111-1111-1111-1111', nested: [1, null, 'x'] };
@@ -99,5 +102,25 @@ describe('TASKFLEET_DATA_KEY as a Key Vault reference', () => {
     expect(err).toMatchObject({ code: 'config_invalid' });
     expect((err as Error).message).toMatch(/TASKFLEET_DATA_KEY: key 1 \("k1"\): must be exactly 32 bytes/);
     expect((err as Error).message).not.toContain(Buffer.alloc(8, 9).toString('base64'));
+  });
+});
+
+describe('logs', () => {
+  it('censor payloads and results, bare or one level down', () => {
+    let out = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        out += chunk.toString();
+        done();
+      },
+    });
+    const log = redactingLogger(pino({ level: 'info' }, sink));
+    log.info({ payload: value }, 'bare');
+    log.info({ task: { id: 't', payload: value, result: value } }, 'nested');
+    log.info({ result: 'secret-result' }, 'result');
+    expect(out.split('\n').filter(Boolean)).toHaveLength(3);
+    expect(out).not.toContain('4111');
+    expect(out).not.toContain('secret-result');
+    expect(out).toContain('"id":"t"');
   });
 });
