@@ -49,8 +49,6 @@ const OPTIONAL: Record<string, string> = {
   TASKFLEET_TELEMETRY_FILE: 'local debugging: appends every telemetry item to a file; deployments send to Azure',
   TASKFLEET_URL: 'read only by the client commands (taskfleet submit, status), not by a supervisor or a worker',
   TASKFLEET_API_KEY: 'the key the client commands send; no fleet process reads it',
-  TASKFLEET_DATA_KEY:
-    'only for sensitive tasks: an operator who wants them adds it, from the secret store, to the supervisor and every worker (README)',
 };
 
 const BY_PLATFORM: Record<Platform, Record<string, string>> = {
@@ -266,6 +264,7 @@ function stand_in(name: string, setting: Setting): string {
     TASKFLEET_ADMIN_API_KEY: generateApiKey(),
     TASKFLEET_MSSQL_PASSWORD: 'Example-Passw0rd',
     APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-0000-0000-000000000000',
+    TASKFLEET_DATA_KEY: `k1:${Buffer.alloc(32).toString('base64')}`,
   };
   const example = examples[name];
   if (example === undefined) throw new Error(`no stand-in for ${name} (${JSON.stringify(setting)})`);
