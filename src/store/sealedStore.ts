@@ -182,6 +182,43 @@ class Sealer {
 const FORGETTING = new Set(['failTask', 'finishCancelled', 'releaseTask', 'reclaimLease', 'requeueExpiredLease']);
 
 /**
+ * Port methods whose answers hold no task record: called as they are, with nothing added to the hot paths
+ * (renewals, heartbeats, dispatch). Any other method, including one added to the port later, has its answer
+ * searched for task records to redact.
+ */
+const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
+  'listTaskEvents',
+  'listTaskEventsAfter',
+  'lastTaskEventSeq',
+  'renewLease',
+  'listExpiredLeases',
+  'listOverdue',
+  'expireTask',
+  'listQueuedForDispatch',
+  'markDispatched',
+  'listRoutes',
+  'registerAgent',
+  'heartbeat',
+  'setAgentState',
+  'getAgent',
+  'listAgents',
+  'listAgentEvents',
+  'removeAgent',
+  'listLeasesOf',
+  'listAgentRuns',
+  'routeStats',
+  'countTaskEvents',
+  'insertApiKey',
+  'findApiKeyByHash',
+  'listApiKeys',
+  'revokeApiKey',
+  'appendAudit',
+  'listAudit',
+  'ping',
+  'close',
+]);
+
+/**
  * Wraps `store` so sensitive tasks are sealed at rest with `ring` (null: no key configured; sensitive tasks are
  * then refused, and stored ones read as SealedDataError). Wrapping a sealed store returns it unchanged.
  */
@@ -194,18 +231,29 @@ export function sealStore(store: Store, ring: DataKeyRing | null): Store {
     claimTask: sealer.claimTask.bind(sealer),
     completeTask: sealer.completeTask.bind(sealer),
   };
+  // Methods are called on the adapter itself (never on the proxy), each bound once (again if it is replaced).
+  const bound = new Map<string, { value: unknown; fn: unknown }>();
   return new Proxy(store, {
-    get(obj, prop, receiver) {
+    get(obj, prop) {
       if (prop === SEALED) return true;
       if (typeof prop === 'string' && prop in own) return own[prop as keyof Store];
-      const value: unknown = Reflect.get(obj, prop, receiver);
-      if (typeof value !== 'function' || typeof prop !== 'string' || prop === 'close') return value;
-      // Everything else passes through; any task record it answers with is redacted, never opened.
-      return async (...args: unknown[]) => {
-        if (FORGETTING.has(prop)) sealer.forget((args[0] as { taskId?: unknown } | undefined)?.taskId);
-        const result: unknown = await (value as (...a: unknown[]) => Promise<unknown>).apply(obj, args);
-        return redactDeep(result);
-      };
+      const value: unknown = Reflect.get(obj, prop);
+      if (typeof value !== 'function' || typeof prop !== 'string') return value;
+      const known = bound.get(prop);
+      if (known?.value === value) return known.fn;
+      const method = value as (...a: unknown[]) => Promise<unknown>;
+      const fn: unknown = NO_TASK_RECORDS.has(prop) ? method.bind(obj) : redacting(obj, prop, method);
+      bound.set(prop, { value, fn });
+      return fn;
     },
   });
+
+  // Everything else passes through; any task record it answers with is redacted, never opened.
+  function redacting(obj: Store, prop: string, value: (...a: unknown[]) => Promise<unknown>) {
+    return async (...args: unknown[]) => {
+      if (FORGETTING.has(prop)) sealer.forget((args[0] as { taskId?: unknown } | undefined)?.taskId);
+      const result: unknown = await value.apply(obj, args);
+      return redactDeep(result);
+    };
+  }
 }
