@@ -3,16 +3,19 @@
  * file, read back plain by a single read and redacted in lists and the audit log; keys rotate; a supervisor
  * without the key refuses them (400) and answers a clear error for one it cannot open.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import pino from 'pino';
 import Database from 'better-sqlite3';
-import { dataKeyEnv } from '../../src/config/config';
+import { dataKeyEnv, withoutSecrets } from '../../src/config/config';
 import { DataKeyRing } from '../../src/security/dataKeys';
 import { AuditLog } from '../../src/security/audit';
 import { openSqliteStore } from '../../src/store/sqlite/sqliteStore';
 import { buildSupervisor } from '../../src/supervisor/supervisor';
 import { OPERATOR, makeKeys, type Keys } from '../helpers/apiKeys';
-import { Fleet, fileInspector, stopAndVerifyClean } from '../helpers/fleet';
+import { BIN, Fleet, fileInspector, stopAndVerifyClean, waitFor } from '../helpers/fleet';
 import { expectProblem, httpRequest } from '../helpers/http';
 
 const redis = fileInspector();
@@ -20,6 +23,7 @@ const material = (n: number) => Buffer.alloc(32, n).toString('base64');
 const K1 = `k1:${material(1)}`;
 const K2 = `k2:${material(2)}`;
 const SECRET = 'ssn-078-05-1120';
+const telemetryFile = path.join(os.tmpdir(), `tf-sensitive-telemetry-${process.pid}.jsonl`);
 
 /** Every byte of the store's files (the database and its write-ahead log) as text. */
 function storedBytes(file: string): string {
@@ -52,11 +56,14 @@ describe('sensitive tasks with a real worker', () => {
   const admin = () => ({ authorization: `Bearer ${f().adminKey}` });
 
   beforeAll(async () => {
-    fleet = await Fleet.start({ env: { TASKFLEET_DATA_KEY: K1 } });
+    fleet = await Fleet.start({ env: { TASKFLEET_DATA_KEY: K1, TASKFLEET_TELEMETRY_FILE: telemetryFile } });
     keys = await makeKeys(fleet);
     await fleet.spawnWorker({ id: 'sensitive-w1', env: dataKeyEnv(fleet.config) });
   });
-  afterAll(() => stopAndVerifyClean(fleet, redis));
+  afterAll(async () => {
+    await stopAndVerifyClean(fleet, redis);
+    fs.rmSync(telemetryFile, { force: true });
+  });
 
   it('runs the task on the worker with its payload, stores neither payload nor result in the clear', async () => {
     const submitted = await f().submit(
@@ -95,6 +102,41 @@ describe('sensitive tasks with a real worker', () => {
       result: '[redacted]',
     });
     expect(JSON.stringify(list.body)).not.toContain(SECRET);
+
+    // Neither the telemetry (supervisor and worker) nor the worker's log carries the values.
+    await waitFor(
+      () => fs.existsSync(telemetryFile) && /TaskSucceeded/.test(fs.readFileSync(telemetryFile, 'utf8')),
+      20_000,
+      'the worker telemetry',
+    );
+    expect(fs.readFileSync(telemetryFile, 'utf8')).not.toContain(SECRET);
+    expect(fs.readFileSync(f().workers[0]!.logFile, 'utf8')).not.toContain(SECRET);
+  });
+
+  it('submits a sensitive task from the command line (taskfleet submit --sensitive)', async () => {
+    // Asynchronously: the supervisor runs in this process and must keep answering.
+    const child = spawn(
+      process.execPath,
+      [BIN, 'submit', 'echo', '--payload', JSON.stringify({ ssn: SECRET }), '--sensitive', '--wait'],
+      {
+        env: { ...withoutSecrets(process.env), TASKFLEET_URL: f().url, TASKFLEET_API_KEY: keys.submitter.key },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect({ status, stderr }).toEqual({ status: 0, stderr: '' });
+    const task = JSON.parse(stdout) as { id: string };
+    expect(task).toMatchObject({ status: 'succeeded', sensitive: true, result: { ssn: SECRET } });
+    const raw = await openSqliteStore({ path: f().config.sqlitePath });
+    try {
+      expect(JSON.stringify(await raw.getTask(task.id))).not.toContain(SECRET);
+    } finally {
+      await raw.close();
+    }
   });
 
   it('accepts sensitive tasks in a batch, beside plain ones', async () => {
