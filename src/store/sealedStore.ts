@@ -145,13 +145,19 @@ class Sealer {
 
   async completeTask(ref: LeaseRef & { result: unknown }): Promise<boolean> {
     const sensitive = await this.isSensitive(ref.taskId);
+    let written: boolean;
+    if (!sensitive) {
+      written = await this.store.completeTask(ref);
+    } else {
+      // Never stored in the clear: without a key (a supervisor an HTTP agent reports to), the report fails.
+      const ring = this.ring;
+      if (!ring)
+        throw new SealedDataError(ref.taskId, 'key_missing', `sensitive task ${ref.taskId}: no data key is configured`);
+      written = await this.store.completeTask({ ...ref, result: sealValue(ring, ref.taskId, 'result', ref.result) });
+    }
+    // Forgotten once written (or refused): a write that threw is sent again, and still knows what to seal.
     this.claimed.delete(ref.taskId);
-    if (!sensitive) return this.store.completeTask(ref);
-    const ring = this.ring;
-    // The claim opened the payload, so a key is configured; the guard is for the type checker.
-    if (!ring)
-      throw new SealedDataError(ref.taskId, 'key_missing', `sensitive task ${ref.taskId}: no data key is configured`);
-    return this.store.completeTask({ ...ref, result: sealValue(ring, ref.taskId, 'result', ref.result) });
+    return written;
   }
 
   /** Whether a task is sensitive: known from this process's claim, otherwise read (an HTTP agent's report). */

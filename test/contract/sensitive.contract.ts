@@ -74,6 +74,18 @@ export function sensitiveContract(store: CurrentStore): void {
       expect((await sealStore(store(), K1).getTask(task.id))?.result).toEqual({ echo: SECRET });
     });
 
+    it('never stores a sensitive result in the clear, even where no key is configured', async () => {
+      const task = await submit(sealStore(store(), K1), { sensitive: true, payload });
+      const running = await claim(sealStore(store(), K1), task);
+      const keyless = sealStore(store(), null);
+      await expect(
+        keyless.completeTask({ ...leaseOf(running, T0 + 2), result: { echo: SECRET } }),
+      ).rejects.toMatchObject({
+        code: 'data_key_missing',
+      });
+      expect(await store().getTask(task.id)).toMatchObject({ status: 'running', result: null });
+    });
+
     it('reads old tasks after a rotation, writes new ones with the new key, and names a key no longer held', async () => {
       const old = await submit(sealStore(store(), K1), { sensitive: true, payload });
       const rotated = sealStore(store(), K2_K1);
