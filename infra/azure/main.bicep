@@ -136,10 +136,12 @@ var secretNames = {
   appInsights: 'appinsights-connection-string'
   adminApiKey: 'admin-api-key'
   scalerApiKey: 'scaler-api-key'
+  // TASKFLEET_DATA_KEY: the supervisor and every worker encrypt and decrypt sensitive tasks with it.
+  dataKey: 'data-key'
 }
-var scriptSecrets = [secretNames.adminApiKey, secretNames.scalerApiKey]
-var supervisorSecrets = [secretNames.redisUrl, secretNames.appInsights, secretNames.adminApiKey]
-var workerSecrets = [secretNames.redisUrl, secretNames.appInsights, secretNames.scalerApiKey]
+var scriptSecrets = [secretNames.adminApiKey, secretNames.scalerApiKey, secretNames.dataKey]
+var supervisorSecrets = [secretNames.redisUrl, secretNames.appInsights, secretNames.adminApiKey, secretNames.dataKey]
+var workerSecrets = [secretNames.redisUrl, secretNames.appInsights, secretNames.scalerApiKey, secretNames.dataKey]
 
 // Seconds between SIGTERM and SIGKILL. A worker drains for TASKFLEET_DRAIN_TIMEOUT_MS (25 s), then hands back what
 // is left and marks its agent stopped: 30 s is the Container Apps default, set here so that the two stay together.
@@ -190,6 +192,7 @@ var commonEnv = [
   { name: 'TASKFLEET_LOG_LEVEL', value: 'info' }
   { name: 'TASKFLEET_LOG_FORMAT', value: 'json' }
   { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', secretRef: secretNames.appInsights }
+  { name: 'TASKFLEET_DATA_KEY', secretRef: secretNames.dataKey }
 ]
 
 var supervisorEnv = [

@@ -8,6 +8,7 @@
 #   SUPERVISOR_DB_PASSWORD     the supervisor's SQL login (taskfleet-supervisor)
 #   WORKER_DB_PASSWORD         the workers' SQL login (taskfleet-worker)
 #   TASKFLEET_ADMIN_API_KEY    the supervisor's bootstrap admin key: export it as TASKFLEET_API_KEY for the CLI
+#   TASKFLEET_DATA_KEY         the key that encrypts sensitive tasks (supervisor and workers): k1:<32 random bytes>
 # Optional, added by hand: APPLICATIONINSIGHTS_CONNECTION_STRING, SUPERVISOR_HOST_PORT (8080),
 # SQLSERVER_HOST_PORT (14330).
 set -euo pipefail
@@ -38,6 +39,7 @@ MSSQL_SA_PASSWORD=$(sql_password)
 SUPERVISOR_DB_PASSWORD=$(sql_password)
 WORKER_DB_PASSWORD=$(sql_password)
 TASKFLEET_ADMIN_API_KEY=$(api_key)
+TASKFLEET_DATA_KEY=k1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')
 EOF
 echo "init-env: wrote $file"
 echo "init-env: for the CLI, run: export TASKFLEET_API_KEY=\$(grep ^TASKFLEET_ADMIN_API_KEY= $file | cut -d= -f2)"

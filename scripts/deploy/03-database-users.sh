@@ -5,8 +5,9 @@
 #      (scripts/deploy/identity-users.sql).
 #   2. In Key Vault, when they are missing: admin-api-key, the supervisor's bootstrap admin key
 #      (TASKFLEET_ADMIN_API_KEY, made by `taskfleet keys generate`), and scaler-api-key, a `reader` API key
-#      created in the database with `taskfleet keys create`, which KEDA sends to GET /v1/scaling/pool.
-#   3. main.bicep at stage `secrets`: each app's identity may read its own of those two secrets.
+#      created in the database with `taskfleet keys create`, which KEDA sends to GET /v1/scaling/pool; and
+#      data-key (TASKFLEET_DATA_KEY), the key of sensitive tasks, which the supervisor and the workers share.
+#   3. main.bicep at stage `secrets`: each app's identity may read its own of those secrets.
 # Opens the SQL server's firewall to this machine while it runs. Safe to run again: nothing is made twice. To
 # rotate a key, revoke it (`taskfleet keys revoke`), delete its secret (az keyvault secret delete, then purge),
 # run this step and step 4 again.
@@ -93,7 +94,15 @@ else
   store_secret scaler-api-key "${tmp}/scaler" 'reader API key for GET /v1/scaling/pool (KEDA metrics-api)'
 fi
 
-# ---- 3. the apps' identities may read those two secrets
+if secret_exists data-key; then
+  log "data-key: in ${vault} already (rotate by hand: README, Sensitive tasks)"
+else
+  log "data-key: generating the key of sensitive tasks (TASKFLEET_DATA_KEY)"
+  (umask 077 && printf 'k1:%s' "$(head -c 32 /dev/urandom | base64 | tr -d '\n')" >"${tmp}/data-key")
+  store_secret data-key "${tmp}/data-key" 'TASKFLEET_DATA_KEY: keys of sensitive tasks, id:<base64>, the first encrypts'
+fi
+
+# ---- 3. the apps' identities may read those secrets
 stage="$(deployed_parameter stage)"
 if [[ "$stage" == apps ]]; then
   deploy_main apps "$(deployed_parameter imageTag)"

@@ -56,6 +56,7 @@ export interface SubmitOptions {
   timeout?: number;
   delay?: number;
   idempotencyKey?: string;
+  sensitive?: boolean;
   wait?: boolean;
 }
 
@@ -74,6 +75,7 @@ export async function runSubmit(config: Config, type: string, o: SubmitOptions):
     ...(o.maxAttempts ? { maxAttempts: o.maxAttempts } : {}),
     ...(o.timeout !== undefined ? { timeoutSeconds: o.timeout } : {}),
     ...(o.delay !== undefined ? { delaySeconds: o.delay } : {}),
+    ...(o.sensitive ? { sensitive: true } : {}),
   };
   let task = await call(
     config,

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { workerEnv } from './workerProcess';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { configToEnv, withoutSecrets, type Config } from '../config/config';
+import { configToEnv, dataKeyEnv, withoutSecrets, type Config } from '../config/config';
 import { generateApiKey } from '../security/apiKeys';
 import { buildSupervisor, type Supervisor } from '../supervisor/supervisor';
 import { PACKAGE_ROOT } from '../version';
@@ -121,7 +121,12 @@ export async function runDev(base: Config, options: { workers: boolean }): Promi
     await redis.private?.stop();
     throw err;
   }
-  const env = { ...withoutSecrets(process.env), ...configToEnv({ ...config, apiUrl: supervisor.url }) };
+  // The workers need the data key (they open the sensitive tasks they claim), never the admin key.
+  const env = {
+    ...withoutSecrets(process.env),
+    ...configToEnv({ ...config, apiUrl: supervisor.url }),
+    ...dataKeyEnv(config),
+  };
   const children = options.workers ? startDevWorkers(env) : [];
   const { url } = supervisor;
   console.log(

@@ -75,6 +75,7 @@ function addClientCommands(program: Command, getConfig: GetConfig): void {
     .option('--timeout <s>', 'handler time limit in seconds', Number)
     .option('--delay <s>', 'seconds before it may start', Number)
     .option('--idempotency-key <key>', 'Idempotency-Key header')
+    .option('--sensitive', 'store the payload and result encrypted (needs TASKFLEET_DATA_KEY on the fleet)')
     .option('-w, --wait', 'wait until the task ends and print its final state')
     .action(async (type: string, options: SubmitOptions) =>
       (await commands.client()).runSubmit(await getConfig(), type, options),

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../domain/errors';
+import { DataKeyRing, dataKeyProblem } from '../security/dataKeys';
 import { mssqlIssues, mssqlToEnv, mssqlVariables, toMssqlConfig, type AzureConfig, type MssqlConfig } from './mssql';
 
 export type { AzureConfig, MssqlConfig } from './mssql';
@@ -102,6 +103,16 @@ const schema = z.object({
   TASKFLEET_RATE_LIMIT_PER_SECOND: decimal(0.001, 1_000_000).default(200),
   TASKFLEET_RATE_LIMIT_BURST: int(1, 1_000_000).default(400),
   TASKFLEET_API_KEY: apiKey.optional(),
+  TASKFLEET_DATA_KEY: z
+    .string()
+    .trim()
+    .superRefine((text, ctx) => {
+      const problem = dataKeyProblem(text);
+      if (problem !== null)
+        ctx.addIssue({ code: 'custom', message: `${problem} (format: id:<base64>,id:<base64>, the first one writes)` });
+    })
+    .transform((text) => DataKeyRing.parse(text))
+    .optional(),
 });
 
 /** Every variable the configuration reads. */
@@ -113,6 +124,7 @@ export const SECRET_VARIABLES = [
   'TASKFLEET_API_KEY',
   'TASKFLEET_MSSQL_PASSWORD',
   'TASKFLEET_MSSQL_CONNECTION_STRING',
+  'TASKFLEET_DATA_KEY',
 ] as const;
 
 type Env = z.output<typeof schema>;
@@ -169,6 +181,8 @@ export interface Config {
   rateLimit: { perSecond: number; burst: number };
   /** The key `taskfleet submit` and `status` send (a secret). */
   apiKey: string | null;
+  /** The keys that seal sensitive tasks (TASKFLEET_DATA_KEY, a secret); null when none is configured. */
+  dataKeys: DataKeyRing | null;
 }
 
 function invalidConfiguration(lines: string[]): ConfigError {
@@ -246,6 +260,7 @@ function toConfig(values: Env): Config {
     adminApiKey: values.TASKFLEET_ADMIN_API_KEY ?? null,
     rateLimit: { perSecond: values.TASKFLEET_RATE_LIMIT_PER_SECOND, burst: values.TASKFLEET_RATE_LIMIT_BURST },
     apiKey: values.TASKFLEET_API_KEY ?? null,
+    dataKeys: values.TASKFLEET_DATA_KEY ?? null,
   };
 }
 
@@ -301,6 +316,15 @@ export function configToEnv(c: Config): Record<string, string> {
     TASKFLEET_RATE_LIMIT_BURST: String(c.rateLimit.burst),
     ...mssqlToEnv(c.mssql, c.azure),
   };
+}
+
+/**
+ * TASKFLEET_DATA_KEY for a worker started by `taskfleet dev` or the tests: unlike the API keys, a worker needs
+ * it (it opens the payloads of the sensitive tasks it claims and seals their results), so it is passed on
+ * explicitly, never through configToEnv.
+ */
+export function dataKeyEnv(c: Pick<Config, 'dataKeys'>): Record<string, string> {
+  return c.dataKeys ? { TASKFLEET_DATA_KEY: c.dataKeys.toEnvValue() } : {};
 }
 
 /** `env` without the key variables, for a child process that must not hold them. */

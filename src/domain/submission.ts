@@ -115,6 +115,8 @@ export const taskSubmissionSchema = z.strictObject({
   timeoutSeconds: z.number().positive().max(86_400).optional(),
   delaySeconds: z.number().min(0, 'must not be negative').max(31_536_000).optional(),
   deadline: z.iso.datetime({ offset: true }).optional(),
+  /** Payload and result stored encrypted, shown only to the claiming worker and a single read (README). */
+  sensitive: z.boolean().optional(),
 });
 
 export type TaskSubmission = z.output<typeof taskSubmissionSchema>;

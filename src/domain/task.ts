@@ -54,6 +54,11 @@ export interface TaskRecord {
   submittedBy: string | null;
   /** W3C traceparent of the request that submitted the task (one trace per task). */
   traceParent: string | null;
+  /**
+   * Submitted with `sensitive: true`: the store holds its payload and result sealed (AES-256-GCM). Read through
+   * the sealing store (src/store/sealedStore.ts), they are plain for a claim and a single read, redacted in lists.
+   */
+  sensitive: boolean;
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;

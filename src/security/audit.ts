@@ -1,10 +1,12 @@
 /**
  * The audit log: every admin action, key creation and revocation, and task cancellation, with who, what,
- * when and from where. Written to the store (`audit_log`), read back through `GET /v1/audit`.
+ * when and from where. Written to the store (`audit_log`), read back through `GET /v1/audit`. It never holds
+ * task data: a payload or result in an entry's detail is written as `[redacted]`.
  */
 import type { Clock } from '../domain/clock';
 import type { Actor } from '../domain/security';
 import type { Store } from '../store/port';
+import { redactTaskData } from './redact';
 
 export class AuditLog {
   constructor(
@@ -29,7 +31,7 @@ export class AuditLog {
       action,
       target,
       ip: actor.ip,
-      detail,
+      detail: redactTaskData(detail),
     });
   }
 }

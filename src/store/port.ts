@@ -32,6 +32,8 @@ export interface NewTask {
   submittedBy: string | null;
   /** W3C traceparent of the submit: every run of the task belongs to this trace. Optional for old callers. */
   traceParent?: string | null;
+  /** Payload and result stored sealed (see TaskRecord.sensitive); false when omitted. */
+  sensitive?: boolean;
   createdAt: number;
 }
 

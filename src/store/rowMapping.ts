@@ -49,6 +49,7 @@ export interface TaskRowOf<Time, Flag> {
   request_hash: string | null;
   submitted_by: string | null;
   trace_parent: string | null;
+  sensitive: Flag;
   created_at: Time;
   started_at: Time | null;
   finished_at: Time | null;
@@ -77,6 +78,7 @@ export function mapTask<Time, Flag>(row: TaskRowOf<Time, Flag>, c: ColumnTypes<T
     requestHash: row.request_hash,
     submittedBy: row.submitted_by,
     traceParent: row.trace_parent,
+    sensitive: c.flag(row.sensitive),
     createdAt: c.time(row.created_at),
     startedAt: optional(c, row.started_at),
     finishedAt: optional(c, row.finished_at),

@@ -19,6 +19,7 @@ import { closeConnection, createProducerConnection, waitUntilReady } from '../di
 import { AuditLog } from '../security/audit';
 import { createSecurityCounters, type SecurityCounters } from '../security/auth';
 import { openStore } from '../store/open';
+import { sealStore } from '../store/sealedStore';
 import type { Store } from '../store/port';
 import { createTelemetry } from '../telemetry/create';
 import { FleetGauges, GAUGE_INTERVAL_MS } from '../telemetry/gauges';
@@ -99,7 +100,8 @@ async function connect(
   telemetry: Telemetry,
 ): Promise<Connections> {
   const ownsStore = overrides.store === undefined;
-  const rawStore = overrides.store ?? (await openStore(config, { supervisor: true }));
+  // A store given by a test is sealed too (sealing a sealed store changes nothing).
+  const rawStore = sealStore(overrides.store ?? (await openStore(config, { supervisor: true })), config.dataKeys);
   const redis = createProducerConnection(config.redisUrl, 'taskfleet-supervisor');
   redis.on('error', (err) => log.debug({ err }, 'redis connection error'));
   try {

@@ -30,13 +30,15 @@ import type { Dispatcher } from '../dispatch/dispatcher';
 import { AuditLog } from '../security/audit';
 import { maySeeTask, taskOwner } from '../security/permissions';
 import type { CancelOutcome, InsertOutcome, NewTask, Store, TaskFilter } from '../store/port';
+import { NO_DATA_KEY_MESSAGE } from '../store/sealedStore';
 import { assertShallow, parseOrThrow } from './validation';
 
 /** Who asks for a task: what the ownership rule reads of the caller. */
 export type TaskReader = Pick<Actor, 'role' | 'keyId'>;
 
-/** What submission reads from the configuration. */
-export type SubmissionLimits = Pick<Config, 'maxPayloadBytes' | 'defaultMaxAttempts'>;
+/** What submission reads from the configuration (without `dataKeys`, sensitive tasks are refused). */
+export type SubmissionLimits = Pick<Config, 'maxPayloadBytes' | 'defaultMaxAttempts'> &
+  Partial<Pick<Config, 'dataKeys'>>;
 
 export class TaskService {
   private readonly audit: AuditLog;
@@ -123,6 +125,9 @@ export class TaskService {
     if (payloadBytes > this.limits.maxPayloadBytes) {
       throw new PayloadTooLargeError(`${prefix}${prefix ? '.' : ''}payload`, this.limits.maxPayloadBytes);
     }
+    if (s.sensitive === true && !this.limits.dataKeys) {
+      throw new ValidationError([{ field: `${prefix}${prefix ? '.' : ''}sensitive`, message: NO_DATA_KEY_MESSAGE }]);
+    }
     const deadline = s.deadline === undefined ? null : Date.parse(s.deadline);
     const notBefore = now + Math.round((s.delaySeconds ?? 0) * 1000);
     if (deadline !== null && deadline <= notBefore) {
@@ -143,6 +148,7 @@ export class TaskService {
       idempotencyKey: idempotency?.key ?? null,
       requestHash: idempotency?.hash ?? null,
       submittedBy,
+      ...(s.sensitive === true ? { sensitive: true } : {}),
       createdAt: now,
     };
   }

@@ -24,6 +24,8 @@ export function taskView(t: TaskRecord, routable: boolean): Record<string, unkno
     maxAttempts: t.maxAttempts,
     requiredCapabilities: t.requiredCapabilities,
     priority: t.priority,
+    // A sensitive task's payload and result are plain only in a single read; lists show them redacted.
+    sensitive: t.sensitive || undefined,
     payload: t.payload,
     result: t.status === 'succeeded' ? t.result : undefined,
     error: t.error ?? undefined,

@@ -195,7 +195,7 @@ describe('sqlite store: schema migrations', () => {
 
   it('applies the later migrations to a database that has migration 1, keeping its data', async () => {
     createVersion1Database();
-    expect(SCHEMA_VERSION).toBe(5);
+    expect(SCHEMA_VERSION).toBe(6);
     const store = await openSqliteStore({ path: file });
     try {
       expect(await store.getTask('old-task')).toMatchObject({
@@ -204,6 +204,7 @@ describe('sqlite store: schema migrations', () => {
         requiredCapabilities: ['gpu'],
         payload: { n: 1 },
         submittedBy: null,
+        sensitive: false,
       });
       expect(await store.getAgent('old-agent')).toMatchObject({ state: 'suspended', stateSource: 'agent' });
       // An event from before runMs existed: a run of unknown length.
@@ -267,9 +268,10 @@ describe('sqlite store: the schema mirrors the T-SQL migrations table for table'
         ];
         tables.set(table[1] ?? '', columns.map((column) => column[1] ?? '').sort());
       }
-      for (const added of text.matchAll(/ALTER TABLE \[\$\(Schema\)\]\.\[(\w+)\] ADD (\w+) /g)) {
-        const columns = tables.get(added[1] ?? '') ?? [];
-        tables.set(added[1] ?? '', [...columns, added[2] ?? ''].sort());
+      // Columns later migrations add to a table: `ALTER TABLE [$(Schema)].[t]` then `ADD column type`.
+      for (const added of text.matchAll(/ALTER TABLE \[\$\(Schema\)\]\.\[(\w+)\]\s+ADD (\w+) /g)) {
+        const name = added[1] ?? '';
+        tables.set(name, [...(tables.get(name) ?? []), added[2] ?? ''].sort());
       }
     }
     return tables;

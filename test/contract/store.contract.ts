@@ -14,6 +14,7 @@ import { fleetContract } from './fleet.contract';
 import { leaseContract } from './lease.contract';
 import { rulesContract } from './rules.contract';
 import { securityContract } from './security.contract';
+import { sensitiveContract } from './sensitive.contract';
 import { statsContract } from './stats.contract';
 import { submissionContract } from './submission.contract';
 
@@ -78,6 +79,7 @@ export function storeContract(
     statsContract(current);
     securityContract(current);
     rulesContract(current);
+    sensitiveContract(current);
 
     // Last, so that it sees the changes of every test above (jest runs a file's tests in order).
     if (statusChanges) {

@@ -43,6 +43,7 @@ export function submissionContract(store: CurrentStore): void {
         requestHash: 'hash-1',
         submittedBy: 'key-7',
         traceParent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        sensitive: false,
         createdAt: T0,
         startedAt: null,
         finishedAt: null,

@@ -18,6 +18,8 @@ describe('taskfleet dev', () => {
       TASKFLEET_LOG_LEVEL: 'warn',
       TASKFLEET_HEARTBEAT_INTERVAL_MS: '200',
       TASKFLEET_ROUTE_REFRESH_MS: '100',
+      // A secret, so not inherited like the rest: `dev` must hand it to its workers for sensitive tasks to run.
+      TASKFLEET_DATA_KEY: `k1:${Buffer.alloc(32, 5).toString('base64')}`,
     };
     const child = spawn(process.execPath, [BIN, 'dev'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -64,6 +66,24 @@ describe('taskfleet dev', () => {
         'the task to succeed',
       );
       expect(final.agentId).toBe('worker-files');
+
+      const sensitive = await fetch(`${url}/v1/tasks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...auth },
+        body: JSON.stringify({ type: 'echo', payload: { pin: '2468' }, sensitive: true, maxAttempts: 1 }),
+      });
+      expect(sensitive.status).toBe(201);
+      const secret = (await sensitive.json()) as { id: string };
+      let done: { status: string; result?: unknown } = { status: 'queued' };
+      await waitFor(
+        async () => {
+          done = (await (await fetch(`${url}/v1/tasks/${secret.id}`, { headers: auth })).json()) as typeof done;
+          return done.status !== 'queued' && done.status !== 'running';
+        },
+        20_000,
+        'the sensitive task to finish',
+      );
+      expect(done).toMatchObject({ status: 'succeeded', result: { pin: '2468' } });
 
       child.kill('SIGINT');
       expect(await exited).toBe(0);

@@ -267,6 +267,7 @@ function stand_in(name: string, setting: Setting): string {
     TASKFLEET_ADMIN_API_KEY: generateApiKey(),
     TASKFLEET_MSSQL_PASSWORD: 'Example-Passw0rd',
     APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-0000-0000-000000000000',
+    TASKFLEET_DATA_KEY: `k1:${Buffer.alloc(32).toString('base64')}`,
   };
   const example = examples[name];
   if (example === undefined) throw new Error(`no stand-in for ${name} (${JSON.stringify(setting)})`);

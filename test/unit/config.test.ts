@@ -1,13 +1,16 @@
+import { inspect } from 'node:util';
 import {
   CONFIG_VARIABLES,
   SECRET_VARIABLES,
   configToEnv,
+  dataKeyEnv,
   loadConfig,
   withoutSecrets,
   type Config,
 } from '../../src/config/config';
 import { OPTIONAL_MSSQL_VARIABLES } from '../../src/config/mssql';
 import { ConfigError, TaskfleetError } from '../../src/domain/errors';
+import { DataKeyRing } from '../../src/security/dataKeys';
 
 const MSSQL_DEFAULTS: Config['mssql'] = {
   connectionString: null,
@@ -61,11 +64,14 @@ const DEFAULTS: Config = {
   adminApiKey: null,
   rateLimit: { perSecond: 200, burst: 400 },
   apiKey: null,
+  dataKeys: null,
 };
 
 /** Two keys in the shape `taskfleet keys generate` makes (tfk_ + 43 base64url characters). */
 const ADMIN_KEY = 'tfk_' + 'A'.repeat(40) + '-_9';
 const CLIENT_KEY = 'tfk_' + 'b'.repeat(43);
+/** Two data keys, k2 writing (32 bytes each, base64). */
+const DATA_KEY = `k2:${Buffer.alloc(32, 2).toString('base64')},k1:${Buffer.alloc(32, 1).toString('base64')}`;
 
 /** Loads `env`, expects a ConfigError and returns it. */
 function configError(env: NodeJS.ProcessEnv): ConfigError {
@@ -183,6 +189,7 @@ describe('loadConfig parsing', () => {
       TASKFLEET_RATE_LIMIT_PER_SECOND: '0.5',
       TASKFLEET_RATE_LIMIT_BURST: '1',
       TASKFLEET_API_KEY: CLIENT_KEY,
+      TASKFLEET_DATA_KEY: DATA_KEY,
     });
     expect(c).toStrictEqual<Config>({
       port: 0,
@@ -234,6 +241,7 @@ describe('loadConfig parsing', () => {
       adminApiKey: ADMIN_KEY,
       rateLimit: { perSecond: 0.5, burst: 1 },
       apiKey: CLIENT_KEY,
+      dataKeys: DataKeyRing.parse(DATA_KEY),
     });
   });
 
@@ -330,6 +338,11 @@ describe('loadConfig rejects each invalid variable with a ConfigError naming it'
     ['TASKFLEET_MSSQL_RETRY_ATTEMPTS', '11'],
     ['TASKFLEET_AZURE_CLIENT_ID', 'my-identity'],
     ['TASKFLEET_KEY_VAULT_URL', 'http://tf.vault.azure.net'],
+    ['TASKFLEET_DATA_KEY', Buffer.alloc(32).toString('base64')],
+    ['TASKFLEET_DATA_KEY', `k1:${Buffer.alloc(16).toString('base64')}`],
+    ['TASKFLEET_DATA_KEY', `k1:${Buffer.alloc(32).toString('base64url')}_`],
+    ['TASKFLEET_DATA_KEY', `k 1:${Buffer.alloc(32).toString('base64')}`],
+    ['TASKFLEET_DATA_KEY', `k1:${Buffer.alloc(32).toString('base64')},k1:${Buffer.alloc(32).toString('base64')}`],
   ])('%s=%p', (name, value) => {
     const err = configError({ [name]: value });
     expect(err).toBeInstanceOf(TaskfleetError);
@@ -428,6 +441,7 @@ describe('configToEnv → loadConfig', () => {
       adminApiKey: null,
       rateLimit: { perSecond: 12.5, burst: 30 },
       apiKey: null,
+      dataKeys: null,
     };
     expect(loadConfig(configToEnv(custom))).toStrictEqual(custom);
   });
@@ -549,5 +563,33 @@ describe('loadConfig with TASKFLEET_STORE=mssql', () => {
     expect(SECRET_VARIABLES).toEqual(
       expect.arrayContaining(['TASKFLEET_MSSQL_PASSWORD', 'TASKFLEET_MSSQL_CONNECTION_STRING']),
     );
+  });
+});
+
+describe('TASKFLEET_DATA_KEY', () => {
+  it('reads several keys, the first one writing, and never shows their material', () => {
+    const c = loadConfig({ TASKFLEET_DATA_KEY: ` ${DATA_KEY} ` });
+    expect(c.dataKeys?.writeKeyId).toBe('k2');
+    expect(c.dataKeys?.keyIds).toEqual(['k2', 'k1']);
+    expect(c.dataKeys?.key('k1')).toEqual(Buffer.alloc(32, 1));
+    const shown = `${JSON.stringify(c)}\n${inspect(c, { depth: 9 })}`;
+    expect(shown).not.toContain(Buffer.alloc(32, 1).toString('base64'));
+    expect(shown).not.toContain(Buffer.alloc(32, 2).toString('base64'));
+  });
+
+  it('is a secret: configToEnv leaves it out, dataKeyEnv passes it on explicitly', () => {
+    const c = loadConfig({ TASKFLEET_DATA_KEY: DATA_KEY });
+    expect(configToEnv(c)).not.toHaveProperty('TASKFLEET_DATA_KEY');
+    expect(withoutSecrets({ TASKFLEET_DATA_KEY: DATA_KEY })).toEqual({});
+    expect(dataKeyEnv(c)).toEqual({ TASKFLEET_DATA_KEY: DATA_KEY });
+    expect(loadConfig(dataKeyEnv(c)).dataKeys?.keyIds).toEqual(['k2', 'k1']);
+    expect(dataKeyEnv(DEFAULTS)).toEqual({});
+  });
+
+  it('says what is wrong with a malformed key without quoting it', () => {
+    const material = Buffer.alloc(16, 7).toString('base64');
+    const err = configError({ TASKFLEET_DATA_KEY: `k1:${material}` });
+    expect(err.message).toMatch(/TASKFLEET_DATA_KEY: key 1 \("k1"\): must be exactly 32 bytes in standard base64/);
+    expect(err.message).not.toContain(material);
   });
 });

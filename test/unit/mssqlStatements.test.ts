@@ -84,7 +84,8 @@ function migrationTables(): Map<string, Set<string>> {
       ];
       tables.set(t[1] ?? '', new Set(columns.map((c) => c[1] ?? '')));
     }
-    for (const added of text.matchAll(/ALTER TABLE \[\$\(Schema\)\]\.\[(\w+)\] ADD (\w+) /g)) {
+    // Columns later migrations add to a table: `ALTER TABLE [$(Schema)].[t]` then `ADD column type`.
+    for (const added of text.matchAll(/ALTER TABLE \[\$\(Schema\)\]\.\[(\w+)\]\s+ADD (\w+) /g)) {
       tables.get(added[1] ?? '')?.add(added[2] ?? '');
     }
   }

@@ -109,6 +109,7 @@ export function taskColumns(prefix = ''): string {
     'request_hash',
     'submitted_by',
     'trace_parent',
+    'sensitive',
     'created_at',
     'started_at',
     'finished_at',

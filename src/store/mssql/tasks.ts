@@ -73,6 +73,7 @@ function insertRow(task: NewTask, ord: number, capabilities: string[]) {
     requestHash: task.requestHash,
     submittedBy: task.submittedBy ?? null, // tolerate callers built before the field existed
     traceParent: task.traceParent ?? null,
+    sensitive: task.sensitive === true,
     createdAt: toIsoMs(task.createdAt),
   };
 }

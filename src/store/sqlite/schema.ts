@@ -6,10 +6,10 @@
  *
  * | SQLite table  | created by          | mirrors (sql/migrations/)           | differences                             |
  * | ------------- | ------------------- | ----------------------------------- | --------------------------------------- |
- * | tasks         | V1, columns V2, V3  | 0001_tasks_and_agents.sql           | `route_key` text, not a `route_id`      |
+ * | tasks         | V1, V2, V3, V6      | 0001_tasks_and_agents.sql, 0005     | `route_key` text, not a `route_id`      |
  * | task_events   | V1                  | 0001_tasks_and_agents.sql           |                                         |
  * | routes        | V1                  | 0001_tasks_and_agents.sql           | keyed by `key`, no id or SHA-256 hash   |
- * | agents        | V1, columns V2, V5  | 0001_tasks_and_agents.sql, 0004     |                                         |
+ * | agents        | V1, V2, V5          | 0001_tasks_and_agents.sql, 0004     |                                         |
  * | agent_events  | V1                  | 0001_tasks_and_agents.sql           |                                         |
  * | api_keys      | V2                  | 0002_api_keys_and_audit.sql         |                                         |
  * | audit_log     | V2                  | 0002_api_keys_and_audit.sql         |                                         |
@@ -188,6 +188,14 @@ ALTER TABLE agents ADD COLUMN state_reason TEXT;
 ALTER TABLE agents ADD COLUMN recycle_requested_at INTEGER;
 `;
 
+/**
+ * Mirrors sql/migrations/0005_sensitive_tasks.sql: tasks.sensitive. A sensitive task's payload and result hold
+ * sealed values (src/security/encryption.ts), never the plain value.
+ */
+const V6_SENSITIVE_TASKS = `
+ALTER TABLE tasks ADD COLUMN sensitive INTEGER NOT NULL DEFAULT 0;
+`;
+
 /** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
 export const MIGRATIONS: readonly string[] = [
   V1_INITIAL,
@@ -195,6 +203,7 @@ export const MIGRATIONS: readonly string[] = [
   V3_TRACE_CONTEXT,
   V4_LEANER_INDEXES,
   V5_AGENT_RECYCLE,
+  V6_SENSITIVE_TASKS,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

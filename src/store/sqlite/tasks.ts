@@ -70,6 +70,7 @@ function insertTask(statements: SqliteStatements, t: NewTask, capabilities: stri
     requestHash: t.requestHash,
     submittedBy: t.submittedBy ?? null, // tolerate callers built before the field existed
     traceParent: t.traceParent ?? null,
+    sensitive: t.sensitive === true ? 1 : 0,
     createdAt: t.createdAt,
   });
   appendTaskEvent(statements, { taskId: t.id, at: t.createdAt, kind: 'submitted', attempt: 0, agentId: null });
@@ -103,6 +104,7 @@ function insertedTask(t: NewTask, capabilities: string[], payloadJson: string): 
     requestHash: t.requestHash,
     submittedBy: t.submittedBy ?? null,
     traceParent: t.traceParent ?? null,
+    sensitive: t.sensitive === true,
     createdAt: t.createdAt,
     startedAt: null,
     finishedAt: null,
