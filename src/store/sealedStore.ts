@@ -222,6 +222,8 @@ const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
   'listAudit',
   'ping',
   'close',
+  // Not on the port: the SQLite adapter's own synchronous PRAGMA read (sqlitePragma), which must stay synchronous.
+  'pragma',
 ]);
 
 /**
