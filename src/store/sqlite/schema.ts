@@ -6,7 +6,7 @@
  *
  * | SQLite table  | created by          | mirrors (sql/migrations/)           | differences                             |
  * | ------------- | ------------------- | ----------------------------------- | --------------------------------------- |
- * | tasks         | V1, V2, V3, V6      | 0001_tasks_and_agents.sql, 0005     | `route_key` text, not a `route_id`      |
+ * | tasks         | V1, V2, V3, V6, V7  | 0001_tasks_and_agents.sql, 0005/6   | `route_key` text, not a `route_id`      |
  * | task_events   | V1                  | 0001_tasks_and_agents.sql           |                                         |
  * | routes        | V1                  | 0001_tasks_and_agents.sql           | keyed by `key`, no id or SHA-256 hash   |
  * | agents        | V1, V2, V5          | 0001_tasks_and_agents.sql, 0004     |                                         |
@@ -196,6 +196,11 @@ const V6_SENSITIVE_TASKS = `
 ALTER TABLE tasks ADD COLUMN sensitive INTEGER NOT NULL DEFAULT 0;
 `;
 
+/** Mirrors sql/migrations/0006_tasks_by_submitter.sql: a submitter key's own task list, newest first. */
+const V7_TASKS_BY_SUBMITTER = `
+CREATE INDEX IF NOT EXISTS tasks_submitted_by_id ON tasks (submitted_by, id);
+`;
+
 /** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
 export const MIGRATIONS: readonly string[] = [
   V1_INITIAL,
@@ -204,6 +209,7 @@ export const MIGRATIONS: readonly string[] = [
   V4_LEANER_INDEXES,
   V5_AGENT_RECYCLE,
   V6_SENSITIVE_TASKS,
+  V7_TASKS_BY_SUBMITTER,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
