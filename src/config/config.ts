@@ -62,6 +62,7 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, ".", "_" or "-"')
     .default('taskfleet'),
+  TASKFLEET_REDIS_COMMAND_TIMEOUT_MS: int(100).default(5_000),
   TASKFLEET_STORE: z.enum(['sqlite', 'mssql']).default('sqlite'),
   TASKFLEET_SQLITE_PATH: z.string().min(1).default('./data/taskfleet.db'),
   ...mssqlVariables,
@@ -118,6 +119,8 @@ export interface Config {
   host: string;
   redisUrl: string;
   redisPrefix: string;
+  /** The deadline of every non-blocking Redis command; a connection silent for as long is replaced. */
+  redisCommandTimeoutMs: number;
   store: 'sqlite' | 'mssql';
   sqlitePath: string;
   /** Azure SQL / SQL Server (used when `store` is `mssql`). */
@@ -198,6 +201,7 @@ function toConfig(values: Env): Config {
     host: values.TASKFLEET_HOST,
     redisUrl: values.TASKFLEET_REDIS_URL,
     redisPrefix: values.TASKFLEET_REDIS_PREFIX,
+    redisCommandTimeoutMs: values.TASKFLEET_REDIS_COMMAND_TIMEOUT_MS,
     store: values.TASKFLEET_STORE,
     sqlitePath: values.TASKFLEET_SQLITE_PATH,
     ...toMssqlConfig(values),
@@ -248,6 +252,7 @@ export function configToEnv(c: Config): Record<string, string> {
     TASKFLEET_HOST: c.host,
     TASKFLEET_REDIS_URL: c.redisUrl,
     TASKFLEET_REDIS_PREFIX: c.redisPrefix,
+    TASKFLEET_REDIS_COMMAND_TIMEOUT_MS: String(c.redisCommandTimeoutMs),
     TASKFLEET_STORE: c.store,
     TASKFLEET_SQLITE_PATH: c.sqlitePath,
     TASKFLEET_LEASE_DURATION_MS: String(c.leaseDurationMs),

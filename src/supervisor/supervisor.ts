@@ -16,6 +16,7 @@ import { systemClock, type Clock } from '../domain/clock';
 import { Dispatcher } from '../dispatch/dispatcher';
 import { Reconciler } from '../dispatch/reconciler';
 import { closeConnection, createProducerConnection, waitUntilReady } from '../dispatch/redis';
+import { watchAndReport } from '../dispatch/redisWatch';
 import { AuditLog } from '../security/audit';
 import { createSecurityCounters, type SecurityCounters } from '../security/auth';
 import { openStore } from '../store/open';
@@ -96,7 +97,10 @@ async function connect(
 ): Promise<Connections> {
   const ownsStore = overrides.store === undefined;
   const rawStore = overrides.store ?? (await openStore(config, { supervisor: true }));
-  const redis = createProducerConnection(config.redisUrl, 'taskfleet-supervisor');
+  // Deadlines on every command: a connection gone silent is replaced, so the API, the relay and the reconciler
+  // never wait on it for ever.
+  const watch = watchAndReport(config.redisCommandTimeoutMs, log, telemetry);
+  const redis = createProducerConnection(config.redisUrl, 'taskfleet-supervisor', watch);
   redis.on('error', (err) => log.debug({ err }, 'redis connection error'));
   try {
     await waitUntilReady(redis, config.redisUrl);

@@ -32,6 +32,8 @@ export const METRICS = {
   utilisation: 'taskfleet.utilisation',
   heartbeatAgeMs: 'taskfleet.heartbeat_age_ms',
   leaseReclaims: 'taskfleet.lease_reclaims',
+  /** A Redis connection found dead (silent past its deadline) and replaced. */
+  redisDeadConnections: 'taskfleet.redis_dead_connections',
 } as const;
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
 

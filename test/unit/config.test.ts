@@ -31,6 +31,7 @@ const DEFAULTS: Config = {
   host: '0.0.0.0',
   redisUrl: 'redis://127.0.0.1:6379',
   redisPrefix: 'taskfleet',
+  redisCommandTimeoutMs: 5_000,
   store: 'sqlite',
   sqlitePath: './data/taskfleet.db',
   mssql: MSSQL_DEFAULTS,
@@ -129,6 +130,7 @@ describe('loadConfig parsing', () => {
       TASKFLEET_HOST: '127.0.0.1',
       TASKFLEET_REDIS_URL: 'rediss://user:secret@redis.internal:6380/2',
       TASKFLEET_REDIS_PREFIX: 'tf.test_1-a',
+      TASKFLEET_REDIS_COMMAND_TIMEOUT_MS: '100',
       TASKFLEET_STORE: 'mssql',
       TASKFLEET_SQLITE_PATH: ':memory:',
       TASKFLEET_MSSQL_CONNECTION_STRING:
@@ -181,6 +183,7 @@ describe('loadConfig parsing', () => {
       host: '127.0.0.1',
       redisUrl: 'rediss://user:secret@redis.internal:6380/2',
       redisPrefix: 'tf.test_1-a',
+      redisCommandTimeoutMs: 100,
       store: 'mssql',
       sqlitePath: ':memory:',
       mssql: {
@@ -252,6 +255,7 @@ describe('loadConfig rejects each invalid variable with a ConfigError naming it'
     ['TASKFLEET_REDIS_URL', 'not a url'],
     ['TASKFLEET_REDIS_PREFIX', 'has space'],
     ['TASKFLEET_REDIS_PREFIX', 'a:b'],
+    ['TASKFLEET_REDIS_COMMAND_TIMEOUT_MS', '99'],
     ['TASKFLEET_STORE', 'postgres'],
     ['TASKFLEET_LEASE_DURATION_MS', '499'],
     ['TASKFLEET_LEASE_DURATION_MS', 'soon'],
@@ -370,6 +374,7 @@ describe('configToEnv → loadConfig', () => {
       host: '127.0.0.1',
       redisUrl: 'rediss://redis.example.com:6380/3',
       redisPrefix: 'tf-test.1',
+      redisCommandTimeoutMs: 2_500,
       store: 'mssql',
       sqlitePath: '/tmp/taskfleet/test.db',
       mssql: {
