@@ -39,8 +39,9 @@ export function createConsumerConnection(url: string, name: string, watch: Redis
     connectionName: name,
     maxRetriesPerRequest: null,
   });
-  watchCommands(redis, name, watch);
-  return { redis, blocking: blockingDuplicates(redis, name, watch) };
+  const blocking = blockingDuplicates(redis, name, watch);
+  watchCommands(redis, name, watch, blocking);
+  return { redis, blocking };
 }
 
 /** Resolves once the connection is ready, or rejects after `timeoutMs` with a message naming the URL. */

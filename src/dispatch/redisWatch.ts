@@ -65,14 +65,23 @@ export function deadlineOptions(watch: RedisWatch): RedisOptions {
   };
 }
 
-/** Reports a connection whose socket was destroyed for a reply that never came. */
-export function watchCommands(redis: Redis, name: string, watch: RedisWatch): void {
-  // ioredis leaves the socket-timeout timer of a closed socket armed, and it would then destroy the next one.
-  redis.on('close', () => clearSocketTimer(redis));
+/**
+ * Reports a connection whose socket was destroyed for a reply that never came, and then replaces the sockets
+ * of `alongside` too (a consumer's blocking connections): whatever silenced one flow (a NAT, a failover) has
+ * most likely silenced its siblings, and a consumer's blocking read would otherwise hang until its own watchdog.
+ */
+export function watchCommands(redis: Redis, name: string, watch: RedisWatch, alongside?: ReadonlySet<Redis>): void {
+  redis.on('close', () => {
+    // ioredis leaves the socket-timeout timer of a closed socket armed, and it would then destroy the next one.
+    clearSocketTimer(redis);
+    failUnanswered(redis);
+  });
   redis.on('error', (err: Error) => {
     if (!SOCKET_TIMEOUT_MESSAGE.test(err.message)) return;
-    const detail = `no reply within ${watch.commandTimeoutMs} ms; reconnecting on a new socket`;
+    const siblings = alongside ? ` and its ${alongside.size} blocking connection(s)` : '';
+    const detail = `no reply within ${watch.commandTimeoutMs} ms; reconnecting it${siblings} on new sockets`;
     watch.onDead({ connection: name, saw: 'command deadline', detail });
+    if (alongside) recycle(alongside, watch.commandTimeoutMs).catch(() => undefined);
   });
 }
 
@@ -110,9 +119,11 @@ function watchBlockingReads(redis: Redis, name: string, watch: RedisWatch): void
   const watched = new WeakSet<SentCommand>();
   const send = redis.sendCommand.bind(redis) as (command: SentCommand, stream?: unknown) => unknown;
   (redis as unknown as { sendCommand: typeof send }).sendCommand = (command, stream) => {
+    // Timed from when the read goes out on a connected socket: one queued while reconnecting has not begun.
+    const written = redis.status === 'ready';
     const result = send(command, stream);
     const seconds = command.name === 'bzpopmin' ? Number(command.args[command.args.length - 1]) : NaN;
-    if (Number.isFinite(seconds) && seconds > 0 && !watched.has(command)) {
+    if (written && Number.isFinite(seconds) && seconds > 0 && !watched.has(command)) {
       watched.add(command);
       const ownMs = seconds * 1000;
       const notice = setTimeout(() => {
@@ -159,12 +170,28 @@ function readyAgain(redis: Redis, timeoutMs: number): Promise<void> {
       redis.off('ready', onReady);
       reject(new Error(`a recycled Redis connection did not answer within ${timeoutMs} ms`));
     }, timeoutMs);
+    timer.unref();
     const onReady = () => {
       clearTimeout(timer);
       resolve();
     };
     redis.once('ready', onReady);
   });
+}
+
+/**
+ * Fails at once the commands that were waiting for a reply when the socket closed. Not sent again
+ * (`autoResendUnfulfilledCommands: false`), ioredis would leave them to their deadline: their callers (BullMQ's
+ * fetch loop among them) would wait that long again on a connection already replaced.
+ */
+function failUnanswered(redis: Redis): void {
+  type Queue = { shift(): { command: { reject(err: Error): void } } | undefined };
+  const internals = redis as unknown as { prevCommandQueue?: Queue | null };
+  const queue = internals.prevCommandQueue;
+  if (!queue) return;
+  internals.prevCommandQueue = null;
+  const lost = new Error('the Redis connection closed before the reply came (the command may have run)');
+  for (let item = queue.shift(); item; item = queue.shift()) item.command.reject(lost);
 }
 
 function clearSocketTimer(redis: Redis): void {

@@ -12,7 +12,8 @@ import { z } from 'zod';
 import { loadConfig } from '../../src/config/config';
 import type { TaskRecord } from '../../src/domain/task';
 import { Dispatcher } from '../../src/dispatch/dispatcher';
-import { deleteKeysUnder } from '../../src/dispatch/redis';
+import { createConsumerConnection, deleteKeysUnder, waitUntilReady } from '../../src/dispatch/redis';
+import type { DeadConnection } from '../../src/dispatch/redisWatch';
 import type { Store } from '../../src/store/port';
 import { openSqliteStore } from '../../src/store/sqlite/sqliteStore';
 import { defineHandler } from '../../workers/runtime/context';
@@ -76,9 +77,14 @@ describe("a worker's Redis connections", () => {
     await expectEachRanOnce(fleet, ids);
     // It did so on new connections, and said so.
     expect(proxy.connections).toBeGreaterThan(before);
-    // Its command connection missed its deadline, its blocking read outlived its own timeout: one line each.
-    const said = (sign: string) => logOf(worker).includes(`dead Redis connection (${sign})`);
-    await waitFor(() => said('command deadline') && said('blocking-read watchdog'), 15_000, 'the worker to say so');
+    // Its command connection missed its deadline (and its blocking connection was replaced with it, or its
+    // read outlived its own timeout first): one line each.
+    const log = () => logOf(worker);
+    await waitFor(
+      () => /dead Redis connection \(command deadline\).*blocking connection/.test(log()),
+      15_000,
+      'the worker to say so',
+    );
   }, 90_000);
 
   it('slow down: the fleet keeps working', async () => {
@@ -120,6 +126,32 @@ describe("the supervisor's Redis connection", () => {
     const ids = (await fleet.submitBatch(echoes(20, 'after-reset'))).map((t: { id: string }) => t.id);
     await expectEachRanOnce(fleet, ids);
   }, 90_000);
+});
+
+describe('the blocking-read watchdog', () => {
+  it('replaces a blocking connection whose read outlives its own timeout, and says so once', async () => {
+    const dead: DeadConnection[] = [];
+    // A command deadline far beyond the test: only the watchdog can free the read.
+    const watch = { commandTimeoutMs: 120_000, onDead: (d: DeadConnection) => dead.push(d) };
+    const consumer = createConsumerConnection(proxy.url, 'watchdog-test', watch);
+    const blocking = consumer.redis.duplicate({ connectionName: 'watchdog-test-blocking' });
+    try {
+      await Promise.all([waitUntilReady(consumer.redis, proxy.url), waitUntilReady(blocking, proxy.url)]);
+      expect(consumer.blocking.has(blocking)).toBe(true);
+      const before = proxy.connections;
+      proxy.silence();
+      // Without the watchdog this read would never return: its socket is silent for good.
+      const key = `tftest-watchdog-${process.pid}:marker`;
+      await expect(blocking.bzpopmin(key, 1)).resolves.toBeNull();
+      expect(proxy.connections).toBeGreaterThan(before);
+      expect(dead.map((d) => [d.connection, d.saw])).toEqual([
+        ['watchdog-test blocking watchdog-test-blocking', 'blocking-read watchdog'],
+      ]);
+    } finally {
+      blocking.disconnect();
+      consumer.redis.disconnect();
+    }
+  }, 30_000);
 });
 
 describe('WorkerRuntime.recycleRedis (a worker in this process, through the proxy)', () => {
