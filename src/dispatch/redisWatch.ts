@@ -6,7 +6,9 @@
  *
  * - a deadline on every non-blocking command (`commandTimeout` rejects it), and the socket of a connection
  *   that receives nothing for as long while a command waits is destroyed (`socketTimeout`), so ioredis
- *   reconnects on a new socket rather than rejecting one command after another on the dead one;
+ *   reconnects on a new socket rather than rejecting one command after another on the dead one. The commands
+ *   still waiting on the closed socket fail at once, and a consumer's blocking connections are replaced with
+ *   it (what silenced one flow has most likely silenced its siblings);
  * - on a blocking connection (a BullMQ consumer's BZPOPMIN), a watchdog: a blocking read that has not returned
  *   well past its own timeout is dead. BullMQ's own watchdog resets the connection a second past the timeout;
  *   ours says so, and destroys the socket itself if the read still hangs a few seconds later.
@@ -132,7 +134,7 @@ function watchBlockingReads(redis: Redis, name: string, watch: RedisWatch): void
       }, ownMs + BLOCKING_NOTICE_MS);
       // BullMQ resets the connection itself; this is for a read that hangs even so.
       const replace = setTimeout(() => {
-        if (redis.status === 'ready') redis.stream?.destroy(new Error('blocking read hung past its timeout'));
+        if (redis.status === 'ready') redis.stream?.destroy();
       }, ownMs + BLOCKING_REPLACE_MS);
       notice.unref();
       replace.unref();

@@ -55,8 +55,12 @@ async function expectEachRanOnce(f: Fleet, ids: string[], timeoutMs = 60_000): P
 }
 
 /** A worker that has run one task through the proxy: idle, consuming, with every connection open. */
-async function idleWorkerThroughProxy(f: Fleet, id: string): Promise<WorkerProcess> {
-  const worker = await f.spawnWorker({ id, concurrency: 4, env: { ...DEADLINES, TASKFLEET_REDIS_URL: proxy.url } });
+async function idleWorkerThroughProxy(f: Fleet, id: string, env: Record<string, string> = {}): Promise<WorkerProcess> {
+  const worker = await f.spawnWorker({
+    id,
+    concurrency: 4,
+    env: { ...DEADLINES, TASKFLEET_REDIS_URL: proxy.url, ...env },
+  });
   const [first] = await f.submitBatch(echoes(1, 'warm-up'));
   await expectEachRanOnce(f, [first.id], 30_000);
   return worker;
@@ -69,7 +73,8 @@ function logOf(worker: WorkerProcess): string {
 describe("a worker's Redis connections", () => {
   it('go silent: the worker notices, reconnects by itself and runs the 20 tasks submitted afterwards once each', async () => {
     fleet = await Fleet.start({ env: DEADLINES });
-    const worker = await idleWorkerThroughProxy(fleet, 'silent-worker');
+    const telemetryFile = path.join(fleet.dir, 'worker-telemetry.jsonl');
+    const worker = await idleWorkerThroughProxy(fleet, 'silent-worker', { TASKFLEET_TELEMETRY_FILE: telemetryFile });
     const before = proxy.connections;
     expect(proxy.silence()).toBeGreaterThanOrEqual(3);
 
@@ -84,6 +89,18 @@ describe("a worker's Redis connections", () => {
       () => /dead Redis connection \(command deadline\).*blocking connection/.test(log()),
       15_000,
       'the worker to say so',
+    );
+    // And counted it.
+    const counted = readFileSync(telemetryFile, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('taskfleet.redis_dead_connections'))
+      .map((line) => JSON.parse(line) as { kind: string; value: number; properties: Record<string, string> });
+    expect(counted).toContainEqual(
+      expect.objectContaining({
+        kind: 'metric',
+        value: 1,
+        properties: expect.objectContaining({ connection: 'taskfleet-worker-silent-worker', saw: 'command deadline' }),
+      }),
     );
   }, 90_000);
 
