@@ -52,6 +52,8 @@ describe('chaos: Redis connections go silent', () => {
     // the workers only once the supervisor and the workers have each noticed and replaced their connections.
     const recoveries: number[] = [];
     const silenced: number[] = [];
+    // Resumed: from the silence until the first of those tasks was claimed.
+    const resumed: number[] = [];
     let lastAt = 0;
     for (let i = 0; i < 3; i++) {
       await progress(100);
@@ -61,6 +63,7 @@ describe('chaos: Redis connections go silent', () => {
       const after = await submit(60);
       await waitFor(() => f.allClaimedAfter(lastAt, after) !== null, 60_000, `claims after silence ${i + 1}`, 100);
       recoveries.push(f.allClaimedAfter(lastAt, after)!);
+      resumed.push(f.firstClaimAfter(lastAt, after)!);
     }
     submitting = false;
     await submitter;
@@ -81,7 +84,7 @@ describe('chaos: Redis connections go silent', () => {
       'Redis connections silent ×3 (no FIN, no RST)',
       report,
       recoveries,
-      `connections silenced ${silenced.join(' + ')}, ${p.connections} opened in all, workers consuming after the last: ${consuming.join(', ')}`,
+      `consumption resumed after ${resumed.map((x) => x.toFixed(2)).join(' / ')} s, connections silenced ${silenced.join(' + ')}, ${p.connections} opened in all, workers consuming after the last: ${consuming.join(', ')}`,
     );
     expectInvariants(report);
     expect(report.succeeded).toBe(ids.length);
