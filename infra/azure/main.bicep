@@ -170,6 +170,7 @@ var commonEnv = [
   { name: 'TASKFLEET_KEY_VAULT_URL', value: vault.properties.vaultUri }
   { name: 'TASKFLEET_REDIS_URL', secretRef: secretNames.redisUrl }
   { name: 'TASKFLEET_REDIS_PREFIX', value: 'taskfleet' }
+  { name: 'TASKFLEET_REDIS_COMMAND_TIMEOUT_MS', value: '5000' }
   { name: 'TASKFLEET_LEASE_DURATION_MS', value: '30000' }
   { name: 'TASKFLEET_HEARTBEAT_INTERVAL_MS', value: '5000' }
   { name: 'TASKFLEET_HEARTBEAT_THRESHOLDS', value: '3,5,10' }

@@ -63,6 +63,7 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, ".", "_" or "-"')
     .default('taskfleet'),
+  TASKFLEET_REDIS_COMMAND_TIMEOUT_MS: int(100).default(5_000),
   TASKFLEET_STORE: z.enum(['sqlite', 'mssql']).default('sqlite'),
   TASKFLEET_SQLITE_PATH: z.string().min(1).default('./data/taskfleet.db'),
   TASKFLEET_SQLITE_SYNCHRONOUS: z.enum(['full', 'normal']).default('full'),
@@ -134,6 +135,8 @@ export interface Config {
   host: string;
   redisUrl: string;
   redisPrefix: string;
+  /** The deadline of every non-blocking Redis command; a connection silent for as long is replaced. */
+  redisCommandTimeoutMs: number;
   store: 'sqlite' | 'mssql';
   sqlitePath: string;
   /** `full` fsyncs every commit (survives a power cut); `normal` only at checkpoints (survives a killed process). */
@@ -227,6 +230,7 @@ function toConfig(values: Env): Config {
     host: values.TASKFLEET_HOST,
     redisUrl: values.TASKFLEET_REDIS_URL,
     redisPrefix: values.TASKFLEET_REDIS_PREFIX,
+    redisCommandTimeoutMs: values.TASKFLEET_REDIS_COMMAND_TIMEOUT_MS,
     store: values.TASKFLEET_STORE,
     sqlitePath: values.TASKFLEET_SQLITE_PATH,
     sqliteSynchronous: values.TASKFLEET_SQLITE_SYNCHRONOUS,
@@ -282,6 +286,7 @@ export function configToEnv(c: Config): Record<string, string> {
     TASKFLEET_HOST: c.host,
     TASKFLEET_REDIS_URL: c.redisUrl,
     TASKFLEET_REDIS_PREFIX: c.redisPrefix,
+    TASKFLEET_REDIS_COMMAND_TIMEOUT_MS: String(c.redisCommandTimeoutMs),
     TASKFLEET_STORE: c.store,
     TASKFLEET_SQLITE_PATH: c.sqlitePath,
     TASKFLEET_SQLITE_SYNCHRONOUS: c.sqliteSynchronous,

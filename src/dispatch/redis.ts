@@ -1,10 +1,12 @@
 /**
  * Redis connections. Producers fail fast (no offline queue) so an API call never hangs on a dead Redis:
  * the task is already durable in SQL and the reconciler re-sends it. Consumers (BullMQ workers) retry
- * forever (`maxRetriesPerRequest: null`, as BullMQ requires) and reconnect by themselves.
+ * forever (`maxRetriesPerRequest: null`, as BullMQ requires) and reconnect by themselves. Every connection has
+ * deadlines, so one that goes silent is noticed and replaced (redisWatch.ts).
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { withTimeout } from '../domain/timeout';
+import { blockingDuplicates, deadlineOptions, unwatched, watchCommands, type RedisWatch } from './redisWatch';
 
 const common: RedisOptions = {
   lazyConnect: false,
@@ -12,12 +14,34 @@ const common: RedisOptions = {
   retryStrategy: (times) => Math.min(1_000, times * 50),
 };
 
-export function createProducerConnection(url: string, name: string): Redis {
-  return new Redis(url, { ...common, connectionName: name, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+export function createProducerConnection(url: string, name: string, watch: RedisWatch = unwatched): Redis {
+  const redis = new Redis(url, {
+    ...common,
+    ...deadlineOptions(watch),
+    connectionName: name,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+  });
+  watchCommands(redis, name, watch);
+  return redis;
 }
 
-export function createConsumerConnection(url: string, name: string): Redis {
-  return new Redis(url, { ...common, connectionName: name, maxRetriesPerRequest: null });
+/** A consumer's command connection, and the blocking connections BullMQ duplicates from it (`blocking`). */
+export interface ConsumerConnection {
+  redis: Redis;
+  blocking: ReadonlySet<Redis>;
+}
+
+export function createConsumerConnection(url: string, name: string, watch: RedisWatch = unwatched): ConsumerConnection {
+  const redis = new Redis(url, {
+    ...common,
+    ...deadlineOptions(watch),
+    connectionName: name,
+    maxRetriesPerRequest: null,
+  });
+  const blocking = blockingDuplicates(redis, name, watch);
+  watchCommands(redis, name, watch, blocking);
+  return { redis, blocking };
 }
 
 /** Resolves once the connection is ready, or rejects after `timeoutMs` with a message naming the URL. */

@@ -16,6 +16,7 @@ import { systemClock, type Clock } from '../domain/clock';
 import { Dispatcher } from '../dispatch/dispatcher';
 import { Reconciler } from '../dispatch/reconciler';
 import { closeConnection, createProducerConnection, waitUntilReady } from '../dispatch/redis';
+import { watchAndReport } from '../dispatch/redisWatch';
 import { AuditLog } from '../security/audit';
 import { createSecurityCounters, type SecurityCounters } from '../security/auth';
 import { openStore } from '../store/open';
@@ -102,7 +103,10 @@ async function connect(
   const ownsStore = overrides.store === undefined;
   // A store given by a test is sealed too (sealing a sealed store changes nothing).
   const rawStore = sealStore(overrides.store ?? (await openStore(config, { supervisor: true })), config.dataKeys);
-  const redis = createProducerConnection(config.redisUrl, 'taskfleet-supervisor');
+  // Deadlines on every command: a connection gone silent is replaced, so the API, the relay and the reconciler
+  // never wait on it for ever.
+  const watch = watchAndReport(config.redisCommandTimeoutMs, log, telemetry);
+  const redis = createProducerConnection(config.redisUrl, 'taskfleet-supervisor', watch);
   redis.on('error', (err) => log.debug({ err }, 'redis connection error'));
   try {
     await waitUntilReady(redis, config.redisUrl);

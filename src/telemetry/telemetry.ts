@@ -36,6 +36,8 @@ export const METRICS = {
   agentStalls: 'taskfleet.agent_stalls',
   /** Agents in a stall episode, by phase (`recycle_requested`, `degraded`): what to alert on. */
   stalledAgents: 'taskfleet.stalled_agents',
+  /** A Redis connection found dead (silent past its deadline) and replaced. */
+  redisDeadConnections: 'taskfleet.redis_dead_connections',
 } as const;
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
 

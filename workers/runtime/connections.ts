@@ -1,7 +1,8 @@
 /**
  * What a worker connects to, opened together and released together: telemetry, the store, and two Redis
  * connections (one for commands, shared by every queue consumer, and one for the jobs the worker sends).
- * Each consumer opens one blocking connection of its own besides (flowControl.ts).
+ * Each consumer opens one blocking connection of its own besides (flowControl.ts), duplicated from the command
+ * connection. Every Redis connection has deadlines and reports itself when it goes silent (redisWatch.ts).
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -12,6 +13,7 @@ import {
   createProducerConnection,
   waitUntilReady,
 } from '../../src/dispatch/redis';
+import { watchAndReport } from '../../src/dispatch/redisWatch';
 import { openStore } from '../../src/store/open';
 import type { Store } from '../../src/store/port';
 import { createTelemetry } from '../../src/telemetry/create';
@@ -23,15 +25,19 @@ export interface Connections {
   readonly store: Store;
   readonly commands: Redis;
   readonly producer: Redis;
+  /** The consumers' blocking connections open now (BullMQ opens and closes them). */
+  readonly blocking: ReadonlySet<Redis>;
 }
 
 /** Opens every connection; when one cannot be had, closes the ones opened before rejecting. */
 export async function openConnections(config: Config, agentId: string, log: Logger): Promise<Connections> {
   const telemetry = createTelemetry(config, 'taskfleet-worker', agentId);
   const store = instrumentStore(await openStore(config), telemetry);
-  const commands = createConsumerConnection(config.redisUrl, `taskfleet-worker-${agentId}`);
-  const producer = createProducerConnection(config.redisUrl, `taskfleet-worker-${agentId}-producer`);
-  const connections: Connections = { telemetry, store, commands, producer };
+  const watch = watchAndReport(config.redisCommandTimeoutMs, log, telemetry);
+  const consumer = createConsumerConnection(config.redisUrl, `taskfleet-worker-${agentId}`, watch);
+  const producer = createProducerConnection(config.redisUrl, `taskfleet-worker-${agentId}-producer`, watch);
+  const commands = consumer.redis;
+  const connections: Connections = { telemetry, store, commands, producer, blocking: consumer.blocking };
   for (const redis of [commands, producer]) redis.on('error', (err) => log.debug({ err }, 'redis error'));
   try {
     await Promise.all([waitUntilReady(commands, config.redisUrl), waitUntilReady(producer, config.redisUrl)]);
@@ -40,6 +46,11 @@ export async function openConnections(config: Config, agentId: string, log: Logg
     throw err;
   }
   return connections;
+}
+
+/** Every Redis connection of the worker open now. */
+export function redisConnections(connections: Connections): Redis[] {
+  return [connections.commands, connections.producer, ...connections.blocking];
 }
 
 export async function closeConnections(connections: Connections): Promise<void> {

@@ -118,6 +118,9 @@ export class FlowControl {
       // seconds rather than BullMQ's default 30 s per check.
       lockDuration: 10_000,
       stalledInterval: 5_000,
+      // After a failed fetch (a command past its deadline on a dead connection, now replaced), BullMQ waits this
+      // long before it fetches again: 15 s by default, half of the 30 s in which consumption must resume.
+      runRetryDelay: 1_000,
     });
     consumer.on('error', (err) => this.options.log.debug({ err, route }, 'queue consumer error'));
     if (!this.fetching(route)) void consumer.pause(true);

@@ -53,12 +53,8 @@ export class Heartbeat {
   private passOnRecycleRequest(requestedAt: number | null): void {
     if (requestedAt === null || requestedAt === this.recycleActedOn) return;
     this.recycleActedOn = requestedAt;
-    if (!this.onRecycleRequested) return;
-    this.log.warn(
-      { requestedAt },
-      'the supervisor saw this agent idle beside waiting tasks: recycling Redis connections',
-    );
-    this.onRecycleRequested(requestedAt);
+    // The callback logs what it does (WorkerRuntime.recycleRedis names the reason).
+    this.onRecycleRequested?.(requestedAt);
   }
 
   private metrics(): AgentMetrics {

@@ -7,6 +7,8 @@
  * - `drain(timeoutMs)`: take no new work, let running tasks finish within the timeout, hand the rest back to
  *   the queue, mark the agent stopped and release every connection (SIGTERM).
  * - `stop()`: the same without the wait: running tasks are aborted and handed back at once.
+ * - `recycleRedis(reason)`: replaces the socket of every Redis connection (when the supervisor sees this worker
+ *   idle beside tasks it should be running: a connection may have gone silent unnoticed).
  */
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
@@ -19,7 +21,8 @@ import { systemClock, type Clock } from '../../src/domain/clock';
 import { Dispatcher } from '../../src/dispatch/dispatcher';
 import type { AgentRegistration } from '../../src/store/port';
 import { VERSION } from '../../src/version';
-import { closeConnections, openConnections, type Connections } from './connections';
+import { recycle } from '../../src/dispatch/redisWatch';
+import { closeConnections, openConnections, redisConnections, type Connections } from './connections';
 import type { TaskHandler } from './context';
 import { Executor } from './executor';
 import { FlowControl } from './flowControl';
@@ -146,6 +149,19 @@ export class WorkerRuntime {
     return this.shutdown;
   }
 
+  /**
+   * Replaces every Redis connection of the worker (commands, producer, each consumer's blocking connection)
+   * with a new socket, and resolves once they answer again. Running tasks carry on: their results go to SQL,
+   * and a BullMQ call cut short only leaves a job that is handed back and whose claim is then refused. Nothing
+   * happens before the worker runs or once it stops.
+   */
+  async recycleRedis(reason: string): Promise<void> {
+    const parts = this.parts;
+    if (!parts || this.state === 'stopping' || this.state === 'stopped') return;
+    this.log.warn({ reason }, `recycling every Redis connection: ${reason}`);
+    await recycle(redisConnections(parts), this.options.config.redisCommandTimeoutMs);
+  }
+
   /** A drain or stop asked when none may begin: waits for the one under way, or refuses. */
   private async ending(action: 'drain' | 'stop'): Promise<void> {
     if (this.state === 'created' || this.state === 'starting') throw new WorkerStateError(action, this.state);
@@ -213,6 +229,10 @@ export class WorkerRuntime {
       this.clock,
       this.log,
       (agent) => flow.applyRegistryState(agent.state),
+      (requestedAt) => {
+        const reason = `the supervisor saw this agent idle beside tasks it covers (asked at ${new Date(requestedAt).toISOString()})`;
+        this.recycleRedis(reason).catch((err: unknown) => this.log.warn({ err }, 'recycling Redis connections failed'));
+      },
     );
     const flow = new FlowControl({
       types: this.types,
