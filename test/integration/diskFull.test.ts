@@ -108,7 +108,11 @@ if (cannotMount) {
     });
 
     it('answers 503, reports not ready, writes nothing, and resumes when space returns', async () => {
-      fleet = await Fleet.start({ loops: false, env: { TASKFLEET_SQLITE_PATH: db } });
+      // The held task's 2 MB result is what fills the disk: over the default result limit (1 MiB), so raised.
+      fleet = await Fleet.start({
+        loops: false,
+        env: { TASKFLEET_SQLITE_PATH: db, TASKFLEET_RESULT_MAX_BYTES: String(4 * 1024 * 1024) },
+      });
       const f = fleet;
       await f.spawnWorker({ id: 'disk-full-worker', args: ['--handlers', HANDLERS] });
       const running = await f.submit({ type: 'disk-full-gate', payload: { gate, bytes: 2_000_000 } });
