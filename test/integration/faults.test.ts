@@ -59,12 +59,16 @@ describe('a dispatch batch', () => {
     fleet = await Fleet.start();
     const reconciler = countPasses(fleet.sup.reconciler, 'reconcile');
     const route = routeKey('echo', []);
-    const ids: string[] = (
-      await fleet.submitBatch(Array.from({ length: 6 }, (_, i) => ({ type: 'echo', payload: i })))
-    ).map((t: { id: string }) => t.id);
     const redis = new Redis(REDIS_URL);
     const queue = new Queue(route, { connection: redis, prefix: fleet.config.redisPrefix });
     try {
+      // The supervisor's first pass on a Redis without its sentinel re-sends every queued task (a full pass): on
+      // a loaded machine it can come after the submission below, and would send the batch's tasks a second time.
+      const sentinel = `${fleet.config.redisPrefix}:reconciler:sentinel`;
+      await waitFor(async () => (await redis.exists(sentinel)) === 1, 30_000, 'the first (full) reconciler pass');
+      const ids: string[] = (
+        await fleet.submitBatch(Array.from({ length: 6 }, (_, i) => ({ type: 'echo', payload: i })))
+      ).map((t: { id: string }) => t.id);
       const prioritized = `${fleet.config.redisPrefix}:${route}:prioritized`;
       const [batch] = await redis.zrange(prioritized, 0, -1);
       expect(batch).toMatch(new RegExp(`^${ids[0]}-0~`));
