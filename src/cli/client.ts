@@ -108,6 +108,7 @@ export async function runStatus(config: Config, taskId?: string): Promise<void> 
     agents: Array<{
       id: string;
       state: string;
+      stateReason?: string;
       live: boolean;
       capabilities: string[];
       types: string[];
@@ -122,6 +123,8 @@ export async function runStatus(config: Config, taskId?: string): Promise<void> 
       `  ${a.id.padEnd(28)} ${a.state.padEnd(10)} ${a.live ? 'live ' : 'stale'} ${a.runningTasks}/${a.concurrency} running  ` +
         `caps [${a.capabilities.join(',')}] types [${a.types.join(',')}]  heartbeat ${Math.round(a.heartbeatAgeMs / 100) / 10}s ago`,
     );
+    // Why an agent is held, warned or degraded (a running agent's reason says nothing new).
+    if (a.stateReason && a.state !== 'running') console.log(`    ${a.state}: ${a.stateReason}`);
   }
   const { tasks } = (await call(config, 'GET', '/v1/tasks?limit=10')) as {
     tasks: Array<{ id: string; type: string; status: string; attempt: number; routable: boolean }>;

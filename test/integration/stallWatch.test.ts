@@ -5,6 +5,7 @@
  * connections, counts that in telemetry, then marks it degraded with the reason shown in `/v1/agents` and
  * `/metrics`; once the tasks are consumed it is running again.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,19 @@ import { STALL_CLEARED_REASON } from '../../src/domain/stall';
 import { Fleet, fileInspector, stopAndVerifyClean, waitFor } from '../helpers/fleet';
 
 const redis = fileInspector();
+const BIN = path.join(__dirname, '..', '..', 'bin', 'taskfleet.js');
+
+/** `taskfleet status` as an operator runs it, against the fleet's API. */
+function status(fleet: Fleet): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [BIN, 'status'],
+      { env: { PATH: process.env.PATH, TASKFLEET_URL: fleet.url, TASKFLEET_API_KEY: fleet.adminKey }, timeout: 30_000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
+    );
+  });
+}
 const AGENT = 'stall-a1';
 const STALL_MS = 1_500;
 
@@ -84,6 +98,7 @@ describe('the stall watch, with an agent that heartbeats but never consumes', ()
       /^stalled: 2 due task\(s\) of route echo~gpu waited \d+ s while it had free slots/,
     );
     expect(view.recycleRequestedAt).toBe(new Date(answer!).toISOString());
+    expect(await status(fleet)).toMatch(/^ {4}degraded: stalled: 2 due task\(s\) of route echo~gpu waited/m);
     const metrics = await fleet.request('GET', '/metrics');
     expect(metrics.body).toMatch(/^taskfleet_stalled_agents\{phase="degraded"\} 1$/m);
     expect(
