@@ -59,6 +59,14 @@ function portsOfProcess(pid: number): Set<number> {
   }
 }
 
+export interface FleetTask {
+  agentId: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  status: string;
+}
+
 export class ShapeFleet {
   readonly prefix: string;
   private readonly dir: string;
@@ -155,10 +163,11 @@ export class ShapeFleet {
   }
 
   /** Every task with where and when it ran (ms). */
-  tasks(): Array<{ agentId: string | null; startedAt: number | null; finishedAt: number | null; status: string }> {
+  tasks(): FleetTask[] {
     return this.db()
-      .prepare<[], { agentId: string | null; startedAt: number | null; finishedAt: number | null; status: string }>(
-        'SELECT agent_id AS agentId, started_at AS startedAt, finished_at AS finishedAt, status FROM tasks',
+      .prepare<[], FleetTask>(
+        `SELECT agent_id AS agentId, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt,
+                status FROM tasks`,
       )
       .all();
   }

@@ -13,7 +13,7 @@ import { PACKAGE_ROOT } from '../../src/version';
 import { cleanupAll, killAllSync } from './processes';
 import { placementShare, routeTasks, type Placement, type WorkerConnections } from './shape';
 import { ShapeFleet } from './shapeFleet';
-import { figure, interruption, sleep, type Figure } from './stats';
+import { figure, interruption, percentiles, sleep, type Figure, type Percentiles } from './stats';
 
 interface ShapeOptions {
   runs: number;
@@ -39,10 +39,13 @@ Figures (each the median over --runs fresh fleets, with min and max):
     - "worker RSS": VmRSS of /proc/<pid>/status, MiB, at the same two moments.
   placement: a fleet like \`taskfleet dev\`'s (worker-general with no capabilities × 8, worker-files [fs] × 4,
     worker-gpu [gpu,cuda] × 2) is sent --placement-tasks generic tasks (type echo, no requirements), one at a
-    time at --placement-rate a second, far below what the general worker alone can run;
+    time at --placement-rate a second, far below what the general worker alone can run, after one warm-up task
+    and 2.5 s (so that every worker consumes the echo route already; that task is left out of the figures);
     - "share on general": of the tasks that started while worker-general ran fewer than 8 other tasks (from
       each task's agent and started/finished times in the store), the share that ran on worker-general.
       Placing generic work on the tightest pool would make it 100 %.
+    - "submit → start": p50 and p99 of each task's createdAt → startedAt in the store (whole ms), since
+      placement is on the hot path;
     - "tasks by worker": where they all ran (median per worker).
 Example: npm run bench:shape -- --runs 5`;
 
@@ -73,6 +76,8 @@ function parseShapeOptions(argv: string[]): ShapeOptions {
     .opts<ShapeOptions>();
 }
 
+const WARM_UP_MS = 2_500;
+
 const PAYLOADS: Record<string, unknown> = { echo: {}, sleep: { ms: 0 }, fail: { times: 0 } };
 
 interface RoutesRun {
@@ -100,10 +105,20 @@ async function routesRun(o: ShapeOptions, run: number): Promise<RoutesRun> {
   }
 }
 
-async function placementRun(o: ShapeOptions, run: number): Promise<Placement> {
+interface PlacementRun extends Placement {
+  /** Submit → start of the generic tasks, ms (the store's millisecond times). */
+  startMs: Percentiles;
+}
+
+async function placementRun(o: ShapeOptions, run: number): Promise<PlacementRun> {
   const fleet = new ShapeFleet(o.redisUrl, `${run}-placement`);
   try {
     await fleet.start(DEV_WORKERS);
+    // A route is learnt by each worker within TASKFLEET_ROUTE_REFRESH_MS (1 s) of its first task: one task
+    // first, then a wait past two refreshes, so that the figure is placement and not every worker's discovery.
+    await fleet.submitOne({ type: 'echo', payload: { warmUp: true } });
+    await fleet.waitFinished(1);
+    await sleep(WARM_UP_MS);
     const t0 = Date.now();
     for (let i = 0; i < o.placementTasks; i++) {
       if (interruption.requested) throw new Error('interrupted');
@@ -111,9 +126,11 @@ async function placementRun(o: ShapeOptions, run: number): Promise<Placement> {
       if (wait > 0) await sleep(wait);
       await fleet.submitOne({ type: 'echo', payload: { i } });
     }
-    await fleet.waitFinished(o.placementTasks);
+    await fleet.waitFinished(o.placementTasks + 1);
     const general = DEV_WORKERS.find((w) => w.capabilities.length === 0)!;
-    return placementShare(fleet.tasks(), general.id, general.concurrency);
+    const tasks = fleet.tasks().filter((t) => t.createdAt >= t0);
+    const startMs = percentiles(tasks.flatMap((t) => (t.startedAt === null ? [] : [t.startedAt - t.createdAt])));
+    return { ...placementShare(tasks, general.id, general.concurrency), startMs };
   } finally {
     await fleet.stop();
   }
@@ -128,7 +145,7 @@ async function main(): Promise<void> {
   if (!(await redisAnswers(o.redisUrl))) throw new Error(`no Redis answers at ${o.redisUrl} (--redis-url)`);
   const loadBefore = os.loadavg();
   const routes: RoutesRun[] = [];
-  const placement: Placement[] = [];
+  const placement: PlacementRun[] = [];
   for (let run = 1; run <= o.runs && !interruption.requested; run++) {
     console.error(`bench:shape: run ${run} of ${o.runs}: routes`);
     routes.push(await routesRun(o, run));
@@ -149,6 +166,8 @@ async function main(): Promise<void> {
     rssAfterMb: figure(routes.map((r) => r.after.rssMb)),
     placementShareOnGeneral: figure(placement.map((p) => p.share)),
     placementWithRoom: figure(placement.map((p) => p.withRoom)),
+    placementStartP50Ms: figure(placement.map((p) => p.startMs.p50)),
+    placementStartP99Ms: figure(placement.map((p) => p.startMs.p99)),
     tasksByWorker: Object.fromEntries(agents.map((a) => [a, figure(placement.map((p) => p.byAgent[a] ?? 0))])),
   };
   const date = new Date().toISOString();
@@ -166,6 +185,9 @@ async function main(): Promise<void> {
   console.log(`placement: taskfleet dev's fleet, ${o.placementTasks} generic echo tasks at ${o.placementRate}/s`);
   console.log(
     `  share on worker-general while it had a free slot: ${show(figures.placementShareOnGeneral, (x) => `${(x * 100).toFixed(1)} %`)} of ${show(figures.placementWithRoom)} tasks`,
+  );
+  console.log(
+    `  submit → start ms, p50 / p99: ${show(figures.placementStartP50Ms)} / ${show(figures.placementStartP99Ms)}`,
   );
   console.log(`  tasks by worker: ${agents.map((a) => `${a} ${figures.tasksByWorker[a]!.median}`).join(', ')}`);
   const file = path.resolve(
