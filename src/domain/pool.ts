@@ -32,6 +32,12 @@ export function poolSignature(input: { capabilities: readonly string[]; types: r
   const capabilities = normalise(input.capabilities, 'capabilities');
   const types = normalise(input.types, 'types');
   if (input.types.length === 0) issues.push({ field: 'types', message: 'name at least one task type' });
+  if (issues.length === 0 && poolKey({ capabilities, types }).length > MAX_POOL_KEY_LENGTH) {
+    issues.push({
+      field: 'types',
+      message: `the pool key (types~capabilities) is over ${MAX_POOL_KEY_LENGTH} characters`,
+    });
+  }
   if (issues.length > 0) throw new ValidationError(issues);
   return { capabilities, types };
 }
@@ -87,6 +93,19 @@ export function placementOrder<P extends PoolSignature>(pools: readonly P[], rou
       (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
   );
   return scored.map((s) => s.p);
+}
+
+/** The longest pool key the stores keep (the T-SQL key column is varchar(900), an index key's limit). */
+export const MAX_POOL_KEY_LENGTH = 900;
+
+/** A pool an operator declared: known (and routable) while none of its workers run. */
+export interface DeclaredPool extends PoolSignature {
+  key: string;
+  /** Why the pool exists, for the operators who read the list; null when not given. */
+  note: string | null;
+  /** The name of the API key (or `cli:<user>`) that declared it. */
+  declaredBy: string;
+  declaredAt: number;
 }
 
 /** A learned pool: the live agents that share one signature, and their capacity. */
