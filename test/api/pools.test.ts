@@ -116,6 +116,20 @@ describe('a declared pool with no live worker makes its tasks routable', () => {
     expect(after.body.queues).toEqual([expect.objectContaining({ route: 'checksum~fs', routable: false })]);
   });
 
+  it('sees a pool another supervisor declared (straight in the store) once its cache refreshes', async () => {
+    const task = await fleet().submit({ type: 'echo', payload: 1, requiredCapabilities: ['gpu'] });
+    expect(task.routable).toBe(false);
+    await fleet().sup.store.declarePool({
+      key: 'echo~gpu',
+      capabilities: ['gpu'],
+      types: ['echo'],
+      note: null,
+      declaredBy: 'elsewhere',
+      declaredAt: Date.now(),
+    });
+    await waitFor(() => routable(task.id), 10_000, 'the declaration to be seen');
+  });
+
   it('counts a task in every pool that covers it', async () => {
     await fleet().submit({ type: 'echo', payload: 1 });
     await fleet().request('POST', '/v1/pools', { types: ['echo'] });
