@@ -4,7 +4,7 @@
  */
 import type { Config } from '../config/config';
 
-async function call(
+export async function call(
   config: Config,
   method: string,
   path: string,
@@ -132,7 +132,7 @@ export async function runStatus(config: Config, taskId?: string): Promise<void> 
   console.log(`recent tasks (${tasks.length})`);
   for (const t of tasks) {
     console.log(
-      `  ${t.id}  ${t.type.padEnd(10)} ${t.status.padEnd(10)} attempt ${t.attempt}${t.routable ? '' : '  (no live worker can run it)'}`,
+      `  ${t.id}  ${t.type.padEnd(10)} ${t.status.padEnd(10)} attempt ${t.attempt}${t.routable ? '' : '  (no live worker or declared pool can run it)'}`,
     );
   }
 }

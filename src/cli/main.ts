@@ -17,6 +17,7 @@ const commands = {
   db: () => import('./db'),
   dev: () => import('./dev'),
   keys: () => import('./keys'),
+  pools: () => import('./pools'),
   processes: () => import('./processes'),
 };
 
@@ -86,6 +87,41 @@ function addClientCommands(program: Command, getConfig: GetConfig): void {
     .description('show a task (with its events), or the fleet: agents and recent tasks')
     .argument('[taskId]')
     .action(async (taskId?: string) => (await commands.client()).runStatus(await getConfig(), taskId));
+}
+
+const typeList = (value: string) => {
+  try {
+    return parseCapabilityList(value, '--types');
+  } catch (err) {
+    throw new InvalidArgumentError(
+      err instanceof ValidationError ? err.issues.map((i) => i.message).join('; ') : String(err),
+    );
+  }
+};
+
+function addPoolsCommands(program: Command, getConfig: GetConfig): void {
+  const pools = program
+    .command('pools')
+    .description('worker pools (a capability set and handler types), learned from workers or declared');
+  pools
+    .command('list')
+    .description('every pool: key, workers, slots, running, backlog, declared or learned')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => (await commands.pools()).runPoolsList(await getConfig(), options));
+  pools
+    .command('declare')
+    .description('declare a pool (admin), so its tasks are routable while it has no worker (scaled to zero)')
+    .option('-c, --capabilities <list>', "the workers' capabilities", capabilityList, [] as string[])
+    .requiredOption('-t, --types <list>', "the workers' handler types, e.g. checksum,echo,sleep", typeList)
+    .option('--note <text>', 'why the pool exists (shown in the list)')
+    .action(async (options: { capabilities: string[]; types: string[]; note?: string }) =>
+      (await commands.pools()).runPoolsDeclare(await getConfig(), options),
+    );
+  pools
+    .command('remove')
+    .description('remove a declared pool by its key (admin); its workers, if any, keep running')
+    .argument('<key>', 'the pool key, e.g. checksum+echo~fs')
+    .action(async (key: string) => (await commands.pools()).runPoolsRemove(await getConfig(), key));
 }
 
 function addKeysCommands(program: Command, getConfig: GetConfig): void {
@@ -163,6 +199,7 @@ export async function main(argv: string[]): Promise<void> {
   // Registered in this order because `--help` lists the commands in it.
   addProcessCommands(program, getConfig);
   addClientCommands(program, getConfig);
+  addPoolsCommands(program, getConfig);
   addKeysCommands(program, getConfig);
   addDbCommands(program, getConfig);
   addBenchCommand(program, getConfig);

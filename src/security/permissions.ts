@@ -61,6 +61,10 @@ export const PERMISSIONS: readonly Permission[] = [
   { method: 'GET', path: '/v1/stats', roles: ALL, what: 'read stats' },
   { method: 'GET', path: '/v1/scaling/pool', roles: ALL, what: "read a worker pool's backlog" },
   { method: 'GET', path: '/v1/audit', roles: ADMIN, what: 'read the audit log' },
+  // pools (not owner-scoped: a pool holds no one's tasks)
+  { method: 'GET', path: '/v1/pools', roles: ALL, what: 'list pools' },
+  { method: 'POST', path: '/v1/pools', roles: ADMIN, what: 'declare pools' },
+  { method: 'DELETE', path: '/v1/pools/:key', roles: ADMIN, what: 'remove declared pools' },
 ];
 
 /** The roles that reach every task. Any other role (a role added later, too) reaches only its own. */

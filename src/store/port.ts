@@ -11,6 +11,7 @@
 import type { AgentEvent, AgentMetrics, AgentRecord, AgentState, StateSource } from '../domain/agent';
 import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../domain/security';
 import type { Route } from '../domain/capabilities';
+import type { DeclaredPool } from '../domain/pool';
 import type { Priority, TaskError, TaskEvent, TaskRecord, TaskStatus } from '../domain/task';
 import type { RetryDecision } from '../domain/transitions';
 
@@ -250,6 +251,17 @@ export interface Store {
     kinds: readonly CountedEventKind[],
     since: number,
   ): Promise<Partial<Record<CountedEventKind, number>>>;
+
+  // ---- declared pools
+  /**
+   * Stores a declared pool unless one with its key exists (idempotent): answers the pool as stored and whether
+   * this call created it (an existing declaration keeps its note, declarer and time).
+   */
+  declarePool(pool: DeclaredPool): Promise<{ pool: DeclaredPool; created: boolean }>;
+  /** Every declared pool, by key. */
+  listDeclaredPools(): Promise<DeclaredPool[]>;
+  /** Deletes a declaration; false when no pool has this key. */
+  removeDeclaredPool(key: string): Promise<boolean>;
 
   // ---- API keys and the audit log
   insertApiKey(key: ApiKeyRecord): Promise<void>;

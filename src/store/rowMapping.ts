@@ -6,6 +6,7 @@
  */
 import type { AgentEvent, AgentMetrics, AgentRecord, AgentState, StateSource } from '../domain/agent';
 import type { Route } from '../domain/capabilities';
+import type { DeclaredPool } from '../domain/pool';
 import type { ApiKeyRecord, AuditEntry, Role } from '../domain/security';
 import type { Priority, TaskError, TaskEvent, TaskEventKind, TaskRecord, TaskStatus } from '../domain/task';
 import type { AgentRegistration, AgentRun, DispatchRow, ExpiredLease, RouteStats } from './port';
@@ -260,6 +261,39 @@ export function mapAuditEntry<Time, Seq>(row: AuditRowOf<Time, Seq>, c: ColumnTy
   };
 }
 
+/** A row of the pools table (both stores): lists as JSON. */
+export interface PoolRowOf<Time> {
+  pool_key: string;
+  capabilities: string;
+  types: string;
+  note: string | null;
+  declared_by: string;
+  declared_at: Time;
+}
+
+export function mapPool<Time>(row: PoolRowOf<Time>, c: ColumnTypes<Time, unknown, unknown>): DeclaredPool {
+  return {
+    key: row.pool_key,
+    capabilities: JSON.parse(row.capabilities) as string[],
+    types: JSON.parse(row.types) as string[],
+    note: row.note,
+    declaredBy: row.declared_by,
+    declaredAt: c.time(row.declared_at),
+  };
+}
+
+/** The parameters of DECLARE_POOL (both stores). */
+export function poolParams(pool: DeclaredPool) {
+  return {
+    key: pool.key,
+    capabilities: JSON.stringify(pool.capabilities),
+    types: JSON.stringify(pool.types),
+    note: pool.note,
+    declaredBy: pool.declaredBy,
+    declaredAt: pool.declaredAt,
+  };
+}
+
 /** A row of ROUTE_STATS (both stores): counts of one route. */
 export interface RouteStatsRowOf<Time> {
   type: string;
@@ -326,5 +360,6 @@ export function rowMappers<Time, Flag, Seq>(c: ColumnTypes<Time, Flag, Seq>) {
     toAuditEntry: (row: AuditRowOf<Time, Seq>) => mapAuditEntry(row, c),
     toRouteStats: (row: RouteStatsRowOf<Time>) => mapRouteStats(row, c),
     toAgentRun: (row: AgentRunRowOf<Time>) => mapAgentRun(row, c),
+    toPool: (row: PoolRowOf<Time>) => mapPool(row, c),
   };
 }

@@ -18,6 +18,7 @@ import type { HttpSettings } from './settings';
 import { errorHandler, notFoundHandler, sendProblem } from './problem';
 import { agentRoutes } from './routes/agents';
 import { auditRoutes } from './routes/audit';
+import { poolRoutes } from './routes/pools';
 import { taskRoutes } from './routes/tasks';
 import type { TaskService } from './taskService';
 
@@ -104,6 +105,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/v1', taskRoutes(deps.tasks, deps.agents));
   app.use('/v1', agentRoutes(deps.store, deps.clock, http.staleAfterMs));
   app.use('/v1', auditRoutes(deps.store));
+  app.use('/v1', poolRoutes({ store: deps.store, clock: deps.clock, directory: deps.agents }));
   for (const router of deps.routers ?? []) app.use('/v1', router);
   app.use(notFoundHandler);
   app.use(errorHandler(log, counters));

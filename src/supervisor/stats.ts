@@ -5,6 +5,7 @@
 import { AGENT_STATES, isLive, type AgentState } from '../domain/agent';
 import { routeKey } from '../domain/capabilities';
 import type { Clock } from '../domain/clock';
+import type { DeclaredPool } from '../domain/pool';
 import type { Store } from '../store/port';
 import { AgentDirectory } from './agentDirectory';
 
@@ -12,6 +13,8 @@ export interface StatsDeps {
   store: Store;
   clock: Clock;
   staleAfterMs: number;
+  /** The declared pools (the supervisor's cached list); read from the store when not given. */
+  declaredPools?: () => Promise<DeclaredPool[]>;
   /** Extra figures to merge in (security counters, …). */
   extra?: () => Record<string, unknown>;
 }
@@ -21,9 +24,10 @@ const ratio = (part: number, whole: number) => (whole === 0 ? null : Math.round(
 export async function fleetStats(deps: StatsDeps, windowSeconds: number): Promise<Record<string, unknown>> {
   const { store, clock, staleAfterMs } = deps;
   const now = clock.now();
-  const [routes, agents, counts] = await Promise.all([
+  const [routes, agents, declared, counts] = await Promise.all([
     store.routeStats(now),
     store.listAgents(),
+    deps.declaredPools ? deps.declaredPools() : store.listDeclaredPools(),
     store.countTaskEvents(['submitted', 'succeeded', 'failed', 'dead'], now - windowSeconds * 1000),
   ]);
   const live = agents.filter((a) => isLive(a, now, staleAfterMs));
@@ -45,7 +49,7 @@ export async function fleetStats(deps: StatsDeps, windowSeconds: number): Promis
       running: r.running,
       dead: r.dead,
       oldestQueuedAgeMs: r.oldestQueuedAt === null ? null : Math.max(0, now - r.oldestQueuedAt),
-      routable: AgentDirectory.routable({ type: r.type, requiredCapabilities: r.capabilities }, live),
+      routable: AgentDirectory.routable({ type: r.type, requiredCapabilities: r.capabilities }, { live, declared }),
     })),
     registry: {
       agents: agents.length,

@@ -135,12 +135,19 @@ function wire(
   const stallWatch = new StallWatch(store, { stallAfterMs: config.stallAfterMs, staleAfterMs }, clock, log, telemetry);
   const admin = new AgentAdmin(store, enforcer, new AuditLog(store, clock), clock, telemetry);
   const counters = createSecurityCounters();
-  const stats = { store, clock, staleAfterMs, extra: () => ({ security: { ...counters } }) };
+  const agents = new AgentDirectory(store, clock, staleAfterMs, undefined, config.routeRefreshMs);
+  const stats = {
+    store,
+    clock,
+    staleAfterMs,
+    declaredPools: () => agents.declared(),
+    extra: () => ({ security: { ...counters } }),
+  };
   const app = createApp({
     store,
     redis,
     tasks,
-    agents: new AgentDirectory(store, clock, staleAfterMs),
+    agents,
     clock,
     log,
     http: settings.http,

@@ -151,6 +151,37 @@ const ROUTES: RouteCase[] = [
     request: fixed(`/v1/agents/${AGENT}`),
   },
   { method: 'GET', path: '/v1/audit', roles: ADMIN, ownership: null, ok: [200], request: fixed('/v1/audit') },
+  { method: 'GET', path: '/v1/pools', roles: ALL, ownership: null, ok: [200], request: fixed('/v1/pools') },
+  {
+    method: 'POST',
+    path: '/v1/pools',
+    roles: ADMIN,
+    ownership: null,
+    // The first admin caller declares it, the next find it declared.
+    ok: [200, 201],
+    request: fixed('/v1/pools', { capabilities: ['fs'], types: ['checksum'] }),
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/pools/:key',
+    roles: ADMIN,
+    ownership: null,
+    ok: [204],
+    request: async (c) => {
+      await c.fleet.sup.store.declarePool({
+        key: 'echo~table',
+        capabilities: ['table'],
+        types: ['echo'],
+        note: null,
+        declaredBy: 'test',
+        declaredAt: Date.now(),
+      });
+      return { path: '/v1/pools/echo~table' };
+    },
+    unchanged: async (c) => {
+      expect((await c.fleet.sup.store.listDeclaredPools()).map((p) => p.key)).toContain('echo~table');
+    },
+  },
 ];
 
 interface Caller {

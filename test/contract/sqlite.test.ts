@@ -195,7 +195,7 @@ describe('sqlite store: schema migrations', () => {
 
   it('applies the later migrations to a database that has migration 1, keeping its data', async () => {
     createVersion1Database();
-    expect(SCHEMA_VERSION).toBe(7);
+    expect(SCHEMA_VERSION).toBe(8);
     const store = await openSqliteStore({ path: file });
     try {
       expect(await store.getTask('old-task')).toMatchObject({
@@ -228,6 +228,15 @@ describe('sqlite store: schema migrations', () => {
       expect(await store.listApiKeys()).toEqual([key]);
       await store.appendAudit({ at: T0, actor: 'k', actorName: 'n', action: 'a', target: 't', ip: null, detail: 1 });
       expect(await store.listAudit({ limit: 5 })).toHaveLength(1);
+      const declared = {
+        key: 'echo~gpu',
+        capabilities: ['gpu'],
+        types: ['echo'],
+        note: null,
+        declaredBy: 'n',
+        declaredAt: T0,
+      };
+      expect(await store.declarePool(declared)).toEqual({ pool: declared, created: true });
       const [fresh] = await store.insertTasks([newTask({ submittedBy: 'k' })]);
       expect(fresh?.task.submittedBy).toBe('k');
     } finally {
@@ -386,7 +395,7 @@ describe('sqlite store: query plans of the fleet and stats queries', () => {
 });
 
 describe('sqlite store: every statement has its twin in the mssql module of the same concern', () => {
-  const CONCERNS = ['tasks', 'lease', 'background', 'agents', 'fleet', 'security', 'schema'] as const;
+  const CONCERNS = ['tasks', 'lease', 'background', 'agents', 'fleet', 'security', 'pools', 'schema'] as const;
 
   /**
    * SQLite statements that are one part of a T-SQL batch: what the batch does in one request, the SQLite
@@ -408,6 +417,7 @@ describe('sqlite store: every statement has its twin in the mssql module of the 
     INSERT_AGENT_EVENT: 'SET_AGENT_STATE',
     RECLAIM_LEASE_REQUEUE: 'RECLAIM_LEASE',
     RECLAIM_LEASE_KILL: 'RECLAIM_LEASE',
+    SELECT_POOL: 'DECLARE_POOL',
   };
   /** The ledger of deployed migrations: SQLite keeps its version in PRAGMA user_version (sqlite/schema.ts). */
   const MSSQL_ONLY = ['SELECT_SCHEMA_VERSION', 'SELECT_SCHEMA_LEDGER'];

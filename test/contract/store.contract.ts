@@ -12,6 +12,7 @@ import { agentContract } from './agents.contract';
 import { backgroundContract } from './background.contract';
 import { fleetContract } from './fleet.contract';
 import { leaseContract } from './lease.contract';
+import { poolsContract } from './pools.contract';
 import { rulesContract } from './rules.contract';
 import { securityContract } from './security.contract';
 import { sensitiveContract } from './sensitive.contract';
@@ -78,6 +79,7 @@ export function storeContract(
     fleetContract(current);
     statsContract(current);
     securityContract(current);
+    poolsContract(current);
     rulesContract(current);
     sensitiveContract(current);
 

@@ -15,6 +15,7 @@ import * as agents from '../../src/store/mssql/statements/agents';
 import * as background from '../../src/store/mssql/statements/background';
 import * as fleet from '../../src/store/mssql/statements/fleet';
 import * as lease from '../../src/store/mssql/statements/lease';
+import * as pools from '../../src/store/mssql/statements/pools';
 import * as schema from '../../src/store/mssql/statements/schema';
 import * as security from '../../src/store/mssql/statements/security';
 import * as tasks from '../../src/store/mssql/statements/tasks';
@@ -28,7 +29,7 @@ const MSSQL = path.join(ROOT, 'src', 'store', 'mssql');
 const isStatement = (v: unknown): v is Statement =>
   typeof v === 'object' && v !== null && 'text' in v && 'params' in v && 'idempotent' in v;
 
-const modules = { agents, background, fleet, lease, schema, security, tasks };
+const modules = { agents, background, fleet, lease, pools, schema, security, tasks };
 const named: Array<[string, Statement]> = Object.values(modules).flatMap((m) =>
   Object.entries(m).flatMap(([k, v]) => (isStatement(v) ? [[k, v] as [string, Statement]] : [])),
 );
@@ -128,7 +129,7 @@ describe('the statements', () => {
 
   it.each(all.map((s) => [s.name, s] as const))('%s names every table with the schema variable', (_n, s) => {
     const bare =
-      /(?<!\[\$\(Schema\)\]\.\[|@)\b(tasks|task_events|routes|agents|agent_events|api_keys|audit_log|schema_version)\b/;
+      /(?<!\[\$\(Schema\)\]\.\[|@)\b(tasks|task_events|routes|agents|agent_events|api_keys|audit_log|pools|schema_version)\b/;
     expect(s.text).not.toMatch(bare);
     expect(s.text).not.toMatch(/\bdbo\./i);
   });
@@ -208,7 +209,17 @@ describe('the statements agree with the migrations', () => {
 
   it('finds every table', () => {
     expect([...tables.keys()].sort()).toEqual(
-      ['agent_events', 'agents', 'api_keys', 'audit_log', 'routes', 'schema_version', 'task_events', 'tasks'].sort(),
+      [
+        'agent_events',
+        'agents',
+        'api_keys',
+        'audit_log',
+        'pools',
+        'routes',
+        'schema_version',
+        'task_events',
+        'tasks',
+      ].sort(),
     );
   });
 

@@ -10,6 +10,7 @@
 import type { AgentEvent, AgentRecord, AgentState } from '../../domain/agent';
 import type { Route } from '../../domain/capabilities';
 import { ConflictError } from '../../domain/errors';
+import type { DeclaredPool } from '../../domain/pool';
 import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../../domain/security';
 import type { TaskError, TaskEvent, TaskEventKind, TaskRecord } from '../../domain/task';
 import type { RetryDecision } from '../../domain/transitions';
@@ -40,6 +41,7 @@ import * as agentStatements from './statements/agents';
 import * as backgroundStatements from './statements/background';
 import * as fleetStatements from './statements/fleet';
 import * as leaseStatements from './statements/lease';
+import * as poolStatements from './statements/pools';
 import { PING } from './statements/schema';
 import * as securityStatements from './statements/security';
 import * as taskStatements from './statements/tasks';
@@ -318,6 +320,25 @@ export class MssqlStore implements Store {
   }
 
   // ---- API keys and the audit log
+
+  // ---- declared pools
+
+  async declarePool(pool: DeclaredPool): Promise<{ pool: DeclaredPool; created: boolean }> {
+    const row = await this.db.one<string, mapping.PoolRow & { created: boolean }>(
+      poolStatements.DECLARE_POOL,
+      mapping.poolParams(pool),
+    );
+    if (!row) throw new Error(`mssql: DECLARE_POOL returned no row for pool ${pool.key}`);
+    return { pool: mapping.toPool(row), created: row.created };
+  }
+
+  async listDeclaredPools(): Promise<DeclaredPool[]> {
+    return (await this.db.all<never, mapping.PoolRow>(poolStatements.SELECT_POOLS, {})).map(mapping.toPool);
+  }
+
+  async removeDeclaredPool(key: string): Promise<boolean> {
+    return (await this.db.all(poolStatements.DELETE_POOL, { key })).length === 1;
+  }
 
   async insertApiKey(key: ApiKeyRecord): Promise<void> {
     await this.db.run(

@@ -30,7 +30,16 @@ export function fromBigint(value: string | number): number {
   return typeof value === 'number' ? value : Number(value);
 }
 
-export { fromJson, registrationParams, toJson, toLease, toRoute, type LeaseDbRow, type RouteRow } from '../rowMapping';
+export {
+  fromJson,
+  poolParams,
+  registrationParams,
+  toJson,
+  toLease,
+  toRoute,
+  type LeaseDbRow,
+  type RouteRow,
+} from '../rowMapping';
 
 /** tedious returns datetime2 as UTC Dates, bit as booleans and bigint as strings. */
 const COLUMNS: rowMapping.ColumnTypes<Date, boolean, string | number> = {
@@ -49,6 +58,7 @@ export type AuditRow = rowMapping.AuditRowOf<Date, string | number>;
 
 export type RouteStatsRow = rowMapping.RouteStatsRowOf<Date>;
 export type AgentRunRow = rowMapping.AgentRunRowOf<Date>;
+export type PoolRow = rowMapping.PoolRowOf<Date>;
 
 export const {
   toTask,
@@ -60,4 +70,5 @@ export const {
   toAuditEntry,
   toRouteStats,
   toAgentRun,
+  toPool,
 } = rowMapping.rowMappers(COLUMNS);

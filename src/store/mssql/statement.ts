@@ -51,6 +51,8 @@ export const COLUMN_LENGTH = {
   prefix: 64,
   target: 1000,
   ip: 100,
+  poolKey: 900,
+  note: 500,
 } as const;
 
 export interface Statement<K extends string = string> {
@@ -78,6 +80,7 @@ export const TABLE = {
   agentEvents: '[$(Schema)].[agent_events]',
   apiKeys: '[$(Schema)].[api_keys]',
   auditLog: '[$(Schema)].[audit_log]',
+  pools: '[$(Schema)].[pools]',
 } as const;
 
 /** The binary collation of every identifier and token column (byte order, case-sensitive, as in SQLite). */

@@ -14,7 +14,16 @@ export function sqliteErrorCode(err: unknown): string | null {
 }
 import * as rowMapping from '../rowMapping';
 
-export { fromJson, registrationParams, toJson, toLease, toRoute, type LeaseDbRow, type RouteRow } from '../rowMapping';
+export {
+  fromJson,
+  poolParams,
+  registrationParams,
+  toJson,
+  toLease,
+  toRoute,
+  type LeaseDbRow,
+  type RouteRow,
+} from '../rowMapping';
 
 /** SQLite returns times as epoch ms (INTEGER), flags as 0/1 and sequence numbers as numbers. */
 const COLUMNS: rowMapping.ColumnTypes<number, number, number> = {
@@ -36,6 +45,7 @@ export type AuditRow = rowMapping.AuditRowOf<number, number>;
 
 export type RouteStatsRow = rowMapping.RouteStatsRowOf<number>;
 export type AgentRunRow = rowMapping.AgentRunRowOf<number>;
+export type PoolRow = rowMapping.PoolRowOf<number>;
 
 export const {
   toTask,
@@ -47,4 +57,5 @@ export const {
   toAuditEntry,
   toRouteStats,
   toAgentRun,
+  toPool,
 } = rowMapping.rowMappers(COLUMNS);

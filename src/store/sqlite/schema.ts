@@ -13,6 +13,7 @@
  * | agent_events  | V1                  | 0001_tasks_and_agents.sql           |                                         |
  * | api_keys      | V2                  | 0002_api_keys_and_audit.sql         |                                         |
  * | audit_log     | V2                  | 0002_api_keys_and_audit.sql         |                                         |
+ * | pools         | V8                  | 0007_pools.sql                      |                                         |
  * | (none)        |                     | 0001's schema_version ledger        | `PRAGMA user_version` holds the version |
  * | (none)        |                     | 0003_roles.sql (database roles)     | one file: its permissions are the roles |
  *
@@ -201,6 +202,21 @@ const V7_TASKS_BY_SUBMITTER = `
 CREATE INDEX IF NOT EXISTS tasks_submitted_by_id ON tasks (submitted_by, id);
 `;
 
+/**
+ * Mirrors sql/migrations/0007_pools.sql: the pools operators declared (src/domain/pool.ts), so a pool scaled to
+ * zero is known. Keyed by `poolKey` (types~capabilities); the lists are JSON arrays, sorted.
+ */
+const V8_POOLS = `
+CREATE TABLE IF NOT EXISTS pools (
+  pool_key     TEXT PRIMARY KEY,
+  capabilities TEXT NOT NULL,                    -- JSON array
+  types        TEXT NOT NULL,                    -- JSON array
+  note         TEXT,
+  declared_by  TEXT NOT NULL,
+  declared_at  INTEGER NOT NULL
+);
+`;
+
 /** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
 export const MIGRATIONS: readonly string[] = [
   V1_INITIAL,
@@ -210,6 +226,7 @@ export const MIGRATIONS: readonly string[] = [
   V5_AGENT_RECYCLE,
   V6_SENSITIVE_TASKS,
   V7_TASKS_BY_SUBMITTER,
+  V8_POOLS,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

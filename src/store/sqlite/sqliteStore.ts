@@ -14,6 +14,7 @@ import Database from 'better-sqlite3';
 import type { AgentEvent, AgentRecord, AgentState } from '../../domain/agent';
 import type { Route } from '../../domain/capabilities';
 import { StoreFullError, UnavailableError } from '../../domain/errors';
+import type { DeclaredPool } from '../../domain/pool';
 import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../../domain/security';
 import type { TaskError, TaskEvent, TaskEventKind, TaskRecord } from '../../domain/task';
 import type { RetryDecision } from '../../domain/transitions';
@@ -41,6 +42,7 @@ import { startCheckpointer, type Checkpointer } from './checkpointer';
 import * as fleet from './fleet';
 import { GroupCommit } from './groupCommit';
 import * as lease from './lease';
+import * as pools from './pools';
 import { sqliteErrorCode, toAgent, toLease, toRoute, toTaskEvent } from './rows';
 import { applySchema } from './schema';
 import * as security from './security';
@@ -279,6 +281,20 @@ class SqliteStore implements Store {
 
   countTaskEvents(kinds: readonly TaskEventKind[], since: number): Promise<Partial<Record<TaskEventKind, number>>> {
     return this.run(() => fleet.countTaskEvents(this.statements, kinds, since));
+  }
+
+  // ---- declared pools
+
+  declarePool(pool: DeclaredPool): Promise<{ pool: DeclaredPool; created: boolean }> {
+    return this.group.write(() => pools.declarePool(this.statements, pool));
+  }
+
+  listDeclaredPools(): Promise<DeclaredPool[]> {
+    return this.run(() => pools.listDeclaredPools(this.statements));
+  }
+
+  removeDeclaredPool(key: string): Promise<boolean> {
+    return this.group.write(() => pools.removeDeclaredPool(this.statements, key));
   }
 
   // ---- API keys and the audit log

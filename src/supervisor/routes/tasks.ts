@@ -26,12 +26,12 @@ function requireJsonObject(req: Request): unknown {
   return req.body;
 }
 
-/** The task views, each marked routable or not against the agents live right now. */
+/** The task views, each marked routable or not against the agents live right now and the declared pools. */
 function taskViews(agents: AgentDirectory) {
   return async (list: TaskRecord[]) => {
-    const live = await agents.live();
+    const routing = await agents.routing();
     return list.map((t) => ({
-      ...taskView(t, AgentDirectory.routable(t, live)),
+      ...taskView(t, AgentDirectory.routable(t, routing)),
       submittedBy: t.submittedBy ?? undefined,
     }));
   };

@@ -7,6 +7,7 @@ import { prepareAgentStatements } from './agents';
 import { prepareBackgroundStatements } from './background';
 import { prepareFleetStatements } from './fleet';
 import { prepareLeaseStatements } from './lease';
+import { preparePoolStatements } from './pools';
 import { prepareSchemaStatements } from './schema';
 import { prepareSecurityStatements } from './security';
 import { prepareTaskStatements } from './tasks';
@@ -19,6 +20,7 @@ export function prepareStatements(db: Database) {
     agents: prepareAgentStatements(db),
     fleet: prepareFleetStatements(db),
     security: prepareSecurityStatements(db),
+    pools: preparePoolStatements(db),
     schema: prepareSchemaStatements(db),
   };
 }
