@@ -67,24 +67,37 @@ describe('chaos: Redis connections go silent', () => {
     }
     submitting = false;
     await submitter;
-    // Every worker still consumes after the last silence: a burst that each of them can serve.
-    await submit(200);
+    // Every worker consumes again after the last silence. An idle worker notices later than a busy one (its
+    // command connection is quiet until its blocking read's watchdog fires), and the others may have drained
+    // the tasks all of them can run by then: tasks keep arriving, a few at a time, until each has claimed one.
+    const firstClaims = () =>
+      f
+        .db()
+        .prepare<[number], { agent_id: string; first: number }>(
+          `SELECT agent_id, MIN(at) AS first FROM task_events WHERE kind = 'started' AND at >= ? GROUP BY agent_id`,
+        )
+        .all(lastAt);
+    await waitFor(
+      async () => {
+        if (firstClaims().length === WORKER_KINDS.length) return true;
+        await submit(10);
+        return false;
+      },
+      60_000,
+      'every worker to claim a task after the last silence',
+      500,
+    );
     await f.waitAllTerminal(90_000);
 
     const report = checkInvariants(f.db(), ids);
-    const consuming = f
-      .db()
-      .prepare<[number], { agent_id: string }>(
-        `SELECT DISTINCT agent_id FROM task_events WHERE kind = 'succeeded' AND at >= ?`,
-      )
-      .all(lastAt)
-      .map((r) => r.agent_id)
-      .sort();
+    const claims = firstClaims().sort((a, b) => a.agent_id.localeCompare(b.agent_id));
+    const consuming = claims.map((r) => r.agent_id);
+    const eachResumed = claims.map((r) => `${r.agent_id} ${((r.first - lastAt) / 1000).toFixed(1)} s`).join(', ');
     reportLine(
       'Redis connections silent ×3 (no FIN, no RST)',
       report,
       recoveries,
-      `consumption resumed after ${resumed.map((x) => x.toFixed(2)).join(' / ')} s, connections silenced ${silenced.join(' + ')}, ${p.connections} opened in all, workers consuming after the last: ${consuming.join(', ')}`,
+      `consumption resumed after ${resumed.map((x) => x.toFixed(2)).join(' / ')} s, connections silenced ${silenced.join(' + ')}, ${p.connections} opened in all, each worker's first claim after the last: ${eachResumed}`,
     );
     expectInvariants(report);
     expect(report.succeeded).toBe(ids.length);
