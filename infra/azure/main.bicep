@@ -74,6 +74,9 @@ param supervisorAllowedIpRanges array = []
 @description('One worker app per pool. See the workerPool type.')
 param workerPools workerPool[]
 
+@description('Pool keys (types~capabilities, comma-separated) the supervisor declares at start (TASKFLEET_POOLS): the pools that scale to zero.')
+param declaredPools string = ''
+
 @description('E-mail address the alert rules notify; empty: the rules fire without notifying anyone.')
 param alertEmail string = ''
 
@@ -203,6 +206,7 @@ var supervisorEnv = [
   // 10 connections a supervisor: see README, Deployment, for the sum every process must stay under.
   { name: 'TASKFLEET_MSSQL_POOL_MAX', value: '10' }
   { name: 'TASKFLEET_ADMIN_API_KEY', secretRef: secretNames.adminApiKey }
+  { name: 'TASKFLEET_POOLS', value: declaredPools }
 ]
 
 var workerEnv = [

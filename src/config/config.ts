@@ -4,7 +4,8 @@
  * every variable.
  */
 import { z } from 'zod';
-import { ConfigError } from '../domain/errors';
+import { ConfigError, ValidationError } from '../domain/errors';
+import { parsePoolKey } from '../domain/pool';
 import { DataKeyRing, dataKeyProblem } from '../security/dataKeys';
 import { mssqlIssues, mssqlToEnv, mssqlVariables, toMssqlConfig, type AzureConfig, type MssqlConfig } from './mssql';
 
@@ -55,6 +56,23 @@ const urlWithHost = (protocol: RegExp) =>
     }
   }, 'must name a host');
 
+/** A comma-separated list of pool keys (`<type>+<type>~<cap>+<cap>`), each as `poolKey` writes it; deduplicated. */
+const poolKeys = z
+  .string()
+  .transform((text) => [...new Set(text.split(',').map((k) => k.trim()))].filter((k) => k !== ''))
+  .superRefine((keys, ctx) => {
+    for (const key of keys) {
+      try {
+        parsePoolKey(key);
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err;
+        const why = 'a sorted, deduplicated, lower-case list of types, "~", then of capabilities, joined by "+"';
+        ctx.addIssue({ code: 'custom', message: `"${key}" is not a pool key: ${why} (e.g. checksum+echo~fs)` });
+        return;
+      }
+    }
+  });
+
 const schema = z.object({
   TASKFLEET_PORT: int(0, 65535).default(8080),
   TASKFLEET_HOST: z.string().trim().min(1).default('0.0.0.0'),
@@ -85,6 +103,7 @@ const schema = z.object({
   TASKFLEET_REAPER_INTERVAL_MS: int(50).default(1_000),
   TASKFLEET_ROUTE_REFRESH_MS: int(50).default(1_000),
   TASKFLEET_DISPATCH_BATCH: int(1, 100).default(10),
+  TASKFLEET_POOLS: poolKeys.default([]),
   TASKFLEET_DEFAULT_MAX_ATTEMPTS: int(1, 100).default(3),
   TASKFLEET_BACKOFF_BASE_MS: int(0).default(1_000),
   TASKFLEET_BACKOFF_MAX_MS: int(0).default(300_000),
@@ -159,6 +178,8 @@ export interface Config {
   routeRefreshMs: number;
   /** Most due tasks of one route and priority carried by one BullMQ job. */
   dispatchBatch: number;
+  /** Pool keys the supervisor declares at start (declared by `config`); config pools no longer listed are removed. */
+  pools: string[];
   defaultMaxAttempts: number;
   backoff: { baseMs: number; maxMs: number };
   defaultTimeoutSeconds: number;
@@ -247,6 +268,7 @@ function toConfig(values: Env): Config {
     reaperIntervalMs: values.TASKFLEET_REAPER_INTERVAL_MS,
     routeRefreshMs: values.TASKFLEET_ROUTE_REFRESH_MS,
     dispatchBatch: values.TASKFLEET_DISPATCH_BATCH,
+    pools: values.TASKFLEET_POOLS,
     defaultMaxAttempts: values.TASKFLEET_DEFAULT_MAX_ATTEMPTS,
     backoff: { baseMs: values.TASKFLEET_BACKOFF_BASE_MS, maxMs: values.TASKFLEET_BACKOFF_MAX_MS },
     defaultTimeoutSeconds: values.TASKFLEET_DEFAULT_TIMEOUT_SECONDS,
@@ -302,6 +324,7 @@ export function configToEnv(c: Config): Record<string, string> {
     TASKFLEET_REAPER_INTERVAL_MS: String(c.reaperIntervalMs),
     TASKFLEET_ROUTE_REFRESH_MS: String(c.routeRefreshMs),
     TASKFLEET_DISPATCH_BATCH: String(c.dispatchBatch),
+    TASKFLEET_POOLS: c.pools.join(','),
     TASKFLEET_DEFAULT_MAX_ATTEMPTS: String(c.defaultMaxAttempts),
     TASKFLEET_BACKOFF_BASE_MS: String(c.backoff.baseMs),
     TASKFLEET_BACKOFF_MAX_MS: String(c.backoff.maxMs),

@@ -31,6 +31,7 @@ import type { Telemetry } from '../telemetry/telemetry';
 import { AgentAdmin } from './agentAdmin';
 import { AgentDirectory } from './agentDirectory';
 import { createApp } from './app';
+import { applyConfiguredPools } from './configuredPools';
 import { HeartbeatEnforcer } from './enforcement';
 import { Loop } from './loop';
 import { TaskMaintenance } from './maintenance';
@@ -206,12 +207,12 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
   const connections = await connect(config, overrides, log, telemetry);
   const parts = wire(config, overrides, { connections, clock, log, telemetry });
   const host = overrides.listen?.host ?? config.host;
-  const { server, url, port } = await listen(parts.app, host, overrides.listen?.port ?? config.port).catch(
-    async (err: unknown) => {
+  const { server, url, port } = await applyConfiguredPools(connections.store, config.pools, clock, log)
+    .then(() => listen(parts.app, host, overrides.listen?.port ?? config.port))
+    .catch(async (err: unknown) => {
       await disconnect(connections, parts.dispatcher);
       throw err;
-    },
-  );
+    });
   const loops = overrides.loops === false ? [] : startLoops(config, parts, log, telemetry);
   log.info({ url, store: connections.store.kind }, 'supervisor listening');
 

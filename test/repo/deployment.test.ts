@@ -57,6 +57,7 @@ const BY_PLATFORM: Record<Platform, Record<string, string>> = {
   compose: {
     TASKFLEET_AZURE_CLIENT_ID: 'no Azure in the local stack: SQL logins, no managed identity',
     TASKFLEET_KEY_VAULT_URL: 'no Azure in the local stack: the secrets come from infra/docker/.env',
+    TASKFLEET_POOLS: 'the local stack runs its one worker service always: no pool scales to zero',
   },
   azure: {
     TASKFLEET_MSSQL_USER: 'SQL authentication; the server is Entra-only (TASKFLEET_MSSQL_AUTH=entra)',
@@ -76,6 +77,7 @@ const BY_ROLE: Record<Role, Record<string, string>> = {
     TASKFLEET_PORT: 'a worker serves no HTTP',
     TASKFLEET_HOST: 'a worker serves no HTTP',
     TASKFLEET_STALL_AFTER_MS: "read only by the supervisor's stall watch",
+    TASKFLEET_POOLS: 'read only by the supervisor, which declares the pools at start',
     TASKFLEET_ADMIN_API_KEY: 'never given to a worker (workers run task handlers): checked below',
   },
 };
@@ -268,6 +270,8 @@ function stand_in(name: string, setting: Setting): string {
     TASKFLEET_MSSQL_PASSWORD: 'Example-Passw0rd',
     APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-0000-0000-000000000000',
     TASKFLEET_DATA_KEY: `k1:${Buffer.alloc(32).toString('base64')}`,
+    // The parameter's value as deployed, so that loadConfig judges the pool keys of main.parameters.json.
+    TASKFLEET_POOLS: String(JSON.parse(read('infra/azure/main.parameters.json')).parameters.declaredPools.value),
   };
   const example = examples[name];
   if (example === undefined) throw new Error(`no stand-in for ${name} (${JSON.stringify(setting)})`);

@@ -48,6 +48,7 @@ const DEFAULTS: Config = {
   reaperIntervalMs: 1_000,
   routeRefreshMs: 1_000,
   dispatchBatch: 10,
+  pools: [],
   defaultMaxAttempts: 3,
   backoff: { baseMs: 1_000, maxMs: 300_000 },
   defaultTimeoutSeconds: 300,
@@ -172,6 +173,7 @@ describe('loadConfig parsing', () => {
       TASKFLEET_REAPER_INTERVAL_MS: '50',
       TASKFLEET_ROUTE_REFRESH_MS: '50',
       TASKFLEET_DISPATCH_BATCH: '25',
+      TASKFLEET_POOLS: ' checksum+echo~fs, echo~,checksum+echo~fs,',
       TASKFLEET_DEFAULT_MAX_ATTEMPTS: '100',
       TASKFLEET_BACKOFF_BASE_MS: '0',
       TASKFLEET_BACKOFF_MAX_MS: '0',
@@ -227,6 +229,7 @@ describe('loadConfig parsing', () => {
       reaperIntervalMs: 50,
       routeRefreshMs: 50,
       dispatchBatch: 25,
+      pools: ['checksum+echo~fs', 'echo~'],
       defaultMaxAttempts: 100,
       backoff: { baseMs: 0, maxMs: 0 },
       defaultTimeoutSeconds: 0.5,
@@ -291,6 +294,8 @@ describe('loadConfig rejects each invalid variable with a ConfigError naming it'
     ['TASKFLEET_ROUTE_REFRESH_MS', '49'],
     ['TASKFLEET_DISPATCH_BATCH', '0'],
     ['TASKFLEET_DISPATCH_BATCH', '101'],
+    ['TASKFLEET_POOLS', 'echo'],
+    ['TASKFLEET_POOLS', 'echo~fs,echo+checksum~fs'],
     ['TASKFLEET_DEFAULT_MAX_ATTEMPTS', '0'],
     ['TASKFLEET_DEFAULT_MAX_ATTEMPTS', '101'],
     ['TASKFLEET_DEFAULT_MAX_ATTEMPTS', '2.5'],
@@ -372,6 +377,23 @@ describe('loadConfig rejects each invalid variable with a ConfigError naming it'
   });
 });
 
+describe('loadConfig TASKFLEET_POOLS', () => {
+  it('reads a list of pool keys, trimmed and deduplicated', () => {
+    expect(loadConfig({ TASKFLEET_POOLS: 'checksum+echo+fail+sleep~fs , echo~cuda+gpu' }).pools).toEqual([
+      'checksum+echo+fail+sleep~fs',
+      'echo~cuda+gpu',
+    ]);
+  });
+
+  it.each(['echo', 'echo+checksum~fs', 'echo~FS', '~fs', 'echo~fs+fs'])(
+    'names the bad key %p in the error, beside the variable',
+    (bad) => {
+      const err = configError({ TASKFLEET_POOLS: `checksum~fs,${bad}` });
+      expect(err.message).toContain(`TASKFLEET_POOLS: "${bad}" is not a pool key`);
+    },
+  );
+});
+
 describe('loadConfig backoff bounds', () => {
   it('rejects a backoff maximum below the base', () => {
     const err = configError({ TASKFLEET_BACKOFF_BASE_MS: '5000', TASKFLEET_BACKOFF_MAX_MS: '4999' });
@@ -429,6 +451,7 @@ describe('configToEnv → loadConfig', () => {
       reaperIntervalMs: 75,
       routeRefreshMs: 60,
       dispatchBatch: 1,
+      pools: ['echo~gpu', 'checksum+sleep~'],
       defaultMaxAttempts: 7,
       backoff: { baseMs: 10, maxMs: 80 },
       defaultTimeoutSeconds: 2.5,
