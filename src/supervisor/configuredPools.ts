@@ -5,12 +5,17 @@
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock';
-import { parsePoolKey } from '../domain/pool';
+import { parsePoolKey, type DeclaredPool } from '../domain/pool';
 import type { Store } from '../store/port';
 
 /** The `declaredBy` of a pool declared by configuration. */
 export const CONFIG_DECLARER = 'config';
 export const CONFIG_NOTE = 'declared by TASKFLEET_POOLS';
+
+/** Whether configuration declared this pool (rather than an admin, whatever the name of their key). */
+export function isConfigured(pool: Pick<DeclaredPool, 'declaredBy' | 'note'>): boolean {
+  return pool.declaredBy === CONFIG_DECLARER && pool.note === CONFIG_NOTE;
+}
 
 export interface ConfiguredPoolChanges {
   declared: string[];
@@ -37,7 +42,8 @@ export async function applyConfiguredPools(
   const wanted = new Set(keys);
   const removed: string[] = [];
   for (const pool of await store.listDeclaredPools()) {
-    if (pool.declaredBy !== CONFIG_DECLARER || wanted.has(pool.key)) continue;
+    // The note too: an API key may be named "config", and its declarations are an admin's.
+    if (!isConfigured(pool) || wanted.has(pool.key)) continue;
     if (await store.removeDeclaredPool(pool.key)) removed.push(pool.key);
   }
   log.info({ configured: keys, declared, removed }, 'configured pools applied (TASKFLEET_POOLS)');

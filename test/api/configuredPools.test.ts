@@ -27,6 +27,15 @@ describe('TASKFLEET_POOLS: pools declared by configuration', () => {
 
   it('removes the config pools no longer listed when supervisors start with a new list, and no admin pool', async () => {
     expect((await fleet().request('POST', '/v1/pools', { types: ['echo'], capabilities: ['cuda'] })).status).toBe(201);
+    // Declared by an API key that happens to be named "config": still an admin's declaration.
+    await fleet().sup.store.declarePool({
+      key: 'fail~',
+      capabilities: [],
+      types: ['fail'],
+      note: null,
+      declaredBy: 'config',
+      declaredAt: Date.now(),
+    });
     // An admin's declaration of a listed key stays the admin's: config only adds what is missing.
     expect((await fleet().request('POST', '/v1/pools', { types: ['sleep'] })).status).toBe(201);
     const config = { ...fleet().config, pools: ['echo~gpu', 'sleep~'] };
@@ -44,13 +53,14 @@ describe('TASKFLEET_POOLS: pools declared by configuration', () => {
       expect(pools.map((p) => [p.key, p.declaredBy])).toEqual([
         ['echo~cuda', 'bootstrap admin'],
         ['echo~gpu', 'config'],
+        ['fail~', 'config'],
         ['sleep~', 'bootstrap admin'],
       ]);
       const res = await fetch(`${restarted[0]!.url}/v1/pools`, {
         headers: { authorization: `Bearer ${fleet().adminKey}` },
       });
       const keys = ((await res.json()) as { pools: Array<{ key: string }> }).pools.map((p) => p.key);
-      expect(keys).toEqual(['echo~cuda', 'echo~gpu', 'sleep~']);
+      expect(keys).toEqual(['echo~cuda', 'echo~gpu', 'fail~', 'sleep~']);
     } finally {
       await Promise.all(restarted.map((s) => s.stop()));
     }
@@ -60,6 +70,6 @@ describe('TASKFLEET_POOLS: pools declared by configuration', () => {
       { store: fleet().sup.store, log: pino({ level: 'silent' }), loops: false, listen: { port: 0 } },
     );
     await bare.stop();
-    expect((await fleet().sup.store.listDeclaredPools()).map((p) => p.key)).toEqual(['echo~cuda', 'sleep~']);
+    expect((await fleet().sup.store.listDeclaredPools()).map((p) => p.key)).toEqual(['echo~cuda', 'fail~', 'sleep~']);
   });
 });
