@@ -29,11 +29,13 @@ function mountSmallFileSystem(dir: string): string | null {
 const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'tf-diskfull-'));
 const cannotMount = mountSmallFileSystem(mountPoint);
 const SUITE = 'a full disk under the embedded store (tmpfs)';
+/** When the skipped suite does run: what it needs that this machine lacks. */
+const RUNS_WHEN = 'it runs as root where `mount -t tmpfs` is allowed (CI here)';
 
 if (cannotMount) {
   fs.rmSync(mountPoint, { recursive: true, force: true });
-  console.warn(`skipped: ${SUITE}: ${cannotMount}`);
-  describe.skip(`${SUITE} (skipped: ${cannotMount})`, () => {
+  console.warn(`skipped: ${SUITE}: ${cannotMount}; ${RUNS_WHEN}`);
+  describe.skip(`${SUITE} (skipped: ${cannotMount}; ${RUNS_WHEN})`, () => {
     it('answers 503, reports not ready, writes nothing, and resumes when space returns', () => undefined);
   });
 } else {
