@@ -3,38 +3,14 @@
  * The key it prints works against the API at once, `keys list` shows it without the key, and after
  * `keys revoke` the API refuses it.
  */
-import { execFile } from 'node:child_process';
 import type { Redis } from 'ioredis';
-import { withoutSecrets } from '../../src/config/config';
 import { API_KEY_PATTERN, hashApiKey } from '../../src/security/apiKeys';
-import { BIN, Fleet, inspector, stopAndVerifyClean } from '../helpers/fleet';
+import { runCli, type CliRun } from '../helpers/cli';
+import { Fleet, inspector, stopAndVerifyClean } from '../helpers/fleet';
 import { expectProblem } from '../helpers/http';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(fleet: Fleet, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      {
-        env: {
-          ...withoutSecrets(process.env),
-          TASKFLEET_SQLITE_PATH: fleet.config.sqlitePath,
-          TASKFLEET_LOG_LEVEL: 'warn',
-        },
-        timeout: 30_000,
-      },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+function cli(fleet: Fleet, args: string[]): Promise<CliRun> {
+  return runCli(args, { TASKFLEET_SQLITE_PATH: fleet.config.sqlitePath });
 }
 
 let redis: Redis;

@@ -3,37 +3,12 @@
  * with the admin key. A declared pool shows in `pools list`, makes its waiting task routable in `status`, and
  * `pools remove` takes it away.
  */
-import { execFile } from 'node:child_process';
 import type { Redis } from 'ioredis';
-import { withoutSecrets } from '../../src/config/config';
-import { BIN, Fleet, inspector, stopAndVerifyClean } from '../helpers/fleet';
+import { runCli, type CliRun } from '../helpers/cli';
+import { Fleet, inspector, stopAndVerifyClean } from '../helpers/fleet';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(fleet: Fleet, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      {
-        env: {
-          ...withoutSecrets(process.env),
-          TASKFLEET_URL: fleet.url,
-          TASKFLEET_API_KEY: fleet.adminKey,
-          TASKFLEET_LOG_LEVEL: 'warn',
-        },
-        timeout: 30_000,
-      },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+function cli(fleet: Fleet, args: string[]): Promise<CliRun> {
+  return runCli(args, { TASKFLEET_URL: fleet.url, TASKFLEET_API_KEY: fleet.adminKey });
 }
 
 let redis: Redis;

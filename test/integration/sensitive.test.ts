@@ -3,19 +3,19 @@
  * file, read back plain by a single read and redacted in lists and the audit log; keys rotate; a supervisor
  * without the key refuses them (400) and answers a clear error for one it cannot open.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import Database from 'better-sqlite3';
-import { dataKeyEnv, withoutSecrets } from '../../src/config/config';
+import { dataKeyEnv } from '../../src/config/config';
 import { DataKeyRing } from '../../src/security/dataKeys';
 import { AuditLog } from '../../src/security/audit';
 import { openSqliteStore } from '../../src/store/sqlite/sqliteStore';
 import { buildSupervisor } from '../../src/supervisor/supervisor';
 import { OPERATOR, makeKeys, type Keys } from '../helpers/apiKeys';
-import { BIN, Fleet, fileInspector, stopAndVerifyClean, waitFor } from '../helpers/fleet';
+import { runCli } from '../helpers/cli';
+import { Fleet, fileInspector, stopAndVerifyClean, waitFor } from '../helpers/fleet';
 import { expectProblem, httpRequest } from '../helpers/http';
 
 const redis = fileInspector();
@@ -114,20 +114,15 @@ describe('sensitive tasks with a real worker', () => {
   });
 
   it('submits a sensitive task from the command line (taskfleet submit --sensitive)', async () => {
-    // Asynchronously: the supervisor runs in this process and must keep answering.
-    const child = spawn(
-      process.execPath,
-      [BIN, 'submit', 'echo', '--payload', JSON.stringify({ ssn: SECRET }), '--sensitive', '--wait'],
-      {
-        env: { ...withoutSecrets(process.env), TASKFLEET_URL: f().url, TASKFLEET_API_KEY: keys.submitter.key },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    // Asynchronously (runCli): the supervisor runs in this process and must keep answering.
+    const {
+      code: status,
+      stdout,
+      stderr,
+    } = await runCli(['submit', 'echo', '--payload', JSON.stringify({ ssn: SECRET }), '--sensitive', '--wait'], {
+      TASKFLEET_URL: f().url,
+      TASKFLEET_API_KEY: keys.submitter.key,
+    });
     expect({ status, stderr }).toEqual({ status: 0, stderr: '' });
     const task = JSON.parse(stdout) as { id: string };
     expect(task).toMatchObject({ status: 'succeeded', sensitive: true, result: { ssn: SECRET } });

@@ -5,29 +5,23 @@
  * connections, counts that in telemetry, then marks it degraded with the reason shown in `/v1/agents` and
  * `/metrics`; once the tasks are consumed it is running again.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { STALL_CLEARED_REASON } from '../../src/domain/stall';
+import { runCli } from '../helpers/cli';
 import { Fleet, fileInspector, stopAndVerifyClean, waitFor } from '../helpers/fleet';
 
 const redis = fileInspector();
-const BIN = path.join(__dirname, '..', '..', 'bin', 'taskfleet.js');
-
-/** `taskfleet status` as an operator runs it, against the fleet's API. */
-function status(fleet: Fleet): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [BIN, 'status'],
-      { env: { PATH: process.env.PATH, TASKFLEET_URL: fleet.url, TASKFLEET_API_KEY: fleet.adminKey }, timeout: 30_000 },
-      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
-    );
-  });
-}
 const AGENT = 'stall-a1';
 const STALL_MS = 1_500;
+
+/** `taskfleet status` as an operator runs it, against the fleet's API. */
+async function status(fleet: Fleet): Promise<string> {
+  const run = await runCli(['status'], { TASKFLEET_URL: fleet.url, TASKFLEET_API_KEY: fleet.adminKey });
+  if (run.code !== 0) throw new Error(`taskfleet status exited ${run.code}: ${run.stderr}`);
+  return run.stdout;
+}
 
 describe('the stall watch, with an agent that heartbeats but never consumes', () => {
   let fleet: Fleet;
