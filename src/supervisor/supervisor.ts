@@ -102,8 +102,10 @@ async function connect(
   telemetry: Telemetry,
 ): Promise<Connections> {
   const ownsStore = overrides.store === undefined;
-  // A store given by a test is sealed too (sealing a sealed store changes nothing).
-  const rawStore = sealStore(overrides.store ?? (await openStore(config, { supervisor: true })), config.dataKeys);
+  // openStore seals the store it opens; a store given by a test is sealed here.
+  const rawStore = overrides.store
+    ? sealStore(overrides.store, config.dataKeys)
+    : await openStore(config, { supervisor: true });
   // Deadlines on every command: a connection gone silent is replaced, so the API, the relay and the reconciler
   // never wait on it for ever.
   const watch = watchAndReport(config.redisCommandTimeoutMs, log, telemetry);
