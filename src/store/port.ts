@@ -106,6 +106,17 @@ export interface DispatchRow {
   traceParent?: string | null;
 }
 
+/** Which queued tasks of one route listQueuedOnRoute returns (see there). */
+export interface RouteQueueQuery {
+  /** Capabilities normalised and sorted, as every Route the store hands out. */
+  route: Route;
+  dueBefore: number;
+  sentBefore: number;
+  /** The last row of the previous page: its notBefore and id. */
+  after?: { notBefore: number; id: string };
+  limit: number;
+}
+
 export interface ExpiredLease {
   id: string;
   attempt: number;
@@ -205,6 +216,11 @@ export interface Store {
    * last dispatch (submission, requeue or a previous re-send) and `notBefore` are both at or before it.
    */
   listQueuedForDispatch(opts: { afterId?: string; dueBefore?: number; limit: number }): Promise<DispatchRow[]>;
+  /**
+   * Queued tasks of one route whose notBefore is at or before `dueBefore` and whose last dispatch is at or
+   * before `sentBefore`, oldest notBefore first (ties by id), after the keyset `after` when given; at most `limit`.
+   */
+  listQueuedOnRoute(opts: RouteQueueQuery): Promise<DispatchRow[]>;
   /** Records that these queued tasks were just (re-)sent. */
   markDispatched(taskIds: string[], now: number): Promise<void>;
   /** Every route any task was ever submitted on. */

@@ -201,6 +201,7 @@ const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
   'listOverdue',
   'expireTask',
   'listQueuedForDispatch',
+  'listQueuedOnRoute',
   'markDispatched',
   'listRoutes',
   'registerAgent',

@@ -1,9 +1,10 @@
 /**
  * Small pieces both adapters use the same way: the lease key of a fenced write, the cache of task-list
- * statements (one per combination of filters present), and the answer of countTaskEvents.
+ * statements (one per combination of filters present), the answer of countTaskEvents, and where a route's
+ * queue starts.
  */
 import type { TaskEventKind } from '../domain/task';
-import type { LeaseRef, TaskFilter } from './port';
+import type { LeaseRef, RouteQueueQuery, TaskFilter } from './port';
 
 /** The parameters of a write fenced by a lease: the task, the attempt (fencing token), its holder, the time. */
 export type LeaseKey = { taskId: string; attempt: number; agentId: string; now: number };
@@ -62,4 +63,17 @@ export function countsByKind(
   for (const kind of kinds) counts[kind] = 0;
   for (const row of rows) counts[row.kind as TaskEventKind] = row.n;
   return counts;
+}
+
+/**
+ * The keyset before every task of a route: the earliest time datetime2 holds (0001-01-01, which the mssql driver
+ * can still bind) and the empty id. A first page then runs the statement of every later page, with the same
+ * range seek on not_before, rather than a second statement or an `@after IS NULL OR …` that no seek can serve.
+ */
+const ROUTE_QUEUE_START = { notBefore: -62_135_596_800_000, id: '' } as const;
+
+/** listQueuedOnRoute's keyset, from the start of the route when no page came before. */
+export function routeQueueAfter(query: RouteQueueQuery): { afterNotBefore: number; afterId: string } {
+  const after = query.after ?? ROUTE_QUEUE_START;
+  return { afterNotBefore: after.notBefore, afterId: after.id };
 }

@@ -2,7 +2,7 @@
 import type { RetryDecision } from '../../src/domain/transitions';
 import type { DispatchRow } from '../../src/store/port';
 import type { CurrentStore } from './store.contract';
-import { claim, eventKinds, LEASE_MS, leaseOf, mustGet, submit, T0 } from './fixtures';
+import { claim, eventKinds, LEASE_MS, leaseOf, mustGet, newTask, submit, T0 } from './fixtures';
 
 export function backgroundContract(store: CurrentStore): void {
   describe('listExpiredLeases and requeueExpiredLease', () => {
@@ -185,6 +185,92 @@ export function backgroundContract(store: CurrentStore): void {
       const running = await claim(store(), await submit(store()), 'agent-a', T0);
       await expect(store().markDispatched([running.id, 'missing'], T0 + 50_000)).resolves.toBeUndefined();
       expect(await mustGet(store(), running.id)).toEqual(running);
+    });
+  });
+
+  describe('listQueuedOnRoute', () => {
+    const ids = (rows: DispatchRow[]) => rows.map((r) => r.id);
+    const route = { type: 'resize', capabilities: ['fs', 'gpu'] };
+    const onRoute = (overrides: Parameters<typeof submit>[1] = {}) =>
+      submit(store(), { type: 'resize', requiredCapabilities: ['gpu', 'fs'], ...overrides });
+
+    it('lists the queued tasks of that route only, due and last sent by the given times, by notBefore then id', async () => {
+      const late = await onRoute({ notBefore: T0 + 2_000 });
+      // Inserted against id order: ties sort by id, not by insertion.
+      const [smaller, larger] = [newTask().id, newTask().id];
+      const tieSecond = await onRoute({ id: larger, notBefore: T0 + 1_000 });
+      const tieFirst = await onRoute({ id: smaller, notBefore: T0 + 1_000 });
+      const oldest = await onRoute({ priority: 'high' });
+      await submit(store(), { type: 'echo', requiredCapabilities: ['fs', 'gpu'] });
+      await submit(store(), { type: 'resize', requiredCapabilities: ['gpu'] });
+      await submit(store(), { type: 'resize', requiredCapabilities: ['fs', 'gpu', 'ssd'] });
+      const notDue = await onRoute({ notBefore: T0 + 10_001 });
+      const resent = await onRoute();
+      await store().markDispatched([resent.id], T0 + 20_000);
+      await claim(store(), await onRoute());
+      await store().requestCancel((await onRoute()).id, T0 + 1);
+
+      const rows = await store().listQueuedOnRoute({
+        route,
+        dueBefore: T0 + 10_000,
+        sentBefore: T0 + 10_000,
+        limit: 10,
+      });
+      expect(ids(rows)).toEqual([oldest.id, tieFirst.id, tieSecond.id, late.id]);
+      expect(rows[0]).toEqual({
+        id: oldest.id,
+        attempt: 0,
+        type: 'resize',
+        requiredCapabilities: ['fs', 'gpu'],
+        priority: 'high',
+        notBefore: T0,
+      });
+      const later = await store().listQueuedOnRoute({
+        route,
+        dueBefore: T0 + 20_000,
+        sentBefore: T0 + 20_000,
+        limit: 10,
+      });
+      expect(ids(later)).toEqual([oldest.id, resent.id, tieFirst.id, tieSecond.id, late.id, notDue.id]);
+      const dueOnly = await store().listQueuedOnRoute({
+        route,
+        dueBefore: T0 + 1_000,
+        sentBefore: T0 + 20_000,
+        limit: 10,
+      });
+      expect(ids(dueOnly)).toEqual([oldest.id, resent.id, tieFirst.id, tieSecond.id]);
+    });
+
+    it('pages by the (notBefore, id) keyset without overlap, at most limit a page', async () => {
+      const expected: string[] = [];
+      for (const notBefore of [T0, T0, T0 + 1, T0 + 1, T0 + 1, T0 + 2])
+        expected.push((await onRoute({ notBefore })).id);
+      const query = { route, dueBefore: T0 + 5, sentBefore: T0 + 5, limit: 2 };
+      const pages: string[][] = [];
+      let after: { notBefore: number; id: string } | undefined;
+      // Bounded: a keyset that does not move on would otherwise page forever.
+      for (let turn = 0; turn < 10; turn++) {
+        const page = await store().listQueuedOnRoute({ ...query, ...(after ? { after } : {}) });
+        if (page.length === 0) break;
+        pages.push(ids(page));
+        const last = page[page.length - 1]!;
+        after = { notBefore: last.notBefore, id: last.id };
+      }
+      expect(pages).toEqual([expected.slice(0, 2), expected.slice(2, 4), expected.slice(4, 6)]);
+      const midTie = { notBefore: T0 + 1, id: expected[2]! };
+      expect(ids(await store().listQueuedOnRoute({ ...query, limit: 10, after: midTie }))).toEqual(expected.slice(3));
+    });
+
+    it('gives nothing for a route no task was submitted on', async () => {
+      await onRoute();
+      await submit(store());
+      const query = { dueBefore: T0 + 1_000, sentBefore: T0 + 1_000, limit: 10 };
+      expect(await store().listQueuedOnRoute({ ...query, route: { type: 'unknown', capabilities: [] } })).toEqual([]);
+      expect(await store().listQueuedOnRoute({ ...query, route: { type: 'resize', capabilities: ['ssd'] } })).toEqual(
+        [],
+      );
+      const generic = await store().listQueuedOnRoute({ ...query, route: { type: 'echo', capabilities: [] } });
+      expect(generic.map((r) => [r.type, r.requiredCapabilities])).toEqual([['echo', []]]);
     });
   });
 }

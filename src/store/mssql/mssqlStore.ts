@@ -8,7 +8,7 @@
  * Opened by open.ts, which checks the schema version first.
  */
 import type { AgentEvent, AgentRecord, AgentState } from '../../domain/agent';
-import type { Route } from '../../domain/capabilities';
+import { routeKey, type Route } from '../../domain/capabilities';
 import { ConflictError } from '../../domain/errors';
 import type { DeclaredPool } from '../../domain/pool';
 import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../../domain/security';
@@ -28,15 +28,17 @@ import type {
   LeaseRef,
   NewTask,
   RenewResult,
+  RouteQueueQuery,
   RouteStats,
   Store,
   TaskFilter,
 } from '../port';
-import { countsByKind, leaseKey, TaskListStatements, type LeaseKey } from '../shared';
+import { countsByKind, leaseKey, routeQueueAfter, TaskListStatements, type LeaseKey } from '../shared';
 import type { Recordsets, SqlClient } from './client';
 import { isUniqueViolation } from './errors';
 import { decisionParams, runMsHead } from './lease';
 import * as mapping from './rows';
+import { COLUMN_LENGTH } from './statement';
 import * as agentStatements from './statements/agents';
 import * as backgroundStatements from './statements/background';
 import * as fleetStatements from './statements/fleet';
@@ -202,6 +204,20 @@ export class MssqlStore implements Store {
             dueBefore: opts.dueBefore,
             limit: opts.limit,
           });
+    return rows.map(mapping.toDispatch);
+  }
+
+  async listQueuedOnRoute(query: RouteQueueQuery): Promise<DispatchRow[]> {
+    const key = routeKey(query.route.type, query.route.capabilities);
+    // A key longer than the column cannot be a route's.
+    if (key.length > COLUMN_LENGTH.routeKey) return [];
+    const rows = await this.db.all<string, mapping.DispatchDbRow>(backgroundStatements.SELECT_QUEUED_ON_ROUTE, {
+      routeKey: key,
+      dueBefore: query.dueBefore,
+      sentBefore: query.sentBefore,
+      ...routeQueueAfter(query),
+      limit: query.limit,
+    });
     return rows.map(mapping.toDispatch);
   }
 

@@ -37,6 +37,8 @@ export const param = {
 /** Column lengths the parameters are declared with (see sql/migrations). */
 export const COLUMN_LENGTH = {
   taskId: 64,
+  /** routes.route_key: a type and up to 32 capabilities of 64 characters. */
+  routeKey: 2200,
   token: 64,
   agentId: 450,
   keyId: 450,

@@ -3,9 +3,11 @@
  * and re-dispatch. Twin of the T-SQL batches of `mssql/statements/background.ts`: what one batch does there is
  * a function here, which the caller runs inside one IMMEDIATE transaction (the row read is the row written).
  */
+import { routeKey } from '../../domain/capabilities';
 import type { TaskRecord } from '../../domain/task';
 import type { RetryDecision } from '../../domain/transitions';
-import type { CancelOutcome, DispatchRow } from '../port';
+import type { CancelOutcome, DispatchRow, RouteQueueQuery } from '../port';
+import { routeQueueAfter } from '../shared';
 import { toDispatch, toTask } from './rows';
 import type { SqliteStatements } from './statements';
 import { appendOutcomeEvent, appendTaskEvent } from './tasks';
@@ -93,5 +95,17 @@ export function listQueuedForDispatch(
     opts.dueBefore === undefined
       ? statements.background.selectQueued.all({ afterId, limit: opts.limit })
       : statements.background.selectDue.all({ afterId, dueBefore: opts.dueBefore, limit: opts.limit });
+  return rows.map(toDispatch);
+}
+
+/** Queued tasks of one route, due and last sent by the given times, by (notBefore, id) after the keyset. */
+export function listQueuedOnRoute(statements: SqliteStatements, query: RouteQueueQuery): DispatchRow[] {
+  const rows = statements.background.selectOnRoute.all({
+    routeKey: routeKey(query.route.type, query.route.capabilities),
+    dueBefore: query.dueBefore,
+    sentBefore: query.sentBefore,
+    ...routeQueueAfter(query),
+    limit: query.limit,
+  });
   return rows.map(toDispatch);
 }

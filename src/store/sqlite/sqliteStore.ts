@@ -32,6 +32,7 @@ import type {
   LeaseRef,
   NewTask,
   RenewResult,
+  RouteQueueQuery,
   RouteStats,
   Store,
   TaskFilter,
@@ -216,6 +217,10 @@ class SqliteStore implements Store {
 
   listQueuedForDispatch(opts: { afterId?: string; dueBefore?: number; limit: number }): Promise<DispatchRow[]> {
     return this.run(() => background.listQueuedForDispatch(this.statements, opts));
+  }
+
+  listQueuedOnRoute(query: RouteQueueQuery): Promise<DispatchRow[]> {
+    return this.run(() => background.listQueuedOnRoute(this.statements, query));
   }
 
   markDispatched(taskIds: string[], now: number): Promise<void> {

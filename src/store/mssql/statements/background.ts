@@ -199,6 +199,41 @@ ORDER BY id;`,
 });
 
 /**
+ * SELECT_QUEUED_ON_ROUTE: queued tasks of the route @routeKey due at or before @dueBefore and last sent at or
+ * before @sentBefore, by (not_before, id) after the keyset (@afterNotBefore, @afterId).
+ *
+ * The route's id comes first, by its hash (UX_routes_route_hash): @routeKey is varchar, as routes.route_key is, so
+ * HASHBYTES reads the same bytes as the persisted route_hash. With the id in a variable the task query is one
+ * seek on IX_tasks_status_route (status, route_id, then a not_before range), whose rows come in (not_before, id)
+ * order since the clustered key ends every nonclustered key: TOP stops early, with no sort. dispatched_at is not
+ * in the index; its check rides the lookup that fetches the columns anyway. `not_before >= @afterNotBefore`
+ * bounds the seek, the OR only trims its first not_before. An unknown route leaves @routeId NULL: no rows.
+ * Params: @routeKey, @dueBefore, @sentBefore, @afterNotBefore, @afterId, @limit. Result: dispatch rows.
+ */
+export const SELECT_QUEUED_ON_ROUTE = statement('SELECT_QUEUED_ON_ROUTE', {
+  idempotent: true,
+  params: {
+    routeKey: param.varchar(COLUMN_LENGTH.routeKey),
+    dueBefore: param.time,
+    sentBefore: param.time,
+    afterNotBefore: param.time,
+    afterId: param.varchar(COLUMN_LENGTH.taskId),
+    limit: param.int,
+  },
+  text: `
+DECLARE @routeId int;
+SELECT @routeId = id
+FROM ${TABLE.routes} WITH (READPAST, READCOMMITTEDLOCK)
+WHERE route_hash = CAST(HASHBYTES('SHA2_256', @routeKey) AS binary(32));
+SELECT TOP (@limit) ${DISPATCH_COLUMNS}
+FROM ${TABLE.tasks} WITH (READPAST, READCOMMITTEDLOCK)
+WHERE status = 'queued' AND route_id = @routeId
+  AND not_before >= @afterNotBefore AND not_before <= @dueBefore
+  AND (not_before > @afterNotBefore OR id > @afterId) AND dispatched_at <= @sentBefore
+ORDER BY not_before, id;`,
+});
+
+/**
  * MARK_DISPATCHED: stamps the queued tasks among @ids as just sent. Idempotent. Unknown ids and tasks that
  * are not queued are ignored. Params: @ids (JSON array of task ids), @now. Result: none.
  */

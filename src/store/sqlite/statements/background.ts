@@ -79,6 +79,21 @@ SELECT ${DISPATCH_COLUMNS} FROM ${QUEUED_INDEX}
 WHERE status = 'queued' AND id > @afterId AND dispatched_at <= @dueBefore AND not_before <= @dueBefore
 ORDER BY id LIMIT @limit`;
 
+/**
+ * SELECT_QUEUED_ON_ROUTE: queued tasks of one route due at or before @dueBefore and last sent at or before
+ * @sentBefore, by (not_before, id) after the keyset (@afterNotBefore, @afterId). Params: @routeKey, @dueBefore,
+ * @sentBefore, @afterNotBefore, @afterId, @limit. Named index: its (status, route_key) prefix and not_before range
+ * reach the route's due tasks already in order; the plan must not rest on the planner's choice, since
+ * tasks_queued_dispatch also holds every queued task's times, but in id order (a walk over every queued task of
+ * every route). Rows sharing a not_before are sorted by id among themselves (the index ends in the rowid, not the
+ * id); `not_before >= @afterNotBefore` is what bounds the seek, the OR only trims its first not_before.
+ */
+export const SELECT_QUEUED_ON_ROUTE = `
+SELECT ${DISPATCH_COLUMNS} FROM tasks INDEXED BY tasks_status_route_not_before
+WHERE status = 'queued' AND route_key = @routeKey AND not_before >= @afterNotBefore AND not_before <= @dueBefore
+  AND (not_before > @afterNotBefore OR id > @afterId) AND dispatched_at <= @sentBefore
+ORDER BY not_before, id LIMIT @limit`;
+
 /** MARK_DISPATCHED: stamps queued tasks as just sent. Params: @ids (JSON array), @now. */
 export const MARK_DISPATCHED = `
 UPDATE tasks SET dispatched_at = @now WHERE status = 'queued' AND id IN (SELECT value FROM json_each(@ids))`;
@@ -87,6 +102,15 @@ interface TaskKey {
   taskId: string;
   attempt: number;
   now: number;
+}
+
+interface RouteQueueParams {
+  routeKey: string;
+  dueBefore: number;
+  sentBefore: number;
+  afterNotBefore: number;
+  afterId: string;
+  limit: number;
 }
 
 export function prepareBackgroundStatements(db: Database) {
@@ -102,6 +126,7 @@ export function prepareBackgroundStatements(db: Database) {
     selectDue: db.prepare<{ afterId: string; dueBefore: number; limit: number }, DispatchDbRow>(
       SELECT_DUE_FOR_DISPATCH,
     ),
+    selectOnRoute: db.prepare<RouteQueueParams, DispatchDbRow>(SELECT_QUEUED_ON_ROUTE),
     markDispatched: db.prepare<{ ids: string; now: number }>(MARK_DISPATCHED),
   };
 }
