@@ -392,6 +392,14 @@ describe('sqlite store: query plans of the fleet and stats queries', () => {
     const sorts = rows.filter((r) => r.detail.startsWith('USE TEMP B-TREE'));
     expect(sorts.map((r) => [r.parent, r.detail])).toEqual([[0, 'USE TEMP B-TREE FOR GROUP BY']]);
   });
+
+  it('SELECT_QUEUED_ON_ROUTE seeks one route from the keyset and sorts only the rows sharing a not_before', () => {
+    const params = { routeKey: 'echo~', dueBefore: T0, sentBefore: T0, afterNotBefore: 0, afterId: '', limit: 10 };
+    expect(plan(backgroundSql.SELECT_QUEUED_ON_ROUTE, params).map((r) => r.detail)).toEqual([
+      'SEARCH tasks USING INDEX tasks_status_route_not_before (status=? AND route_key=? AND not_before>? AND not_before<?)',
+      'USE TEMP B-TREE FOR LAST TERM OF ORDER BY',
+    ]);
+  });
 });
 
 describe('sqlite store: every statement has its twin in the mssql module of the same concern', () => {
