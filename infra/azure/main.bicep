@@ -182,6 +182,7 @@ var commonEnv = [
   { name: 'TASKFLEET_REAPER_INTERVAL_MS', value: '1000' }
   { name: 'TASKFLEET_ROUTE_REFRESH_MS', value: '1000' }
   { name: 'TASKFLEET_DISPATCH_BATCH', value: '10' }
+  { name: 'TASKFLEET_SPILL_AFTER_MS', value: '1000' }
   { name: 'TASKFLEET_DEFAULT_MAX_ATTEMPTS', value: '3' }
   { name: 'TASKFLEET_BACKOFF_BASE_MS', value: '1000' }
   { name: 'TASKFLEET_BACKOFF_MAX_MS', value: '300000' }
@@ -190,7 +191,6 @@ var commonEnv = [
   { name: 'TASKFLEET_MAX_BODY_BYTES', value: '33554432' }
   { name: 'TASKFLEET_RESULT_MAX_BYTES', value: '1048576' }
   { name: 'TASKFLEET_DRAIN_TIMEOUT_MS', value: string(drainTimeoutMs) }
-  { name: 'TASKFLEET_WORKER_QUEUE_WARN', value: '32' }
   { name: 'TASKFLEET_RATE_LIMIT_PER_SECOND', value: '200' }
   { name: 'TASKFLEET_RATE_LIMIT_BURST', value: '400' }
   { name: 'TASKFLEET_LOG_LEVEL', value: 'info' }

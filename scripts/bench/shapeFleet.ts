@@ -28,7 +28,7 @@ export interface WorkerShape {
 const TERMINAL = [...TERMINAL_STATUSES].map((s) => `'${s}'`).join(', ');
 
 /** The local TCP ports of a process's sockets (empty where /proc cannot be read). */
-function portsOfProcess(pid: number): Set<number> {
+export function portsOfProcess(pid: number): Set<number> {
   try {
     const inodes = new Set<string>();
     for (const fd of readdirSync(`/proc/${pid}/fd`)) {

@@ -40,7 +40,7 @@ Figures (each the median over --runs fresh fleets, with min and max):
   placement: a fleet like \`taskfleet dev\`'s (worker-general with no capabilities × 8, worker-files [fs] × 4,
     worker-gpu [gpu,cuda] × 2) is sent --placement-tasks generic tasks (type echo, no requirements), one at a
     time at --placement-rate a second, far below what the general worker alone can run, after one warm-up task
-    and 2.5 s (so that every worker consumes the echo route already; that task is left out of the figures);
+    and 2.5 s (so that the supervisor's view of the pools is warm; that task is left out of the figures);
     - "share on general": of the tasks that started while worker-general ran fewer than 8 other tasks (from
       each task's agent and started/finished times in the store), the share that ran on worker-general.
       Placing generic work on the tightest pool would make it 100 %.
@@ -114,8 +114,8 @@ async function placementRun(o: ShapeOptions, run: number): Promise<PlacementRun>
   const fleet = new ShapeFleet(o.redisUrl, `${run}-placement`);
   try {
     await fleet.start(DEV_WORKERS);
-    // A route is learnt by each worker within TASKFLEET_ROUTE_REFRESH_MS (1 s) of its first task: one task
-    // first, then a wait past two refreshes, so that the figure is placement and not every worker's discovery.
+    // One task first, then a wait, so that the figure is placement and not the fleet's start (before pools,
+    // every worker learnt a route within TASKFLEET_ROUTE_REFRESH_MS of its first task).
     await fleet.submitOne({ type: 'echo', payload: { warmUp: true } });
     await fleet.waitFinished(1);
     await sleep(WARM_UP_MS);

@@ -103,6 +103,7 @@ const schema = z.object({
   TASKFLEET_REAPER_INTERVAL_MS: int(50).default(1_000),
   TASKFLEET_ROUTE_REFRESH_MS: int(50).default(1_000),
   TASKFLEET_DISPATCH_BATCH: int(1, 100).default(10),
+  TASKFLEET_SPILL_AFTER_MS: int(100).default(1_000),
   TASKFLEET_POOLS: poolKeys.default([]),
   TASKFLEET_DEFAULT_MAX_ATTEMPTS: int(1, 100).default(3),
   TASKFLEET_BACKOFF_BASE_MS: int(0).default(1_000),
@@ -113,7 +114,6 @@ const schema = z.object({
   TASKFLEET_RESULT_MAX_BYTES: int(1).default(1024 * 1024),
   TASKFLEET_CHECKSUM_ROOT: z.string().trim().min(1).optional(),
   TASKFLEET_DRAIN_TIMEOUT_MS: int(0).default(25_000),
-  TASKFLEET_WORKER_QUEUE_WARN: int(1).default(32),
   TASKFLEET_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TASKFLEET_LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   TASKFLEET_TELEMETRY_FILE: z.string().trim().min(1).optional(),
@@ -178,6 +178,8 @@ export interface Config {
   routeRefreshMs: number;
   /** Most due tasks of one route and priority carried by one BullMQ job. */
   dispatchBatch: number;
+  /** How long a due task waits in a busy pool before the supervisor moves it to a covering pool with a free slot. */
+  spillAfterMs: number;
   /** Pool keys the supervisor declares at start (declared by `config`); config pools no longer listed are removed. */
   pools: string[];
   defaultMaxAttempts: number;
@@ -190,7 +192,6 @@ export interface Config {
   /** The directory the `checksum` handler may read under; null: the worker's working directory. */
   checksumRoot: string | null;
   drainTimeoutMs: number;
-  workerQueueWarn: number;
   logLevel: Env['TASKFLEET_LOG_LEVEL'];
   logFormat: Env['TASKFLEET_LOG_FORMAT'];
   /** Application Insights connection string (a secret); telemetry goes to Azure only when it is set. */
@@ -268,6 +269,7 @@ function toConfig(values: Env): Config {
     reaperIntervalMs: values.TASKFLEET_REAPER_INTERVAL_MS,
     routeRefreshMs: values.TASKFLEET_ROUTE_REFRESH_MS,
     dispatchBatch: values.TASKFLEET_DISPATCH_BATCH,
+    spillAfterMs: values.TASKFLEET_SPILL_AFTER_MS,
     pools: values.TASKFLEET_POOLS,
     defaultMaxAttempts: values.TASKFLEET_DEFAULT_MAX_ATTEMPTS,
     backoff: { baseMs: values.TASKFLEET_BACKOFF_BASE_MS, maxMs: values.TASKFLEET_BACKOFF_MAX_MS },
@@ -277,7 +279,6 @@ function toConfig(values: Env): Config {
     resultMaxBytes: values.TASKFLEET_RESULT_MAX_BYTES,
     checksumRoot: values.TASKFLEET_CHECKSUM_ROOT ?? null,
     drainTimeoutMs: values.TASKFLEET_DRAIN_TIMEOUT_MS,
-    workerQueueWarn: values.TASKFLEET_WORKER_QUEUE_WARN,
     logLevel: values.TASKFLEET_LOG_LEVEL,
     logFormat: values.TASKFLEET_LOG_FORMAT,
     appInsightsConnectionString: values.APPLICATIONINSIGHTS_CONNECTION_STRING ?? null,
@@ -324,6 +325,7 @@ export function configToEnv(c: Config): Record<string, string> {
     TASKFLEET_REAPER_INTERVAL_MS: String(c.reaperIntervalMs),
     TASKFLEET_ROUTE_REFRESH_MS: String(c.routeRefreshMs),
     TASKFLEET_DISPATCH_BATCH: String(c.dispatchBatch),
+    TASKFLEET_SPILL_AFTER_MS: String(c.spillAfterMs),
     TASKFLEET_POOLS: c.pools.join(','),
     TASKFLEET_DEFAULT_MAX_ATTEMPTS: String(c.defaultMaxAttempts),
     TASKFLEET_BACKOFF_BASE_MS: String(c.backoff.baseMs),
@@ -334,7 +336,6 @@ export function configToEnv(c: Config): Record<string, string> {
     TASKFLEET_RESULT_MAX_BYTES: String(c.resultMaxBytes),
     ...(c.checksumRoot ? { TASKFLEET_CHECKSUM_ROOT: c.checksumRoot } : {}),
     TASKFLEET_DRAIN_TIMEOUT_MS: String(c.drainTimeoutMs),
-    TASKFLEET_WORKER_QUEUE_WARN: String(c.workerQueueWarn),
     TASKFLEET_LOG_LEVEL: c.logLevel,
     TASKFLEET_LOG_FORMAT: c.logFormat,
     ...(c.telemetryFile ? { TASKFLEET_TELEMETRY_FILE: c.telemetryFile } : {}),

@@ -1,24 +1,27 @@
 /**
- * Sends dispatch messages (task id + attempt) to the BullMQ queue of each task's route.
+ * Sends dispatch messages (task id + attempt) to BullMQ queues: each task to the queue its placement chooses
+ * (placement.ts: the queue of a worker pool that covers its route).
  *
- * A dispatch travels alone or in a batch. Alone, its job id is `<taskId>-<attempt>`, so sending it twice is
- * harmless: BullMQ ignores an add whose job id exists. Due tasks of one route and priority sent together
- * travel in batches of up to `batchSize` per job, which a worker claims and runs together: Redis, the
- * supervisor and the worker then pay for one job rather than one per task. A batch's job has an id of its
- * own, and the route's marker hash maps each of its dispatches to it, so `missing` still answers per task.
- * Markers are written before the job (a marker without its job reads as missing, which is safe) and removed by
- * the worker that ran the dispatch.
+ * A dispatch travels alone or in a batch. Alone, its job id is `<taskId>-<attempt>`, so sending it twice to one
+ * queue is harmless: BullMQ ignores an add whose job id exists; and a dispatch in two queues is harmless too,
+ * since a claim is conditional on the attempt. Due tasks of one route and priority sent together to one queue
+ * travel in batches of up to `batchSize` per job, which a worker claims and runs together: Redis, the supervisor
+ * and the worker then pay for one job rather than one per task. A batch's job has an id of its own, and the
+ * queue's marker hash maps each of its dispatches to it, so `missing` still answers per task. Markers are
+ * written before the job (a marker without its job reads as missing, which is safe) and removed by the worker
+ * that ran the dispatch. A job is named by its route, so a queue's contents say what they are for.
  *
  * Jobs are removed from Redis once processed; the task and its result live in SQL.
  */
 import { randomBytes } from 'node:crypto';
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { routeKey } from '../domain/capabilities';
+import { routeKey, type Route } from '../domain/capabilities';
 import { QUEUE_PRIORITY, dispatchMessage, jobId, type DispatchMessage, type DispatchRef } from '../domain/task';
 import type { DispatchRow } from '../store/port';
 import { UnavailableError } from '../domain/errors';
 import { withTimeout } from '../domain/timeout';
+import { parking, type Placement } from './placement';
 
 /** Jobs per Redis transaction when many are enqueued. */
 const ADD_CHUNK = 100;
@@ -28,6 +31,8 @@ export interface DispatcherOptions {
   batchSize?: number;
   /** How long a send waits for Redis before it gives up. */
   timeoutMs?: number;
+  /** Which queue each task goes to (default: its route's parking queue, which no worker consumes). */
+  placement?: Placement;
 }
 
 interface OutgoingJob {
@@ -40,6 +45,7 @@ export class Dispatcher {
   private readonly queues = new Map<string, Queue<DispatchMessage>>();
   private readonly batchSize: number;
   private readonly timeoutMs: number;
+  readonly placement: Placement;
 
   constructor(
     readonly redis: Redis,
@@ -48,48 +54,61 @@ export class Dispatcher {
   ) {
     this.batchSize = opts.batchSize ?? 1;
     this.timeoutMs = opts.timeoutMs ?? 2_000;
+    this.placement = opts.placement ?? parking;
   }
 
-  queueFor(route: string): Queue<DispatchMessage> {
-    let q = this.queues.get(route);
+  queueFor(name: string): Queue<DispatchMessage> {
+    let q = this.queues.get(name);
     if (!q) {
-      q = new Queue<DispatchMessage>(route, { connection: this.redis, prefix: this.prefix });
+      q = new Queue<DispatchMessage>(name, { connection: this.redis, prefix: this.prefix });
       // Errors surface on the add() calls; the queue's own error events would only duplicate them.
       q.on('error', () => undefined);
-      this.queues.set(route, q);
+      this.queues.set(name, q);
     }
     return q;
   }
 
-  /** The hash mapping each batched dispatch of `route` (`<taskId>-<attempt>`) to its batch's job id. */
-  markerKey(route: string): string {
-    return `${this.prefix}:${route}:taskfleet-batches`;
+  /** The hash mapping each batched dispatch in `queue` (`<taskId>-<attempt>`) to its batch's job id. */
+  markerKey(queue: string): string {
+    return `${this.prefix}:${queue}:taskfleet-batches`;
   }
 
   /**
-   * Enqueues every row on its route's queue. Rejects at once when Redis is not connected, and after
-   * `timeoutMs` when it stops answering: BullMQ itself would wait for a reconnect, and nothing is lost by
-   * giving up since SQL has the task and the reconciler re-sends it.
+   * Enqueues every row on the queue its placement chooses, or on `queue` when given (the supervisor moving
+   * waiting tasks to a pool with free slots). Rejects at once when Redis is not connected, and after `timeoutMs`
+   * when it stops answering: BullMQ itself would wait for a reconnect, and nothing is lost by giving up since
+   * SQL has the task and the reconciler re-sends it.
    */
-  async send(rows: readonly DispatchRow[], now = Date.now()): Promise<void> {
+  async send(rows: readonly DispatchRow[], now = Date.now(), queue?: string): Promise<void> {
     if (rows.length === 0) return;
     this.assertConnected();
-    const byRoute = new Map<string, DispatchRow[]>();
+    if (queue === undefined) await this.placement.prepare?.(rows.filter((r) => r.notBefore <= now).map(routeOf));
+    // queue → route → rows: a job holds dispatches of one route.
+    const byQueue = new Map<string, Map<string, DispatchRow[]>>();
     for (const row of rows) {
-      const key = routeKey(row.type, row.requiredCapabilities);
+      const route = routeOf(row);
+      const target = queue ?? this.placement.place(route, row.notBefore <= now);
+      const byRoute = byQueue.get(target) ?? new Map<string, DispatchRow[]>();
+      byQueue.set(target, byRoute);
+      const key = routeKey(route.type, route.capabilities);
       const list = byRoute.get(key);
       if (list) list.push(row);
       else byRoute.set(key, [row]);
     }
-    const adds = [...byRoute].map(([route, list]) => this.addJobs(route, this.jobsFor(list, now)));
+    const adds = [...byQueue].map(([target, byRoute]) =>
+      this.addJobs(
+        target,
+        [...byRoute].flatMap(([route, list]) => this.jobsFor(route, list, now)),
+      ),
+    );
     await withTimeout(Promise.all(adds), this.timeoutMs, 'enqueue');
   }
 
   /**
-   * Sends dispatches of `route` on as one job again (a worker hands on what it could not take): same task
-   * type and BullMQ priority, a new job id, and their markers pointing at it.
+   * Sends dispatches on as one job again in `queue` (a worker hands on what it could not take): same name and
+   * BullMQ priority, a new job id, and their markers pointing at it.
    */
-  async sendOn(route: string, name: string, refs: readonly DispatchRef[], priority: number | undefined): Promise<void> {
+  async sendOn(queue: string, name: string, refs: readonly DispatchRef[], priority: number | undefined): Promise<void> {
     if (refs.length === 0) return;
     this.assertConnected();
     // Always as a batch (its own id, markers), even of one: the old markers of these dispatches name the job
@@ -99,36 +118,56 @@ export class Dispatcher {
       refs: [...refs],
       opts: { ...JOB_DEFAULTS, jobId: batchJobId(refs[0]!), priority },
     };
-    await withTimeout(this.addJobs(route, [job]), this.timeoutMs, 'enqueue');
+    await withTimeout(this.addJobs(queue, [job]), this.timeoutMs, 'enqueue');
   }
 
   /** Removes the markers of batched dispatches that have run (best effort: a stale marker only costs a check). */
-  async forget(route: string, refs: readonly DispatchRef[]): Promise<void> {
+  async forget(queue: string, refs: readonly DispatchRef[]): Promise<void> {
     if (refs.length === 0 || this.redis.status !== 'ready') return;
-    await this.redis.hdel(this.markerKey(route), ...refs.map(refId));
+    await this.redis.hdel(this.markerKey(queue), ...refs.map(refId));
   }
 
   /**
-   * The rows whose dispatch is not in Redis (flushed, lost, or removed without a claim). The markers of those
-   * whose batch's job is gone are dropped: the caller sends them again, alone or in a batch with new markers.
+   * The rows whose dispatch is in none of the queues it may be consumed from (placement.queuesFor): flushed,
+   * lost, removed without a claim, or parked in a route's queue while a pool now covers the route. The markers
+   * of those whose batch's job is gone are dropped: the caller sends them again, alone or in a batch with new
+   * markers.
    */
   async missing(rows: readonly DispatchRow[]): Promise<DispatchRow[]> {
     if (rows.length === 0) return [];
     this.assertConnected();
-    const route = (row: DispatchRow) => routeKey(row.type, row.requiredCapabilities);
-    const id = (row: DispatchRow) => jobId(row.id, row.attempt);
-    const ownJob = await this.exists(rows.map((row) => `${this.prefix}:${route(row)}:${id(row)}`));
-    const unsent = rows.filter((_, i) => !ownJob[i]);
+    await this.placement.prepare?.();
+    const places = rows.flatMap((row) =>
+      this.placement.queuesFor(routeOf(row)).map((queue) => ({ row, queue, id: jobId(row.id, row.attempt) })),
+    );
+    const ownJob = await this.exists(places.map((p) => `${this.prefix}:${p.queue}:${p.id}`));
+    const present = new Set(places.filter((_, i) => ownJob[i]).map((p) => p.row));
+    const unsent = places.filter((p) => !present.has(p.row));
     if (unsent.length === 0) return [];
-    const batchOf = await this.pipelined(unsent.map((row) => ['hget', this.markerKey(route(row)), id(row)]));
-    const marked = unsent
-      .map((row, i) => ({ row, batch: batchOf[i] as string | null }))
-      .filter((b) => b.batch !== null);
-    const batchJob = await this.exists(marked.map((b) => `${this.prefix}:${route(b.row)}:${b.batch!}`));
-    const present = new Set(marked.filter((_, i) => batchJob[i]).map((b) => b.row));
-    const stale = marked.filter((b) => !present.has(b.row));
-    if (stale.length > 0) await this.pipelined(stale.map((b) => ['hdel', this.markerKey(route(b.row)), id(b.row)]));
-    return unsent.filter((row) => !present.has(row));
+    const batchOf = await this.pipelined(unsent.map((p) => ['hget', this.markerKey(p.queue), p.id]));
+    const marked = unsent.map((p, i) => ({ ...p, batch: batchOf[i] as string | null })).filter((b) => b.batch !== null);
+    const batchJob = await this.exists(marked.map((b) => `${this.prefix}:${b.queue}:${b.batch!}`));
+    marked.forEach((b, i) => {
+      if (batchJob[i]) present.add(b.row);
+    });
+    const stale = marked.filter((b, i) => !batchJob[i]);
+    if (stale.length > 0) await this.pipelined(stale.map((b) => ['hdel', this.markerKey(b.queue), b.id]));
+    return rows.filter((row) => !present.has(row));
+  }
+
+  /**
+   * Removes a queue and everything in it from Redis (a parking queue whose doorbells are re-sent from SQL).
+   * Refuses, by throwing, while a job of it is being processed.
+   */
+  async removeQueue(name: string): Promise<void> {
+    const q = this.queueFor(name);
+    try {
+      await q.obliterate({ force: false });
+      await this.redis.del(this.markerKey(name));
+    } finally {
+      this.queues.delete(name);
+      await q.close().catch(() => undefined);
+    }
   }
 
   async close(): Promise<void> {
@@ -144,14 +183,13 @@ export class Dispatcher {
    * The jobs for one route's rows, in order: due rows of one priority in batches of up to `batchSize`, a
    * delayed row (or any row, without batching) alone under its own id.
    */
-  private jobsFor(rows: readonly DispatchRow[], now: number): OutgoingJob[] {
+  private jobsFor(route: string, rows: readonly DispatchRow[], now: number): OutgoingJob[] {
     const jobs: OutgoingJob[] = [];
     const open = new Map<string, DispatchRow[]>();
     const close = (batch: DispatchRow[]) => {
-      const first = batch[0]!;
       const refs = batch.map(rowRef);
       const id = refs.length === 1 ? refId(refs[0]!) : batchJobId(refs[0]!);
-      jobs.push({ name: first.type, refs, opts: { ...jobOptions(first, now), jobId: id } });
+      jobs.push({ name: route, refs, opts: { ...jobOptions(batch[0]!, now), jobId: id } });
     };
     for (const row of rows) {
       if (this.batchSize === 1 || row.notBefore > now) {
@@ -170,7 +208,7 @@ export class Dispatcher {
     return jobs;
   }
 
-  private addJobs(route: string, jobs: readonly OutgoingJob[]): Promise<unknown> {
+  private addJobs(queue: string, jobs: readonly OutgoingJob[]): Promise<unknown> {
     const markers: Record<string, string> = {};
     let marked = false;
     for (const job of jobs) {
@@ -179,8 +217,8 @@ export class Dispatcher {
       marked = true;
     }
     // Sent first on the same connection: Redis has the markers before it has the jobs they name.
-    const writes: Promise<unknown>[] = marked ? [this.redis.hset(this.markerKey(route), markers)] : [];
-    const q = this.queueFor(route);
+    const writes: Promise<unknown>[] = marked ? [this.redis.hset(this.markerKey(queue), markers)] : [];
+    const q = this.queueFor(queue);
     if (jobs.length === 1) {
       // One job: a plain add is one script call, where addBulk wraps it in MULTI/EXEC.
       const job = jobs[0]!;
@@ -208,6 +246,10 @@ export class Dispatcher {
       return reply[1];
     });
   }
+}
+
+function routeOf(row: DispatchRow): Route {
+  return { type: row.type, capabilities: row.requiredCapabilities };
 }
 
 const JOB_DEFAULTS: JobsOptions = { removeOnComplete: true, removeOnFail: true };

@@ -1,5 +1,5 @@
 /**
- * The supervisor process: the HTTP API plus the background loops (reconciler, lease reaper, deadline
+ * The supervisor process: the HTTP API plus the background loops (reconciler, rebalancer, lease reaper, deadline
  * expiry, heartbeat enforcer, stall watch). Every loop is safe with several supervisors running against one store.
  *
  * `buildSupervisor` is the one place its object graph is built: `taskfleet supervisor`, `taskfleet dev`,
@@ -35,6 +35,8 @@ import { applyConfiguredPools } from './configuredPools';
 import { HeartbeatEnforcer } from './enforcement';
 import { Loop } from './loop';
 import { TaskMaintenance } from './maintenance';
+import { PoolPlacement } from './poolPlacement';
+import { Rebalancer } from './rebalancer';
 import { fleetRoutes } from './routes/fleet';
 import { scalingRoutes } from './routes/scaling';
 import { supervisorSettings, type HttpOverrides } from './settings';
@@ -62,6 +64,10 @@ export interface Supervisor {
   port: number;
   store: Store;
   dispatcher: Dispatcher;
+  /** Which pool each task goes to. */
+  placement: PoolPlacement;
+  /** Moves tasks waiting behind a busy pool, and the tasks of routes a new pool covers. */
+  rebalancer: Rebalancer;
   reconciler: Reconciler;
   maintenance: TaskMaintenance;
   enforcer: HeartbeatEnforcer;
@@ -85,6 +91,8 @@ interface Connections {
 
 interface Parts {
   dispatcher: Dispatcher;
+  placement: PoolPlacement;
+  rebalancer: Rebalancer;
   reconciler: Reconciler;
   maintenance: TaskMaintenance;
   enforcer: HeartbeatEnforcer;
@@ -130,7 +138,24 @@ function wire(
   const { store, redis } = connections;
   const settings = supervisorSettings(config, overrides.http);
   const { staleAfterMs, enforcement } = settings;
-  const dispatcher = new Dispatcher(redis, config.redisPrefix, { batchSize: config.dispatchBatch });
+  const agents = new AgentDirectory(store, clock, staleAfterMs, undefined, config.routeRefreshMs);
+  const placement = new PoolPlacement({
+    directory: agents,
+    redis,
+    prefix: config.redisPrefix,
+    clock,
+    refreshMs: rebalanceIntervalMs(config),
+    log,
+  });
+  const dispatcher = new Dispatcher(redis, config.redisPrefix, { batchSize: config.dispatchBatch, placement });
+  const rebalancer = new Rebalancer(
+    store,
+    dispatcher,
+    placement,
+    { spillAfterMs: config.spillAfterMs, routesRefreshMs: config.routeRefreshMs },
+    clock,
+    log,
+  );
   const tasks = new TaskService(store, dispatcher, config, clock, log, telemetry);
   const reconciler = new Reconciler(store, dispatcher, { graceMs: config.reconcileIntervalMs }, clock, log);
   const maintenance = new TaskMaintenance(store, dispatcher, clock, log, telemetry);
@@ -138,7 +163,6 @@ function wire(
   const stallWatch = new StallWatch(store, { stallAfterMs: config.stallAfterMs, staleAfterMs }, clock, log, telemetry);
   const admin = new AgentAdmin(store, enforcer, new AuditLog(store, clock), clock, telemetry);
   const counters = createSecurityCounters();
-  const agents = new AgentDirectory(store, clock, staleAfterMs, undefined, config.routeRefreshMs);
   const stats = {
     store,
     clock,
@@ -163,7 +187,24 @@ function wire(
     ],
   });
   const gauges = new FleetGauges(stats, telemetry);
-  return { dispatcher, reconciler, maintenance, enforcer, stallWatch, admin, counters, gauges, app };
+  return {
+    dispatcher,
+    placement,
+    rebalancer,
+    reconciler,
+    maintenance,
+    enforcer,
+    stallWatch,
+    admin,
+    counters,
+    gauges,
+    app,
+  };
+}
+
+/** How often tasks waiting behind a busy pool are looked for, and the pools' view refreshed: a few times per wait. */
+function rebalanceIntervalMs(config: Config): number {
+  return Math.max(50, Math.floor(config.spillAfterMs / 4));
 }
 
 /** Closes what `connect` opened, and the dispatcher's queues on that Redis connection. */
@@ -189,9 +230,11 @@ async function listen(
 }
 
 function startLoops(config: Config, parts: Parts, log: Logger, telemetry: Telemetry): Loop[] {
-  const { reconciler, maintenance, enforcer, stallWatch, gauges } = parts;
+  const { reconciler, rebalancer, maintenance, enforcer, stallWatch, gauges } = parts;
   return [
     new Loop('reconciler', config.reconcileIntervalMs, () => reconciler.reconcile(), log),
+    new Loop('rebalancer', rebalanceIntervalMs(config), () => rebalancer.pass(), log),
+    new Loop('parking queue pruning', config.reconcileIntervalMs, () => rebalancer.pruneParkingQueues(), log),
     new Loop('lease reaper', config.reaperIntervalMs, () => maintenance.reapExpiredLeases(), log),
     new Loop('deadline expiry', config.reaperIntervalMs, () => maintenance.expireOverdue(), log),
     new Loop('heartbeat enforcer', config.heartbeatIntervalMs, () => enforcer.enforceHeartbeats(), log),
@@ -231,7 +274,11 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
       log.info('supervisor stopped');
     })());
 
-  const { dispatcher, reconciler, maintenance, enforcer, stallWatch, admin, counters } = parts;
+  const { dispatcher, placement, rebalancer, reconciler, maintenance, enforcer, stallWatch, admin, counters } = parts;
   const { store } = connections;
-  return { url, port, store, dispatcher, reconciler, maintenance, enforcer, stallWatch, admin, counters, stop };
+  return {
+    ...{ url, port, store, dispatcher, placement, rebalancer, reconciler, maintenance, enforcer, stallWatch, admin },
+    counters,
+    stop,
+  };
 }

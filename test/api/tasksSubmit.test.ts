@@ -71,7 +71,7 @@ describe('POST /v1/tasks', () => {
 
     // The BullMQ job exists under the route key, carries a pointer (never the task) and has a priority.
     const job = await redis.hgetall(f.jobKey(t));
-    expect(job.name).toBe('echo');
+    expect(job.name).toBe('echo~'); // named by its route
     // A pointer into SQL and the task's trace, never the task itself.
     const withTrace = await f.sup.store.getTask(t.id);
     expect(JSON.parse(job.data ?? 'null')).toEqual({ taskId: t.id, attempt: 0, traceParent: withTrace?.traceParent });

@@ -157,6 +157,14 @@ if (cannotMount) {
 
       fs.rmSync(filler);
       await waitFor(async () => (await f.request('GET', '/readyz')).status === 200, 20_000, 'ready again');
+      // The worker's heartbeats failed while the disk was full, so its pool left the live ones (this fleet runs
+      // no loops, whose rebalancer would place what waited once it came back): wait for it to be live again.
+      const back = Date.now();
+      await waitFor(
+        async () => ((await f.sup.store.getAgent('disk-full-worker'))?.lastHeartbeatAt ?? 0) > back,
+        20_000,
+        'a heartbeat after space returned',
+      );
       const after = await f.submit({ type: 'disk-full-gate', payload: { gate, bytes: 10 } });
       const again = await f.submitBatch([6, 7].map(bigTask));
       const done = await f.waitTerminal([running.id, after.id, ...again.map((t: { id: string }) => t.id)]);

@@ -1,15 +1,15 @@
 /**
- * Flow control: how much work a worker takes and from where. One BullMQ consumer per route the worker
- * serves, all sharing one concurrency limit in tasks (Slots). A job carries one dispatch or a dispatch batch;
- * the worker runs what its free slots take and sends the rest on as a job of its own, gives each slot back as
- * its task ends, and sets every consumer's fetch limit in jobs (see Slots.limitFor). It takes no work once a
- * drain or stop began, nor while the registry holds the agent.
+ * Flow control: how much work a worker takes and from where. One BullMQ consumer, on the queue of the worker's
+ * pool (src/dispatch/placement.ts), whatever routes exist: a worker holds three Redis connections (commands,
+ * producer, and this consumer's blocking one). Its concurrency limit is counted in tasks (Slots). A job carries
+ * one dispatch or a dispatch batch; the worker runs what its free slots take and sends the rest on as a job of
+ * its own, gives each slot back as its task ends, and sets the consumer's fetch limit in jobs (see
+ * Slots.limitFor). It takes no work once a drain or stop began, nor while the registry holds the agent.
  */
 import { Worker as QueueConsumer, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { CLAIM_REFUSED_STATES, type AgentState } from '../../src/domain/agent';
-import { routeKey, workerServesRoute, type Route } from '../../src/domain/capabilities';
 import { dispatchRefs, type DispatchMessage, type DispatchRef } from '../../src/domain/task';
 import { isBatchJob, type Dispatcher } from '../../src/dispatch/dispatcher';
 import type { Executor } from './executor';
@@ -17,15 +17,12 @@ import type { WorkerEvents } from './lifecycle';
 import { Slots } from './slots';
 
 export interface FlowControlOptions {
-  /** What this worker offers: the routes it consumes are the ones these cover. */
-  types: readonly string[];
-  capabilities: readonly string[];
+  /** The queue of this worker's pool (its pool key). */
+  queue: string;
   concurrency: number;
-  /** The command connection every consumer shares (each also opens one blocking connection of its own). */
+  /** The command connection the consumer uses (it also opens one blocking connection of its own). */
   connection: Redis;
   redisPrefix: string;
-  /** Past this many routes, a warning: each costs a blocking Redis connection. */
-  routeWarnAt: number;
   dispatcher: Pick<Dispatcher, 'sendOn' | 'forget'>;
   executor: Pick<Executor, 'execute'>;
   /** Learns the registry's state for this agent now (called when a claim was refused). */
@@ -38,6 +35,7 @@ export interface FlowControlOptions {
 const REFUSING: ReadonlySet<AgentState> = new Set(CLAIM_REFUSED_STATES);
 
 export class FlowControl {
+  /** Keyed by queue name: the pool's queue once consuming. */
   private readonly consumers = new Map<string, QueueConsumer<DispatchMessage>>();
   private readonly slots: Slots;
   private taking = true;
@@ -47,9 +45,9 @@ export class FlowControl {
     this.slots = new Slots(options.concurrency, () => this.applySlots());
   }
 
-  /** The routes consumed, by queue name. */
-  get routes(): string[] {
-    return [...this.consumers.keys()];
+  /** The queue consumed (the pool key), once consuming. */
+  get queue(): string | null {
+    return this.consumers.size > 0 ? this.options.queue : null;
   }
 
   /** The registry state that keeps this worker from taking work, if any. */
@@ -61,20 +59,11 @@ export class FlowControl {
     return this.slots.free;
   }
 
-  /** Starts a consumer for every one of `routes` this worker serves and does not consume yet. */
-  serve(routes: readonly Route[]): void {
-    for (const route of routes) {
-      const key = routeKey(route.type, route.capabilities);
-      if (!this.taking || this.consumers.has(key) || !workerServesRoute(this.options, route)) continue;
-      this.consumers.set(key, this.createConsumer(key));
-      this.options.log.info({ route: key }, 'consuming route');
-      if (this.consumers.size === this.options.routeWarnAt + 1) {
-        this.options.log.warn(
-          { routes: this.consumers.size },
-          'this worker consumes many routes: each holds one blocking Redis connection; split the fleet into pools',
-        );
-      }
-    }
+  /** Starts consuming the pool's queue (once). */
+  consume(): void {
+    const { queue } = this.options;
+    if (!this.taking || this.consumers.has(queue)) return;
+    this.consumers.set(queue, this.createConsumer(queue));
   }
 
   /**

@@ -1,7 +1,6 @@
 /**
  * The worker process's lifecycle (states and events in lifecycle.ts): it registers as an agent, heartbeats,
- * takes work through flow control (one BullMQ consumer per route it serves, picking up routes that appear
- * later), and drains or stops.
+ * takes work through flow control (one BullMQ consumer, on its pool's queue), and drains or stops.
  *
  * - `start()`: connect, register, heartbeat, consume. A start that fails releases what it opened.
  * - `drain(timeoutMs)`: take no new work, let running tasks finish within the timeout, hand the rest back to
@@ -19,6 +18,8 @@ import type { AgentState } from '../../src/domain/agent';
 import { covers } from '../../src/domain/capabilities';
 import { systemClock, type Clock } from '../../src/domain/clock';
 import { Dispatcher } from '../../src/dispatch/dispatcher';
+import { ownPool } from '../../src/dispatch/placement';
+import { poolKey } from '../../src/domain/pool';
 import type { AgentRegistration } from '../../src/store/port';
 import { VERSION } from '../../src/version';
 import { recycle } from '../../src/dispatch/redisWatch';
@@ -64,12 +65,15 @@ export interface WorkerStatus {
   readonly heldBy: AgentState | null;
   readonly runningTasks: number;
   readonly freeSlots: number;
-  readonly routes: readonly string[];
+  /** The queue consumed: the worker's pool key (null before it consumes). */
+  readonly queue: string | null;
 }
 
 export class WorkerRuntime {
   readonly id: string;
   readonly types: readonly string[];
+  /** The key of this worker's pool (its capabilities and handler types), which names the queue it consumes. */
+  readonly pool: string;
   private readonly emitter: WorkerEvents = new EventEmitter<WorkerEventMap>();
   private readonly lifecycle = new Lifecycle(this.emitter);
   private readonly handlers: ReadonlyMap<string, TaskHandler<any, any>>;
@@ -79,7 +83,6 @@ export class WorkerRuntime {
   private parts: Parts | null = null;
   private startup: Promise<void> | null = null;
   private shutdown: Promise<void> | null = null;
-  private routeTimer: NodeJS.Timeout | null = null;
   /** A stop during a drain ends the drain's wait early. */
   private graceCut = false;
   private endGrace: (() => void) | null = null;
@@ -92,6 +95,7 @@ export class WorkerRuntime {
     const usable = options.handlers.filter((h) => covers(options.capabilities, h.capabilities ?? []));
     this.handlers = new Map(usable.map((h) => [h.type, h]));
     this.types = [...this.handlers.keys()].sort();
+    this.pool = poolKey({ capabilities: [...new Set(options.capabilities)].sort(), types: [...this.types] });
   }
 
   /** State changes, tasks started and finished, registry holds: what tests and embedders await. */
@@ -114,7 +118,7 @@ export class WorkerRuntime {
       heldBy: this.parts?.flow.heldBy ?? null,
       runningTasks: this.runningTasks,
       freeSlots: this.parts?.flow.freeSlots ?? this.options.concurrency,
-      routes: this.parts?.flow.routes ?? [],
+      queue: this.parts?.flow.queue ?? null,
     };
   }
 
@@ -185,7 +189,7 @@ export class WorkerRuntime {
       parts.heartbeat.start();
       parts.telemetry.agentStateChanged(this.id, null, registered.state, 'registered');
       parts.flow.applyRegistryState(registered.state);
-      parts.flow.serve(await parts.store.listRoutes());
+      parts.flow.consume();
     } catch (err) {
       this.lifecycle.moveTo('stopping');
       await parts.flow.close();
@@ -197,16 +201,15 @@ export class WorkerRuntime {
     }
     this.parts = parts;
     this.lifecycle.moveTo('running');
-    this.scheduleRouteRefresh(parts);
     const { capabilities, concurrency } = this.options;
-    this.log.info({ capabilities, types: this.types, concurrency, routes: parts.flow.routes }, 'worker running');
+    this.log.info({ capabilities, types: this.types, concurrency, pool: this.pool }, 'worker running');
   }
 
   /** Builds the parts on open connections; nothing here touches the network. */
   private assemble(connections: Connections): Parts {
     const { config } = this.options;
     const { store, telemetry } = connections;
-    const dispatcher = new Dispatcher(connections.producer, config.redisPrefix);
+    const dispatcher = new Dispatcher(connections.producer, config.redisPrefix, { placement: ownPool(this.pool) });
     const executor = new Executor({
       store,
       dispatcher,
@@ -235,12 +238,10 @@ export class WorkerRuntime {
       },
     );
     const flow = new FlowControl({
-      types: this.types,
-      capabilities: this.options.capabilities,
+      queue: this.pool,
       concurrency: this.options.concurrency,
       connection: connections.commands,
       redisPrefix: config.redisPrefix,
-      routeWarnAt: config.workerQueueWarn,
       dispatcher,
       executor,
       learnRegistryState: () => heartbeat.beat(),
@@ -256,22 +257,8 @@ export class WorkerRuntime {
     return { id: this.id, capabilities, types: [...this.types], concurrency, ...host };
   }
 
-  /** Picks up routes that appear later, every `routeRefreshMs`, while running. */
-  private scheduleRouteRefresh(parts: Parts): void {
-    this.routeTimer = setTimeout(() => {
-      parts.store
-        .listRoutes()
-        .then((routes) => parts.flow.serve(routes))
-        .catch((err: unknown) => this.log.warn({ err }, 'could not refresh routes'))
-        .finally(() => {
-          if (this.state === 'running') this.scheduleRouteRefresh(parts);
-        });
-    }, this.options.config.routeRefreshMs);
-  }
-
   private async drainRunning(parts: Parts, timeoutMs: number): Promise<void> {
     this.lifecycle.moveTo('draining');
-    if (this.routeTimer) clearTimeout(this.routeTimer);
     this.log.info({ running: this.runningTasks, timeoutMs }, 'draining');
     const stoppedTaking = parts.flow.stopTaking();
     await this.recordAgentState(parts, 'draining', 'running', 'drain requested (SIGTERM)');
@@ -285,7 +272,6 @@ export class WorkerRuntime {
 
   private async stopRunning(parts: Parts): Promise<void> {
     this.lifecycle.moveTo('stopping');
-    if (this.routeTimer) clearTimeout(this.routeTimer);
     this.log.info({ running: this.runningTasks }, 'stopping: releasing running tasks');
     await parts.flow.stopTaking();
     parts.executor.abortAll('released');
