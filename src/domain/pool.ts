@@ -4,8 +4,9 @@
  * set) is what a task needs, and a pool covers it when it has the type and every capability.
  *
  * Pools are learned (the signatures of the live agents) or declared by an operator (stored, so a pool scaled
- * to zero is still known). Dispatch is still per route; `placementOrder` is the order a per-pool dispatcher
- * will try pools in: the tightest covering pool first, so scarce workers are not filled with generic work.
+ * to zero is still known). `placementOrder` is the order pools are tried in: the tightest covering pool first,
+ * so scarce workers are not filled with generic work; `attributeRoutes` counts each route's backlog toward
+ * that first pool only, so the figures scalers read agree with where tasks are placed.
  */
 import { normaliseCapabilities, workerServesRoute, type Route } from './capabilities';
 import { ValidationError, type FieldIssue } from './errors';
@@ -93,6 +94,27 @@ export function placementOrder<P extends PoolSignature>(pools: readonly P[], rou
       (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
   );
   return scored.map((s) => s.p);
+}
+
+/**
+ * Each route under the one pool that stands for its backlog: the tightest of `pools` that covers it
+ * (`placementOrder`'s first), so a scarce pool's scaler is not woken by work a narrower pool takes. A route no
+ * pool covers is under none. Maps pool key → routes, in the order given; a pool that attracts none is absent.
+ */
+export function attributeRoutes<R extends Route>(
+  routes: readonly R[],
+  pools: readonly PoolSignature[],
+): Map<string, R[]> {
+  const byPool = new Map<string, R[]>();
+  for (const route of routes) {
+    const tightest = placementOrder(pools, route)[0];
+    if (!tightest) continue;
+    const key = poolKey(tightest);
+    const list = byPool.get(key);
+    if (list) list.push(route);
+    else byPool.set(key, [route]);
+  }
+  return byPool;
 }
 
 /** The longest pool key the stores keep (the T-SQL key column is varchar(900), an index key's limit). */

@@ -1,6 +1,7 @@
 /**
- * `GET /v1/stats`: queue figures per route, registry figures, coordination figures over a recent window.
- * Each figure comes from an indexed query (routeStats, countTaskEvents) or the small agents table.
+ * `GET /v1/stats`: queue figures per route, figures per known pool (each route's backlog in its tightest
+ * covering pool, as src/supervisor/poolFigures.ts says), registry figures, coordination figures over a recent
+ * window. Each figure comes from an indexed query (routeStats, countTaskEvents) or the small agents table.
  */
 import { AGENT_STATES, isLive, type AgentState } from '../domain/agent';
 import { routeKey } from '../domain/capabilities';
@@ -8,6 +9,7 @@ import type { Clock } from '../domain/clock';
 import type { DeclaredPool } from '../domain/pool';
 import type { Store } from '../store/port';
 import { AgentDirectory } from './agentDirectory';
+import { knownPools, poolFigures } from './poolFigures';
 
 export interface StatsDeps {
   store: Store;
@@ -50,6 +52,17 @@ export async function fleetStats(deps: StatsDeps, windowSeconds: number): Promis
       dead: r.dead,
       oldestQueuedAgeMs: r.oldestQueuedAt === null ? null : Math.max(0, now - r.oldestQueuedAt),
       routable: AgentDirectory.routable({ type: r.type, requiredCapabilities: r.capabilities }, { live, declared }),
+    })),
+    pools: poolFigures(knownPools(live, declared), routes).map((p) => ({
+      key: p.key,
+      capabilities: p.capabilities,
+      types: p.types,
+      declared: p.declared !== null,
+      workers: p.workers,
+      slots: p.slots,
+      running: p.running,
+      freeSlots: p.freeSlots,
+      backlog: p.backlog,
     })),
     registry: {
       agents: agents.length,

@@ -183,7 +183,7 @@ function wire(
     metrics: new PrometheusMetrics(connections.rawStore, stats),
     routers: [
       fleetRoutes({ store, clock, admin, policy: enforcement, stats, staleAfterMs }),
-      scalingRoutes(store, clock),
+      scalingRoutes({ store, clock, directory: agents }),
     ],
   });
   const gauges = new FleetGauges(stats, telemetry);

@@ -1,6 +1,6 @@
 /**
  * The fleet's gauges, sent to Application Insights as custom metrics at a fixed interval: backlog and oldest
- * queued age per capability set, agents by state, utilisation, the heartbeat age of each agent, and the agents
+ * queued age per capability set, backlog and free slots per pool (the figures of `/v1/stats`), agents by state, utilisation, the heartbeat age of each agent, and the agents
  * in a stall episode.
  */
 import { stalledAgentCounts } from '../domain/stall';
@@ -17,6 +17,7 @@ interface Figures {
     queued: number;
     oldestQueuedAgeMs: number | null;
   }>;
+  pools: Array<{ key: string; backlog: number; freeSlots: number }>;
   registry: { byState: Record<string, number>; utilisation: number | null };
 }
 
@@ -32,6 +33,10 @@ export class FleetGauges {
       const props = { route: q.route, type: q.type, capabilitySet: q.capabilities.join(',') };
       this.telemetry.metric(METRICS.backlog, q.queued, props);
       if (q.oldestQueuedAgeMs !== null) this.telemetry.metric(METRICS.oldestQueuedAgeMs, q.oldestQueuedAgeMs, props);
+    }
+    for (const p of s.pools) {
+      this.telemetry.metric(METRICS.poolBacklog, p.backlog, { pool: p.key });
+      this.telemetry.metric(METRICS.poolFreeSlots, p.freeSlots, { pool: p.key });
     }
     for (const [state, n] of Object.entries(s.registry.byState)) this.telemetry.metric(METRICS.agents, n, { state });
     this.telemetry.metric(METRICS.utilisation, s.registry.utilisation ?? 0);

@@ -12,6 +12,12 @@ import { fleetStats, type StatsDeps } from '../supervisor/stats';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
+interface PoolGaugeFigures {
+  key: string;
+  backlog: number;
+  freeSlots: number;
+}
+
 interface QueueFigures {
   route: string;
   type: string;
@@ -30,6 +36,8 @@ export class PrometheusMetrics {
   private readonly running: Gauge;
   private readonly dead: Gauge;
   private readonly oldest: Gauge;
+  private readonly poolBacklog: Gauge;
+  private readonly poolFreeSlots: Gauge;
   private readonly agents: Gauge;
   private readonly capacity: Gauge;
   private readonly used: Gauge;
@@ -56,6 +64,12 @@ export class PrometheusMetrics {
     this.running = gauge('taskfleet_running_tasks', 'Running tasks, per route', ['route', 'type']);
     this.dead = gauge('taskfleet_dead_tasks', 'Dead tasks, per route', ['route', 'type']);
     this.oldest = gauge('taskfleet_oldest_queued_age_seconds', 'Wait of the oldest due task', ['route', 'type']);
+    this.poolBacklog = gauge(
+      'taskfleet_pool_backlog',
+      'Queued tasks that are due, per pool: each route counts in its tightest covering pool only',
+      ['pool'],
+    );
+    this.poolFreeSlots = gauge('taskfleet_pool_free_slots', 'Free slots of the live agents, per pool', ['pool']);
     this.agents = gauge('taskfleet_agents', 'Agents by state', ['state']);
     this.capacity = gauge('taskfleet_capacity_slots', 'Concurrency of the live agents');
     this.used = gauge('taskfleet_used_slots', 'Tasks running on the live agents');
@@ -120,9 +134,12 @@ export class PrometheusMetrics {
   private async refreshGauges(): Promise<void> {
     const s = (await fleetStats(this.stats, 60)) as {
       queues: QueueFigures[];
+      pools: PoolGaugeFigures[];
       registry: { byState: Record<string, number>; capacity: number; used: number; utilisation: number | null };
     };
-    for (const g of [this.backlog, this.delayed, this.running, this.dead, this.oldest, this.heartbeatAge]) g.reset();
+    const labelled = [this.backlog, this.delayed, this.running, this.dead, this.oldest, this.heartbeatAge];
+    // Labels of routes, agents and pools that are gone must not linger.
+    for (const g of [...labelled, this.poolBacklog, this.poolFreeSlots]) g.reset();
     for (const q of s.queues) {
       const labels = { route: q.route, type: q.type };
       this.backlog.set(labels, q.queued);
@@ -130,6 +147,10 @@ export class PrometheusMetrics {
       this.running.set(labels, q.running);
       this.dead.set(labels, q.dead);
       if (q.oldestQueuedAgeMs !== null) this.oldest.set(labels, q.oldestQueuedAgeMs / 1000);
+    }
+    for (const p of s.pools) {
+      this.poolBacklog.set({ pool: p.key }, p.backlog);
+      this.poolFreeSlots.set({ pool: p.key }, p.freeSlots);
     }
     for (const [state, n] of Object.entries(s.registry.byState)) this.agents.set({ state }, n);
     this.capacity.set(s.registry.capacity);

@@ -28,6 +28,9 @@ export const METRICS = {
   endToEndMs: 'taskfleet.end_to_end_ms',
   backlog: 'taskfleet.backlog',
   oldestQueuedAgeMs: 'taskfleet.oldest_queued_age_ms',
+  /** Per pool (`pool`: its key): each route's due tasks count in its tightest covering pool only. */
+  poolBacklog: 'taskfleet.pool_backlog',
+  poolFreeSlots: 'taskfleet.pool_free_slots',
   agents: 'taskfleet.agents',
   utilisation: 'taskfleet.utilisation',
   heartbeatAgeMs: 'taskfleet.heartbeat_age_ms',

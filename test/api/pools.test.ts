@@ -106,7 +106,13 @@ describe('a declared pool with no live worker makes its tasks routable', () => {
       routes: ['checksum~fs'],
     });
     const scaling = await fleet().request('GET', '/v1/scaling/pool?capabilities=fs&types=checksum,echo');
-    expect(scaling.body).toMatchObject({ queued: 1, desiredReplicas: 1 });
+    expect(scaling.body).toMatchObject({
+      pool: 'checksum+echo~fs',
+      routes: ['checksum~fs'],
+      queued: 1,
+      running: 0,
+      desiredReplicas: 1,
+    });
     const stats = await fleet().request('GET', '/v1/stats');
     expect(stats.body.queues).toEqual([expect.objectContaining({ route: 'checksum~fs', routable: true })]);
 
@@ -130,14 +136,18 @@ describe('a declared pool with no live worker makes its tasks routable', () => {
     await waitFor(() => routable(task.id), 10_000, 'the declaration to be seen');
   });
 
-  it('counts a task in every pool that covers it', async () => {
+  // The rule changed from "in every covering pool": a gpu pool that counted generic tasks would be scaled up
+  // for work the dispatcher gives the general pool.
+  it('counts a task in its tightest covering pool only, and a new declaration takes it over', async () => {
     await fleet().submit({ type: 'echo', payload: 1 });
-    await fleet().request('POST', '/v1/pools', { types: ['echo'] });
-    await fleet().request('POST', '/v1/pools', { capabilities: ['gpu'], types: ['echo', 'sleep'] });
-    const pools = (await fleet().request('GET', '/v1/pools')).body.pools as Array<{ key: string; backlog: number }>;
-    expect(pools.map((p) => [p.key, p.backlog])).toEqual([
-      ['echo+sleep~gpu', 1],
-      ['echo~', 1],
+    const gpu = await fleet().request('POST', '/v1/pools', { capabilities: ['gpu'], types: ['echo', 'sleep'] });
+    expect(gpu.body).toMatchObject({ backlog: 1, routes: ['echo~'] });
+    const general = await fleet().request('POST', '/v1/pools', { types: ['echo'] });
+    expect(general.body).toMatchObject({ key: 'echo~', backlog: 1, routes: ['echo~'] });
+    const pools = (await fleet().request('GET', '/v1/pools')).body.pools as Array<Record<string, unknown>>;
+    expect(pools.map((p) => [p.key, p.backlog, p.routes])).toEqual([
+      ['echo+sleep~gpu', 0, []],
+      ['echo~', 1, ['echo~']],
     ]);
   });
 });

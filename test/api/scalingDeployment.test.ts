@@ -4,8 +4,9 @@
  * - with a `reader` key, the role of the scaler key scripts/deploy/03-database-users.sh stores for KEDA;
  * - with exactly the queries the deployments send: each worker pool of infra/azure/main.parameters.json through
  *   the URL template of main.bicep, and the URL of each ScaledObject in infra/k8s;
- * - against a known backlog in which one task is running (it counts, so a pool is not scaled in under it) and one
- *   is delayed (it does not count until it is due);
+ * - against a known backlog in which one task is running and one is delayed (it does not count until it is due),
+ *   with the deployed workers live as they register (every built-in handler, so their signatures are wider than
+ *   the types the scalers ask about);
  * - and why the scalers ask the supervisor rather than Redis: every taskfleet job is a prioritised BullMQ job, so
  *   the wait list a Redis list-length scaler reads is empty however long the backlog.
  */
@@ -16,6 +17,7 @@ import { parseAllDocuments, parse } from 'yaml';
 import { parseCapabilityList, routeKey } from '../../src/domain/capabilities';
 import { createApiKey } from '../../src/security/apiKeys';
 import { AuditLog } from '../../src/security/audit';
+import { builtinHandlers } from '../../workers/handlers';
 import { Fleet, inspector, waitFor } from '../helpers/fleet';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -70,8 +72,12 @@ const SUBMITTED: Array<{ type: string; caps: string[]; priority?: string; delayS
   ...[1, 2].map(() => ({ type: 'checksum', caps: ['fs'], payload: { path: '/x' } })),
   { type: 'echo', caps: ['gpu'], payload: 1 }, // no pool has gpu: counted by none
 ];
-/** One task of this type is claimed, i.e. running. */
+/** One task of this type is claimed, i.e. running, by a live `files` worker. */
 const RUNNING_TYPE = 'checksum';
+/** What every deployed worker registers: all the built-in handlers (workers have no type option). */
+const WORKER_TYPES = builtinHandlers({ checksumRoot: null })
+  .map((h) => h.type)
+  .sort();
 
 describe('GET /v1/scaling/pool, as the deployed scalers ask it', () => {
   let fleet: Fleet;
@@ -97,7 +103,25 @@ describe('GET /v1/scaling/pool, as the deployed scalers ask it', () => {
         ...(t.delaySeconds ? { delaySeconds: t.delaySeconds } : {}),
       })),
     );
-    // One checksum task is running on a worker (claimed as a worker claims it).
+    // The deployed pools' workers are live: general (no capability) and files (fs).
+    for (const [id, capabilities] of [
+      ['g-1', []],
+      ['w-1', ['fs']],
+    ] as const) {
+      await store.registerAgent(
+        {
+          id,
+          capabilities: [...capabilities],
+          types: WORKER_TYPES,
+          concurrency: 8,
+          hostname: 'h',
+          pid: 1,
+          version: 't',
+        },
+        Date.now(),
+      );
+    }
+    // One checksum task is running on the files worker (claimed as a worker claims it).
     const running = tasks.find((t) => t.type === RUNNING_TYPE)!;
     const claim = await store.claimTask({
       taskId: running.id,
@@ -107,6 +131,14 @@ describe('GET /v1/scaling/pool, as the deployed scalers ask it', () => {
       leaseMs: 60_000,
     });
     expect(claim.claimed).toBe(true);
+    await store.heartbeat({ agentId: 'w-1', now: Date.now(), runningTasks: 1, metrics: null });
+    // The supervisor caches the agents briefly, and submitting read them before the workers registered.
+    await waitFor(
+      async () =>
+        (await fleet.request('GET', '/v1/pools')).body.pools.some((p: { running: number }) => p.running === 1),
+      10_000,
+      'the workers to be seen',
+    );
   });
 
   afterAll(async () => {
@@ -114,15 +146,21 @@ describe('GET /v1/scaling/pool, as the deployed scalers ask it', () => {
     await redis?.quit();
   });
 
-  /** What the endpoint should count for a pool: due queued or running tasks of routes the pool serves. */
+  /**
+   * What the endpoint should count for a deployed pool: the due queued tasks of the routes it serves (each
+   * deployed pool asks for types no other pool lists, with no capability beyond its workers', so it is the
+   * tightest pool of its routes), and no running task: running counts the tasks of the live workers whose
+   * signature is the one asked, and the deployed workers register every built-in handler, not only the types
+   * their scaler asks about.
+   */
   function expected(pathAndQuery: string) {
     const q = new URL(pathAndQuery, 'http://x').searchParams;
     const caps = parseCapabilityList(q.get('capabilities') ?? '', 'capabilities');
     const types = parseCapabilityList(q.get('types') ?? '', 'types');
     const served = SUBMITTED.filter((t) => types.includes(t.type) && t.caps.every((c) => caps.includes(c)));
     const due = served.filter((t) => !t.delaySeconds);
-    const running = due.some((t) => t.type === RUNNING_TYPE) ? 1 : 0;
-    return { queued: due.length - running, running, delayed: served.length - due.length, backlog: due.length };
+    const queued = due.length - (due.some((t) => t.type === RUNNING_TYPE) ? 1 : 0);
+    return { queued, running: 0, delayed: served.length - due.length, backlog: queued };
   }
 
   it('finds the queries of both deployments', () => {
@@ -132,7 +170,7 @@ describe('GET /v1/scaling/pool, as the deployed scalers ask it', () => {
   });
 
   it.each(queries.map((q) => [q.where, q] as const))(
-    '%s: answers the pool backlog to a reader key, running tasks included, delayed ones not',
+    '%s: answers the pool backlog to a reader key, delayed tasks not included',
     async (_, q) => {
       const res = await fleet.request('GET', q.path, undefined, {}, { key: readerKey });
       expect(res.status).toBe(200);
@@ -147,11 +185,16 @@ describe('GET /v1/scaling/pool, as the deployed scalers ask it', () => {
   );
 
   it('counts a task in one pool only: the pools list disjoint task types', () => {
-    const counted = queries
-      .filter((q) => q.where.startsWith('azure'))
-      .reduce((n, q) => n + expected(q.path).backlog, 0);
+    const counted = queries.filter((q) => q.where.startsWith('azure')).reduce((n, q) => n + expected(q.path).queued, 0);
     const dueServable = SUBMITTED.filter((t) => !t.delaySeconds && !t.caps.includes('gpu')).length;
-    expect(counted).toBe(dueServable);
+    expect(counted).toBe(dueServable - 1); // the one running task is not queued
+  });
+
+  it("counts the running task when asked for its workers' own signature, the pool they register as", async () => {
+    const files = `/v1/scaling/pool?capabilities=fs&types=${WORKER_TYPES.join(',')}`;
+    const res = await fleet.request('GET', files, undefined, {}, { key: readerKey });
+    expect(res.body).toMatchObject({ pool: `${WORKER_TYPES.join('+')}~fs`, routes: ['checksum~fs'], running: 1 });
+    expect(res.body).toMatchObject({ queued: 1, backlog: 2 });
   });
 
   it('shows why no scaler reads Redis: jobs are prioritised and carry batches, so neither list counts the backlog', async () => {

@@ -1,6 +1,7 @@
 import { routeKey } from '../../src/domain/capabilities';
 import { ValidationError } from '../../src/domain/errors';
 import {
+  attributeRoutes,
   learnPools,
   parsePoolKey,
   placementOrder,
@@ -74,6 +75,63 @@ describe('poolCovers and placementOrder', () => {
     const expected = [extraType, extraType2, extraCap];
     expect(placementOrder([extraCap, extraType2, extraType], route)).toEqual(expected);
     expect(placementOrder([extraType2, extraCap, extraType], route)).toEqual(expected);
+  });
+});
+
+describe('attributeRoutes', () => {
+  const general = pool(['echo', 'sleep'], []);
+  const gpu = pool(['echo', 'sleep'], ['cuda', 'gpu']);
+  const files = pool(['checksum'], ['fs']);
+  const generic = { type: 'echo', capabilities: [] };
+  const onGpu = { type: 'sleep', capabilities: ['gpu'] };
+
+  it('puts each route under its tightest covering pool only, keyed by pool key', () => {
+    const map = attributeRoutes([generic, onGpu], [gpu, general, files]);
+    expect([...map.entries()]).toEqual([
+      ['echo+sleep~', [generic]],
+      ['echo+sleep~cuda+gpu', [onGpu]],
+    ]);
+  });
+
+  it('gives a generic route to a wider pool when it is the only one that covers it', () => {
+    expect([...attributeRoutes([generic], [gpu, files]).entries()]).toEqual([['echo+sleep~cuda+gpu', [generic]]]);
+  });
+
+  it('breaks ties as placementOrder does: fewer extra capabilities, then by key', () => {
+    const route = { type: 'echo', capabilities: ['fs'] };
+    const extraCap = pool(['echo'], ['fs', 'gpu']);
+    const extraType = pool(['checksum', 'echo'], ['fs']);
+    const extraType2 = pool(['echo', 'sleep'], ['fs']);
+    for (const pools of [
+      [extraCap, extraType2, extraType],
+      [extraType2, extraCap, extraType],
+    ]) {
+      expect([...attributeRoutes([route], pools).keys()]).toEqual([poolKey(placementOrder(pools, route)[0]!)]);
+      expect([...attributeRoutes([route], pools).keys()]).toEqual(['checksum+echo~fs']);
+    }
+  });
+
+  it("leaves out the routes no pool covers, and hands back the caller's own route objects", () => {
+    const render = { type: 'render', capabilities: ['gpu'], queued: 3 };
+    const sleep = { type: 'sleep', capabilities: ['gpu'], queued: 2 };
+    const map = attributeRoutes([render, sleep], [general, gpu]);
+    expect([...map.keys()]).toEqual(['echo+sleep~cuda+gpu']);
+    expect(map.get('echo+sleep~cuda+gpu')![0]).toBe(sleep);
+    expect(attributeRoutes([render], [general, gpu]).size).toBe(0);
+    expect(attributeRoutes([generic], []).size).toBe(0);
+  });
+
+  it('attracts routes to a declared pool with no workers like any other (a signature is all it needs)', () => {
+    const declared = {
+      ...files,
+      key: poolKey(files),
+      note: null,
+      declaredBy: 'ops',
+      declaredAt: 0,
+    };
+    const map = attributeRoutes([{ type: 'checksum', capabilities: ['fs'] }, generic], [declared, gpu]);
+    expect(map.get('checksum~fs')).toEqual([{ type: 'checksum', capabilities: ['fs'] }]);
+    expect(map.get('echo+sleep~cuda+gpu')).toEqual([generic]);
   });
 });
 

@@ -4,28 +4,19 @@
  * `POST /v1/pools` declares one (idempotent), `DELETE /v1/pools/:key` removes a declaration. Declaring and
  * removing are admin actions (the permission table) and audited.
  *
- * The backlog is what `/v1/scaling/pool` reports for the same signature: due queued tasks on every route the
- * pool covers, from the store's route stats. A task several pools cover counts in each of them.
+ * The backlog is what `/v1/scaling/pool` reports for the same signature: the due queued tasks of the routes
+ * whose tightest covering known pool this is (src/supervisor/poolFigures.ts), so each task counts in one pool.
  */
 import { Router } from 'express';
 import { z } from 'zod';
-import { routeKey, type Route } from '../../domain/capabilities';
 import type { Clock } from '../../domain/clock';
 import { NotFoundError } from '../../domain/errors';
-import {
-  learnPools,
-  parsePoolKey,
-  poolCovers,
-  poolKey,
-  poolSignature,
-  type DeclaredPool,
-  type LearnedPool,
-  type PoolSignature,
-} from '../../domain/pool';
+import { parsePoolKey, poolKey, poolSignature, type DeclaredPool } from '../../domain/pool';
 import { actorOf } from '../../security/actor';
 import { AuditLog } from '../../security/audit';
-import type { RouteStats, Store } from '../../store/port';
+import type { Store } from '../../store/port';
 import type { AgentDirectory } from '../agentDirectory';
+import { knownPools, poolFigures, type PoolFigures } from '../poolFigures';
 import { parseOrThrow } from '../validation';
 
 const MAX_NOTE = 500;
@@ -36,17 +27,7 @@ const declareBody = z.strictObject({
   note: z.string().trim().min(1).max(MAX_NOTE).optional(),
 });
 
-interface PoolRow extends PoolSignature {
-  key: string;
-  declared: DeclaredPool | null;
-  learned: LearnedPool | null;
-}
-
-function poolView(p: PoolRow, routes: readonly RouteStats[]): Record<string, unknown> {
-  const covered = routes.filter((r) => poolCovers(p, { type: r.type, capabilities: r.capabilities } satisfies Route));
-  const sum = (k: 'queued' | 'delayed') => covered.reduce((n, r) => n + r[k], 0);
-  const slots = p.learned?.slots ?? 0;
-  const running = p.learned?.running ?? 0;
+function poolView(p: PoolFigures): Record<string, unknown> {
   return {
     key: p.key,
     capabilities: p.capabilities,
@@ -55,14 +36,14 @@ function poolView(p: PoolRow, routes: readonly RouteStats[]): Record<string, unk
     declaredBy: p.declared?.declaredBy,
     declaredAt: p.declared ? new Date(p.declared.declaredAt).toISOString() : undefined,
     note: p.declared?.note ?? undefined,
-    workers: p.learned?.agents.length ?? 0,
+    workers: p.workers,
     agents: p.learned?.agents ?? [],
-    slots,
-    running,
-    freeSlots: Math.max(0, slots - running),
-    backlog: sum('queued'),
-    delayed: sum('delayed'),
-    routes: covered.map((r) => routeKey(r.type, r.capabilities)),
+    slots: p.slots,
+    running: p.running,
+    freeSlots: p.freeSlots,
+    backlog: p.backlog,
+    delayed: p.delayed,
+    routes: p.routes,
   };
 }
 
@@ -76,21 +57,19 @@ export function poolRoutes(d: PoolRouteDeps): Router {
   const r = Router();
   const audit = new AuditLog(d.store, d.clock);
 
-  r.get('/pools', async (_req, res) => {
+  /** Every known pool's figures; `justDeclared` is among them even if the cached list does not show it yet. */
+  const figures = async (justDeclared?: DeclaredPool) => {
     const [live, declared, routes] = await Promise.all([
       d.directory.live(),
       d.directory.declared(),
       d.store.routeStats(d.clock.now()),
     ]);
-    const rows = new Map<string, PoolRow>();
-    for (const learned of learnPools(live)) rows.set(learned.key, { ...learned, learned, declared: null });
-    for (const pool of declared) {
-      const row = rows.get(pool.key);
-      if (row) row.declared = pool;
-      else rows.set(pool.key, { ...pool, declared: pool, learned: null });
-    }
-    const sorted = [...rows.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    res.json({ pools: sorted.map((p) => poolView(p, routes)) });
+    const missing = justDeclared && !declared.some((p) => p.key === justDeclared.key) ? [justDeclared] : [];
+    return poolFigures(knownPools(live, [...declared, ...missing]), routes);
+  };
+
+  r.get('/pools', async (_req, res) => {
+    res.json({ pools: (await figures()).map(poolView) });
   });
 
   r.post('/pools', async (req, res) => {
@@ -107,11 +86,12 @@ export function poolRoutes(d: PoolRouteDeps): Router {
     });
     d.directory.declaredChanged();
     if (created) await audit.record(actor, 'pool.declare', `pool:${key}`, { ...sig, note: pool.note });
-    const routes = await d.store.routeStats(d.clock.now());
+    // Among the known pools, so the answer shows its workers and the backlog it now takes from the others.
+    const view = (await figures(pool)).find((p) => p.key === key)!;
     res
       .status(created ? 201 : 200)
       .location(`/v1/pools/${encodeURIComponent(key)}`)
-      .json(poolView({ ...pool, declared: pool, learned: null }, routes));
+      .json(poolView(view));
   });
 
   r.delete('/pools/:key', async (req, res) => {

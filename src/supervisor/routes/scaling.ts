@@ -4,13 +4,20 @@
  *
  * Why not scale on Redis: BullMQ keeps prioritised and delayed jobs in sorted sets, not in the wait list, so
  * a list-length scaler misses most of the work; and Redis may have been flushed while SQL still holds every
- * task. The figure here is the authoritative one: due queued tasks on every route the pool serves.
+ * task. The figure here is the authoritative one: the due queued tasks of the routes whose tightest covering
+ * pool this is (src/supervisor/poolFigures.ts), plus the tasks running on its live agents.
+ *
+ * Why tightest only: the dispatcher places a task on the tightest pool that covers it first, so a wider pool
+ * (gpu) that also counted generic work would scale up for tasks it does not get. The pool asked about competes
+ * with the live and declared pools even when it is neither (a pool scaled to zero and not declared).
  */
 import { Router } from 'express';
 import { z } from 'zod';
-import { parseCapabilityList, routeKey, workerServesRoute } from '../../domain/capabilities';
+import { parseCapabilityList } from '../../domain/capabilities';
 import type { Clock } from '../../domain/clock';
 import type { Store } from '../../store/port';
+import type { AgentDirectory } from '../agentDirectory';
+import { figuresOf, knownPools } from '../poolFigures';
 import { parseOrThrow } from '../validation';
 
 const query = z.strictObject({
@@ -20,28 +27,35 @@ const query = z.strictObject({
   perReplica: z.coerce.number().int().min(1).max(100_000).default(10),
 });
 
-export function scalingRoutes(store: Store, clock: Clock): Router {
+export interface ScalingRouteDeps {
+  store: Store;
+  clock: Clock;
+  directory: AgentDirectory;
+}
+
+export function scalingRoutes(d: ScalingRouteDeps): Router {
   const r = Router();
   r.get('/scaling/pool', async (req, res) => {
     const q = parseOrThrow(query, req.query);
     const capabilities = parseCapabilityList(q.capabilities, 'capabilities');
     const types = parseCapabilityList(q.types, 'types');
-    const pool = { capabilities, types };
-    const routes = (await store.routeStats(clock.now())).filter((s) =>
-      workerServesRoute(pool, { type: s.type, capabilities: s.capabilities }),
-    );
-    const sum = (k: 'queued' | 'delayed' | 'running') => routes.reduce((n, s) => n + s[k], 0);
-    const queued = sum('queued');
-    const running = sum('running');
+    const [live, declared, routes] = await Promise.all([
+      d.directory.live(),
+      d.directory.declared(),
+      d.store.routeStats(d.clock.now()),
+    ]);
+    const pool = figuresOf({ capabilities, types }, knownPools(live, declared), routes);
+    const backlog = pool.backlog + pool.running;
     res.json({
+      pool: pool.key,
       capabilities,
       types,
-      routes: routes.map((s) => routeKey(s.type, s.capabilities)),
-      queued,
-      delayed: sum('delayed'),
-      running,
-      backlog: queued + running,
-      desiredReplicas: Math.ceil((queued + running) / q.perReplica),
+      routes: pool.routes,
+      queued: pool.backlog,
+      delayed: pool.delayed,
+      running: pool.running,
+      backlog,
+      desiredReplicas: Math.ceil(backlog / q.perReplica),
     });
   });
   return r;
