@@ -96,7 +96,7 @@ type workerPool = {
   @description('Comma-separated capabilities (taskfleet worker --capabilities); empty for none.')
   capabilities: string
 
-  @description('Comma-separated task types this pool scales for (GET /v1/scaling/pool?types=); each type in one pool only.')
+  @description('Comma-separated handler types of the pool: every handler its workers load, so that capabilities and types name the pool its workers register (GET /v1/scaling/pool counts each route toward the tightest pool that covers it).')
   types: string
 
   @description('Tasks one replica runs at once (--concurrency), and the backlog per replica KEDA aims at.')

@@ -5,8 +5,7 @@
  * - with exactly the queries the deployments send: each worker pool of infra/azure/main.parameters.json through
  *   the URL template of main.bicep, and the URL of each ScaledObject in infra/k8s;
  * - against a known backlog in which one task is running and one is delayed (it does not count until it is due),
- *   with the deployed workers live as they register (every built-in handler, so their signatures are wider than
- *   the types the scalers ask about);
+ *   with the deployed workers live as they register (every built-in handler: the signature each scaler names);
  * - and why the scalers ask the supervisor rather than Redis: every taskfleet job is a prioritised BullMQ job, so
  *   the wait list a Redis list-length scaler reads is empty however long the backlog.
  */
@@ -15,6 +14,7 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { parseAllDocuments, parse } from 'yaml';
 import { parseCapabilityList, routeKey } from '../../src/domain/capabilities';
+import { placementOrder, poolKey } from '../../src/domain/pool';
 import { createApiKey } from '../../src/security/apiKeys';
 import { AuditLog } from '../../src/security/audit';
 import { builtinHandlers } from '../../workers/handlers';
@@ -74,10 +74,12 @@ const SUBMITTED: Array<{ type: string; caps: string[]; priority?: string; delayS
 ];
 /** One task of this type is claimed, i.e. running, by a live `files` worker. */
 const RUNNING_TYPE = 'checksum';
-/** What every deployed worker registers: all the built-in handlers (workers have no type option). */
-const WORKER_TYPES = builtinHandlers({ checksumRoot: null })
-  .map((h) => h.type)
-  .sort();
+/** What a deployed worker registers: every built-in handler its capabilities allow (workers have no type option). */
+const workerTypes = (capabilities: readonly string[]) =>
+  builtinHandlers({ checksumRoot: null })
+    .filter((h) => (h.capabilities ?? []).every((c) => capabilities.includes(c)))
+    .map((h) => h.type)
+    .sort();
 
 describe('GET /v1/scaling/pool, as the deployed scalers ask it', () => {
   let fleet: Fleet;
@@ -112,7 +114,7 @@ describe('GET /v1/scaling/pool, as the deployed scalers ask it', () => {
         {
           id,
           capabilities: [...capabilities],
-          types: WORKER_TYPES,
+          types: workerTypes(capabilities),
           concurrency: 8,
           hostname: 'h',
           pid: 1,
@@ -147,20 +149,31 @@ describe('GET /v1/scaling/pool, as the deployed scalers ask it', () => {
   });
 
   /**
-   * What the endpoint should count for a deployed pool: the due queued tasks of the routes it serves (each
-   * deployed pool asks for types no other pool lists, with no capability beyond its workers', so it is the
-   * tightest pool of its routes), and no running task: running counts the tasks of the live workers whose
-   * signature is the one asked, and the deployed workers register every built-in handler, not only the types
-   * their scaler asks about.
+   * What the endpoint should count for a deployed pool: the due queued tasks whose tightest covering pool, among
+   * the deployed ones, is the one asked (each scaler names the signature its workers register: every built-in
+   * handler, and their capabilities), and the running task when its worker is in that pool.
    */
   function expected(pathAndQuery: string) {
     const q = new URL(pathAndQuery, 'http://x').searchParams;
-    const caps = parseCapabilityList(q.get('capabilities') ?? '', 'capabilities');
-    const types = parseCapabilityList(q.get('types') ?? '', 'types');
-    const served = SUBMITTED.filter((t) => types.includes(t.type) && t.caps.every((c) => caps.includes(c)));
+    const asked = poolKey({
+      capabilities: parseCapabilityList(q.get('capabilities') ?? '', 'capabilities'),
+      types: parseCapabilityList(q.get('types') ?? '', 'types'),
+    });
+    const deployed = queries.map((d) => {
+      const p = new URL(d.path, 'http://x').searchParams;
+      return {
+        capabilities: parseCapabilityList(p.get('capabilities') ?? '', 'capabilities'),
+        types: parseCapabilityList(p.get('types') ?? '', 'types'),
+      };
+    });
+    const served = SUBMITTED.filter((t) => {
+      const tightest = placementOrder(deployed, { type: t.type, capabilities: t.caps })[0];
+      return tightest !== undefined && poolKey(tightest) === asked;
+    });
     const due = served.filter((t) => !t.delaySeconds);
-    const queued = due.length - (due.some((t) => t.type === RUNNING_TYPE) ? 1 : 0);
-    return { queued, running: 0, delayed: served.length - due.length, backlog: queued };
+    const runsHere = due.some((t) => t.type === RUNNING_TYPE) ? 1 : 0;
+    const queued = due.length - runsHere;
+    return { queued, running: runsHere, delayed: served.length - due.length, backlog: queued + runsHere };
   }
 
   it('finds the queries of both deployments', () => {
@@ -184,17 +197,10 @@ describe('GET /v1/scaling/pool, as the deployed scalers ask it', () => {
     },
   );
 
-  it('counts a task in one pool only: the pools list disjoint task types', () => {
+  it('counts each task in one pool only: the tightest deployed pool that covers it', () => {
     const counted = queries.filter((q) => q.where.startsWith('azure')).reduce((n, q) => n + expected(q.path).queued, 0);
     const dueServable = SUBMITTED.filter((t) => !t.delaySeconds && !t.caps.includes('gpu')).length;
     expect(counted).toBe(dueServable - 1); // the one running task is not queued
-  });
-
-  it("counts the running task when asked for its workers' own signature, the pool they register as", async () => {
-    const files = `/v1/scaling/pool?capabilities=fs&types=${WORKER_TYPES.join(',')}`;
-    const res = await fleet.request('GET', files, undefined, {}, { key: readerKey });
-    expect(res.body).toMatchObject({ pool: `${WORKER_TYPES.join('+')}~fs`, routes: ['checksum~fs'], running: 1 });
-    expect(res.body).toMatchObject({ queued: 1, backlog: 2 });
   });
 
   it('shows why no scaler reads Redis: jobs are prioritised and carry batches, so neither list counts the backlog', async () => {
