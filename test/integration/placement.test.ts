@@ -31,14 +31,15 @@ describe('dispatch to pools', () => {
     return workerConnections(clients, id, fleet.config.redisPrefix, ports.size > 0 ? ports : undefined).total;
   }
 
-  it('keeps a worker at three Redis connections while tasks arrive over 128 routes', async () => {
+  it('keeps a worker at three Redis connections while tasks arrive over 192 routes', async () => {
     fleet = await Fleet.start();
     const capabilities = ['a', 'b', 'c', 'd', 'e', 'f'];
     await fleet.spawnWorker({ id: 'wide', capabilities, concurrency: 8 });
     // BullMQ opens the consumer's blocking connection just after the worker registers.
     await waitFor(async () => (await connectionsOf('wide')) === 3, 10_000, 'the worker to open its connections');
-    const tasks = routeTasks(['echo', 'sleep'], capabilities, (type) => (type === 'sleep' ? { ms: 1 } : { hi: 1 }));
-    expect(tasks).toHaveLength(128);
+    const payloads: Record<string, unknown> = { echo: { hi: 1 }, sleep: { ms: 1 }, fail: { times: 0 } };
+    const tasks = routeTasks(['echo', 'sleep', 'fail'], capabilities, (type) => payloads[type]);
+    expect(tasks).toHaveLength(192);
     const ids = (await fleet.submitBatch(tasks)).map((t: { id: string }) => t.id);
     const done = await fleet.waitTerminal(ids, 60_000);
     expect(done.every((t) => t.status === 'succeeded' && t.agentId === 'wide')).toBe(true);
