@@ -113,7 +113,11 @@ export class Rebalancer {
     const fresh = new Set(appeared.map(poolKey));
     const older = view.pools.filter((p) => !fresh.has(p.key));
     for (const route of routes) {
-      if (!appeared.some((p) => poolCovers(p, route)) || older.some((p) => poolCovers(p, route))) continue;
+      const takers = appeared.filter((p) => poolCovers(p, route));
+      if (takers.length === 0 || older.some((p) => poolCovers(p, route))) continue;
+      // A pool of that route's type alone without capabilities consumes the parking queue itself (its key is the
+      // route's key): the doorbells are already where its workers look.
+      if (takers.some((p) => poolKey(p) === routeQueue(route))) continue;
       this.pending.set(routeKey(route.type, route.capabilities), { route });
     }
   }
