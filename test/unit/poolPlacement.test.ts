@@ -16,6 +16,8 @@ import { PoolPlacement } from '../../src/supervisor/poolPlacement';
 import { REDIS_URL } from '../helpers/fleet';
 
 const REFRESH_MS = 100;
+/** poolPlacement.ts's least time between two reads of the load for placements. */
+const RECOUNT_MS = 5;
 const GENERIC: Route = { type: 'echo', capabilities: [] };
 const GPU_ONLY: Route = { type: 'echo', capabilities: ['gpu'] };
 /** The pools of the agents below: general (no capability) is the tightest for a generic task. */
@@ -205,11 +207,12 @@ describe('PoolPlacement', () => {
       await placement.prepare([GENERIC]);
       placement.place(GENERIC, true);
       placement.place(GENERIC, true);
-      // Nothing reached Redis (these placements were never sent): within RECOUNT_MS no read happens...
+      // These placements were never sent, so Redis holds nothing; but within RECOUNT_MS of the last read the
+      // count stands...
       await placement.prepare([GENERIC]);
       expect(placement.place(GENERIC, true)).toBe(GPU);
       // ...and after it, preparing a route whose tightest pool looks full reads the load again.
-      now += 5;
+      now += RECOUNT_MS;
       await placement.prepare([GENERIC]);
       expect(placement.order(GENERIC).map((p) => p.free)).toEqual([2, 2]);
       expect(placement.place(GENERIC, true)).toBe(GENERAL);
@@ -219,7 +222,7 @@ describe('PoolPlacement', () => {
       await placement.prepare([GPU_ONLY]);
       placement.place(GPU_ONLY, true);
       placement.place(GPU_ONLY, true);
-      now += 5;
+      now += RECOUNT_MS;
       // The gpu pool is the only one for a gpu task: its own count stands.
       await placement.prepare([GPU_ONLY]);
       expect(placement.order(GPU_ONLY)[0]!.free).toBe(0);
@@ -238,7 +241,7 @@ describe('PoolPlacement', () => {
       placement.place(GENERIC, true);
       placement.place(GENERIC, true);
       await waitingJobs(GENERAL, 2);
-      now += 5;
+      now += RECOUNT_MS;
       await placement.prepare([GENERIC]);
       expect(placement.order(GENERIC)[0]).toMatchObject({ key: GENERAL, waiting: 2, free: 0 });
       expect(placement.place(GENERIC, true)).toBe(GPU);
