@@ -151,7 +151,9 @@ export class Rebalancer {
   }
 
   private async spill(view: PoolView, routes: readonly Route[]): Promise<number> {
-    const open = (p: PoolLoad) => p.workers > 0 && p.free >= 1;
+    // A pool with jobs waiting has no free slot, whatever its count says: its workers would have fetched a job
+    // they had room for, and a batch job counts once for all the tasks it carries.
+    const open = (p: PoolLoad) => p.workers > 0 && p.free >= 1 && p.waiting === 0;
     if (!view.pools.some(open) || !view.pools.some((p) => p.waiting > 0)) return 0;
     const candidates = routes.filter((route) => {
       const order = this.placement.order(route);

@@ -31,6 +31,12 @@ describe('dispatch to pools', () => {
     return workerConnections(clients, id, fleet.config.redisPrefix, ports.size > 0 ? ports : undefined).total;
   }
 
+  /** Waits until the supervisor's view of the pools has both (it is read in the background, from cached agents). */
+  async function bothPoolsKnown(): Promise<void> {
+    const generic = { type: 'echo', capabilities: [] };
+    await waitFor(() => fleet.sup.placement.order(generic).length === 2, 10_000, 'the supervisor to know both pools');
+  }
+
   it('keeps a worker at three Redis connections while tasks arrive over 192 routes', async () => {
     fleet = await Fleet.start();
     const capabilities = ['a', 'b', 'c', 'd', 'e', 'f'];
@@ -49,6 +55,7 @@ describe('dispatch to pools', () => {
   it('runs generic tasks on the general pool while it has a free slot', async () => {
     fleet = await Fleet.start();
     await Promise.all([fleet.spawnWorker(GENERAL), fleet.spawnWorker(GPU)]);
+    await bothPoolsKnown();
     const ran: TaskRecord[] = [];
     for (let i = 0; i < 8; i++) {
       const task = await fleet.submit({ type: 'echo', payload: { i } });
@@ -60,6 +67,7 @@ describe('dispatch to pools', () => {
   it('spills generic tasks to the wider pool while the general pool is full', async () => {
     fleet = await Fleet.start();
     await Promise.all([fleet.spawnWorker(GENERAL), fleet.spawnWorker(GPU)]);
+    await bothPoolsKnown();
     // Two long tasks fill the general pool's two slots (they go there first: it is the tightest).
     const long = await fleet.submitBatch([0, 1].map(() => ({ type: 'sleep', payload: { ms: 5_000 } })));
     const longIds = long.map((t: { id: string }) => t.id);
