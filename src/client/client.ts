@@ -257,11 +257,14 @@ function idempotency(o: SubmitOptions): Record<string, string> {
   return o.idempotencyKey === undefined ? {} : { 'idempotency-key': o.idempotencyKey };
 }
 
-/** A connection that failed or closed: worth reopening (anything else, e.g. a bug in a caller, is not). */
+/**
+ * A connection that failed or closed: worth reopening (anything else, e.g. a bug in a caller, is not). By name,
+ * not `instanceof`: fetch's errors come from Node's own realm, which is not the caller's under a VM (jest).
+ */
 function isDrop(err: unknown): boolean {
-  return (
-    err instanceof TaskfleetUnreachable || err instanceof TypeError || (err as { code?: string })?.code !== undefined
-  );
+  if (err instanceof TaskfleetUnreachable) return true;
+  const e = err as { name?: unknown; code?: unknown } | null;
+  return e?.name === 'TypeError' || typeof e?.code === 'string';
 }
 
 function streamItem(event: string, data: string): TaskStreamItem | null {

@@ -1,7 +1,8 @@
 /**
  * A server-sent events parser (the WHATWG "event stream interpretation"): lines end in CRLF, LF or CR; `:`
  * starts a comment (heartbeats); an empty line dispatches the message; `id` is remembered across messages (a
- * message without an id line keeps the last one, which is what a reconnect sends as Last-Event-ID).
+ * message without an id line keeps the last one, which is what a reconnect sends as Last-Event-ID; an id counts
+ * only once its message is complete).
  */
 
 export interface SseMessage {
@@ -29,11 +30,15 @@ export async function* parseSse(
   let event = '';
   let data: string[] = [];
   let hasId = false;
+  // An id takes effect when its message is complete: a connection dropped halfway through a message must
+  // resume before that message (Last-Event-ID), not after it.
+  let idBuffer = state.lastEventId;
   // A CR at the end of a chunk may be the first half of a CRLF split across chunks.
   let pendingCr = false;
 
   const line = (text: string): SseMessage | null => {
     if (text === '') {
+      state.lastEventId = idBuffer;
       const message =
         data.length === 0
           ? null
@@ -51,7 +56,7 @@ export async function* parseSse(
     if (field === 'event') event = value;
     else if (field === 'data') data.push(value);
     else if (field === 'id' && !value.includes('\0')) {
-      state.lastEventId = value;
+      idBuffer = value;
       hasId = true;
     } else if (field === 'retry' && /^\d+$/.test(value)) state.retryMs = Number(value);
     return null;
