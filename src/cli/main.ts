@@ -87,6 +87,16 @@ function addClientCommands(program: Command, getConfig: GetConfig): void {
     .description('show a task (with its events), or the fleet: agents and recent tasks')
     .argument('[taskId]')
     .action(async (taskId?: string) => (await commands.client()).runStatus(await getConfig(), taskId));
+
+  program
+    .command('logs')
+    .description("print a task's log lines (ctx.log) of one attempt, by default the latest")
+    .argument('<taskId>')
+    .option('-a, --attempt <n>', 'the attempt (1 is the first)', positiveInt('--attempt'))
+    .option('--json', 'print JSON')
+    .action(async (taskId: string, options: { attempt?: number; json?: boolean }) =>
+      (await commands.client()).runLogs(await getConfig(), taskId, options),
+    );
 }
 
 const typeList = (value: string) => {

@@ -15,6 +15,7 @@ import { redactingLogger } from '../security/redact';
 import type { Store } from '../store/port';
 import type { AgentDirectory } from './agentDirectory';
 import type { HttpSettings } from './settings';
+import { buildOpenApiDocument } from './openapi/document';
 import { errorHandler, notFoundHandler, sendProblem } from './problem';
 import { agentRoutes } from './routes/agents';
 import { auditRoutes } from './routes/audit';
@@ -91,6 +92,13 @@ export function createApp(deps: AppDeps): Express {
       res.type(metrics.contentType).send(await metrics.render());
     });
   }
+
+  // Public like /healthz: it describes the API (as the README does), holds no data, and API tooling (client
+  // generators, gateways importing it) fetches it without a key. Built on first request, then kept.
+  let openApi: unknown;
+  app.get('/openapi.json', (_req, res) => {
+    res.json((openApi ??= buildOpenApiDocument()));
+  });
 
   app.use(
     '/v1',

@@ -76,6 +76,8 @@ export interface Supervisor {
   admin: AgentAdmin;
   /** The 401, 403 and 429 answers counted so far (shown in `GET /v1/stats`). */
   counters: SecurityCounters;
+  /** The express app it serves (the OpenAPI test walks its routes). */
+  app: Express;
   stop(): Promise<void>;
 }
 
@@ -279,6 +281,7 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
   return {
     ...{ url, port, store, dispatcher, placement, rebalancer, reconciler, maintenance, enforcer, stallWatch, admin },
     counters,
+    app: parts.app,
     stop,
   };
 }

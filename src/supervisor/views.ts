@@ -1,4 +1,7 @@
-/** The API's JSON shapes: ISO-8601 times, absent optional fields left out. */
+/**
+ * The API's JSON shapes: ISO-8601 times, absent optional fields left out. The return types are inferred, not
+ * declared, so the typed client (src/client/types.ts) derives its answer types from exactly what is sent.
+ */
 import { isLive, type AgentEvent, type AgentRecord } from '../domain/agent';
 import type { TaskEvent, TaskRecord } from '../domain/task';
 
@@ -14,7 +17,7 @@ const iso = (ms: number | null): string | undefined => {
   return lastIso;
 };
 
-export function taskView(t: TaskRecord, routable: boolean): Record<string, unknown> {
+export function taskView(t: TaskRecord, routable: boolean) {
   return {
     id: t.id,
     type: t.type,
@@ -42,7 +45,7 @@ export function taskView(t: TaskRecord, routable: boolean): Record<string, unkno
   };
 }
 
-export function taskEventView(e: TaskEvent): Record<string, unknown> {
+export function taskEventView(e: TaskEvent) {
   return {
     seq: e.seq,
     at: iso(e.at),
@@ -53,7 +56,7 @@ export function taskEventView(e: TaskEvent): Record<string, unknown> {
   };
 }
 
-export function agentView(a: AgentRecord, now: number, staleAfterMs: number): Record<string, unknown> {
+export function agentView(a: AgentRecord, now: number, staleAfterMs: number) {
   return {
     id: a.id,
     state: a.state,

@@ -100,6 +100,11 @@ describe('Dockerfiles', () => {
       expect(copied).toContain(need);
     }
     for (const dir of tsconfig.include) expect(copied).toContain(dir);
+    // Every project the build script compiles (the CLI, and the client's type declarations).
+    const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+    const projects = [...pkg.scripts.build!.matchAll(/tsc -p (\S+)/g)].map((m) => m[1]);
+    expect(projects.length).toBeGreaterThan(1);
+    for (const project of projects) expect(copied).toContain(project);
     const firstRunAfterCopies = build.instructions.findIndex((i) => i.op === 'RUN' && i.args.startsWith('npm ci'));
     expect(build.instructions.slice(firstRunAfterCopies).some((i) => i.op === 'COPY')).toBe(false);
   });

@@ -5,7 +5,7 @@ import type { AuditEntry } from '../../domain/security';
 import type { Store } from '../../store/port';
 import { parseOrThrow } from '../validation';
 
-const auditQuerySchema = z.strictObject({
+export const auditQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   /** The `nextCursor` of the previous page: the seq of its last entry. */
   cursor: z

@@ -12,8 +12,8 @@ import { fleetStats, type StatsDeps } from '../stats';
 import { parseOrThrow } from '../validation';
 import { agentView } from '../views';
 
-const windowQuery = z.strictObject({ windowSeconds: z.coerce.number().int().min(10).max(86_400).default(900) });
-const statsQuery = z.strictObject({ windowSeconds: z.coerce.number().int().min(10).max(86_400).default(60) });
+export const windowQuery = z.strictObject({ windowSeconds: z.coerce.number().int().min(10).max(86_400).default(900) });
+export const statsQuery = z.strictObject({ windowSeconds: z.coerce.number().int().min(10).max(86_400).default(60) });
 
 export interface FleetRouteDeps {
   store: Store;

@@ -21,7 +21,7 @@ import { parseOrThrow } from '../validation';
 
 const MAX_NOTE = 500;
 
-const declareBody = z.strictObject({
+export const declareBody = z.strictObject({
   capabilities: z.array(z.string().max(200)).max(100).default([]),
   types: z.array(z.string().max(200)).max(100),
   note: z.string().trim().min(1).max(MAX_NOTE).optional(),

@@ -20,7 +20,7 @@ import type { AgentDirectory } from '../agentDirectory';
 import { figuresOf, knownPools } from '../poolFigures';
 import { parseOrThrow } from '../validation';
 
-const query = z.strictObject({
+export const scalingQuery = z.strictObject({
   capabilities: z.string().max(2000).default(''),
   types: z.string().min(1, 'name at least one task type').max(2000),
   /** Tasks one replica should have in hand: desiredReplicas = ceil((queued + running) / perReplica). */
@@ -36,7 +36,7 @@ export interface ScalingRouteDeps {
 export function scalingRoutes(d: ScalingRouteDeps): Router {
   const r = Router();
   r.get('/scaling/pool', async (req, res) => {
-    const q = parseOrThrow(query, req.query);
+    const q = parseOrThrow(scalingQuery, req.query);
     const capabilities = parseCapabilityList(q.capabilities, 'capabilities');
     const types = parseCapabilityList(q.types, 'types');
     const [live, declared, routes] = await Promise.all([

@@ -11,7 +11,7 @@ import type { TaskService } from '../taskService';
 import { parseOrThrow } from '../validation';
 import { taskEventView, taskView } from '../views';
 
-const listQuerySchema = z.strictObject({
+export const listQuerySchema = z.strictObject({
   status: z.enum(TASK_STATUSES).optional(),
   type: z.string().regex(TOKEN_PATTERN).optional(),
   capability: z.string().regex(TOKEN_PATTERN).optional(),

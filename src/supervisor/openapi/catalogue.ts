@@ -1,0 +1,213 @@
+/**
+ * Every route the supervisor serves, once, for `GET /openapi.json`: its summary, the zod schemas its handler
+ * validates with (the same objects, imported from the route files) and what it answers. Who may call a /v1
+ * route is not written here: the document takes it from the permission table (src/security/permissions.ts), so
+ * the two cannot disagree. test/api/openapi.test.ts fails when a served route has no entry here, or an entry
+ * serves nothing.
+ */
+import { z } from 'zod';
+import { MAX_BATCH, batchSubmissionSchema, taskSubmissionSchema } from '../../domain/submission';
+import type { Method } from '../../security/permissions';
+import { auditQuerySchema } from '../routes/audit';
+import { statsQuery, windowQuery } from '../routes/fleet';
+import { declareBody } from '../routes/pools';
+import { scalingQuery } from '../routes/scaling';
+import { listQuerySchema } from '../routes/tasks';
+
+export interface RouteDoc {
+  method: Method;
+  /** Express form (`/v1/tasks/:id`); the document writes it `/v1/tasks/{id}`. */
+  path: string;
+  summary: string;
+  tag: 'tasks' | 'agents' | 'fleet' | 'pools' | 'service';
+  /** The JSON body the handler parses. */
+  body?: z.ZodType;
+  /** The query string the handler parses (an object schema: one parameter per property). */
+  query?: z.ZodObject;
+  /** Success statuses and what each answers. */
+  responses: Record<number, string>;
+  /** Problem statuses the route's own logic answers (authentication, rate limit and roles are added). */
+  errors?: number[];
+  /** Outside /v1: no key needed. */
+  public?: true;
+  /** The success body's media type, when not JSON. */
+  contentType?: string;
+}
+
+/** The batch body as each of its tasks is validated (TaskService checks every task with the single schema). */
+const batchBody = batchSubmissionSchema.extend({
+  tasks: z.array(taskSubmissionSchema).min(1).max(MAX_BATCH),
+});
+
+const agentAction = (action: string, what: string): RouteDoc => ({
+  method: 'POST',
+  path: `/v1/agents/:id/${action}`,
+  summary: what,
+  tag: 'agents',
+  responses: { 200: 'the agent after the action' },
+  errors: [404, 409],
+});
+
+export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
+  // service (no key)
+  { method: 'GET', path: '/healthz', summary: 'liveness', tag: 'service', public: true, responses: { 200: 'ok' } },
+  {
+    method: 'GET',
+    path: '/readyz',
+    summary: 'readiness: SQL and Redis answer',
+    tag: 'service',
+    public: true,
+    responses: { 200: 'ready' },
+    errors: [503],
+  },
+  {
+    method: 'GET',
+    path: '/metrics',
+    summary: 'Prometheus metrics',
+    tag: 'service',
+    public: true,
+    responses: { 200: 'Prometheus text exposition' },
+    contentType: 'text/plain',
+  },
+  {
+    method: 'GET',
+    path: '/openapi.json',
+    summary: 'this document',
+    tag: 'service',
+    public: true,
+    responses: { 200: 'the OpenAPI 3.1 document' },
+  },
+  // tasks
+  {
+    method: 'GET',
+    path: '/v1/tasks',
+    summary: 'list tasks, newest first, a page at a time (nextCursor)',
+    tag: 'tasks',
+    query: listQuerySchema,
+    responses: { 200: '{ tasks, nextCursor }' },
+  },
+  {
+    method: 'POST',
+    path: '/v1/tasks',
+    summary: 'submit a task (Idempotency-Key header: a replay answers the first task, 200)',
+    tag: 'tasks',
+    body: taskSubmissionSchema,
+    responses: { 201: 'the task, created', 200: 'the task of an earlier submission with the same Idempotency-Key' },
+    errors: [409, 413],
+  },
+  {
+    method: 'POST',
+    path: '/v1/tasks/batch',
+    summary: `submit up to ${MAX_BATCH} tasks at once, all or none`,
+    tag: 'tasks',
+    body: batchBody,
+    responses: { 201: '{ tasks }, created', 200: '{ tasks } of an earlier batch with the same Idempotency-Key' },
+    errors: [409, 413],
+  },
+  {
+    method: 'GET',
+    path: '/v1/tasks/:id',
+    summary: 'read a task',
+    tag: 'tasks',
+    responses: { 200: 'the task' },
+    errors: [404],
+  },
+  {
+    method: 'GET',
+    path: '/v1/tasks/:id/events',
+    summary: "a task's events, oldest first",
+    tag: 'tasks',
+    responses: { 200: '{ events }' },
+    errors: [404],
+  },
+  {
+    method: 'POST',
+    path: '/v1/tasks/:id/cancel',
+    summary: 'cancel a task (a running one is asked to stop)',
+    tag: 'tasks',
+    responses: { 202: '{ outcome, task }', 409: '{ outcome: already_terminal, task }: the task had ended' },
+    errors: [404],
+  },
+  // agents
+  { method: 'GET', path: '/v1/agents', summary: 'list agents', tag: 'agents', responses: { 200: '{ agents }' } },
+  {
+    method: 'GET',
+    path: '/v1/agents/:id',
+    summary: 'read an agent',
+    tag: 'agents',
+    responses: { 200: 'the agent' },
+    errors: [404],
+  },
+  {
+    method: 'GET',
+    path: '/v1/agents/:id/events',
+    summary: "an agent's state changes",
+    tag: 'agents',
+    responses: { 200: '{ events }' },
+    errors: [404],
+  },
+  {
+    method: 'GET',
+    path: '/v1/agents/:id/performance',
+    summary: "an agent's runs over a window: success rate, durations",
+    tag: 'agents',
+    query: windowQuery,
+    responses: { 200: 'the figures' },
+    errors: [404],
+  },
+  agentAction('drain', 'drain an agent: it takes no new task and stops when idle'),
+  agentAction('suspend', 'suspend an agent: it takes no new task'),
+  agentAction('resume', 'resume a drained or suspended agent'),
+  agentAction('unfreeze', 'unfreeze an agent the heartbeat enforcer froze'),
+  {
+    method: 'DELETE',
+    path: '/v1/agents/:id',
+    summary: 'remove an agent that is gone',
+    tag: 'agents',
+    responses: { 204: 'removed' },
+    errors: [404, 409],
+  },
+  // fleet
+  {
+    method: 'GET',
+    path: '/v1/stats',
+    summary: 'fleet figures: tasks by status, throughput, agents',
+    tag: 'fleet',
+    query: statsQuery,
+    responses: { 200: 'the figures' },
+  },
+  {
+    method: 'GET',
+    path: '/v1/scaling/pool',
+    summary: "a worker pool's backlog and desired replicas (for autoscalers)",
+    tag: 'fleet',
+    query: scalingQuery,
+    responses: { 200: '{ pool, queued, delayed, running, backlog, desiredReplicas, … }' },
+  },
+  {
+    method: 'GET',
+    path: '/v1/audit',
+    summary: 'the audit log, newest first, a page at a time',
+    tag: 'fleet',
+    query: auditQuerySchema,
+    responses: { 200: '{ entries, nextCursor }' },
+  },
+  // pools
+  { method: 'GET', path: '/v1/pools', summary: 'list pools', tag: 'pools', responses: { 200: '{ pools }' } },
+  {
+    method: 'POST',
+    path: '/v1/pools',
+    summary: 'declare a pool (idempotent)',
+    tag: 'pools',
+    body: declareBody,
+    responses: { 201: 'the pool, declared', 200: 'the pool, already declared' },
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/pools/:key',
+    summary: 'remove a declared pool',
+    tag: 'pools',
+    responses: { 204: 'removed' },
+    errors: [404],
+  },
+];
