@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { TERMINAL_STATUSES, type TaskEvent, type TaskRecord, type TaskStatus } from '../domain/task';
 import { taskEventsChannel } from '../dispatch/notify';
+import { waitUntilReady } from '../dispatch/redis';
 import { deadlineOptions, type RedisWatch } from '../dispatch/redisWatch';
 import type { Store } from '../store/port';
 
@@ -132,6 +133,11 @@ export class TaskWatcher {
     this.subscriber = sub;
     this.timer = setInterval(() => this.ring(), options.pollMs);
     this.timer.unref();
+    // The API may serve before the subscriber is ready (the periodic read answers meanwhile); waiting here keeps a
+    // stop right after the start from cutting a connection mid-handshake, which ioredis would then reconnect.
+    await waitUntilReady(sub, options.redisUrl).catch((err: unknown) =>
+      options.log.warn({ err }, 'the task watcher is not subscribed yet; waits are answered by its periodic read'),
+    );
   }
 
   /** Closes the subscriber and tells every listener (streams end, waits answer). */
