@@ -100,11 +100,6 @@ export class TaskWatcher {
     this.batch = options.batch ?? 1000;
   }
 
-  /** The newest event seq handed out: a listener registered now gets every event after it. */
-  get seq(): number {
-    return this.lastSeq;
-  }
-
   get listeners(): number {
     let n = this.fleet.size;
     for (const set of this.byTask.values()) n += set.size;
@@ -200,6 +195,9 @@ export class TaskWatcher {
   /** A writer rang (for `taskId`), or the poll ticked: read the log, at most one read at a time. */
   ring(taskId?: string): void {
     if (this.stopped) return;
+    // With nobody listening a ring is not worth a query: the periodic read keeps up with the log's head, and a
+    // listener that comes gets every event after it (at most one poll interval of events read again).
+    if (taskId !== undefined && this.listeners === 0) return;
     if (taskId !== undefined && this.byTask.get(taskId)?.size) this.progressDue.add(taskId);
     if (this.reading) {
       this.again = true;
@@ -246,7 +244,7 @@ export class TaskWatcher {
     const due = [...this.progressDue];
     this.progressDue.clear();
     for (const taskId of due) {
-      const listeners = [...(this.byTask.get(taskId) ?? [])].filter((l) => l.progress);
+      const listeners = [...(this.byTask.get(taskId) ?? [])].filter((l) => l.progress !== undefined);
       if (listeners.length === 0) continue;
       const task = await this.options.store.getTask(taskId);
       const p = task ? progressOf(task) : null;

@@ -201,7 +201,7 @@ async function followFleet(
 ): Promise<void> {
   const held: TaskEvent[] = [];
   let live = false;
-  let lastSent = after ?? deps.watcher.seq;
+  let lastSent = after ?? Number.MAX_SAFE_INTEGER;
   const stream = new SseStream(res, deps.settings);
   // Events are typed (a cached store read at most once per task) in order: one chain per stream.
   let chain = Promise.resolve();
@@ -221,6 +221,8 @@ async function followFleet(
   stream.onClose(unwatch);
 
   try {
+    // From the present: the log's head read after registering, so nothing committed since is missed.
+    if (after === null) lastSent = await deps.store.lastTaskEventSeq();
     if (after !== null) {
       for (;;) {
         const page = await deps.store.listTaskEventsAfter(lastSent, PAGE);
