@@ -283,7 +283,7 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
   const stop = () =>
     (stopping ??= (async () => {
       await Promise.all(loops.map((loop) => loop.stop()));
-      // Open streams end and waiting requests answer before the server closes their connections.
+      // Open streams end (cleanly, so clients resume) before the server closes every connection.
       await parts.watcher.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
