@@ -49,6 +49,11 @@ export interface Driver {
   window(): Promise<Window>;
   /** One task on an idle fleet: ms from just before the submit to its start, and to its recorded completion. */
   latencySample(): Promise<{ start: number; complete: number }>;
+  /**
+   * One task on an idle fleet, waited for with the system's long poll (taskfleet's `?wait=`): ms from its
+   * recorded result to the wait's answer. Absent for a system without one.
+   */
+  waitSample?(): Promise<number>;
   /** Memory of the system's own long-running processes (workers; the supervisor where there is one). */
   memory(): { supervisor?: Memory; workers: Memory[] };
   /** The processes whose CPU time counts towards the system now (its running workers, its producer). */

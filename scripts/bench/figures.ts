@@ -11,7 +11,7 @@ export interface RunFigures {
   drain: number;
   batchSubmit: number;
   single: { p50: number; p99: number; achievedRate: number; errors: number };
-  latency: { start: Percentiles; complete: Percentiles };
+  latency: { start: Percentiles; complete: Percentiles; wait?: Percentiles };
   memory: { supervisorPeakMb: number; workerPeakMb: number; workerIdleMb: number };
   cpu: { live: CpuPerTask; drain: CpuPerTask; workerStartupMs: number };
 }
@@ -38,6 +38,8 @@ export interface SystemFigures {
   latency: {
     submitToStart: { p50Ms: Figure; p95Ms: Figure; p99Ms: Figure };
     submitToComplete: { p50Ms: Figure; p95Ms: Figure; p99Ms: Figure };
+    /** Recorded result → answer of a `?wait=` request held open before it (null: the system has no long poll). */
+    resultToWaitAnswer: { p50Ms: Figure; p99Ms: Figure } | null;
   };
   memory: { supervisorPeakMb: Figure | null; workerPeakMb: Figure; workerIdleMb: Figure };
   cpu: {
@@ -90,6 +92,9 @@ export function summarise(driver: Driver, runs: RunFigures[], errors: string[], 
         p95Ms: f((r) => r.latency.complete.p95),
         p99Ms: f((r) => r.latency.complete.p99),
       },
+      resultToWaitAnswer: runs.some((r) => r.latency.wait)
+        ? { p50Ms: f((r) => r.latency.wait?.p50 ?? NaN), p99Ms: f((r) => r.latency.wait?.p99 ?? NaN) }
+        : null,
     },
     memory: {
       supervisorPeakMb: runs.some((r) => Number.isFinite(r.memory.supervisorPeakMb))

@@ -133,7 +133,14 @@ async function idleLatency(ctx: RunContext): Promise<RunFigures['latency']> {
     ctx.progress.add(driver.slow ? 200 : 5);
     await sleep(2);
   }
-  return { start: percentiles(start), complete: percentiles(complete) };
+  if (!driver.waitSample) return { start: percentiles(start), complete: percentiles(complete) };
+  const wait: number[] = [];
+  // Each waits out a 50 ms delay: fewer samples than the dispatch latency's.
+  for (let i = 0; i < Math.min(100, samples); i++) {
+    wait.push(await driver.waitSample());
+    await sleep(2);
+  }
+  return { start: percentiles(start), complete: percentiles(complete), wait: percentiles(wait) };
 }
 
 /** Workers running while the tasks arrive: first submit → last recorded completion. */

@@ -167,6 +167,13 @@ function printSystems(systems: Record<string, SystemFigures>): void {
       .map((f) => fmt(f.median, 2))
       .join(' / '),
   );
+  row('result → ?wait= answer p50 / p99 (ms)', (s) =>
+    s.latency.resultToWaitAnswer
+      ? [s.latency.resultToWaitAnswer.p50Ms, s.latency.resultToWaitAnswer.p99Ms]
+          .map((f) => fmt(f.median, 2))
+          .join(' / ')
+      : '–',
+  );
   row('peak RSS supervisor, MiB', (s) => fig(s.memory.supervisorPeakMb, 0));
   row('peak RSS per worker, MiB', (s) => fig(s.memory.workerPeakMb, 0));
   row('idle worker RSS, MiB', (s) => fig(s.memory.workerIdleMb, 0));

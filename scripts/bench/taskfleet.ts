@@ -26,6 +26,7 @@ import { waitUntil, wallMs } from './stats';
 
 const HANDLERS = path.join(__dirname, 'handlers.js');
 const ONE = JSON.stringify({ type: 'bench-noop', payload: null });
+const DELAYED = JSON.stringify({ type: 'bench-noop', payload: null, delaySeconds: 0.05 });
 
 /** A build of taskfleet whose `bin/taskfleet.js` starts the supervisor and the workers. */
 export interface TaskfleetBuild {
@@ -278,6 +279,15 @@ export class TaskfleetDriver implements Driver {
       1,
     );
     return { start: Number(row!.result) - t0, complete: row!.finished_at! - t0 };
+  }
+
+  async waitSample(): Promise<number> {
+    // Delayed a little, so the wait is registered before the result and measures the watcher, not the request.
+    const { id } = JSON.parse(await this.api().post('/v1/tasks', DELAYED)) as { id: string };
+    const task = JSON.parse(await this.api().get(`/v1/tasks/${id}?wait=30`)) as { status: string; finishedAt?: string };
+    const answered = wallMs();
+    if (task.status !== 'succeeded' || task.finishedAt === undefined) throw new Error(`the wait for ${id} ran out`);
+    return answered - Date.parse(task.finishedAt);
   }
 
   memory() {

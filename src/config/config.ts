@@ -102,6 +102,8 @@ const schema = z.object({
   TASKFLEET_STALL_AFTER_MS: int(0).default(60_000),
   TASKFLEET_REAPER_INTERVAL_MS: int(50).default(1_000),
   TASKFLEET_ROUTE_REFRESH_MS: int(50).default(1_000),
+  TASKFLEET_WATCH_POLL_MS: int(50).default(1_000),
+  TASKFLEET_STREAM_STALL_MS: int(100).default(10_000),
   TASKFLEET_DISPATCH_BATCH: int(1, 100).default(10),
   TASKFLEET_SPILL_AFTER_MS: int(100).default(1_000),
   TASKFLEET_POOLS: poolKeys.default([]),
@@ -176,6 +178,10 @@ export interface Config {
   stallAfterMs: number;
   reaperIntervalMs: number;
   routeRefreshMs: number;
+  /** How often each supervisor's task watcher reads the event log without a notification (a lost one only delays). */
+  watchPollMs: number;
+  /** How long an event stream's client may leave the server unable to write before it is disconnected. */
+  streamStallMs: number;
   /** Most due tasks of one route and priority carried by one BullMQ job. */
   dispatchBatch: number;
   /** How long a due task waits in a busy pool before the supervisor moves it to a covering pool with a free slot. */
@@ -268,6 +274,8 @@ function toConfig(values: Env): Config {
     stallAfterMs: values.TASKFLEET_STALL_AFTER_MS,
     reaperIntervalMs: values.TASKFLEET_REAPER_INTERVAL_MS,
     routeRefreshMs: values.TASKFLEET_ROUTE_REFRESH_MS,
+    watchPollMs: values.TASKFLEET_WATCH_POLL_MS,
+    streamStallMs: values.TASKFLEET_STREAM_STALL_MS,
     dispatchBatch: values.TASKFLEET_DISPATCH_BATCH,
     spillAfterMs: values.TASKFLEET_SPILL_AFTER_MS,
     pools: values.TASKFLEET_POOLS,
@@ -324,6 +332,8 @@ export function configToEnv(c: Config): Record<string, string> {
     TASKFLEET_STALL_AFTER_MS: String(c.stallAfterMs),
     TASKFLEET_REAPER_INTERVAL_MS: String(c.reaperIntervalMs),
     TASKFLEET_ROUTE_REFRESH_MS: String(c.routeRefreshMs),
+    TASKFLEET_WATCH_POLL_MS: String(c.watchPollMs),
+    TASKFLEET_STREAM_STALL_MS: String(c.streamStallMs),
     TASKFLEET_DISPATCH_BATCH: String(c.dispatchBatch),
     TASKFLEET_SPILL_AFTER_MS: String(c.spillAfterMs),
     TASKFLEET_POOLS: c.pools.join(','),

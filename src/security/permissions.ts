@@ -59,6 +59,8 @@ export const PERMISSIONS: readonly Permission[] = [
   { method: 'DELETE', path: '/v1/agents/:id', roles: ADMIN, what: 'remove agents' },
   // fleet
   { method: 'GET', path: '/v1/stats', roles: ALL, what: 'read stats' },
+  // Every task's events: operators only (a submitter follows its own tasks' streams).
+  { method: 'GET', path: '/v1/events', roles: ['admin', 'reader'], what: 'read the fleet event stream' },
   { method: 'GET', path: '/v1/scaling/pool', roles: ALL, what: "read a worker pool's backlog" },
   { method: 'GET', path: '/v1/audit', roles: ADMIN, what: 'read the audit log' },
   // pools (not owner-scoped: a pool holds no one's tasks)

@@ -180,6 +180,8 @@ export interface Store {
   listTaskEventsAfter(afterSeq: number, limit: number): Promise<TaskEvent[]>;
   /** The seq of the newest task event, 0 when there is none. */
   lastTaskEventSeq(): Promise<number>;
+  /** The type of each of these tasks (unknown ids left out): what the fleet event stream shows with each event. */
+  listTaskTypes(ids: string[]): Promise<Array<{ id: string; type: string }>>;
 
   // ---- tasks: the lease-bound life of an attempt
   /**

@@ -20,8 +20,11 @@ import { errorHandler, notFoundHandler, sendProblem } from './problem';
 import { agentRoutes } from './routes/agents';
 import { auditRoutes } from './routes/audit';
 import { poolRoutes } from './routes/pools';
+import { taskStreamRoutes } from './routes/taskStreams';
 import { taskRoutes } from './routes/tasks';
+import { DEFAULT_STREAM_SETTINGS, type StreamSettings } from './sse';
 import type { TaskService } from './taskService';
+import type { TaskWatcher } from './taskWatcher';
 
 export interface AppDeps {
   store: Store;
@@ -42,6 +45,9 @@ export interface AppDeps {
    * authentication, rate limit and permission table: a path without a row in `PERMISSIONS` is a 404.
    */
   routers?: Router[];
+  /** Serves `?wait=` and the event streams when given (one watcher per supervisor). */
+  watcher?: TaskWatcher;
+  streams?: StreamSettings;
 }
 
 /**
@@ -110,6 +116,11 @@ export function createApp(deps: AppDeps): Express {
     // Last, so that the routes (not only the middleware above) run inside the request's trace.
     traceRequests(deps.telemetry ?? noTelemetry),
   );
+  if (deps.watcher) {
+    const { tasks, agents, store, watcher } = deps;
+    const settings = deps.streams ?? DEFAULT_STREAM_SETTINGS;
+    app.use('/v1', taskStreamRoutes({ tasks, agents, store, watcher, settings }));
+  }
   app.use('/v1', taskRoutes(deps.tasks, deps.agents));
   app.use('/v1', agentRoutes(deps.store, deps.clock, http.staleAfterMs));
   app.use('/v1', auditRoutes(deps.store));

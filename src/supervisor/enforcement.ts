@@ -9,6 +9,7 @@ import type { Clock } from '../domain/clock';
 import { enforcementAction, LEFT_ALONE, missedHeartbeats, type EnforcementPolicy } from '../domain/enforcement';
 import { afterLeaseExpiry } from '../domain/transitions';
 import type { Dispatcher } from '../dispatch/dispatcher';
+import { notifyTaskChanged } from '../dispatch/notify';
 import type { Store } from '../store/port';
 
 export class HeartbeatEnforcer {
@@ -81,6 +82,7 @@ export class HeartbeatEnforcer {
       if (!(await this.store.reclaimLease({ taskId: lease.id, attempt: lease.attempt, agentId, now, decision })))
         continue;
       reclaimed++;
+      notifyTaskChanged(this.dispatcher.redis, this.dispatcher.prefix, lease.id);
       const task = await this.store.getTask(lease.id);
       if (task) this.telemetry.taskEvent('TaskLeaseReclaimed', task, { agentId, outcome: decision.status });
       if (decision.status !== 'queued') continue;

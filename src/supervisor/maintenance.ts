@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock';
 import { afterLeaseExpiry } from '../domain/transitions';
 import type { Dispatcher } from '../dispatch/dispatcher';
+import { notifyTaskChanged } from '../dispatch/notify';
 import type { Store } from '../store/port';
 
 export class TaskMaintenance {
@@ -30,6 +31,7 @@ export class TaskMaintenance {
       const ok = await this.store.requeueExpiredLease({ taskId: lease.id, attempt: lease.attempt, now, decision });
       if (!ok) continue;
       reclaimed++;
+      notifyTaskChanged(this.dispatcher.redis, this.dispatcher.prefix, lease.id);
       this.log.warn(
         { taskId: lease.id, attempt: lease.attempt, agentId: lease.agentId, outcome: decision.status },
         'lease expired',
@@ -58,6 +60,7 @@ export class TaskMaintenance {
     for (const t of overdue) {
       if (!(await this.store.expireTask({ taskId: t.id, attempt: t.attempt, now }))) continue;
       expired++;
+      notifyTaskChanged(this.dispatcher.redis, this.dispatcher.prefix, t.id);
       if (this.telemetry.enabled) {
         const task = await this.store.getTask(t.id);
         if (task) this.telemetry.taskEvent('TaskExpired', task);

@@ -41,7 +41,9 @@ import { fleetRoutes } from './routes/fleet';
 import { scalingRoutes } from './routes/scaling';
 import { supervisorSettings, type HttpOverrides } from './settings';
 import { StallWatch } from './stallWatch';
+import { DEFAULT_STREAM_SETTINGS } from './sse';
 import { TaskService } from './taskService';
+import { TaskWatcher } from './taskWatcher';
 
 export interface SupervisorOverrides {
   /** By default a logger made from the configuration (TASKFLEET_LOG_LEVEL, TASKFLEET_LOG_FORMAT). */
@@ -74,6 +76,8 @@ export interface Supervisor {
   /** Agents idle beside tasks they cover: asked to recycle their Redis connections, then degraded. */
   stallWatch: StallWatch;
   admin: AgentAdmin;
+  /** Tails the task event log for `?wait=` and the event streams. */
+  watcher: TaskWatcher;
   /** The 401, 403 and 429 answers counted so far (shown in `GET /v1/stats`). */
   counters: SecurityCounters;
   /** The express app it serves (the OpenAPI test walks its routes). */
@@ -100,6 +104,7 @@ interface Parts {
   enforcer: HeartbeatEnforcer;
   stallWatch: StallWatch;
   admin: AgentAdmin;
+  watcher: TaskWatcher;
   counters: SecurityCounters;
   gauges: FleetGauges;
   app: Express;
@@ -165,6 +170,14 @@ function wire(
   const stallWatch = new StallWatch(store, { stallAfterMs: config.stallAfterMs, staleAfterMs }, clock, log, telemetry);
   const admin = new AgentAdmin(store, enforcer, new AuditLog(store, clock), clock, telemetry);
   const counters = createSecurityCounters();
+  const watcher = new TaskWatcher({
+    store,
+    redisUrl: config.redisUrl,
+    prefix: config.redisPrefix,
+    pollMs: config.watchPollMs,
+    log,
+    watch: watchAndReport(config.redisCommandTimeoutMs, log, telemetry),
+  });
   const stats = {
     store,
     clock,
@@ -182,6 +195,8 @@ function wire(
     http: settings.http,
     counters,
     telemetry,
+    watcher,
+    streams: { ...DEFAULT_STREAM_SETTINGS, stallMs: config.streamStallMs },
     metrics: new PrometheusMetrics(connections.rawStore, stats),
     routers: [
       fleetRoutes({ store, clock, admin, policy: enforcement, stats, staleAfterMs }),
@@ -198,6 +213,7 @@ function wire(
     enforcer,
     stallWatch,
     admin,
+    watcher,
     counters,
     gauges,
     app,
@@ -255,8 +271,10 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
   const parts = wire(config, overrides, { connections, clock, log, telemetry });
   const host = overrides.listen?.host ?? config.host;
   const { server, url, port } = await applyConfiguredPools(connections.store, config.pools, clock, log)
+    .then(() => parts.watcher.start())
     .then(() => listen(parts.app, host, overrides.listen?.port ?? config.port))
     .catch(async (err: unknown) => {
+      await parts.watcher.stop();
       await disconnect(connections, parts.dispatcher);
       throw err;
     });
@@ -267,6 +285,8 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
   const stop = () =>
     (stopping ??= (async () => {
       await Promise.all(loops.map((loop) => loop.stop()));
+      // Open streams end (cleanly, so clients resume) before the server closes every connection.
+      await parts.watcher.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -280,6 +300,7 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
   const { store } = connections;
   return {
     ...{ url, port, store, dispatcher, placement, rebalancer, reconciler, maintenance, enforcer, stallWatch, admin },
+    watcher: parts.watcher,
     counters,
     app: parts.app,
     stop,

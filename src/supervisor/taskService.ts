@@ -27,6 +27,7 @@ import {
 } from '../domain/submission';
 import type { TaskRecord } from '../domain/task';
 import type { Dispatcher } from '../dispatch/dispatcher';
+import { notifyTaskChanged } from '../dispatch/notify';
 import { AuditLog } from '../security/audit';
 import { maySeeTask, taskOwner } from '../security/permissions';
 import type { CancelOutcome, InsertOutcome, NewTask, Store, TaskFilter } from '../store/port';
@@ -179,6 +180,7 @@ export class TaskService {
     await this.get(id, actor);
     const { outcome, task } = await this.store.requestCancel(id, this.clock.now());
     if (outcome === 'not_found' || !task) throw new NotFoundError(`task ${id}`);
+    if (outcome !== 'already_terminal') notifyTaskChanged(this.dispatcher.redis, this.dispatcher.prefix, id);
     await this.audit.record(actor, 'task.cancel', `task:${id}`, { outcome });
     if (outcome === 'cancelled') this.telemetry.taskEvent('TaskCancelled', task);
     return { outcome, task };

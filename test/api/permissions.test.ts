@@ -98,6 +98,14 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', path: '/v1/stats', roles: ALL, ownership: null, ok: [200], request: fixed('/v1/stats') },
   {
     method: 'GET',
+    path: '/v1/events',
+    roles: ['admin', 'reader'],
+    ownership: null,
+    ok: [200],
+    request: fixed('/v1/events?limit=5'),
+  },
+  {
+    method: 'GET',
     path: '/v1/scaling/pool',
     roles: ALL,
     ownership: null,

@@ -226,6 +226,21 @@ export function submissionContract(store: CurrentStore): void {
     });
   });
 
+  describe('listTaskTypes', () => {
+    it('answers the type of each known task, leaving unknown ids out', async () => {
+      const a = await submit(store());
+      const b = await submit(store(), { type: 'resize' });
+      const types = await store().listTaskTypes([a.id, b.id, 'no-such-task', a.id]);
+      expect(types.sort((x, y) => x.id.localeCompare(y.id))).toEqual(
+        [
+          { id: a.id, type: a.type },
+          { id: b.id, type: 'resize' },
+        ].sort((x, y) => x.id.localeCompare(y.id)),
+      );
+      expect(await store().listTaskTypes([])).toEqual([]);
+    });
+  });
+
   describe('listTaskEvents', () => {
     it('lists a task life in order: attempts, agents and data', async () => {
       const task = await submit(store());

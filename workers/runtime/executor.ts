@@ -85,12 +85,13 @@ export class Executor {
       const cur = claim.current;
       if (cur?.status === 'queued' && cur.attempt === msg.attempt) {
         if (cur.deadline === null || cur.deadline > now) return 'refused';
-        await store.expireTask({ taskId: cur.id, attempt: cur.attempt, now });
+        if (await store.expireTask({ taskId: cur.id, attempt: cur.attempt, now })) this.options.notify?.(cur.id);
       }
       this.options.log.debug({ taskId: msg.taskId, attempt: msg.attempt, status: cur?.status }, 'dispatch not claimed');
       return 'done';
     }
     const task = claim.task;
+    this.options.notify?.(task.id);
     // Everything reported from here on belongs to the task's trace (kept in SQL since its submit).
     await this.traced(task.traceParent ?? msg.traceParent, async () => {
       // Made on first use: most tasks log nothing below the configured level.

@@ -32,6 +32,8 @@ export interface RecorderOptions {
   telemetry: Telemetry;
   /** How a store call that threw is tried again (DEFAULT_RETRY unless a test wants no waits). */
   retry?: RetryPolicy;
+  /** Told each task whose transition this worker committed (a best-effort publish: src/dispatch/notify.ts). */
+  notify?: (taskId: string) => void;
 }
 
 /** The lazily made logger of one task (most tasks log nothing below the configured level). */
@@ -72,6 +74,7 @@ export class OutcomeRecorder {
           taskLog().warn('result rejected: this attempt no longer holds the task');
           return;
         }
+        this.options.notify?.(task.id);
         this.info(taskLog, 'task succeeded');
         this.succeeded(task, now);
         return;
@@ -80,13 +83,16 @@ export class OutcomeRecorder {
       case 'failed':
         return this.failed(task, outcome, ref, taskLog);
       case 'cancelled': {
-        if (await reportOnce(store, ref, () => store.finishCancelled(ref), cancelledAt, this.retry))
+        if (await reportOnce(store, ref, () => store.finishCancelled(ref), cancelledAt, this.retry)) {
+          this.options.notify?.(task.id);
           this.options.telemetry.taskEvent('TaskCancelled', task, { agentId });
+        }
         this.info(taskLog, 'task cancelled');
         return;
       }
       case 'released': {
         if (await reportOnce(store, ref, () => store.releaseTask(ref), queuedAt, this.retry)) {
+          this.options.notify?.(task.id);
           this.info(taskLog, 'task released back to the queue');
           await this.resend(task, now, now, taskLog);
         }
@@ -126,6 +132,7 @@ export class OutcomeRecorder {
       taskLog().warn('failure rejected: this attempt no longer holds the task');
       return;
     }
+    this.options.notify?.(task.id);
     this.info(taskLog, { error, next: decision.status }, 'task failed');
     const runMs = ref.now - (task.startedAt ?? ref.now);
     telemetry.taskEvent('TaskFailed', task, { agentId, errorKind: error.kind, error: error.message, runMs });

@@ -19,6 +19,7 @@ import { covers } from '../../src/domain/capabilities';
 import { systemClock, type Clock } from '../../src/domain/clock';
 import { Dispatcher } from '../../src/dispatch/dispatcher';
 import { ownPool } from '../../src/dispatch/placement';
+import { notifyTaskChanged } from '../../src/dispatch/notify';
 import { poolKey } from '../../src/domain/pool';
 import type { AgentRegistration } from '../../src/store/port';
 import { VERSION } from '../../src/version';
@@ -223,6 +224,7 @@ export class WorkerRuntime {
       log: this.log,
       telemetry,
       events: this.emitter,
+      notify: (taskId) => notifyTaskChanged(connections.producer, config.redisPrefix, taskId),
     });
     const heartbeat = new Heartbeat(
       store,

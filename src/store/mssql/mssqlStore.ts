@@ -103,6 +103,15 @@ export class MssqlStore implements Store {
     return row ? mapping.fromBigint(row.seq) : 0;
   }
 
+  async listTaskTypes(ids: string[]): Promise<Array<{ id: string; type: string }>> {
+    // An id longer than the column cannot be a task's.
+    const known = [...new Set(ids)].filter((id) => id.length <= 64);
+    if (known.length === 0) return [];
+    return this.db.all<never, { id: string; type: string }>(taskStatements.SELECT_TASK_TYPES, {
+      ids: JSON.stringify(known),
+    });
+  }
+
   // ---- tasks: the lease-bound life of an attempt
 
   async claimTask(ref: LeaseRef & { leaseMs: number }): Promise<ClaimResult> {

@@ -163,6 +163,11 @@ class SqliteStore implements Store {
     return this.run(() => this.statements.tasks.selectLastTaskEventSeq.get()?.seq ?? 0);
   }
 
+  listTaskTypes(ids: string[]): Promise<Array<{ id: string; type: string }>> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.run(() => this.statements.tasks.selectTaskTypes.all({ ids: JSON.stringify([...new Set(ids)]) }));
+  }
+
   listRoutes(): Promise<Route[]> {
     return this.run(() => this.statements.tasks.selectRoutes.all().map(toRoute));
   }

@@ -27,7 +27,7 @@ function requireJsonObject(req: Request): unknown {
 }
 
 /** The task views, each marked routable or not against the agents live right now and the declared pools. */
-function taskViews(agents: AgentDirectory) {
+export function taskViews(agents: AgentDirectory) {
   return async (list: TaskRecord[]) => {
     const routing = await agents.routing();
     return list.map((t) => ({

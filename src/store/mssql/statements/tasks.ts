@@ -214,6 +214,19 @@ WHERE seq > @afterSeq
 ORDER BY seq;`,
 });
 
+/**
+ * SELECT_TASK_TYPES: the type of each task among @ids (unknown ids left out): what the fleet event stream shows.
+ * Params: @ids (JSON array of task ids). Result: { id, type } rows.
+ */
+export const SELECT_TASK_TYPES = statement('SELECT_TASK_TYPES', {
+  idempotent: true,
+  params: { ids: param.json },
+  text: `
+SELECT t.id, t.type
+FROM ${TABLE.tasks} AS t
+JOIN OPENJSON(@ids) WITH (id varchar(64) '$') AS j ON t.id = j.id COLLATE Latin1_General_100_BIN2;`,
+});
+
 /** SELECT_LAST_TASK_EVENT_SEQ: the newest event's seq, 0 when there is none (the clustered key's last row). */
 export const SELECT_LAST_TASK_EVENT_SEQ = statement('SELECT_LAST_TASK_EVENT_SEQ', {
   idempotent: true,

@@ -43,6 +43,9 @@ export const SELECT_TASK_EVENTS_AFTER = `SELECT * FROM task_events WHERE seq > @
 /** SELECT_LAST_TASK_EVENT_SEQ: the newest event's seq (0 when there is none). Result: { seq } or none. */
 export const SELECT_LAST_TASK_EVENT_SEQ = `SELECT seq FROM task_events ORDER BY seq DESC LIMIT 1`;
 
+/** SELECT_TASK_TYPES: the type of each task among @ids (JSON array). Result: { id, type } rows. */
+export const SELECT_TASK_TYPES = `SELECT id, type FROM tasks WHERE id IN (SELECT value FROM json_each(@ids))`;
+
 /**
  * LIST_TASKS, newest first: one statement per combination of filters present, so each gets its own plan
  * (an `@x IS NULL OR …` form would stop SQLite from using (status, id) or (type, id) for keyset paging).
@@ -109,6 +112,7 @@ export function prepareTaskStatements(db: Database) {
     selectTaskEvents: db.prepare<{ taskId: string }, TaskEventRow>(SELECT_TASK_EVENTS),
     selectTaskEventsAfter: db.prepare<{ afterSeq: number; limit: number }, TaskEventRow>(SELECT_TASK_EVENTS_AFTER),
     selectLastTaskEventSeq: db.prepare<[], { seq: number }>(SELECT_LAST_TASK_EVENT_SEQ),
+    selectTaskTypes: db.prepare<{ ids: string }, { id: string; type: string }>(SELECT_TASK_TYPES),
     selectRoutes: db.prepare<[], RouteRow>(SELECT_ROUTES),
     selectRouteWithCapability: db.prepare<{ capability: string }, { found: number }>(SELECT_ROUTE_WITH_CAPABILITY),
   };
