@@ -10,8 +10,8 @@ export type TaskLogLevel = (typeof TASK_LOG_LEVELS)[number];
 export const MAX_LOG_LINES_PER_ATTEMPT = 200;
 /** Bytes (message plus fields JSON, UTF-8) kept per attempt; a line that would pass it is dropped. */
 export const MAX_LOG_BYTES_PER_ATTEMPT = 64 * 1024;
-/** Characters of one message kept; a longer one is cut and says so. */
-export const MAX_LOG_MESSAGE_CHARS = 4 * 1024;
+/** Characters of one message kept, the mark of a cut one included (T-SQL: nvarchar(4000)). */
+export const MAX_LOG_MESSAGE_CHARS = 4000;
 /** Bytes of one line's fields as JSON; larger fields are replaced by a note saying so. */
 export const MAX_LOG_FIELDS_BYTES = 4 * 1024;
 
@@ -46,7 +46,8 @@ export interface TaskLogBatch {
 /** The message as kept: at most MAX_LOG_MESSAGE_CHARS, a longer one cut with a mark naming its length. */
 export function boundedLogMessage(message: string): string {
   if (message.length <= MAX_LOG_MESSAGE_CHARS) return message;
-  return `${message.slice(0, MAX_LOG_MESSAGE_CHARS)}… (cut from ${message.length} characters)`;
+  const mark = `… (cut from ${message.length} characters)`;
+  return `${message.slice(0, MAX_LOG_MESSAGE_CHARS - mark.length)}${mark}`;
 }
 
 /** What a line costs against MAX_LOG_BYTES_PER_ATTEMPT. */

@@ -22,6 +22,7 @@ import { ownPool } from '../../src/dispatch/placement';
 import { poolKey } from '../../src/domain/pool';
 import type { AgentRegistration } from '../../src/store/port';
 import { VERSION } from '../../src/version';
+import { notifyTaskChanged } from '../../src/dispatch/notify';
 import { recycle } from '../../src/dispatch/redisWatch';
 import { closeConnections, openConnections, redisConnections, type Connections } from './connections';
 import type { TaskHandler } from './context';
@@ -223,6 +224,7 @@ export class WorkerRuntime {
       log: this.log,
       telemetry,
       events: this.emitter,
+      notify: (taskId) => notifyTaskChanged(connections.producer, config.redisPrefix, taskId),
     });
     const heartbeat = new Heartbeat(
       store,
