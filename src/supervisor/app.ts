@@ -19,6 +19,7 @@ import { errorHandler, notFoundHandler, sendProblem } from './problem';
 import { agentRoutes } from './routes/agents';
 import { auditRoutes } from './routes/audit';
 import { poolRoutes } from './routes/pools';
+import { taskLogRoutes } from './routes/taskLogs';
 import { taskRoutes } from './routes/tasks';
 import type { TaskService } from './taskService';
 
@@ -103,6 +104,7 @@ export function createApp(deps: AppDeps): Express {
     traceRequests(deps.telemetry ?? noTelemetry),
   );
   app.use('/v1', taskRoutes(deps.tasks, deps.agents));
+  app.use('/v1', taskLogRoutes(deps.tasks, deps.store));
   app.use('/v1', agentRoutes(deps.store, deps.clock, http.staleAfterMs));
   app.use('/v1', auditRoutes(deps.store));
   app.use('/v1', poolRoutes({ store: deps.store, clock: deps.clock, directory: deps.agents }));
