@@ -27,8 +27,12 @@ export interface TaskLogger extends TaskLogFn {
 export function taskLogger(write: (level: TaskLogLevel, message: string, fields?: Record<string, unknown>) => void) {
   const at =
     (level: TaskLogLevel): TaskLogFn =>
-    (message, fields) =>
-      write(level, message, fields);
+    (message: unknown, fields?: unknown) => {
+      // pino's order (fields, message), as handlers written when ctx.log was a pino Logger call it.
+      if (typeof message === 'object' && message !== null && typeof fields === 'string') {
+        write(level, fields, message as Record<string, unknown>);
+      } else write(level, String(message), fields as Record<string, unknown> | undefined);
+    };
   return Object.assign(at('info'), { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') });
 }
 
