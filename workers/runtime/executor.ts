@@ -201,7 +201,11 @@ export class Executor {
         signal: controller.signal,
         log: taskLogger((level, message, fields) => {
           reporter.log(level, message, fields);
-          if (this.options.log.isLevelEnabled(level)) log()[level](fields ?? {}, message);
+          try {
+            if (this.options.log.isLevelEnabled(level)) log()[level](fields ?? {}, message);
+          } catch {
+            // Fields pino cannot write (a throwing getter): the line is kept in SQL all the same.
+          }
         }),
         progress: (value) => {
           const dropped = reportProgress(value, (checked) => reporter.progress(checked));
