@@ -43,6 +43,11 @@ const handlers = new Map<string, AnyTaskHandler>([
         ctx.log.warn('careful');
         ctx.log.error('x'.repeat(10_000));
         ctx.log.debug('with odd fields', { big: 1n });
+        ctx.log.info('with a throwing getter', {
+          get boom(): never {
+            throw new Error('no');
+          },
+        });
         for (let i = 0; i < lines; i++) ctx.log.info(`line ${i}`);
         return Promise.resolve({ ok: true });
       },
@@ -130,9 +135,10 @@ describe('Executor: progress and results a handler hands back', () => {
       },
     ]);
     expect(logs.lines[2]?.message).toHaveLength(MAX_LOG_MESSAGE_CHARS);
-    expect(logs.lines.at(-1)?.message).toBe(`line ${MAX_LOG_LINES_PER_ATTEMPT - 5}`);
-    // Four lines over the cap, each counted with its bytes ("line 196" … "line 199").
-    expect(logs.dropped).toEqual({ lines: 4, bytes: 4 * 'line 196'.length });
+    expect(logs.lines[4]?.fields).toEqual({ fieldsDropped: 'the log fields could not be serialised: Error: no' });
+    expect(logs.lines.at(-1)?.message).toBe(`line ${MAX_LOG_LINES_PER_ATTEMPT - 6}`);
+    // Five lines over the cap, each counted with its bytes ("line 195" … "line 199").
+    expect(logs.dropped).toEqual({ lines: 5, bytes: 5 * 'line 195'.length });
   });
 
   it('keeps neither the progress nor the lines of a sensitive task', async () => {
