@@ -59,6 +59,12 @@ export interface TaskRecord {
    * the sealing store (src/store/sealedStore.ts), they are plain for a claim and a single read, redacted in lists.
    */
   sensitive: boolean;
+  /**
+   * The latest `ctx.progress` of the running or last attempt (a number or a small JSON value) and when it was
+   * written; absent when none was. Never kept for a sensitive task.
+   */
+  progress?: unknown;
+  progressAt?: number;
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;

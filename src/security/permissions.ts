@@ -46,6 +46,7 @@ export const PERMISSIONS: readonly Permission[] = [
   { method: 'POST', path: '/v1/tasks/batch', roles: SUBMIT, what: 'submit tasks', scope: OWN },
   { method: 'GET', path: '/v1/tasks/:id', roles: ALL, what: 'read a task', scope: OWN },
   { method: 'GET', path: '/v1/tasks/:id/events', roles: ALL, what: "read a task's events", scope: OWN },
+  { method: 'GET', path: '/v1/tasks/:id/logs', roles: ALL, what: "read a task's logs", scope: OWN },
   { method: 'POST', path: '/v1/tasks/:id/cancel', roles: SUBMIT, what: 'cancel tasks', scope: OWN },
   // agents
   { method: 'GET', path: '/v1/agents', roles: ALL, what: 'list agents' },

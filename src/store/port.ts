@@ -13,6 +13,7 @@ import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../domain/security
 import type { Route } from '../domain/capabilities';
 import type { DeclaredPool } from '../domain/pool';
 import type { Priority, TaskError, TaskEvent, TaskRecord, TaskStatus } from '../domain/task';
+import type { TaskLogBatch, TaskLogs } from '../domain/taskLog';
 import type { RetryDecision } from '../domain/transitions';
 
 export interface NewTask {
@@ -201,6 +202,20 @@ export interface Store {
   finishCancelled(ref: LeaseRef): Promise<boolean>;
   /** running → queued without a failure (a draining worker hands the task back). */
   releaseTask(ref: LeaseRef): Promise<boolean>;
+
+  // ---- tasks: what a running attempt reports (progress and log lines)
+  /**
+   * Sets the task's latest progress (JSON) and its time, only while attempt `attempt` is running and the task is
+   * not sensitive (a sensitive task's progress is never kept). False when refused.
+   */
+  setTaskProgress(write: { taskId: string; attempt: number; progress: unknown; now: number }): Promise<boolean>;
+  /**
+   * Appends log lines of one attempt and records its dropped totals, under the same condition as
+   * setTaskProgress (a zombie attempt's lines, and any line of a sensitive task, are refused). False when refused.
+   */
+  appendTaskLogs(batch: TaskLogBatch): Promise<boolean>;
+  /** The kept lines of one attempt in order, and what the caps dropped (zeros when nothing was). */
+  listTaskLogs(taskId: string, attempt: number): Promise<TaskLogs>;
 
   // ---- tasks: supervisor actions and background loops
   /** queued → cancelled at once; running → cancel requested (cooperative); terminal → unchanged. */

@@ -51,6 +51,9 @@ export interface TaskRowOf<Time, Flag> {
   submitted_by: string | null;
   trace_parent: string | null;
   sensitive: Flag;
+  /** Added by migration 0008 (SQLite V9). */
+  progress: string | null;
+  progress_at: Time | null;
   created_at: Time;
   started_at: Time | null;
   finished_at: Time | null;
@@ -84,6 +87,10 @@ export function mapTask<Time, Flag>(row: TaskRowOf<Time, Flag>, c: ColumnTypes<T
     startedAt: optional(c, row.started_at),
     finishedAt: optional(c, row.finished_at),
     updatedAt: c.time(row.updated_at),
+    // Left out when none, so a record reads the same as before progress existed.
+    ...(row.progress_at === null || row.progress_at === undefined
+      ? {}
+      : { progress: fromJson<unknown>(row.progress), progressAt: c.time(row.progress_at) }),
   };
 }
 

@@ -223,6 +223,10 @@ const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
   'declarePool',
   'listDeclaredPools',
   'removeDeclaredPool',
+  // A sensitive task's progress and lines are never stored (the adapters refuse them), so none need sealing.
+  'setTaskProgress',
+  'appendTaskLogs',
+  'listTaskLogs',
   'appendAudit',
   'listAudit',
   'ping',

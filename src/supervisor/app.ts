@@ -21,6 +21,7 @@ import { agentRoutes } from './routes/agents';
 import { auditRoutes } from './routes/audit';
 import { poolRoutes } from './routes/pools';
 import { taskStreamRoutes } from './routes/taskStreams';
+import { taskLogRoutes } from './routes/taskLogs';
 import { taskRoutes } from './routes/tasks';
 import { DEFAULT_STREAM_SETTINGS, type StreamSettings } from './sse';
 import type { TaskService } from './taskService';
@@ -122,6 +123,7 @@ export function createApp(deps: AppDeps): Express {
     app.use('/v1', taskStreamRoutes({ tasks, agents, store, watcher, settings }));
   }
   app.use('/v1', taskRoutes(deps.tasks, deps.agents));
+  app.use('/v1', taskLogRoutes(deps.tasks, deps.store));
   app.use('/v1', agentRoutes(deps.store, deps.clock, http.staleAfterMs));
   app.use('/v1', auditRoutes(deps.store));
   app.use('/v1', poolRoutes({ store: deps.store, clock: deps.clock, directory: deps.agents }));

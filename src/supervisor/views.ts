@@ -34,6 +34,9 @@ export function taskView(t: TaskRecord, routable: boolean) {
     error: t.error ?? undefined,
     agentId: t.agentId ?? undefined,
     cancelRequested: t.cancelRequested || undefined,
+    // Always present (null when none), so a client can tell "no progress yet" from an older server.
+    progress: t.progress ?? null,
+    progressAt: t.progressAt === undefined ? null : iso(t.progressAt),
     timeoutSeconds: t.timeoutSeconds ?? undefined,
     notBefore: iso(t.notBefore),
     deadline: iso(t.deadline),

@@ -70,6 +70,14 @@ const ROUTES: RouteCase[] = [
     ok: [200],
     request: async (c) => ({ path: `/v1/tasks/${c.taskId}/events` }),
   },
+  {
+    method: 'GET',
+    path: '/v1/tasks/:id/logs',
+    roles: ALL,
+    ownership: OWN,
+    ok: [200],
+    request: async (c) => ({ path: `/v1/tasks/${c.taskId}/logs` }),
+  },
   { method: 'GET', path: '/v1/agents', roles: ALL, ownership: null, ok: [200], request: fixed('/v1/agents') },
   {
     method: 'GET',

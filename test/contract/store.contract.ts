@@ -13,6 +13,7 @@ import { backgroundContract } from './background.contract';
 import { fleetContract } from './fleet.contract';
 import { leaseContract } from './lease.contract';
 import { poolsContract } from './pools.contract';
+import { progressLogsContract } from './progressLogs.contract';
 import { rulesContract } from './rules.contract';
 import { securityContract } from './security.contract';
 import { sensitiveContract } from './sensitive.contract';
@@ -80,6 +81,7 @@ export function storeContract(
     statsContract(current);
     securityContract(current);
     poolsContract(current);
+    progressLogsContract(current);
     rulesContract(current);
     sensitiveContract(current);
 

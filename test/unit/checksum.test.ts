@@ -7,8 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
-import { PermanentError, type TaskContext } from '../../workers/runtime/context';
+import { PermanentError, taskLogger, type TaskContext } from '../../workers/runtime/context';
 import { checksumHandler, isWithin } from '../../workers/handlers/checksum';
 
 const ctx = (): TaskContext => ({
@@ -16,7 +15,7 @@ const ctx = (): TaskContext => ({
   attempt: 1,
   maxAttempts: 3,
   signal: new AbortController().signal,
-  log: pino({ level: 'silent' }),
+  log: taskLogger(() => undefined),
   progress: () => undefined,
 });
 

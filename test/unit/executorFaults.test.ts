@@ -116,7 +116,7 @@ describe('Executor: a store call that throws with its outcome unknown (real SQLi
   it('does not send a completion again when the task shows it committed: no result_rejected', async () => {
     const task = await submit('echo');
     const faulty = failFirstCall(real, 'completeTask', 'after-commit');
-    expect(await executorOn(faulty.store).execute({ taskId: task.id, attempt: 0 }, () => undefined)).toBe('done');
+    expect(await executorOn(faulty.store).execute({ taskId: task.id, attempt: 0 })).toBe('done');
     expect(faulty.calls.count).toBe(1);
     expect(await real.getTask(task.id)).toMatchObject({ status: 'succeeded', attempt: 1, result: { n: 1 } });
     expect(await eventKinds(task.id)).toEqual(['submitted', 'started', 'succeeded']);
@@ -126,7 +126,7 @@ describe('Executor: a store call that throws with its outcome unknown (real SQLi
   it('sends a completion again when the task shows it was not applied', async () => {
     const task = await submit('echo');
     const faulty = failFirstCall(real, 'completeTask', 'before-commit');
-    await executorOn(faulty.store).execute({ taskId: task.id, attempt: 0 }, () => undefined);
+    await executorOn(faulty.store).execute({ taskId: task.id, attempt: 0 });
     expect(faulty.calls.count).toBe(2);
     expect((await real.getTask(task.id))?.status).toBe('succeeded');
     expect(await eventKinds(task.id)).toEqual(['submitted', 'started', 'succeeded']);
@@ -135,7 +135,7 @@ describe('Executor: a store call that throws with its outcome unknown (real SQLi
   it('does not send a failure again when the task shows it committed, and still queues the next attempt', async () => {
     const task = await submit('fail');
     const faulty = failFirstCall(real, 'failTask', 'after-commit');
-    await executorOn(faulty.store).execute({ taskId: task.id, attempt: 0 }, () => undefined);
+    await executorOn(faulty.store).execute({ taskId: task.id, attempt: 0 });
     expect(faulty.calls.count).toBe(1);
     expect(await real.getTask(task.id)).toMatchObject({ status: 'queued', attempt: 1, error: { message: 'boom' } });
     expect(await eventKinds(task.id)).toEqual(['submitted', 'started', 'failed', 'retry_scheduled']);
@@ -146,7 +146,7 @@ describe('Executor: a store call that throws with its outcome unknown (real SQLi
   it('runs a task whose claim was applied though its answer was lost, and does not claim again', async () => {
     const task = await submit('echo');
     const faulty = failFirstCall(real, 'claimTask', 'after-commit');
-    expect(await executorOn(faulty.store).execute({ taskId: task.id, attempt: 0 }, () => undefined)).toBe('done');
+    expect(await executorOn(faulty.store).execute({ taskId: task.id, attempt: 0 })).toBe('done');
     expect(faulty.calls.count).toBe(1);
     expect(handlerRuns).toBe(1);
     expect(await real.getTask(task.id)).toMatchObject({ status: 'succeeded', attempt: 1, agentId: AGENT });
@@ -156,7 +156,7 @@ describe('Executor: a store call that throws with its outcome unknown (real SQLi
   it('leaves a claim that was not applied to the dispatch coming back, without repeating it', async () => {
     const task = await submit('echo');
     const faulty = failFirstCall(real, 'claimTask', 'before-commit');
-    expect(await executorOn(faulty.store).execute({ taskId: task.id, attempt: 0 }, () => undefined)).toBe('done');
+    expect(await executorOn(faulty.store).execute({ taskId: task.id, attempt: 0 })).toBe('done');
     expect(faulty.calls.count).toBe(1);
     expect(handlerRuns).toBe(0);
     expect(await real.getTask(task.id)).toMatchObject({ status: 'queued', attempt: 0 });

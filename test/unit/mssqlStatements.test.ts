@@ -15,6 +15,7 @@ import * as agents from '../../src/store/mssql/statements/agents';
 import * as background from '../../src/store/mssql/statements/background';
 import * as fleet from '../../src/store/mssql/statements/fleet';
 import * as lease from '../../src/store/mssql/statements/lease';
+import * as logs from '../../src/store/mssql/statements/logs';
 import * as pools from '../../src/store/mssql/statements/pools';
 import * as schema from '../../src/store/mssql/statements/schema';
 import * as security from '../../src/store/mssql/statements/security';
@@ -29,7 +30,7 @@ const MSSQL = path.join(ROOT, 'src', 'store', 'mssql');
 const isStatement = (v: unknown): v is Statement =>
   typeof v === 'object' && v !== null && 'text' in v && 'params' in v && 'idempotent' in v;
 
-const modules = { agents, background, fleet, lease, pools, schema, security, tasks };
+const modules = { agents, background, fleet, lease, logs, pools, schema, security, tasks };
 const named: Array<[string, Statement]> = Object.values(modules).flatMap((m) =>
   Object.entries(m).flatMap(([k, v]) => (isStatement(v) ? [[k, v] as [string, Statement]] : [])),
 );
@@ -218,6 +219,8 @@ describe('the statements agree with the migrations', () => {
         'routes',
         'schema_version',
         'task_events',
+        'task_log_drops',
+        'task_logs',
         'tasks',
       ].sort(),
     );

@@ -10,10 +10,11 @@ import type { DispatchRef, TaskRecord } from '../../src/domain/task';
 import type { ClaimResult } from '../../src/store/port';
 import { METRICS, type Telemetry } from '../../src/telemetry/telemetry';
 import { parseTraceparent } from '../../src/telemetry/traceparent';
-import { PermanentError, type TaskContext, type TaskHandler } from './context';
+import { PermanentError, taskLogger, type TaskContext, type TaskHandler } from './context';
 import { nextEvent, type WorkerEvents } from './lifecycle';
 import { OutcomeRecorder, type AbortReason, type Outcome, type RecorderOptions, type TaskLog } from './outcomes';
 import { withRetries } from './retry';
+import { TaskReporter } from './taskReporter';
 
 export type { AbortReason } from './outcomes';
 
@@ -25,6 +26,11 @@ export interface ExecutorOptions extends RecorderOptions {
   resultMaxBytes: number;
   /** Receives `task-started`, `task-finished` and `idle`. */
   events: WorkerEvents;
+  /**
+   * Told a task's id after this worker committed a change to it: a claim, an outcome, an expiry, a progress
+   * write (the event doorbell, src/dispatch/notify.ts).
+   */
+  notify?: (taskId: string) => void;
 }
 
 interface Running {
@@ -33,8 +39,6 @@ interface Running {
   abort: (reason: AbortReason) => void;
   log: TaskLog;
 }
-
-type Progress = (value: number | object) => void;
 
 /** Progress is "a number 0..100 or a small object" (context.ts); more than this is dropped with a warning. */
 export const MAX_PROGRESS_BYTES = 16 * 1024;
@@ -67,16 +71,16 @@ export class Executor {
    * `refused` when the task is still queued for this dispatch but the registry refused this agent's claim
    * (it is held): the caller hands the job back for another worker.
    */
-  async execute(msg: DispatchRef, progress: Progress): Promise<'done' | 'refused'> {
+  async execute(msg: DispatchRef): Promise<'done' | 'refused'> {
     // The job carries the task's trace, so the claim itself is part of it too.
-    return this.traced(msg.traceParent, () => this.claimAndRun(msg, progress));
+    return this.traced(msg.traceParent, () => this.claimAndRun(msg));
   }
 
   private get telemetry(): Telemetry {
     return this.options.telemetry;
   }
 
-  private async claimAndRun(msg: DispatchRef, progress: Progress): Promise<'done' | 'refused'> {
+  private async claimAndRun(msg: DispatchRef): Promise<'done' | 'refused'> {
     const { store, agentId, clock } = this.options;
     const now = clock.now();
     const claim = await this.claim(msg, now);
@@ -102,9 +106,20 @@ export class Executor {
       this.telemetry.metric(METRICS.dispatchLatencyMs, waitMs, { type: task.type });
       this.options.events.emit('task-started', task);
       const handler = this.options.handlers.get(task.type);
+      const reporter = new TaskReporter({
+        store,
+        clock,
+        taskId: task.id,
+        attempt: task.attempt,
+        sensitive: task.sensitive,
+        log,
+        notify: this.options.notify,
+      });
       const outcome: Outcome = handler
-        ? await this.run(task, handler, log, progress)
+        ? await this.run(task, handler, log, reporter)
         : { kind: 'failed', permanent: false, error: { kind: 'no_handler', message: `no handler for ${task.type}` } };
+      // Written while the attempt still holds the task: once the outcome is recorded, the store refuses them.
+      await reporter.finish(outcome.kind !== 'lease_lost');
       try {
         await this.recorder.record(task, outcome, log);
       } finally {
@@ -160,7 +175,7 @@ export class Executor {
     task: TaskRecord,
     handler: TaskHandler<any, any>,
     log: TaskLog,
-    progress: Progress,
+    reporter: TaskReporter,
   ): Promise<Outcome> {
     const controller = new AbortController();
     let reason: AbortReason | null = null;
@@ -188,11 +203,16 @@ export class Executor {
         attempt: task.attempt,
         maxAttempts: task.maxAttempts,
         signal: controller.signal,
-        get log() {
-          return log();
-        },
+        log: taskLogger((level, message, fields) => {
+          reporter.log(level, message, fields);
+          try {
+            if (this.options.log.isLevelEnabled(level)) log()[level](fields ?? {}, message);
+          } catch {
+            // Fields pino cannot write (a throwing getter): the line is kept in SQL all the same.
+          }
+        }),
         progress: (value) => {
-          const dropped = reportProgress(value, progress);
+          const dropped = reportProgress(value, (checked) => reporter.progress(checked));
           // Once per attempt: a handler reporting in a loop would otherwise fill the log.
           if (dropped !== null && !progressDropped) log().warn({ error: dropped }, 'progress not reported');
           progressDropped ||= dropped !== null;
@@ -267,15 +287,15 @@ function invalid(kind: 'invalid_input' | 'invalid_output', error: z.ZodError): O
 }
 
 /**
- * Passes progress on to the job in Redis only when it is small JSON (nothing else checks it, and a large or
- * unserialisable one would land in Redis, or throw, on every call); otherwise says why it was dropped.
+ * Passes progress on to be kept in SQL only when it is small JSON (nothing else checks it, and a large or
+ * unserialisable one would land in the task row, or throw, on every call); otherwise says why it was dropped.
  */
-function reportProgress(value: number | object, progress: Progress): string | null {
+function reportProgress(value: number | object, progress: (value: unknown) => void): string | null {
   const checked = serialiseResult(value, MAX_PROGRESS_BYTES, {
     subject: 'the progress',
     limitName: 'MAX_PROGRESS_BYTES',
   });
   if (!checked.ok) return checked.message;
-  progress(checked.value as number | object);
+  progress(checked.value);
   return null;
 }

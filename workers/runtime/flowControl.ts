@@ -133,7 +133,7 @@ export class FlowControl {
     let refused: DispatchRef[] = [];
     try {
       const outcomes = await Promise.all(
-        run.map((ref) => this.runOne(job, ref).finally(() => this.slots.releaseTask(route))),
+        run.map((ref) => this.runOne(ref).finally(() => this.slots.releaseTask(route))),
       );
       refused = run.filter((_, i) => outcomes[i] === 'refused');
       await handedOn;
@@ -158,11 +158,9 @@ export class FlowControl {
     }
   }
 
-  private async runOne(job: Job<DispatchMessage>, ref: DispatchRef): Promise<'done' | 'refused'> {
+  private async runOne(ref: DispatchRef): Promise<'done' | 'refused'> {
     try {
-      return await this.options.executor.execute(ref, (value) => {
-        job.updateProgress(value).catch(() => undefined);
-      });
+      return await this.options.executor.execute(ref);
     } catch (err) {
       // The task stays queued in SQL; the reconciler re-sends it after its grace period.
       this.options.log.error({ err, taskId: ref.taskId }, 'could not execute a dispatch');

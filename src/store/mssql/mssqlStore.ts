@@ -13,6 +13,7 @@ import { ConflictError } from '../../domain/errors';
 import type { DeclaredPool } from '../../domain/pool';
 import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../../domain/security';
 import type { TaskError, TaskEvent, TaskEventKind, TaskRecord } from '../../domain/task';
+import type { TaskLogBatch, TaskLogLevel, TaskLogs } from '../../domain/taskLog';
 import type { RetryDecision } from '../../domain/transitions';
 import type {
   AgentRecycleChange,
@@ -43,6 +44,7 @@ import * as agentStatements from './statements/agents';
 import * as backgroundStatements from './statements/background';
 import * as fleetStatements from './statements/fleet';
 import * as leaseStatements from './statements/lease';
+import * as logStatements from './statements/logs';
 import * as poolStatements from './statements/pools';
 import { PING } from './statements/schema';
 import * as securityStatements from './statements/security';
@@ -158,6 +160,54 @@ export class MssqlStore implements Store {
 
   async releaseTask(ref: LeaseRef): Promise<boolean> {
     return changed(await this.db.run(leaseStatements.RELEASE_TASK, leaseKey(ref)));
+  }
+
+  // ---- tasks: what a running attempt reports
+
+  async setTaskProgress(write: { taskId: string; attempt: number; progress: unknown; now: number }): Promise<boolean> {
+    return applied(
+      await this.db.run(logStatements.SET_TASK_PROGRESS, {
+        taskId: write.taskId,
+        attempt: write.attempt,
+        progress: mapping.toJson(write.progress),
+        now: write.now,
+      }),
+    );
+  }
+
+  async appendTaskLogs(batch: TaskLogBatch): Promise<boolean> {
+    const lines = batch.lines.map((l) => ({
+      seq: l.seq,
+      at: mapping.toIsoMs(l.at),
+      level: l.level,
+      message: l.message,
+      fields: l.fields ?? null,
+    }));
+    return applied(
+      await this.db.run(logStatements.APPEND_TASK_LOGS, {
+        taskId: batch.taskId,
+        attempt: batch.attempt,
+        lines: JSON.stringify(lines),
+        droppedLines: batch.dropped.lines,
+        droppedBytes: batch.dropped.bytes,
+      }),
+    );
+  }
+
+  async listTaskLogs(taskId: string, attempt: number): Promise<TaskLogs> {
+    type Row = { seq: number; at: Date; level: string; message: string; fields: string | null };
+    const [rows = [], drops = []] = await this.db.run(logStatements.SELECT_TASK_LOGS, { taskId, attempt });
+    const dropped = drops[0] as { lines: number; bytes: string | number } | undefined;
+    return {
+      lines: (rows as Row[]).map((r) => ({
+        seq: r.seq,
+        at: mapping.fromDate(r.at),
+        level: r.level as TaskLogLevel,
+        message: r.message,
+        fields: mapping.fromJson<unknown>(r.fields),
+      })),
+      dropped: { lines: dropped?.lines ?? 0, bytes: dropped ? mapping.fromBigint(dropped.bytes) : 0 },
+    };
   }
 
   // ---- tasks: supervisor actions and background loops

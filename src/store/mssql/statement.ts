@@ -83,6 +83,8 @@ export const TABLE = {
   apiKeys: '[$(Schema)].[api_keys]',
   auditLog: '[$(Schema)].[audit_log]',
   pools: '[$(Schema)].[pools]',
+  taskLogs: '[$(Schema)].[task_logs]',
+  taskLogDrops: '[$(Schema)].[task_log_drops]',
 } as const;
 
 /** The binary collation of every identifier and token column (byte order, case-sensitive, as in SQLite). */
@@ -115,6 +117,8 @@ export function taskColumns(prefix = ''): string {
     'submitted_by',
     'trace_parent',
     'sensitive',
+    'progress',
+    'progress_at',
     'created_at',
     'started_at',
     'finished_at',

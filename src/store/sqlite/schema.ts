@@ -6,7 +6,7 @@
  *
  * | SQLite table  | created by          | mirrors (sql/migrations/)           | differences                             |
  * | ------------- | ------------------- | ----------------------------------- | --------------------------------------- |
- * | tasks         | V1, V2, V3, V6, V7  | 0001_tasks_and_agents.sql, 0005/6   | `route_key` text, not a `route_id`      |
+ * | tasks         | V1-V3, V6, V7, V9   | 0001_tasks_and_agents.sql, 0005/6/8 | `route_key` text, not a `route_id`      |
  * | task_events   | V1                  | 0001_tasks_and_agents.sql           |                                         |
  * | routes        | V1                  | 0001_tasks_and_agents.sql           | keyed by `key`, no id or SHA-256 hash   |
  * | agents        | V1, V2, V5          | 0001_tasks_and_agents.sql, 0004     |                                         |
@@ -14,6 +14,8 @@
  * | api_keys      | V2                  | 0002_api_keys_and_audit.sql         |                                         |
  * | audit_log     | V2                  | 0002_api_keys_and_audit.sql         |                                         |
  * | pools         | V8                  | 0007_pools.sql                      |                                         |
+ * | task_logs     | V9                  | 0008_progress_and_logs.sql          |                                         |
+ * | task_log_drops| V9                  | 0008_progress_and_logs.sql          |                                         |
  * | (none)        |                     | 0001's schema_version ledger        | `PRAGMA user_version` holds the version |
  * | (none)        |                     | 0003_roles.sql (database roles)     | one file: its permissions are the roles |
  *
@@ -217,6 +219,35 @@ CREATE TABLE IF NOT EXISTS pools (
 );
 `;
 
+/**
+ * Mirrors sql/migrations/0008_progress_and_logs.sql: a running task's latest `ctx.progress` (JSON) and when it
+ * was written; the lines of `ctx.log` per attempt, and per attempt what the caps dropped (src/domain/taskLog.ts).
+ * Rows die with their task.
+ */
+const V9_PROGRESS_AND_LOGS = `
+ALTER TABLE tasks ADD COLUMN progress TEXT;              -- JSON
+ALTER TABLE tasks ADD COLUMN progress_at INTEGER;
+
+CREATE TABLE IF NOT EXISTS task_logs (
+  task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+  attempt INTEGER NOT NULL,
+  seq     INTEGER NOT NULL,                      -- order within the attempt, from 0
+  at      INTEGER NOT NULL,
+  level   TEXT NOT NULL CHECK (level IN ('debug','info','warn','error')),
+  message TEXT NOT NULL,
+  fields  TEXT,                                  -- JSON
+  PRIMARY KEY (task_id, attempt, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS task_log_drops (
+  task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+  attempt INTEGER NOT NULL,
+  lines   INTEGER NOT NULL,
+  bytes   INTEGER NOT NULL,
+  PRIMARY KEY (task_id, attempt)
+) WITHOUT ROWID;
+`;
+
 /** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
 export const MIGRATIONS: readonly string[] = [
   V1_INITIAL,
@@ -227,6 +258,7 @@ export const MIGRATIONS: readonly string[] = [
   V6_SENSITIVE_TASKS,
   V7_TASKS_BY_SUBMITTER,
   V8_POOLS,
+  V9_PROGRESS_AND_LOGS,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

@@ -17,6 +17,7 @@ import { StoreFullError, UnavailableError } from '../../domain/errors';
 import type { DeclaredPool } from '../../domain/pool';
 import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../../domain/security';
 import type { TaskError, TaskEvent, TaskEventKind, TaskRecord } from '../../domain/task';
+import type { TaskLogBatch, TaskLogs } from '../../domain/taskLog';
 import type { RetryDecision } from '../../domain/transitions';
 import type {
   AgentRecycleChange,
@@ -43,8 +44,9 @@ import { startCheckpointer, type Checkpointer } from './checkpointer';
 import * as fleet from './fleet';
 import { GroupCommit } from './groupCommit';
 import * as lease from './lease';
+import * as logs from './logs';
 import * as pools from './pools';
-import { sqliteErrorCode, toAgent, toLease, toRoute, toTaskEvent } from './rows';
+import { sqliteErrorCode, toAgent, toJson, toLease, toRoute, toTaskEvent } from './rows';
 import { applySchema } from './schema';
 import * as security from './security';
 import { prepareStatements, type SqliteStatements } from './statements';
@@ -196,6 +198,21 @@ class SqliteStore implements Store {
 
   releaseTask(ref: LeaseRef): Promise<boolean> {
     return this.group.write(() => lease.releaseTask(this.statements, ref));
+  }
+
+  // ---- tasks: what a running attempt reports
+
+  setTaskProgress(write: { taskId: string; attempt: number; progress: unknown; now: number }): Promise<boolean> {
+    const params = { taskId: write.taskId, attempt: write.attempt, progress: toJson(write.progress), now: write.now };
+    return this.group.write(() => this.statements.logs.setTaskProgress.run(params).changes === 1);
+  }
+
+  appendTaskLogs(batch: TaskLogBatch): Promise<boolean> {
+    return this.group.write(() => logs.appendTaskLogs(this.statements, batch));
+  }
+
+  listTaskLogs(taskId: string, attempt: number): Promise<TaskLogs> {
+    return this.run(() => logs.listTaskLogs(this.statements, taskId, attempt));
   }
 
   // ---- tasks: supervisor actions and background loops

@@ -39,7 +39,7 @@ END;`;
 /**
  * CLAIM_TASK: claims dispatch @attempt of a queued task whose deadline has not passed, unless the registry holds
  * the agent (in one of CLAIM_REFUSED_STATES, src/domain/agent.ts; an unknown agent may claim): running, attempt + 1,
- * the lease until @leaseUntil, started_at; appends `started` { waitMs: from when it was due (not_before) to now }.
+ * the lease until @leaseUntil, started_at, the previous attempt's progress cleared; appends `started` { waitMs: from when it was due (not_before) to now }.
  *
  * Locking: a point update by primary key with UPDLOCK, ROWLOCK, READCOMMITTEDLOCK. It deliberately does not use
  * READPAST: a claim that skipped a row another claimer holds would report the row's last committed state
@@ -59,7 +59,7 @@ DECLARE @claimed int;
 BEGIN TRANSACTION;
 UPDATE t
 SET status = 'running', attempt = t.attempt + 1, agent_id = @agentId, lease_expires_at = @leaseUntil,
-  started_at = @now, error = NULL, updated_at = @now
+  started_at = @now, error = NULL, progress = NULL, progress_at = NULL, updated_at = @now
 OUTPUT ${taskColumns('inserted.')}
 FROM ${TABLE.tasks} AS t WITH (UPDLOCK, ROWLOCK, READCOMMITTEDLOCK)
 WHERE t.id = @taskId AND t.status = 'queued' AND t.attempt = @attempt

@@ -7,6 +7,7 @@ import { prepareAgentStatements } from './agents';
 import { prepareBackgroundStatements } from './background';
 import { prepareFleetStatements } from './fleet';
 import { prepareLeaseStatements } from './lease';
+import { prepareLogStatements } from './logs';
 import { preparePoolStatements } from './pools';
 import { prepareSchemaStatements } from './schema';
 import { prepareSecurityStatements } from './security';
@@ -21,6 +22,7 @@ export function prepareStatements(db: Database) {
     fleet: prepareFleetStatements(db),
     security: prepareSecurityStatements(db),
     pools: preparePoolStatements(db),
+    logs: prepareLogStatements(db),
     schema: prepareSchemaStatements(db),
   };
 }

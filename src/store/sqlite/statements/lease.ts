@@ -22,10 +22,11 @@ export const LEASE_HELD = `id = @taskId AND status = 'running' AND attempt = @at
  * none when the task is not queued at that attempt (another claim won, cancelled, expired), is overdue, or the
  * agent is in one of CLAIM_REFUSED_STATES (src/domain/agent.ts): a worker learns its state only at its next
  * heartbeat, so the registry itself refuses a held agent's claims (an agent it does not know may claim).
+ * The previous attempt's progress is cleared: progress belongs to the attempt that runs.
  */
 export const CLAIM_TASK = `
 UPDATE tasks SET status = 'running', attempt = attempt + 1, agent_id = @agentId, lease_expires_at = @leaseUntil,
-  started_at = @now, error = NULL, updated_at = @now
+  started_at = @now, error = NULL, progress = NULL, progress_at = NULL, updated_at = @now
 WHERE id = @taskId AND status = 'queued' AND attempt = @attempt AND (deadline IS NULL OR deadline > @now)
   AND NOT EXISTS (SELECT 1 FROM agents WHERE agents.id = @agentId
                   AND agents.state IN (${sqlStringList(CLAIM_REFUSED_STATES)}))
