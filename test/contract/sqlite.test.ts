@@ -195,7 +195,7 @@ describe('sqlite store: schema migrations', () => {
 
   it('applies the later migrations to a database that has migration 1, keeping its data', async () => {
     createVersion1Database();
-    expect(SCHEMA_VERSION).toBe(8);
+    expect(SCHEMA_VERSION).toBe(9);
     const store = await openSqliteStore({ path: file });
     try {
       expect(await store.getTask('old-task')).toMatchObject({
@@ -403,7 +403,7 @@ describe('sqlite store: query plans of the fleet and stats queries', () => {
 });
 
 describe('sqlite store: every statement has its twin in the mssql module of the same concern', () => {
-  const CONCERNS = ['tasks', 'lease', 'background', 'agents', 'fleet', 'security', 'pools', 'schema'] as const;
+  const CONCERNS = ['tasks', 'lease', 'background', 'agents', 'fleet', 'security', 'pools', 'retry', 'schema'] as const;
 
   /**
    * SQLite statements that are one part of a T-SQL batch: what the batch does in one request, the SQLite
@@ -426,6 +426,8 @@ describe('sqlite store: every statement has its twin in the mssql module of the 
     RECLAIM_LEASE_REQUEUE: 'RECLAIM_LEASE',
     RECLAIM_LEASE_KILL: 'RECLAIM_LEASE',
     SELECT_POOL: 'DECLARE_POOL',
+    SELECT_RETRY_PAGE: 'RETRY_TASKS',
+    SELECT_CANCEL_PAGE: 'CANCEL_TASKS',
   };
   /** The ledger of deployed migrations: SQLite keeps its version in PRAGMA user_version (sqlite/schema.ts). */
   const MSSQL_ONLY = ['SELECT_SCHEMA_VERSION', 'SELECT_SCHEMA_LEDGER'];

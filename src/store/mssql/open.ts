@@ -15,8 +15,8 @@ import { MssqlStore } from './mssqlStore';
 import { withTransientRetry, type RetryHooks } from './retry';
 import { SELECT_SCHEMA_VERSION } from './statements/schema';
 
-/** The migrations this build needs (sql/migrations/0001 … 0007). */
-export const REQUIRED_SCHEMA_VERSION = 7;
+/** The migrations this build needs (sql/migrations/0001 … 0010; 0008 and 0009 come with progress and webhooks). */
+export const REQUIRED_SCHEMA_VERSION = 10;
 
 export interface OpenMssqlOptions {
   /** The Azure credential for Entra ID (default: the process's shared one). */

@@ -14,6 +14,7 @@
  * | api_keys      | V2                  | 0002_api_keys_and_audit.sql         |                                         |
  * | audit_log     | V2                  | 0002_api_keys_and_audit.sql         |                                         |
  * | pools         | V8                  | 0007_pools.sql                      |                                         |
+ * | tasks         | V11                 | 0010_task_retry.sql                 | no CHECK on task_events.kind to widen   |
  * | (none)        |                     | 0001's schema_version ledger        | `PRAGMA user_version` holds the version |
  * | (none)        |                     | 0003_roles.sql (database roles)     | one file: its permissions are the roles |
  *
@@ -217,6 +218,15 @@ CREATE TABLE IF NOT EXISTS pools (
 );
 `;
 
+/**
+ * Mirrors sql/migrations/0010_task_retry.sql: the budget a task was submitted with, kept by its first retry on
+ * demand (null until then: max_attempts is still that budget), so each retry raises max_attempts by it. 0010
+ * also lets task_events.kind be `retried`; SQLite has no CHECK on kind.
+ */
+const V11_TASK_RETRY = `
+ALTER TABLE tasks ADD COLUMN initial_max_attempts INTEGER;
+`;
+
 /** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
 export const MIGRATIONS: readonly string[] = [
   V1_INITIAL,
@@ -227,6 +237,7 @@ export const MIGRATIONS: readonly string[] = [
   V6_SENSITIVE_TASKS,
   V7_TASKS_BY_SUBMITTER,
   V8_POOLS,
+  V11_TASK_RETRY,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

@@ -36,6 +36,9 @@ import type {
   RouteStats,
   Store,
   TaskFilter,
+  BulkPage,
+  BulkTaskQuery,
+  RetryActor,
 } from '../port';
 import * as agents from './agents';
 import * as background from './background';
@@ -44,6 +47,7 @@ import * as fleet from './fleet';
 import { GroupCommit } from './groupCommit';
 import * as lease from './lease';
 import * as pools from './pools';
+import * as retry from './retry';
 import { sqliteErrorCode, toAgent, toLease, toRoute, toTaskEvent } from './rows';
 import { applySchema } from './schema';
 import * as security from './security';
@@ -228,6 +232,18 @@ class SqliteStore implements Store {
     return this.group.write(() => {
       this.statements.background.markDispatched.run({ ids: JSON.stringify(taskIds), now });
     });
+  }
+
+  retryTask(ref: { taskId: string; attempt: number; now: number } & RetryActor): Promise<TaskRecord | null> {
+    return this.group.write(() => retry.retryTask(this.statements, ref));
+  }
+
+  retryTasks(query: BulkTaskQuery & RetryActor): Promise<BulkPage & { retried: DispatchRow[] }> {
+    return this.group.write(() => retry.retryTasks(this.statements, query));
+  }
+
+  cancelTasks(query: BulkTaskQuery): Promise<BulkPage & { cancelled: string[]; cancelRequested: string[] }> {
+    return this.group.write(() => retry.cancelTasks(this.statements, query));
   }
 
   // ---- agents

@@ -8,6 +8,7 @@ import { prepareBackgroundStatements } from './background';
 import { prepareFleetStatements } from './fleet';
 import { prepareLeaseStatements } from './lease';
 import { preparePoolStatements } from './pools';
+import { prepareRetryStatements } from './retry';
 import { prepareSchemaStatements } from './schema';
 import { prepareSecurityStatements } from './security';
 import { prepareTaskStatements } from './tasks';
@@ -21,6 +22,7 @@ export function prepareStatements(db: Database) {
     fleet: prepareFleetStatements(db),
     security: prepareSecurityStatements(db),
     pools: preparePoolStatements(db),
+    retry: prepareRetryStatements(db),
     schema: prepareSchemaStatements(db),
   };
 }
