@@ -54,7 +54,8 @@ IF EXISTS (SELECT 1 FROM sys.check_constraints WHERE name = N'CK_task_events_kin
     AND parent_object_id = OBJECT_ID(N'[$(Schema)].[task_events]'))
   ALTER TABLE [$(Schema)].[task_events] DROP CONSTRAINT [CK_task_events_kind];
 ALTER TABLE [$(Schema)].[task_events] ADD CONSTRAINT [CK_task_events_kind] CHECK (kind IN ('submitted',
-  'started', 'succeeded', 'failed', 'retry_scheduled', 'dead', 'cancel_requested', 'cancelled', 'expired', 'lease_expired', 'released', 'lease_reclaimed', 'result_rejected', 'retried'));
+  'started', 'succeeded', 'failed', 'retry_scheduled', 'dead', 'cancel_requested', 'cancelled', 'expired',
+  'lease_expired', 'released', 'lease_reclaimed', 'result_rejected', 'retried'));
 
 INSERT INTO [$(Schema)].[schema_version] (version, name) VALUES (10, N'0010_task_retry');
 COMMIT TRANSACTION;

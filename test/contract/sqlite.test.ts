@@ -277,8 +277,9 @@ describe('sqlite store: the schema mirrors the T-SQL migrations table for table'
         ];
         tables.set(table[1] ?? '', columns.map((column) => column[1] ?? '').sort());
       }
-      // Columns later migrations add to a table: `ALTER TABLE [$(Schema)].[t]` then `ADD column type`.
-      for (const added of text.matchAll(/ALTER TABLE \[\$\(Schema\)\]\.\[(\w+)\]\s+ADD (\w+) /g)) {
+      // Columns later migrations add to a table: `ALTER TABLE [$(Schema)].[t]` then `ADD column type` (a
+      // constraint added is not a column).
+      for (const added of text.matchAll(/ALTER TABLE \[\$\(Schema\)\]\.\[(\w+)\]\s+ADD (?!CONSTRAINT\b)(\w+) /g)) {
         const name = added[1] ?? '';
         tables.set(name, [...(tables.get(name) ?? []), added[2] ?? ''].sort());
       }

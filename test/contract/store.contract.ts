@@ -13,6 +13,7 @@ import { backgroundContract } from './background.contract';
 import { fleetContract } from './fleet.contract';
 import { leaseContract } from './lease.contract';
 import { poolsContract } from './pools.contract';
+import { retryContract } from './retry.contract';
 import { rulesContract } from './rules.contract';
 import { securityContract } from './security.contract';
 import { sensitiveContract } from './sensitive.contract';
@@ -82,6 +83,7 @@ export function storeContract(
     poolsContract(current);
     rulesContract(current);
     sensitiveContract(current);
+    retryContract(current);
 
     // Last, so that it sees the changes of every test above (jest runs a file's tests in order).
     if (statusChanges) {

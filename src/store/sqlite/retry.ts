@@ -44,6 +44,20 @@ function page(statements: SqliteStatements, query: BulkTaskQuery): BulkPageRow[]
   return statements.retry.selectBulkPage.all(params);
 }
 
+/** What the dispatcher needs of a retried task (the T-SQL batch selects these columns). */
+function dispatchOf(t: TaskRecord): DispatchRow {
+  const row: DispatchRow = {
+    id: t.id,
+    attempt: t.attempt,
+    type: t.type,
+    requiredCapabilities: t.requiredCapabilities,
+    priority: t.priority,
+    notBefore: t.notBefore,
+  };
+  if (t.traceParent !== null) row.traceParent = t.traceParent;
+  return row;
+}
+
 const lastIdOf = (rows: BulkPageRow[]) => rows[rows.length - 1]?.id ?? null;
 
 export function retryTasks(
@@ -54,7 +68,7 @@ export function retryTasks(
   const retried: DispatchRow[] = [];
   for (const row of rows) {
     const task = retryTask(statements, { taskId: row.id, attempt: row.attempt, now: query.now, by: query.by });
-    if (task) retried.push(task);
+    if (task) retried.push(dispatchOf(task));
   }
   return { matched: rows.length, lastId: lastIdOf(rows), retried };
 }
