@@ -42,6 +42,8 @@ import { scalingRoutes } from './routes/scaling';
 import { supervisorSettings, type HttpOverrides } from './settings';
 import { StallWatch } from './stallWatch';
 import { TaskService } from './taskService';
+import { RetryService } from './retryService';
+import { taskRetryRoutes } from './routes/taskRetry';
 
 export interface SupervisorOverrides {
   /** By default a logger made from the configuration (TASKFLEET_LOG_LEVEL, TASKFLEET_LOG_FORMAT). */
@@ -184,6 +186,7 @@ function wire(
     routers: [
       fleetRoutes({ store, clock, admin, policy: enforcement, stats, staleAfterMs }),
       scalingRoutes({ store, clock, directory: agents }),
+      taskRetryRoutes({ retries: new RetryService(store, dispatcher, clock, log), agents }),
     ],
   });
   const gauges = new FleetGauges(stats, telemetry);
