@@ -167,6 +167,8 @@ export interface BulkTaskQuery {
   capability?: string;
   /** Only tasks created before this time (epoch ms). */
   createdBefore?: number;
+  /** Only the tasks this API key submitted (the ownership rule, should a non-operator role ever be let in). */
+  submittedBy?: string;
   /** Keyset: only ids greater than this ('' or omitted for the start). */
   afterId?: string;
   limit: number;

@@ -22,7 +22,7 @@ import { CANCELLABLE_STATUSES, RETRYABLE_STATUSES } from '../domain/transitions'
 import type { Dispatcher } from '../dispatch/dispatcher';
 import { notifyTaskChanged } from '../dispatch/notify';
 import { AuditLog } from '../security/audit';
-import { maySeeTask } from '../security/permissions';
+import { maySeeTask, taskOwner } from '../security/permissions';
 import type { BulkTaskQuery, DispatchRow, Store } from '../store/port';
 import { parseOrThrow } from './validation';
 
@@ -107,7 +107,7 @@ export class RetryService {
     const request = parseOrThrow(retrySchema, body);
     const now = this.clock.now();
     let retried = 0;
-    const matched = await this.walk(request, RETRYABLE_STATUSES, now, async (query) => {
+    const matched = await this.walk(request, RETRYABLE_STATUSES, actor, now, async (query) => {
       const page = await this.store.retryTasks({ ...query, by: actor.name });
       retried += page.retried.length;
       await this.dispatch(page.retried, now);
@@ -128,7 +128,7 @@ export class RetryService {
     const now = this.clock.now();
     let cancelled = 0;
     let cancelRequested = 0;
-    const matched = await this.walk(request, CANCELLABLE_STATUSES, now, async (query) => {
+    const matched = await this.walk(request, CANCELLABLE_STATUSES, actor, now, async (query) => {
       const page = await this.store.cancelTasks(query);
       cancelled += page.cancelled.length;
       cancelRequested += page.cancelRequested.length;
@@ -146,15 +146,18 @@ export class RetryService {
 
   /**
    * Runs `page` over each status of the filter (or every one of `statuses`), a page of at most BULK_PAGE_SIZE
-   * at a time, until `limit` tasks matched. Answers how many matched.
+   * at a time, until `limit` tasks matched, over the tasks `actor` may reach (every task, for an admin).
+   * Answers how many matched.
    */
   private async walk(
     request: BulkRequest,
     statuses: readonly TaskStatus[],
+    actor: Actor,
     now: number,
     page: (query: BulkTaskQuery) => Promise<{ matched: number; lastId: string | null }>,
   ): Promise<number> {
     const { filter } = request;
+    const owner = taskOwner(actor);
     let remaining = request.limit;
     for (const status of filter.status ? [filter.status] : statuses) {
       let afterId = '';
@@ -168,6 +171,7 @@ export class RetryService {
           ...(filter.type ? { type: filter.type } : {}),
           ...(filter.capability ? { capability: filter.capability } : {}),
           ...(filter.createdBefore ? { createdBefore: Date.parse(filter.createdBefore) } : {}),
+          ...(owner === null ? {} : { submittedBy: owner }),
         });
         remaining -= done.matched;
         if (done.matched < size || done.lastId === null) break;

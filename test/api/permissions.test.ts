@@ -152,7 +152,7 @@ const ROUTES: RouteCase[] = [
     method: 'POST',
     path: `/v1/tasks/${action}`,
     roles: ADMIN,
-    ownership: null,
+    ownership: OWN,
     ok: [200],
     // A filter no task matches: the table is under test here, not the action (test/integration/retry.test.ts).
     request: fixed(`/v1/tasks/${action}`, { filter: { type: 'no-such-type' }, limit: 1 }),

@@ -147,6 +147,19 @@ export function retryContract(store: CurrentStore): void {
       expect(await mustGet(store(), b.id)).toMatchObject({ status: 'queued', maxAttempts: 2 });
       expect((await store().listTaskEvents(b.id)).pop()).toMatchObject({ kind: 'retried', data: { by: 'ops' } });
     });
+
+    it("keeps to one key's tasks when asked (submittedBy)", async () => {
+      const mine = await deadTask(store(), 1, { submittedBy: 'k1' });
+      await deadTask(store(), 1, { submittedBy: 'k2' });
+      const page = await store().retryTasks({ status: 'dead', submittedBy: 'k1', limit: 10, now: NOW, by: 'k1' });
+      expect(page).toMatchObject({ matched: 1, lastId: mine.id });
+      const queued = await submit(store(), { submittedBy: 'k2' });
+      expect(await store().cancelTasks({ status: 'queued', submittedBy: 'k1', limit: 10, now: NOW })).toMatchObject({
+        matched: 1,
+        cancelled: [mine.id],
+      });
+      expect((await mustGet(store(), queued.id)).status).toBe('queued');
+    });
   });
 
   describe('cancelTasks', () => {

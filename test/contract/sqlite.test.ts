@@ -8,6 +8,7 @@ import type { ClaimResult, Store } from '../../src/store/port';
 import { applySchema, MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite/schema';
 import * as backgroundSql from '../../src/store/sqlite/statements/background';
 import * as fleetSql from '../../src/store/sqlite/statements/fleet';
+import * as retrySql from '../../src/store/sqlite/statements/retry';
 import * as securitySql from '../../src/store/sqlite/statements/security';
 import { eventKinds, LEASE_MS, newTask, T0 } from './fixtures';
 import { storeContract, type StatusChange } from './store.contract';
@@ -392,6 +393,23 @@ describe('sqlite store: query plans of the fleet and stats queries', () => {
     // The only temp b-tree is the outer query's merge of the per-status rows (no sort of every task row).
     const sorts = rows.filter((r) => r.detail.startsWith('USE TEMP B-TREE'));
     expect(sorts.map((r) => [r.parent, r.detail])).toEqual([[0, 'USE TEMP B-TREE FOR GROUP BY']]);
+  });
+
+  it('SELECT_RETRY_PAGE and SELECT_CANCEL_PAGE seek one status from the keyset, in id order (no table scan, no sort)', () => {
+    const params = {
+      status: 'dead',
+      afterId: '',
+      type: 'echo',
+      capability: 'gpu',
+      createdBefore: T0,
+      submittedBy: 'k1',
+      limit: 200,
+    };
+    for (const sql of [retrySql.SELECT_RETRY_PAGE, retrySql.SELECT_CANCEL_PAGE]) {
+      const details = plan(sql, params).map((r) => r.detail);
+      expect(details[0]).toBe('SEARCH tasks USING INDEX tasks_status_id (status=? AND id>?)');
+      expect(details.join('\n')).not.toMatch(/TEMP B-TREE|SCAN tasks/);
+    }
   });
 
   it('SELECT_QUEUED_ON_ROUTE seeks one route from the keyset and sorts only the rows sharing a not_before', () => {

@@ -448,6 +448,7 @@ function bulkParams(query: BulkTaskQuery) {
     type: query.type ?? null,
     capability: query.capability ?? null,
     createdBefore: query.createdBefore ?? null,
+    submittedBy: query.submittedBy ?? null,
     limit: query.limit,
     now: query.now,
   };

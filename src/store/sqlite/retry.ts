@@ -39,6 +39,7 @@ function page(statements: SqliteStatements, query: BulkTaskQuery): BulkPageRow[]
     type: query.type ?? null,
     capability: query.capability ?? null,
     createdBefore: query.createdBefore ?? null,
+    submittedBy: query.submittedBy ?? null,
     limit: query.limit,
   };
   return statements.retry.selectBulkPage.all(params);

@@ -34,6 +34,7 @@ FROM ${TABLE.tasks} WITH (UPDLOCK, ROWLOCK)
 WHERE status = @status AND id > @afterId
   AND (@type IS NULL OR type = @type)
   AND (@createdBefore IS NULL OR created_at < @createdBefore)
+  AND (@submittedBy IS NULL OR submitted_by = @submittedBy)
   AND (@capability IS NULL
     OR EXISTS (SELECT 1 FROM OPENJSON(required_capabilities) AS c WHERE c.value = @capability ${BIN2}))
 ORDER BY id`;
@@ -44,6 +45,7 @@ const BULK_PARAMS = {
   type: param.varchar(COLUMN_LENGTH.token),
   capability: param.nvarchar(COLUMN_LENGTH.token),
   createdBefore: param.time,
+  submittedBy: param.nvarchar(COLUMN_LENGTH.keyId),
   limit: param.int,
   now: param.time,
 };
@@ -78,7 +80,8 @@ SELECT ${taskColumns()} FROM ${TABLE.tasks} WHERE id = @taskId AND EXISTS (SELEC
 
 /**
  * RETRY_TASKS: RETRY_TASK for one page of tasks in @status (dead, cancelled or expired). Params: @status,
- * @afterId ('' for the start), @type, @capability, @createdBefore (null when absent), @limit, @now, @by.
+ * @afterId ('' for the start), @type, @capability, @createdBefore, @submittedBy (null when absent), @limit, @now,
+ * @by.
  * Result sets: [0] { matched, last_id } of the page; [1] dispatch rows of the tasks retried.
  */
 export const RETRY_TASKS = statement('RETRY_TASKS', {

@@ -28,13 +28,14 @@ WHERE id = @taskId AND status IN ${RETRYABLE} AND attempt = @attempt`;
 /**
  * One page of a bulk action: the tasks in @status by id after @afterId, a range of the (status, id) index
  * tasks_status_id; the other filters are checked on the rows of that range. Params: @status, @afterId, @type,
- * @capability, @createdBefore (each null when absent), @limit. Result: { id, attempt, status, agent_id }.
+ * @capability, @createdBefore, @submittedBy (each null when absent), @limit. Result: { id, attempt, status, agent_id }.
  */
 const SELECT_BULK_PAGE = `
 SELECT id, attempt, status, agent_id FROM tasks INDEXED BY tasks_status_id
 WHERE status = @status AND id > @afterId
   AND (@type IS NULL OR type = @type)
   AND (@createdBefore IS NULL OR created_at < @createdBefore)
+  AND (@submittedBy IS NULL OR submitted_by = @submittedBy)
   AND (@capability IS NULL OR EXISTS (SELECT 1 FROM json_each(required_capabilities) WHERE value = @capability))
 ORDER BY id LIMIT @limit`;
 
@@ -49,6 +50,7 @@ export interface BulkPageParams {
   type: string | null;
   capability: string | null;
   createdBefore: number | null;
+  submittedBy: string | null;
   limit: number;
 }
 
