@@ -85,6 +85,7 @@ export const TASK_EVENT_KINDS = [
   'released',
   'lease_reclaimed',
   'result_rejected',
+  'retried',
 ] as const;
 export type TaskEventKind = (typeof TASK_EVENT_KINDS)[number];
 

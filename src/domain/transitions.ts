@@ -7,6 +7,7 @@
  *                                       → cancelled (cooperative cancel acknowledged by the worker)
  *                                       → queued (released by a draining worker)
  * queued → cancelled (cancel) | expired (deadline passed before a claim)
+ * dead | cancelled | expired → queued (retry on demand; attempt keeps counting, max_attempts grows)
  */
 import { backoffDelayMs, type BackoffPolicy } from './backoff';
 import type { TaskStatus } from './task';
@@ -41,10 +42,15 @@ export const TRANSITIONS: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = 
   queued: ['running', 'cancelled', 'expired'],
   running: ['succeeded', 'queued', 'dead', 'cancelled'],
   succeeded: [],
-  dead: [],
-  cancelled: [],
-  expired: [],
+  dead: ['queued'],
+  cancelled: ['queued'],
+  expired: ['queued'],
 };
+
+/** The states `POST /v1/tasks/:id/retry` and the bulk retry take back to `queued`. */
+export const RETRYABLE_STATUSES = ['dead', 'cancelled', 'expired'] as const satisfies readonly TaskStatus[];
+/** The states the bulk cancel acts on: queued ones are cancelled at once, running ones asked to stop. */
+export const CANCELLABLE_STATUSES = ['queued', 'running'] as const satisfies readonly TaskStatus[];
 
 export function canTransition(from: TaskStatus, to: TaskStatus): boolean {
   return TRANSITIONS[from].includes(to);

@@ -48,6 +48,10 @@ export const PERMISSIONS: readonly Permission[] = [
   { method: 'GET', path: '/v1/tasks/:id/events', roles: ALL, what: "read a task's events", scope: OWN },
   { method: 'GET', path: '/v1/tasks/:id/logs', roles: ALL, what: "read a task's logs", scope: OWN },
   { method: 'POST', path: '/v1/tasks/:id/cancel', roles: SUBMIT, what: 'cancel tasks', scope: OWN },
+  { method: 'POST', path: '/v1/tasks/:id/retry', roles: SUBMIT, what: 'retry tasks', scope: OWN },
+  // Bulk: an admin's reach is every task; RetryService applies the ownership rule all the same.
+  { method: 'POST', path: '/v1/tasks/retry', roles: ADMIN, what: 'retry tasks in bulk', scope: OWN },
+  { method: 'POST', path: '/v1/tasks/cancel', roles: ADMIN, what: 'cancel tasks in bulk', scope: OWN },
   // agents
   { method: 'GET', path: '/v1/agents', roles: ALL, what: 'list agents' },
   { method: 'GET', path: '/v1/agents/:id', roles: ALL, what: 'read an agent' },

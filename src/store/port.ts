@@ -157,6 +157,36 @@ export interface RouteStats {
   oldestQueuedAt: number | null;
 }
 
+/**
+ * One page of a bulk retry or cancel: the tasks in one `status`, by id ascending after `afterId` (the keyset of
+ * the (status, id) index), narrowed by the optional filters.
+ */
+export interface BulkTaskQuery {
+  status: TaskStatus;
+  type?: string;
+  /** Tasks whose required set contains this capability. */
+  capability?: string;
+  /** Only tasks created before this time (epoch ms). */
+  createdBefore?: number;
+  /** Only the tasks this API key submitted (the ownership rule, should a non-operator role ever be let in). */
+  submittedBy?: string;
+  /** Keyset: only ids greater than this ('' or omitted for the start). */
+  afterId?: string;
+  limit: number;
+  now: number;
+}
+
+/** Who retries: recorded in the `retried` event's data as `{ by }`. */
+export interface RetryActor {
+  by: string;
+}
+
+/** What one page of a bulk action did; `lastId` is the keyset for the next page (null: the page was empty). */
+export interface BulkPage {
+  matched: number;
+  lastId: string | null;
+}
+
 export interface HeartbeatReport {
   agentId: string;
   now: number;
@@ -242,6 +272,20 @@ export interface Store {
   markDispatched(taskIds: string[], now: number): Promise<void>;
   /** Every route any task was ever submitted on. */
   listRoutes(): Promise<Route[]>;
+  /**
+   * dead, cancelled or expired (at `attempt`) → queued at `now`, with `maxAttempts` raised by the task's original
+   * budget (the first retry records it as `initial_max_attempts`), the result, error, lease and finish cleared, a
+   * deadline already passed dropped, and a `retried` event { by, from, maxAttempts } in the same transaction.
+   * Null, writing nothing, when the task is not in one of those states at that attempt (a concurrent retry won).
+   */
+  retryTask(ref: { taskId: string; attempt: number; now: number } & RetryActor): Promise<TaskRecord | null>;
+  /** retryTask for one page of BulkTaskQuery (status dead, cancelled or expired), in one transaction. */
+  retryTasks(query: BulkTaskQuery & RetryActor): Promise<BulkPage & { retried: DispatchRow[] }>;
+  /**
+   * requestCancel for one page of BulkTaskQuery (status queued or running), in one transaction: the queued
+   * tasks cancelled at once, the running ones flagged (only those not flagged already are counted).
+   */
+  cancelTasks(query: BulkTaskQuery): Promise<BulkPage & { cancelled: string[]; cancelRequested: string[] }>;
 
   // ---- agents
   /** Creates or revives an agent (state `running`), appending an agent event. */

@@ -205,6 +205,9 @@ const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
   'listQueuedOnRoute',
   'markDispatched',
   'listRoutes',
+  // Dispatch rows and task ids: a bulk retry or cancel page.
+  'retryTasks',
+  'cancelTasks',
   'registerAgent',
   'heartbeat',
   'setAgentState',

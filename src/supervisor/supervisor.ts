@@ -44,6 +44,8 @@ import { StallWatch } from './stallWatch';
 import { DEFAULT_STREAM_SETTINGS } from './sse';
 import { TaskService } from './taskService';
 import { TaskWatcher } from './taskWatcher';
+import { RetryService } from './retryService';
+import { taskRetryRoutes } from './routes/taskRetry';
 
 export interface SupervisorOverrides {
   /** By default a logger made from the configuration (TASKFLEET_LOG_LEVEL, TASKFLEET_LOG_FORMAT). */
@@ -201,6 +203,7 @@ function wire(
     routers: [
       fleetRoutes({ store, clock, admin, policy: enforcement, stats, staleAfterMs }),
       scalingRoutes({ store, clock, directory: agents }),
+      taskRetryRoutes({ retries: new RetryService(store, dispatcher, clock, log), agents }),
     ],
   });
   const gauges = new FleetGauges(stats, telemetry);

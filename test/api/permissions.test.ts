@@ -148,6 +148,31 @@ const ROUTES: RouteCase[] = [
       expect((await c.fleet.sup.store.getTask(id))?.status).toBe('queued');
     },
   },
+  {
+    method: 'POST',
+    path: '/v1/tasks/:id/retry',
+    roles: SUBMIT,
+    ownership: OWN,
+    ok: [200],
+    request: async (c) => {
+      const id = await ownTask(c);
+      await c.fleet.sup.store.requestCancel(id, Date.now());
+      return { path: `/v1/tasks/${id}/retry` };
+    },
+    unchanged: async (c, p) => {
+      const id = p.path.split('/')[3]!;
+      expect((await c.fleet.sup.store.getTask(id))?.status).toBe('cancelled');
+    },
+  },
+  ...(['retry', 'cancel'] as const).map((action): RouteCase => ({
+    method: 'POST',
+    path: `/v1/tasks/${action}`,
+    roles: ADMIN,
+    ownership: OWN,
+    ok: [200],
+    // A filter no task matches: the table is under test here, not the action (test/integration/retry.test.ts).
+    request: fixed(`/v1/tasks/${action}`, { filter: { type: 'no-such-type' }, limit: 1 }),
+  })),
   ...(['drain', 'suspend', 'resume', 'unfreeze'] as const).map((action): RouteCase => ({
     method: 'POST',
     path: `/v1/agents/:id/${action}`,

@@ -8,6 +8,7 @@ import type { ClaimResult, Store } from '../../src/store/port';
 import { applySchema, MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite/schema';
 import * as backgroundSql from '../../src/store/sqlite/statements/background';
 import * as fleetSql from '../../src/store/sqlite/statements/fleet';
+import * as retrySql from '../../src/store/sqlite/statements/retry';
 import * as securitySql from '../../src/store/sqlite/statements/security';
 import { eventKinds, LEASE_MS, newTask, T0 } from './fixtures';
 import { storeContract, type StatusChange } from './store.contract';
@@ -195,7 +196,7 @@ describe('sqlite store: schema migrations', () => {
 
   it('applies the later migrations to a database that has migration 1, keeping its data', async () => {
     createVersion1Database();
-    expect(SCHEMA_VERSION).toBe(9);
+    expect(SCHEMA_VERSION).toBe(10);
     const store = await openSqliteStore({ path: file });
     try {
       expect(await store.getTask('old-task')).toMatchObject({
@@ -277,8 +278,9 @@ describe('sqlite store: the schema mirrors the T-SQL migrations table for table'
         ];
         tables.set(table[1] ?? '', columns.map((column) => column[1] ?? '').sort());
       }
-      // Columns later migrations add to a table: `ALTER TABLE [$(Schema)].[t]` then `ADD column type`.
-      for (const added of text.matchAll(/ALTER TABLE \[\$\(Schema\)\]\.\[(\w+)\]\s+ADD (\w+) /g)) {
+      // Columns later migrations add to a table: `ALTER TABLE [$(Schema)].[t]` then `ADD column type` (a
+      // constraint added is not a column).
+      for (const added of text.matchAll(/ALTER TABLE \[\$\(Schema\)\]\.\[(\w+)\]\s+ADD (?!CONSTRAINT\b)(\w+) /g)) {
         const name = added[1] ?? '';
         tables.set(name, [...(tables.get(name) ?? []), added[2] ?? ''].sort());
       }
@@ -393,6 +395,23 @@ describe('sqlite store: query plans of the fleet and stats queries', () => {
     expect(sorts.map((r) => [r.parent, r.detail])).toEqual([[0, 'USE TEMP B-TREE FOR GROUP BY']]);
   });
 
+  it('SELECT_RETRY_PAGE and SELECT_CANCEL_PAGE seek one status from the keyset, in id order (no table scan, no sort)', () => {
+    const params = {
+      status: 'dead',
+      afterId: '',
+      type: 'echo',
+      capability: 'gpu',
+      createdBefore: T0,
+      submittedBy: 'k1',
+      limit: 200,
+    };
+    for (const sql of [retrySql.SELECT_RETRY_PAGE, retrySql.SELECT_CANCEL_PAGE]) {
+      const details = plan(sql, params).map((r) => r.detail);
+      expect(details[0]).toBe('SEARCH tasks USING INDEX tasks_status_id (status=? AND id>?)');
+      expect(details.join('\n')).not.toMatch(/TEMP B-TREE|SCAN tasks/);
+    }
+  });
+
   it('SELECT_QUEUED_ON_ROUTE seeks one route from the keyset and sorts only the rows sharing a not_before', () => {
     const params = { routeKey: 'echo~', dueBefore: T0, sentBefore: T0, afterNotBefore: 0, afterId: '', limit: 10 };
     expect(plan(backgroundSql.SELECT_QUEUED_ON_ROUTE, params).map((r) => r.detail)).toEqual([
@@ -403,7 +422,18 @@ describe('sqlite store: query plans of the fleet and stats queries', () => {
 });
 
 describe('sqlite store: every statement has its twin in the mssql module of the same concern', () => {
-  const CONCERNS = ['tasks', 'lease', 'background', 'agents', 'fleet', 'security', 'pools', 'logs', 'schema'] as const;
+  const CONCERNS = [
+    'tasks',
+    'lease',
+    'background',
+    'agents',
+    'fleet',
+    'security',
+    'pools',
+    'logs',
+    'retry',
+    'schema',
+  ] as const;
 
   /**
    * SQLite statements that are one part of a T-SQL batch: what the batch does in one request, the SQLite
@@ -430,6 +460,8 @@ describe('sqlite store: every statement has its twin in the mssql module of the 
     INSERT_TASK_LOG: 'APPEND_TASK_LOGS',
     UPSERT_TASK_LOG_DROPS: 'APPEND_TASK_LOGS',
     SELECT_TASK_LOG_DROPS: 'SELECT_TASK_LOGS',
+    SELECT_RETRY_PAGE: 'RETRY_TASKS',
+    SELECT_CANCEL_PAGE: 'CANCEL_TASKS',
   };
   /** The ledger of deployed migrations: SQLite keeps its version in PRAGMA user_version (sqlite/schema.ts). */
   const MSSQL_ONLY = ['SELECT_SCHEMA_VERSION', 'SELECT_SCHEMA_LEDGER'];

@@ -106,9 +106,9 @@ describe('canTransition', () => {
     queued: ['running', 'cancelled', 'expired'],
     running: ['succeeded', 'queued', 'dead', 'cancelled'],
     succeeded: [],
-    dead: [],
-    cancelled: [],
-    expired: [],
+    dead: ['queued'],
+    cancelled: ['queued'],
+    expired: ['queued'],
   };
 
   const pairs = TASK_STATUSES.flatMap((from) => TASK_STATUSES.map((to) => [from, to] as const));
@@ -130,8 +130,10 @@ describe('canTransition', () => {
     expect(TASK_STATUSES.filter((s) => canTransition(s, 'expired'))).toEqual(['queued']);
   });
 
-  it('leaves every terminal status without a way out', () => {
-    for (const s of TERMINAL_STATUSES) expect(TASK_STATUSES.filter((to) => canTransition(s, to))).toEqual([]);
+  it('leaves a terminal status only by a retry on demand, back to queued, and never a succeeded task', () => {
+    for (const s of TERMINAL_STATUSES) {
+      expect(TASK_STATUSES.filter((to) => canTransition(s, to))).toEqual(s === 'succeeded' ? [] : ['queued']);
+    }
   });
 
   it('lets both a failure retry and a lease expiry return a running task to queued or dead', () => {

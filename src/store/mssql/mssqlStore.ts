@@ -33,6 +33,9 @@ import type {
   RouteStats,
   Store,
   TaskFilter,
+  BulkPage,
+  BulkTaskQuery,
+  RetryActor,
 } from '../port';
 import { countsByKind, leaseKey, routeQueueAfter, TaskListStatements, type LeaseKey } from '../shared';
 import type { Recordsets, SqlClient } from './client';
@@ -46,6 +49,7 @@ import * as fleetStatements from './statements/fleet';
 import * as leaseStatements from './statements/lease';
 import * as logStatements from './statements/logs';
 import * as poolStatements from './statements/pools';
+import * as retryStatements from './statements/retry';
 import { PING } from './statements/schema';
 import * as securityStatements from './statements/security';
 import * as taskStatements from './statements/tasks';
@@ -217,6 +221,35 @@ export class MssqlStore implements Store {
     const outcome = (outcomeRows[0] as { outcome: CancelOutcome } | undefined)?.outcome ?? 'not_found';
     const row = taskRows[0] as mapping.TaskRow | undefined;
     return { outcome, task: row ? mapping.toTask(row) : null };
+  }
+
+  async retryTask(ref: { taskId: string; attempt: number; now: number } & RetryActor): Promise<TaskRecord | null> {
+    const { taskId, attempt, now } = ref;
+    const row = await this.db.one<string, mapping.TaskRow>(retryStatements.RETRY_TASK, {
+      taskId,
+      attempt,
+      now,
+      by: JSON.stringify(ref.by),
+    });
+    return row ? mapping.toTask(row) : null;
+  }
+
+  async retryTasks(query: BulkTaskQuery & RetryActor): Promise<BulkPage & { retried: DispatchRow[] }> {
+    const [pageRows = [], rows = []] = await this.db.run(retryStatements.RETRY_TASKS, {
+      ...bulkParams(query),
+      by: JSON.stringify(query.by),
+    });
+    return { ...bulkPage(pageRows), retried: (rows as unknown as mapping.DispatchDbRow[]).map(mapping.toDispatch) };
+  }
+
+  async cancelTasks(query: BulkTaskQuery): Promise<BulkPage & { cancelled: string[]; cancelRequested: string[] }> {
+    const [pageRows = [], rows = []] = await this.db.run(retryStatements.CANCEL_TASKS, bulkParams(query));
+    const changed = rows as unknown as Array<{ id: string; outcome: 'cancelled' | 'requested' }>;
+    return {
+      ...bulkPage(pageRows),
+      cancelled: changed.filter((r) => r.outcome === 'cancelled').map((r) => r.id),
+      cancelRequested: changed.filter((r) => r.outcome === 'requested').map((r) => r.id),
+    };
   }
 
   async listExpiredLeases(now: number, limit: number): Promise<ExpiredLease[]> {
@@ -464,4 +497,23 @@ export class MssqlStore implements Store {
   async close(): Promise<void> {
     await this.db.close();
   }
+}
+
+/** A bulk page's parameters: every optional filter bound, null when absent. */
+function bulkParams(query: BulkTaskQuery) {
+  return {
+    status: query.status,
+    afterId: query.afterId ?? '',
+    type: query.type ?? null,
+    capability: query.capability ?? null,
+    createdBefore: query.createdBefore ?? null,
+    submittedBy: query.submittedBy ?? null,
+    limit: query.limit,
+    now: query.now,
+  };
+}
+
+function bulkPage(rows: readonly unknown[]): BulkPage {
+  const head = rows[0] as { matched: number; last_id: string | null } | undefined;
+  return { matched: head?.matched ?? 0, lastId: head?.last_id ?? null };
 }

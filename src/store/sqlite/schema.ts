@@ -16,6 +16,7 @@
  * | pools         | V8                  | 0007_pools.sql                      |                                         |
  * | task_logs     | V9                  | 0008_progress_and_logs.sql          |                                         |
  * | task_log_drops| V9                  | 0008_progress_and_logs.sql          |                                         |
+ * | tasks         | V10                 | 0009_task_retry.sql                 | no CHECK on task_events.kind to widen   |
  * | (none)        |                     | 0001's schema_version ledger        | `PRAGMA user_version` holds the version |
  * | (none)        |                     | 0003_roles.sql (database roles)     | one file: its permissions are the roles |
  *
@@ -248,6 +249,15 @@ CREATE TABLE IF NOT EXISTS task_log_drops (
 ) WITHOUT ROWID;
 `;
 
+/**
+ * Mirrors sql/migrations/0009_task_retry.sql: the budget a task was submitted with, kept by its first retry on
+ * demand (null until then: max_attempts is still that budget), so each retry raises max_attempts by it. 0009
+ * also lets task_events.kind be `retried`; SQLite has no CHECK on kind.
+ */
+const V10_TASK_RETRY = `
+ALTER TABLE tasks ADD COLUMN initial_max_attempts INTEGER;
+`;
+
 /** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
 export const MIGRATIONS: readonly string[] = [
   V1_INITIAL,
@@ -259,6 +269,7 @@ export const MIGRATIONS: readonly string[] = [
   V7_TASKS_BY_SUBMITTER,
   V8_POOLS,
   V9_PROGRESS_AND_LOGS,
+  V10_TASK_RETRY,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

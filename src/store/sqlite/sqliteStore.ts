@@ -37,6 +37,9 @@ import type {
   RouteStats,
   Store,
   TaskFilter,
+  BulkPage,
+  BulkTaskQuery,
+  RetryActor,
 } from '../port';
 import * as agents from './agents';
 import * as background from './background';
@@ -46,6 +49,7 @@ import { GroupCommit } from './groupCommit';
 import * as lease from './lease';
 import * as logs from './logs';
 import * as pools from './pools';
+import * as retry from './retry';
 import { sqliteErrorCode, toAgent, toJson, toLease, toRoute, toTaskEvent } from './rows';
 import { applySchema } from './schema';
 import * as security from './security';
@@ -250,6 +254,18 @@ class SqliteStore implements Store {
     return this.group.write(() => {
       this.statements.background.markDispatched.run({ ids: JSON.stringify(taskIds), now });
     });
+  }
+
+  retryTask(ref: { taskId: string; attempt: number; now: number } & RetryActor): Promise<TaskRecord | null> {
+    return this.group.write(() => retry.retryTask(this.statements, ref));
+  }
+
+  retryTasks(query: BulkTaskQuery & RetryActor): Promise<BulkPage & { retried: DispatchRow[] }> {
+    return this.group.write(() => retry.retryTasks(this.statements, query));
+  }
+
+  cancelTasks(query: BulkTaskQuery): Promise<BulkPage & { cancelled: string[]; cancelRequested: string[] }> {
+    return this.group.write(() => retry.cancelTasks(this.statements, query));
   }
 
   // ---- agents

@@ -9,6 +9,7 @@ import { prepareFleetStatements } from './fleet';
 import { prepareLeaseStatements } from './lease';
 import { prepareLogStatements } from './logs';
 import { preparePoolStatements } from './pools';
+import { prepareRetryStatements } from './retry';
 import { prepareSchemaStatements } from './schema';
 import { prepareSecurityStatements } from './security';
 import { prepareTaskStatements } from './tasks';
@@ -23,6 +24,7 @@ export function prepareStatements(db: Database) {
     security: prepareSecurityStatements(db),
     pools: preparePoolStatements(db),
     logs: prepareLogStatements(db),
+    retry: prepareRetryStatements(db),
     schema: prepareSchemaStatements(db),
   };
 }
