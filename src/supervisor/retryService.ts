@@ -54,8 +54,8 @@ function bulkSchema(statuses: readonly [TaskStatus, ...TaskStatus[]]) {
   });
 }
 
-const retrySchema = bulkSchema(RETRYABLE_STATUSES);
-const cancelSchema = bulkSchema(CANCELLABLE_STATUSES);
+export const retrySchema = bulkSchema(RETRYABLE_STATUSES);
+export const cancelSchema = bulkSchema(CANCELLABLE_STATUSES);
 /** Both schemas parse to this shape (their status enums differ). */
 type BulkRequest = z.output<ReturnType<typeof bulkSchema>>;
 

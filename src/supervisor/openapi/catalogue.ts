@@ -12,7 +12,10 @@ import { auditQuerySchema } from '../routes/audit';
 import { statsQuery, windowQuery } from '../routes/fleet';
 import { declareBody } from '../routes/pools';
 import { scalingQuery } from '../routes/scaling';
+import { cancelSchema, retrySchema } from '../retryService';
+import { logsQuerySchema } from '../routes/taskLogs';
 import { listQuerySchema } from '../routes/tasks';
+import { fleetQuerySchema, waitSchema } from '../routes/taskStreams';
 
 export interface RouteDoc {
   method: Method;
@@ -107,17 +110,32 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
   {
     method: 'GET',
     path: '/v1/tasks/:id',
-    summary: 'read a task',
+    summary: 'read a task; with wait=1..60, once it is terminal or when the wait runs out (always 200)',
     tag: 'tasks',
+    query: waitSchema.partial(),
     responses: { 200: 'the task' },
     errors: [404],
   },
   {
     method: 'GET',
     path: '/v1/tasks/:id/events',
-    summary: "a task's events, oldest first",
+    summary:
+      "a task's events, oldest first; with follow=true a text/event-stream of them and each new one (resumes after Last-Event-ID), ending after the terminal event",
     tag: 'tasks',
-    responses: { 200: '{ events }' },
+    query: z.strictObject({
+      follow: z.enum(['true', 'false']).optional(),
+      lastEventId: z.coerce.number().int().min(0).optional(),
+    }),
+    responses: { 200: '{ events }, or with follow=true a text/event-stream' },
+    errors: [404],
+  },
+  {
+    method: 'GET',
+    path: '/v1/tasks/:id/logs',
+    summary: 'the lines a handler kept with ctx.log in one attempt (the latest by default)',
+    tag: 'tasks',
+    query: logsQuerySchema,
+    responses: { 200: '{ taskId, attempt, lines, dropped: { lines, bytes } }' },
     errors: [404],
   },
   {
@@ -127,6 +145,39 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
     tag: 'tasks',
     responses: { 202: '{ outcome, task }', 409: '{ outcome: already_terminal, task }: the task had ended' },
     errors: [404],
+  },
+  {
+    method: 'POST',
+    path: '/v1/tasks/:id/retry',
+    summary: 'send a dead, cancelled or expired task through again (its budget of attempts added)',
+    tag: 'tasks',
+    responses: { 200: '{ task }' },
+    errors: [404, 409],
+  },
+  {
+    method: 'POST',
+    path: '/v1/tasks/retry',
+    summary: 'retry every dead, cancelled or expired task a filter matches, up to limit',
+    tag: 'tasks',
+    body: retrySchema,
+    responses: { 200: '{ matched, retried }' },
+  },
+  {
+    method: 'POST',
+    path: '/v1/tasks/cancel',
+    summary: 'cancel every queued or running task a filter matches, up to limit',
+    tag: 'tasks',
+    body: cancelSchema,
+    responses: { 200: '{ matched, cancelled, cancelRequested }' },
+  },
+  {
+    method: 'GET',
+    path: '/v1/events',
+    summary:
+      "every task's events after a seq, oldest first; with follow=true a text/event-stream (resumes after Last-Event-ID)",
+    tag: 'tasks',
+    query: fleetQuerySchema,
+    responses: { 200: '{ events, nextCursor }, or with follow=true a text/event-stream' },
   },
   // agents
   { method: 'GET', path: '/v1/agents', summary: 'list agents', tag: 'agents', responses: { 200: '{ agents }' } },

@@ -9,7 +9,7 @@ import { actorOf } from '../../security/actor';
 import type { TaskService } from '../taskService';
 import { parseOrThrow } from '../validation';
 
-const logsQuerySchema = z.strictObject({
+export const logsQuerySchema = z.strictObject({
   attempt: z.coerce.number().int().min(1).max(1_000_000).optional(),
 });
 

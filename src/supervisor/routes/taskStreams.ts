@@ -32,10 +32,10 @@ export interface StreamDeps {
 
 type TaskRequest = Request<{ id: string }>;
 
-const waitSchema = z.object({ wait: z.coerce.number().int().min(1).max(60) });
+export const waitSchema = z.object({ wait: z.coerce.number().int().min(1).max(60) });
 const seqSchema = z.coerce.number().int().min(0);
 
-const fleetQuerySchema = z.strictObject({
+export const fleetQuerySchema = z.strictObject({
   follow: z.enum(['true', 'false']).optional(),
   after: seqSchema.optional(),
   lastEventId: seqSchema.optional(),
