@@ -16,12 +16,8 @@ export type Jsonified<T> = { [K in keyof T as undefined extends T[K] ? never : K
 /** The body of `POST /v1/tasks` (and each task of a batch). */
 export type TaskSubmission = z.input<typeof taskSubmissionSchema>;
 
-/** A task as the API answers it. `progress`/`progressAt` arrive with the progress feature (issue 15). */
-export type TaskView = Jsonified<ReturnType<typeof taskView>> & {
-  submittedBy?: string;
-  progress?: number | Record<string, unknown> | null;
-  progressAt?: string | null;
-};
+/** A task as the API answers it. */
+export type TaskView = Jsonified<ReturnType<typeof taskView>> & { submittedBy?: string };
 
 export type TaskEventView = Jsonified<ReturnType<typeof taskEventView>>;
 export type AgentView = Jsonified<ReturnType<typeof agentView>>;

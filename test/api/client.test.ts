@@ -82,8 +82,9 @@ describe('TaskfleetClient against a supervisor', () => {
     const other = new TaskfleetClient({ baseUrl: url, apiKey: keys.submitter2.key });
     const task = await owner.submit({ type: 'echo', delaySeconds: 60 });
     expect(await problemOf(other.get(task.id))).toMatchObject({ status: 404, code: 'not_found' });
-    // Retry arrives with issue 15's retry route; until it is merged the permission table has no row for it.
-    expect((await problemOf(owner.retry(task.id))).status).toBeGreaterThanOrEqual(400);
+    // A queued task is not retryable; another key's task does not exist for this key.
+    expect(await problemOf(owner.retry(task.id))).toMatchObject({ status: 409, code: 'not_retryable' });
+    expect(await problemOf(other.retry(task.id))).toMatchObject({ status: 404, code: 'not_found' });
   });
 
   it('throws TaskfleetUnreachable when nothing listens', async () => {
