@@ -2,8 +2,10 @@
  * `taskfleet submit --wait`, `status` and `logs` as an operator runs them: the built CLI (through the typed
  * client) against a real supervisor with a real worker process.
  */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { runCli, type CliRun } from '../helpers/cli';
-import { Fleet, fileInspector, stopAndVerifyClean } from '../helpers/fleet';
+import { Fleet, ROOT, fileInspector, stopAndVerifyClean } from '../helpers/fleet';
 
 const redis = fileInspector();
 
@@ -15,6 +17,8 @@ describe('taskfleet submit, status and logs', () => {
   beforeAll(async () => {
     fleet = await Fleet.start();
     await fleet.spawnWorker({ id: 'cli-w1', concurrency: 2 });
+    const reporting = path.join(ROOT, 'test', 'fixtures', 'reporting.js');
+    await fleet.spawnWorker({ id: 'cli-reporter', concurrency: 1, args: ['--handlers', reporting] });
   });
   afterAll(() => stopAndVerifyClean(fleet, redis));
 
@@ -46,8 +50,22 @@ describe('taskfleet submit, status and logs', () => {
     expect(one.stdout).toMatch(/succeeded\s+attempt 1\s+cli-w1/);
     const fleetStatus = await cli(['status']);
     expect(fleetStatus.code).toBe(0);
-    expect(fleetStatus.stdout).toMatch(/agents \(1\)\n\s+cli-w1/);
+    expect(fleetStatus.stdout).toMatch(/agents \(2\)\n/);
+    expect(fleetStatus.stdout).toMatch(/^\s+cli-w1/m);
     expect(fleetStatus.stdout).toContain(task.id);
+  });
+
+  it('logs <id> prints the lines the handler kept, with their levels', async () => {
+    const gate = path.join(fleet!.dir, 'gate-open');
+    writeFileSync(gate, '');
+    const task = await fleet!.submit({ type: 'report', payload: { gate, steps: 1, lines: 2 } });
+    await fleet!.waitTerminal([task.id]);
+    const run = await cli(['logs', task.id]);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toContain(`task ${task.id}, attempt 1: 5 lines`);
+    for (const text of ['started', 'a warning', 'line 0', 'line 1', 'done']) expect(run.stdout).toContain(text);
+    const json = JSON.parse((await cli(['logs', task.id, '--json'])).stdout);
+    expect(json.lines.map((l: { level: string }) => l.level)).toEqual(['info', 'warn', 'debug', 'debug', 'info']);
   });
 
   it('logs of a task that does not exist exits 1 with the 404', async () => {
