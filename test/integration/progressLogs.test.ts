@@ -12,6 +12,7 @@ import type { TelemetryItem } from '../../src/telemetry/telemetry';
 import { makeKeys, type Keys } from '../helpers/apiKeys';
 import { Fleet, fileInspector, ROOT, stopAndVerifyClean, waitFor } from '../helpers/fleet';
 import { bearer, expectProblem, ISO } from '../helpers/http';
+import { openSse } from '../helpers/sse';
 
 const HANDLERS = path.join(ROOT, 'test', 'fixtures', 'reporting.js');
 const DATA_KEY = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
@@ -96,6 +97,20 @@ describe('progress and logs of a running task, through the API', () => {
       lines: [],
       dropped: { lines: 0, bytes: 0 },
     });
+  });
+
+  it("streams a running task's progress as events without an id, and ends after the terminal event", async () => {
+    const t = await f().submit({ type: 'report', payload: { gate: gateFile('streamed'), steps: 2, lines: 0 } });
+    await waitFor(async () => (await task(t.id)).progressAt !== null, 10_000, 'the first progress');
+    const stream = await openSse(f().url, `/v1/tasks/${t.id}/events?follow=true`, bearer(f().adminKey));
+    // On connect: the events so far, then the current progress (state, so no id: a resume does not skip it).
+    const [first] = (await stream.waitFor(3)).filter((e) => e.event === 'progress');
+    expect(first).toEqual({ event: 'progress', data: expect.objectContaining({ taskId: t.id }) });
+    fs.writeFileSync(gateFile('streamed'), '');
+    expect(await stream.closed).toBe('end');
+    const progress = stream.events.filter((e) => e.event === 'progress');
+    expect(progress.every((e) => e.id === undefined && e.data.taskId === t.id)).toBe(true);
+    expect(stream.events[stream.events.length - 1]).toMatchObject({ event: 'succeeded', id: expect.any(String) });
   });
 
   it('writes progress at most once a second, and the last value reported lands', async () => {
