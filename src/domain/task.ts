@@ -59,6 +59,8 @@ export interface TaskRecord {
    * the sealing store (src/store/sealedStore.ts), they are plain for a claim and a single read, redacted in lists.
    */
   sensitive: boolean;
+  /** Where the task's terminal events are posted (absent in records built before the column existed). */
+  callbackUrl?: string | null;
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;

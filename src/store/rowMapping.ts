@@ -51,6 +51,7 @@ export interface TaskRowOf<Time, Flag> {
   submitted_by: string | null;
   trace_parent: string | null;
   sensitive: Flag;
+  callback_url?: string | null;
   created_at: Time;
   started_at: Time | null;
   finished_at: Time | null;
@@ -80,6 +81,7 @@ export function mapTask<Time, Flag>(row: TaskRowOf<Time, Flag>, c: ColumnTypes<T
     submittedBy: row.submitted_by,
     traceParent: row.trace_parent,
     sensitive: c.flag(row.sensitive),
+    callbackUrl: row.callback_url ?? null,
     createdAt: c.time(row.created_at),
     startedAt: optional(c, row.started_at),
     finishedAt: optional(c, row.finished_at),

@@ -48,6 +48,7 @@ import { PING } from './statements/schema';
 import * as securityStatements from './statements/security';
 import * as taskStatements from './statements/tasks';
 import { prepareInsert } from './tasks';
+import { MssqlWebhooks } from './webhooks';
 
 const applied = (sets: Recordsets) => Boolean((sets[0]?.[0] as { applied?: boolean } | undefined)?.applied);
 const changed = (sets: Recordsets) => Number((sets[0]?.[0] as { changed?: number } | undefined)?.changed ?? 0) === 1;
@@ -56,7 +57,11 @@ export class MssqlStore implements Store {
   readonly kind = 'mssql' as const;
   private readonly lists = new TaskListStatements(taskStatements.listTasksStatement);
 
-  constructor(private readonly db: SqlClient) {}
+  private readonly webhooks: MssqlWebhooks;
+
+  constructor(private readonly db: SqlClient) {
+    this.webhooks = new MssqlWebhooks(db);
+  }
 
   // ---- tasks: submission and reads
 
@@ -397,6 +402,20 @@ export class MssqlStore implements Store {
           });
     return rows.map(mapping.toAuditEntry);
   }
+
+  // ---- webhooks (webhooks.ts)
+
+  insertWebhookSubscription: Store['insertWebhookSubscription'] = (sub) => this.webhooks.insertWebhookSubscription(sub);
+  getWebhookSubscription: Store['getWebhookSubscription'] = (id) => this.webhooks.getWebhookSubscription(id);
+  listWebhookSubscriptions: Store['listWebhookSubscriptions'] = (o) => this.webhooks.listWebhookSubscriptions(o);
+  deleteWebhookSubscription: Store['deleteWebhookSubscription'] = (id) => this.webhooks.deleteWebhookSubscription(id);
+  setWebhookKeySecret: Store['setWebhookKeySecret'] = (k, s, n) => this.webhooks.setWebhookKeySecret(k, s, n);
+  getWebhookKeySecret: Store['getWebhookKeySecret'] = (k) => this.webhooks.getWebhookKeySecret(k);
+  leaseWebhookCursor: Store['leaseWebhookCursor'] = (o) => this.webhooks.leaseWebhookCursor(o);
+  advanceWebhookCursor: Store['advanceWebhookCursor'] = (o) => this.webhooks.advanceWebhookCursor(o);
+  claimWebhookDeliveries: Store['claimWebhookDeliveries'] = (o) => this.webhooks.claimWebhookDeliveries(o);
+  recordWebhookAttempt: Store['recordWebhookAttempt'] = (o) => this.webhooks.recordWebhookAttempt(o);
+  listWebhookDeliveries: Store['listWebhookDeliveries'] = (o) => this.webhooks.listWebhookDeliveries(o);
 
   async ping(): Promise<void> {
     await this.db.run(PING, {});

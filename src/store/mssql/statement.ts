@@ -55,6 +55,11 @@ export const COLUMN_LENGTH = {
   ip: 100,
   poolKey: 900,
   note: 500,
+  url: 2048,
+  secret: 1000,
+  host: 255,
+  webhookError: 1000,
+  webhookEvents: 1000,
 } as const;
 
 export interface Statement<K extends string = string> {
@@ -83,6 +88,11 @@ export const TABLE = {
   apiKeys: '[$(Schema)].[api_keys]',
   auditLog: '[$(Schema)].[audit_log]',
   pools: '[$(Schema)].[pools]',
+  webhookSubscriptions: '[$(Schema)].[webhook_subscriptions]',
+  webhookKeySecrets: '[$(Schema)].[webhook_key_secrets]',
+  webhookCursor: '[$(Schema)].[webhook_cursor]',
+  webhookDeliveries: '[$(Schema)].[webhook_deliveries]',
+  webhookAttempts: '[$(Schema)].[webhook_attempts]',
 } as const;
 
 /** The binary collation of every identifier and token column (byte order, case-sensitive, as in SQLite). */
@@ -115,6 +125,7 @@ export function taskColumns(prefix = ''): string {
     'submitted_by',
     'trace_parent',
     'sensitive',
+    'callback_url',
     'created_at',
     'started_at',
     'finished_at',

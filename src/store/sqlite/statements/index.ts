@@ -11,6 +11,7 @@ import { preparePoolStatements } from './pools';
 import { prepareSchemaStatements } from './schema';
 import { prepareSecurityStatements } from './security';
 import { prepareTaskStatements } from './tasks';
+import { prepareWebhookStatements } from './webhooks';
 
 export function prepareStatements(db: Database) {
   return {
@@ -22,6 +23,7 @@ export function prepareStatements(db: Database) {
     security: prepareSecurityStatements(db),
     pools: preparePoolStatements(db),
     schema: prepareSchemaStatements(db),
+    webhooks: prepareWebhookStatements(db),
   };
 }
 
