@@ -3,7 +3,7 @@
  * one target (a subscription, or the task's callbackUrl); its id is the `webhook-id` of every attempt, so a
  * receiver dedupes on it. Times are epoch milliseconds.
  */
-import { backoffDelayMs } from './backoff';
+import { backoffDelayMs, type BackoffPolicy } from './backoff';
 import type { TaskEventKind } from './task';
 
 export const WEBHOOK_EVENTS = [
@@ -90,7 +90,7 @@ export interface WebhookAttemptOutcome {
   nextAttemptAt: number;
 }
 
-export const WEBHOOK_BACKOFF = { baseMs: 10_000, maxMs: 3_600_000 } as const;
+export const WEBHOOK_BACKOFF: BackoffPolicy = { baseMs: 10_000, maxMs: 3_600_000 };
 
 /**
  * What follows a failed attempt: another after exponential backoff with jitter (10 s doubling to an hour), or
@@ -100,9 +100,10 @@ export function afterFailedAttempt(
   d: Pick<WebhookDelivery, 'attempts' | 'createdAt'>,
   now: number,
   retryForMs: number,
+  policy: BackoffPolicy = WEBHOOK_BACKOFF,
   random: () => number = Math.random,
 ): { status: 'pending' | 'failed'; nextAttemptAt: number } {
-  const next = now + backoffDelayMs(d.attempts + 1, WEBHOOK_BACKOFF, random);
+  const next = now + backoffDelayMs(d.attempts + 1, policy, random);
   return next - d.createdAt > retryForMs
     ? { status: 'failed', nextAttemptAt: now }
     : { status: 'pending', nextAttemptAt: next };

@@ -42,6 +42,10 @@ import { scalingRoutes } from './routes/scaling';
 import { supervisorSettings, type HttpOverrides } from './settings';
 import { StallWatch } from './stallWatch';
 import { TaskService } from './taskService';
+import { webhookRoutes } from './routes/webhooks';
+import { testWebhookHooks } from '../config/testHooks';
+import { DEFAULT_OUTBOX, WebhookOutbox, type OutboxSettings } from '../webhooks/outbox';
+import { UrlGuard } from '../webhooks/urlGuard';
 
 export interface SupervisorOverrides {
   /** By default a logger made from the configuration (TASKFLEET_LOG_LEVEL, TASKFLEET_LOG_FORMAT). */
@@ -57,6 +61,8 @@ export interface SupervisorOverrides {
   http?: HttpOverrides;
   /** Where to listen, in place of TASKFLEET_HOST and TASKFLEET_PORT (port 0: any free port). */
   listen?: { host?: string; port?: number };
+  /** Webhook outbox settings in place of the defaults (tests: a short backoff); `holdSends` never sends. */
+  webhooks?: Partial<OutboxSettings> & { holdSends?: boolean };
 }
 
 export interface Supervisor {
@@ -74,6 +80,8 @@ export interface Supervisor {
   /** Agents idle beside tasks they cover: asked to recycle their Redis connections, then degraded. */
   stallWatch: StallWatch;
   admin: AgentAdmin;
+  /** Turns terminal task events into webhook deliveries and sends them (src/webhooks/outbox.ts). */
+  outbox: WebhookOutbox;
   /** The 401, 403 and 429 answers counted so far (shown in `GET /v1/stats`). */
   counters: SecurityCounters;
   stop(): Promise<void>;
@@ -100,6 +108,8 @@ interface Parts {
   admin: AgentAdmin;
   counters: SecurityCounters;
   gauges: FleetGauges;
+  outbox: WebhookOutbox;
+  holdWebhookSends: boolean;
   app: Express;
 }
 
@@ -163,6 +173,22 @@ function wire(
   const stallWatch = new StallWatch(store, { stallAfterMs: config.stallAfterMs, staleAfterMs }, clock, log, telemetry);
   const admin = new AgentAdmin(store, enforcer, new AuditLog(store, clock), clock, telemetry);
   const counters = createSecurityCounters();
+  const urlGuard = new UrlGuard(config.webhooks.allowHosts);
+  const hooks = testWebhookHooks();
+  const outbox = new WebhookOutbox(
+    store,
+    urlGuard,
+    config.dataKeys,
+    {
+      ...DEFAULT_OUTBOX,
+      ...(hooks.backoffMs === null ? {} : { backoff: { baseMs: hooks.backoffMs, maxMs: hooks.backoffMs * 8 } }),
+      owner: `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+      retryForMs: config.webhooks.retryForMs,
+      ...overrides.webhooks,
+    },
+    clock,
+    log,
+  );
   const stats = {
     store,
     clock,
@@ -184,6 +210,7 @@ function wire(
     routers: [
       fleetRoutes({ store, clock, admin, policy: enforcement, stats, staleAfterMs }),
       scalingRoutes({ store, clock, directory: agents }),
+      webhookRoutes({ store, clock, guard: urlGuard, dataKeys: config.dataKeys }),
     ],
   });
   const gauges = new FleetGauges(stats, telemetry);
@@ -198,6 +225,8 @@ function wire(
     admin,
     counters,
     gauges,
+    outbox,
+    holdWebhookSends: hooks.holdSends || overrides.webhooks?.holdSends === true,
     app,
   };
 }
@@ -229,9 +258,14 @@ async function listen(
   return { server, url: `http://${urlHost}:${boundPort}`, port: boundPort };
 }
 
+/** How often the outbox looks for new events and due deliveries: the added latency of a webhook, at most. */
+const WEBHOOK_PASS_MS = 200;
+
 function startLoops(config: Config, parts: Parts, log: Logger, telemetry: Telemetry): Loop[] {
-  const { reconciler, rebalancer, maintenance, enforcer, stallWatch, gauges } = parts;
+  const { reconciler, rebalancer, maintenance, enforcer, stallWatch, gauges, outbox } = parts;
   return [
+    new Loop('webhook outbox', WEBHOOK_PASS_MS, () => outbox.expand(), log),
+    ...(parts.holdWebhookSends ? [] : [new Loop('webhook delivery', WEBHOOK_PASS_MS, () => outbox.deliver(), log)]),
     new Loop('reconciler', config.reconcileIntervalMs, () => reconciler.reconcile(), log),
     new Loop('rebalancer', rebalanceIntervalMs(config), () => rebalancer.pass(), log),
     new Loop('parking queue pruning', config.reconcileIntervalMs, () => rebalancer.pruneParkingQueues(), log),
@@ -265,6 +299,7 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
   const stop = () =>
     (stopping ??= (async () => {
       await Promise.all(loops.map((loop) => loop.stop()));
+      await parts.outbox.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -274,11 +309,13 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
       log.info('supervisor stopped');
     })());
 
-  const { dispatcher, placement, rebalancer, reconciler, maintenance, enforcer, stallWatch, admin, counters } = parts;
+  const { dispatcher, placement, rebalancer, reconciler, maintenance, enforcer, stallWatch, admin, counters, outbox } =
+    parts;
   const { store } = connections;
   return {
     ...{ url, port, store, dispatcher, placement, rebalancer, reconciler, maintenance, enforcer, stallWatch, admin },
     counters,
+    outbox,
     stop,
   };
 }
