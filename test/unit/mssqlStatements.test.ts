@@ -219,6 +219,11 @@ describe('the statements agree with the migrations', () => {
         'schema_version',
         'task_events',
         'tasks',
+        'webhook_attempts',
+        'webhook_cursor',
+        'webhook_deliveries',
+        'webhook_key_secrets',
+        'webhook_subscriptions',
       ].sort(),
     );
   });

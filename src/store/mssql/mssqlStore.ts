@@ -405,17 +405,61 @@ export class MssqlStore implements Store {
 
   // ---- webhooks (webhooks.ts)
 
-  insertWebhookSubscription: Store['insertWebhookSubscription'] = (sub) => this.webhooks.insertWebhookSubscription(sub);
-  getWebhookSubscription: Store['getWebhookSubscription'] = (id) => this.webhooks.getWebhookSubscription(id);
-  listWebhookSubscriptions: Store['listWebhookSubscriptions'] = (o) => this.webhooks.listWebhookSubscriptions(o);
-  deleteWebhookSubscription: Store['deleteWebhookSubscription'] = (id) => this.webhooks.deleteWebhookSubscription(id);
-  setWebhookKeySecret: Store['setWebhookKeySecret'] = (k, s, n) => this.webhooks.setWebhookKeySecret(k, s, n);
-  getWebhookKeySecret: Store['getWebhookKeySecret'] = (k) => this.webhooks.getWebhookKeySecret(k);
-  leaseWebhookCursor: Store['leaseWebhookCursor'] = (o) => this.webhooks.leaseWebhookCursor(o);
-  advanceWebhookCursor: Store['advanceWebhookCursor'] = (o) => this.webhooks.advanceWebhookCursor(o);
-  claimWebhookDeliveries: Store['claimWebhookDeliveries'] = (o) => this.webhooks.claimWebhookDeliveries(o);
-  recordWebhookAttempt: Store['recordWebhookAttempt'] = (o) => this.webhooks.recordWebhookAttempt(o);
-  listWebhookDeliveries: Store['listWebhookDeliveries'] = (o) => this.webhooks.listWebhookDeliveries(o);
+  insertWebhookSubscription(
+    ...args: Parameters<Store['insertWebhookSubscription']>
+  ): ReturnType<Store['insertWebhookSubscription']> {
+    return this.webhooks.insertWebhookSubscription(...args);
+  }
+
+  getWebhookSubscription(
+    ...args: Parameters<Store['getWebhookSubscription']>
+  ): ReturnType<Store['getWebhookSubscription']> {
+    return this.webhooks.getWebhookSubscription(...args);
+  }
+
+  listWebhookSubscriptions(
+    ...args: Parameters<Store['listWebhookSubscriptions']>
+  ): ReturnType<Store['listWebhookSubscriptions']> {
+    return this.webhooks.listWebhookSubscriptions(...args);
+  }
+
+  deleteWebhookSubscription(
+    ...args: Parameters<Store['deleteWebhookSubscription']>
+  ): ReturnType<Store['deleteWebhookSubscription']> {
+    return this.webhooks.deleteWebhookSubscription(...args);
+  }
+
+  setWebhookKeySecret(...args: Parameters<Store['setWebhookKeySecret']>): ReturnType<Store['setWebhookKeySecret']> {
+    return this.webhooks.setWebhookKeySecret(...args);
+  }
+
+  getWebhookKeySecret(...args: Parameters<Store['getWebhookKeySecret']>): ReturnType<Store['getWebhookKeySecret']> {
+    return this.webhooks.getWebhookKeySecret(...args);
+  }
+
+  leaseWebhookCursor(...args: Parameters<Store['leaseWebhookCursor']>): ReturnType<Store['leaseWebhookCursor']> {
+    return this.webhooks.leaseWebhookCursor(...args);
+  }
+
+  advanceWebhookCursor(...args: Parameters<Store['advanceWebhookCursor']>): ReturnType<Store['advanceWebhookCursor']> {
+    return this.webhooks.advanceWebhookCursor(...args);
+  }
+
+  claimWebhookDeliveries(
+    ...args: Parameters<Store['claimWebhookDeliveries']>
+  ): ReturnType<Store['claimWebhookDeliveries']> {
+    return this.webhooks.claimWebhookDeliveries(...args);
+  }
+
+  recordWebhookAttempt(...args: Parameters<Store['recordWebhookAttempt']>): ReturnType<Store['recordWebhookAttempt']> {
+    return this.webhooks.recordWebhookAttempt(...args);
+  }
+
+  listWebhookDeliveries(
+    ...args: Parameters<Store['listWebhookDeliveries']>
+  ): ReturnType<Store['listWebhookDeliveries']> {
+    return this.webhooks.listWebhookDeliveries(...args);
+  }
 
   async ping(): Promise<void> {
     await this.db.run(PING, {});
