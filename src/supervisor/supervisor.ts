@@ -264,7 +264,15 @@ const WEBHOOK_PASS_MS = 200;
 function startLoops(config: Config, parts: Parts, log: Logger, telemetry: Telemetry): Loop[] {
   const { reconciler, rebalancer, maintenance, enforcer, stallWatch, gauges, outbox } = parts;
   return [
-    new Loop('webhook outbox', WEBHOOK_PASS_MS, () => outbox.expand(), log),
+    // New deliveries are sent at once rather than at the next delivery pass.
+    new Loop(
+      'webhook outbox',
+      WEBHOOK_PASS_MS,
+      async () => {
+        if ((await outbox.expand()) > 0 && !parts.holdWebhookSends) await outbox.deliver();
+      },
+      log,
+    ),
     ...(parts.holdWebhookSends ? [] : [new Loop('webhook delivery', WEBHOOK_PASS_MS, () => outbox.deliver(), log)]),
     new Loop('reconciler', config.reconcileIntervalMs, () => reconciler.reconcile(), log),
     new Loop('rebalancer', rebalanceIntervalMs(config), () => rebalancer.pass(), log),
