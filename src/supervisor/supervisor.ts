@@ -269,7 +269,7 @@ function startLoops(config: Config, parts: Parts, log: Logger, telemetry: Teleme
       'webhook outbox',
       WEBHOOK_PASS_MS,
       async () => {
-        if ((await outbox.expand()) > 0 && !parts.holdWebhookSends) await outbox.deliver();
+        if ((await outbox.expand()) > 0 && !parts.holdWebhookSends) await outbox.deliver(true);
       },
       log,
     ),

@@ -65,6 +65,11 @@ export const DEFAULT_OUTBOX: Omit<OutboxSettings, 'owner' | 'retryForMs'> = {
   cursorLeaseMs: 30_000,
 };
 
+/** Rounds of `expandBatch` events one expansion pass takes at most (a backlog is caught up over passes). */
+const MAX_EXPAND_ROUNDS = 10;
+/** The spacing of claims while there is nothing to send. */
+const IDLE_CLAIM_MS = 1_000;
+
 /** How long a claim holds a delivery: well past the attempt's deadline, so a live sender never loses it. */
 const claimLockMs = (s: OutboxSettings) => s.timeoutMs * 3 + 5_000;
 
@@ -78,6 +83,12 @@ export function webhookBody(event: WebhookEvent, at: number, task: TaskRecord): 
 export class WebhookOutbox {
   private readonly inFlight = new Map<string, { host: string; abort: AbortController; done: Promise<void> }>();
   private closed = false;
+  /** The newest event seq known to be expanded (by this supervisor or, as far as it knows, another). */
+  private knownSeq = 0;
+  /** When to try the cursor again although no new event is known (another holder may have died). */
+  private recheckAt = 0;
+  /** When a claim last found nothing: idle claims (writes) are spaced out. */
+  private lastEmptyClaimAt = -Infinity;
 
   constructor(
     private readonly store: Store,
@@ -89,25 +100,48 @@ export class WebhookOutbox {
     private readonly random: () => number = Math.random,
   ) {}
 
-  /** Turns the terminal events after the cursor into deliveries; answers how many events it consumed. */
+  /**
+   * Turns the terminal events after the cursor into deliveries; answers how many events it consumed. Idle, it
+   * only reads the newest event's seq: the cursor's lease (a write) is taken when there is something to expand,
+   * or, while another supervisor holds it, once per lease period in case that holder died.
+   */
   async expand(): Promise<number> {
     const { owner, cursorLeaseMs, expandBatch } = this.settings;
-    const now = this.clock.now();
-    const held = await this.store.leaseWebhookCursor({ owner, now, leaseMs: cursorLeaseMs });
-    if (!held) return 0;
-    const events = await this.store.listTaskEventsAfter(held.lastSeq, expandBatch);
-    const last = events.at(-1);
-    if (!last) return 0;
-    const deliveries = await this.deliveriesFor(events, now);
-    const moved = await this.store.advanceWebhookCursor({
-      owner,
-      now: this.clock.now(),
-      fromSeq: held.lastSeq,
-      toSeq: last.seq,
-      deliveries,
-    });
-    if (!moved) this.log.info({ owner }, 'webhook cursor moved under us (lease lost); the new holder expands');
-    return moved ? events.length : 0;
+    const latest = await this.store.lastTaskEventSeq();
+    if (latest <= this.knownSeq && this.clock.now() < this.recheckAt) return 0;
+    let consumed = 0;
+    for (let round = 0; round < MAX_EXPAND_ROUNDS; round++) {
+      const now = this.clock.now();
+      const held = await this.store.leaseWebhookCursor({ owner, now, leaseMs: cursorLeaseMs });
+      if (!held) {
+        this.knownSeq = latest;
+        this.recheckAt = now + cursorLeaseMs;
+        return consumed;
+      }
+      this.recheckAt = now + cursorLeaseMs;
+      const events = await this.store.listTaskEventsAfter(held.lastSeq, expandBatch);
+      const last = events.at(-1);
+      if (!last) {
+        this.knownSeq = Math.max(this.knownSeq, held.lastSeq);
+        return consumed;
+      }
+      const deliveries = await this.deliveriesFor(events, now);
+      const moved = await this.store.advanceWebhookCursor({
+        owner,
+        now: this.clock.now(),
+        fromSeq: held.lastSeq,
+        toSeq: last.seq,
+        deliveries,
+      });
+      if (!moved) {
+        this.log.info({ owner }, 'webhook cursor moved under us (lease lost); the new holder expands');
+        return consumed;
+      }
+      consumed += events.length;
+      this.knownSeq = last.seq;
+      if (events.length < expandBatch) return consumed;
+    }
+    return consumed;
   }
 
   private async deliveriesFor(events: TaskEvent[], now: number): Promise<NewWebhookDelivery[]> {
@@ -154,9 +188,14 @@ export class WebhookOutbox {
     }
   }
 
-  /** Claims what there is room for and starts sending it; answers how many sends it started. */
-  async deliver(): Promise<number> {
+  /**
+   * Claims what there is room for and starts sending it; answers how many sends it started. After a claim that
+   * found nothing, the next waits IDLE_CLAIM_MS unless `force` (the outbox just created deliveries): retries
+   * are seconds apart anyway, and each supervisor sends what it expands at once.
+   */
+  async deliver(force = false): Promise<number> {
     if (this.closed) return 0;
+    if (!force && this.clock.now() - this.lastEmptyClaimAt < IDLE_CLAIM_MS) return 0;
     const free = this.settings.concurrency - this.inFlight.size;
     if (free <= 0) return 0;
     const perHost = new Map<string, number>();
@@ -170,6 +209,7 @@ export class WebhookOutbox {
       skipHosts,
       limit: Math.min(free, this.settings.claimBatch),
     });
+    this.lastEmptyClaimAt = claimed.length === 0 ? this.clock.now() : -Infinity;
     for (const d of claimed) this.start(d, token);
     return claimed.length;
   }
@@ -196,9 +236,10 @@ export class WebhookOutbox {
 
   private async attempt(d: WebhookDelivery, token: string, signal: AbortSignal): Promise<void> {
     const secret = await this.secretFor(d);
+    const gone = secret === null && d.subscriptionId !== null;
     const result: SendResult =
       secret === null
-        ? { statusCode: null, error: 'no signing secret (subscription deleted, or the key has none)', durationMs: 0 }
+        ? { statusCode: null, error: gone ? 'subscription deleted' : 'the key has no callback secret', durationMs: 0 }
         : await sendWebhook({
             guard: this.guard,
             url: d.url,
@@ -213,7 +254,9 @@ export class WebhookOutbox {
     const next =
       result.error === null
         ? { status: 'succeeded' as const, nextAttemptAt: at }
-        : afterFailedAttempt(d, at, this.settings.retryForMs, this.settings.backoff, this.random);
+        : gone
+          ? { status: 'failed' as const, nextAttemptAt: at }
+          : afterFailedAttempt(d, at, this.settings.retryForMs, this.settings.backoff, this.random);
     const recorded = await this.store.recordWebhookAttempt({ deliveryId: d.id, token, at, ...result, ...next });
     if (!recorded) this.log.warn({ delivery: d.id }, 'webhook claim lapsed before the attempt was recorded');
     else if (next.status === 'failed') {

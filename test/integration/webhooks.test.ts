@@ -72,7 +72,7 @@ async function pump(outbox: WebhookOutbox, done: () => boolean, what: string): P
   await waitFor(
     async () => {
       await outbox.expand();
-      await outbox.deliver();
+      await outbox.deliver(true);
       await outbox.idle();
       return done();
     },
@@ -145,7 +145,7 @@ describe('webhooks: delivery', () => {
     }
     // Nothing more is sent once a delivery succeeded.
     await fleet.sup.outbox.expand();
-    await fleet.sup.outbox.deliver();
+    await fleet.sup.outbox.deliver(true);
     await fleet.sup.outbox.idle();
     expect(r.received).toHaveLength(6);
 
@@ -233,7 +233,7 @@ describe('webhooks: delivery', () => {
     await b.expand(); // the cursor is past every event: nothing twice
     await waitFor(
       async () => {
-        await Promise.all([a.deliver(), b.deliver(), a.deliver(), b.deliver()]);
+        await Promise.all([a.deliver(true), b.deliver(true), a.deliver(true), b.deliver(true)]);
         await Promise.all([a.idle(), b.idle()]);
         return r.received.length >= 40;
       },
@@ -241,7 +241,7 @@ describe('webhooks: delivery', () => {
       'forty deliveries',
       5,
     );
-    await Promise.all([a.deliver(), b.deliver()]);
+    await Promise.all([a.deliver(true), b.deliver(true)]);
     await Promise.all([a.idle(), b.idle()]);
     const ids = r.received.map((x) => x.headers['webhook-id']);
     expect(ids).toHaveLength(40);
@@ -272,7 +272,7 @@ describe('webhooks: delivery', () => {
     outboxes.push(outbox);
     await outbox.expand();
     await waitFor(
-      async () => (await outbox.deliver(), dead.open() >= DEFAULT_OUTBOX.perHost),
+      async () => (await outbox.deliver(true), dead.open() >= DEFAULT_OUTBOX.perHost),
       10_000,
       'the dead host full',
     );
@@ -281,7 +281,7 @@ describe('webhooks: delivery', () => {
     const later = await fleet.submit({ type: 'echo' }, {}, as);
     await succeed(fleet, later.id);
     await outbox.expand();
-    await waitFor(async () => (await outbox.deliver(), alive.received.length >= 1), 10_000, 'the live host served');
+    await waitFor(async () => (await outbox.deliver(true), alive.received.length >= 1), 10_000, 'the live host served');
     expect(JSON.parse(alive.received[0]!.body).data.task.id).toBe(later.id);
     expect(dead.received.length).toBeLessThanOrEqual(DEFAULT_OUTBOX.perHost + DEFAULT_OUTBOX.claimBatch - 1);
     expect(dead.open()).toBe(dead.received.length);
@@ -375,7 +375,7 @@ describe('webhooks: the SSRF rule', () => {
     );
     outboxes.push(outbox);
     await outbox.expand();
-    await outbox.deliver();
+    await outbox.deliver(true);
     await outbox.idle();
     const [priv] = await store.listWebhookDeliveries({ subscriptionId: 'sub-private', limit: 5 });
     const [redir] = await store.listWebhookDeliveries({ subscriptionId: 'sub-redirect', limit: 5 });
