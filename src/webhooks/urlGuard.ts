@@ -128,10 +128,8 @@ export class UrlGuard {
     if (url.username !== '' || url.password !== '') throw new RefusedUrlError('must not carry credentials');
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
     const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-    const allowed =
-      this.allowHosts.has(host) ||
-      this.allowHosts.has(`${url.hostname.toLowerCase()}:${port}`) ||
-      this.allowHosts.has(`${host}:${port}`);
+    const named = url.hostname.toLowerCase();
+    const allowed = [host, named, `${host}:${port}`, `${named}:${port}`].some((h) => this.allowHosts.has(h));
     if (!allowed && url.protocol !== 'https:') {
       throw new RefusedUrlError('must be an https URL (http only for hosts in TASKFLEET_WEBHOOK_ALLOW_HOSTS)');
     }

@@ -164,10 +164,10 @@ export const CLAIM_WEBHOOK_DELIVERIES = statement('CLAIM_WEBHOOK_DELIVERIES', {
   text: `
 ${WRITE_PREAMBLE}
 WITH due AS (
-  SELECT TOP (@limit) id, locked_until, claim_token
+  SELECT TOP (@limit) ${DELIVERY_COLUMNS}, claim_token
   FROM ${TABLE.webhookDeliveries} WITH (UPDLOCK, READPAST, ROWLOCK)
   WHERE status = 'pending' AND next_attempt_at <= @now AND (locked_until IS NULL OR locked_until <= @now)
-    AND host NOT IN (SELECT value FROM OPENJSON(@skipHosts))
+    AND host NOT IN (SELECT h.host ${BIN2} FROM OPENJSON(@skipHosts) WITH (host nvarchar(255) '$') AS h)
   ORDER BY next_attempt_at
 )
 UPDATE due SET locked_until = @lockedUntil, claim_token = @token
