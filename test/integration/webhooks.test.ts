@@ -288,6 +288,36 @@ describe('webhooks: delivery', () => {
   });
 });
 
+describe('webhooks: secrets sealed with the data key', () => {
+  it('stores both kinds of secret sealed, and signs with the plain ones', async () => {
+    const fleet = await fleets.start({ ...ALLOW, TASKFLEET_DATA_KEY: `k1:${Buffer.alloc(32, 3).toString('base64')}` });
+    const r = await receiver();
+    const { secret: callbackSecret } = (await fleet.request('POST', '/v1/webhooks/secret')).body as { secret: string };
+    const sub = (await fleet.request('POST', '/v1/webhooks', { url: `${r.url}/sub`, events: ['task.succeeded'] }))
+      .body as {
+      id: string;
+      secret: string;
+      keyId: string;
+    };
+    const storedSub = await fleet.sup.store.getWebhookSubscription(sub.id);
+    const storedKey = await fleet.sup.store.getWebhookKeySecret(sub.keyId);
+    for (const [stored, plain] of [
+      [storedSub?.secret, sub.secret],
+      [storedKey, callbackSecret],
+    ] as const) {
+      expect(JSON.parse(stored ?? 'null')).toMatchObject({ sealed: 1, kid: 'k1' });
+      expect(stored).not.toContain(plain.slice('whsec_'.length, 20));
+    }
+    const task = await fleet.submit({ type: 'echo', callbackUrl: `${r.url}/cb` });
+    await succeed(fleet, task.id);
+    await pump(fleet.sup.outbox, () => r.received.length === 2, 'both deliveries');
+    for (const got of r.received) {
+      const secret = got.path === '/cb' ? callbackSecret : sub.secret;
+      expect(new Webhook(secret).verify(got.body, got.headers)).toMatchObject({ data: { task: { id: task.id } } });
+    }
+  });
+});
+
 describe('webhooks: the SSRF rule', () => {
   let fleet: Fleet;
   let keys: Keys;
