@@ -125,6 +125,12 @@ const schema = z.object({
   TASKFLEET_RATE_LIMIT_PER_SECOND: decimal(0.001, 1_000_000).default(200),
   TASKFLEET_RATE_LIMIT_BURST: int(1, 1_000_000).default(400),
   TASKFLEET_API_KEY: apiKey.optional(),
+  TASKFLEET_WEBHOOK_ALLOW_HOSTS: z
+    .string()
+    .transform((text) => [...new Set(text.split(',').map((h) => h.trim().toLowerCase()))].filter((h) => h !== ''))
+    .pipe(z.array(z.string().regex(/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/, 'host names, maybe host:port')))
+    .default([]),
+  TASKFLEET_WEBHOOK_RETRY_HOURS: decimal(0, 168).default(24),
   TASKFLEET_DATA_KEY: z
     .string()
     .trim()
@@ -214,6 +220,8 @@ export interface Config {
   apiKey: string | null;
   /** The keys that seal sensitive tasks (TASKFLEET_DATA_KEY, a secret); null when none is configured. */
   dataKeys: DataKeyRing | null;
+  /** Webhooks (src/webhooks): hosts that may be private and plain http, and how long a delivery is retried. */
+  webhooks: { allowHosts: string[]; retryForMs: number };
 }
 
 function invalidConfiguration(lines: string[]): ConfigError {
@@ -296,6 +304,10 @@ function toConfig(values: Env): Config {
     rateLimit: { perSecond: values.TASKFLEET_RATE_LIMIT_PER_SECOND, burst: values.TASKFLEET_RATE_LIMIT_BURST },
     apiKey: values.TASKFLEET_API_KEY ?? null,
     dataKeys: values.TASKFLEET_DATA_KEY ?? null,
+    webhooks: {
+      allowHosts: values.TASKFLEET_WEBHOOK_ALLOW_HOSTS,
+      retryForMs: Math.round(values.TASKFLEET_WEBHOOK_RETRY_HOURS * 3_600_000),
+    },
   };
 }
 
@@ -353,6 +365,8 @@ export function configToEnv(c: Config): Record<string, string> {
     TASKFLEET_URL: c.apiUrl,
     TASKFLEET_RATE_LIMIT_PER_SECOND: String(c.rateLimit.perSecond),
     TASKFLEET_RATE_LIMIT_BURST: String(c.rateLimit.burst),
+    TASKFLEET_WEBHOOK_ALLOW_HOSTS: c.webhooks.allowHosts.join(','),
+    TASKFLEET_WEBHOOK_RETRY_HOURS: String(c.webhooks.retryForMs / 3_600_000),
     ...mssqlToEnv(c.mssql, c.azure),
   };
 }

@@ -22,3 +22,22 @@ export function testClockSkewMs(env: NodeJS.ProcessEnv = process.env): number {
 export function skewedClock(skewMs: number): Clock {
   return { now: () => Date.now() + skewMs };
 }
+
+/**
+ * `TASKFLEET_TEST_WEBHOOK_HOLD_SENDS=1`: the supervisor turns task events into webhook deliveries but never
+ * sends one, so a test can kill it between the commit of a delivery and its send.
+ * `TASKFLEET_TEST_WEBHOOK_BACKOFF_MS`: the first retry delay of a failed delivery (doubling, at most 8 times it).
+ */
+export function testWebhookHooks(env: NodeJS.ProcessEnv = process.env): {
+  holdSends: boolean;
+  backoffMs: number | null;
+} {
+  const raw = env.TASKFLEET_TEST_WEBHOOK_BACKOFF_MS?.trim();
+  if (raw !== undefined && raw !== '' && !/^\d+$/.test(raw)) {
+    throw new Error(`TASKFLEET_TEST_WEBHOOK_BACKOFF_MS: must be a whole number, got "${raw}"`);
+  }
+  return {
+    holdSends: env.TASKFLEET_TEST_WEBHOOK_HOLD_SENDS === '1',
+    backoffMs: raw === undefined || raw === '' ? null : Number(raw),
+  };
+}

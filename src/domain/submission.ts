@@ -117,6 +117,8 @@ export const taskSubmissionSchema = z.strictObject({
   deadline: z.iso.datetime({ offset: true }).optional(),
   /** Payload and result stored encrypted, shown only to the claiming worker and a single read (README). */
   sensitive: z.boolean().optional(),
+  /** Where the task's terminal events are posted, signed with the submitting key's secret (README "Webhooks"). */
+  callbackUrl: z.string().max(2048, 'at most 2048 characters').optional(),
 });
 
 export type TaskSubmission = z.output<typeof taskSubmissionSchema>;

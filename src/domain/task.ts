@@ -65,6 +65,8 @@ export interface TaskRecord {
    */
   progress?: unknown;
   progressAt?: number;
+  /** Where the task's terminal events are posted (absent in records built before the column existed). */
+  callbackUrl?: string | null;
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;

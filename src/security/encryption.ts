@@ -9,7 +9,8 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { TaskfleetError, type Problem } from '../domain/errors';
 import type { DataKeyRing } from './dataKeys';
 
-export type SealedField = 'payload' | 'result';
+/** What a sealed value is: a task's payload or result, or a webhook signing secret (src/webhooks/secrets.ts). */
+export type SealedField = 'payload' | 'result' | 'webhookSecret';
 
 export interface SealedValue {
   sealed: 1;

@@ -72,6 +72,13 @@ export const PERMISSIONS: readonly Permission[] = [
   { method: 'GET', path: '/v1/pools', roles: ALL, what: 'list pools' },
   { method: 'POST', path: '/v1/pools', roles: ADMIN, what: 'declare pools' },
   { method: 'DELETE', path: '/v1/pools/:key', roles: ADMIN, what: 'remove declared pools' },
+  // webhooks: each key's own subscriptions (an admin's: every key's); readers hold none
+  { method: 'POST', path: '/v1/webhooks', roles: SUBMIT, what: 'subscribe to webhooks' },
+  { method: 'GET', path: '/v1/webhooks', roles: SUBMIT, what: 'list webhooks' },
+  { method: 'POST', path: '/v1/webhooks/secret', roles: SUBMIT, what: "rotate the key's callback secret" },
+  { method: 'GET', path: '/v1/webhooks/:id', roles: SUBMIT, what: 'read a webhook' },
+  { method: 'DELETE', path: '/v1/webhooks/:id', roles: SUBMIT, what: 'delete webhooks' },
+  { method: 'GET', path: '/v1/webhooks/:id/deliveries', roles: SUBMIT, what: "read a webhook's deliveries" },
 ];
 
 /** The roles that reach every task. Any other role (a role added later, too) reaches only its own. */

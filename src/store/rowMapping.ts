@@ -54,6 +54,7 @@ export interface TaskRowOf<Time, Flag> {
   /** Added by migration 0008 (SQLite V9). */
   progress: string | null;
   progress_at: Time | null;
+  callback_url?: string | null;
   created_at: Time;
   started_at: Time | null;
   finished_at: Time | null;
@@ -83,6 +84,7 @@ export function mapTask<Time, Flag>(row: TaskRowOf<Time, Flag>, c: ColumnTypes<T
     submittedBy: row.submitted_by,
     traceParent: row.trace_parent,
     sensitive: c.flag(row.sensitive),
+    callbackUrl: row.callback_url ?? null,
     createdAt: c.time(row.created_at),
     startedAt: optional(c, row.started_at),
     finishedAt: optional(c, row.finished_at),

@@ -46,6 +46,10 @@ import { TaskService } from './taskService';
 import { TaskWatcher } from './taskWatcher';
 import { RetryService } from './retryService';
 import { taskRetryRoutes } from './routes/taskRetry';
+import { webhookRoutes } from './routes/webhooks';
+import { testWebhookHooks } from '../config/testHooks';
+import { DEFAULT_OUTBOX, WebhookOutbox, type OutboxSettings } from '../webhooks/outbox';
+import { UrlGuard } from '../webhooks/urlGuard';
 
 export interface SupervisorOverrides {
   /** By default a logger made from the configuration (TASKFLEET_LOG_LEVEL, TASKFLEET_LOG_FORMAT). */
@@ -61,6 +65,8 @@ export interface SupervisorOverrides {
   http?: HttpOverrides;
   /** Where to listen, in place of TASKFLEET_HOST and TASKFLEET_PORT (port 0: any free port). */
   listen?: { host?: string; port?: number };
+  /** Webhook outbox settings in place of the defaults (tests: a short backoff); `holdSends` never sends. */
+  webhooks?: Partial<OutboxSettings> & { holdSends?: boolean };
 }
 
 export interface Supervisor {
@@ -80,6 +86,8 @@ export interface Supervisor {
   admin: AgentAdmin;
   /** Tails the task event log for `?wait=` and the event streams. */
   watcher: TaskWatcher;
+  /** Turns terminal task events into webhook deliveries and sends them (src/webhooks/outbox.ts). */
+  outbox: WebhookOutbox;
   /** The 401, 403 and 429 answers counted so far (shown in `GET /v1/stats`). */
   counters: SecurityCounters;
   /** The express app it serves (the OpenAPI test walks its routes). */
@@ -109,6 +117,8 @@ interface Parts {
   watcher: TaskWatcher;
   counters: SecurityCounters;
   gauges: FleetGauges;
+  outbox: WebhookOutbox;
+  holdWebhookSends: boolean;
   app: Express;
 }
 
@@ -180,6 +190,22 @@ function wire(
     log,
     watch: watchAndReport(config.redisCommandTimeoutMs, log, telemetry),
   });
+  const urlGuard = new UrlGuard(config.webhooks.allowHosts);
+  const hooks = testWebhookHooks();
+  const outbox = new WebhookOutbox(
+    store,
+    urlGuard,
+    config.dataKeys,
+    {
+      ...DEFAULT_OUTBOX,
+      ...(hooks.backoffMs === null ? {} : { backoff: { baseMs: hooks.backoffMs, maxMs: hooks.backoffMs * 8 } }),
+      owner: `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+      retryForMs: config.webhooks.retryForMs,
+      ...overrides.webhooks,
+    },
+    clock,
+    log,
+  );
   const stats = {
     store,
     clock,
@@ -204,6 +230,7 @@ function wire(
       fleetRoutes({ store, clock, admin, policy: enforcement, stats, staleAfterMs }),
       scalingRoutes({ store, clock, directory: agents }),
       taskRetryRoutes({ retries: new RetryService(store, dispatcher, clock, log), agents }),
+      webhookRoutes({ store, clock, guard: urlGuard, dataKeys: config.dataKeys }),
     ],
   });
   const gauges = new FleetGauges(stats, telemetry);
@@ -219,6 +246,8 @@ function wire(
     watcher,
     counters,
     gauges,
+    outbox,
+    holdWebhookSends: hooks.holdSends || overrides.webhooks?.holdSends === true,
     app,
   };
 }
@@ -250,9 +279,22 @@ async function listen(
   return { server, url: `http://${urlHost}:${boundPort}`, port: boundPort };
 }
 
+/** How often the outbox looks for new events and due deliveries: the added latency of a webhook, at most. */
+const WEBHOOK_PASS_MS = 200;
+
 function startLoops(config: Config, parts: Parts, log: Logger, telemetry: Telemetry): Loop[] {
-  const { reconciler, rebalancer, maintenance, enforcer, stallWatch, gauges } = parts;
+  const { reconciler, rebalancer, maintenance, enforcer, stallWatch, gauges, outbox } = parts;
   return [
+    // New deliveries are sent at once rather than at the next delivery pass.
+    new Loop(
+      'webhook outbox',
+      WEBHOOK_PASS_MS,
+      async () => {
+        if ((await outbox.expand()) > 0 && !parts.holdWebhookSends) await outbox.deliver(true);
+      },
+      log,
+    ),
+    ...(parts.holdWebhookSends ? [] : [new Loop('webhook delivery', WEBHOOK_PASS_MS, () => outbox.deliver(), log)]),
     new Loop('reconciler', config.reconcileIntervalMs, () => reconciler.reconcile(), log),
     new Loop('rebalancer', rebalanceIntervalMs(config), () => rebalancer.pass(), log),
     new Loop('parking queue pruning', config.reconcileIntervalMs, () => rebalancer.pruneParkingQueues(), log),
@@ -290,6 +332,7 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
       await Promise.all(loops.map((loop) => loop.stop()));
       // Open streams end (cleanly, so clients resume) before the server closes every connection.
       await parts.watcher.stop();
+      await parts.outbox.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -299,13 +342,15 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
       log.info('supervisor stopped');
     })());
 
-  const { dispatcher, placement, rebalancer, reconciler, maintenance, enforcer, stallWatch, admin, counters } = parts;
+  const { dispatcher, placement, rebalancer, reconciler, maintenance, enforcer, stallWatch, admin, counters, outbox } =
+    parts;
   const { store } = connections;
   return {
     ...{ url, port, store, dispatcher, placement, rebalancer, reconciler, maintenance, enforcer, stallWatch, admin },
     watcher: parts.watcher,
     counters,
     app: parts.app,
+    outbox,
     stop,
   };
 }

@@ -30,6 +30,7 @@ import type { Dispatcher } from '../dispatch/dispatcher';
 import { notifyTaskChanged } from '../dispatch/notify';
 import { AuditLog } from '../security/audit';
 import { maySeeTask, taskOwner } from '../security/permissions';
+import { RefusedUrlError, UrlGuard } from '../webhooks/urlGuard';
 import type { CancelOutcome, InsertOutcome, NewTask, Store, TaskFilter } from '../store/port';
 import { NO_DATA_KEY_MESSAGE } from '../store/sealedStore';
 import { assertShallow, parseOrThrow } from './validation';
@@ -39,10 +40,12 @@ export type TaskReader = Pick<Actor, 'role' | 'keyId'>;
 
 /** What submission reads from the configuration (without `dataKeys`, sensitive tasks are refused). */
 export type SubmissionLimits = Pick<Config, 'maxPayloadBytes' | 'defaultMaxAttempts'> &
-  Partial<Pick<Config, 'dataKeys'>>;
+  Partial<Pick<Config, 'dataKeys' | 'webhooks'>>;
 
 export class TaskService {
   private readonly audit: AuditLog;
+  /** Checks each task's callbackUrl (the SSRF rule of src/webhooks/urlGuard.ts). */
+  private readonly urlGuard: UrlGuard;
 
   constructor(
     private readonly store: Store,
@@ -53,6 +56,7 @@ export class TaskService {
     private readonly telemetry: Telemetry = noTelemetry,
   ) {
     this.audit = new AuditLog(store, clock);
+    this.urlGuard = new UrlGuard(limits.webhooks?.allowHosts ?? []);
   }
 
   /**
@@ -98,6 +102,7 @@ export class TaskService {
         else throw err;
       }
     });
+    if (issues.length === 0) issues.push(...(await this.callbackIssues(tasks, opts.batch, scope)));
     if (issues.length > 0) throw new ValidationError(issues);
 
     // One trace per task: a child of the request's trace (or a new one), kept with the task in SQL.
@@ -114,6 +119,34 @@ export class TaskService {
     return outcomes;
   }
 
+  /**
+   * The callbackUrl checks that need I/O: the host's addresses (a name resolving to a refused address is
+   * refused like the address itself), and a signing secret for the submitting key to exist.
+   */
+  private async callbackIssues(tasks: NewTask[], batch: boolean, keyId: string): Promise<ValidationError['issues']> {
+    const issues: ValidationError['issues'] = [];
+    const field = (i: number) => (batch ? `tasks[${i}].callbackUrl` : 'callbackUrl');
+    const problems = new Map<string, Promise<string | null>>();
+    let secret: Promise<string | null> | null = null;
+    for (const [i, t] of tasks.entries()) {
+      if (!t.callbackUrl) continue;
+      if (!problems.has(t.callbackUrl)) problems.set(t.callbackUrl, this.urlGuard.problem(t.callbackUrl));
+      const problem = await problems.get(t.callbackUrl)!;
+      if (problem !== null) {
+        issues.push({ field: field(i), message: problem });
+        continue;
+      }
+      secret ??= this.store.getWebhookKeySecret(keyId);
+      if ((await secret) === null) {
+        issues.push({
+          field: field(i),
+          message: 'this API key has no signing secret for callbacks yet: create it with POST /v1/webhooks/secret',
+        });
+      }
+    }
+    return issues;
+  }
+
   private toNewTask(
     body: unknown,
     prefix: string,
@@ -128,6 +161,14 @@ export class TaskService {
     }
     if (s.sensitive === true && !this.limits.dataKeys) {
       throw new ValidationError([{ field: `${prefix}${prefix ? '.' : ''}sensitive`, message: NO_DATA_KEY_MESSAGE }]);
+    }
+    if (s.callbackUrl !== undefined) {
+      try {
+        this.urlGuard.parse(s.callbackUrl);
+      } catch (err) {
+        if (!(err instanceof RefusedUrlError)) throw err;
+        throw new ValidationError([{ field: `${prefix}${prefix ? '.' : ''}callbackUrl`, message: err.message }]);
+      }
     }
     const deadline = s.deadline === undefined ? null : Date.parse(s.deadline);
     const notBefore = now + Math.round((s.delaySeconds ?? 0) * 1000);
@@ -150,6 +191,7 @@ export class TaskService {
       requestHash: idempotency?.hash ?? null,
       submittedBy,
       ...(s.sensitive === true ? { sensitive: true } : {}),
+      ...(s.callbackUrl !== undefined ? { callbackUrl: s.callbackUrl } : {}),
       createdAt: now,
     };
   }

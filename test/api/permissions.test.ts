@@ -5,6 +5,7 @@
  * (what `taskfleet keys create` runs). Each describe block starts its own fleet; no test depends on another’s
  * requests.
  */
+import { v7 as uuidv7 } from 'uuid';
 import type { Role } from '../../src/domain/security';
 import { generateApiKey } from '../../src/security/apiKeys';
 import { PERMISSIONS } from '../../src/security/permissions';
@@ -223,7 +224,66 @@ const ROUTES: RouteCase[] = [
       expect((await c.fleet.sup.store.listDeclaredPools()).map((p) => p.key)).toContain('echo~table');
     },
   },
+  // Webhooks belong to the key that made them: another submitter's answer 404, an admin reaches every one.
+  {
+    method: 'POST',
+    path: '/v1/webhooks',
+    roles: SUBMIT,
+    ownership: null,
+    ok: [201],
+    request: fixed('/v1/webhooks', { url: 'https://1.1.1.1/hooks', events: ['task.succeeded'] }),
+  },
+  { method: 'GET', path: '/v1/webhooks', roles: SUBMIT, ownership: null, ok: [200], request: fixed('/v1/webhooks') },
+  {
+    method: 'POST',
+    path: '/v1/webhooks/secret',
+    roles: SUBMIT,
+    ownership: null,
+    ok: [200],
+    request: fixed('/v1/webhooks/secret'),
+  },
+  {
+    method: 'GET',
+    path: '/v1/webhooks/:id',
+    roles: SUBMIT,
+    ownership: null,
+    ok: [200, 404],
+    request: async (c) => ({ path: `/v1/webhooks/${await ownWebhook(c)}` }),
+  },
+  {
+    method: 'GET',
+    path: '/v1/webhooks/:id/deliveries',
+    roles: SUBMIT,
+    ownership: null,
+    ok: [200, 404],
+    request: async (c) => ({ path: `/v1/webhooks/${await ownWebhook(c)}/deliveries` }),
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/webhooks/:id',
+    roles: SUBMIT,
+    ownership: null,
+    ok: [204, 404],
+    request: async (c) => ({ path: `/v1/webhooks/${await ownWebhook(c)}` }),
+    unchanged: async (c, prepared) => {
+      expect(await c.fleet.sup.store.getWebhookSubscription(prepared.path.split('/')[3]!)).not.toBeNull();
+    },
+  },
 ];
+
+/** A webhook subscription of the first submitter (stored directly: what POST /v1/webhooks stores). */
+async function ownWebhook(c: Ctx): Promise<string> {
+  const id = uuidv7();
+  await c.fleet.sup.store.insertWebhookSubscription({
+    id,
+    keyId: c.keys.submitter.id,
+    url: 'https://1.1.1.1/hooks',
+    events: ['task.succeeded'],
+    secret: 'whsec_dGVzdA==',
+    createdAt: Date.now(),
+  });
+  return id;
+}
 
 interface Caller {
   name: string;

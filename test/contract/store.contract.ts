@@ -20,6 +20,7 @@ import { securityContract } from './security.contract';
 import { sensitiveContract } from './sensitive.contract';
 import { statsContract } from './stats.contract';
 import { submissionContract } from './submission.contract';
+import { webhooksContract } from './webhooks.contract';
 
 /** The store of the running test. */
 export type CurrentStore = () => Store;
@@ -86,6 +87,7 @@ export function storeContract(
     rulesContract(current);
     sensitiveContract(current);
     retryContract(current);
+    webhooksContract(current);
 
     // Last, so that it sees the changes of every test above (jest runs a file's tests in order).
     if (statusChanges) {

@@ -44,6 +44,7 @@ export function submissionContract(store: CurrentStore): void {
         submittedBy: 'key-7',
         traceParent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
         sensitive: false,
+        callbackUrl: null,
         createdAt: T0,
         startedAt: null,
         finishedAt: null,

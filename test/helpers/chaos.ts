@@ -105,14 +105,18 @@ export class ChaosFleet {
     return sup;
   }
 
-  /** `taskfleet supervisor` as a process on `port` (a free one by default); resolves once /readyz answers 200. */
-  async startSupervisorProcess(port?: number): Promise<SupervisorProcess> {
+  /**
+   * `taskfleet supervisor` as a process on `port` (a free one by default), with `env` added (test hooks); resolves
+   * once /readyz answers 200.
+   */
+  async startSupervisorProcess(port?: number, env: Record<string, string> = {}): Promise<SupervisorProcess> {
     const p = port ?? (await freePort());
     const id = `supervisor-${this.supervisorProcesses.length}`;
     const proc = this.spawnProcess(id, ['supervisor'], {
       TASKFLEET_PORT: String(p),
       TASKFLEET_HOST: '127.0.0.1',
       TASKFLEET_ADMIN_API_KEY: this.adminKey,
+      ...env,
     });
     const url = `http://127.0.0.1:${p}`;
     const sup: SupervisorProcess = { ...proc, url, port: p };

@@ -51,6 +51,9 @@ const OPTIONAL: Record<string, string> = {
   TASKFLEET_URL: 'read only by the client commands (taskfleet submit, status), not by a supervisor or a worker',
   TASKFLEET_API_KEY: 'the key the client commands send; no fleet process reads it',
   TASKFLEET_CHECKSUM_ROOT: "unset, the checksum handler reads under the worker image's working directory (/app)",
+  TASKFLEET_WEBHOOK_ALLOW_HOSTS:
+    'unset on purpose: deployed webhooks reach public https receivers only (the SSRF rule)',
+  TASKFLEET_WEBHOOK_RETRY_HOURS: 'the default, about 24 hours of retries, is what the deployments want',
 };
 
 const BY_PLATFORM: Record<Platform, Record<string, string>> = {

@@ -42,7 +42,11 @@ const GRANT_STAND_IN = 'GRANT SELECT ON [taskfleet].[tasks] TO [stand_in];';
 
 const GRAMMAR_GAPS: readonly GrammarGap[] = [
   {
-    units: ['sql/migrations/0003_roles.sql batch 1', 'sql/migrations/0008_progress_and_logs.sql batch 1'],
+    units: [
+      'sql/migrations/0003_roles.sql batch 1',
+      'sql/migrations/0008_progress_and_logs.sql batch 1',
+      'sql/migrations/0010_webhooks.sql batch 1',
+    ],
     construct: 'GRANT with a list of permissions, or with the UPDATE or DELETE permission',
     line: new RegExp(`^GRANT (?:${PERMISSION}(?:, ${PERMISSION})+|UPDATE|DELETE) ON ${NAME}\\.${NAME} TO ${NAME};$`),
     standIn: GRANT_STAND_IN,

@@ -69,6 +69,7 @@ const DEFAULTS: Config = {
   rateLimit: { perSecond: 200, burst: 400 },
   apiKey: null,
   dataKeys: null,
+  webhooks: { allowHosts: [], retryForMs: 24 * 3_600_000 },
 };
 
 /** Two keys in the shape `taskfleet keys generate` makes (tfk_ + 43 base64url characters). */
@@ -196,6 +197,8 @@ describe('loadConfig parsing', () => {
       TASKFLEET_RATE_LIMIT_BURST: '1',
       TASKFLEET_API_KEY: CLIENT_KEY,
       TASKFLEET_DATA_KEY: DATA_KEY,
+      TASKFLEET_WEBHOOK_ALLOW_HOSTS: ' 127.0.0.1:8443, Hooks.Internal ,127.0.0.1:8443',
+      TASKFLEET_WEBHOOK_RETRY_HOURS: '0.5',
     });
     expect(c).toStrictEqual<Config>({
       port: 0,
@@ -252,6 +255,7 @@ describe('loadConfig parsing', () => {
       rateLimit: { perSecond: 0.5, burst: 1 },
       apiKey: CLIENT_KEY,
       dataKeys: DataKeyRing.parse(DATA_KEY),
+      webhooks: { allowHosts: ['127.0.0.1:8443', 'hooks.internal'], retryForMs: 1_800_000 },
     });
   });
 
@@ -476,6 +480,7 @@ describe('configToEnv → loadConfig', () => {
       rateLimit: { perSecond: 12.5, burst: 30 },
       apiKey: null,
       dataKeys: null,
+      webhooks: { allowHosts: ['127.0.0.1', 'receiver.internal:8080'], retryForMs: 7_200_000 },
     };
     expect(loadConfig(configToEnv(custom))).toStrictEqual(custom);
   });

@@ -222,6 +222,11 @@ describe('the statements agree with the migrations', () => {
         'task_log_drops',
         'task_logs',
         'tasks',
+        'webhook_attempts',
+        'webhook_cursor',
+        'webhook_deliveries',
+        'webhook_key_secrets',
+        'webhook_subscriptions',
       ].sort(),
     );
   });

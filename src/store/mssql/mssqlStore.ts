@@ -54,6 +54,7 @@ import { PING } from './statements/schema';
 import * as securityStatements from './statements/security';
 import * as taskStatements from './statements/tasks';
 import { prepareInsert } from './tasks';
+import { MssqlWebhooks } from './webhooks';
 
 const applied = (sets: Recordsets) => Boolean((sets[0]?.[0] as { applied?: boolean } | undefined)?.applied);
 const changed = (sets: Recordsets) => Number((sets[0]?.[0] as { changed?: number } | undefined)?.changed ?? 0) === 1;
@@ -62,7 +63,11 @@ export class MssqlStore implements Store {
   readonly kind = 'mssql' as const;
   private readonly lists = new TaskListStatements(taskStatements.listTasksStatement);
 
-  constructor(private readonly db: SqlClient) {}
+  private readonly webhooks: MssqlWebhooks;
+
+  constructor(private readonly db: SqlClient) {
+    this.webhooks = new MssqlWebhooks(db);
+  }
 
   // ---- tasks: submission and reads
 
@@ -488,6 +493,64 @@ export class MssqlStore implements Store {
             action: opts.action,
           });
     return rows.map(mapping.toAuditEntry);
+  }
+
+  // ---- webhooks (webhooks.ts)
+
+  insertWebhookSubscription(
+    ...args: Parameters<Store['insertWebhookSubscription']>
+  ): ReturnType<Store['insertWebhookSubscription']> {
+    return this.webhooks.insertWebhookSubscription(...args);
+  }
+
+  getWebhookSubscription(
+    ...args: Parameters<Store['getWebhookSubscription']>
+  ): ReturnType<Store['getWebhookSubscription']> {
+    return this.webhooks.getWebhookSubscription(...args);
+  }
+
+  listWebhookSubscriptions(
+    ...args: Parameters<Store['listWebhookSubscriptions']>
+  ): ReturnType<Store['listWebhookSubscriptions']> {
+    return this.webhooks.listWebhookSubscriptions(...args);
+  }
+
+  deleteWebhookSubscription(
+    ...args: Parameters<Store['deleteWebhookSubscription']>
+  ): ReturnType<Store['deleteWebhookSubscription']> {
+    return this.webhooks.deleteWebhookSubscription(...args);
+  }
+
+  setWebhookKeySecret(...args: Parameters<Store['setWebhookKeySecret']>): ReturnType<Store['setWebhookKeySecret']> {
+    return this.webhooks.setWebhookKeySecret(...args);
+  }
+
+  getWebhookKeySecret(...args: Parameters<Store['getWebhookKeySecret']>): ReturnType<Store['getWebhookKeySecret']> {
+    return this.webhooks.getWebhookKeySecret(...args);
+  }
+
+  leaseWebhookCursor(...args: Parameters<Store['leaseWebhookCursor']>): ReturnType<Store['leaseWebhookCursor']> {
+    return this.webhooks.leaseWebhookCursor(...args);
+  }
+
+  advanceWebhookCursor(...args: Parameters<Store['advanceWebhookCursor']>): ReturnType<Store['advanceWebhookCursor']> {
+    return this.webhooks.advanceWebhookCursor(...args);
+  }
+
+  claimWebhookDeliveries(
+    ...args: Parameters<Store['claimWebhookDeliveries']>
+  ): ReturnType<Store['claimWebhookDeliveries']> {
+    return this.webhooks.claimWebhookDeliveries(...args);
+  }
+
+  recordWebhookAttempt(...args: Parameters<Store['recordWebhookAttempt']>): ReturnType<Store['recordWebhookAttempt']> {
+    return this.webhooks.recordWebhookAttempt(...args);
+  }
+
+  listWebhookDeliveries(
+    ...args: Parameters<Store['listWebhookDeliveries']>
+  ): ReturnType<Store['listWebhookDeliveries']> {
+    return this.webhooks.listWebhookDeliveries(...args);
   }
 
   async ping(): Promise<void> {

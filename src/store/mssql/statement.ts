@@ -55,6 +55,11 @@ export const COLUMN_LENGTH = {
   ip: 100,
   poolKey: 900,
   note: 500,
+  url: 2048,
+  secret: 1000,
+  host: 255,
+  webhookError: 1000,
+  webhookEvents: 1000,
 } as const;
 
 export interface Statement<K extends string = string> {
@@ -85,6 +90,11 @@ export const TABLE = {
   pools: '[$(Schema)].[pools]',
   taskLogs: '[$(Schema)].[task_logs]',
   taskLogDrops: '[$(Schema)].[task_log_drops]',
+  webhookSubscriptions: '[$(Schema)].[webhook_subscriptions]',
+  webhookKeySecrets: '[$(Schema)].[webhook_key_secrets]',
+  webhookCursor: '[$(Schema)].[webhook_cursor]',
+  webhookDeliveries: '[$(Schema)].[webhook_deliveries]',
+  webhookAttempts: '[$(Schema)].[webhook_attempts]',
 } as const;
 
 /** The binary collation of every identifier and token column (byte order, case-sensitive, as in SQLite). */
@@ -119,6 +129,7 @@ export function taskColumns(prefix = ''): string {
     'sensitive',
     'progress',
     'progress_at',
+    'callback_url',
     'created_at',
     'started_at',
     'finished_at',

@@ -74,6 +74,7 @@ function insertRow(task: NewTask, ord: number, capabilities: string[]) {
     submittedBy: task.submittedBy ?? null, // tolerate callers built before the field existed
     traceParent: task.traceParent ?? null,
     sensitive: task.sensitive === true,
+    callbackUrl: task.callbackUrl ?? null,
     createdAt: toIsoMs(task.createdAt),
   };
 }

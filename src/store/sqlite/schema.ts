@@ -17,6 +17,7 @@
  * | task_logs     | V9                  | 0008_progress_and_logs.sql          |                                         |
  * | task_log_drops| V9                  | 0008_progress_and_logs.sql          |                                         |
  * | tasks         | V10                 | 0009_task_retry.sql                 | no CHECK on task_events.kind to widen   |
+ * | webhook_*     | V11                 | 0010_webhooks.sql (and tasks.callback_url) |                                  |
  * | (none)        |                     | 0001's schema_version ledger        | `PRAGMA user_version` holds the version |
  * | (none)        |                     | 0003_roles.sql (database roles)     | one file: its permissions are the roles |
  *
@@ -258,6 +259,79 @@ const V10_TASK_RETRY = `
 ALTER TABLE tasks ADD COLUMN initial_max_attempts INTEGER;
 `;
 
+/**
+ * Mirrors sql/migrations/0010_webhooks.sql: tasks.callback_url, the API keys' webhook subscriptions and
+ * callback secrets, and the outbox: a one-row cursor over task_events (leased, so one supervisor at a time
+ * turns events into deliveries) and the deliveries with their attempts (src/domain/webhook.ts).
+ */
+const V11_WEBHOOKS = `
+ALTER TABLE tasks ADD COLUMN callback_url TEXT;
+
+CREATE TABLE IF NOT EXISTS webhook_subscriptions (
+  id         TEXT PRIMARY KEY,
+  key_id     TEXT NOT NULL,                      -- api_keys.id (no FK: keys are kept)
+  url        TEXT NOT NULL,
+  events     TEXT NOT NULL,                      -- JSON array of event names
+  secret     TEXT NOT NULL,                      -- whsec_…, or sealed JSON with a data key
+  created_at INTEGER NOT NULL
+);
+-- SELECT_WEBHOOK_SUBSCRIPTIONS_OF_KEY
+CREATE INDEX IF NOT EXISTS webhook_subscriptions_key ON webhook_subscriptions (key_id, created_at);
+
+CREATE TABLE IF NOT EXISTS webhook_key_secrets (
+  key_id     TEXT PRIMARY KEY,
+  secret     TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS webhook_cursor (
+  id          INTEGER PRIMARY KEY CHECK (id = 1),
+  last_seq    INTEGER NOT NULL,
+  owner       TEXT,
+  lease_until INTEGER NOT NULL
+);
+-- Starts after the events that exist at upgrade: terminal events from before webhooks existed are not sent.
+INSERT OR IGNORE INTO webhook_cursor (id, last_seq, owner, lease_until)
+VALUES (1, COALESCE((SELECT MAX(seq) FROM task_events), 0), NULL, 0);
+
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+  id               TEXT PRIMARY KEY,
+  event_seq        INTEGER NOT NULL,
+  target           TEXT NOT NULL,                -- a subscription id, or 'callback'
+  subscription_id  TEXT,
+  key_id           TEXT NOT NULL,
+  task_id          TEXT NOT NULL,
+  event            TEXT NOT NULL,
+  url              TEXT NOT NULL,
+  host             TEXT NOT NULL,
+  body             TEXT NOT NULL,
+  status           TEXT NOT NULL CHECK (status IN ('pending','succeeded','failed')),
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at  INTEGER NOT NULL,
+  locked_until     INTEGER,
+  claim_token      TEXT,
+  last_status_code INTEGER,
+  last_error       TEXT,
+  created_at       INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL,
+  UNIQUE (event_seq, target)
+);
+-- CLAIM_WEBHOOK_DELIVERIES: the due pending deliveries only.
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+-- SELECT_WEBHOOK_DELIVERIES: one subscription's deliveries, newest first.
+CREATE INDEX IF NOT EXISTS webhook_deliveries_subscription ON webhook_deliveries (subscription_id, created_at);
+
+CREATE TABLE IF NOT EXISTS webhook_attempts (
+  delivery_id TEXT NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
+  attempt     INTEGER NOT NULL,
+  at          INTEGER NOT NULL,
+  status_code INTEGER,
+  error       TEXT,
+  duration_ms INTEGER NOT NULL,
+  PRIMARY KEY (delivery_id, attempt)
+);
+`;
+
 /** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
 export const MIGRATIONS: readonly string[] = [
   V1_INITIAL,
@@ -270,6 +344,7 @@ export const MIGRATIONS: readonly string[] = [
   V8_POOLS,
   V9_PROGRESS_AND_LOGS,
   V10_TASK_RETRY,
+  V11_WEBHOOKS,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

@@ -20,6 +20,13 @@ import type { TaskError, TaskEvent, TaskEventKind, TaskRecord } from '../../doma
 import type { TaskLogBatch, TaskLogs } from '../../domain/taskLog';
 import type { RetryDecision } from '../../domain/transitions';
 import type {
+  NewWebhookDelivery,
+  WebhookAttempt,
+  WebhookAttemptOutcome,
+  WebhookDelivery,
+  WebhookSubscription,
+} from '../../domain/webhook';
+import type {
   AgentRecycleChange,
   AgentRegistration,
   AgentRun,
@@ -55,6 +62,7 @@ import { applySchema } from './schema';
 import * as security from './security';
 import { prepareStatements, type SqliteStatements } from './statements';
 import * as tasks from './tasks';
+import * as webhooks from './webhooks';
 
 export interface SqliteStoreOptions {
   path: string;
@@ -364,6 +372,69 @@ class SqliteStore implements Store {
 
   listAudit(opts: { limit: number; beforeSeq?: number; action?: string }): Promise<AuditEntry[]> {
     return this.run(() => security.listAudit(this.statements, opts));
+  }
+
+  // ---- webhooks
+
+  insertWebhookSubscription(sub: WebhookSubscription): Promise<void> {
+    return this.group.write(() => webhooks.insertSubscription(this.statements, sub));
+  }
+
+  getWebhookSubscription(id: string): Promise<WebhookSubscription | null> {
+    return this.run(() => webhooks.getSubscription(this.statements, id));
+  }
+
+  listWebhookSubscriptions(opts: { keyId?: string; limit: number }): Promise<WebhookSubscription[]> {
+    return this.run(() => webhooks.listSubscriptions(this.statements, opts));
+  }
+
+  deleteWebhookSubscription(id: string): Promise<boolean> {
+    return this.group.write(() => this.statements.webhooks.deleteSubscription.run({ id }).changes === 1);
+  }
+
+  setWebhookKeySecret(keyId: string, secret: string, now: number): Promise<void> {
+    return this.group.write(() => {
+      this.statements.webhooks.upsertKeySecret.run({ keyId, secret, now });
+    });
+  }
+
+  getWebhookKeySecret(keyId: string): Promise<string | null> {
+    return this.run(() => this.statements.webhooks.selectKeySecret.get({ keyId })?.secret ?? null);
+  }
+
+  leaseWebhookCursor(opts: { owner: string; now: number; leaseMs: number }): Promise<{ lastSeq: number } | null> {
+    return this.group.write(() => webhooks.leaseCursor(this.statements, opts));
+  }
+
+  advanceWebhookCursor(opts: {
+    owner: string;
+    now: number;
+    fromSeq: number;
+    toSeq: number;
+    deliveries: NewWebhookDelivery[];
+  }): Promise<boolean> {
+    return this.group.write(() => webhooks.advanceCursor(this.statements, opts));
+  }
+
+  claimWebhookDeliveries(opts: {
+    now: number;
+    lockMs: number;
+    token: string;
+    skipHosts: string[];
+    limit: number;
+  }): Promise<WebhookDelivery[]> {
+    return this.group.write(() => webhooks.claimDeliveries(this.statements, opts));
+  }
+
+  recordWebhookAttempt(outcome: WebhookAttemptOutcome): Promise<boolean> {
+    return this.group.write(() => webhooks.recordAttempt(this.statements, outcome));
+  }
+
+  listWebhookDeliveries(opts: {
+    subscriptionId: string;
+    limit: number;
+  }): Promise<Array<WebhookDelivery & { attemptLog: WebhookAttempt[] }>> {
+    return this.run(() => webhooks.listDeliveries(this.statements, opts));
   }
 
   /**

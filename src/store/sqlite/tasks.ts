@@ -71,6 +71,7 @@ function insertTask(statements: SqliteStatements, t: NewTask, capabilities: stri
     submittedBy: t.submittedBy ?? null, // tolerate callers built before the field existed
     traceParent: t.traceParent ?? null,
     sensitive: t.sensitive === true ? 1 : 0,
+    callbackUrl: t.callbackUrl ?? null,
     createdAt: t.createdAt,
   });
   appendTaskEvent(statements, { taskId: t.id, at: t.createdAt, kind: 'submitted', attempt: 0, agentId: null });
@@ -105,6 +106,7 @@ function insertedTask(t: NewTask, capabilities: string[], payloadJson: string): 
     submittedBy: t.submittedBy ?? null,
     traceParent: t.traceParent ?? null,
     sensitive: t.sensitive === true,
+    callbackUrl: t.callbackUrl ?? null,
     createdAt: t.createdAt,
     startedAt: null,
     finishedAt: null,

@@ -13,6 +13,7 @@ import { prepareRetryStatements } from './retry';
 import { prepareSchemaStatements } from './schema';
 import { prepareSecurityStatements } from './security';
 import { prepareTaskStatements } from './tasks';
+import { prepareWebhookStatements } from './webhooks';
 
 export function prepareStatements(db: Database) {
   return {
@@ -26,6 +27,7 @@ export function prepareStatements(db: Database) {
     logs: prepareLogStatements(db),
     retry: prepareRetryStatements(db),
     schema: prepareSchemaStatements(db),
+    webhooks: prepareWebhookStatements(db),
   };
 }
 
