@@ -16,13 +16,14 @@ import { cancelSchema, retrySchema } from '../retryService';
 import { logsQuerySchema } from '../routes/taskLogs';
 import { listQuerySchema } from '../routes/tasks';
 import { fleetQuerySchema, waitSchema } from '../routes/taskStreams';
+import { createBody as webhookBody, deliveriesQuery } from '../routes/webhooks';
 
 export interface RouteDoc {
   method: Method;
   /** Express form (`/v1/tasks/:id`); the document writes it `/v1/tasks/{id}`. */
   path: string;
   summary: string;
-  tag: 'tasks' | 'agents' | 'fleet' | 'pools' | 'service';
+  tag: 'tasks' | 'agents' | 'fleet' | 'pools' | 'webhooks' | 'service';
   /** The JSON body the handler parses. */
   body?: z.ZodType;
   /** The query string the handler parses (an object schema: one parameter per property). */
@@ -259,6 +260,54 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
     summary: 'remove a declared pool',
     tag: 'pools',
     responses: { 204: 'removed' },
+    errors: [404],
+  },
+  // webhooks
+  {
+    method: 'POST',
+    path: '/v1/webhooks',
+    summary: "subscribe the caller's key to task events (the signing secret is shown once, here)",
+    tag: 'webhooks',
+    body: webhookBody,
+    responses: { 201: '{ id, url, events, createdAt, secret }' },
+  },
+  {
+    method: 'GET',
+    path: '/v1/webhooks',
+    summary: "the caller key's subscriptions (an admin: every key's)",
+    tag: 'webhooks',
+    responses: { 200: '{ webhooks }' },
+  },
+  {
+    method: 'GET',
+    path: '/v1/webhooks/:id',
+    summary: 'read a subscription',
+    tag: 'webhooks',
+    responses: { 200: 'the subscription' },
+    errors: [404],
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/webhooks/:id',
+    summary: 'delete a subscription',
+    tag: 'webhooks',
+    responses: { 204: 'deleted' },
+    errors: [404],
+  },
+  {
+    method: 'POST',
+    path: '/v1/webhooks/secret',
+    summary: "create or rotate the caller key's secret for callbackUrl deliveries (shown once, here)",
+    tag: 'webhooks',
+    responses: { 200: '{ secret }' },
+  },
+  {
+    method: 'GET',
+    path: '/v1/webhooks/:id/deliveries',
+    summary: "a subscription's deliveries, newest first, with their attempts (status codes, errors)",
+    tag: 'webhooks',
+    query: deliveriesQuery,
+    responses: { 200: '{ webhookId, deliveries }' },
     errors: [404],
   },
 ];

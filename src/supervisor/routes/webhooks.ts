@@ -27,7 +27,7 @@ import { parseOrThrow } from '../validation';
 
 const MAX_SUBSCRIPTIONS_LISTED = 1000;
 
-const createBody = z.strictObject({
+export const createBody = z.strictObject({
   url: z.string().max(2048, 'at most 2048 characters'),
   events: z
     .array(z.enum(WEBHOOK_EVENTS))
@@ -35,7 +35,7 @@ const createBody = z.strictObject({
     .transform((events) => [...new Set(events)].sort()),
 });
 
-const deliveriesQuery = z.strictObject({
+export const deliveriesQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
