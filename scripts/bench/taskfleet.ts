@@ -133,6 +133,8 @@ export class TaskfleetDriver implements Driver {
   private generation = 0;
   private removeCleanup: (() => void) | null = null;
   private readonly batchBody: string;
+  /** Result → `?wait=` answer; absent for a build from before `?wait=` (a baseline), whose figure is left out. */
+  readonly waitSample?: () => Promise<number>;
 
   constructor(
     private readonly s: BenchSettings,
@@ -143,6 +145,9 @@ export class TaskfleetDriver implements Driver {
     this.batchBody = JSON.stringify({
       tasks: Array.from({ length: 1000 }, () => ({ type: 'bench-noop', payload: null })),
     });
+    if (existsSync(path.join(build.root, 'dist', 'src', 'supervisor', 'taskWatcher.js'))) {
+      this.waitSample = () => this.measureWait();
+    }
   }
 
   async setup(run: number): Promise<void> {
@@ -281,7 +286,7 @@ export class TaskfleetDriver implements Driver {
     return { start: Number(row!.result) - t0, complete: row!.finished_at! - t0 };
   }
 
-  async waitSample(): Promise<number> {
+  private async measureWait(): Promise<number> {
     // Delayed a little, so the wait is registered before the result and measures the watcher, not the request.
     const { id } = JSON.parse(await this.api().post('/v1/tasks', DELAYED)) as { id: string };
     const task = JSON.parse(await this.api().get(`/v1/tasks/${id}?wait=30`)) as { status: string; finishedAt?: string };

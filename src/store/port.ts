@@ -116,6 +116,14 @@ export interface DispatchRow {
   traceParent?: string | null;
 }
 
+/** What `listTaskHeads` answers per task. */
+export interface TaskHead {
+  id: string;
+  type: string;
+  submittedBy: string | null;
+  callbackUrl: string | null;
+}
+
 /** Which queued tasks of one route listQueuedOnRoute returns (see there). */
 export interface RouteQueueQuery {
   /** Capabilities normalised and sorted, as every Route the store hands out. */
@@ -220,8 +228,12 @@ export interface Store {
   listTaskEventsAfter(afterSeq: number, limit: number): Promise<TaskEvent[]>;
   /** The seq of the newest task event, 0 when there is none. */
   lastTaskEventSeq(): Promise<number>;
-  /** The type of each of these tasks (unknown ids left out): what the fleet event stream shows with each event. */
-  listTaskTypes(ids: string[]): Promise<Array<{ id: string; type: string }>>;
+  /**
+   * A few columns of each of these tasks (unknown ids left out), in one query: the type the fleet event stream
+   * shows with each event, and who submitted it and its callback URL, which tell the webhook outbox whether a
+   * terminal event of it can have a delivery at all.
+   */
+  listTaskHeads(ids: string[]): Promise<TaskHead[]>;
 
   // ---- tasks: the lease-bound life of an attempt
   /**

@@ -9,7 +9,7 @@ import type { Route } from '../domain/capabilities';
 import type { DeclaredPool } from '../domain/pool';
 import type { ApiKeyRecord, AuditEntry, Role } from '../domain/security';
 import type { Priority, TaskError, TaskEvent, TaskEventKind, TaskRecord, TaskStatus } from '../domain/task';
-import type { AgentRegistration, AgentRun, DispatchRow, ExpiredLease, RouteStats } from './port';
+import type { AgentRegistration, AgentRun, DispatchRow, ExpiredLease, RouteStats, TaskHead } from './port';
 
 export interface ColumnTypes<Time, Flag, Seq> {
   time(value: Time): number;
@@ -150,6 +150,18 @@ export interface LeaseDbRow {
 
 export function toLease(row: LeaseDbRow): ExpiredLease {
   return { id: row.id, attempt: row.attempt, maxAttempts: row.max_attempts, agentId: row.agent_id };
+}
+
+/** SELECT_TASK_HEADS's rows (both stores). */
+export interface TaskHeadRow {
+  id: string;
+  type: string;
+  submitted_by: string | null;
+  callback_url: string | null;
+}
+
+export function toTaskHead(row: TaskHeadRow): TaskHead {
+  return { id: row.id, type: row.type, submittedBy: row.submitted_by, callbackUrl: row.callback_url };
 }
 
 export interface RouteRow {

@@ -196,7 +196,7 @@ const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
   'listTaskEvents',
   'listTaskEventsAfter',
   'lastTaskEventSeq',
-  'listTaskTypes',
+  'listTaskHeads',
   'renewLease',
   'listExpiredLeases',
   'listOverdue',

@@ -181,7 +181,7 @@ export class TaskWatcher {
       else out.set(id, type);
     }
     if (missing.length === 0) return out;
-    for (const { id, type } of await this.options.store.listTaskTypes(missing)) {
+    for (const { id, type } of await this.options.store.listTaskHeads(missing)) {
       out.set(id, type);
       this.types.set(id, type);
     }

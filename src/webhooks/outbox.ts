@@ -146,19 +146,29 @@ export class WebhookOutbox {
 
   private async deliveriesFor(events: TaskEvent[], now: number): Promise<NewWebhookDelivery[]> {
     const subscriptionsOf = new Map<string, Promise<WebhookSubscription[]>>();
+    const subscriptions = (keyId: string) => {
+      if (!subscriptionsOf.has(keyId)) {
+        subscriptionsOf.set(keyId, this.store.listWebhookSubscriptions({ keyId, limit: 1000 }));
+      }
+      return subscriptionsOf.get(keyId)!;
+    };
+    const terminal = events.filter((e) => WEBHOOK_EVENT_OF_KIND[e.kind] !== undefined);
+    if (terminal.length === 0) return [];
+    // One query for the whole batch says which tasks can have a delivery at all (a callback URL, or a submitter
+    // with subscriptions): most tasks have neither, and reading each whole task would cost the fleet's hot path.
+    const heads = new Map((await this.store.listTaskHeads(terminal.map((e) => e.taskId))).map((h) => [h.id, h]));
     const out: NewWebhookDelivery[] = [];
-    for (const e of events) {
-      const event = WEBHOOK_EVENT_OF_KIND[e.kind];
-      if (!event) continue;
+    for (const e of terminal) {
+      const event = WEBHOOK_EVENT_OF_KIND[e.kind]!;
+      const head = heads.get(e.taskId);
+      if (!head?.submittedBy) continue;
+      if (head.callbackUrl === null && (await subscriptions(head.submittedBy)).length === 0) continue;
       const task = await this.readTask(e.taskId);
       const keyId = task?.submittedBy;
       if (!task || !keyId) continue;
       const body = webhookBody(event, e.at, task);
       const base = { eventSeq: e.seq, keyId, taskId: task.id, event, body, createdAt: now };
-      if (!subscriptionsOf.has(keyId)) {
-        subscriptionsOf.set(keyId, this.store.listWebhookSubscriptions({ keyId, limit: 1000 }));
-      }
-      for (const sub of await subscriptionsOf.get(keyId)!) {
+      for (const sub of await subscriptions(keyId)) {
         if (!sub.events.includes(event)) continue;
         out.push({
           ...base,

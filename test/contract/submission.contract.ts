@@ -227,18 +227,22 @@ export function submissionContract(store: CurrentStore): void {
     });
   });
 
-  describe('listTaskTypes', () => {
-    it('answers the type of each known task, leaving unknown ids out', async () => {
+  describe('listTaskHeads', () => {
+    it('answers the type, submitter and callback URL of each known task, leaving unknown ids out', async () => {
       const a = await submit(store());
-      const b = await submit(store(), { type: 'resize' });
-      const types = await store().listTaskTypes([a.id, b.id, 'no-such-task', a.id]);
-      expect(types.sort((x, y) => x.id.localeCompare(y.id))).toEqual(
+      const b = await submit(store(), {
+        type: 'resize',
+        submittedBy: 'key-b',
+        callbackUrl: 'https://hooks.example.com/b',
+      });
+      const heads = await store().listTaskHeads([a.id, b.id, 'no-such-task', a.id]);
+      expect(heads.sort((x, y) => x.id.localeCompare(y.id))).toEqual(
         [
-          { id: a.id, type: a.type },
-          { id: b.id, type: 'resize' },
+          { id: a.id, type: a.type, submittedBy: a.submittedBy ?? null, callbackUrl: null },
+          { id: b.id, type: 'resize', submittedBy: 'key-b', callbackUrl: 'https://hooks.example.com/b' },
         ].sort((x, y) => x.id.localeCompare(y.id)),
       );
-      expect(await store().listTaskTypes([])).toEqual([]);
+      expect(await store().listTaskHeads([])).toEqual([]);
     });
   });
 

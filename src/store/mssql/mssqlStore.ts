@@ -32,6 +32,7 @@ import type {
   RouteQueueQuery,
   RouteStats,
   Store,
+  TaskHead,
   TaskFilter,
   BulkPage,
   BulkTaskQuery,
@@ -114,13 +115,14 @@ export class MssqlStore implements Store {
     return row ? mapping.fromBigint(row.seq) : 0;
   }
 
-  async listTaskTypes(ids: string[]): Promise<Array<{ id: string; type: string }>> {
+  async listTaskHeads(ids: string[]): Promise<TaskHead[]> {
     // An id longer than the column cannot be a task's.
     const known = [...new Set(ids)].filter((id) => id.length <= 64);
     if (known.length === 0) return [];
-    return this.db.all<never, { id: string; type: string }>(taskStatements.SELECT_TASK_TYPES, {
+    const rows = await this.db.all<never, mapping.TaskHeadRow>(taskStatements.SELECT_TASK_HEADS, {
       ids: JSON.stringify(known),
     });
+    return rows.map(mapping.toTaskHead);
   }
 
   // ---- tasks: the lease-bound life of an attempt

@@ -37,8 +37,10 @@ export {
   toJson,
   toLease,
   toRoute,
+  toTaskHead,
   type LeaseDbRow,
   type RouteRow,
+  type TaskHeadRow,
 } from '../rowMapping';
 
 /** tedious returns datetime2 as UTC Dates, bit as booleans and bigint as strings. */

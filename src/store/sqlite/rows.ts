@@ -21,6 +21,7 @@ export {
   toJson,
   toLease,
   toRoute,
+  toTaskHead,
   type LeaseDbRow,
   type RouteRow,
 } from '../rowMapping';

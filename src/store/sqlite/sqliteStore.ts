@@ -43,6 +43,7 @@ import type {
   RouteQueueQuery,
   RouteStats,
   Store,
+  TaskHead,
   TaskFilter,
   BulkPage,
   BulkTaskQuery,
@@ -57,7 +58,7 @@ import * as lease from './lease';
 import * as logs from './logs';
 import * as pools from './pools';
 import * as retry from './retry';
-import { sqliteErrorCode, toAgent, toJson, toLease, toRoute, toTaskEvent } from './rows';
+import { sqliteErrorCode, toAgent, toJson, toLease, toRoute, toTaskEvent, toTaskHead } from './rows';
 import { applySchema } from './schema';
 import * as security from './security';
 import { prepareStatements, type SqliteStatements } from './statements';
@@ -177,9 +178,11 @@ class SqliteStore implements Store {
     return this.run(() => this.statements.tasks.selectLastTaskEventSeq.get()?.seq ?? 0);
   }
 
-  listTaskTypes(ids: string[]): Promise<Array<{ id: string; type: string }>> {
+  listTaskHeads(ids: string[]): Promise<TaskHead[]> {
     if (ids.length === 0) return Promise.resolve([]);
-    return this.run(() => this.statements.tasks.selectTaskTypes.all({ ids: JSON.stringify([...new Set(ids)]) }));
+    return this.run(() =>
+      this.statements.tasks.selectTaskHeads.all({ ids: JSON.stringify([...new Set(ids)]) }).map(toTaskHead),
+    );
   }
 
   listRoutes(): Promise<Route[]> {

@@ -4,6 +4,7 @@
  * `../tasks.ts` runs INSERT_TASK per task inside one transaction). Parameters are named (`@name`); times are
  * epoch milliseconds.
  */
+import type { TaskHeadRow } from '../../rowMapping';
 import type { Database } from 'better-sqlite3';
 import type { TaskListShape } from '../../shared';
 import type { RouteRow, TaskEventRow, TaskRow } from '../rows';
@@ -43,8 +44,12 @@ export const SELECT_TASK_EVENTS_AFTER = `SELECT * FROM task_events WHERE seq > @
 /** SELECT_LAST_TASK_EVENT_SEQ: the newest event's seq (0 when there is none). Result: { seq } or none. */
 export const SELECT_LAST_TASK_EVENT_SEQ = `SELECT seq FROM task_events ORDER BY seq DESC LIMIT 1`;
 
-/** SELECT_TASK_TYPES: the type of each task among @ids (JSON array). Result: { id, type } rows. */
-export const SELECT_TASK_TYPES = `SELECT id, type FROM tasks WHERE id IN (SELECT value FROM json_each(@ids))`;
+/**
+ * SELECT_TASK_HEADS: the type, submitter and callback URL of each task among @ids (JSON array).
+ * Result: { id, type, submitted_by, callback_url } rows.
+ */
+export const SELECT_TASK_HEADS = `
+SELECT id, type, submitted_by, callback_url FROM tasks WHERE id IN (SELECT value FROM json_each(@ids))`;
 
 /**
  * LIST_TASKS, newest first: one statement per combination of filters present, so each gets its own plan
@@ -113,7 +118,7 @@ export function prepareTaskStatements(db: Database) {
     selectTaskEvents: db.prepare<{ taskId: string }, TaskEventRow>(SELECT_TASK_EVENTS),
     selectTaskEventsAfter: db.prepare<{ afterSeq: number; limit: number }, TaskEventRow>(SELECT_TASK_EVENTS_AFTER),
     selectLastTaskEventSeq: db.prepare<[], { seq: number }>(SELECT_LAST_TASK_EVENT_SEQ),
-    selectTaskTypes: db.prepare<{ ids: string }, { id: string; type: string }>(SELECT_TASK_TYPES),
+    selectTaskHeads: db.prepare<{ ids: string }, TaskHeadRow>(SELECT_TASK_HEADS),
     selectRoutes: db.prepare<[], RouteRow>(SELECT_ROUTES),
     selectRouteWithCapability: db.prepare<{ capability: string }, { found: number }>(SELECT_ROUTE_WITH_CAPABILITY),
   };
