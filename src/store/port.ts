@@ -226,6 +226,16 @@ export interface Store {
   listTaskEvents(taskId: string): Promise<TaskEvent[]>;
   /** Every task's events with seq > afterSeq, oldest first: how the supervisor tails the log for metrics. */
   listTaskEventsAfter(afterSeq: number, limit: number): Promise<TaskEvent[]>;
+  /**
+   * The events of these kinds with afterSeq < seq <= upToSeq, oldest first, at most `limit`: what the webhook
+   * outbox turns into deliveries, without reading every other event of the range.
+   */
+  listTaskEventsOfKinds(opts: {
+    afterSeq: number;
+    upToSeq: number;
+    kinds: readonly string[];
+    limit: number;
+  }): Promise<TaskEvent[]>;
   /** The seq of the newest task event, 0 when there is none. */
   lastTaskEventSeq(): Promise<number>;
   /**

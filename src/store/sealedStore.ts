@@ -196,6 +196,7 @@ const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
   'listTaskEvents',
   'listTaskEventsAfter',
   'lastTaskEventSeq',
+  'listTaskEventsOfKinds',
   'listTaskHeads',
   'renewLease',
   'listExpiredLeases',

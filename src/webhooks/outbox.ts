@@ -66,6 +66,9 @@ export const DEFAULT_OUTBOX: Omit<OutboxSettings, 'owner' | 'retryForMs'> = {
 };
 
 /** Rounds of `expandBatch` events one expansion pass takes at most (a backlog is caught up over passes). */
+
+/** The event kinds a webhook reports (the keys of WEBHOOK_EVENT_OF_KIND). */
+const REPORTED_KINDS: readonly string[] = Object.keys(WEBHOOK_EVENT_OF_KIND);
 const MAX_EXPAND_ROUNDS = 10;
 /** The spacing of claims while there is nothing to send. */
 const IDLE_CLAIM_MS = 1_000;
@@ -119,18 +122,25 @@ export class WebhookOutbox {
         return consumed;
       }
       this.recheckAt = now + cursorLeaseMs;
-      const events = await this.store.listTaskEventsAfter(held.lastSeq, expandBatch);
-      const last = events.at(-1);
-      if (!last) {
+      if (latest <= held.lastSeq) {
         this.knownSeq = Math.max(this.knownSeq, held.lastSeq);
         return consumed;
       }
+      // Only the kinds a webhook reports are read; the cursor moves over the whole range read.
+      const events = await this.store.listTaskEventsOfKinds({
+        afterSeq: held.lastSeq,
+        upToSeq: latest,
+        kinds: REPORTED_KINDS,
+        limit: expandBatch,
+      });
+      const full = events.length === expandBatch;
+      const toSeq = full ? events.at(-1)!.seq : latest;
       const deliveries = await this.deliveriesFor(events, now);
       const moved = await this.store.advanceWebhookCursor({
         owner,
         now: this.clock.now(),
         fromSeq: held.lastSeq,
-        toSeq: last.seq,
+        toSeq,
         deliveries,
       });
       if (!moved) {
@@ -138,8 +148,8 @@ export class WebhookOutbox {
         return consumed;
       }
       consumed += events.length;
-      this.knownSeq = last.seq;
-      if (events.length < expandBatch) return consumed;
+      this.knownSeq = toSeq;
+      if (!full) return consumed;
     }
     return consumed;
   }

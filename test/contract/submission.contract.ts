@@ -227,6 +227,35 @@ export function submissionContract(store: CurrentStore): void {
     });
   });
 
+  describe('listTaskEventsOfKinds', () => {
+    it('answers the events of the kinds asked within (afterSeq, upToSeq], oldest first, at most limit', async () => {
+      const start = await store().lastTaskEventSeq();
+      const done = await claim(store(), await submit(store()), 'agent-a', T0);
+      await store().completeTask({ ...leaseOf(done, T0 + 1), result: 1 });
+      const other = await claim(store(), await submit(store()), 'agent-a', T0);
+      await store().completeTask({ ...leaseOf(other, T0 + 2), result: 2 });
+      const end = await store().lastTaskEventSeq();
+      const ask = (o: { afterSeq?: number; upToSeq?: number; limit?: number }) =>
+        store().listTaskEventsOfKinds({ afterSeq: start, upToSeq: end, kinds: ['succeeded'], limit: 10, ...o });
+      const both = await ask({});
+      expect(both.map((e) => [e.kind, e.taskId])).toEqual([
+        ['succeeded', done.id],
+        ['succeeded', other.id],
+      ]);
+      expect((await ask({ limit: 1 })).map((e) => e.taskId)).toEqual([done.id]);
+      expect((await ask({ afterSeq: both[0]!.seq })).map((e) => e.taskId)).toEqual([other.id]);
+      expect(await ask({ upToSeq: both[1]!.seq - 1 })).toHaveLength(1);
+      expect(await ask({ afterSeq: end })).toEqual([]);
+      const kinds = await store().listTaskEventsOfKinds({
+        afterSeq: start,
+        upToSeq: end,
+        kinds: ['submitted', 'started'],
+        limit: 10,
+      });
+      expect(kinds.map((e) => e.kind)).toEqual(['submitted', 'started', 'submitted', 'started']);
+    });
+  });
+
   describe('listTaskHeads', () => {
     it('answers the type, submitter and callback URL of each known task, leaving unknown ids out', async () => {
       const a = await submit(store());

@@ -27,7 +27,7 @@ export interface ExecutorOptions extends RecorderOptions {
   /** Receives `task-started`, `task-finished` and `idle`. */
   events: WorkerEvents;
   /**
-   * Told a task's id after this worker committed a change to it: a claim, an outcome, an expiry, a progress
+   * Told a task's id after this worker committed a change others may wait on: an outcome, an expiry, a progress
    * write (the event doorbell, src/dispatch/notify.ts).
    */
   notify?: (taskId: string) => void;
@@ -95,7 +95,8 @@ export class Executor {
       return 'done';
     }
     const task = claim.task;
-    this.options.notify?.(task.id);
+    // No doorbell for a claim: it is on the hot path twice over (a publish here, a message to every supervisor),
+    // and nothing waits on `started`; a stream shows it at the watcher's next read (TASKFLEET_WATCH_POLL_MS).
     // Everything reported from here on belongs to the task's trace (kept in SQL since its submit).
     await this.traced(task.traceParent ?? msg.traceParent, async () => {
       // Made on first use: most tasks log nothing below the configured level.

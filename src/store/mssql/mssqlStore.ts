@@ -102,6 +102,22 @@ export class MssqlStore implements Store {
     );
   }
 
+  async listTaskEventsOfKinds(opts: {
+    afterSeq: number;
+    upToSeq: number;
+    kinds: readonly string[];
+    limit: number;
+  }): Promise<TaskEvent[]> {
+    const { afterSeq, upToSeq, limit } = opts;
+    const rows = await this.db.all<string, mapping.TaskEventRow>(taskStatements.SELECT_TASK_EVENTS_OF_KINDS, {
+      afterSeq,
+      upToSeq,
+      kinds: JSON.stringify(opts.kinds),
+      limit,
+    });
+    return rows.map(mapping.toTaskEvent);
+  }
+
   async listTaskEventsAfter(afterSeq: number, limit: number): Promise<TaskEvent[]> {
     const rows = await this.db.all<string, mapping.TaskEventRow>(taskStatements.SELECT_TASK_EVENTS_AFTER, {
       afterSeq,

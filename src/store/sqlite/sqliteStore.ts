@@ -174,6 +174,20 @@ class SqliteStore implements Store {
     return this.run(() => this.statements.tasks.selectTaskEventsAfter.all({ afterSeq, limit }).map(toTaskEvent));
   }
 
+  listTaskEventsOfKinds(opts: {
+    afterSeq: number;
+    upToSeq: number;
+    kinds: readonly string[];
+    limit: number;
+  }): Promise<TaskEvent[]> {
+    const { afterSeq, upToSeq, limit } = opts;
+    return this.run(() =>
+      this.statements.tasks.selectTaskEventsOfKinds
+        .all({ afterSeq, upToSeq, limit, kinds: JSON.stringify(opts.kinds) })
+        .map(toTaskEvent),
+    );
+  }
+
   lastTaskEventSeq(): Promise<number> {
     return this.run(() => this.statements.tasks.selectLastTaskEventSeq.get()?.seq ?? 0);
   }

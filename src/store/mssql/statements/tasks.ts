@@ -218,6 +218,22 @@ ORDER BY seq;`,
 });
 
 /**
+ * SELECT_TASK_EVENTS_OF_KINDS: the events of @kinds with @afterSeq < seq <= @upToSeq, oldest first: a range of the
+ * clustered key, each row's kind checked there (the webhook outbox). Params: @afterSeq, @upToSeq, @kinds (JSON
+ * array), @limit. Result: event rows.
+ */
+export const SELECT_TASK_EVENTS_OF_KINDS = statement('SELECT_TASK_EVENTS_OF_KINDS', {
+  idempotent: true,
+  params: { afterSeq: param.bigint, upToSeq: param.bigint, kinds: param.json, limit: param.int },
+  text: `
+SELECT TOP (@limit) seq, task_id, at, kind, attempt, agent_id, data
+FROM ${TABLE.taskEvents}
+WHERE seq > @afterSeq AND seq <= @upToSeq
+  AND kind IN (SELECT k.value COLLATE Latin1_General_100_BIN2 FROM OPENJSON(@kinds) WITH (value varchar(32) '$') AS k)
+ORDER BY seq;`,
+});
+
+/**
  * SELECT_TASK_HEADS: the type, submitter and callback URL of each task among @ids (unknown ids left out): what the
  * fleet event stream shows, and whether the webhook outbox has anything to deliver for it.
  * Params: @ids (JSON array of task ids). Result: { id, type, submitted_by, callback_url } rows.

@@ -41,6 +41,16 @@ export const SELECT_TASK_EVENTS = `SELECT * FROM task_events WHERE task_id = @ta
 /** SELECT_TASK_EVENTS_AFTER: every task's events after @afterSeq, in order (the metrics tail). Params: @afterSeq, @limit. */
 export const SELECT_TASK_EVENTS_AFTER = `SELECT * FROM task_events WHERE seq > @afterSeq ORDER BY seq LIMIT @limit`;
 
+/**
+ * SELECT_TASK_EVENTS_OF_KINDS: the events of @kinds (JSON array) with @afterSeq < seq <= @upToSeq, in order (the
+ * webhook outbox). A range of the primary key, each row's kind checked there. Params: @afterSeq, @upToSeq,
+ * @kinds, @limit.
+ */
+export const SELECT_TASK_EVENTS_OF_KINDS = `
+SELECT * FROM task_events
+WHERE seq > @afterSeq AND seq <= @upToSeq AND kind IN (SELECT value FROM json_each(@kinds))
+ORDER BY seq LIMIT @limit`;
+
 /** SELECT_LAST_TASK_EVENT_SEQ: the newest event's seq (0 when there is none). Result: { seq } or none. */
 export const SELECT_LAST_TASK_EVENT_SEQ = `SELECT seq FROM task_events ORDER BY seq DESC LIMIT 1`;
 
@@ -117,6 +127,10 @@ export function prepareTaskStatements(db: Database) {
     insertRoute: db.prepare<{ key: string; type: string; capabilities: string; now: number }>(INSERT_ROUTE_IF_NEW),
     selectTaskEvents: db.prepare<{ taskId: string }, TaskEventRow>(SELECT_TASK_EVENTS),
     selectTaskEventsAfter: db.prepare<{ afterSeq: number; limit: number }, TaskEventRow>(SELECT_TASK_EVENTS_AFTER),
+    selectTaskEventsOfKinds: db.prepare<
+      { afterSeq: number; upToSeq: number; kinds: string; limit: number },
+      TaskEventRow
+    >(SELECT_TASK_EVENTS_OF_KINDS),
     selectLastTaskEventSeq: db.prepare<[], { seq: number }>(SELECT_LAST_TASK_EVENT_SEQ),
     selectTaskHeads: db.prepare<{ ids: string }, TaskHeadRow>(SELECT_TASK_HEADS),
     selectRoutes: db.prepare<[], RouteRow>(SELECT_ROUTES),
