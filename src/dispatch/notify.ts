@@ -9,11 +9,40 @@ export function taskEventsChannel(prefix: string): string {
   return `${prefix}:taskfleet-events`;
 }
 
-/** Best effort: never throws and need not be awaited; a failed publish is left to the watchers' periodic read. */
+/** The ids rung in this turn of the event loop, per connection and channel: sent as one message. */
+const pending = new Map<Redis, Map<string, Set<string>>>();
+
+/**
+ * Best effort: never throws and need not be awaited; a failed publish is left to the watchers' periodic read.
+ * The ids rung in one turn of the event loop travel in one message (`id,id,…`): under load a worker finishes
+ * many tasks a turn, and each message costs Redis and every supervisor a delivery.
+ */
 export function notifyTaskChanged(redis: Redis, prefix: string, taskId: string): void {
-  try {
-    redis.publish(taskEventsChannel(prefix), taskId).catch(() => undefined);
-  } catch {
-    // a connection already closed throws synchronously on some ioredis paths
+  const channel = taskEventsChannel(prefix);
+  let byChannel = pending.get(redis);
+  if (!byChannel) {
+    byChannel = new Map();
+    pending.set(redis, byChannel);
+    setImmediate(() => flush(redis));
   }
+  const ids = byChannel.get(channel) ?? new Set<string>();
+  ids.add(taskId);
+  byChannel.set(channel, ids);
+}
+
+function flush(redis: Redis): void {
+  const byChannel = pending.get(redis);
+  pending.delete(redis);
+  for (const [channel, ids] of byChannel ?? []) {
+    try {
+      redis.publish(channel, [...ids].join(',')).catch(() => undefined);
+    } catch {
+      // a connection already closed throws synchronously on some ioredis paths
+    }
+  }
+}
+
+/** The task ids of one doorbell message. */
+export function rungTaskIds(message: string): string[] {
+  return message.split(',').filter((id) => id.length > 0);
 }

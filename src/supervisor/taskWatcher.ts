@@ -9,7 +9,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { TERMINAL_STATUSES, type TaskEvent, type TaskRecord, type TaskStatus } from '../domain/task';
-import { taskEventsChannel } from '../dispatch/notify';
+import { rungTaskIds, taskEventsChannel } from '../dispatch/notify';
 import { waitUntilReady } from '../dispatch/redis';
 import { deadlineOptions, type RedisWatch } from '../dispatch/redisWatch';
 import type { Store } from '../store/port';
@@ -124,7 +124,7 @@ export class TaskWatcher {
       sub.subscribe(channel).catch((err: unknown) => options.log.debug({ err }, 'task watcher subscribe failed'));
       this.ring();
     });
-    sub.on('message', (_channel: string, taskId: string) => this.ring(taskId));
+    sub.on('message', (_channel: string, message: string) => this.ringMany(rungTaskIds(message)));
     this.subscriber = sub;
     this.timer = setInterval(() => this.ring(), options.pollMs);
     this.timer.unref();
@@ -190,6 +190,11 @@ export class TaskWatcher {
       this.types.delete(id);
     }
     return out;
+  }
+
+  /** Writers rang for these tasks (one message may carry several). */
+  private ringMany(taskIds: readonly string[]): void {
+    for (const id of taskIds) this.ring(id);
   }
 
   /** A writer rang (for `taskId`), or the poll ticked: read the log, at most one read at a time. */

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { notifyTaskChanged, taskEventsChannel } from '../../src/dispatch/notify';
+import { notifyTaskChanged, rungTaskIds, taskEventsChannel } from '../../src/dispatch/notify';
 import { waitUntilReady } from '../../src/dispatch/redis';
 import { REDIS_URL } from '../helpers/fleet';
 
@@ -24,6 +24,14 @@ describe('notifyTaskChanged', () => {
     await waitUntilReady(publisher, REDIS_URL);
     notifyTaskChanged(publisher, prefix, 'task-1');
     expect(await received).toEqual([`${prefix}:taskfleet-events`, 'task-1']);
+  });
+
+  it('sends the ids rung in one turn of the event loop as one message, each once', async () => {
+    const received = new Promise<string>((resolve) =>
+      subscriber.once('message', (_channel: string, message: string) => resolve(message)),
+    );
+    for (const id of ['task-a', 'task-b', 'task-a', 'task-c']) notifyTaskChanged(publisher, prefix, id);
+    expect(rungTaskIds(await received)).toEqual(['task-a', 'task-b', 'task-c']);
   });
 
   it('never throws, even on a connection that is closed', () => {
