@@ -116,6 +116,14 @@ export interface DispatchRow {
   traceParent?: string | null;
 }
 
+/** Which events `listTaskEventsOfKinds` answers. */
+export interface TaskEventKindRange {
+  afterSeq: number;
+  upToSeq: number;
+  kinds: readonly string[];
+  limit: number;
+}
+
 /** What `listTaskHeads` answers per task. */
 export interface TaskHead {
   id: string;
@@ -230,12 +238,7 @@ export interface Store {
    * The events of these kinds with afterSeq < seq <= upToSeq, oldest first, at most `limit`: what the webhook
    * outbox turns into deliveries, without reading every other event of the range.
    */
-  listTaskEventsOfKinds(opts: {
-    afterSeq: number;
-    upToSeq: number;
-    kinds: readonly string[];
-    limit: number;
-  }): Promise<TaskEvent[]>;
+  listTaskEventsOfKinds(opts: TaskEventKindRange): Promise<TaskEvent[]>;
   /** The seq of the newest task event, 0 when there is none. */
   lastTaskEventSeq(): Promise<number>;
   /**

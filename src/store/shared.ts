@@ -4,7 +4,7 @@
  * queue starts.
  */
 import type { TaskEventKind } from '../domain/task';
-import type { LeaseRef, RouteQueueQuery, TaskFilter } from './port';
+import type { BulkTaskQuery, LeaseRef, RouteQueueQuery, TaskFilter } from './port';
 
 /** The parameters of a write fenced by a lease: the task, the attempt (fencing token), its holder, the time. */
 export type LeaseKey = { taskId: string; attempt: number; agentId: string; now: number };
@@ -76,4 +76,17 @@ const ROUTE_QUEUE_START = { notBefore: -62_135_596_800_000, id: '' } as const;
 export function routeQueueAfter(query: RouteQueueQuery): { afterNotBefore: number; afterId: string } {
   const after = query.after ?? ROUTE_QUEUE_START;
   return { afterNotBefore: after.notBefore, afterId: after.id };
+}
+
+/** A bulk page's filter, every optional field bound (null when absent), as both stores' statements take it. */
+export function bulkPageFilter(query: BulkTaskQuery) {
+  return {
+    status: query.status,
+    afterId: query.afterId ?? '',
+    type: query.type ?? null,
+    capability: query.capability ?? null,
+    createdBefore: query.createdBefore ?? null,
+    submittedBy: query.submittedBy ?? null,
+    limit: query.limit,
+  };
 }

@@ -32,13 +32,14 @@ import type {
   RouteQueueQuery,
   RouteStats,
   Store,
+  TaskEventKindRange,
   TaskHead,
   TaskFilter,
   BulkPage,
   BulkTaskQuery,
   RetryActor,
 } from '../port';
-import { countsByKind, leaseKey, routeQueueAfter, TaskListStatements, type LeaseKey } from '../shared';
+import { bulkPageFilter, countsByKind, leaseKey, routeQueueAfter, TaskListStatements, type LeaseKey } from '../shared';
 import type { Recordsets, SqlClient } from './client';
 import { isUniqueViolation } from './errors';
 import { decisionParams, runMsHead } from './lease';
@@ -102,12 +103,7 @@ export class MssqlStore implements Store {
     );
   }
 
-  async listTaskEventsOfKinds(opts: {
-    afterSeq: number;
-    upToSeq: number;
-    kinds: readonly string[];
-    limit: number;
-  }): Promise<TaskEvent[]> {
+  async listTaskEventsOfKinds(opts: TaskEventKindRange): Promise<TaskEvent[]> {
     const { afterSeq, upToSeq, limit } = opts;
     const rows = await this.db.all<string, mapping.TaskEventRow>(taskStatements.SELECT_TASK_EVENTS_OF_KINDS, {
       afterSeq,
@@ -580,18 +576,9 @@ export class MssqlStore implements Store {
   }
 }
 
-/** A bulk page's parameters: every optional filter bound, null when absent. */
+/** A bulk page's parameters: the filter (shared with SQLite) and the time of the writes. */
 function bulkParams(query: BulkTaskQuery) {
-  return {
-    status: query.status,
-    afterId: query.afterId ?? '',
-    type: query.type ?? null,
-    capability: query.capability ?? null,
-    createdBefore: query.createdBefore ?? null,
-    submittedBy: query.submittedBy ?? null,
-    limit: query.limit,
-    now: query.now,
-  };
+  return { ...bulkPageFilter(query), now: query.now };
 }
 
 function bulkPage(rows: readonly unknown[]): BulkPage {

@@ -7,6 +7,7 @@ import type { TaskRecord } from '../../domain/task';
 import type { BulkPage, BulkTaskQuery, DispatchRow, RetryActor } from '../port';
 import { toTask } from './rows';
 import type { SqliteStatements } from './statements';
+import { bulkPageFilter } from '../shared';
 import type { BulkPageParams, BulkPageRow } from './statements/retry';
 import { appendTaskEvent } from './tasks';
 
@@ -33,15 +34,7 @@ export function retryTask(
 }
 
 function page(statements: SqliteStatements, query: BulkTaskQuery): BulkPageRow[] {
-  const params: BulkPageParams = {
-    status: query.status,
-    afterId: query.afterId ?? '',
-    type: query.type ?? null,
-    capability: query.capability ?? null,
-    createdBefore: query.createdBefore ?? null,
-    submittedBy: query.submittedBy ?? null,
-    limit: query.limit,
-  };
+  const params: BulkPageParams = bulkPageFilter(query);
   return statements.retry.selectBulkPage.all(params);
 }
 

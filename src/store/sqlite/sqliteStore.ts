@@ -43,6 +43,7 @@ import type {
   RouteQueueQuery,
   RouteStats,
   Store,
+  TaskEventKindRange,
   TaskHead,
   TaskFilter,
   BulkPage,
@@ -174,12 +175,7 @@ class SqliteStore implements Store {
     return this.run(() => this.statements.tasks.selectTaskEventsAfter.all({ afterSeq, limit }).map(toTaskEvent));
   }
 
-  listTaskEventsOfKinds(opts: {
-    afterSeq: number;
-    upToSeq: number;
-    kinds: readonly string[];
-    limit: number;
-  }): Promise<TaskEvent[]> {
+  listTaskEventsOfKinds(opts: TaskEventKindRange): Promise<TaskEvent[]> {
     const { afterSeq, upToSeq, limit } = opts;
     return this.run(() =>
       this.statements.tasks.selectTaskEventsOfKinds
