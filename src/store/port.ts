@@ -15,13 +15,7 @@ import type { DeclaredPool } from '../domain/pool';
 import type { Priority, TaskError, TaskEvent, TaskRecord, TaskStatus } from '../domain/task';
 import type { TaskLogBatch, TaskLogs } from '../domain/taskLog';
 import type { RetryDecision } from '../domain/transitions';
-import type {
-  NewWebhookDelivery,
-  WebhookAttempt,
-  WebhookAttemptOutcome,
-  WebhookDelivery,
-  WebhookSubscription,
-} from '../domain/webhook';
+import type { WebhookStore } from './webhookPort';
 
 export interface NewTask {
   id: string;
@@ -219,7 +213,7 @@ export interface HeartbeatReport {
   metrics: AgentMetrics | null;
 }
 
-export interface Store {
+export interface Store extends WebhookStore {
   readonly kind: 'sqlite' | 'mssql';
 
   // ---- tasks: submission and reads
@@ -384,52 +378,6 @@ export interface Store {
   appendAudit(entry: NewAuditEntry): Promise<void>;
   /** Newest first; keyset paging with `beforeSeq`. */
   listAudit(opts: { limit: number; beforeSeq?: number; action?: string }): Promise<AuditEntry[]>;
-
-  // ---- webhooks (src/domain/webhook.ts)
-  insertWebhookSubscription(sub: WebhookSubscription): Promise<void>;
-  getWebhookSubscription(id: string): Promise<WebhookSubscription | null>;
-  /** One key's subscriptions (every key's without `keyId`), oldest first. */
-  listWebhookSubscriptions(opts: { keyId?: string; limit: number }): Promise<WebhookSubscription[]>;
-  /** False when unknown. The subscription's deliveries stay. */
-  deleteWebhookSubscription(id: string): Promise<boolean>;
-  /** Sets or replaces an API key's callbackUrl secret (as stored: plain or sealed). */
-  setWebhookKeySecret(keyId: string, secret: string, now: number): Promise<void>;
-  getWebhookKeySecret(keyId: string): Promise<string | null>;
-  /**
-   * Takes or extends the lease on the outbox cursor when it is free, expired or `owner`'s own: answers the seq
-   * of the last task event already turned into deliveries, or null while another owner holds the lease.
-   */
-  leaseWebhookCursor(opts: { owner: string; now: number; leaseMs: number }): Promise<{ lastSeq: number } | null>;
-  /**
-   * In one transaction: moves the cursor from `fromSeq` to `toSeq` while `owner` holds an unexpired lease and
-   * inserts the deliveries (one per (eventSeq, target): a repeat inserts nothing). False, writing nothing,
-   * when the lease was lost or the cursor moved.
-   */
-  advanceWebhookCursor(opts: {
-    owner: string;
-    now: number;
-    fromSeq: number;
-    toSeq: number;
-    deliveries: NewWebhookDelivery[];
-  }): Promise<boolean>;
-  /**
-   * Locks up to `limit` due pending deliveries no live claim holds (none for a host in `skipHosts`) until
-   * now + lockMs under `token`, earliest due first, and answers them.
-   */
-  claimWebhookDeliveries(opts: {
-    now: number;
-    lockMs: number;
-    token: string;
-    skipHosts: string[];
-    limit: number;
-  }): Promise<WebhookDelivery[]>;
-  /** Records an attempt and its outcome while the claim holds; false (nothing written) when it was lost. */
-  recordWebhookAttempt(outcome: WebhookAttemptOutcome): Promise<boolean>;
-  /** A subscription's deliveries, newest first, each with its attempts in order. */
-  listWebhookDeliveries(opts: {
-    subscriptionId: string;
-    limit: number;
-  }): Promise<Array<WebhookDelivery & { attemptLog: WebhookAttempt[] }>>;
 
   /** Throws when the database is unreachable. */
   ping(): Promise<void>;
