@@ -17,9 +17,10 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { routeKey, type Route } from '../domain/capabilities';
 import type { Clock } from '../domain/clock';
-import { learnPools, placementOrder, type PoolSignature } from '../domain/pool';
+import { placementOrder, type PoolSignature } from '../domain/pool';
 import { routeQueue, type Placement } from '../dispatch/placement';
 import type { AgentDirectory } from './agentDirectory';
+import { knownPools } from './poolFigures';
 
 /** A known pool as placement sees it. */
 export interface PoolLoad extends PoolSignature {
@@ -150,22 +151,16 @@ export class PoolPlacement implements Placement {
     const { directory, clock } = this.opts;
     const at = clock.now();
     const [live, declared] = await Promise.all([directory.live(), directory.declared()]);
-    const pools = new Map<string, PoolLoad>();
-    for (const p of learnPools(live)) {
-      pools.set(p.key, {
-        ...signatureOf(p),
-        key: p.key,
-        workers: p.agents.length,
-        slots: p.slots,
-        waiting: 0,
-        free: 0,
-      });
-    }
-    for (const p of declared) {
-      if (!pools.has(p.key))
-        pools.set(p.key, { ...signatureOf(p), key: p.key, workers: 0, slots: 0, waiting: 0, free: 0 });
-    }
-    const list = [...pools.values()];
+    // The same known pools the figures show (poolFigures.ts), each with its slots; the load is read next.
+    const list: PoolLoad[] = knownPools(live, declared).map((p) => ({
+      capabilities: p.capabilities,
+      types: p.types,
+      key: p.key,
+      workers: p.learned?.agents.length ?? 0,
+      slots: p.learned?.slots ?? 0,
+      waiting: 0,
+      free: 0,
+    }));
     await this.readLoad(list);
     const previous = this.current;
     if (previous) {
