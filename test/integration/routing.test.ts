@@ -1,6 +1,6 @@
 import { covers } from '../../src/domain/capabilities';
 import type { TaskRecord } from '../../src/domain/task';
-import { Fleet } from '../helpers/fleet';
+import { Fleet, waitFor } from '../helpers/fleet';
 
 /**
  * Three worker processes with different capability sets drain 500 tasks of mixed sets and priorities:
@@ -18,6 +18,13 @@ describe('routing by capability across worker processes', () => {
       { id: 'gpu', capabilities: ['cuda', 'gpu'] },
     ];
     await Promise.all(workers.map((w) => fleet.spawnWorker({ ...w, concurrency: 8 })));
+    // Placement reads the pools in the background (every quarter of TASKFLEET_SPILL_AFTER_MS): a pool is placed
+    // on once the supervisor has seen it, so the tasks are submitted once it has seen all three.
+    await waitFor(
+      () => fleet.sup.placement.order({ type: 'echo', capabilities: [] }).length === 3,
+      10_000,
+      'the supervisor to know the three pools',
+    );
     const sets = [[], ['fs'], ['gpu'], ['gpu', 'cuda'], ['cuda']];
     const priorities = ['low', 'normal', 'high', 'critical'];
     const bodies = Array.from({ length: 500 }, (_, i) => ({
