@@ -31,10 +31,11 @@ describe('chaos: Redis connections go silent', () => {
     const total = 2400;
     const ids: string[] = [];
     let next = 0;
-    const submit = async (n: number): Promise<string[]> => {
+    const submit = async (n: number, capabilities?: string[]): Promise<string[]> => {
       const from = next;
       next += n;
-      const sent = await f.submitBatch(sup.url, chaosTasks(n, from));
+      const tasks = chaosTasks(n, from).map((t) => (capabilities ? { ...t, requiredCapabilities: capabilities } : t));
+      const sent = await f.submitBatch(sup.url, tasks);
       ids.push(...sent);
       return sent;
     };
@@ -70,6 +71,8 @@ describe('chaos: Redis connections go silent', () => {
     // Every worker consumes again after the last silence. An idle worker notices later than a busy one (its
     // command connection is quiet until its blocking read's watchdog fires), and the others may have drained
     // the tasks all of them can run by then: tasks keep arriving, a few at a time, until each has claimed one.
+    // They ask for the whole capability set of a worker that has not claimed yet, so its pool is the tightest
+    // (the `all` worker is no task mix's tightest pool and otherwise gets only what spills).
     const firstClaims = () =>
       f
         .db()
@@ -79,8 +82,10 @@ describe('chaos: Redis connections go silent', () => {
         .all(lastAt);
     await waitFor(
       async () => {
-        if (firstClaims().length === WORKER_KINDS.length) return true;
-        await submit(10);
+        const claimed = new Set(firstClaims().map((r) => r.agent_id));
+        const waiting = WORKER_KINDS.filter((k) => !claimed.has(k.kind));
+        if (waiting.length === 0) return true;
+        for (const k of waiting) await submit(3, k.capabilities);
         return false;
       },
       60_000,
