@@ -115,7 +115,7 @@ class Api:
         self.aborted, self.abortable = False, None
 
     def post(self, path, body, timeout=10.0, abortable=False):
-        data = json.dumps(body).encode()
+        data = json.dumps(body, default=str, allow_nan=False).encode()
         while True:
             conn = getattr(self.local, "conn", None)
             reused = conn is not None
@@ -131,7 +131,10 @@ class Api:
                 # The server may close an idle keep-alive connection just as a request goes out: one retry.
                 if not reused or self.aborted and abortable:
                     raise Unreachable(f"{type(err).__name__}: {err}") from None
-        parsed = json.loads(raw) if raw else {}
+        try:
+            parsed = json.loads(raw) if raw else {}
+        except ValueError:  # a proxy's error page, say
+            parsed = {"detail": raw[:200].decode(errors="replace")}
         if 200 <= status < 300:
             return parsed
         raise ApiError(status, parsed)
@@ -178,7 +181,7 @@ class TaskContext:
         self.lock = threading.Lock()  # guards the pending values (held briefly, never across a request)
         self.send_lock = threading.Lock()  # keeps this attempt's writes in order, the outcome last
         self.reported = False
-        self.pending_progress, self.pending_lines, self.flushed_at = None, [], 0.0
+        self.pending_progress, self.progress_at, self.pending_lines, self.lines_at = None, 0.0, [], 0.0
 
     def stop(self, why):
         if not self.cancelled.is_set():
@@ -196,17 +199,22 @@ class TaskContext:
         line = {"message": str(message), "level": level, **({"fields": fields} if fields else {})}
         with self.lock:
             self.pending_lines.append(line)
-            full = len(self.pending_lines) >= 200
-        self.flush(now=full)
+            full = len(self.pending_lines) >= 50
+        self.flush(lines_now=full)
 
-    def flush(self, now=False):
+    def flush(self, final=False, lines_now=False):
+        """Sends what is pending: progress at most once a second, lines every 250 ms or 50 at a time."""
         with self.send_lock:
+            now = time.monotonic()
             with self.lock:
-                if self.reported or not (now or time.monotonic() - self.flushed_at >= 1):
+                if self.reported:
                     return
-                self.flushed_at = time.monotonic()
-                lines, self.pending_lines = self.pending_lines, []
-                value, self.pending_progress = self.pending_progress, None
+                value = self.pending_progress if final or now - self.progress_at >= 1 else None
+                if value is not None:
+                    self.pending_progress, self.progress_at = None, now
+                lines = []
+                if final or lines_now or now - self.lines_at >= 0.25:
+                    lines, self.pending_lines, self.lines_at = self.pending_lines, [], now
             if value is not None:
                 self.agent.write(self, "progress", {"value": value})
             for i in range(0, len(lines), 200):
@@ -214,7 +222,7 @@ class TaskContext:
 
     def report(self, kind, body):
         """Sends the outcome once (the handler's thread and a drain may both try); what was pending first."""
-        self.flush(now=True)
+        self.flush(final=True)
         with self.send_lock:
             if self.reported:
                 return
@@ -289,7 +297,7 @@ class Agent:
         try:
             result = HANDLERS[run.task["type"]](run.task["payload"], run)
             try:
-                json.dumps(result)
+                json.dumps(result, allow_nan=False)
             except (TypeError, ValueError) as err:
                 raise Permanent(f"the result is not JSON: {err}") from None
             outcome = ("complete", {"result": result})
@@ -344,7 +352,8 @@ class Agent:
             with self.lock:
                 running = [{"taskId": r.id, "attempt": r.attempt} for r in self.running.values()]
             try:
-                answer = self.api.post(f"/agents/{self.args.id}/heartbeat", {"running": running, "metrics": self.metrics()})
+                body = {"running": running, "metrics": self.metrics()}
+                answer = self.api.post(f"/agents/{self.args.id}/heartbeat", body)
                 self.obey(answer["state"])
                 self.heartbeat_ms = answer.get("heartbeatMs", self.heartbeat_ms)
             except ApiError as err:
@@ -362,15 +371,21 @@ class Agent:
             with self.lock:
                 runs = list(self.running.values())
             for run in runs:
-                now = time.monotonic()
-                if run.deadline is not None and now > run.deadline:
-                    run.stop("timeout")
-                run.flush()
-                if now >= run.renew_at and not run.reported:
-                    run.renew_at = now + self.lease_ms / 3000
-                    answer = self.write(run, "lease", {})
-                    if answer and answer.get("cancelRequested"):
-                        run.stop("cancel")
+                try:
+                    self.tend(run)
+                except Exception:  # a progress value that is not JSON, say: log it, keep renewing the others
+                    log.exception("task %s attempt %d", run.id, run.attempt)
+
+    def tend(self, run):
+        now = time.monotonic()
+        if run.deadline is not None and now > run.deadline:
+            run.stop("timeout")
+        run.flush()
+        if now >= run.renew_at and not run.reported:
+            run.renew_at = now + self.lease_ms / 3000
+            answer = self.write(run, "lease", {})
+            if answer and answer.get("cancelRequested"):
+                run.stop("cancel")
 
     def metrics(self):
         now, cpu = time.monotonic(), sum(os.times()[:2])
@@ -396,7 +411,7 @@ class Agent:
             log.info("signalled: draining for up to %.0f s", self.args.drain_seconds)
         log.info("draining: %d running, no new claims", len(self.running))
         self.api.abort()
-        claimer.join()
+        claimer.join(5)  # a claim it already holds is handed back; one stuck re-registering is left behind
         # A drain the supervisor asked for lets running tasks finish; a signal gives them the grace period.
         with self.lock:
             while self.running and not self.grace_over():
