@@ -16,10 +16,10 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { isLive, type AgentRecord } from '../domain/agent';
+import { ACCEPTING_STATES, type AgentRecord } from '../domain/agent';
 import type { ClaimBody, HeartbeatBody, LogsBody, RegisterBody } from '../domain/agentProtocol';
 import type { BackoffPolicy } from '../domain/backoff';
-import { routeKey, workerServesRoute, type Route } from '../domain/capabilities';
+import { parseRouteKey, routeKey, workerServesRoute, type Route } from '../domain/capabilities';
 import type { Clock } from '../domain/clock';
 import { NotFoundError, TaskfleetError } from '../domain/errors';
 import { placementOrder, poolKey } from '../domain/pool';
@@ -43,7 +43,6 @@ import type { TaskWatcher } from './taskWatcher';
 export interface GatewaySettings {
   leaseMs: number;
   heartbeatMs: number;
-  staleAfterMs: number;
   spillAfterMs: number;
   backoff: BackoffPolicy;
   /** How often a waiting claim looks in SQL without a doorbell. */
@@ -145,8 +144,8 @@ export class AgentGateway {
 
   /**
    * Claims up to `max` tasks (at most the agent's free slots) for the agent, waiting up to `waitSeconds` for
-   * one; `closed` tells it the caller went away (nothing is claimed after that). An agent that is unknown, not
-   * live, or held by the registry gets nothing.
+   * one; `closed` tells it the caller went away (nothing is claimed after that). An agent that is unknown, or
+   * held by the registry (draining, suspended, frozen, stopped, failed), gets nothing.
    */
   async claim(agentId: string, body: ClaimBody, closed: () => boolean): Promise<ClaimedTask[]> {
     const { clock, store } = this.deps;
@@ -155,13 +154,11 @@ export class AgentGateway {
     if (!agent) throw new NotFoundError(`agent ${agentId} (register it first)`);
     for (;;) {
       if (closed()) return [];
-      const free = agent && isLive(agent, clock.now(), this.settings.staleAfterMs) ? await this.freeSlots(agent) : 0;
+      // The claim itself shows the agent alive; missed heartbeats reach it through the enforcer's holds.
+      const free = agent && ACCEPTING_STATES.has(agent.state) ? await this.freeSlots(agent) : 0;
       const claimed = free > 0 ? await this.claimNow(agent!, Math.min(body.max, free), closed) : [];
       if (claimed.length > 0 || clock.now() >= deadline) return claimed;
-      const routes = agent
-        ? new Set((await this.coveredRoutes(agent)).map((r) => routeKey(r.type, r.capabilities)))
-        : null;
-      await this.waitForWork(routes, Math.min(deadline - clock.now(), this.settings.pollMs));
+      await this.waitForWork(agent, Math.min(deadline - clock.now(), this.settings.pollMs));
       agent = await store.getAgent(agentId);
     }
   }
@@ -348,8 +345,8 @@ export class AgentGateway {
     return this.routes.list.filter((r) => workerServesRoute(agent, r));
   }
 
-  /** Resolves on a work doorbell for one of `routes` (any, when null), or after `ms`. */
-  private waitForWork(routes: ReadonlySet<string> | null, ms: number): Promise<void> {
+  /** Resolves on a work doorbell for a route the agent serves (any route, for an unknown agent), or after `ms`. */
+  private waitForWork(agent: AgentRecord | null, ms: number): Promise<void> {
     if (ms <= 0) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
@@ -359,9 +356,12 @@ export class AgentGateway {
       };
       const timer = setTimeout(done, ms);
       const off = this.deps.watcher.onWork((keys) => {
-        if (routes === null || keys.some((k) => routes.has(k))) done();
-        // A route this supervisor has not read yet: read the routes at the next look.
-        else if (keys.length > 0) this.routes = null;
+        const served = keys.flatMap((k) => routeOf(k) ?? []).filter((r) => !agent || workerServesRoute(agent, r));
+        if (served.length === 0) return;
+        // A route this supervisor has not read yet: read the routes before looking.
+        const known = new Set(this.routes?.list.map((r) => routeKey(r.type, r.capabilities)));
+        if (served.some((r) => !known.has(routeKey(r.type, r.capabilities)))) this.routes = null;
+        done();
       });
     });
   }
@@ -393,4 +393,13 @@ export interface TaskWrite {
   actor: Pick<Actor, 'role' | 'agent'>;
   agentId: string;
   attempt: number;
+}
+
+/** The route of a doorbell's key; null for a key that is not one (a message from a newer or broken writer). */
+function routeOf(key: string): Route | null {
+  try {
+    return parseRouteKey(key);
+  } catch {
+    return null;
+  }
 }

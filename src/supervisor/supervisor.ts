@@ -197,7 +197,6 @@ function wire(
     {
       leaseMs: config.leaseDurationMs,
       heartbeatMs: config.heartbeatIntervalMs,
-      staleAfterMs,
       spillAfterMs: config.spillAfterMs,
       backoff: config.backoff,
       pollMs: config.agentClaimPollMs,
