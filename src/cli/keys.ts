@@ -6,7 +6,7 @@
 import os from 'node:os';
 import type { Config } from '../config/config';
 import { systemClock } from '../domain/clock';
-import type { ApiKeyRecord, Role } from '../domain/security';
+import type { AgentBinding, ApiKeyRecord, Role } from '../domain/security';
 import { createApiKey, generateApiKey, revokeApiKey, type KeyActor } from '../security/apiKeys';
 import { AuditLog } from '../security/audit';
 import { openStore } from '../store/open';
@@ -35,14 +35,34 @@ async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): P
 
 const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
 
-export async function runKeysCreate(config: Config, o: { role: Role; name: string; json?: boolean }): Promise<void> {
+export interface KeysCreateOptions {
+  role: Role;
+  name: string;
+  agentId?: string;
+  agentPrefix?: string;
+  json?: boolean;
+}
+
+export async function runKeysCreate(config: Config, o: KeysCreateOptions): Promise<void> {
+  if (o.agentId !== undefined && o.agentPrefix !== undefined) {
+    throw new Error('--agent-id and --agent-prefix exclude each other: bind the key to one agent or to an id prefix');
+  }
+  const agent: AgentBinding | undefined =
+    o.agentId !== undefined ? { id: o.agentId } : o.agentPrefix !== undefined ? { prefix: o.agentPrefix } : undefined;
   const { key, record } = await withStore(config, (store) =>
-    createApiKey(store, new AuditLog(store, systemClock), { name: o.name, role: o.role, createdBy: cliActor() }),
+    createApiKey(store, new AuditLog(store, systemClock), {
+      name: o.name,
+      role: o.role,
+      ...(agent ? { agent } : {}),
+      createdBy: cliActor(),
+    }),
   );
   if (o.json) {
     console.log(JSON.stringify({ ...publicView(record), key }, null, 2));
   } else {
-    console.log(`created API key ${record.id}  name "${record.name}"  role ${record.role}  prefix ${record.prefix}`);
+    console.log(
+      `created API key ${record.id}  name "${record.name}"  role ${record.role}  prefix ${record.prefix}${bindingText(record)}`,
+    );
     console.log('');
     console.log(`  ${key}`);
     console.log('');
@@ -59,7 +79,16 @@ function publicView(k: ApiKeyRecord) {
     createdAt: iso(k.createdAt),
     createdBy: k.createdBy,
     revokedAt: k.revokedAt === null ? null : iso(k.revokedAt),
+    ...(k.agentId ? { agentId: k.agentId } : {}),
+    ...(k.agentPrefix ? { agentPrefix: k.agentPrefix } : {}),
   };
+}
+
+/** `  acts as agent X` or `  acts as agents X*`, for an agent key; '' otherwise. */
+function bindingText(k: ApiKeyRecord): string {
+  if (k.agentId) return `  acts as agent ${k.agentId}`;
+  if (k.agentPrefix) return `  acts as agents ${k.agentPrefix}*`;
+  return '';
 }
 
 export async function runKeysList(config: Config, o: { json?: boolean }): Promise<void> {
@@ -69,8 +98,16 @@ export async function runKeysList(config: Config, o: { json?: boolean }): Promis
     return;
   }
   const rows = [
-    ['id', 'name', 'role', 'prefix', 'created', 'revoked'],
-    ...keys.map((k) => [k.id, k.name, k.role, k.prefix, iso(k.createdAt), iso(k.revokedAt)]),
+    ['id', 'name', 'role', 'prefix', 'created', 'revoked', 'agents'],
+    ...keys.map((k) => [
+      k.id,
+      k.name,
+      k.role,
+      k.prefix,
+      iso(k.createdAt),
+      iso(k.revokedAt),
+      k.agentId ?? (k.agentPrefix ? `${k.agentPrefix}*` : '-'),
+    ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   for (const r of rows)

@@ -3,11 +3,12 @@ import type { Config } from '../config/config';
 import { resolveConfig } from '../config/resolve';
 import { parseCapabilityList } from '../domain/capabilities';
 import { ValidationError } from '../domain/errors';
-import { ROLES, type Role } from '../domain/security';
+import { ROLES } from '../domain/security';
 import { createLogger } from '../telemetry/logger';
 import { VERSION } from '../version';
 import type { BenchOptions } from './bench';
 import type { SubmitOptions } from './client';
+import type { KeysCreateOptions } from './keys';
 
 // Each command loads its own modules when it runs (a worker process does not need express, the supervisor, the
 // SQL Server driver or the Azure SDK: loading every command's modules cost each worker about 20 MiB of memory).
@@ -143,10 +144,10 @@ function addKeysCommands(program: Command, getConfig: GetConfig): void {
     .description('create a key and print it (once: only its hash is stored)')
     .addOption(new Option('--role <role>', 'what the key may do').choices(ROLES).makeOptionMandatory())
     .requiredOption('--name <name>', 'who or what uses the key, e.g. ci-pipeline')
+    .option('--agent-id <id>', 'an agent key: the one agent it may act as')
+    .option('--agent-prefix <prefix>', 'an agent key: it may act as any agent whose id starts with this')
     .option('--json', 'print the key and its record as JSON')
-    .action(async (options: { role: Role; name: string; json?: boolean }) =>
-      (await commands.keys()).runKeysCreate(await getConfig(), options),
-    );
+    .action(async (options: KeysCreateOptions) => (await commands.keys()).runKeysCreate(await getConfig(), options));
   keys
     .command('list')
     .description('list keys: id, name, role, prefix, created, revoked (never the key)')

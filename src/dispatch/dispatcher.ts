@@ -21,6 +21,7 @@ import { QUEUE_PRIORITY, dispatchMessage, jobId, type DispatchMessage, type Disp
 import type { DispatchRow } from '../store/port';
 import { UnavailableError } from '../domain/errors';
 import { withTimeout } from '../domain/timeout';
+import { notifyWork } from './notify';
 import { parking, type Placement } from './placement';
 
 /** Jobs per Redis transaction when many are enqueued. */
@@ -87,7 +88,11 @@ export class Dispatcher {
     const byQueue = new Map<string, Map<string, DispatchRow[]>>();
     for (const row of rows) {
       const route = routeOf(row);
-      const target = queue ?? this.placement.place(route, row.notBefore <= now);
+      const due = row.notBefore <= now;
+      if (due && this.placement.pulls?.(route))
+        notifyWork(this.redis, this.prefix, routeKey(route.type, route.capabilities));
+      const target = queue ?? this.placement.place(route, due);
+      if (target === null) continue;
       const byRoute = byQueue.get(target) ?? new Map<string, DispatchRow[]>();
       byQueue.set(target, byRoute);
       const key = routeKey(route.type, route.capabilities);
@@ -141,7 +146,10 @@ export class Dispatcher {
       this.placement.queuesFor(routeOf(row)).map((queue) => ({ row, queue, id: jobId(row.id, row.attempt) })),
     );
     const ownJob = await this.exists(places.map((p) => `${this.prefix}:${p.queue}:${p.id}`));
-    const present = new Set(places.filter((_, i) => ownJob[i]).map((p) => p.row));
+    // A row whose route needs no doorbell (HTTP agents only: they are claimed for from SQL) is never missing.
+    const needed = new Set(places.map((p) => p.row));
+    const present = new Set(rows.filter((row) => !needed.has(row)));
+    for (const p of places.filter((_, i) => ownJob[i])) present.add(p.row);
     const unsent = places.filter((p) => !present.has(p.row));
     if (unsent.length === 0) return [];
     const batchOf = await this.pipelined(unsent.map((p) => ['hget', this.markerKey(p.queue), p.id]));

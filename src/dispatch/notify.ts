@@ -9,6 +9,20 @@ export function taskEventsChannel(prefix: string): string {
   return `${prefix}:taskfleet-events`;
 }
 
+/**
+ * The doorbell of work for HTTP agents: the route keys of tasks that became due are published on
+ * `<prefix>:taskfleet-work`, and each supervisor wakes the claims waiting on those routes
+ * (src/supervisor/claimWaiters.ts). A lost message only delays: waiting claims also look every poll interval.
+ */
+export function workChannel(prefix: string): string {
+  return `${prefix}:taskfleet-work`;
+}
+
+/** Best effort, batched per turn of the event loop as notifyTaskChanged; `routeKey` as routeKey() makes it. */
+export function notifyWork(redis: Redis, prefix: string, routeKey: string): void {
+  ring(redis, workChannel(prefix), routeKey);
+}
+
 /** The ids rung in this turn of the event loop, per connection and channel: sent as one message. */
 const pending = new Map<Redis, Map<string, Set<string>>>();
 
@@ -18,7 +32,10 @@ const pending = new Map<Redis, Map<string, Set<string>>>();
  * many tasks a turn, and each message costs Redis and every supervisor a delivery.
  */
 export function notifyTaskChanged(redis: Redis, prefix: string, taskId: string): void {
-  const channel = taskEventsChannel(prefix);
+  ring(redis, taskEventsChannel(prefix), taskId);
+}
+
+function ring(redis: Redis, channel: string, id: string): void {
   let byChannel = pending.get(redis);
   if (!byChannel) {
     byChannel = new Map();
@@ -26,7 +43,7 @@ export function notifyTaskChanged(redis: Redis, prefix: string, taskId: string):
     setImmediate(() => flush(redis));
   }
   const ids = byChannel.get(channel) ?? new Set<string>();
-  ids.add(taskId);
+  ids.add(id);
   byChannel.set(channel, ids);
 }
 
@@ -42,7 +59,7 @@ function flush(redis: Redis): void {
   }
 }
 
-/** The task ids of one doorbell message. */
+/** The task ids (or route keys) of one doorbell message. Neither holds a comma (route keys use `+` and `~`). */
 export function rungTaskIds(message: string): string[] {
   return message.split(',').filter((id) => id.length > 0);
 }

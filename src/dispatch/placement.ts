@@ -16,11 +16,17 @@ import { routeKey, type Route } from '../domain/capabilities';
 export interface Placement {
   /**
    * The queue for a task of `route` sent now. `counted` says whether it takes a slot now (a task due now) or
-   * later (a delayed one), for a placement that keeps count of the pools' free slots.
+   * later (a delayed one), for a placement that keeps count of the pools' free slots. Null when no queue is
+   * needed: only HTTP agents cover the route, and they are claimed for from SQL, without a doorbell.
    */
-  place(route: Route, counted: boolean): string;
-  /** The queues a doorbell of `route` may sit in and still be consumed from: where presence is checked. */
+  place(route: Route, counted: boolean): string | null;
+  /**
+   * The queues a doorbell of `route` may sit in and still be consumed from: where presence is checked. Empty
+   * when the route needs none (see `place`).
+   */
   queuesFor(route: Route): readonly string[];
+  /** Whether HTTP agents cover `route`: its due tasks ring the work doorbell (src/dispatch/notify.ts). */
+  pulls?(route: Route): boolean;
   /** Called before tasks of `routes` are placed (every send): the placement brings its view of the pools up to date. */
   prepare?(routes?: readonly Route[]): Promise<void>;
 }

@@ -48,7 +48,25 @@ export interface AgentRecord {
    * in the current stall episode. The worker acts when the value differs from the last one it acted on.
    */
   recycleRequestedAt: number | null;
+  /**
+   * How the agent reaches the fleet: `redis`, a Node worker consuming its pool's queue; `http`, an agent of the
+   * HTTP protocol, for which the supervisor claims in SQL. Rows from before the column read `redis`.
+   */
+  transport: AgentTransport;
+  /** What an HTTP agent said about itself at registration (a small JSON object), null when nothing. */
+  metadata: Record<string, unknown> | null;
 }
+
+/**
+ * The ids an HTTP agent may register under, and the prefixes an agent key may be bound to: what fits a URL path
+ * segment unescaped and an audit target (a Node worker's default id, host-pid-random, fits too).
+ */
+export const AGENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
+export const AGENT_ID_RULE =
+  '1 to 200 characters: letters, digits, ".", "_", ":" or "-", starting with a letter or digit';
+
+export const AGENT_TRANSPORTS = ['redis', 'http'] as const;
+export type AgentTransport = (typeof AGENT_TRANSPORTS)[number];
 
 export const STATE_SOURCES = ['agent', 'enforcer', 'admin'] as const;
 export type StateSource = (typeof STATE_SOURCES)[number];

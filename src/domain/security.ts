@@ -1,6 +1,6 @@
 /** API keys, roles and the audit log. */
 
-export const ROLES = ['admin', 'submitter', 'reader'] as const;
+export const ROLES = ['admin', 'submitter', 'reader', 'agent'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** An API key as stored: never the key itself, only its SHA-256 (keys are 256-bit random, so no KDF is needed). */
@@ -15,6 +15,10 @@ export interface ApiKeyRecord {
   createdAt: number;
   createdBy: string;
   revokedAt: number | null;
+  /** An `agent` key acts as this one agent only (exactly one of agentId and agentPrefix; null for other roles). */
+  agentId?: string | null;
+  /** An `agent` key acts as any agent whose id starts with this (a pool's agents). */
+  agentPrefix?: string | null;
 }
 
 /** Who made a request: the key's id and name, its role, and where the request came from. */
@@ -23,6 +27,26 @@ export interface Actor {
   name: string;
   role: Role;
   ip: string;
+  /** The agents an `agent` key may act as (absent for the other roles). */
+  agent?: AgentBinding;
+}
+
+/** The agents an `agent` key is bound to: one id, or every id with a prefix. */
+export type AgentBinding = { id: string } | { prefix: string };
+
+/** Whether an actor may act as agent `agentId`: only an `agent` key, and only within its binding. */
+export function mayActAs(actor: Pick<Actor, 'role' | 'agent'>, agentId: string): boolean {
+  const b = actor.agent;
+  if (actor.role !== 'agent' || !b) return false;
+  return 'id' in b ? b.id === agentId : agentId.startsWith(b.prefix);
+}
+
+/** The binding of a stored key (null for a key of another role, or a malformed one). */
+export function bindingOf(key: Pick<ApiKeyRecord, 'role' | 'agentId' | 'agentPrefix'>): AgentBinding | null {
+  if (key.role !== 'agent') return null;
+  if (key.agentId) return { id: key.agentId };
+  if (key.agentPrefix) return { prefix: key.agentPrefix };
+  return null;
 }
 
 export interface AuditEntry {

@@ -10,7 +10,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { systemClock, type Clock } from '../domain/clock';
 import { ValidationError } from '../domain/errors';
-import { ROLES, type ApiKeyRecord, type Role } from '../domain/security';
+import { AGENT_ID_PATTERN, AGENT_ID_RULE } from '../domain/agent';
+import { ROLES, type AgentBinding, type ApiKeyRecord, type Role } from '../domain/security';
 import type { Store } from '../store/port';
 import type { AuditLog } from './audit';
 
@@ -56,6 +57,25 @@ function checkName(name: string): string {
   return trimmed;
 }
 
+/** An `agent` key must be bound to one agent id or an id prefix; no other role may be. */
+function checkBinding(role: Role, agent: AgentBinding | undefined): AgentBinding | null {
+  if (role !== 'agent') {
+    if (agent) throw new ValidationError([{ field: 'agent', message: 'only an agent key is bound to agents' }]);
+    return null;
+  }
+  const value = agent ? ('id' in agent ? agent.id : agent.prefix) : undefined;
+  if (value === undefined) {
+    throw new ValidationError([
+      {
+        field: 'agent',
+        message: 'an agent key is bound to one agent id (--agent-id) or an id prefix (--agent-prefix)',
+      },
+    ]);
+  }
+  if (!AGENT_ID_PATTERN.test(value)) throw new ValidationError([{ field: 'agent', message: AGENT_ID_RULE }]);
+  return agent!;
+}
+
 /**
  * Makes a key, stores its hash and audits `key.create`. Returns the key itself (the only time it exists
  * outside the caller's hands) and the stored record.
@@ -63,12 +83,13 @@ function checkName(name: string): string {
 export async function createApiKey(
   store: Store,
   audit: AuditLog,
-  opts: { name: string; role: Role; createdBy: KeyActor; clock?: Clock },
+  opts: { name: string; role: Role; agent?: AgentBinding; createdBy: KeyActor; clock?: Clock },
 ): Promise<{ key: string; record: ApiKeyRecord }> {
   const name = checkName(opts.name);
   if (!isRole(opts.role)) {
     throw new ValidationError([{ field: 'role', message: `one of ${ROLES.join(', ')}` }]);
   }
+  const agent = checkBinding(opts.role, opts.agent);
   const key = generateApiKey();
   const record: ApiKeyRecord = {
     id: uuidv7(),
@@ -79,12 +100,15 @@ export async function createApiKey(
     createdAt: (opts.clock ?? systemClock).now(),
     createdBy: opts.createdBy.keyId,
     revokedAt: null,
+    agentId: agent && 'id' in agent ? agent.id : null,
+    agentPrefix: agent && 'prefix' in agent ? agent.prefix : null,
   };
   await store.insertApiKey(record);
   await audit.record(opts.createdBy, 'key.create', `key:${record.id}`, {
     name: record.name,
     role: record.role,
     prefix: record.prefix,
+    ...(agent ? { agent } : {}),
   });
   return { key, record };
 }

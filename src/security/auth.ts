@@ -8,7 +8,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import type { Actor } from '../domain/security';
+import { bindingOf, type Actor } from '../domain/security';
 import type { Store } from '../store/port';
 import { clientIp, setActor } from './actor';
 import { hashApiKey } from './apiKeys';
@@ -56,7 +56,10 @@ export function keyResolver(opts: AuthenticateOptions): (token: string) => Promi
     }
     const record = await opts.store.findApiKeyByHash(hash);
     if (!record || record.revokedAt !== null) return null;
-    return { keyId: record.id, name: record.name, role: record.role };
+    const agent = bindingOf(record);
+    // An agent key without its binding (only a hand-edited row) may act as nobody: refused outright.
+    if (record.role === 'agent' && !agent) return null;
+    return { keyId: record.id, name: record.name, role: record.role, ...(agent ? { agent } : {}) };
   };
 }
 

@@ -15,7 +15,7 @@
  */
 import type { RequestHandler } from 'express';
 import { TaskfleetError } from '../domain/errors';
-import { ROLES, type Actor, type Role } from '../domain/security';
+import { mayActAs, ROLES, type Actor, type Role } from '../domain/security';
 import type { TaskRecord } from '../domain/task';
 import { actorOf } from './actor';
 import { ForbiddenError } from './errors';
@@ -29,14 +29,20 @@ export interface Permission {
   roles: readonly Role[];
   /** What the row allows, for the 403 message. */
   what: string;
-  /** `own-tasks`: a submitter reaches only the tasks its key submitted (see `maySeeTask`). */
-  scope?: 'own-tasks';
+  /**
+   * `own-tasks`: a submitter reaches only the tasks its key submitted (see `maySeeTask`). `as-agent`: an agent
+   * key acts only as the agents its binding names; the `:id` of the path is the agent (checked here).
+   */
+  scope?: 'own-tasks' | 'as-agent';
 }
 
-const ALL: readonly Role[] = ROLES;
+/** Every role but `agent`: an agent key reaches the agent protocol and nothing else. */
+const ALL: readonly Role[] = ROLES.filter((r) => r !== 'agent');
 const SUBMIT: readonly Role[] = ['submitter', 'admin'];
 const ADMIN: readonly Role[] = ['admin'];
+const AGENT: readonly Role[] = ['agent'];
 const OWN = 'own-tasks' as const;
+const AS_AGENT = 'as-agent' as const;
 
 export const PERMISSIONS: readonly Permission[] = [
   // tasks
@@ -62,6 +68,18 @@ export const PERMISSIONS: readonly Permission[] = [
   { method: 'POST', path: '/v1/agents/:id/resume', roles: ADMIN, what: 'resume agents' },
   { method: 'POST', path: '/v1/agents/:id/unfreeze', roles: ADMIN, what: 'unfreeze agents' },
   { method: 'DELETE', path: '/v1/agents/:id', roles: ADMIN, what: 'remove agents' },
+  // the HTTP agent protocol: agent keys only, each as the agents it is bound to. A task write names its agent
+  // in the body, which the gateway checks against the binding (the path holds the task).
+  { method: 'POST', path: '/v1/agents/:id/register', roles: AGENT, what: 'register as an agent', scope: AS_AGENT },
+  { method: 'POST', path: '/v1/agents/:id/heartbeat', roles: AGENT, what: 'heartbeat as an agent', scope: AS_AGENT },
+  { method: 'POST', path: '/v1/agents/:id/claim', roles: AGENT, what: 'claim tasks as an agent', scope: AS_AGENT },
+  { method: 'POST', path: '/v1/agents/:id/stop', roles: AGENT, what: 'stop as an agent', scope: AS_AGENT },
+  { method: 'POST', path: '/v1/tasks/:id/lease', roles: AGENT, what: 'renew a lease' },
+  { method: 'POST', path: '/v1/tasks/:id/complete', roles: AGENT, what: 'report a result' },
+  { method: 'POST', path: '/v1/tasks/:id/fail', roles: AGENT, what: 'report a failure' },
+  { method: 'POST', path: '/v1/tasks/:id/release', roles: AGENT, what: 'hand a task back' },
+  { method: 'POST', path: '/v1/tasks/:id/progress', roles: AGENT, what: "report a task's progress" },
+  { method: 'POST', path: '/v1/tasks/:id/logs', roles: AGENT, what: "write a task's log" },
   // fleet
   { method: 'GET', path: '/v1/stats', roles: ALL, what: 'read stats' },
   // Every task's events: operators only (a submitter follows its own tasks' streams).
@@ -99,6 +117,17 @@ interface CompiledPermission extends Permission {
   pattern: RegExp;
 }
 
+/** The `:id` segment of an `as-agent` path (`/v1/agents/:id/…`): the agent the request acts as. */
+function agentOfPath(path: string): string | null {
+  const segment = /^\/v1\/agents\/([^/]+)\//i.exec(path)?.[1];
+  if (segment === undefined) return null;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
+}
+
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 function compile(p: Permission): CompiledPermission {
@@ -132,12 +161,19 @@ export function authorize(table = new PermissionTable()): RequestHandler {
     const path = req.baseUrl + req.path;
     const row = table.match(req.method, path);
     if (!row) throw new TaskfleetError(`no route for ${req.method} ${path}`, 404, 'not_found');
-    const { role } = actorOf(res);
+    const actor = actorOf(res);
+    const { role } = actor;
     if (!row.roles.includes(role)) {
       throw new ForbiddenError(
         `only ${row.roles.join(' or ')} keys may ${row.what}; this key's role is ${role}`,
         row.roles,
       );
+    }
+    if (row.scope === 'as-agent') {
+      const agentId = agentOfPath(path);
+      if (agentId === null || !mayActAs(actor, agentId)) {
+        throw new ForbiddenError(`this key may not act as agent ${agentId ?? '(none)'}`, row.roles);
+      }
     }
     next();
   };

@@ -8,7 +8,7 @@
  *
  * Both adapters pass `test/contract/store.contract.ts`.
  */
-import type { AgentEvent, AgentMetrics, AgentRecord, AgentState, StateSource } from '../domain/agent';
+import type { AgentEvent, AgentMetrics, AgentRecord, AgentState, AgentTransport, StateSource } from '../domain/agent';
 import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../domain/security';
 import type { Route } from '../domain/capabilities';
 import type { DeclaredPool } from '../domain/pool';
@@ -137,6 +137,12 @@ export interface RouteQueueQuery {
   limit: number;
 }
 
+/** Which queued tasks listClaimable returns: those of each route due at or before that route's `dueBefore`. */
+export interface ClaimableQuery {
+  routes: ReadonlyArray<{ route: Route; dueBefore: number }>;
+  limit: number;
+}
+
 export interface ExpiredLease {
   id: string;
   attempt: number;
@@ -152,6 +158,9 @@ export interface AgentRegistration {
   hostname: string;
   pid: number;
   version: string;
+  /** `redis` when omitted (a Node worker). */
+  transport?: AgentTransport;
+  metadata?: Record<string, unknown> | null;
 }
 
 /** One finished attempt of an agent, from its `succeeded` or `failed` task event. */
@@ -296,6 +305,12 @@ export interface Store extends WebhookStore {
    * before `sentBefore`, oldest notBefore first (ties by id), after the keyset `after` when given; at most `limit`.
    */
   listQueuedOnRoute(opts: RouteQueueQuery): Promise<DispatchRow[]>;
+  /**
+   * What may be claimed for an HTTP agent (the supervisor claims each row with claimTask): queued tasks of the
+   * query's routes, due by their route's time, critical first, then oldest notBefore, then id; at most `limit`.
+   * Rows another claimer holds locked at that moment may be skipped (mssql READPAST).
+   */
+  listClaimable(query: ClaimableQuery): Promise<DispatchRow[]>;
   /** Records that these queued tasks were just (re-)sent. */
   markDispatched(taskIds: string[], now: number): Promise<void>;
   /** Every route any task was ever submitted on. */

@@ -189,6 +189,8 @@ export interface AgentRowOf<Time> {
   metrics: string | null;
   state_reason: string | null;
   recycle_requested_at: Time | null;
+  transport?: string | null;
+  metadata?: string | null;
 }
 
 export function mapAgent<Time>(row: AgentRowOf<Time>, c: ColumnTypes<Time, unknown, unknown>): AgentRecord {
@@ -208,6 +210,8 @@ export function mapAgent<Time>(row: AgentRowOf<Time>, c: ColumnTypes<Time, unkno
     stateSource: row.state_source as StateSource,
     stateReason: row.state_reason,
     recycleRequestedAt: optional(c, row.recycle_requested_at),
+    transport: row.transport === 'http' ? 'http' : 'redis',
+    metadata: fromJson<Record<string, unknown>>(row.metadata ?? null),
   };
 }
 
@@ -243,6 +247,8 @@ export interface ApiKeyRowOf<Time> {
   created_at: Time;
   created_by: string;
   revoked_at: Time | null;
+  agent_id?: string | null;
+  agent_prefix?: string | null;
 }
 
 export function mapApiKey<Time>(row: ApiKeyRowOf<Time>, c: ColumnTypes<Time, unknown, unknown>): ApiKeyRecord {
@@ -255,6 +261,8 @@ export function mapApiKey<Time>(row: ApiKeyRowOf<Time>, c: ColumnTypes<Time, unk
     createdAt: c.time(row.created_at),
     createdBy: row.created_by,
     revokedAt: optional(c, row.revoked_at),
+    agentId: row.agent_id ?? null,
+    agentPrefix: row.agent_prefix ?? null,
   };
 }
 
@@ -365,6 +373,8 @@ export function registrationParams(reg: AgentRegistration, now: number) {
     hostname: reg.hostname,
     pid: reg.pid,
     version: reg.version,
+    transport: reg.transport ?? 'redis',
+    metadata: reg.metadata ? JSON.stringify(reg.metadata) : null,
     now,
   };
 }

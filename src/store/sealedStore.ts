@@ -204,6 +204,7 @@ const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
   'expireTask',
   'listQueuedForDispatch',
   'listQueuedOnRoute',
+  'listClaimable',
   'markDispatched',
   'listRoutes',
   // Dispatch rows and task ids: a bulk retry or cancel page.

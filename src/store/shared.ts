@@ -3,8 +3,8 @@
  * statements (one per combination of filters present), the answer of countTaskEvents, and where a route's
  * queue starts.
  */
-import type { TaskEventKind } from '../domain/task';
-import type { BulkTaskQuery, LeaseRef, RouteQueueQuery, TaskFilter } from './port';
+import { QUEUE_PRIORITY, type TaskEventKind } from '../domain/task';
+import type { BulkTaskQuery, DispatchRow, LeaseRef, RouteQueueQuery, TaskFilter } from './port';
 
 /** The parameters of a write fenced by a lease: the task, the attempt (fencing token), its holder, the time. */
 export type LeaseKey = { taskId: string; attempt: number; agentId: string; now: number };
@@ -89,4 +89,13 @@ export function bulkPageFilter(query: BulkTaskQuery) {
     submittedBy: query.submittedBy ?? null,
     limit: query.limit,
   };
+}
+
+/** The order of Store.listClaimable: critical first (QUEUE_PRIORITY ranks it 1), then oldest notBefore, then id. */
+export function claimOrder(a: DispatchRow, b: DispatchRow): number {
+  return (
+    QUEUE_PRIORITY[a.priority] - QUEUE_PRIORITY[b.priority] ||
+    a.notBefore - b.notBefore ||
+    (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+  );
 }

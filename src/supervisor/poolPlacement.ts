@@ -17,7 +17,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { routeKey, type Route } from '../domain/capabilities';
 import type { Clock } from '../domain/clock';
-import { placementOrder, type PoolSignature } from '../domain/pool';
+import { learnPools, placementOrder, poolCovers, poolKey, type PoolSignature } from '../domain/pool';
 import { routeQueue, type Placement } from '../dispatch/placement';
 import type { AgentDirectory } from './agentDirectory';
 import { knownPools } from './poolFigures';
@@ -36,9 +36,14 @@ export interface PoolLoad extends PoolSignature {
 
 export interface PoolView {
   at: number;
+  /** The pools whose workers consume a queue (Node workers), and the declared pools. */
   pools: PoolLoad[];
+  /** The pools of live HTTP agents, which consume no queue: the supervisor claims for them from SQL. */
+  pulling: Array<PoolSignature & { key: string }>;
   /** Memoised placement order per route key. */
   orders: Map<string, PoolLoad[]>;
+  /** Memoised `pulls` per route key. */
+  pulled: Map<string, boolean>;
 }
 
 export interface PoolPlacementOptions {
@@ -70,9 +75,9 @@ export class PoolPlacement implements Placement {
     return this.current;
   }
 
-  place(route: Route, counted: boolean): string {
+  place(route: Route, counted: boolean): string | null {
     const order = this.order(route);
-    if (order.length === 0) return routeQueue(route);
+    if (order.length === 0) return this.pulls(route) ? null : routeQueue(route);
     const pool = (counted ? order.find((p) => p.free >= 1) : undefined) ?? order[0]!;
     if (counted) pool.free -= 1;
     return pool.key;
@@ -80,7 +85,20 @@ export class PoolPlacement implements Placement {
 
   queuesFor(route: Route): readonly string[] {
     const order = this.order(route);
-    return order.length > 0 ? order.map((p) => p.key) : [routeQueue(route)];
+    if (order.length > 0) return order.map((p) => p.key);
+    return this.pulls(route) ? [] : [routeQueue(route)];
+  }
+
+  pulls(route: Route): boolean {
+    const view = this.current;
+    if (!view || view.pulling.length === 0) return false;
+    const key = routeKey(route.type, route.capabilities);
+    let pulled = view.pulled.get(key);
+    if (pulled === undefined) {
+      pulled = view.pulling.some((p) => poolCovers(p, route));
+      view.pulled.set(key, pulled);
+    }
+    return pulled;
   }
 
   /** The known pools that cover `route`, tightest first (empty before the first view, or when none does). */
@@ -151,8 +169,10 @@ export class PoolPlacement implements Placement {
     const { directory, clock } = this.opts;
     const at = clock.now();
     const [live, declared] = await Promise.all([directory.live(), directory.declared()]);
+    const pulling = learnPools(live.filter((a) => a.transport === 'http')).map(signatureOf);
     // The same known pools the figures show (poolFigures.ts), each with its slots; the load is read next.
-    const list: PoolLoad[] = knownPools(live, declared).map((p) => ({
+    const consuming = live.filter((a) => a.transport !== 'http');
+    const list: PoolLoad[] = knownPools(consuming, declared).map((p) => ({
       capabilities: p.capabilities,
       types: p.types,
       key: p.key,
@@ -167,7 +187,7 @@ export class PoolPlacement implements Placement {
       const before = new Set(previous.pools.map((p) => p.key));
       for (const p of list) if (!before.has(p.key)) this.appeared.set(p.key, signatureOf(p));
     }
-    this.current = { at, pools: list, orders: new Map() };
+    this.current = { at, pools: list, pulling, orders: new Map(), pulled: new Map() };
     return this.current;
   }
 
@@ -197,6 +217,6 @@ export class PoolPlacement implements Placement {
   }
 }
 
-function signatureOf(p: PoolSignature): PoolSignature {
-  return { capabilities: p.capabilities, types: p.types };
+function signatureOf<P extends PoolSignature>(p: P): PoolSignature & { key: string } {
+  return { capabilities: p.capabilities, types: p.types, key: poolKey(p) };
 }

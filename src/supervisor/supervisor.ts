@@ -5,6 +5,8 @@
  * `buildSupervisor` is the one place its object graph is built: `taskfleet supervisor`, `taskfleet dev`,
  * the benchmark and the tests all start a supervisor through it, the tests with overrides.
  */
+import { AgentGateway } from './agentGateway';
+import { agentProtocolRoutes } from './routes/agentProtocol';
 import os from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -190,6 +192,17 @@ function wire(
     log,
     watch: watchAndReport(config.redisCommandTimeoutMs, log, telemetry),
   });
+  const gateway = new AgentGateway(
+    { store, dispatcher, placement, watcher, redis, prefix: config.redisPrefix, clock, log },
+    {
+      leaseMs: config.leaseDurationMs,
+      heartbeatMs: config.heartbeatIntervalMs,
+      spillAfterMs: config.spillAfterMs,
+      backoff: config.backoff,
+      pollMs: config.agentClaimPollMs,
+      routesRefreshMs: config.routeRefreshMs,
+    },
+  );
   const urlGuard = new UrlGuard(config.webhooks.allowHosts);
   const hooks = testWebhookHooks();
   const outbox = new WebhookOutbox(
@@ -231,6 +244,7 @@ function wire(
       scalingRoutes({ store, clock, directory: agents }),
       taskRetryRoutes({ retries: new RetryService(store, dispatcher, clock, log), agents }),
       webhookRoutes({ store, clock, guard: urlGuard, dataKeys: config.dataKeys }),
+      agentProtocolRoutes({ gateway, clock, staleAfterMs }),
     ],
   });
   const gauges = new FleetGauges(stats, telemetry);

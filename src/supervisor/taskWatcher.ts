@@ -9,7 +9,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { TERMINAL_STATUSES, type TaskEvent, type TaskRecord, type TaskStatus } from '../domain/task';
-import { rungTaskIds, taskEventsChannel } from '../dispatch/notify';
+import { rungTaskIds, taskEventsChannel, workChannel } from '../dispatch/notify';
 import { waitUntilReady } from '../dispatch/redis';
 import { deadlineOptions, type RedisWatch } from '../dispatch/redisWatch';
 import type { Store } from '../store/port';
@@ -94,10 +94,20 @@ export class TaskWatcher {
   private registrations = 0;
   private readonly progressDue = new Set<string>();
   private stopped = false;
+  private readonly workListeners = new Set<(routeKeys: string[]) => void>();
   private readonly batch: number;
 
   constructor(private readonly options: WatcherOptions) {
     this.batch = options.batch ?? 1000;
+  }
+
+  /**
+   * Listens to the work doorbell (notifyWork: the route keys of tasks that became due), which shares this
+   * watcher's subscriber connection; returns the unsubscribe. What claims for HTTP agents wait on.
+   */
+  onWork(listener: (routeKeys: string[]) => void): () => void {
+    this.workListeners.add(listener);
+    return () => this.workListeners.delete(listener);
   }
 
   get listeners(): number {
@@ -120,11 +130,17 @@ export class TaskWatcher {
       retryStrategy: (times) => Math.min(1_000, times * 50),
     });
     sub.on('error', (err) => options.log.debug({ err }, 'task watcher redis error'));
+    const work = workChannel(options.prefix);
     sub.on('ready', () => {
-      sub.subscribe(channel).catch((err: unknown) => options.log.debug({ err }, 'task watcher subscribe failed'));
+      sub.subscribe(channel, work).catch((err: unknown) => options.log.debug({ err }, 'task watcher subscribe failed'));
       this.ring();
     });
-    sub.on('message', (_channel: string, message: string) => this.ringMany(rungTaskIds(message)));
+    sub.on('message', (from: string, message: string) => {
+      if (from === work) {
+        const keys = rungTaskIds(message);
+        for (const l of this.workListeners) l(keys);
+      } else this.ringMany(rungTaskIds(message));
+    });
     this.subscriber = sub;
     this.timer = setInterval(() => this.ring(), options.pollMs);
     this.timer.unref();

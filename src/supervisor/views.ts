@@ -76,6 +76,8 @@ export function agentView(a: AgentRecord, now: number, staleAfterMs: number) {
     hostname: a.hostname,
     pid: a.pid,
     version: a.version,
+    transport: a.transport,
+    metadata: a.metadata ?? undefined,
     metrics: a.metrics ?? undefined,
     recycleRequestedAt: iso(a.recycleRequestedAt),
   };

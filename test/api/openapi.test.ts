@@ -109,9 +109,9 @@ describe('GET /openapi.json', () => {
     expect(doc.security).toEqual([{ bearer: [] }]);
     for (const path of ['/healthz', '/readyz', '/metrics', '/openapi.json'])
       expect(doc.paths[path].get.security).toEqual([]);
-    // ?wait= is validated (400), the task may not be there (404).
+    // ?wait= is validated (400), the task may not be there (404), an agent key may not read it (403).
     const get = doc.paths['/v1/tasks/{id}'].get;
-    expect(Object.keys(get.responses).sort()).toEqual(['200', '400', '401', '404', '429', '503']);
+    expect(Object.keys(get.responses).sort()).toEqual(['200', '400', '401', '403', '404', '429', '503']);
     expect(get.responses['404'].content['application/problem+json'].schema).toEqual({
       $ref: '#/components/schemas/Problem',
     });

@@ -18,6 +18,9 @@ const redis = fileInspector();
 const ALL: Role[] = ['admin', 'submitter', 'reader'];
 const SUBMIT: Role[] = ['admin', 'submitter'];
 const ADMIN: Role[] = ['admin'];
+const AGENT_ROLE: Role[] = ['agent'];
+/** The HTTP agent the agent protocol's requests act as (the `sec-*` agent key covers it). */
+const HTTP_AGENT = 'sec-http';
 const AGENT = 'sec-agent';
 
 interface Ctx {
@@ -36,6 +39,8 @@ interface RouteCase {
    * submitter 404, as a task that does not exist, and changes nothing; no answer to it names that task.
    */
   ownership: 'own-tasks' | null;
+  /** `as-agent`: the permission table's scope (the agent key acts only as its own agents). */
+  scope?: 'as-agent';
   /** What the route's own logic may answer an allowed caller. */
   ok: number[];
   /** Request path and body; may prepare state (a fresh task to cancel). */
@@ -105,6 +110,47 @@ const ROUTES: RouteCase[] = [
     request: fixed(`/v1/agents/${AGENT}/performance`),
   },
   { method: 'GET', path: '/v1/stats', roles: ALL, ownership: null, ok: [200], request: fixed('/v1/stats') },
+  ...(
+    [
+      ['register', { capabilities: [], types: ['echo'], concurrency: 1 }],
+      ['heartbeat', { running: [] }],
+      ['claim', { max: 1, waitSeconds: 0 }],
+      ['stop', {}],
+    ] as const
+  ).map(([action, body]): RouteCase => ({
+    method: 'POST',
+    path: `/v1/agents/:id/${action}`,
+    roles: AGENT_ROLE,
+    ownership: null,
+    scope: 'as-agent',
+    // The agent may not be registered yet (404), or stopped by an earlier caller.
+    ok: [200, 404],
+    request: fixed(`/v1/agents/${HTTP_AGENT}/${action}`, body),
+  })),
+  ...(
+    [
+      ['lease', {}],
+      ['complete', { result: 1 }],
+      ['fail', { error: { message: 'x' } }],
+      ['release', {}],
+      ['progress', { value: 5 }],
+      ['logs', { lines: [{ message: 'x' }] }],
+    ] as const
+  ).map(([action, body]): RouteCase => ({
+    method: 'POST',
+    path: `/v1/tasks/:id/${action}`,
+    roles: AGENT_ROLE,
+    ownership: null,
+    // The task is queued, held by nobody: a write about attempt 1 of it is a zombie's.
+    ok: [409],
+    request: async (c) => ({
+      path: `/v1/tasks/${c.taskId}/${action}`,
+      body: { ...body, attempt: 1, agentId: HTTP_AGENT },
+    }),
+    unchanged: async (c) => {
+      expect((await c.fleet.sup.store.getTask(c.taskId))?.status).toBe('queued');
+    },
+  })),
   {
     method: 'GET',
     path: '/v1/events',
@@ -290,6 +336,8 @@ interface Caller {
   role: Role | null;
   /** A submitter that did not submit the tasks the routes name. */
   other?: boolean;
+  /** An agent key bound to an agent no request names: refused as that agent (403) where its role is allowed. */
+  elsewhere?: boolean;
   /** The Authorization header to send; null for none. */
   header: (c: Ctx) => string | null;
 }
@@ -309,6 +357,13 @@ const CALLERS: Caller[] = [
     header: (c) => `Bearer ${c.keys.submitter2.key}`,
   },
   { name: 'a reader key', role: 'reader', header: (c) => `Bearer ${c.keys.reader.key}` },
+  { name: 'an agent key (sec-*)', role: 'agent', header: (c) => `Bearer ${c.keys.agent.key}` },
+  {
+    name: 'an agent key bound to another agent',
+    role: 'agent',
+    elsewhere: true,
+    header: (c) => `Bearer ${c.keys.agentElsewhere.key}`,
+  },
   { name: 'no key', role: null, header: () => null },
   { name: 'a wrong key', role: null, header: () => `Bearer ${generateApiKey()}` },
   { name: 'a malformed header (Basic)', role: null, header: () => 'Basic dXNlcjpwYXNzd29yZA==' },
@@ -354,6 +409,11 @@ describe('the permission table: every route against every kind of caller', () =>
         }
         // A list or a submission never names the owner's tasks.
         expect(JSON.stringify(res.body)).not.toContain(ctx.taskId);
+      }
+      if (caller.elsewhere && route.roles.includes('agent')) {
+        expectForbidden(res, ['agent']);
+        expect(await ctx.fleet.storedTaskCount()).toBe(countBefore);
+        return;
       }
       if (caller.role !== null && route.roles.includes(caller.role)) {
         const context = `${res.status} ${JSON.stringify(res.body)}`;

@@ -37,6 +37,8 @@ export function agentContract(store: CurrentStore): void {
         stateSource: 'agent',
         stateReason: 'registered',
         recycleRequestedAt: null,
+        transport: 'redis',
+        metadata: null,
       };
       expect(agent).toEqual(expected);
       expect(await store().getAgent('agent-1')).toEqual(expected);
@@ -50,6 +52,18 @@ export function agentContract(store: CurrentStore): void {
           reason: 'registered',
         },
       ]);
+    });
+
+    it('records how an HTTP agent reaches the fleet and what it said about itself', async () => {
+      const metadata = { hostname: 'py-host', pid: 77, language: 'python' };
+      const agent = await store().registerAgent(registration({ transport: 'http', metadata }), T0);
+      expect(agent).toMatchObject({ transport: 'http', metadata });
+      expect(await store().getAgent('agent-1')).toMatchObject({ transport: 'http', metadata });
+      // A re-registration states both again (a Node worker under the same id is a redis agent).
+      expect(await store().registerAgent(registration(), T0 + 1_000)).toMatchObject({
+        transport: 'redis',
+        metadata: null,
+      });
     });
 
     it('revives a re-registering agent with its new details', async () => {

@@ -188,6 +188,66 @@ export function backgroundContract(store: CurrentStore): void {
     });
   });
 
+  describe('listClaimable', () => {
+    const ids = (rows: DispatchRow[]) => rows.map((r) => r.id);
+    const gpu = { type: 'resize', capabilities: ['fs', 'gpu'] };
+    const plain = { type: 'echo', capabilities: [] };
+
+    it('lists the due queued tasks of the given routes, critical first, then oldest, then id, each route by its own time', async () => {
+      const low = await submit(store(), { type: 'echo', priority: 'low' });
+      const [smaller, larger] = [newTask().id, newTask().id];
+      const tieSecond = await submit(store(), { id: larger, type: 'echo', notBefore: T0 + 100 });
+      const tieFirst = await submit(store(), { id: smaller, type: 'echo', notBefore: T0 + 100 });
+      const critical = await submit(store(), {
+        type: 'resize',
+        requiredCapabilities: ['gpu', 'fs'],
+        priority: 'critical',
+        notBefore: T0 + 500,
+      });
+      const gpuLate = await submit(store(), {
+        type: 'resize',
+        requiredCapabilities: ['gpu', 'fs'],
+        notBefore: T0 + 900,
+      });
+      const notDue = await submit(store(), { type: 'echo', notBefore: T0 + 5_000 });
+      await submit(store(), { type: 'echo', requiredCapabilities: ['gpu'] });
+      await claim(store(), await submit(store(), { type: 'echo' }));
+      await store().requestCancel((await submit(store(), { type: 'echo' })).id, T0 + 1);
+
+      const both = [
+        { route: plain, dueBefore: T0 + 1_000 },
+        { route: gpu, dueBefore: T0 + 1_000 },
+      ];
+      const rows = await store().listClaimable({ routes: both, limit: 10 });
+      expect(ids(rows)).toEqual([critical.id, tieFirst.id, tieSecond.id, gpuLate.id, low.id]);
+      expect(rows[0]).toEqual({
+        id: critical.id,
+        attempt: 0,
+        type: 'resize',
+        requiredCapabilities: ['fs', 'gpu'],
+        priority: 'critical',
+        notBefore: T0 + 500,
+      });
+      expect(ids(await store().listClaimable({ routes: both, limit: 2 }))).toEqual([critical.id, tieFirst.id]);
+      // Each route is due by its own time: the gpu route only up to T0 + 600 here.
+      const spilled = await store().listClaimable({
+        routes: [
+          { route: plain, dueBefore: T0 + 10_000 },
+          { route: gpu, dueBefore: T0 + 600 },
+        ],
+        limit: 10,
+      });
+      expect(ids(spilled)).toEqual([critical.id, tieFirst.id, tieSecond.id, notDue.id, low.id]);
+    });
+
+    it('gives nothing for no routes, or for a route no task was submitted on', async () => {
+      await submit(store(), { type: 'echo' });
+      expect(await store().listClaimable({ routes: [], limit: 10 })).toEqual([]);
+      const unknown = [{ route: { type: 'never', capabilities: ['x'] }, dueBefore: T0 + 1_000 }];
+      expect(await store().listClaimable({ routes: unknown, limit: 10 })).toEqual([]);
+    });
+  });
+
   describe('listQueuedOnRoute', () => {
     const ids = (rows: DispatchRow[]) => rows.map((r) => r.id);
     const route = { type: 'resize', capabilities: ['fs', 'gpu'] };

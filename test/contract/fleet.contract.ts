@@ -120,6 +120,8 @@ export function fleetContract(store: CurrentStore): void {
         stateSource: 'enforcer',
         stateReason: 'to frozen',
         recycleRequestedAt: null,
+        transport: 'redis',
+        metadata: null,
       };
       expect(again).toEqual(expected);
       expect(await store().getAgent('agent-1')).toEqual(expected);

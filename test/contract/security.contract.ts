@@ -14,6 +14,8 @@ function apiKey(overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
     createdAt: T0,
     createdBy: 'cli:root',
     revokedAt: null,
+    agentId: null,
+    agentPrefix: null,
     ...overrides,
   };
 }
@@ -38,6 +40,22 @@ export function securityContract(store: CurrentStore): void {
       await store().insertApiKey(key);
       expect(await store().findApiKeyByHash(key.hash)).toEqual(key);
       expect(await store().findApiKeyByHash('b'.repeat(64))).toBeNull();
+    });
+
+    it('stores an agent key bound to an id or a prefix, and refuses a binding that does not fit the role', async () => {
+      const byId = apiKey({ id: 'key-a', role: 'agent', hash: 'c'.repeat(64), agentId: 'py-1' });
+      const byPrefix = apiKey({ id: 'key-b', role: 'agent', hash: 'd'.repeat(64), agentPrefix: 'gpu-pool-' });
+      await store().insertApiKey(byId);
+      await store().insertApiKey(byPrefix);
+      expect(await store().findApiKeyByHash(byId.hash)).toEqual(byId);
+      expect(await store().findApiKeyByHash(byPrefix.hash)).toEqual(byPrefix);
+      const refused = [
+        apiKey({ id: 'key-c', role: 'agent', hash: 'e'.repeat(64) }),
+        apiKey({ id: 'key-d', role: 'agent', hash: 'f'.repeat(64), agentId: 'x', agentPrefix: 'y' }),
+        apiKey({ id: 'key-e', role: 'submitter', hash: '0'.repeat(64), agentPrefix: 'y' }),
+      ];
+      for (const key of refused) await expect(store().insertApiKey(key)).rejects.toThrow();
+      expect((await store().listApiKeys()).map((k) => k.id)).toEqual(['key-a', 'key-b']);
     });
 
     it('refuses a second key with the same hash (ConflictError), keeping the first', async () => {

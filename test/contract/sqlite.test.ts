@@ -196,7 +196,7 @@ describe('sqlite store: schema migrations', () => {
 
   it('applies the later migrations to a database that has migration 1, keeping its data', async () => {
     createVersion1Database();
-    expect(SCHEMA_VERSION).toBe(11);
+    expect(SCHEMA_VERSION).toBe(12);
     const store = await openSqliteStore({ path: file });
     try {
       expect(await store.getTask('old-task')).toMatchObject({
@@ -224,6 +224,8 @@ describe('sqlite store: schema migrations', () => {
         createdAt: T0,
         createdBy: 'cli:root',
         revokedAt: null,
+        agentId: null,
+        agentPrefix: null,
       };
       await store.insertApiKey(key);
       expect(await store.listApiKeys()).toEqual([key]);

@@ -30,6 +30,7 @@ import type {
   NewTask,
   RenewResult,
   RouteQueueQuery,
+  ClaimableQuery,
   RouteStats,
   Store,
   TaskEventKindRange,
@@ -332,6 +333,19 @@ export class MssqlStore implements Store {
     return rows.map(mapping.toDispatch);
   }
 
+  async listClaimable(query: ClaimableQuery): Promise<DispatchRow[]> {
+    // A key longer than the column cannot be a route's.
+    const routes = query.routes
+      .map(({ route, dueBefore }) => ({ key: routeKey(route.type, route.capabilities), dueBefore }))
+      .filter((r) => r.key.length <= COLUMN_LENGTH.routeKey);
+    if (routes.length === 0 || query.limit < 1) return [];
+    const rows = await this.db.all<string, mapping.DispatchDbRow>(backgroundStatements.SELECT_CLAIMABLE, {
+      routes: JSON.stringify(routes),
+      limit: query.limit,
+    });
+    return rows.map(mapping.toDispatch);
+  }
+
   async markDispatched(taskIds: string[], now: number): Promise<void> {
     // An id longer than the column cannot be a task's.
     const ids = taskIds.filter((id) => id.length <= 64);
@@ -470,7 +484,7 @@ export class MssqlStore implements Store {
   async insertApiKey(key: ApiKeyRecord): Promise<void> {
     await this.db.run(
       securityStatements.INSERT_API_KEY,
-      { ...key },
+      { ...key, agentId: key.agentId ?? null, agentPrefix: key.agentPrefix ?? null },
       {
         mapError: (err) =>
           isUniqueViolation(err)

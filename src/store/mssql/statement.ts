@@ -156,6 +156,8 @@ export function agentColumns(prefix = ''): string {
     'metrics',
     'state_reason',
     'recycle_requested_at',
+    'transport',
+    'metadata',
   ]
     .map((c) => `${prefix}${c}`)
     .join(', ');

@@ -4,10 +4,10 @@
  * a function here, which the caller runs inside one IMMEDIATE transaction (the row read is the row written).
  */
 import { routeKey } from '../../domain/capabilities';
-import type { TaskRecord } from '../../domain/task';
+import { PRIORITIES, type TaskRecord } from '../../domain/task';
 import type { RetryDecision } from '../../domain/transitions';
-import type { CancelOutcome, DispatchRow, RouteQueueQuery } from '../port';
-import { routeQueueAfter } from '../shared';
+import type { CancelOutcome, ClaimableQuery, DispatchRow, RouteQueueQuery } from '../port';
+import { claimOrder, routeQueueAfter } from '../shared';
 import { toDispatch, toTask } from './rows';
 import type { SqliteStatements } from './statements';
 import { appendOutcomeEvent, appendTaskEvent } from './tasks';
@@ -108,4 +108,22 @@ export function listQueuedOnRoute(statements: SqliteStatements, query: RouteQueu
     limit: query.limit,
   });
   return rows.map(toDispatch);
+}
+
+/** The SQLite half of Store.listClaimable: one indexed read per route and priority, merged. */
+export function listClaimable(statements: SqliteStatements, query: ClaimableQuery): DispatchRow[] {
+  const rows: DispatchRow[] = [];
+  for (const { route, dueBefore } of query.routes) {
+    const key = routeKey(route.type, route.capabilities);
+    for (const priority of PRIORITIES) {
+      const found = statements.background.selectClaimable.all({
+        routeKey: key,
+        priority,
+        dueBefore,
+        limit: query.limit,
+      });
+      rows.push(...found.map(toDispatch));
+    }
+  }
+  return rows.sort(claimOrder).slice(0, query.limit);
 }

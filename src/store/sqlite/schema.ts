@@ -18,6 +18,7 @@
  * | task_log_drops| V9                  | 0008_progress_and_logs.sql          |                                         |
  * | tasks         | V10                 | 0009_task_retry.sql                 | no CHECK on task_events.kind to widen   |
  * | webhook_*     | V11                 | 0010_webhooks.sql (and tasks.callback_url) |                                  |
+ * | api_keys, agents | V12              | 0011_http_agents.sql                | api_keys rebuilt to widen its CHECK      |
  * | (none)        |                     | 0001's schema_version ledger        | `PRAGMA user_version` holds the version |
  * | (none)        |                     | 0003_roles.sql (database roles)     | one file: its permissions are the roles |
  *
@@ -332,6 +333,39 @@ CREATE TABLE IF NOT EXISTS webhook_attempts (
 );
 `;
 
+/**
+ * Mirrors sql/migrations/0011_http_agents.sql: the `agent` role with its binding (an agent id or an id prefix),
+ * agents.transport and agents.metadata, and the index of the claims made for HTTP agents. SQLite cannot change
+ * a CHECK, so api_keys is rebuilt (it has no foreign keys either way).
+ */
+const V12_HTTP_AGENTS = `
+CREATE TABLE api_keys_v12 (
+  id           TEXT PRIMARY KEY,
+  name         TEXT NOT NULL,
+  role         TEXT NOT NULL CHECK (role IN ('admin','submitter','reader','agent')),
+  hash         TEXT NOT NULL UNIQUE,
+  prefix       TEXT NOT NULL,
+  created_at   INTEGER NOT NULL,
+  created_by   TEXT NOT NULL,
+  revoked_at   INTEGER,
+  agent_id     TEXT,
+  agent_prefix TEXT,
+  CHECK ((role = 'agent' AND (agent_id IS NULL) <> (agent_prefix IS NULL))
+      OR (role <> 'agent' AND agent_id IS NULL AND agent_prefix IS NULL))
+);
+INSERT INTO api_keys_v12 (id, name, role, hash, prefix, created_at, created_by, revoked_at)
+  SELECT id, name, role, hash, prefix, created_at, created_by, revoked_at FROM api_keys;
+DROP TABLE api_keys;
+ALTER TABLE api_keys_v12 RENAME TO api_keys;
+CREATE INDEX IF NOT EXISTS api_keys_created ON api_keys (created_at, id);
+
+ALTER TABLE agents ADD COLUMN transport TEXT NOT NULL DEFAULT 'redis' CHECK (transport IN ('redis','http'));
+ALTER TABLE agents ADD COLUMN metadata TEXT;   -- JSON object
+
+-- SELECT_CLAIMABLE: one seek per route and priority, oldest first.
+CREATE INDEX IF NOT EXISTS tasks_queued_claim ON tasks (route_key, priority, not_before, id) WHERE status = 'queued';
+`;
+
 /** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
 export const MIGRATIONS: readonly string[] = [
   V1_INITIAL,
@@ -345,6 +379,7 @@ export const MIGRATIONS: readonly string[] = [
   V9_PROGRESS_AND_LOGS,
   V10_TASK_RETRY,
   V11_WEBHOOKS,
+  V12_HTTP_AGENTS,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

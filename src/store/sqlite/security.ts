@@ -20,6 +20,8 @@ export function insertApiKey(statements: SqliteStatements, key: ApiKeyRecord): v
       createdAt: key.createdAt,
       createdBy: key.createdBy,
       revokedAt: key.revokedAt,
+      agentId: key.agentId ?? null,
+      agentPrefix: key.agentPrefix ?? null,
     });
   } catch (err) {
     if (/^SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY)$/.test(sqliteErrorCode(err) ?? '')) {

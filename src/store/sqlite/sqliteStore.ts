@@ -41,6 +41,7 @@ import type {
   NewTask,
   RenewResult,
   RouteQueueQuery,
+  ClaimableQuery,
   RouteStats,
   Store,
   TaskEventKindRange,
@@ -268,6 +269,10 @@ class SqliteStore implements Store {
 
   listQueuedOnRoute(query: RouteQueueQuery): Promise<DispatchRow[]> {
     return this.run(() => background.listQueuedOnRoute(this.statements, query));
+  }
+
+  listClaimable(query: ClaimableQuery): Promise<DispatchRow[]> {
+    return this.run(() => background.listClaimable(this.statements, query));
   }
 
   markDispatched(taskIds: string[], now: number): Promise<void> {

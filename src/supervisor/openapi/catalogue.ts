@@ -6,6 +6,17 @@
  * serves nothing.
  */
 import { z } from 'zod';
+import {
+  claimBody,
+  completeBody,
+  failBody,
+  heartbeatBody,
+  leaseBody,
+  logsBody,
+  progressBody,
+  registerBody,
+  releaseBody,
+} from '../../domain/agentProtocol';
 import { MAX_BATCH, batchSubmissionSchema, taskSubmissionSchema } from '../../domain/submission';
 import type { Method } from '../../security/permissions';
 import { auditQuerySchema } from '../routes/audit';
@@ -23,7 +34,7 @@ export interface RouteDoc {
   /** Express form (`/v1/tasks/:id`); the document writes it `/v1/tasks/{id}`. */
   path: string;
   summary: string;
-  tag: 'tasks' | 'agents' | 'fleet' | 'pools' | 'webhooks' | 'service';
+  tag: 'tasks' | 'agents' | 'agent protocol' | 'fleet' | 'pools' | 'webhooks' | 'service';
   /** The JSON body the handler parses. */
   body?: z.ZodType;
   /** The query string the handler parses (an object schema: one parameter per property). */
@@ -219,6 +230,61 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
     responses: { 204: 'removed' },
     errors: [404, 409],
   },
+  // the HTTP agent protocol (agent keys)
+  {
+    method: 'POST',
+    path: '/v1/agents/:id/register',
+    summary: 'register (or register again) as an HTTP agent: the agent record and the settings to follow',
+    tag: 'agent protocol',
+    body: registerBody,
+    responses: { 200: '{ agent, settings: { leaseMs, heartbeatMs, maxClaimWaitSeconds } }' },
+  },
+  {
+    method: 'POST',
+    path: '/v1/agents/:id/heartbeat',
+    summary: "an HTTP agent's heartbeat: answers the state it must follow (draining, suspended, frozen: claim nothing)",
+    tag: 'agent protocol',
+    body: heartbeatBody,
+    responses: { 200: '{ state, leaseMs, heartbeatMs }' },
+    errors: [404],
+  },
+  {
+    method: 'POST',
+    path: '/v1/agents/:id/claim',
+    summary: 'claim tasks the agent covers: a long poll that answers once one is claimed, or empty when the wait ends',
+    tag: 'agent protocol',
+    body: claimBody,
+    responses: {
+      200: '{ tasks: [{ id, attempt, type, payload, priority, maxAttempts, timeoutSeconds, leaseExpiresAt }] }',
+    },
+    errors: [404],
+  },
+  {
+    method: 'POST',
+    path: '/v1/agents/:id/stop',
+    summary: 'an HTTP agent leaves (after its drain): stopped, so its silence is not escalated',
+    tag: 'agent protocol',
+    responses: { 200: '{ state: "stopped" }' },
+    errors: [404],
+  },
+  ...(
+    [
+      ['lease', leaseBody, 'renew a held lease', '{ leaseExpiresAt, cancelRequested }'],
+      ['complete', completeBody, 'report the result of a held attempt', '{ status: "succeeded" }'],
+      ['fail', failBody, 'report a failure: retried with backoff while attempts remain and retryable', '{ status }'],
+      ['release', releaseBody, 'hand a held task back unrun (cancelled when a cancel was asked)', '{ status }'],
+      ['progress', progressBody, "report a held attempt's progress", '{ recorded }'],
+      ['logs', logsBody, "append lines to a held attempt's log", '{ recorded }'],
+    ] as const
+  ).map(([action, body, summary, answer]): RouteDoc => ({
+    method: 'POST',
+    path: `/v1/tasks/:id/${action}`,
+    summary,
+    tag: 'agent protocol',
+    body,
+    responses: { 200: answer },
+    errors: [404, 409],
+  })),
   // fleet
   {
     method: 'GET',

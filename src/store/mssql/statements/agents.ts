@@ -9,6 +9,8 @@ const registration = {
   hostname: param.nvarchar(COLUMN_LENGTH.hostname),
   pid: param.int,
   version: param.nvarchar(COLUMN_LENGTH.version),
+  transport: param.varchar(8),
+  metadata: param.json,
   now: param.time,
 };
 
@@ -21,7 +23,8 @@ const registration = {
  *
  * Race-safety: the previous row is read WITH (UPDLOCK, HOLDLOCK), so a concurrent registration of the same id
  * waits; the upsert is a MERGE WITH (HOLDLOCK) on the primary key.
- * Params: @id, @capabilities (JSON), @types (JSON), @concurrency, @hostname, @pid, @version, @now.
+ * Params: @id, @capabilities (JSON), @types (JSON), @concurrency, @hostname, @pid, @version, @transport, @metadata
+ * (JSON or null), @now.
  * Result: the agent row as stored.
  */
 export const REGISTER_AGENT = statement('REGISTER_AGENT', {
@@ -39,7 +42,7 @@ BEGIN
   UPDATE ${TABLE.agents}
   SET capabilities = @capabilities, types = @types, concurrency = @concurrency, hostname = @hostname, pid = @pid,
     version = @version, started_at = @now, last_heartbeat_at = @now, running_tasks = 0, metrics = NULL,
-    recycle_requested_at = NULL
+    recycle_requested_at = NULL, transport = @transport, metadata = @metadata
   OUTPUT ${agentColumns('inserted.')}
   WHERE id = @id AND state = @previous;
   INSERT INTO ${TABLE.agentEvents} (agent_id, at, from_state, to_state, reason)
@@ -54,12 +57,12 @@ BEGIN
     UPDATE SET capabilities = @capabilities, types = @types, concurrency = @concurrency, state = 'running',
       state_source = 'agent', hostname = @hostname, pid = @pid, version = @version, started_at = @now,
       last_heartbeat_at = @now, running_tasks = 0, metrics = NULL, state_reason = N'registered',
-      recycle_requested_at = NULL
+      recycle_requested_at = NULL, transport = @transport, metadata = @metadata
   WHEN NOT MATCHED BY TARGET THEN
     INSERT (id, capabilities, types, concurrency, state, state_source, hostname, pid, version, started_at,
-      last_heartbeat_at, running_tasks, metrics, state_reason, recycle_requested_at)
+      last_heartbeat_at, running_tasks, metrics, state_reason, recycle_requested_at, transport, metadata)
     VALUES (@id, @capabilities, @types, @concurrency, 'running', 'agent', @hostname, @pid, @version, @now, @now, 0,
-      NULL, N'registered', NULL)
+      NULL, N'registered', NULL, @transport, @metadata)
   OUTPUT ${agentColumns('inserted.')};
   INSERT INTO ${TABLE.agentEvents} (agent_id, at, from_state, to_state, reason)
   VALUES (@id, @now, @previous, 'running', N'registered');

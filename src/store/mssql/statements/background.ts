@@ -234,6 +234,38 @@ ORDER BY not_before, id;`,
 });
 
 /**
+ * SELECT_CLAIMABLE: what the supervisor may claim for an HTTP agent: the queued tasks of the routes in @routes
+ * (JSON `[{ "key": route key, "dueBefore": epoch ms }]`) due at or before their route's time, critical first,
+ * then oldest not_before, then id; at most @limit.
+ *
+ * One seek of IX_tasks_queued_claim (route_id, priority, not_before, id; queued only) per route and priority,
+ * each stopped by TOP, so a claim never sorts a route's whole backlog; only the at most 4 × routes × @limit rows
+ * found are sorted. The routes' ids come by their hashes (UX_routes_route_hash); an unknown route matches nothing.
+ * READPAST skips rows another claimer holds locked (a claim in flight): the caller claims each row it gets
+ * with CLAIM_TASK, which is conditional, so a row read just before another claim commits is only a lost race.
+ * The epoch milliseconds become datetime2 in UTC, as every time the adapter binds.
+ * Params: @routes (JSON), @limit. Result: dispatch rows.
+ */
+export const SELECT_CLAIMABLE = statement('SELECT_CLAIMABLE', {
+  idempotent: true,
+  params: { routes: param.json, limit: param.int },
+  text: `
+SELECT TOP (@limit) c.id, c.attempt, c.type, c.required_capabilities, c.priority, c.not_before, c.trace_parent
+FROM OPENJSON(@routes) WITH (route_key varchar(2200) '$.key', due_ms bigint '$.dueBefore') AS j
+JOIN ${TABLE.routes} AS r WITH (READCOMMITTEDLOCK)
+  ON r.route_hash = CAST(HASHBYTES('SHA2_256', j.route_key) AS binary(32))
+CROSS JOIN (VALUES ('critical', 1), ('high', 2), ('normal', 3), ('low', 4)) AS p (priority, priority_rank)
+CROSS APPLY (
+  SELECT TOP (@limit) t.id, t.attempt, t.type, t.required_capabilities, t.priority, t.not_before, t.trace_parent
+  FROM ${TABLE.tasks} AS t WITH (READPAST, READCOMMITTEDLOCK)
+  WHERE t.status = 'queued' AND t.route_id = r.id AND t.priority = p.priority
+    AND t.not_before <= DATEADD(millisecond, j.due_ms % 86400000, DATEADD(day, j.due_ms / 86400000, CAST('1970-01-01' AS datetime2(3))))
+  ORDER BY t.not_before, t.id
+) AS c
+ORDER BY p.priority_rank, c.not_before, c.id;`,
+});
+
+/**
  * MARK_DISPATCHED: stamps the queued tasks among @ids as just sent. Idempotent. Unknown ids and tasks that
  * are not queued are ignored. Params: @ids (JSON array of task ids), @now. Result: none.
  */

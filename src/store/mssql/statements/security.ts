@@ -1,13 +1,14 @@
 /** API keys (stored by hash, never the key) and the append-only audit log. */
 import { COLUMN_LENGTH, param, statement, TABLE } from '../statement';
 
-const KEY_COLUMNS = 'id, name, role, hash, prefix, created_at, created_by, revoked_at';
+const KEY_COLUMNS = 'id, name, role, hash, prefix, created_at, created_by, revoked_at, agent_id, agent_prefix';
 const AUDIT_COLUMNS = 'seq, at, actor, actor_name, action, target, ip, detail';
 
 /**
  * INSERT_API_KEY: stores a key. Params: every column. Result: none.
  * Errors: 2627 (primary key) or 2601 (UX_api_keys_hash) when the id or the hash exists (the store answers
- * ConflictError); 547 for an unknown role.
+ * ConflictError); 547 for an unknown role or an agent binding that does not fit the
+ * role.
  */
 export const INSERT_API_KEY = statement('INSERT_API_KEY', {
   idempotent: false,
@@ -20,10 +21,12 @@ export const INSERT_API_KEY = statement('INSERT_API_KEY', {
     createdAt: param.time,
     createdBy: param.nvarchar(COLUMN_LENGTH.keyId),
     revokedAt: param.time,
+    agentId: param.nvarchar(COLUMN_LENGTH.agentId),
+    agentPrefix: param.nvarchar(COLUMN_LENGTH.agentId),
   },
   text: `
-INSERT INTO ${TABLE.apiKeys} (id, name, role, hash, prefix, created_at, created_by, revoked_at)
-VALUES (@id, @name, @role, @hash, @prefix, @createdAt, @createdBy, @revokedAt);`,
+INSERT INTO ${TABLE.apiKeys} (id, name, role, hash, prefix, created_at, created_by, revoked_at, agent_id, agent_prefix)
+VALUES (@id, @name, @role, @hash, @prefix, @createdAt, @createdBy, @revokedAt, @agentId, @agentPrefix);`,
 });
 
 /** SELECT_API_KEY_BY_HASH: the key with a hash, revoked or not (UX_api_keys_hash). Params: @hash. */

@@ -12,18 +12,18 @@ export const SELECT_AGENT = `SELECT * FROM agents WHERE id = @id`;
 /**
  * UPSERT_AGENT: creates or revives an agent as `running` (set by the agent itself), its start and heartbeat at @now, no running
  * tasks or metrics yet. Params: @id, @capabilities (JSON), @types (JSON), @concurrency, @hostname, @pid,
- * @version, @now. Result: the row.
+ * @version, @transport, @metadata (JSON or null), @now. Result: the row.
  */
 export const UPSERT_AGENT = `
 INSERT INTO agents (id, capabilities, types, concurrency, state, state_source, hostname, pid, version, started_at,
-  last_heartbeat_at, running_tasks, metrics, state_reason, recycle_requested_at)
+  last_heartbeat_at, running_tasks, metrics, state_reason, recycle_requested_at, transport, metadata)
 VALUES (@id, @capabilities, @types, @concurrency, 'running', 'agent', @hostname, @pid, @version, @now, @now, 0, NULL,
-  'registered', NULL)
+  'registered', NULL, @transport, @metadata)
 ON CONFLICT (id) DO UPDATE SET capabilities = excluded.capabilities, types = excluded.types,
   concurrency = excluded.concurrency, state = 'running', state_source = 'agent', hostname = excluded.hostname,
   pid = excluded.pid, version = excluded.version, started_at = excluded.started_at,
   last_heartbeat_at = excluded.last_heartbeat_at, running_tasks = 0, metrics = NULL, state_reason = 'registered',
-  recycle_requested_at = NULL
+  recycle_requested_at = NULL, transport = excluded.transport, metadata = excluded.metadata
 RETURNING *`;
 
 /**
@@ -36,7 +36,7 @@ RETURNING *`;
 export const REREGISTER_KEEPING_STATE = `
 UPDATE agents SET capabilities = @capabilities, types = @types, concurrency = @concurrency, hostname = @hostname,
   pid = @pid, version = @version, started_at = @now, last_heartbeat_at = @now, running_tasks = 0, metrics = NULL,
-  recycle_requested_at = NULL
+  recycle_requested_at = NULL, transport = @transport, metadata = @metadata
 WHERE id = @id AND state = @state
 RETURNING *`;
 
@@ -87,6 +87,8 @@ export interface UpsertAgentParams {
   hostname: string;
   pid: number;
   version: string;
+  transport: string;
+  metadata: string | null;
   now: number;
 }
 

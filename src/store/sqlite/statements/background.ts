@@ -94,6 +94,17 @@ WHERE status = 'queued' AND route_key = @routeKey AND not_before >= @afterNotBef
   AND (not_before > @afterNotBefore OR id > @afterId) AND dispatched_at <= @sentBefore
 ORDER BY not_before, id LIMIT @limit`;
 
+/**
+ * SELECT_CLAIMABLE: the queued tasks of one route and priority due at or before @dueBefore, oldest first: one seek
+ * of tasks_queued_claim. The adapter runs it per route and priority of a claim and merges the rows (critical
+ * first, then not_before, then id), so a claim never sorts a route's whole backlog. Params: @routeKey,
+ * @priority, @dueBefore, @limit. Result: dispatch rows.
+ */
+export const SELECT_CLAIMABLE = `
+SELECT ${DISPATCH_COLUMNS} FROM tasks INDEXED BY tasks_queued_claim
+WHERE status = 'queued' AND route_key = @routeKey AND priority = @priority AND not_before <= @dueBefore
+ORDER BY not_before, id LIMIT @limit`;
+
 /** MARK_DISPATCHED: stamps queued tasks as just sent. Params: @ids (JSON array), @now. */
 export const MARK_DISPATCHED = `
 UPDATE tasks SET dispatched_at = @now WHERE status = 'queued' AND id IN (SELECT value FROM json_each(@ids))`;
@@ -128,6 +139,10 @@ export function prepareBackgroundStatements(db: Database) {
     ),
     selectOnRoute: db.prepare<RouteQueueParams, DispatchDbRow>(SELECT_QUEUED_ON_ROUTE),
     markDispatched: db.prepare<{ ids: string; now: number }>(MARK_DISPATCHED),
+    selectClaimable: db.prepare<
+      { routeKey: string; priority: string; dueBefore: number; limit: number },
+      DispatchDbRow
+    >(SELECT_CLAIMABLE),
   };
 }
 

@@ -8,11 +8,12 @@ import type { ApiKeyRow, AuditRow } from '../rows';
 
 /**
  * INSERT_API_KEY: stores a key (its hash, never the key). Params: every column. Throws SQLITE_CONSTRAINT_UNIQUE or
- * SQLITE_CONSTRAINT_PRIMARYKEY when the hash or the id exists, SQLITE_CONSTRAINT_CHECK for an unknown role.
+ * SQLITE_CONSTRAINT_PRIMARYKEY when the hash or the id exists, SQLITE_CONSTRAINT_CHECK for an unknown role or
+ * an agent binding that does not fit the role.
  */
 export const INSERT_API_KEY = `
-INSERT INTO api_keys (id, name, role, hash, prefix, created_at, created_by, revoked_at)
-VALUES (@id, @name, @role, @hash, @prefix, @createdAt, @createdBy, @revokedAt)`;
+INSERT INTO api_keys (id, name, role, hash, prefix, created_at, created_by, revoked_at, agent_id, agent_prefix)
+VALUES (@id, @name, @role, @hash, @prefix, @createdAt, @createdBy, @revokedAt, @agentId, @agentPrefix)`;
 
 /** SELECT_API_KEY_BY_HASH: the key with a hash, revoked or not (unique index on hash). Params: @hash. Result: the row or none. */
 export const SELECT_API_KEY_BY_HASH = `SELECT * FROM api_keys WHERE hash = @hash`;
