@@ -96,11 +96,12 @@ class Unreachable(Exception):
 class ApiError(Exception):
     def __init__(self, status, body):
         self.status, self.body = status, body if isinstance(body, dict) else {}
-        super().__init__(f"{status} {self.body.get('code', '')}: {self.body.get('detail', body)}")
+        super().__init__(f"{status} {self.body.get('type', '')}: {self.body.get('detail', body)}")
 
     @property
     def code(self):
-        return self.body.get("code")
+        """The problem's code: the last part of its `type` (urn:taskfleet:problem:lease_lost)."""
+        return self.body.get("code") or str(self.body.get("type", "")).rpartition(":")[2]
 
 
 class Api:
@@ -282,7 +283,8 @@ class Agent:
         """A write about a claimed attempt; a 409 lease_lost means another attempt owns the task now."""
         give_up = time.monotonic() + max(60, 2 * self.lease_ms / 1000) if retry else time.monotonic()
         try:
-            return self.call(f"/tasks/{run.id}/{kind}", {"attempt": run.attempt, **body}, give_up=give_up)
+            body = {"agentId": self.args.id, "attempt": run.attempt, **body}
+            return self.call(f"/tasks/{run.id}/{kind}", body, give_up=give_up)
         except ApiError as err:
             if err.code == "lease_lost":
                 log.warning("task %s attempt %d: %s dropped, the lease is lost", run.id, run.attempt, kind)
@@ -303,7 +305,8 @@ class Agent:
             outcome = ("complete", {"result": result})
         except Exception as err:  # any failure of the handler is the task's failure
             log.info("task %s attempt %d failed: %r", run.id, run.attempt, err)
-            error = {"message": str(err) or type(err).__name__, "retryable": not isinstance(err, Permanent)}
+            message = (str(err) or type(err).__name__)[:4000]
+            error = {"message": message, "retryable": not isinstance(err, Permanent)}
             outcome = ("fail", {"error": error})
         if run.why == "timeout":
             outcome = ("fail", {"error": {"message": f"timed out after {run.task['timeoutSeconds']} s"}})
@@ -404,13 +407,13 @@ class Agent:
             threading.Thread(target=loop, name=loop.__name__, daemon=True).start()
         claimer = threading.Thread(target=self.claim_loop, name="claim_loop", daemon=True)
         claimer.start()
-        while not self.drain.wait(0.2):
+        while not self.drain.wait(0.05):
             if self.signalled_at is not None:
                 self.drain.set()
         if self.signalled_at is not None:
             log.info("signalled: draining for up to %.0f s", self.args.drain_seconds)
-        log.info("draining: %d running, no new claims", len(self.running))
         self.api.abort()
+        log.info("draining: %d running, no new claims", len(self.running))
         claimer.join(5)  # a claim it already holds is handed back; one stuck re-registering is left behind
         # A drain the supervisor asked for lets running tasks finish; a signal gives them the grace period.
         with self.lock:
@@ -423,6 +426,10 @@ class Agent:
             with self.lock:
                 self.lock.wait_for(lambda: run.id not in self.running, 1)
             run.report("release", {})
+        try:  # so the supervisor does not count the heartbeats it will miss
+            self.call(f"/agents/{self.args.id}/stop", {}, give_up=time.monotonic() + 10)
+        except (ApiError, Unreachable) as err:
+            log.warning("stop not recorded: %s", err)
         log.info("stopped (%d tasks handed back)", len(left))
         return 0
 

@@ -6,10 +6,10 @@
  * fleet through the supervisor's HTTP API alone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCli } from './cli';
-import { ROOT } from './fleet';
+import { ROOT, waitFor } from './fleet';
 
 export const AGENT_PY = path.join(ROOT, 'examples', 'python', 'agent.py');
 
@@ -98,6 +98,11 @@ export class PythonAgents {
     }
     await Promise.all(this.started.map((agent) => agent.exited));
   }
+}
+
+/** Waits until the agent's log (stdout and stderr) holds `text`. */
+export async function waitForLog(agent: PythonAgent, text: string, timeoutMs = 10_000): Promise<void> {
+  await waitFor(() => readFileSync(agent.logFile, 'utf8').includes(text), timeoutMs, `"${text}" in ${agent.id}'s log`);
 }
 
 export function isRunning(agent: PythonAgent): boolean {

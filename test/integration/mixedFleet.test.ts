@@ -3,6 +3,7 @@
  * process that can be killed: every task succeeds exactly once and only on an agent that covers it, also when a
  * Python agent dies with SIGKILL in the middle of long tasks or the supervisor does while the agents long-poll.
  */
+import { readFileSync } from 'node:fs';
 import { ChaosFleet } from '../helpers/chaos';
 import { checkInvariants, expectInvariants, reportLine } from '../helpers/chaosInvariants';
 import { waitFor } from '../helpers/fleet';
@@ -70,7 +71,9 @@ describe('a mixed fleet of Node workers and Python agents', () => {
         .map((r) => r.agent_id);
     expect(only('["cuda","gpu"]')).toEqual(['py-gpu']);
     expect(only('["fs","gpu"]')).toEqual(['py-fsgpu']);
-    expect(Object.keys(ranOn(f)).sort()).toEqual(['node-fs', 'node-plain', 'py-fsgpu', 'py-gpu']);
+    // Which Node worker takes the shared routes depends on placement's view of the pools; together they take some.
+    const ran = ranOn(f);
+    expect((ran['node-plain'] ?? 0) + (ran['node-fs'] ?? 0)).toBeGreaterThan(0);
   });
 
   it('finishes the long tasks of a Python agent killed with SIGKILL elsewhere, each recorded once', async () => {
@@ -90,12 +93,13 @@ describe('a mixed fleet of Node workers and Python agents', () => {
       f.spawnWorker({ id: 'node-gpu', capabilities: ['gpu'], concurrency: 4 }),
     ]);
     const held = f.runningOn('py-victim');
+    const killedAt = Date.now();
     victim.child.kill('SIGKILL');
     await victim.exited;
     await f.waitAllTerminal(30_000);
 
     const report = checkInvariants(f.db(), ids);
-    reportLine('python agent kill -9', report, []);
+    reportLine('python agent kill -9', report, [f.reclaimedAfter(killedAt, held)]);
     expectInvariants(report);
     expect(report.succeeded).toBe(4);
     for (const t of held) {
@@ -127,6 +131,7 @@ describe('a mixed fleet of Node workers and Python agents', () => {
     const before = await f.submitBatch(sup.url, [...running, ...mixedTasks(20, sets)]);
     await waitFor(() => f.runningOn('py-gpu').length > 0, 10_000, 'py-gpu to run the long tasks');
 
+    const killedAt = Date.now();
     await f.signal(sup, 'SIGKILL');
     sup = await f.startSupervisorProcess(sup.port);
     const restartedAt = Date.now();
@@ -134,10 +139,14 @@ describe('a mixed fleet of Node workers and Python agents', () => {
     await f.waitAllTerminal(60_000);
 
     const report = checkInvariants(f.db(), [...before, ...after]);
-    reportLine('supervisor kill -9 under python agents', report, [], `ran on ${JSON.stringify(ranOn(f))}`);
+    // Recovery: from the kill until the first task submitted after the restart was claimed.
+    reportLine('supervisor kill -9 under python agents', report, [f.firstClaimAfter(killedAt, after)]);
     expectInvariants(report);
     expect(report.succeeded).toBe(126);
     expect(isRunning(cpu) && isRunning(gpu)).toBe(true);
+    for (const agent of [cpu, gpu]) {
+      expect(readFileSync(agent.logFile, 'utf8')).toMatch(/supervisor unreachable|heartbeat not sent/);
+    }
     const claimedSince = (agent: string) =>
       f
         .db()

@@ -5,7 +5,7 @@
  */
 import { Fleet, fileInspector, stopAndVerifyClean, waitFor } from '../helpers/fleet';
 import { ISO } from '../helpers/http';
-import { PythonAgents, createAgentKey, type PythonAgent } from '../helpers/pythonAgent';
+import { PythonAgents, createAgentKey, waitForLog, type PythonAgent } from '../helpers/pythonAgent';
 
 const redis = fileInspector();
 
@@ -33,7 +33,7 @@ describe('the Python agent', () => {
       id: 'py-main',
       state: 'running',
       capabilities: ['gpu'],
-      types: ['echo', 'sleep', 'fail'],
+      types: ['echo', 'fail', 'sleep'],
       concurrency: 3,
       pid: agent.child.pid,
     });
@@ -87,7 +87,7 @@ describe('the Python agent', () => {
     const t = await f().submit({ type: 'sleep', payload: { ms: 60_000 } });
     await waitFor(async () => (await f().sup.store.getTask(t.id))?.progress != null, 10_000, 'the sleep to run');
     const cancel = await f().request('POST', `/v1/tasks/${t.id}/cancel`);
-    expect(cancel.status).toBe(200);
+    expect(cancel.status).toBe(202);
     const [done] = await f().waitTerminal([t.id], 20_000);
     expect(done).toMatchObject({ status: 'cancelled', attempt: 1 });
     expect(await events(t.id)).not.toContain('succeeded');
@@ -104,6 +104,7 @@ describe('the Python agent', () => {
     const long = await f().submit({ type: 'sleep', payload: { ms: 60_000 }, requiredCapabilities: ['drain'] });
     await waitFor(async () => (await f().sup.store.getTask(long.id))?.progress != null, 10_000, 'the long task to run');
     drainer.child.kill('SIGTERM');
+    await waitForLog(drainer, 'draining:');
     const late = await f().submit({ type: 'echo', payload: 'after the drain', requiredCapabilities: ['drain'] });
     expect(await drainer.exited).toBe(0);
 
