@@ -83,6 +83,47 @@ describe('the Python agent', () => {
     expect(await events(t.id)).not.toContain('retry_scheduled');
   });
 
+  it('renews the lease of a task that outlives it, and fails a task past its timeout', async () => {
+    const long = await f().submit({ type: 'sleep', payload: { ms: 2500 } }); // the lease is 1.5 s (FAST)
+    const late = await f().submit({ type: 'sleep', payload: { ms: 60_000 }, timeoutSeconds: 1, maxAttempts: 1 });
+    const [done, timedOut] = await f().waitTerminal([long.id, late.id]);
+    expect(done).toMatchObject({ status: 'succeeded', attempt: 1, agentId: 'py-main' });
+    expect(await events(long.id)).not.toContain('lease_expired');
+    expect(timedOut).toMatchObject({
+      status: 'dead',
+      error: expect.objectContaining({ message: 'timed out after 1 s' }),
+    });
+  });
+
+  it('drops the result of an attempt whose lease was lost while it stalled, and runs the task again', async () => {
+    const stalled = await agents.spawn(f().url, key, { id: 'py-stall', capabilities: ['stall'], concurrency: 1 });
+    const t = await f().submit({ type: 'sleep', payload: { ms: 1000 }, requiredCapabilities: ['stall'] });
+    await waitFor(async () => (await f().sup.store.getTask(t.id))?.progress != null, 10_000, 'the sleep to run');
+    stalled.child.kill('SIGSTOP');
+    await waitFor(
+      async () => (await events(t.id)).some((k) => k === 'lease_expired' || k === 'lease_reclaimed'),
+      10_000,
+      'the lease to be taken back',
+    );
+    stalled.child.kill('SIGCONT');
+    await waitForLog(stalled, 'the lease is lost');
+    const [done] = await f().waitTerminal([t.id]);
+    expect(done).toMatchObject({ status: 'succeeded', attempt: 2, agentId: 'py-stall' });
+    expect((await events(t.id)).filter((k) => k === 'succeeded')).toHaveLength(1);
+  });
+
+  it('obeys an admin drain: finishes what runs, claims nothing more, stops and exits 0', async () => {
+    const drained = await agents.spawn(f().url, key, { id: 'py-admin', capabilities: ['admin-drain'] });
+    const running = await f().submit({ type: 'sleep', payload: { ms: 500 }, requiredCapabilities: ['admin-drain'] });
+    await waitFor(async () => (await f().sup.store.getTask(running.id))?.progress != null, 10_000, 'the sleep to run');
+    expect((await f().request('POST', '/v1/agents/py-admin/drain', { reason: 'test' })).status).toBe(200);
+    const late = await f().submit({ type: 'echo', payload: 'after the drain', requiredCapabilities: ['admin-drain'] });
+    expect(await drained.exited).toBe(0);
+    expect((await f().sup.store.getTask(running.id))?.status).toBe('succeeded');
+    expect((await f().sup.store.getTask(late.id))?.status).toBe('queued');
+    expect((await f().sup.store.getAgent('py-admin'))?.state).toBe('stopped');
+  });
+
   it('stops a running task when it is cancelled, and the task ends cancelled', async () => {
     const t = await f().submit({ type: 'sleep', payload: { ms: 60_000 } });
     await waitFor(async () => (await f().sup.store.getTask(t.id))?.progress != null, 10_000, 'the sleep to run');
