@@ -44,6 +44,7 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 HANDLERS = {}
+RETRY = object()  # what `Agent.write` answers when a write may be sent again later
 HELD_STATES = {"draining", "suspended", "frozen", "stopped", "failed"}
 log = logging.getLogger("taskfleet.agent")
 
@@ -94,8 +95,11 @@ class Unreachable(Exception):
 
 
 class ApiError(Exception):
-    def __init__(self, status, body):
+    def __init__(self, status, body, retry_after=None):
         self.status, self.body = status, body if isinstance(body, dict) else {}
+        # Busy rather than wrong (rate limited, a full store, a proxy between restarts): ask again later.
+        self.transient = status in (429, 502, 503, 504)
+        self.retry_after = retry_after
         super().__init__(f"{status} {self.body.get('type', '')}: {self.body.get('detail', body)}")
 
     @property
@@ -124,7 +128,7 @@ class Api:
                 kind = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
                 conn = self.local.conn = kind(self.netloc, timeout=timeout)
             try:
-                status, raw = self.exchange(conn, path, data, timeout, abortable)
+                status, raw, retry_after = self.exchange(conn, path, data, timeout, abortable)
                 break
             except (OSError, http.client.HTTPException) as err:
                 conn.close()
@@ -138,7 +142,7 @@ class Api:
             parsed = {"detail": raw[:200].decode(errors="replace")}
         if 200 <= status < 300:
             return parsed
-        raise ApiError(status, parsed)
+        raise ApiError(status, parsed, float(retry_after) if (retry_after or "").isdigit() else None)
 
     def exchange(self, conn, path, data, timeout, abortable):
         if conn.sock is None:
@@ -147,12 +151,12 @@ class Api:
         if abortable:
             with self.lock:
                 if self.aborted:
-                    return 200, b'{"tasks": []}'
+                    return 200, b'{"tasks": []}', None
                 self.abortable = conn
         try:
             conn.request("POST", f"{self.base}/v1{path}", data, self.headers)
             res = conn.getresponse()
-            return res.status, res.read()
+            return res.status, res.read(), res.getheader("retry-after")
         finally:
             if abortable:
                 with self.lock:
@@ -216,10 +220,16 @@ class TaskContext:
                 lines = []
                 if final or lines_now or now - self.lines_at >= 0.25:
                     lines, self.pending_lines, self.lines_at = self.pending_lines, [], now
-            if value is not None:
-                self.agent.write(self, "progress", {"value": value})
+            # What cannot be sent now goes with the next flush; the last flush before the outcome insists.
+            if value is not None and self.agent.write(self, "progress", {"value": value}, final) is RETRY:
+                with self.lock:
+                    self.pending_progress = value if self.pending_progress is None else self.pending_progress
+            unsent = []
             for i in range(0, len(lines), 200):
-                self.agent.write(self, "logs", {"lines": lines[i : i + 200]})
+                if self.agent.write(self, "logs", {"lines": lines[i : i + 200]}, final) is RETRY:
+                    unsent += lines[i : i + 200]
+            with self.lock:
+                self.pending_lines[:0] = unsent
 
     def report(self, kind, body):
         """Sends the outcome once (the handler's thread and a drain may both try); what was pending first."""
@@ -249,11 +259,14 @@ class Agent:
         while True:
             try:
                 return self.api.post(path, body, timeout, abortable)
-            except Unreachable as err:
+            except (Unreachable, ApiError) as err:
+                if isinstance(err, ApiError) and not err.transient:
+                    raise
                 if (give_up is not None and time.monotonic() > give_up) or self.api.aborted and abortable:
                     raise
-                log.warning("supervisor unreachable (%s): retrying in %.1f s", err, delay)
-                time.sleep(delay * random.uniform(0.5, 1))
+                wait = getattr(err, "retry_after", None) or delay * random.uniform(0.5, 1)
+                log.warning("supervisor unreachable or busy (%s): retrying in %.1f s", err, wait)
+                time.sleep(wait)
                 delay = min(delay * 2, 5)
 
     def register(self):
@@ -280,7 +293,8 @@ class Agent:
             self.lock.notify_all()
 
     def write(self, run, kind, body, retry=False):
-        """A write about a claimed attempt; a 409 lease_lost means another attempt owns the task now."""
+        """A write about a claimed attempt: the answer, or RETRY when it may be sent again later, or None when
+        refused (a 409 lease_lost means another attempt owns the task now: stop it and drop what it does)."""
         give_up = time.monotonic() + max(60, 2 * self.lease_ms / 1000) if retry else time.monotonic()
         try:
             body = {"agentId": self.args.id, "attempt": run.attempt, **body}
@@ -289,9 +303,13 @@ class Agent:
             if err.code == "lease_lost":
                 log.warning("task %s attempt %d: %s dropped, the lease is lost", run.id, run.attempt, kind)
                 run.stop("lease_lost")
+            elif err.transient and not retry:
+                return RETRY
             else:
                 log.error("task %s attempt %d: %s refused: %s", run.id, run.attempt, kind, err)
         except Unreachable as err:
+            if not retry:
+                return RETRY
             log.error("task %s attempt %d: %s not sent: %s", run.id, run.attempt, kind, err)
         return None
 
@@ -387,7 +405,9 @@ class Agent:
         if now >= run.renew_at and not run.reported:
             run.renew_at = now + self.lease_ms / 3000
             answer = self.write(run, "lease", {})
-            if answer and answer.get("cancelRequested"):
+            if answer is RETRY:
+                run.renew_at = now + 1  # try again soon: the lease is still running out
+            elif answer and answer.get("cancelRequested"):
                 run.stop("cancel")
 
     def metrics(self):
@@ -460,7 +480,7 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(threadName)s %(message)s")
-    key = os.environ.get("TASKFLEET_API_KEY")
+    key = os.environ.get("TASKFLEET_API_KEY", "").strip()
     if not key:
         sys.exit("TASKFLEET_API_KEY is not set (an API key with the agent role)")
     agent = Agent(args, key)

@@ -3,6 +3,7 @@
  * with only an agent key: it registers, runs tasks, reports progress, logs and failures, stops a cancelled
  * task, and drains on SIGTERM.
  */
+import { readFileSync } from 'node:fs';
 import { Fleet, fileInspector, stopAndVerifyClean, waitFor } from '../helpers/fleet';
 import { ISO } from '../helpers/http';
 import { PythonAgents, createAgentKey, waitForLog, type PythonAgent } from '../helpers/pythonAgent';
@@ -161,5 +162,31 @@ describe('the Python agent', () => {
     await f().request('POST', `/v1/tasks/${long.id}/cancel`);
     const [echoed] = await f().waitTerminal([late.id]);
     expect(echoed).toMatchObject({ status: 'succeeded', agentId: 'py-next' });
+  });
+});
+
+describe('the Python agent under the API rate limit', () => {
+  let fleet: Fleet | undefined;
+  const agents = new PythonAgents({ logDir: () => fleet!.dir });
+  afterAll(async () => {
+    await agents.killAll();
+    await stopAndVerifyClean(fleet, redis);
+  });
+
+  it('waits out 429 answers and sends every result', async () => {
+    const f = (fleet = await Fleet.start({
+      env: { TASKFLEET_RATE_LIMIT_PER_SECOND: '30', TASKFLEET_RATE_LIMIT_BURST: '10' },
+    }));
+    const key = await createAgentKey(f.config.sqlitePath, 'py-');
+    const agent = await agents.spawn(f.url, key, { id: 'py-limited', concurrency: 8 });
+    const tasks = await f.submitBatch(Array.from({ length: 40 }, (_, i) => ({ type: 'echo', payload: { i } })));
+    const done = await f.waitTerminal(tasks.map((t) => t.id));
+    // Attempt 1 each: a refused write was sent again, not dropped (that would have cost a lease expiry and a retry).
+    expect(done.map((t) => [t.status, t.result, t.attempt])).toEqual(done.map((_, i) => ['succeeded', { i }, 1]));
+    expect(readFileSync(agent.logFile, 'utf8')).toMatch(/busy \(429 urn:taskfleet:problem:rate_limited/);
+    for (const t of done) {
+      const kinds = (await f.sup.store.listTaskEvents(t.id)).map((e) => e.kind);
+      expect(kinds.filter((k) => k === 'succeeded')).toHaveLength(1);
+    }
   });
 });
