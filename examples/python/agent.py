@@ -265,6 +265,8 @@ class Agent:
                 if (give_up is not None and time.monotonic() > give_up) or self.api.aborted and abortable:
                     raise
                 wait = getattr(err, "retry_after", None) or delay * random.uniform(0.5, 1)
+                if give_up is not None:
+                    wait = max(0, min(wait, give_up - time.monotonic()))
                 log.warning("supervisor unreachable or busy (%s): retrying in %.1f s", err, wait)
                 time.sleep(wait)
                 delay = min(delay * 2, 5)
@@ -447,7 +449,7 @@ class Agent:
                 self.lock.wait_for(lambda: run.id not in self.running, 1)
             run.report("release", {})
         try:  # so the supervisor does not count the heartbeats it will miss
-            self.call(f"/agents/{self.args.id}/stop", {}, give_up=time.monotonic() + 10)
+            self.call(f"/agents/{self.args.id}/stop", {}, give_up=time.monotonic() + 5)
         except (ApiError, Unreachable) as err:
             log.warning("stop not recorded: %s", err)
         log.info("stopped (%d tasks handed back)", len(left))
