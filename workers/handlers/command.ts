@@ -1,0 +1,235 @@
+/**
+ * A handler that runs a program per task (`taskfleet worker --exec <type>=<command>`): the payload as JSON on
+ * stdin, the result as JSON on stdout, stderr lines as the task's log (at `info`). Exit 0 is success, exit 3
+ * (PERMANENT_EXIT_CODE) a permanent failure, any other exit or a signal a failure that is retried.
+ *
+ * The program runs in its own process group, so that a timeout, a cancel or a lost lease (ctx.signal) ends its
+ * children too: SIGTERM to the group, SIGKILL after a grace period. Its environment is the one given here,
+ * never the worker's (which holds the store's and Redis's credentials).
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { z } from 'zod';
+import { defineHandler, PermanentError, type TaskContext, type TaskHandler } from '../runtime/context';
+import { PERMANENT_EXIT_CODE } from './commandLine';
+
+export const DEFAULT_KILL_GRACE_MS = 5_000;
+/** stdout is read whole (it is the result); past this the program is stopped rather than buffered. */
+export const MAX_STDOUT_BYTES = 4 * 1024 * 1024;
+/** A stderr line is cut here (ctx.log keeps 4000 characters of a message); the rest up to the newline is skipped. */
+const MAX_STDERR_LINE_CHARS = 4000;
+
+export interface CommandHandlerOptions {
+  type: string;
+  /** The program and its arguments, fixed by the operator (commandLine.ts splits them). */
+  argv: readonly string[];
+  /** The program's whole environment, besides TASKFLEET_TASK_ID, TASKFLEET_TASK_ATTEMPT and TASKFLEET_TASK_TYPE. */
+  env: Readonly<Record<string, string>>;
+  /** Between SIGTERM and SIGKILL when the task is aborted. */
+  killGraceMs?: number;
+  maxStdoutBytes?: number;
+}
+
+/** Variables every program gets from the worker's environment when set; `--exec-env` names more. */
+export const BASE_ENV_NAMES = ['PATH', 'HOME', 'LANG', 'TZ'] as const;
+
+/** The programs' environment: the base variables and the `passed` ones, from `source` (the worker's), when set. */
+export function commandEnvironment(source: NodeJS.ProcessEnv, passed: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of [...BASE_ENV_NAMES, ...passed]) {
+    const value = source[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+/** A handler for `o.type`; throws at once when `o.argv[0]` is not an executable file (on the program's PATH). */
+export function commandHandler(o: CommandHandlerOptions): TaskHandler<unknown, unknown> {
+  const program = o.argv[0];
+  if (program === undefined) throw new Error(`the command of ${o.type} is empty`);
+  if (findExecutable(program, o.env.PATH ?? '') === null) {
+    throw new Error(
+      `the command of ${o.type}: ${program} is not an executable file${program.includes('/') ? '' : ' on PATH'}`,
+    );
+  }
+  return defineHandler({ type: o.type, input: z.unknown(), run: (input, ctx) => runCommand(o, input, ctx) });
+}
+
+function findExecutable(program: string, searchPath: string): string | null {
+  const candidates = program.includes('/')
+    ? [path.resolve(program)]
+    : searchPath
+        .split(path.delimiter)
+        .filter((dir) => dir !== '')
+        .map((dir) => path.join(dir, program));
+  return (
+    candidates.find((file) => {
+      try {
+        accessSync(file, constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    }) ?? null
+  );
+}
+
+/**
+ * Process groups this worker started that may still have members. A worker that exits (a drain, a stop) does
+ * not wait for a grace period to run out: whatever is left is killed on the way out.
+ */
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+
+function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false; // ESRCH: the group has no member left.
+  }
+}
+
+function trackGroup(pgid: number): void {
+  liveGroups.add(pgid);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const group of liveGroups) signalGroup(group, 'SIGKILL');
+  });
+}
+
+/** Stops a group once: SIGTERM now, SIGKILL after the grace period. */
+function groupStopper(pgid: number, graceMs: number): () => void {
+  let timer: NodeJS.Timeout | null = null;
+  return () => {
+    if (timer !== null) return;
+    signalGroup(pgid, 'SIGTERM');
+    timer = setTimeout(() => {
+      signalGroup(pgid, 'SIGKILL');
+      liveGroups.delete(pgid);
+    }, graceMs);
+    timer.unref();
+  };
+}
+
+function runCommand(o: CommandHandlerOptions, input: unknown, ctx: TaskContext): Promise<unknown> {
+  ctx.signal.throwIfAborted();
+  const [program, ...args] = o.argv as [string, ...string[]];
+  const maxStdout = o.maxStdoutBytes ?? MAX_STDOUT_BYTES;
+  const child = spawn(program, args, {
+    shell: false,
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: {
+      ...o.env,
+      TASKFLEET_TASK_ID: ctx.taskId,
+      TASKFLEET_TASK_ATTEMPT: String(ctx.attempt),
+      TASKFLEET_TASK_TYPE: o.type,
+    },
+  });
+  const pid = child.pid;
+  const stop = pid === undefined ? () => undefined : groupStopper(pid, o.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
+  if (pid !== undefined) trackGroup(pid);
+  const onAbort = () => stop();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+
+  const stdout: Buffer[] = [];
+  let stdoutBytes = 0;
+  let overflow = false;
+  child.stdout.on('data', (chunk: Buffer) => {
+    if (overflow) return;
+    stdoutBytes += chunk.length;
+    if (stdoutBytes > maxStdout) {
+      overflow = true;
+      stdout.length = 0;
+      stop();
+    } else stdout.push(chunk);
+  });
+  let lastStderr = '';
+  const stderr = lineSplitter((line) => {
+    lastStderr = line;
+    ctx.log.info(line, { stream: 'stderr' });
+  });
+  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+  // A program that exits without reading its input closes the pipe: EPIPE is its business, not a failure.
+  child.stdin.on('error', () => undefined);
+  child.stdin.end(JSON.stringify(input ?? null));
+
+  child.once('exit', () => {
+    if (pid === undefined) return;
+    // Children the program left behind share its group: they go with it (and keep stdout open until then).
+    if (signalGroup(pid, 0)) stop();
+    else liveGroups.delete(pid);
+  });
+
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      ctx.signal.removeEventListener('abort', onAbort);
+      try {
+        fn();
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    };
+    child.once('error', (err) => settle(() => reject(new Error(`cannot run ${program}: ${err.message}`))));
+    child.once('close', (code, signal) =>
+      settle(() => {
+        stderr.end();
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+        const said = lastStderr === '' ? '' : `: ${lastStderr}`;
+        if (overflow) throw new PermanentError(`${program} wrote more than ${maxStdout} bytes to stdout`);
+        if (signal !== null) throw new Error(`${program} was killed by ${signal}${said}`);
+        if (code === PERMANENT_EXIT_CODE) throw new PermanentError(`${program} exited with code ${code}${said}`);
+        if (code !== 0) throw new Error(`${program} exited with code ${code}${said}`);
+        resolve(parseResult(program, Buffer.concat(stdout).toString('utf8')));
+      }),
+    );
+  });
+}
+
+/** Empty stdout is a null result; anything else must be one JSON value, or retrying would print it again. */
+function parseResult(program: string, text: string): unknown {
+  if (text.trim() === '') return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    const start = text.trim().slice(0, 80);
+    throw new PermanentError(
+      `${program} exited with 0 but its stdout is not JSON (${(err as Error).message}); it begins: ${start}`,
+    );
+  }
+}
+
+/** Calls `emit` with each non-empty line, never holding more than one line's first characters. */
+function lineSplitter(emit: (line: string) => void): { push(chunk: Buffer): void; end(): void } {
+  const decoder = new StringDecoder('utf8');
+  let partial = '';
+  const flush = () => {
+    const line = partial.replace(/\r$/, '');
+    partial = '';
+    if (line.trim() !== '') emit(line);
+  };
+  const take = (text: string) => {
+    for (let start = 0; ;) {
+      const nl = text.indexOf('\n', start);
+      const piece = text.slice(start, nl < 0 ? undefined : nl);
+      if (partial.length < MAX_STDERR_LINE_CHARS) partial += piece.slice(0, MAX_STDERR_LINE_CHARS - partial.length);
+      if (nl < 0) return;
+      flush();
+      start = nl + 1;
+    }
+  };
+  return {
+    push: (chunk) => take(decoder.write(chunk)),
+    end: () => {
+      take(decoder.end());
+      flush();
+    },
+  };
+}
