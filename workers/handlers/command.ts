@@ -118,6 +118,8 @@ function groupStopper(pgid: number, graceMs: number): () => void {
 function runCommand(o: CommandHandlerOptions, input: unknown, ctx: TaskContext): Promise<unknown> {
   ctx.signal.throwIfAborted();
   const [program, ...args] = o.argv as [string, ...string[]];
+  // Failures are shown to submitters: they name the program, never its path or arguments.
+  const name = path.basename(program);
   const maxStdout = o.maxStdoutBytes ?? MAX_STDOUT_BYTES;
   const child = spawn(program, args, {
     shell: false,
@@ -177,32 +179,32 @@ function runCommand(o: CommandHandlerOptions, input: unknown, ctx: TaskContext):
         reject(err instanceof Error ? err : new Error(String(err)));
       }
     };
-    child.once('error', (err) => settle(() => reject(new Error(`cannot run ${program}: ${err.message}`))));
+    child.once('error', (err: NodeJS.ErrnoException) =>
+      settle(() => reject(new Error(`cannot run ${name}: ${err.code ?? err.message}`))),
+    );
     child.once('close', (code, signal) =>
       settle(() => {
         stderr.end();
         if (ctx.signal.aborted) throw ctx.signal.reason;
         const said = lastStderr === '' ? '' : `: ${lastStderr}`;
-        if (overflow) throw new PermanentError(`${program} wrote more than ${maxStdout} bytes to stdout`);
-        if (signal !== null) throw new Error(`${program} was killed by ${signal}${said}`);
-        if (code === PERMANENT_EXIT_CODE) throw new PermanentError(`${program} exited with code ${code}${said}`);
-        if (code !== 0) throw new Error(`${program} exited with code ${code}${said}`);
-        resolve(parseResult(program, Buffer.concat(stdout).toString('utf8')));
+        if (overflow) throw new PermanentError(`${name} wrote more than ${maxStdout} bytes to stdout`);
+        if (signal !== null) throw new Error(`${name} was killed by ${signal}${said}`);
+        if (code === PERMANENT_EXIT_CODE) throw new PermanentError(`${name} exited with code ${code}${said}`);
+        if (code !== 0) throw new Error(`${name} exited with code ${code}${said}`);
+        resolve(parseResult(name, Buffer.concat(stdout).toString('utf8')));
       }),
     );
   });
 }
 
 /** Empty stdout is a null result; anything else must be one JSON value, or retrying would print it again. */
-function parseResult(program: string, text: string): unknown {
+function parseResult(name: string, text: string): unknown {
   if (text.trim() === '') return null;
   try {
     return JSON.parse(text) as unknown;
-  } catch (err) {
-    const start = text.trim().slice(0, 80);
-    throw new PermanentError(
-      `${program} exited with 0 but its stdout is not JSON (${(err as Error).message}); it begins: ${start}`,
-    );
+  } catch {
+    const start = JSON.stringify(text.trim().slice(0, 80));
+    throw new PermanentError(`${name} exited with 0 but its stdout is not JSON; it begins: ${start}`);
   }
 }
 
