@@ -4,9 +4,13 @@
  * the whole process group killed on timeout (past a SIGTERM it ignores) and on cancel, and an environment
  * that holds none of the worker's secrets.
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Fleet, fileInspector, stopAndVerifyClean, waitFor } from '../helpers/fleet';
+import { promisify } from 'node:util';
+import { configToEnv, withoutSecrets } from '../../src/config/config';
+import { MAX_STDOUT_BYTES } from '../../workers/handlers/command';
+import { BIN, Fleet, fileInspector, stopAndVerifyClean, waitFor } from '../helpers/fleet';
 
 const redis = fileInspector();
 const SECRET = 'made-up-secret-token-value';
@@ -69,13 +73,19 @@ describe('commands as handlers (--exec)', () => {
     const stubborn = script('stubborn.sh', waits("trap '' TERM"));
     const waiting = script('waiting.sh', waits(''));
     const env = script('env.js', 'console.log(JSON.stringify(process.env));');
+    const loud = script(
+      'loud.js',
+      `process.stderr.write('e'.repeat(100000) + '\\n');
+       process.stdout.write(Buffer.alloc(${MAX_STDOUT_BYTES} + 1, 'x'));`,
+    );
     await f().spawnWorker({
       id: 'exec-w1',
       env: { SECRET_TOKEN: SECRET, MODEL_DIR: '/models/v2' },
       args: [
         ...['--exec', `ok=${node} ${ok}`, '--exec', `flaky=sh ${flaky}`, '--exec', `permanent=sh ${permanent}`],
         ...['--exec', `notjson=sh ${notJson}`, '--exec', `stubborn=sh ${stubborn}`, '--exec', `waiting=sh ${waiting}`],
-        ...['--exec', `env=${node} ${env}`, '--exec-env', 'MODEL_DIR', '--exec-kill-grace', '500'],
+        ...['--exec', `env=${node} ${env}`, '--exec', `loud=${node} ${loud}`],
+        ...['--exec-env', 'MODEL_DIR', '--exec-kill-grace', '500'],
       ],
     });
   });
@@ -147,5 +157,25 @@ describe('commands as handlers (--exec)', () => {
     expect(Object.keys(env).filter((k) => ![...allowed, 'TASKFLEET_TASK_TYPE'].includes(k))).toEqual([]);
     expect(JSON.stringify(env)).not.toContain(SECRET);
     expect(JSON.stringify(env)).not.toContain(f().config.redisPrefix);
+  });
+
+  it('fails a program for good when its stdout passes the cap, and cuts a long stderr line', async () => {
+    const t = await f().submit({ type: 'loud', payload: {}, maxAttempts: 3 });
+    const [done] = await f().waitTerminal([t.id]);
+    expect(done).toMatchObject({ status: 'dead', attempt: 1 });
+    expect(done!.error?.message).toBe(`node wrote more than ${MAX_STDOUT_BYTES} bytes to stdout`);
+    const [line] = (await f().request('GET', `/v1/tasks/${t.id}/logs`)).body.lines;
+    expect(line.message).toHaveLength(4000);
+    expect(line.message).toMatch(/^e+… \(cut from 100000 characters\)$/);
+  });
+
+  it('refuses to start a worker whose program is not an executable file', async () => {
+    const run = promisify(execFile)(process.execPath, [BIN, 'worker', '--exec', 'x=/no/such/program'], {
+      env: { ...withoutSecrets(process.env), ...configToEnv(f().config) },
+    });
+    await expect(run).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('the command of x: /no/such/program is not an executable file'),
+    });
   });
 });

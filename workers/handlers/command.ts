@@ -12,14 +12,13 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
+import { MAX_LOG_MESSAGE_CHARS } from '../../src/domain/taskLog';
 import { defineHandler, PermanentError, type TaskContext, type TaskHandler } from '../runtime/context';
 import { PERMANENT_EXIT_CODE } from './commandLine';
 
 export const DEFAULT_KILL_GRACE_MS = 5_000;
 /** stdout is read whole (it is the result); past this the program is stopped rather than buffered. */
 export const MAX_STDOUT_BYTES = 4 * 1024 * 1024;
-/** A stderr line is cut here (ctx.log keeps 4000 characters of a message); the rest up to the newline is skipped. */
-const MAX_STDERR_LINE_CHARS = 4000;
 
 export interface CommandHandlerOptions {
   type: string;
@@ -208,20 +207,26 @@ function parseResult(name: string, text: string): unknown {
   }
 }
 
-/** Calls `emit` with each non-empty line, never holding more than one line's first characters. */
+/**
+ * Calls `emit` with each non-empty line, holding no more of a line than ctx.log keeps (MAX_LOG_MESSAGE_CHARS);
+ * a longer line is cut with the mark ctx.log would give it, naming its whole length.
+ */
 function lineSplitter(emit: (line: string) => void): { push(chunk: Buffer): void; end(): void } {
   const decoder = new StringDecoder('utf8');
-  let partial = '';
+  let kept = '';
+  let length = 0;
   const flush = () => {
-    const line = partial.replace(/\r$/, '');
-    partial = '';
+    const line = length > kept.length ? cut(kept, length) : kept.replace(/\r$/, '');
+    kept = '';
+    length = 0;
     if (line.trim() !== '') emit(line);
   };
   const take = (text: string) => {
     for (let start = 0; ;) {
       const nl = text.indexOf('\n', start);
       const piece = text.slice(start, nl < 0 ? undefined : nl);
-      if (partial.length < MAX_STDERR_LINE_CHARS) partial += piece.slice(0, MAX_STDERR_LINE_CHARS - partial.length);
+      length += piece.length;
+      if (kept.length < MAX_LOG_MESSAGE_CHARS) kept += piece.slice(0, MAX_LOG_MESSAGE_CHARS - kept.length);
       if (nl < 0) return;
       flush();
       start = nl + 1;
@@ -234,4 +239,9 @@ function lineSplitter(emit: (line: string) => void): { push(chunk: Buffer): void
       flush();
     },
   };
+}
+
+function cut(kept: string, length: number): string {
+  const mark = `… (cut from ${length} characters)`;
+  return `${kept.slice(0, MAX_LOG_MESSAGE_CHARS - mark.length)}${mark}`;
 }
