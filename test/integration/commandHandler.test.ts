@@ -29,6 +29,7 @@ function alive(pid: number): boolean {
 
 describe('commands as handlers (--exec)', () => {
   let fleet: Fleet | undefined;
+  let stubborn = '';
   const f = () => fleet!;
   const script = (name: string, text: string) => {
     const file = path.join(f().dir, name);
@@ -70,7 +71,7 @@ describe('commands as handlers (--exec)', () => {
     const waits = (trap: string) =>
       `${trap}\nsleep 30 &\necho $$ > "${dir}/$TASKFLEET_TASK_ID.tmp"\necho $! >> "${dir}/$TASKFLEET_TASK_ID.tmp"\n` +
       `mv "${dir}/$TASKFLEET_TASK_ID.tmp" "${dir}/$TASKFLEET_TASK_ID.pids"\nwait\n`;
-    const stubborn = script('stubborn.sh', waits("trap '' TERM"));
+    stubborn = script('stubborn.sh', waits("trap '' TERM"));
     const waiting = script('waiting.sh', waits(''));
     const env = script('env.js', 'console.log(JSON.stringify(process.env));');
     const loud = script(
@@ -145,6 +146,19 @@ describe('commands as handlers (--exec)', () => {
     expect(cancel.status).toBe(202);
     const [done] = await f().waitTerminal([t.id], 20_000);
     expect(done?.status).toBe('cancelled');
+    await waitFor(() => !pids.some(alive), 10_000, 'the program and its child to be gone');
+  });
+
+  it('kills what is left of a group when the worker exits before the grace period ends (a drain out of time)', async () => {
+    const drained = await f().spawnWorker({
+      id: 'exec-drain',
+      env: { TASKFLEET_DRAIN_TIMEOUT_MS: '300' },
+      args: ['--exec', `drained=sh ${stubborn}`, '--exec-kill-grace', '600000'],
+    });
+    const t = await f().submit({ type: 'drained', payload: {}, timeoutSeconds: 60 });
+    const pids = await pidsOf(t.id);
+    drained.child.kill('SIGTERM');
+    expect(await drained.exited).toBe(0);
     await waitFor(() => !pids.some(alive), 10_000, 'the program and its child to be gone');
   });
 

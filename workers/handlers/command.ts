@@ -79,7 +79,7 @@ function findExecutable(program: string, searchPath: string): string | null {
  * Process groups this worker started that may still have members. A worker that exits (a drain, a stop) does
  * not wait for a grace period to run out: whatever is left is killed on the way out.
  */
-const liveGroups = new Set<number>();
+const liveGroups = new Set<ProcessGroup>();
 let exitHookInstalled = false;
 
 function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
@@ -91,27 +91,40 @@ function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
-function trackGroup(pgid: number): void {
-  liveGroups.add(pgid);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const group of liveGroups) signalGroup(group, 'SIGKILL');
-  });
-}
+/** The process group of one run, led by the program (spawned with `detached`, its pid is the group's id). */
+class ProcessGroup {
+  private killTimer: NodeJS.Timeout | null = null;
 
-/** Stops a group once: SIGTERM now, SIGKILL after the grace period. */
-function groupStopper(pgid: number, graceMs: number): () => void {
-  let timer: NodeJS.Timeout | null = null;
-  return () => {
-    if (timer !== null) return;
-    signalGroup(pgid, 'SIGTERM');
-    timer = setTimeout(() => {
-      signalGroup(pgid, 'SIGKILL');
-      liveGroups.delete(pgid);
-    }, graceMs);
-    timer.unref();
-  };
+  constructor(
+    private readonly pgid: number,
+    private readonly graceMs: number,
+  ) {
+    liveGroups.add(this);
+    if (exitHookInstalled) return;
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const group of liveGroups) signalGroup(group.pgid, 'SIGKILL');
+    });
+  }
+
+  /** SIGTERM now, SIGKILL after the grace period; once. */
+  stop(): void {
+    if (this.killTimer !== null) return;
+    signalGroup(this.pgid, 'SIGTERM');
+    this.killTimer = setTimeout(() => {
+      signalGroup(this.pgid, 'SIGKILL');
+      liveGroups.delete(this);
+    }, this.graceMs);
+    this.killTimer.unref();
+  }
+
+  /** Children the program left behind share its group: they go with it (and keep stdout open until then). */
+  leaderExited(): void {
+    if (signalGroup(this.pgid, 0)) return this.stop();
+    // Empty: forgotten at once, so that no later signal can reach a group that reuses the id.
+    if (this.killTimer !== null) clearTimeout(this.killTimer);
+    liveGroups.delete(this);
+  }
 }
 
 function runCommand(o: CommandHandlerOptions, input: unknown, ctx: TaskContext): Promise<unknown> {
@@ -131,11 +144,9 @@ function runCommand(o: CommandHandlerOptions, input: unknown, ctx: TaskContext):
       TASKFLEET_TASK_TYPE: o.type,
     },
   });
-  const pid = child.pid;
-  const stop = pid === undefined ? () => undefined : groupStopper(pid, o.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
-  if (pid !== undefined) trackGroup(pid);
-  const onAbort = () => stop();
-  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const group = child.pid === undefined ? null : new ProcessGroup(child.pid, o.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
+  const stop = () => group?.stop();
+  ctx.signal.addEventListener('abort', stop, { once: true });
 
   const stdout: Buffer[] = [];
   let stdoutBytes = 0;
@@ -159,19 +170,14 @@ function runCommand(o: CommandHandlerOptions, input: unknown, ctx: TaskContext):
   child.stdin.on('error', () => undefined);
   child.stdin.end(JSON.stringify(input ?? null));
 
-  child.once('exit', () => {
-    if (pid === undefined) return;
-    // Children the program left behind share its group: they go with it (and keep stdout open until then).
-    if (signalGroup(pid, 0)) stop();
-    else liveGroups.delete(pid);
-  });
+  child.once('exit', () => group?.leaderExited());
 
   return new Promise((resolve, reject) => {
     let settled = false;
     const settle = (fn: () => void) => {
       if (settled) return;
       settled = true;
-      ctx.signal.removeEventListener('abort', onAbort);
+      ctx.signal.removeEventListener('abort', stop);
       try {
         fn();
       } catch (err) {
