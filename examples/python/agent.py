@@ -25,7 +25,7 @@ decorator, in this file or in your own script that imports it and calls `main()`
     agent.main()
 
 `ctx.task` is the claimed task (id, attempt, type, payload, priority, maxAttempts, timeoutSeconds).
-The protocol it speaks is in the README ("Agents in other languages (HTTP)").
+The protocol it speaks is in the README ("Agents in any language (HTTP)").
 """
 
 import argparse

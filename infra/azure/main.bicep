@@ -182,6 +182,7 @@ var commonEnv = [
   { name: 'TASKFLEET_REAPER_INTERVAL_MS', value: '1000' }
   { name: 'TASKFLEET_ROUTE_REFRESH_MS', value: '1000' }
   { name: 'TASKFLEET_WATCH_POLL_MS', value: '1000' }
+  { name: 'TASKFLEET_AGENT_CLAIM_POLL_MS', value: '1000' }
   { name: 'TASKFLEET_STREAM_STALL_MS', value: '10000' }
   { name: 'TASKFLEET_DISPATCH_BATCH', value: '10' }
   { name: 'TASKFLEET_SPILL_AFTER_MS', value: '1000' }

@@ -6,6 +6,7 @@ import { ValidationError } from '../domain/errors';
 import { ROLES } from '../domain/security';
 import { createLogger } from '../telemetry/logger';
 import { VERSION } from '../version';
+import { isEnvName, parseExecSpec, type ExecSpec } from '../../workers/handlers/commandLine';
 import type { BenchOptions } from './bench';
 import type { SubmitOptions } from './client';
 import type { KeysCreateOptions } from './keys';
@@ -38,6 +39,40 @@ const capabilityList = (value: string) => {
   }
 };
 
+const nonNegativeInt = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError(`${name} must be a whole number ≥ 0`);
+  return n;
+};
+
+/** Collects repeated `--exec <type>=<command>`, each type once. */
+const execSpecs = (value: string, previous: ExecSpec[]): ExecSpec[] => {
+  let spec: ExecSpec;
+  try {
+    spec = parseExecSpec(value);
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+  }
+  if (previous.some((s) => s.type === spec.type)) throw new InvalidArgumentError(`${spec.type} is given twice`);
+  return [...previous, spec];
+};
+
+const envNames = (value: string, previous: string[]): string[] => {
+  if (!isEnvName(value)) throw new InvalidArgumentError(`"${value}" is not an environment variable name`);
+  return [...previous, value];
+};
+
+export interface WorkerOptions {
+  capabilities: string[];
+  concurrency: number;
+  id?: string;
+  handlers?: string[];
+  exec: ExecSpec[];
+  execEnv: string[];
+  execKillGrace: number;
+}
+
 /** The configuration, read on first use: `--help` and a bad option must not need a valid environment. */
 type GetConfig = () => Promise<Config>;
 
@@ -54,9 +89,20 @@ function addProcessCommands(program: Command, getConfig: GetConfig): void {
     .option('-n, --concurrency <n>', 'tasks run at once', positiveInt('--concurrency'), 4)
     .option('--id <name>', 'agent id (default: host-pid-random)')
     .option('--handlers <modules...>', 'extra handler modules (each exports a handler or an array of handlers)')
-    .action(async (options: { capabilities: string[]; concurrency: number; id?: string; handlers?: string[] }) =>
-      (await commands.processes()).runWorker(await getConfig(), options),
-    );
+    .option(
+      '--exec <type=command>',
+      'run a program per task of <type>: payload on stdin, result on stdout, exit 3 = permanent (repeatable)',
+      execSpecs,
+      [] as ExecSpec[],
+    )
+    .option('--exec-env <name>', 'pass this variable on to the --exec programs (repeatable)', envNames, [] as string[])
+    .option(
+      '--exec-kill-grace <ms>',
+      'between SIGTERM and SIGKILL when an --exec program is stopped',
+      nonNegativeInt('--exec-kill-grace'),
+      5000,
+    )
+    .action(async (options: WorkerOptions) => (await commands.processes()).runWorker(await getConfig(), options));
 
   program
     .command('dev')

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Config } from '../config/config';
 import { skewedClock, testClockSkewMs } from '../config/testHooks';
 import type { AnyTaskHandler, TaskHandler } from '../../workers/runtime/context';
-import { processLogger } from './main';
+import { processLogger, type WorkerOptions } from './main';
 
 function onSignals(fn: () => Promise<void>): void {
   let received = false;
@@ -51,16 +51,22 @@ async function loadHandlerModules(modules: readonly string[]): Promise<AnyTaskHa
   return out;
 }
 
-export async function runWorker(
-  config: Config,
-  o: { capabilities: string[]; concurrency: number; id?: string; handlers?: string[] },
-): Promise<void> {
+/** The `--exec` handlers; their programs see only the variables the worker passes on by name. */
+async function commandHandlers(o: WorkerOptions): Promise<AnyTaskHandler[]> {
+  if (o.exec.length === 0) return [];
+  const { commandEnvironment, commandHandler } = await import('../../workers/handlers/command');
+  const env = commandEnvironment(process.env, o.execEnv);
+  return o.exec.map((spec) => commandHandler({ ...spec, env, killGraceMs: o.execKillGrace }));
+}
+
+export async function runWorker(config: Config, o: WorkerOptions): Promise<void> {
   const log = processLogger(config, 'worker');
   const [{ WorkerRuntime }, { builtinHandlers }] = await Promise.all([
     import('../../workers/runtime/worker'),
     import('../../workers/handlers'),
   ]);
-  const extra = await loadHandlerModules(o.handlers ?? []);
+  // Later handlers replace earlier ones of the same type: an --exec type wins over a built-in one.
+  const extra = [...(await loadHandlerModules(o.handlers ?? [])), ...(await commandHandlers(o))];
   // Test-only (see src/config/testHooks.ts): the chaos suite runs a worker whose clock is skewed.
   const skewMs = testClockSkewMs();
   if (skewMs !== 0) log.warn({ skewMs }, 'TASKFLEET_TEST_CLOCK_SKEW_MS is set: this worker runs on a skewed clock');

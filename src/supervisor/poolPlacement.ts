@@ -185,7 +185,8 @@ export class PoolPlacement implements Placement {
     const previous = this.current;
     if (previous) {
       const before = new Set(previous.pools.map((p) => p.key));
-      for (const p of list) if (!before.has(p.key)) this.appeared.set(p.key, signatureOf(p));
+      for (const p of list)
+        if (!before.has(p.key)) this.appeared.set(p.key, { capabilities: p.capabilities, types: p.types });
     }
     this.current = { at, pools: list, pulling, orders: new Map(), pulled: new Map() };
     return this.current;

@@ -72,14 +72,15 @@ export class Rebalancer {
   }
 
   /**
-   * Removes the parking queue of every route a known pool covers, unless it is also a pool's queue. Returns the
-   * queues removed. A queue with jobs being processed (an old worker still consuming it) is left for later.
+   * Removes the parking queue of every route a known pool covers, or HTTP agents do (their tasks need no
+   * doorbell), unless it is also a pool's queue. Returns the queues removed. A queue with jobs being processed
+   * (an old worker still consuming it) is left for later.
    */
   async pruneParkingQueues(): Promise<string[]> {
     const view = await this.placement.refresh();
     const pools = new Set(view.pools.map((p) => p.key));
     const covered = (await this.knownRoutes())
-      .filter((r) => this.placement.order(r).length > 0)
+      .filter((r) => this.placement.order(r).length > 0 || this.placement.pulls(r))
       .map(routeQueue)
       .filter((q) => !pools.has(q));
     if (covered.length === 0) return [];

@@ -147,6 +147,25 @@ describe('the HTTP agent protocol', () => {
     expect(again.body.tasks.map((t: { id: string }) => t.id)).toEqual([c.id]);
   });
 
+  it('rings no doorbell in Redis for a route only HTTP agents cover, and still calls its task routable', async () => {
+    await register('py-5', [], ['py-only']);
+    const task = await fleet().submit({ type: 'py-only' });
+    const prefix = fleet().config.redisPrefix;
+    expect(await redis.keys(`${prefix}:py-only~*`)).toEqual([]);
+    const row = {
+      id: task.id,
+      attempt: 0,
+      type: 'py-only',
+      requiredCapabilities: [],
+      priority: 'normal' as const,
+      notBefore: 0,
+    };
+    // The reconciler does not count it as missing: it needs no doorbell.
+    expect(await fleet().sup.dispatcher.missing([row])).toEqual([]);
+    expect((await fleet().request('GET', `/v1/tasks/${task.id}`)).body.routable).toBe(true);
+    expect((await claim('py-5', 5)).body.tasks.map((t: { id: string }) => t.id)).toEqual([task.id]);
+  });
+
   it('gives a held agent nothing, and refuses a key acting as an agent outside its binding', async () => {
     await register('py-4');
     const task = await fleet().submit({ type: 'echo' });

@@ -63,12 +63,18 @@ describe('taskfleet keys', () => {
     const listed = await cli(f, ['keys', 'list']);
     expect(listed.code).toBe(0);
     const header = listed.stdout.split('\n')[0]!;
-    expect(header.split(/\s+/)).toEqual(['id', 'name', 'role', 'prefix', 'created', 'revoked']);
+    expect(header.split(/\s+/)).toEqual(['id', 'name', 'role', 'prefix', 'created', 'revoked', 'agents']);
     const row = listed.stdout.split('\n').find((l) => l.startsWith(id));
     expect(row).toEqual(expect.stringContaining('ci pipeline'));
     expect(row).toEqual(expect.stringContaining('submitter'));
     expect(row).toEqual(expect.stringContaining(key.slice(0, 12)));
-    expect(row!.trimEnd()).toMatch(/ -$/); // not revoked
+    // Columns are two or more spaces apart: not revoked, and bound to no agents.
+    expect(
+      row!
+        .trimEnd()
+        .split(/\s{2,}/)
+        .slice(-2),
+    ).toEqual(['-', '-']);
     expect(listed.stdout).not.toContain(key);
     expect(listed.stdout).not.toContain(hashApiKey(key));
 
@@ -92,7 +98,7 @@ describe('taskfleet keys', () => {
 
     const after = await cli(f, ['keys', 'list']);
     const revokedRow = after.stdout.split('\n').find((l) => l.startsWith(id));
-    expect(revokedRow).toMatch(/\d{4}-\d{2}-\d{2}T\S+Z\s*$/);
+    expect(revokedRow).toMatch(/\d{4}-\d{2}-\d{2}T\S+Z\s+-\s*$/);
 
     const again = await cli(f, ['keys', 'revoke', id]);
     expect(again.code).toBe(1);
@@ -108,6 +114,53 @@ describe('taskfleet keys', () => {
       expect(e.ip).toBeNull();
     }
     expect(JSON.stringify(audit.body)).not.toContain(key);
+  }, 60_000);
+
+  it('creates an agent key bound to an id prefix, which may act only as those agents', async () => {
+    const f = (fleet = await Fleet.start({ loops: false }));
+    const made = await cli(f, ['keys', 'create', '--role', 'agent', '--agent-prefix', 'py-', '--name', 'py agents']);
+    expect(made.code).toBe(0);
+    expect(made.stdout).toContain('role agent');
+    expect(made.stdout).toContain('acts as agents py-*');
+    const key = made.stdout.match(/tfk_[A-Za-z0-9_-]{43}/)![0];
+    const register = (id: string) =>
+      f.request(
+        'POST',
+        `/v1/agents/${id}/register`,
+        { capabilities: [], types: ['echo'], concurrency: 1 },
+        {},
+        { key },
+      );
+    expect((await register('py-7')).status).toBe(200);
+    expectProblem(await register('gpu-7'), 403, { code: 'forbidden' });
+    expectProblem(await f.request('GET', '/v1/tasks', undefined, {}, { key }), 403, { code: 'forbidden' });
+    const listed = await cli(f, ['keys', 'list']);
+    expect(
+      listed.stdout
+        .split('\n')
+        .find((l) => l.includes('py agents'))!
+        .trimEnd(),
+    ).toMatch(/\s{2}py-\*$/);
+
+    const unbound = await cli(f, ['keys', 'create', '--role', 'agent', '--name', 'x']);
+    expect(unbound.code).not.toBe(0);
+    expect(unbound.stderr).toContain('--agent-id');
+    const both = await cli(f, [
+      'keys',
+      'create',
+      '--role',
+      'agent',
+      '--agent-id',
+      'a',
+      '--agent-prefix',
+      'b',
+      '--name',
+      'x',
+    ]);
+    expect(both.code).not.toBe(0);
+    const bound = await cli(f, ['keys', 'create', '--role', 'reader', '--agent-id', 'a', '--name', 'x']);
+    expect(bound.code).not.toBe(0);
+    expect((await f.sup.store.listApiKeys()).map((k) => k.name)).toEqual(['py agents']);
   }, 60_000);
 
   it('refuses an unknown role or a missing name, creating nothing', async () => {

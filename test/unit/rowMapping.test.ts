@@ -44,7 +44,14 @@ describe('row mapping shared by both stores', () => {
       ...reg,
       capabilities: '["fs"]',
       types: '["echo"]',
+      transport: 'redis',
+      metadata: null,
       now: at,
+    });
+    const http = { ...reg, transport: 'http' as const, metadata: { language: 'python' } };
+    expect(sqliteRows.registrationParams(http, at)).toMatchObject({
+      transport: 'http',
+      metadata: '{"language":"python"}',
     });
   });
 });

@@ -91,6 +91,8 @@ describe('API keys', () => {
       createdAt: c.now(),
       createdBy: 'cli:tester',
       revokedAt: null,
+      agentId: null,
+      agentPrefix: null,
     });
     expect(keys).toEqual([record]);
     expect(JSON.stringify(keys)).not.toContain(key);
@@ -322,7 +324,10 @@ describe('who may see a task', () => {
 
   it('marks every route that reads or acts on tasks, and no other', () => {
     const scoped = PERMISSIONS.filter((p) => p.scope === 'own-tasks').map((p) => `${p.method} ${p.path}`);
-    const taskRoutes = PERMISSIONS.filter((p) => p.path.startsWith('/v1/tasks')).map((p) => `${p.method} ${p.path}`);
+    // The agent protocol's task writes are an agent's, fenced by the lease it holds, not by who submitted.
+    const taskRoutes = PERMISSIONS.filter((p) => p.path.startsWith('/v1/tasks') && !p.roles.includes('agent')).map(
+      (p) => `${p.method} ${p.path}`,
+    );
     expect(scoped).toEqual(taskRoutes);
   });
 });
