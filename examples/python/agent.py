@@ -201,9 +201,11 @@ class TaskContext:
 
     def log(self, message, level="info", **fields):
         """A log line of this attempt (debug, info, warn or error); `fields` are kept beside it as JSON."""
+        level = {"warning": "warn", "critical": "error"}.get(level, level)  # the names of Python's logging
         line = {"message": str(message), "level": level, **({"fields": fields} if fields else {})}
         with self.lock:
-            self.pending_lines.append(line)
+            if len(self.pending_lines) < 1000:  # the attempt keeps 200 anyway; an unreachable supervisor is no leak
+                self.pending_lines.append(line)
             full = len(self.pending_lines) >= 50
         self.flush(lines_now=full)
 
@@ -484,7 +486,8 @@ def parse_args(argv):
     p.add_argument("--capabilities", default=env("TASKFLEET_CAPABILITIES", ""), help="comma-separated")
     p.add_argument("--types", default=",".join(HANDLERS), help="comma-separated (default: every registered type)")
     p.add_argument("--concurrency", type=int, default=int(env("TASKFLEET_CONCURRENCY", "4")))
-    p.add_argument("--wait-seconds", type=int, default=30, help="long-poll wait of a claim (0..30)")
+    p.add_argument("--wait-seconds", type=int, default=30, choices=range(1, 31), metavar="1..30",
+                   help="how long a claim waits for a task (a long poll)")
     p.add_argument("--drain-seconds", type=float, default=25, help="grace for running tasks on SIGTERM")
     p.add_argument("--log-level", default=env("TASKFLEET_LOG_LEVEL", "info"))
     args = p.parse_args(argv)
