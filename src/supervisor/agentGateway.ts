@@ -16,7 +16,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { ACCEPTING_STATES, type AgentRecord } from '../domain/agent';
+import { ACCEPTING_STATES, type AgentRecord, type AgentState } from '../domain/agent';
 import type { ClaimBody, HeartbeatBody, LogsBody, RegisterBody } from '../domain/agentProtocol';
 import type { BackoffPolicy } from '../domain/backoff';
 import { parseRouteKey, routeKey, workerServesRoute, type Route } from '../domain/capabilities';
@@ -61,6 +61,9 @@ export interface GatewayDeps {
   clock: Clock;
   log: Logger;
 }
+
+/** The states an agent may leave by itself for `stopped`: not the registry's holds. */
+const LEAVING_FROM: AgentState[] = [...ACCEPTING_STATES, 'draining', 'failed'];
 
 /** A write about a task by an agent that no longer holds that attempt. */
 export class LeaseLostError extends TaskfleetError {
@@ -133,13 +136,20 @@ export class AgentGateway {
     return agent;
   }
 
-  /** The agent leaves: `stopped`, so missed heartbeats are not escalated. False when it is unknown. */
-  async stop(agentId: string): Promise<boolean> {
-    const now = this.deps.clock.now();
-    const agent = await this.deps.store.getAgent(agentId);
-    if (!agent) return false;
-    await this.deps.store.setAgentState({ agentId, to: 'stopped', reason: 'stopped by the agent', now });
-    return true;
+  /**
+   * The agent leaves: `stopped`, so missed heartbeats are not escalated. A suspended or frozen agent stays so
+   * (stopping must not lift a hold; registering again keeps it too). Its state after; null when it is unknown.
+   */
+  async stop(agentId: string): Promise<AgentState | null> {
+    const { store, clock } = this.deps;
+    await store.setAgentState({
+      agentId,
+      to: 'stopped',
+      from: LEAVING_FROM,
+      reason: 'stopped by the agent',
+      now: clock.now(),
+    });
+    return (await store.getAgent(agentId))?.state ?? null;
   }
 
   /**

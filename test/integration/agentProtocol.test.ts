@@ -183,6 +183,9 @@ describe('the HTTP agent protocol', () => {
       'reader',
       'submitter',
     ]);
+    // Stopping does not lift a hold; once resumed, the agent may leave.
+    expect((await call('/v1/agents/py-4/stop')).body).toEqual({ state: 'suspended' });
+    expect((await fleet().request('POST', '/v1/agents/py-4/resume', {})).status).toBe(200);
     expect((await call('/v1/agents/py-4/stop')).body).toEqual({ state: 'stopped' });
   });
 });

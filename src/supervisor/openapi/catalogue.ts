@@ -264,7 +264,7 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
     path: '/v1/agents/:id/stop',
     summary: 'an HTTP agent leaves (after its drain): stopped, so its silence is not escalated',
     tag: 'agent protocol',
-    responses: { 200: '{ state: "stopped" }' },
+    responses: { 200: '{ state }: stopped, or the hold the agent stays under' },
     errors: [404],
   },
   ...(

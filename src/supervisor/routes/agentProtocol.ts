@@ -45,8 +45,9 @@ export function agentProtocolRoutes({ gateway, clock, staleAfterMs }: AgentProto
   });
 
   r.post('/agents/:id/stop', async (req, res) => {
-    if (!(await gateway.stop(req.params.id))) throw new NotFoundError(`agent ${req.params.id}`);
-    res.json({ state: 'stopped' });
+    const state = await gateway.stop(req.params.id);
+    if (state === null) throw new NotFoundError(`agent ${req.params.id}`);
+    res.json({ state });
   });
 
   r.post('/agents/:id/claim', async (req, res) => {
