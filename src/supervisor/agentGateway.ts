@@ -90,12 +90,18 @@ export interface ClaimedTask {
 }
 
 export class AgentGateway {
-  private routes: { at: number; list: Route[] } | null = null;
+  private routes: { at: number; list: Route[]; keys: Set<string> } | null = null;
 
   constructor(
     private readonly deps: GatewayDeps,
     private readonly settings: GatewaySettings,
-  ) {}
+  ) {
+    // A doorbell for a route this supervisor has not read yet: the routes are read again at the next look, so
+    // the first task of a new route is not left waiting for the cache to expire.
+    deps.watcher.onWork((keys) => {
+      if (this.routes && keys.some((k) => !this.routes!.keys.has(k))) this.routes = null;
+    });
+  }
 
   get protocolSettings() {
     const { leaseMs, heartbeatMs } = this.settings;
@@ -164,11 +170,17 @@ export class AgentGateway {
     if (!agent) throw new NotFoundError(`agent ${agentId} (register it first)`);
     for (;;) {
       if (closed()) return [];
-      // The claim itself shows the agent alive; missed heartbeats reach it through the enforcer's holds.
-      const free = agent && ACCEPTING_STATES.has(agent.state) ? await this.freeSlots(agent) : 0;
-      const claimed = free > 0 ? await this.claimNow(agent!, Math.min(body.max, free), closed) : [];
-      if (claimed.length > 0 || clock.now() >= deadline) return claimed;
-      await this.waitForWork(agent, Math.min(deadline - clock.now(), this.settings.pollMs));
+      // Listening before the look: a doorbell that rings while it reads SQL sends it to look again at once.
+      const bell = this.listen(agent);
+      try {
+        // The claim itself shows the agent alive; missed heartbeats reach it through the enforcer's holds.
+        const free = agent && ACCEPTING_STATES.has(agent.state) ? await this.freeSlots(agent) : 0;
+        const claimed = free > 0 ? await this.claimNow(agent!, Math.min(body.max, free), closed) : [];
+        if (claimed.length > 0 || clock.now() >= deadline) return claimed;
+        await bell.rung(Math.min(deadline - clock.now(), this.settings.pollMs));
+      } finally {
+        bell.close();
+      }
       agent = await store.getAgent(agentId);
     }
   }
@@ -350,30 +362,43 @@ export class AgentGateway {
   private async coveredRoutes(agent: AgentRecord): Promise<Route[]> {
     const now = this.deps.clock.now();
     if (!this.routes || now - this.routes.at > this.settings.routesRefreshMs) {
-      this.routes = { at: now, list: await this.deps.store.listRoutes() };
+      const list = await this.deps.store.listRoutes();
+      this.routes = { at: now, list, keys: new Set(list.map((r) => routeKey(r.type, r.capabilities))) };
     }
     return this.routes.list.filter((r) => workerServesRoute(agent, r));
   }
 
-  /** Resolves on a work doorbell for a route the agent serves (any route, for an unknown agent), or after `ms`. */
-  private waitForWork(agent: AgentRecord | null, ms: number): Promise<void> {
-    if (ms <= 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        off();
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      const off = this.deps.watcher.onWork((keys) => {
-        const served = keys.flatMap((k) => routeOf(k) ?? []).filter((r) => !agent || workerServesRoute(agent, r));
-        if (served.length === 0) return;
-        // A route this supervisor has not read yet: read the routes before looking.
-        const known = new Set(this.routes?.list.map((r) => routeKey(r.type, r.capabilities)));
-        if (served.some((r) => !known.has(routeKey(r.type, r.capabilities)))) this.routes = null;
-        done();
-      });
+  /**
+   * Listens for work doorbells of the routes the agent serves (any route, for an unknown agent): `rung(ms)`
+   * resolves at once when one rang since the listening began, else on the next one, or after `ms`.
+   */
+  private listen(agent: AgentRecord | null): { rung(ms: number): Promise<void>; close(): void } {
+    let rang = false;
+    let wake: (() => void) | null = null;
+    const off = this.deps.watcher.onWork((keys) => {
+      if (!keys.some((k) => serves(agent, k))) return;
+      rang = true;
+      wake?.();
     });
+    return {
+      rung: (ms) =>
+        rang || ms <= 0
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => {
+              const timer = setTimeout(() => {
+                wake = null;
+                resolve();
+              }, ms);
+              wake = () => {
+                clearTimeout(timer);
+                wake = null;
+                resolve();
+              };
+            }),
+      close: () => {
+        off();
+      },
+    };
   }
 
   private changed(taskId: string): void {
@@ -405,11 +430,12 @@ export interface TaskWrite {
   attempt: number;
 }
 
-/** The route of a doorbell's key; null for a key that is not one (a message from a newer or broken writer). */
-function routeOf(key: string): Route | null {
+/** Whether the agent (any agent, when unknown) serves the route of a doorbell's key; false for a key that is not one. */
+function serves(agent: AgentRecord | null, key: string): boolean {
   try {
-    return parseRouteKey(key);
+    const route = parseRouteKey(key);
+    return !agent || workerServesRoute(agent, route);
   } catch {
-    return null;
+    return false;
   }
 }

@@ -12,7 +12,8 @@ import { expectForbidden, expectProblem } from '../helpers/http';
 const redis = fileInspector();
 
 describe('the HTTP agent protocol', () => {
-  const fleet = fleetFor(redis, { each: true });
+  // Waiting claims look in SQL only every minute here: a claim answered sooner was woken by the doorbell.
+  const fleet = fleetFor(redis, { each: true, env: { TASKFLEET_AGENT_CLAIM_POLL_MS: '60000' } });
   let key: string;
 
   beforeEach(async () => {
@@ -96,12 +97,33 @@ describe('the HTTP agent protocol', () => {
     expect((await fleet().sup.store.getTask(task.id))?.result).toEqual({ ok: true });
   });
 
+  it('wakes a waiting claim on one supervisor when the task is submitted through another', async () => {
+    await register('py-6');
+    const second = await fleet().startSecondSupervisor();
+    try {
+      const started = Date.now();
+      const waiting = claim('py-6', 25);
+      await new Promise((r) => setTimeout(r, 300));
+      const admin = { authorization: `Bearer ${fleet().adminKey}` };
+      const submitted = await second.request('POST', '/v1/tasks', { type: 'echo', payload: { via: 'second' } }, admin);
+      expect(submitted.status).toBe(201);
+      const res = await waiting;
+      expect(res.body.tasks.map((t: { id: string }) => t.id)).toEqual([submitted.body.id]);
+      // Long before the wait, or the next look in SQL, would have answered.
+      expect(Date.now() - started).toBeLessThan(20_000);
+    } finally {
+      await second.close();
+    }
+  });
+
   it('answers an empty claim when the wait runs out, and claims only what the agent covers', async () => {
     await register('py-2', ['cpu'], ['echo']);
     const gpu = await fleet().submit({ type: 'echo', requiredCapabilities: ['gpu'] });
     const other = await fleet().submit({ type: 'checksum', payload: { path: '/x' } });
     const res = await claim('py-2', 1);
     expect(res.body).toEqual({ tasks: [] });
+    // Live (a fresh heartbeat), so the supervisor rings the work doorbell for the routes it serves.
+    await call('/v1/agents/py-2/heartbeat', { running: [] });
     const mine = await fleet().submit({ type: 'echo', requiredCapabilities: ['cpu'] });
     const next = await claim('py-2', 5);
     expect(next.body.tasks.map((t: { id: string }) => t.id)).toEqual([mine.id]);
