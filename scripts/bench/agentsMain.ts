@@ -57,7 +57,7 @@ function parseOptions(argv: string[]): AgentsOptions {
   return new Command('npm run bench:agents --')
     .description('submit → claim answered for an HTTP agent, and no-op tasks/s of one Python agent and one Node worker')
     .option('--samples <n>', 'claim latency samples per measurement', wholeNumber('--samples'), 300)
-    .option('--pause-ms <n>', 'from sending a claim to submitting its task', wholeNumber('--pause-ms'), 30)
+    .option('--pause-ms <n>', 'from sending a claim to submitting its task', wholeNumber('--pause-ms'), 50)
     .option('--no-cross', 'leave out the submit sent to a second supervisor')
     .option('--tasks <n>', 'echo tasks per throughput run', wholeNumber('--tasks'), 3000)
     .option('--batch <n>', 'tasks per batch submit (≤ 1000)', wholeNumber('--batch'), 500)
@@ -126,6 +126,7 @@ async function throughputRun(
     const before = takeCpuSnapshot(processes, redisPid);
     const t0 = wallMs();
     for (let done = 0; done < o.tasks; done += o.batch) {
+      if (interruption.requested) throw new Error('interrupted');
       const n = Math.min(o.batch, o.tasks - done);
       await fleet.submitBatch(Array.from({ length: n }, (_, i) => ({ type: 'echo', payload: { i: done + i } })));
     }
