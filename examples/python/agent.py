@@ -201,9 +201,11 @@ class TaskContext:
 
     def log(self, message, level="info", **fields):
         """A log line of this attempt (debug, info, warn or error); `fields` are kept beside it as JSON."""
+        level = {"warning": "warn", "critical": "error"}.get(level, level)  # the names of Python's logging
         line = {"message": str(message), "level": level, **({"fields": fields} if fields else {})}
         with self.lock:
-            self.pending_lines.append(line)
+            if len(self.pending_lines) < 1000:  # the attempt keeps 200 anyway; an unreachable supervisor is no leak
+                self.pending_lines.append(line)
             full = len(self.pending_lines) >= 50
         self.flush(lines_now=full)
 
@@ -253,8 +255,9 @@ class Agent:
         self.cpu = (time.monotonic(), sum(os.times()[:2]))
         self.pool = ThreadPoolExecutor(args.concurrency, thread_name_prefix="task")
 
-    def call(self, path, body, timeout=10.0, abortable=False, give_up=None):
-        """Posts until the supervisor answers (backing off while it is unreachable) or `give_up` passes."""
+    def call(self, path, body, timeout=10.0, abortable=False, give_up=None, insist=False):
+        """Posts until the supervisor answers (backing off while it is unreachable or busy) or `give_up` passes;
+        once a drain began, only what must still be sent (`insist`: outcomes, the stop) is tried again."""
         delay = 0.2
         while True:
             try:
@@ -264,11 +267,15 @@ class Agent:
                     raise
                 if (give_up is not None and time.monotonic() > give_up) or self.api.aborted and abortable:
                     raise
+                if not insist and (self.drain.is_set() or self.signalled_at is not None):
+                    raise
                 wait = getattr(err, "retry_after", None) or delay * random.uniform(0.5, 1)
                 if give_up is not None:
                     wait = max(0, min(wait, give_up - time.monotonic()))
                 log.warning("supervisor unreachable or busy (%s): retrying in %.1f s", err, wait)
-                time.sleep(wait)
+                end = time.monotonic() + wait
+                while time.monotonic() < end and (insist or self.signalled_at is None):  # a signal cuts it short
+                    time.sleep(min(0.05, max(0, end - time.monotonic())))
                 delay = min(delay * 2, 5)
 
     def register(self):
@@ -283,6 +290,12 @@ class Agent:
         self.lease_ms, self.heartbeat_ms = answer["settings"]["leaseMs"], answer["settings"]["heartbeatMs"]
         self.obey(answer["agent"]["state"])
         log.info("registered %s (%s), lease %d ms", self.args.id, answer["agent"]["state"], self.lease_ms)
+
+    def register_quietly(self):
+        try:
+            self.register()
+        except (ApiError, Unreachable) as err:  # draining, or refused: the next heartbeat or claim tries again
+            log.warning("register again failed: %s", err)
 
     def obey(self, state):
         held = state in HELD_STATES
@@ -300,7 +313,7 @@ class Agent:
         give_up = time.monotonic() + max(60, 2 * self.lease_ms / 1000) if retry else time.monotonic()
         try:
             body = {"agentId": self.args.id, "attempt": run.attempt, **body}
-            return self.call(f"/tasks/{run.id}/{kind}", body, give_up=give_up)
+            return self.call(f"/tasks/{run.id}/{kind}", body, give_up=give_up, insist=retry)
         except ApiError as err:
             if err.code == "lease_lost":
                 log.warning("task %s attempt %d: %s dropped, the lease is lost", run.id, run.attempt, kind)
@@ -354,7 +367,7 @@ class Agent:
             except ApiError as err:
                 log.error("claim refused: %s", err)
                 if err.status == 404:
-                    self.register()
+                    self.register_quietly()
                 else:
                     self.drain.wait(1)
                 continue
@@ -381,8 +394,8 @@ class Agent:
                 self.heartbeat_ms = answer.get("heartbeatMs", self.heartbeat_ms)
             except ApiError as err:
                 log.warning("heartbeat refused: %s", err)
-                if err.status == 404:
-                    self.register()
+                if err.status == 404:  # the supervisor forgot this agent (an admin removed it): register again
+                    self.register_quietly()
             except Unreachable as err:
                 log.warning("heartbeat not sent: %s", err)
             time.sleep(self.heartbeat_ms / 1000)
@@ -424,7 +437,13 @@ class Agent:
         return {"cpuPercent": round(percent, 1), "rssBytes": rss}
 
     def run(self):
-        self.register()
+        try:
+            self.register()
+        except Unreachable:
+            return 0  # signalled before the supervisor ever answered
+        except ApiError as err:
+            log.error("registration refused: %s", err)
+            return 2
         for loop in (self.heartbeat_loop, self.lease_loop):
             threading.Thread(target=loop, name=loop.__name__, daemon=True).start()
         claimer = threading.Thread(target=self.claim_loop, name="claim_loop", daemon=True)
@@ -449,7 +468,7 @@ class Agent:
                 self.lock.wait_for(lambda: run.id not in self.running, 1)
             run.report("release", {})
         try:  # so the supervisor does not count the heartbeats it will miss
-            self.call(f"/agents/{self.args.id}/stop", {}, give_up=time.monotonic() + 5)
+            self.call(f"/agents/{self.args.id}/stop", {}, give_up=time.monotonic() + 5, insist=True)
         except (ApiError, Unreachable) as err:
             log.warning("stop not recorded: %s", err)
         log.info("stopped (%d tasks handed back)", len(left))
@@ -467,7 +486,8 @@ def parse_args(argv):
     p.add_argument("--capabilities", default=env("TASKFLEET_CAPABILITIES", ""), help="comma-separated")
     p.add_argument("--types", default=",".join(HANDLERS), help="comma-separated (default: every registered type)")
     p.add_argument("--concurrency", type=int, default=int(env("TASKFLEET_CONCURRENCY", "4")))
-    p.add_argument("--wait-seconds", type=int, default=30, help="long-poll wait of a claim (0..30)")
+    p.add_argument("--wait-seconds", type=int, default=30, choices=range(1, 31), metavar="1..30",
+                   help="how long a claim waits for a task (a long poll)")
     p.add_argument("--drain-seconds", type=float, default=25, help="grace for running tasks on SIGTERM")
     p.add_argument("--log-level", default=env("TASKFLEET_LOG_LEVEL", "info"))
     args = p.parse_args(argv)

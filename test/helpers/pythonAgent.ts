@@ -28,6 +28,8 @@ export interface PythonAgentOptions {
   concurrency?: number;
   /** Extra command-line arguments, e.g. ['--drain-seconds', '1']. */
   args?: string[];
+  /** Whether `spawn` waits for the registration (true by default). */
+  waitRegistered?: boolean;
 }
 
 /** An agent key bound to `prefix`, created with the CLI on the fleet's SQLite file. */
@@ -71,6 +73,7 @@ export class PythonAgents {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const agent = { id: o.id, child, exited, logFile };
     this.started.push(agent);
+    if (o.waitRegistered === false) return agent;
     await new Promise<void>((resolve, reject) => {
       let seen = '';
       const onData = (chunk: Buffer) => {

@@ -135,6 +135,13 @@ describe('the Python agent', () => {
     expect(await events(t.id)).not.toContain('succeeded');
   });
 
+  it('exits 2 when its key may not act as its id', async () => {
+    const other = await agents.spawn(f().url, key, { id: 'gpu-1', waitRegistered: false });
+    expect(await other.exited).toBe(2);
+    expect(readFileSync(other.logFile, 'utf8')).toMatch(/registration refused: 403/);
+    expect(await f().sup.store.getAgent('gpu-1')).toBeNull();
+  });
+
   it('drains on SIGTERM: running tasks finish or are handed back, nothing new is claimed, exit 0', async () => {
     const drainer = await agents.spawn(f().url, key, {
       id: 'py-drain',
@@ -175,7 +182,13 @@ describe('the Python agent under the API rate limit', () => {
 
   it('waits out 429 answers and sends every result', async () => {
     const f = (fleet = await Fleet.start({
-      env: { TASKFLEET_RATE_LIMIT_PER_SECOND: '30', TASKFLEET_RATE_LIMIT_BURST: '10' },
+      // Leases and heartbeats at their usual pace relative to Retry-After (1 s), not FAST's.
+      env: {
+        TASKFLEET_RATE_LIMIT_PER_SECOND: '30',
+        TASKFLEET_RATE_LIMIT_BURST: '10',
+        TASKFLEET_LEASE_DURATION_MS: '15000',
+        TASKFLEET_HEARTBEAT_INTERVAL_MS: '1000',
+      },
     }));
     const key = await createAgentKey(f.config.sqlitePath, 'py-');
     const agent = await agents.spawn(f.url, key, { id: 'py-limited', concurrency: 8 });
