@@ -51,6 +51,8 @@ export class AgentsFleet {
   constructor(
     private readonly redisUrl: string,
     name: string,
+    /** Where the supervisors write CPU profiles (node --cpu-prof), when asked. */
+    private readonly cpuProfDir?: string,
   ) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'taskfleet-agents-'));
     const prefix = `tfagents-${process.pid}-${name}`;
@@ -73,7 +75,7 @@ export class AgentsFleet {
 
   /** Starts a supervisor on the fleet's store and prefix (the first one also opens the store and makes the key). */
   async addSupervisor(): Promise<Supervisor> {
-    const s = await startSupervisorProcess(this.vars);
+    const s = await startSupervisorProcess(this.vars, this.cpuProfDir);
     this.supervisors.push(s);
     if (!this.reader) {
       this.reader = new Database(this.vars.TASKFLEET_SQLITE_PATH, { readonly: true, fileMustExist: true });

@@ -26,6 +26,7 @@ interface AgentsOptions {
   concurrency: number;
   runs: number;
   json?: string;
+  cpuProf?: string;
   redisUrl: string;
 }
 
@@ -64,6 +65,7 @@ function parseOptions(argv: string[]): AgentsOptions {
     .option('--concurrency <n>', 'slots of the measured agent', wholeNumber('--concurrency'), 8)
     .option('--runs <n>', 'throughput runs of each agent (figures are medians)', wholeNumber('--runs'), 3)
     .option('--json <file>', 'also write the figures and every run to this file')
+    .option('--cpu-prof <dir>', 'run the supervisors under node --cpu-prof, profiles into this folder')
     .option('--redis-url <url>', 'the Redis to use (a private key prefix on it)', 'redis://127.0.0.1:6379')
     .addHelpText('after', HELP)
     .parse(argv)
@@ -76,7 +78,7 @@ interface LatencyFigures {
 }
 
 async function latencyPhase(o: AgentsOptions): Promise<LatencyFigures> {
-  const fleet = new AgentsFleet(o.redisUrl, 'claim');
+  const fleet = new AgentsFleet(o.redisUrl, 'claim', o.cpuProf);
   try {
     await fleet.addSupervisor();
     const agent = new BenchAgent(fleet.agentApi(0), `${AGENT_PREFIX}claim`);
@@ -115,7 +117,7 @@ async function throughputRun(
   run: number,
   redisPid?: number,
 ): Promise<ThroughputRun> {
-  const fleet = new AgentsFleet(o.redisUrl, `${run}-${kind}`);
+  const fleet = new AgentsFleet(o.redisUrl, `${run}-${kind}`, o.cpuProf);
   try {
     const supervisor = await fleet.addSupervisor();
     const agent = await fleet.startAgent(kind, `${AGENT_PREFIX}${kind}-${run}`, o.concurrency);
