@@ -323,28 +323,32 @@ export class AgentGateway {
     const rows = await store.listClaimable({ routes, limit: max * 2 });
     const claimed: ClaimedTask[] = [];
     const { leaseMs } = this.settings;
-    for (const row of rows) {
-      if (claimed.length >= max || closed()) break;
+    // As many claims at once as places are left: on SQLite they share one group commit (one fsync), on Azure
+    // SQL they run side by side. A claim lost to another claimer leaves its place to the next row.
+    let next = 0;
+    while (claimed.length < max && next < rows.length && !closed()) {
+      const wave = rows.slice(next, next + (max - claimed.length));
+      next += wave.length;
       const at = clock.now();
-      const result = await store.claimTask({
-        taskId: row.id,
-        attempt: row.attempt,
-        agentId: agent.id,
-        now: at,
-        leaseMs,
-      });
-      if (!result.claimed) continue;
-      const t = result.task;
-      claimed.push({
-        id: t.id,
-        attempt: t.attempt,
-        type: t.type,
-        payload: t.payload,
-        priority: t.priority,
-        maxAttempts: t.maxAttempts,
-        timeoutSeconds: t.timeoutSeconds ?? null,
-        leaseExpiresAt: new Date(t.leaseExpiresAt ?? at + leaseMs).toISOString(),
-      });
+      const results = await Promise.all(
+        wave.map((row) =>
+          store.claimTask({ taskId: row.id, attempt: row.attempt, agentId: agent.id, now: at, leaseMs }),
+        ),
+      );
+      for (const result of results) {
+        if (!result.claimed) continue;
+        const t = result.task;
+        claimed.push({
+          id: t.id,
+          attempt: t.attempt,
+          type: t.type,
+          payload: t.payload,
+          priority: t.priority,
+          maxAttempts: t.maxAttempts,
+          timeoutSeconds: t.timeoutSeconds ?? null,
+          leaseExpiresAt: new Date(t.leaseExpiresAt ?? at + leaseMs).toISOString(),
+        });
+      }
     }
     return claimed;
   }
