@@ -291,11 +291,13 @@ export class AgentGateway {
     return { taskId, attempt: w.attempt, agentId: w.agentId, now: this.deps.clock.now() };
   }
 
-  /** The task while `ref` holds it, else null; 404 for an unknown task. */
+  /**
+   * The task while `ref` holds it, else null. An unknown task is not held either: an agent key learns nothing
+   * of the tasks it was not handed (a 409, never a 404 that would tell an existing id from an unknown one).
+   */
   private async heldTask(ref: LeaseRef): Promise<TaskRecord | null> {
     const task = await this.deps.store.getTask(ref.taskId);
-    if (!task) throw new NotFoundError(`task ${ref.taskId}`);
-    const holds = task.status === 'running' && task.attempt === ref.attempt && task.agentId === ref.agentId;
+    const holds = task?.status === 'running' && task.attempt === ref.attempt && task.agentId === ref.agentId;
     return holds ? task : null;
   }
 

@@ -199,6 +199,12 @@ describe('the HTTP agent protocol', () => {
 
     expectForbidden(await register('gpu-1'), ['agent']);
     expectForbidden(await call(`/v1/tasks/${task.id}/lease`, { attempt: 1, agentId: 'gpu-1' }), ['agent']);
+    // A task it was not handed, existing or not, is the same lost lease: no oracle for task ids.
+    for (const id of [task.id, '0193f000-0000-7000-8000-000000000000']) {
+      expectProblem(await call(`/v1/tasks/${id}/progress`, { attempt: 1, agentId: 'py-4', value: 1 }), 409, {
+        code: 'lease_lost',
+      });
+    }
     // Reading tasks is not the protocol: an agent key gets 403.
     expectForbidden(await fleet().request('GET', `/v1/tasks/${task.id}`, undefined, {}, { key }), [
       'admin',

@@ -283,7 +283,7 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
     tag: 'agent protocol',
     body,
     responses: { 200: answer },
-    errors: [404, 409],
+    errors: [409],
   })),
   // fleet
   {
