@@ -202,8 +202,23 @@ export class TaskfleetClient {
     return this.json<TaskLogs>('GET', `/v1/tasks/${enc(id)}/logs${query}`);
   }
 
+  /** The first page of agents (up to 200; agents stopped a while ago are left out): see `agentsPage`. */
   async agents(): Promise<AgentView[]> {
-    return (await this.json<{ agents: AgentView[] }>('GET', '/v1/agents')).agents;
+    return (await this.agentsPage()).agents;
+  }
+
+  /** One page of agents, filtered; pass the answer's `nextCursor` as `cursor` for the next page. */
+  async agentsPage(
+    q: { state?: string; capability?: string; limit?: number; cursor?: string; includeStopped?: boolean } = {},
+  ): Promise<{ agents: AgentView[]; nextCursor?: string }> {
+    const params = new URLSearchParams();
+    if (q.state) params.set('state', q.state);
+    if (q.capability) params.set('capability', q.capability);
+    if (q.limit !== undefined) params.set('limit', String(q.limit));
+    if (q.cursor) params.set('cursor', q.cursor);
+    if (q.includeStopped) params.set('include', 'stopped');
+    const query = params.size > 0 ? `?${params.toString()}` : '';
+    return this.json<{ agents: AgentView[]; nextCursor?: string }>('GET', `/v1/agents${query}`);
   }
 
   private async json<T>(method: string, path: string, o: RequestOptions & { accept409?: boolean } = {}): Promise<T> {

@@ -215,6 +215,17 @@ export interface BulkPage {
   lastId: string | null;
 }
 
+/** One page of `listAgentsPage`: by id ascending after `afterId`, narrowed by the optional filters. */
+export interface AgentPageQuery {
+  state?: AgentState;
+  /** Agents whose capabilities contain this one. */
+  capability?: string;
+  /** Leave out the agents `stopped` or `failed` whose last heartbeat is older than this (epoch ms). */
+  hideGoneBefore?: number;
+  afterId?: string;
+  limit: number;
+}
+
 export interface HeartbeatReport {
   agentId: string;
   now: number;
@@ -347,6 +358,8 @@ export interface Store extends WebhookStore {
   setAgentRecycle(change: AgentRecycleChange): Promise<boolean>;
   getAgent(id: string): Promise<AgentRecord | null>;
   listAgents(): Promise<AgentRecord[]>;
+  /** One page of agents (the API's list): id order, keyset after `afterId`, at most `limit`. */
+  listAgentsPage(query: AgentPageQuery): Promise<AgentRecord[]>;
   listAgentEvents(agentId: string): Promise<AgentEvent[]>;
   /** Deletes an agent and its events when its state is one of `states`; false otherwise. */
   removeAgent(agentId: string, states: AgentState[]): Promise<boolean>;

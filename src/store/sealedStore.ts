@@ -215,6 +215,7 @@ const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
   'setAgentState',
   'getAgent',
   'listAgents',
+  'listAgentsPage',
   'listAgentEvents',
   'removeAgent',
   'listLeasesOf',

@@ -10,7 +10,7 @@ import type { RateLimitSettings } from '../security/rateLimit';
  * Heartbeat intervals after which an agent no longer counts as live for routing. Three, so that a late or lost
  * heartbeat does not take an agent out of routing.
  */
-const LIVE_FOR_HEARTBEATS = 3;
+export const LIVE_FOR_HEARTBEATS = 3;
 
 export interface HttpSettings {
   /** The bootstrap admin key (TASKFLEET_ADMIN_API_KEY); null accepts only keys from the store. */

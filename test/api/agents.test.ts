@@ -142,3 +142,56 @@ describe('after the only worker dies', () => {
     expect((await f.request('GET', `/v1/tasks/${after.body.id}`)).body.routable).toBe(false);
   });
 });
+
+describe('GET /v1/agents: filters, paging, and agents gone a while', () => {
+  const fleet = fleetFor(redis);
+
+  beforeAll(async () => {
+    const store = fleet().sup.store;
+    const now = Date.now();
+    const long = now - 3_600_000;
+    for (const [id, caps, at] of [
+      ['p-1', ['gpu'], now],
+      ['p-2', ['fs'], now],
+      ['p-3', ['fs', 'gpu'], now],
+      ['p-4', ['gpu'], long],
+      ['p-5', ['gpu'], now],
+    ] as const) {
+      await store.registerAgent(
+        { id, capabilities: [...caps], types: ['echo'], concurrency: 1, hostname: 'h', pid: 1, version: 'v' },
+        at,
+      );
+    }
+    // p-4 stopped an hour ago (scaled in), p-5 just now.
+    await store.setAgentState({ agentId: 'p-4', to: 'stopped', reason: 'drained', now: long });
+    await store.setAgentState({ agentId: 'p-5', to: 'stopped', reason: 'drained', now });
+  });
+
+  const ids = async (query: string) => {
+    const res = await fleet().request('GET', `/v1/agents${query}`);
+    expect(res.status).toBe(200);
+    return { ids: (res.body.agents as Array<{ id: string }>).map((a) => a.id), next: res.body.nextCursor };
+  };
+
+  it('leaves out agents stopped long ago unless asked, filters by state and capability', async () => {
+    expect((await ids('')).ids).toEqual(['p-1', 'p-2', 'p-3', 'p-5']);
+    expect((await ids('?include=stopped')).ids).toEqual(['p-1', 'p-2', 'p-3', 'p-4', 'p-5']);
+    expect((await ids('?capability=gpu')).ids).toEqual(['p-1', 'p-3', 'p-5']);
+    expect((await ids('?state=stopped&include=stopped')).ids).toEqual(['p-4', 'p-5']);
+  });
+
+  it('pages with a cursor, without overlap or gap', async () => {
+    const first = await ids('?limit=2&include=stopped');
+    expect(first).toEqual({ ids: ['p-1', 'p-2'], next: 'p-2' });
+    const second = await ids(`?limit=2&include=stopped&cursor=${first.next}`);
+    expect(second).toEqual({ ids: ['p-3', 'p-4'], next: 'p-4' });
+    const last = await ids(`?limit=2&include=stopped&cursor=${second.next}`);
+    expect(last).toEqual({ ids: ['p-5'], next: undefined });
+  });
+
+  it('answers 400 naming the field for a bad filter', async () => {
+    const res = await fleet().request('GET', '/v1/agents?state=sleeping&limit=0');
+    expectProblem(res, 400, { code: 'validation_failed' });
+    expect(res.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['limit', 'state']);
+  });
+});

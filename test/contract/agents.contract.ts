@@ -66,6 +66,32 @@ export function agentContract(store: CurrentStore): void {
       });
     });
 
+    it('pages agents by id, filtered by state and capability, leaving out those gone before a time', async () => {
+      const reg = (id: string, capabilities: string[]) => registration({ id, capabilities });
+      for (const [id, caps] of [
+        ['a-1', ['gpu']],
+        ['a-2', ['linux']],
+        ['a-3', ['gpu', 'linux']],
+        ['a-4', ['gpu']],
+      ] as const)
+        await store().registerAgent(reg(id, [...caps]), T0);
+      await store().setAgentState({ agentId: 'a-4', to: 'stopped', reason: 'drained', now: T0 + 1 });
+      await store().registerAgent(reg('a-5', ['gpu']), T0 + 10_000);
+      await store().setAgentState({ agentId: 'a-5', to: 'stopped', reason: 'drained', now: T0 + 10_001 });
+      const ids = async (q: Partial<Parameters<ReturnType<typeof store>['listAgentsPage']>[0]>) =>
+        (await store().listAgentsPage({ limit: 10, ...q })).map((a) => a.id);
+
+      expect(await ids({})).toEqual(['a-1', 'a-2', 'a-3', 'a-4', 'a-5']);
+      expect(await ids({ limit: 2 })).toEqual(['a-1', 'a-2']);
+      expect(await ids({ afterId: 'a-2', limit: 2 })).toEqual(['a-3', 'a-4']);
+      expect(await ids({ capability: 'gpu' })).toEqual(['a-1', 'a-3', 'a-4', 'a-5']);
+      expect(await ids({ capability: 'linux', afterId: 'a-2' })).toEqual(['a-3']);
+      expect(await ids({ state: 'stopped' })).toEqual(['a-4', 'a-5']);
+      // a-4 was last heard of at T0, a-5 at T0 + 10,000: only a-4 is gone before T0 + 5,000.
+      expect(await ids({ hideGoneBefore: T0 + 5_000 })).toEqual(['a-1', 'a-2', 'a-3', 'a-5']);
+      expect(await ids({ capability: 'nothing' })).toEqual([]);
+    });
+
     it('revives a re-registering agent with its new details', async () => {
       await store().registerAgent(registration(), T0);
       await store().setAgentState({ agentId: 'agent-1', to: 'failed', reason: 'heartbeat missed', now: T0 + 1_000 });

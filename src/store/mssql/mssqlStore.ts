@@ -30,6 +30,7 @@ import type {
   NewTask,
   RenewResult,
   RouteQueueQuery,
+  AgentPageQuery,
   ClaimableQuery,
   RouteStats,
   Store,
@@ -403,6 +404,17 @@ export class MssqlStore implements Store {
 
   async listAgents(): Promise<AgentRecord[]> {
     return (await this.db.all<never, mapping.AgentRow>(agentStatements.SELECT_AGENTS, {})).map(mapping.toAgent);
+  }
+
+  async listAgentsPage(q: AgentPageQuery): Promise<AgentRecord[]> {
+    const rows = await this.db.all<string, mapping.AgentRow>(agentStatements.SELECT_AGENTS_PAGE, {
+      afterId: q.afterId ?? '',
+      state: q.state ?? null,
+      capability: q.capability ?? null,
+      hideGoneBefore: q.hideGoneBefore ?? null,
+      limit: q.limit,
+    });
+    return rows.map(mapping.toAgent);
   }
 
   async listAgentEvents(agentId: string): Promise<AgentEvent[]> {

@@ -4,7 +4,7 @@
  * IMMEDIATE transaction (they read, then write).
  */
 import type { AgentEvent, AgentRecord, AgentState, StateSource } from '../../domain/agent';
-import type { AgentRecycleChange, AgentRegistration, AgentStateChange, HeartbeatReport } from '../port';
+import type { AgentPageQuery, AgentRecycleChange, AgentRegistration, AgentStateChange, HeartbeatReport } from '../port';
 import { registrationParams, toAgent, toAgentEvent, type AgentRow } from './rows';
 import type { SqliteStatements } from './statements';
 import type { UpsertAgentParams } from './statements/agents';
@@ -100,4 +100,16 @@ export function getAgent(statements: SqliteStatements, id: string): AgentRecord 
 
 export function listAgentEvents(statements: SqliteStatements, agentId: string): AgentEvent[] {
   return statements.agents.selectAgentEvents.all({ agentId }).map(toAgentEvent);
+}
+
+export function listAgentsPage(statements: SqliteStatements, q: AgentPageQuery): AgentRecord[] {
+  return statements.agents.selectAgentsPage
+    .all({
+      afterId: q.afterId ?? '',
+      state: q.state ?? null,
+      capability: q.capability ?? null,
+      hideGoneBefore: q.hideGoneBefore ?? null,
+      limit: q.limit,
+    })
+    .map(toAgent);
 }

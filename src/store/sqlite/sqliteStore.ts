@@ -41,6 +41,7 @@ import type {
   NewTask,
   RenewResult,
   RouteQueueQuery,
+  AgentPageQuery,
   ClaimableQuery,
   RouteStats,
   Store,
@@ -318,6 +319,10 @@ class SqliteStore implements Store {
 
   listAgents(): Promise<AgentRecord[]> {
     return this.run(() => this.statements.agents.selectAgents.all().map(toAgent));
+  }
+
+  listAgentsPage(query: AgentPageQuery): Promise<AgentRecord[]> {
+    return this.run(() => agents.listAgentsPage(this.statements, query));
   }
 
   listAgentEvents(agentId: string): Promise<AgentEvent[]> {

@@ -19,6 +19,7 @@ import {
 } from '../../domain/agentProtocol';
 import { MAX_BATCH, batchSubmissionSchema, taskSubmissionSchema } from '../../domain/submission';
 import type { Method } from '../../security/permissions';
+import { agentListQuery } from '../routes/agents';
 import { auditQuerySchema } from '../routes/audit';
 import { statsQuery, windowQuery } from '../routes/fleet';
 import { declareBody } from '../routes/pools';
@@ -192,7 +193,14 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
     responses: { 200: '{ events, nextCursor }, or with follow=true a text/event-stream' },
   },
   // agents
-  { method: 'GET', path: '/v1/agents', summary: 'list agents', tag: 'agents', responses: { 200: '{ agents }' } },
+  {
+    method: 'GET',
+    path: '/v1/agents',
+    summary: 'list agents: by id, filtered by state and capability, paged; agents gone a while are left out',
+    tag: 'agents',
+    query: agentListQuery,
+    responses: { 200: '{ agents, nextCursor? }' },
+  },
   {
     method: 'GET',
     path: '/v1/agents/:id',

@@ -152,6 +152,30 @@ export const SELECT_AGENTS = statement('SELECT_AGENTS', {
   text: `SELECT ${agentColumns()} FROM ${TABLE.agents} ORDER BY id;`,
 });
 
+/**
+ * SELECT_AGENTS_PAGE: agents by id after @afterId, of @state and with @capability when given (null: any), leaving
+ * out the stopped and failed ones last heard of before @hideGoneBefore (null: none left out); at most @limit.
+ * A seek on the primary key from @afterId; the optional filters are row checks, recompiled per call so that an
+ * absent one costs nothing. Params: @afterId, @state, @capability, @hideGoneBefore, @limit. Result: agent rows.
+ */
+export const SELECT_AGENTS_PAGE = statement('SELECT_AGENTS_PAGE', {
+  idempotent: true,
+  params: {
+    afterId: param.nvarchar(COLUMN_LENGTH.agentId),
+    state: param.varchar(16),
+    capability: param.nvarchar(64),
+    hideGoneBefore: param.time,
+    limit: param.int,
+  },
+  text: `
+SELECT TOP (@limit) ${agentColumns()} FROM ${TABLE.agents}
+WHERE id > @afterId AND (@state IS NULL OR state = @state)
+  AND (@capability IS NULL OR EXISTS (SELECT 1 FROM OPENJSON(capabilities) AS c WHERE c.value = @capability))
+  AND (@hideGoneBefore IS NULL OR state NOT IN ('stopped', 'failed') OR last_heartbeat_at >= @hideGoneBefore)
+ORDER BY id
+OPTION (RECOMPILE);`,
+});
+
 /** SELECT_AGENT_EVENTS: one agent's events in order (IX_agent_events_agent_seq). Params: @agentId. */
 export const SELECT_AGENT_EVENTS = statement('SELECT_AGENT_EVENTS', {
   idempotent: true,

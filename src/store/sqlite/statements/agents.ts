@@ -69,6 +69,18 @@ VALUES (@agentId, @at, @fromState, @toState, @reason)`;
 /** SELECT_AGENTS: every agent, by id. */
 export const SELECT_AGENTS = `SELECT * FROM agents ORDER BY id`;
 
+/**
+ * SELECT_AGENTS_PAGE: agents by id after @afterId, of @state and with @capability when given (null: any), leaving
+ * out the stopped and failed ones last heard of before @hideGoneBefore (null: none left out); at most @limit.
+ * The primary key's order; the agents table is the fleet's size, and each filter is a cheap row check.
+ */
+export const SELECT_AGENTS_PAGE = `
+SELECT * FROM agents
+WHERE id > @afterId AND (@state IS NULL OR state = @state)
+  AND (@capability IS NULL OR EXISTS (SELECT 1 FROM json_each(agents.capabilities) WHERE value = @capability))
+  AND (@hideGoneBefore IS NULL OR state NOT IN ('stopped', 'failed') OR last_heartbeat_at >= @hideGoneBefore)
+ORDER BY id LIMIT @limit`;
+
 /** SELECT_AGENT_EVENTS: an agent's events in order. Params: @agentId. */
 export const SELECT_AGENT_EVENTS = `SELECT * FROM agent_events WHERE agent_id = @agentId ORDER BY seq`;
 
@@ -114,6 +126,16 @@ export function prepareAgentStatements(db: Database) {
     setAgentRecycle: db.prepare<{ id: string; expected: number | null; to: number | null }>(SET_AGENT_RECYCLE),
     insertAgentEvent: db.prepare<AgentEventParams>(INSERT_AGENT_EVENT),
     selectAgents: db.prepare<[], AgentRow>(SELECT_AGENTS),
+    selectAgentsPage: db.prepare<
+      {
+        afterId: string;
+        state: string | null;
+        capability: string | null;
+        hideGoneBefore: number | null;
+        limit: number;
+      },
+      AgentRow
+    >(SELECT_AGENTS_PAGE),
     selectAgentEvents: db.prepare<{ agentId: string }, AgentEventRow>(SELECT_AGENT_EVENTS),
     deleteAgentInStates: db.prepare<{ id: string; states: string }>(DELETE_AGENT_IN_STATES),
   };
