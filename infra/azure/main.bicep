@@ -183,6 +183,7 @@ var commonEnv = [
   { name: 'TASKFLEET_ROUTE_REFRESH_MS', value: '1000' }
   { name: 'TASKFLEET_WATCH_POLL_MS', value: '1000' }
   { name: 'TASKFLEET_AGENT_CLAIM_POLL_MS', value: '1000' }
+  { name: 'TASKFLEET_UNROUTABLE_EXPIRE_AFTER_MS', value: '0' }
   { name: 'TASKFLEET_STREAM_STALL_MS', value: '10000' }
   { name: 'TASKFLEET_DISPATCH_BATCH', value: '10' }
   { name: 'TASKFLEET_SPILL_AFTER_MS', value: '1000' }

@@ -104,6 +104,7 @@ const schema = z.object({
   TASKFLEET_ROUTE_REFRESH_MS: int(50).default(1_000),
   TASKFLEET_WATCH_POLL_MS: int(50).default(1_000),
   TASKFLEET_AGENT_CLAIM_POLL_MS: int(50).default(1_000),
+  TASKFLEET_UNROUTABLE_EXPIRE_AFTER_MS: int(0).default(0),
   TASKFLEET_STREAM_STALL_MS: int(100).default(10_000),
   TASKFLEET_DISPATCH_BATCH: int(1, 100).default(10),
   TASKFLEET_SPILL_AFTER_MS: int(100).default(1_000),
@@ -189,6 +190,8 @@ export interface Config {
   watchPollMs: number;
   /** How often an HTTP agent's waiting claim looks in SQL without a work doorbell (a delayed task becoming due). */
   agentClaimPollMs: number;
+  /** Queued tasks nothing could run for this long are expired (0: never, the default). */
+  unroutableExpireAfterMs: number;
   /** How long an event stream's client may leave the server unable to write before it is disconnected. */
   streamStallMs: number;
   /** Most due tasks of one route and priority carried by one BullMQ job. */
@@ -287,6 +290,7 @@ function toConfig(values: Env): Config {
     routeRefreshMs: values.TASKFLEET_ROUTE_REFRESH_MS,
     watchPollMs: values.TASKFLEET_WATCH_POLL_MS,
     agentClaimPollMs: values.TASKFLEET_AGENT_CLAIM_POLL_MS,
+    unroutableExpireAfterMs: values.TASKFLEET_UNROUTABLE_EXPIRE_AFTER_MS,
     streamStallMs: values.TASKFLEET_STREAM_STALL_MS,
     dispatchBatch: values.TASKFLEET_DISPATCH_BATCH,
     spillAfterMs: values.TASKFLEET_SPILL_AFTER_MS,
@@ -350,6 +354,7 @@ export function configToEnv(c: Config): Record<string, string> {
     TASKFLEET_ROUTE_REFRESH_MS: String(c.routeRefreshMs),
     TASKFLEET_WATCH_POLL_MS: String(c.watchPollMs),
     TASKFLEET_AGENT_CLAIM_POLL_MS: String(c.agentClaimPollMs),
+    TASKFLEET_UNROUTABLE_EXPIRE_AFTER_MS: String(c.unroutableExpireAfterMs),
     TASKFLEET_STREAM_STALL_MS: String(c.streamStallMs),
     TASKFLEET_DISPATCH_BATCH: String(c.dispatchBatch),
     TASKFLEET_SPILL_AFTER_MS: String(c.spillAfterMs),

@@ -46,3 +46,6 @@ export function retryScheduledData(decision: Extract<RetryDecision, { status: 'q
 } {
   return { notBefore: decision.notBefore, delayMs: decision.delayMs };
 }
+
+/** The `expired` event's data when a task expired because nothing could run it (the unroutable policy). */
+export const UNROUTABLE_EXPIRY = { reason: 'unroutable' } as const;

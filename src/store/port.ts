@@ -304,6 +304,11 @@ export interface Store extends WebhookStore {
   requeueExpiredLease(ref: { taskId: string; attempt: number; now: number; decision: RetryDecision }): Promise<boolean>;
   /** Queued tasks whose deadline is at or before `now`. */
   listOverdue(now: number, limit: number): Promise<Array<{ id: string; attempt: number }>>;
+  /**
+   * queued (attempt) and due since `dueBefore` or earlier → expired, with `expired` { reason: 'unroutable' }: the
+   * fleet policy for tasks nothing could run for too long. False, writing nothing, otherwise.
+   */
+  expireUnroutable(ref: { taskId: string; attempt: number; dueBefore: number; now: number }): Promise<boolean>;
   /** queued (attempt) with deadline passed → expired. */
   expireTask(ref: { taskId: string; attempt: number; now: number }): Promise<boolean>;
   /**

@@ -202,6 +202,7 @@ const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
   'listExpiredLeases',
   'listOverdue',
   'expireTask',
+  'expireUnroutable',
   'listQueuedForDispatch',
   'listQueuedOnRoute',
   'listClaimable',

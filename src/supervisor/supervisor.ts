@@ -35,6 +35,7 @@ import { AgentDirectory } from './agentDirectory';
 import { createApp } from './app';
 import { applyConfiguredPools } from './configuredPools';
 import { HeartbeatEnforcer } from './enforcement';
+import { UnroutablePolicy } from './unroutable';
 import { Loop } from './loop';
 import { TaskMaintenance } from './maintenance';
 import { PoolPlacement } from './poolPlacement';
@@ -85,6 +86,8 @@ export interface Supervisor {
   enforcer: HeartbeatEnforcer;
   /** Agents idle beside tasks they cover: asked to recycle their Redis connections, then degraded. */
   stallWatch: StallWatch;
+  /** Expires tasks nothing could run for TASKFLEET_UNROUTABLE_EXPIRE_AFTER_MS (off by default). */
+  unroutable: UnroutablePolicy;
   admin: AgentAdmin;
   /** Tails the task event log for `?wait=` and the event streams. */
   watcher: TaskWatcher;
@@ -115,6 +118,7 @@ interface Parts {
   maintenance: TaskMaintenance;
   enforcer: HeartbeatEnforcer;
   stallWatch: StallWatch;
+  unroutable: UnroutablePolicy;
   admin: AgentAdmin;
   watcher: TaskWatcher;
   counters: SecurityCounters;
@@ -183,6 +187,14 @@ function wire(
   const enforcer = new HeartbeatEnforcer(store, dispatcher, enforcement, clock, log, telemetry);
   const stallWatch = new StallWatch(store, { stallAfterMs: config.stallAfterMs, staleAfterMs }, clock, log, telemetry);
   const admin = new AgentAdmin(store, enforcer, new AuditLog(store, clock), clock, telemetry);
+  const unroutable = new UnroutablePolicy(
+    store,
+    agents,
+    dispatcher,
+    { expireAfterMs: config.unroutableExpireAfterMs, batch: 500 },
+    clock,
+    log,
+  );
   const counters = createSecurityCounters();
   const watcher = new TaskWatcher({
     store,
@@ -256,6 +268,7 @@ function wire(
     maintenance,
     enforcer,
     stallWatch,
+    unroutable,
     admin,
     watcher,
     counters,
@@ -297,7 +310,7 @@ async function listen(
 const WEBHOOK_PASS_MS = 200;
 
 function startLoops(config: Config, parts: Parts, log: Logger, telemetry: Telemetry): Loop[] {
-  const { reconciler, rebalancer, maintenance, enforcer, stallWatch, gauges, outbox } = parts;
+  const { reconciler, rebalancer, maintenance, enforcer, stallWatch, unroutable, gauges, outbox } = parts;
   return [
     // New deliveries are sent at once rather than at the next delivery pass.
     new Loop(
@@ -316,6 +329,9 @@ function startLoops(config: Config, parts: Parts, log: Logger, telemetry: Teleme
     new Loop('deadline expiry', config.reaperIntervalMs, () => maintenance.expireOverdue(), log),
     new Loop('heartbeat enforcer', config.heartbeatIntervalMs, () => enforcer.enforceHeartbeats(), log),
     ...(stallWatch.enabled ? [new Loop('stall watch', config.heartbeatIntervalMs, () => stallWatch.check(), log)] : []),
+    ...(unroutable.enabled
+      ? [new Loop('unroutable expiry', config.reconcileIntervalMs, () => unroutable.expire(), log)]
+      : []),
     ...(telemetry.enabled ? [new Loop('telemetry gauges', GAUGE_INTERVAL_MS, () => gauges.report(), log)] : []),
   ].map((loop) => loop.start());
 }
@@ -358,10 +374,12 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
 
   const { dispatcher, placement, rebalancer, reconciler, maintenance, enforcer, stallWatch, admin, counters, outbox } =
     parts;
+  const { unroutable } = parts;
   const { store } = connections;
   return {
     ...{ url, port, store, dispatcher, placement, rebalancer, reconciler, maintenance, enforcer, stallWatch, admin },
     watcher: parts.watcher,
+    unroutable,
     counters,
     app: parts.app,
     outbox,

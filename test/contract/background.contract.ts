@@ -109,6 +109,35 @@ export function backgroundContract(store: CurrentStore): void {
     });
   });
 
+  describe('expireUnroutable', () => {
+    it('expires a queued task due since the given time, with the reason, and refuses otherwise', async () => {
+      const old = await submit(store(), { notBefore: T0 });
+      const recent = await submit(store(), { notBefore: T0 + 5_000 });
+      const running = await claim(store(), await submit(store(), { notBefore: T0 }), 'agent-a', T0 + 100);
+      const at = T0 + 10_000;
+      expect(await store().expireUnroutable({ taskId: recent.id, attempt: 0, dueBefore: T0 + 1_000, now: at })).toBe(
+        false,
+      );
+      expect(await store().expireUnroutable({ taskId: old.id, attempt: 1, dueBefore: T0 + 1_000, now: at })).toBe(
+        false,
+      );
+      expect(await store().expireUnroutable({ taskId: running.id, attempt: 1, dueBefore: T0 + 1_000, now: at })).toBe(
+        false,
+      );
+      expect(await store().expireUnroutable({ taskId: old.id, attempt: 0, dueBefore: T0 + 1_000, now: at })).toBe(true);
+      expect(await mustGet(store(), old.id)).toMatchObject({ status: 'expired', finishedAt: at });
+      const events = await store().listTaskEvents(old.id);
+      expect(events.map((e) => [e.kind, e.data ?? null])).toEqual([
+        ['submitted', null],
+        ['expired', { reason: 'unroutable' }],
+      ]);
+      expect(await store().expireUnroutable({ taskId: old.id, attempt: 0, dueBefore: T0 + 1_000, now: at })).toBe(
+        false,
+      );
+      expect((await mustGet(store(), recent.id)).status).toBe('queued');
+    });
+  });
+
   describe('listQueuedForDispatch and markDispatched', () => {
     const ids = (rows: DispatchRow[]) => rows.map((r) => r.id);
 

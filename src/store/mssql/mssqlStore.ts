@@ -298,6 +298,10 @@ export class MssqlStore implements Store {
     });
   }
 
+  async expireUnroutable(ref: { taskId: string; attempt: number; dueBefore: number; now: number }): Promise<boolean> {
+    return changed(await this.db.run(backgroundStatements.EXPIRE_UNROUTABLE, { ...ref }));
+  }
+
   async expireTask(ref: { taskId: string; attempt: number; now: number }): Promise<boolean> {
     return changed(
       await this.db.run(backgroundStatements.EXPIRE_TASK, { taskId: ref.taskId, attempt: ref.attempt, now: ref.now }),

@@ -10,6 +10,7 @@ import type { CancelOutcome, ClaimableQuery, DispatchRow, RouteQueueQuery } from
 import { claimOrder, routeQueueAfter } from '../shared';
 import { toDispatch, toTask } from './rows';
 import type { SqliteStatements } from './statements';
+import { UNROUTABLE_EXPIRY } from '../../domain/storeRules';
 import { appendOutcomeEvent, appendTaskEvent } from './tasks';
 
 /**
@@ -66,6 +67,24 @@ export function requestCancel(
     return { outcome: 'requested', task: reread() };
   }
   return { outcome: 'already_terminal', task: toTask(row) };
+}
+
+/** queued (attempt) due since `dueBefore` → expired, with `expired` { reason: 'unroutable' }. */
+export function expireUnroutable(
+  statements: SqliteStatements,
+  ref: { taskId: string; attempt: number; dueBefore: number; now: number },
+): boolean {
+  const key = { taskId: ref.taskId, attempt: ref.attempt, dueBefore: ref.dueBefore, now: ref.now };
+  if (statements.background.expireUnroutable.run(key).changes === 0) return false;
+  appendTaskEvent(statements, {
+    taskId: ref.taskId,
+    at: ref.now,
+    kind: 'expired',
+    attempt: ref.attempt,
+    agentId: null,
+    data: UNROUTABLE_EXPIRY,
+  });
+  return true;
 }
 
 /** queued (attempt) past its deadline → expired, with `expired`. False, writing nothing, otherwise. */

@@ -260,6 +260,10 @@ class SqliteStore implements Store {
     return this.run(() => this.statements.background.selectOverdue.all({ now, limit }));
   }
 
+  expireUnroutable(ref: { taskId: string; attempt: number; dueBefore: number; now: number }): Promise<boolean> {
+    return this.group.write(() => background.expireUnroutable(this.statements, ref));
+  }
+
   expireTask(ref: { taskId: string; attempt: number; now: number }): Promise<boolean> {
     return this.group.write(() => background.expireTask(this.statements, ref));
   }

@@ -7,7 +7,7 @@
  * (Azure SQL's default). The writes that follow a scan lock their row through a CTE with UPDLOCK, READPAST,
  * ROWLOCK, READCOMMITTEDLOCK and re-check its condition, so two supervisors never both apply one.
  */
-import { LEASE_EXPIRED_ERROR } from '../../../domain/storeRules';
+import { LEASE_EXPIRED_ERROR, UNROUTABLE_EXPIRY } from '../../../domain/storeRules';
 import { sqlJson } from '../../sqlLiteral';
 import { COLUMN_LENGTH, param, statement, TABLE, taskColumns, WRITE_PREAMBLE } from '../statement';
 
@@ -162,6 +162,31 @@ IF @changed = 1
 BEGIN
   INSERT INTO ${TABLE.taskEvents} (task_id, at, kind, attempt, agent_id, data)
   VALUES (@taskId, @now, 'expired', @attempt, NULL, NULL);
+END;
+COMMIT TRANSACTION;
+SELECT @changed AS changed;`,
+});
+
+/**
+ * EXPIRE_UNROUTABLE: queued (@attempt) and due at or before @dueBefore → expired; appends `expired` with
+ * UNROUTABLE_EXPIRY (src/domain/storeRules.ts) as its data. A point update by primary key.
+ * Params: @taskId, @attempt, @dueBefore, @now. Result: { changed } (0 or 1).
+ */
+export const EXPIRE_UNROUTABLE = statement('EXPIRE_UNROUTABLE', {
+  idempotent: false,
+  params: { taskId: param.varchar(COLUMN_LENGTH.taskId), attempt: param.int, dueBefore: param.time, now: param.time },
+  text: `
+${WRITE_PREAMBLE}
+DECLARE @changed int;
+BEGIN TRANSACTION;
+UPDATE ${TABLE.tasks} WITH (ROWLOCK)
+SET status = 'expired', finished_at = @now, updated_at = @now
+WHERE id = @taskId AND status = 'queued' AND attempt = @attempt AND not_before <= @dueBefore;
+SET @changed = @@ROWCOUNT;
+IF @changed = 1
+BEGIN
+  INSERT INTO ${TABLE.taskEvents} (task_id, at, kind, attempt, agent_id, data)
+  VALUES (@taskId, @now, 'expired', @attempt, NULL, N${sqlJson(UNROUTABLE_EXPIRY)});
 END;
 COMMIT TRANSACTION;
 SELECT @changed AS changed;`,

@@ -61,6 +61,11 @@ export const EXPIRE_TASK = `
 UPDATE tasks SET status = 'expired', finished_at = @now, updated_at = @now
 WHERE id = @taskId AND status = 'queued' AND attempt = @attempt AND deadline <= @now`;
 
+/** EXPIRE_UNROUTABLE: queued (@attempt) and due at or before @dueBefore → expired. Params: @taskId, @attempt, @dueBefore, @now. */
+export const EXPIRE_UNROUTABLE = `
+UPDATE tasks SET status = 'expired', finished_at = @now, updated_at = @now
+WHERE id = @taskId AND status = 'queued' AND attempt = @attempt AND not_before <= @dueBefore`;
+
 const DISPATCH_COLUMNS = `id, attempt, type, required_capabilities, priority, not_before, trace_parent`;
 
 /**
@@ -133,6 +138,7 @@ export function prepareBackgroundStatements(db: Database) {
     killExpiredLease: db.prepare<TaskKey>(KILL_EXPIRED_LEASE),
     selectOverdue: db.prepare<{ now: number; limit: number }, { id: string; attempt: number }>(SELECT_OVERDUE),
     expireTask: db.prepare<TaskKey>(EXPIRE_TASK),
+    expireUnroutable: db.prepare<TaskKey & { dueBefore: number }>(EXPIRE_UNROUTABLE),
     selectQueued: db.prepare<{ afterId: string; limit: number }, DispatchDbRow>(SELECT_QUEUED_FOR_DISPATCH),
     selectDue: db.prepare<{ afterId: string; dueBefore: number; limit: number }, DispatchDbRow>(
       SELECT_DUE_FOR_DISPATCH,
