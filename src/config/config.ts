@@ -105,6 +105,8 @@ const schema = z.object({
   TASKFLEET_WATCH_POLL_MS: int(50).default(1_000),
   TASKFLEET_AGENT_CLAIM_POLL_MS: int(50).default(1_000),
   TASKFLEET_UNROUTABLE_EXPIRE_AFTER_MS: int(0).default(0),
+  TASKFLEET_AGENT_METRICS_INTERVAL_MS: int(1_000).default(60_000),
+  TASKFLEET_AGENT_METRICS_KEEP_MS: int(60_000).default(86_400_000),
   TASKFLEET_STREAM_STALL_MS: int(100).default(10_000),
   TASKFLEET_DISPATCH_BATCH: int(1, 100).default(10),
   TASKFLEET_SPILL_AFTER_MS: int(100).default(1_000),
@@ -192,6 +194,8 @@ export interface Config {
   agentClaimPollMs: number;
   /** Queued tasks nothing could run for this long are expired (0: never, the default). */
   unroutableExpireAfterMs: number;
+  /** Each agent's metrics history: one sample per interval, kept this long. */
+  agentMetrics: { intervalMs: number; keepMs: number };
   /** How long an event stream's client may leave the server unable to write before it is disconnected. */
   streamStallMs: number;
   /** Most due tasks of one route and priority carried by one BullMQ job. */
@@ -291,6 +295,10 @@ function toConfig(values: Env): Config {
     watchPollMs: values.TASKFLEET_WATCH_POLL_MS,
     agentClaimPollMs: values.TASKFLEET_AGENT_CLAIM_POLL_MS,
     unroutableExpireAfterMs: values.TASKFLEET_UNROUTABLE_EXPIRE_AFTER_MS,
+    agentMetrics: {
+      intervalMs: values.TASKFLEET_AGENT_METRICS_INTERVAL_MS,
+      keepMs: values.TASKFLEET_AGENT_METRICS_KEEP_MS,
+    },
     streamStallMs: values.TASKFLEET_STREAM_STALL_MS,
     dispatchBatch: values.TASKFLEET_DISPATCH_BATCH,
     spillAfterMs: values.TASKFLEET_SPILL_AFTER_MS,
@@ -355,6 +363,8 @@ export function configToEnv(c: Config): Record<string, string> {
     TASKFLEET_WATCH_POLL_MS: String(c.watchPollMs),
     TASKFLEET_AGENT_CLAIM_POLL_MS: String(c.agentClaimPollMs),
     TASKFLEET_UNROUTABLE_EXPIRE_AFTER_MS: String(c.unroutableExpireAfterMs),
+    TASKFLEET_AGENT_METRICS_INTERVAL_MS: String(c.agentMetrics.intervalMs),
+    TASKFLEET_AGENT_METRICS_KEEP_MS: String(c.agentMetrics.keepMs),
     TASKFLEET_STREAM_STALL_MS: String(c.streamStallMs),
     TASKFLEET_DISPATCH_BATCH: String(c.dispatchBatch),
     TASKFLEET_SPILL_AFTER_MS: String(c.spillAfterMs),

@@ -88,3 +88,16 @@ export function isLive(
 ): boolean {
   return ACCEPTING_STATES.has(agent.state) && now - agent.lastHeartbeatAt <= staleAfterMs;
 }
+
+/** One point of an agent's metrics history (a sample a minute; see src/supervisor/agentMetrics.ts). */
+export interface AgentSample {
+  agentId: string;
+  /** The sample's time: the start of its interval (epoch ms). */
+  at: number;
+  runningTasks: number;
+  concurrency: number;
+  cpuPercent: number | null;
+  rssBytes: number | null;
+  /** How old the agent's last heartbeat was when the sample was taken. */
+  heartbeatAgeMs: number;
+}

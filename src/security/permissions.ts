@@ -63,6 +63,7 @@ export const PERMISSIONS: readonly Permission[] = [
   { method: 'GET', path: '/v1/agents/:id', roles: ALL, what: 'read an agent' },
   { method: 'GET', path: '/v1/agents/:id/events', roles: ALL, what: "read an agent's events" },
   { method: 'GET', path: '/v1/agents/:id/performance', roles: ALL, what: "read an agent's performance" },
+  { method: 'GET', path: '/v1/agents/:id/metrics', roles: ALL, what: "read an agent's metrics history" },
   { method: 'POST', path: '/v1/agents/:id/drain', roles: ADMIN, what: 'drain agents' },
   { method: 'POST', path: '/v1/agents/:id/suspend', roles: ADMIN, what: 'suspend agents' },
   { method: 'POST', path: '/v1/agents/:id/resume', roles: ADMIN, what: 'resume agents' },

@@ -8,7 +8,15 @@
  *
  * Both adapters pass `test/contract/store.contract.ts`.
  */
-import type { AgentEvent, AgentMetrics, AgentRecord, AgentState, AgentTransport, StateSource } from '../domain/agent';
+import type {
+  AgentEvent,
+  AgentMetrics,
+  AgentRecord,
+  AgentSample,
+  AgentState,
+  AgentTransport,
+  StateSource,
+} from '../domain/agent';
 import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../domain/security';
 import type { Route } from '../domain/capabilities';
 import type { DeclaredPool } from '../domain/pool';
@@ -368,6 +376,15 @@ export interface Store extends WebhookStore {
   listAgentEvents(agentId: string): Promise<AgentEvent[]>;
   /** Deletes an agent and its events when its state is one of `states`; false otherwise. */
   removeAgent(agentId: string, states: AgentState[]): Promise<boolean>;
+  /**
+   * Stores metrics samples, one per agent and time: a sample whose (agent, at) is stored already, or whose agent
+   * is gone, is left out (several supervisors sample at once). Answers how many were stored.
+   */
+  recordAgentSamples(samples: AgentSample[]): Promise<number>;
+  /** One agent's samples at or after `since`, oldest first, at most `limit`. */
+  listAgentSamples(q: { agentId: string; since: number; limit: number }): Promise<AgentSample[]>;
+  /** Deletes up to `limit` samples older than `before`, oldest first; answers how many. */
+  purgeAgentSamples(q: { before: number; limit: number }): Promise<number>;
   /** Running tasks whose lease `agentId` holds. */
   listLeasesOf(agentId: string, limit: number): Promise<ExpiredLease[]>;
   /**

@@ -4,7 +4,7 @@
  * (`ColumnTypes`): times (epoch ms in SQLite, UTC Dates from tedious), flags (0/1, bit → boolean) and
  * bigint sequence numbers (numbers, strings from tedious).
  */
-import type { AgentEvent, AgentMetrics, AgentRecord, AgentState, StateSource } from '../domain/agent';
+import type { AgentEvent, AgentMetrics, AgentRecord, AgentSample, AgentState, StateSource } from '../domain/agent';
 import type { Route } from '../domain/capabilities';
 import type { DeclaredPool } from '../domain/pool';
 import type { ApiKeyRecord, AuditEntry, Role } from '../domain/security';
@@ -215,6 +215,29 @@ export function mapAgent<Time>(row: AgentRowOf<Time>, c: ColumnTypes<Time, unkno
   };
 }
 
+export interface AgentSampleRowOf<Time> {
+  agent_id: string;
+  at: Time;
+  running_tasks: number;
+  concurrency: number;
+  cpu_percent: number | null;
+  /** bigint: tedious answers a string. */
+  rss_bytes: number | string | null;
+  heartbeat_age_ms: number | string;
+}
+
+export function mapAgentSample<Time>(row: AgentSampleRowOf<Time>, c: ColumnTypes<Time, unknown, unknown>): AgentSample {
+  return {
+    agentId: row.agent_id,
+    at: c.time(row.at),
+    runningTasks: row.running_tasks,
+    concurrency: row.concurrency,
+    cpuPercent: row.cpu_percent,
+    rssBytes: row.rss_bytes === null ? null : Number(row.rss_bytes),
+    heartbeatAgeMs: Number(row.heartbeat_age_ms),
+  };
+}
+
 export interface AgentEventRowOf<Time, Seq> {
   seq: Seq;
   agent_id: string;
@@ -387,6 +410,7 @@ export function rowMappers<Time, Flag, Seq>(c: ColumnTypes<Time, Flag, Seq>) {
     toDispatch: (row: DispatchRowOf<Time>) => mapDispatch(row, c),
     toAgent: (row: AgentRowOf<Time>) => mapAgent(row, c),
     toAgentEvent: (row: AgentEventRowOf<Time, Seq>) => mapAgentEvent(row, c),
+    toAgentSample: (row: AgentSampleRowOf<Time>) => mapAgentSample(row, c),
     toApiKey: (row: ApiKeyRowOf<Time>) => mapApiKey(row, c),
     toAuditEntry: (row: AuditRowOf<Time, Seq>) => mapAuditEntry(row, c),
     toRouteStats: (row: RouteStatsRowOf<Time>) => mapRouteStats(row, c),

@@ -35,6 +35,8 @@ import { AgentDirectory } from './agentDirectory';
 import { createApp } from './app';
 import { applyConfiguredPools } from './configuredPools';
 import { HeartbeatEnforcer } from './enforcement';
+import { AgentMetricsHistory } from './agentMetrics';
+import { agentMetricsRoutes } from './routes/agentMetrics';
 import { UnroutablePolicy } from './unroutable';
 import { Loop } from './loop';
 import { TaskMaintenance } from './maintenance';
@@ -88,6 +90,8 @@ export interface Supervisor {
   stallWatch: StallWatch;
   /** Expires tasks nothing could run for TASKFLEET_UNROUTABLE_EXPIRE_AFTER_MS (off by default). */
   unroutable: UnroutablePolicy;
+  /** Samples every agent's metrics once per interval (GET /v1/agents/:id/metrics). */
+  agentMetrics: AgentMetricsHistory;
   admin: AgentAdmin;
   /** Tails the task event log for `?wait=` and the event streams. */
   watcher: TaskWatcher;
@@ -119,6 +123,7 @@ interface Parts {
   enforcer: HeartbeatEnforcer;
   stallWatch: StallWatch;
   unroutable: UnroutablePolicy;
+  agentMetrics: AgentMetricsHistory;
   admin: AgentAdmin;
   watcher: TaskWatcher;
   counters: SecurityCounters;
@@ -215,6 +220,7 @@ function wire(
       routesRefreshMs: config.routeRefreshMs,
     },
   );
+  const agentMetrics = new AgentMetricsHistory(store, config.agentMetrics, clock, log);
   const urlGuard = new UrlGuard(config.webhooks.allowHosts);
   const hooks = testWebhookHooks();
   const outbox = new WebhookOutbox(
@@ -257,6 +263,7 @@ function wire(
       taskRetryRoutes({ retries: new RetryService(store, dispatcher, clock, log), agents }),
       webhookRoutes({ store, clock, guard: urlGuard, dataKeys: config.dataKeys }),
       agentProtocolRoutes({ gateway, clock, staleAfterMs }),
+      agentMetricsRoutes({ store, clock, settings: config.agentMetrics }),
     ],
   });
   const gauges = new FleetGauges(stats, telemetry);
@@ -269,6 +276,7 @@ function wire(
     enforcer,
     stallWatch,
     unroutable,
+    agentMetrics,
     admin,
     watcher,
     counters,
@@ -310,7 +318,7 @@ async function listen(
 const WEBHOOK_PASS_MS = 200;
 
 function startLoops(config: Config, parts: Parts, log: Logger, telemetry: Telemetry): Loop[] {
-  const { reconciler, rebalancer, maintenance, enforcer, stallWatch, unroutable, gauges, outbox } = parts;
+  const { reconciler, rebalancer, maintenance, enforcer, stallWatch, unroutable, agentMetrics, gauges, outbox } = parts;
   return [
     // New deliveries are sent at once rather than at the next delivery pass.
     new Loop(
@@ -329,6 +337,7 @@ function startLoops(config: Config, parts: Parts, log: Logger, telemetry: Teleme
     new Loop('deadline expiry', config.reaperIntervalMs, () => maintenance.expireOverdue(), log),
     new Loop('heartbeat enforcer', config.heartbeatIntervalMs, () => enforcer.enforceHeartbeats(), log),
     ...(stallWatch.enabled ? [new Loop('stall watch', config.heartbeatIntervalMs, () => stallWatch.check(), log)] : []),
+    new Loop('agent metrics history', config.agentMetrics.intervalMs, () => agentMetrics.sample(), log),
     ...(unroutable.enabled
       ? [new Loop('unroutable expiry', config.reconcileIntervalMs, () => unroutable.expire(), log)]
       : []),
@@ -374,12 +383,13 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
 
   const { dispatcher, placement, rebalancer, reconciler, maintenance, enforcer, stallWatch, admin, counters, outbox } =
     parts;
-  const { unroutable } = parts;
+  const { unroutable, agentMetrics } = parts;
   const { store } = connections;
   return {
     ...{ url, port, store, dispatcher, placement, rebalancer, reconciler, maintenance, enforcer, stallWatch, admin },
     watcher: parts.watcher,
     unroutable,
+    agentMetrics,
     counters,
     app: parts.app,
     outbox,

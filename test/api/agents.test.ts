@@ -195,3 +195,53 @@ describe('GET /v1/agents: filters, paging, and agents gone a while', () => {
     expect(res.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['limit', 'state']);
   });
 });
+
+describe('GET /v1/agents/:id/metrics: the metrics history', () => {
+  const fleet = fleetFor(redis, { env: { TASKFLEET_AGENT_METRICS_INTERVAL_MS: '1000' } });
+
+  it('has a sample per interval of each agent that has not stopped, written once however many passes', async () => {
+    const store = fleet().sup.store;
+    const reg = (id: string) =>
+      store.registerAgent(
+        { id, capabilities: [], types: ['echo'], concurrency: 3, hostname: 'h', pid: 1, version: 'v' },
+        Date.now(),
+      );
+    await reg('m-live');
+    await reg('m-gone');
+    await store.heartbeat({
+      agentId: 'm-live',
+      now: Date.now(),
+      runningTasks: 2,
+      metrics: { cpuPercent: 7.5, rssBytes: 1234, heapUsedBytes: 1 },
+    });
+    await store.setAgentState({ agentId: 'm-gone', to: 'stopped', reason: 'drained', now: Date.now() });
+    const history = fleet().sup.agentMetrics;
+    await history.sample();
+    // A second supervisor's pass in the same interval stores nothing more.
+    expect((await history.sample()).stored).toBe(0);
+    const res = await fleet().request('GET', '/v1/agents/m-live/metrics');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ agentId: 'm-live', intervalMs: 1000 });
+    expect(res.body.samples).toEqual([
+      {
+        at: expect.stringMatching(ISO),
+        runningTasks: 2,
+        concurrency: 3,
+        cpuPercent: 7.5,
+        rssBytes: 1234,
+        heartbeatAgeMs: expect.any(Number),
+      },
+    ]);
+    expect(Date.parse(res.body.samples[0].at) % 1000).toBe(0);
+    expect((await fleet().request('GET', '/v1/agents/m-gone/metrics')).body.samples).toEqual([]);
+    const future = new Date(Date.now() + 60_000).toISOString();
+    expect((await fleet().request('GET', `/v1/agents/m-live/metrics?since=${future}`)).body.samples).toEqual([]);
+  });
+
+  it('answers 404 for an unknown agent and 400 for a bad since', async () => {
+    expectProblem(await fleet().request('GET', '/v1/agents/nobody/metrics'), 404, { code: 'not_found' });
+    expectProblem(await fleet().request('GET', '/v1/agents/m-live/metrics?since=yesterday'), 400, {
+      code: 'validation_failed',
+    });
+  });
+});

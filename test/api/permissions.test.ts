@@ -109,6 +109,14 @@ const ROUTES: RouteCase[] = [
     ok: [200],
     request: fixed(`/v1/agents/${AGENT}/performance`),
   },
+  {
+    method: 'GET',
+    path: '/v1/agents/:id/metrics',
+    roles: ALL,
+    ownership: null,
+    ok: [200],
+    request: fixed(`/v1/agents/${AGENT}/metrics`),
+  },
   { method: 'GET', path: '/v1/stats', roles: ALL, ownership: null, ok: [200], request: fixed('/v1/stats') },
   ...(
     [

@@ -1,5 +1,5 @@
 /** Contract: the agent registry (register, heartbeat, state changes, events). */
-import type { AgentRecord } from '../../src/domain/agent';
+import type { AgentRecord, AgentSample } from '../../src/domain/agent';
 import type { AgentRegistration } from '../../src/store/port';
 import type { CurrentStore } from './store.contract';
 import { T0 } from './fixtures';
@@ -90,6 +90,48 @@ export function agentContract(store: CurrentStore): void {
       // a-4 was last heard of at T0, a-5 at T0 + 10,000: only a-4 is gone before T0 + 5,000.
       expect(await ids({ hideGoneBefore: T0 + 5_000 })).toEqual(['a-1', 'a-2', 'a-3', 'a-5']);
       expect(await ids({ capability: 'nothing' })).toEqual([]);
+    });
+
+    it('keeps metrics samples once per agent and time, lists them since a time, and purges the oldest first', async () => {
+      await store().registerAgent(registration({ id: 'm-1' }), T0);
+      await store().registerAgent(registration({ id: 'm-2' }), T0);
+      const sample = (agentId: string, at: number, over: Partial<AgentSample> = {}): AgentSample => ({
+        agentId,
+        at,
+        runningTasks: 2,
+        concurrency: 4,
+        cpuPercent: 12.5,
+        rssBytes: 80 * 1024 * 1024,
+        heartbeatAgeMs: 800,
+        ...over,
+      });
+      const first = [
+        sample('m-1', T0),
+        sample('m-1', T0 + 60_000, { cpuPercent: null, rssBytes: null }),
+        sample('m-2', T0),
+      ];
+      expect(await store().recordAgentSamples(first)).toBe(3);
+      // Again (another supervisor's pass), plus one new sample and one of an agent that is gone.
+      const again = [sample('m-1', T0, { runningTasks: 9 }), sample('m-1', T0 + 120_000), sample('gone', T0)];
+      expect(await store().recordAgentSamples(again)).toBe(1);
+      expect(await store().listAgentSamples({ agentId: 'm-1', since: T0, limit: 10 })).toEqual([
+        first[0],
+        first[1],
+        sample('m-1', T0 + 120_000),
+      ]);
+      expect(await store().listAgentSamples({ agentId: 'm-1', since: T0 + 1, limit: 1 })).toEqual([first[1]]);
+
+      expect(await store().purgeAgentSamples({ before: T0 + 60_000, limit: 1 })).toBe(1);
+      expect(await store().purgeAgentSamples({ before: T0 + 60_000, limit: 10 })).toBe(1);
+      expect(await store().purgeAgentSamples({ before: T0 + 60_000, limit: 10 })).toBe(0);
+      expect((await store().listAgentSamples({ agentId: 'm-1', since: 0, limit: 10 })).map((s) => s.at)).toEqual([
+        T0 + 60_000,
+        T0 + 120_000,
+      ]);
+      // An agent's samples go with it.
+      await store().setAgentState({ agentId: 'm-1', to: 'stopped', reason: 'drained', now: T0 + 130_000 });
+      expect(await store().removeAgent('m-1', ['stopped'])).toBe(true);
+      expect(await store().listAgentSamples({ agentId: 'm-1', since: 0, limit: 10 })).toEqual([]);
     });
 
     it('revives a re-registering agent with its new details', async () => {

@@ -155,7 +155,7 @@ describe('the statements', () => {
         .filter((s) => s.idempotent)
         .map((s) => s.name)
         .sort(),
-    ).toEqual(['HEARTBEAT', 'MARK_DISPATCHED', 'RENEW_LEASE', 'SET_AGENT_RECYCLE']);
+    ).toEqual(['HEARTBEAT', 'MARK_DISPATCHED', 'RECORD_AGENT_SAMPLES', 'RENEW_LEASE', 'SET_AGENT_RECYCLE']);
     for (const s of all.filter((x) => !writes.includes(x)))
       expect({ [s.name]: s.idempotent }).toEqual({ [s.name]: true });
   });
@@ -216,6 +216,7 @@ describe('the statements agree with the migrations', () => {
     expect([...tables.keys()].sort()).toEqual(
       [
         'agent_events',
+        'agent_metrics',
         'agents',
         'api_keys',
         'audit_log',

@@ -7,7 +7,7 @@
  *
  * Opened by open.ts, which checks the schema version first.
  */
-import type { AgentEvent, AgentRecord, AgentState } from '../../domain/agent';
+import type { AgentEvent, AgentRecord, AgentSample, AgentState } from '../../domain/agent';
 import { routeKey, type Route } from '../../domain/capabilities';
 import { ConflictError } from '../../domain/errors';
 import type { DeclaredPool } from '../../domain/pool';
@@ -408,6 +408,23 @@ export class MssqlStore implements Store {
 
   async listAgents(): Promise<AgentRecord[]> {
     return (await this.db.all<never, mapping.AgentRow>(agentStatements.SELECT_AGENTS, {})).map(mapping.toAgent);
+  }
+
+  async recordAgentSamples(samples: AgentSample[]): Promise<number> {
+    if (samples.length === 0) return 0;
+    const row = await this.db.one<'samples', { stored: number }>(agentStatements.RECORD_AGENT_SAMPLES, {
+      samples: JSON.stringify(samples),
+    });
+    return row?.stored ?? 0;
+  }
+
+  async listAgentSamples(q: { agentId: string; since: number; limit: number }): Promise<AgentSample[]> {
+    const rows = await this.db.all<string, mapping.AgentSampleRow>(agentStatements.SELECT_AGENT_SAMPLES, q);
+    return rows.map(mapping.toAgentSample);
+  }
+
+  async purgeAgentSamples(q: { before: number; limit: number }): Promise<number> {
+    return (await this.db.one<string, { purged: number }>(agentStatements.PURGE_AGENT_SAMPLES, q))?.purged ?? 0;
   }
 
   async listAgentsPage(q: AgentPageQuery): Promise<AgentRecord[]> {

@@ -54,6 +54,7 @@ export type TaskRow = rowMapping.TaskRowOf<Date, boolean>;
 export type TaskEventRow = rowMapping.TaskEventRowOf<Date, string | number>;
 export type DispatchDbRow = rowMapping.DispatchRowOf<Date>;
 export type AgentRow = rowMapping.AgentRowOf<Date>;
+export type AgentSampleRow = rowMapping.AgentSampleRowOf<Date>;
 export type AgentEventRow = rowMapping.AgentEventRowOf<Date, string | number>;
 export type ApiKeyRow = rowMapping.ApiKeyRowOf<Date>;
 export type AuditRow = rowMapping.AuditRowOf<Date, string | number>;
@@ -68,6 +69,7 @@ export const {
   toDispatch,
   toAgent,
   toAgentEvent,
+  toAgentSample,
   toApiKey,
   toAuditEntry,
   toRouteStats,

@@ -85,6 +85,7 @@ export const TABLE = {
   taskEvents: '[$(Schema)].[task_events]',
   agents: '[$(Schema)].[agents]',
   agentEvents: '[$(Schema)].[agent_events]',
+  agentMetrics: '[$(Schema)].[agent_metrics]',
   apiKeys: '[$(Schema)].[api_keys]',
   auditLog: '[$(Schema)].[audit_log]',
   pools: '[$(Schema)].[pools]',

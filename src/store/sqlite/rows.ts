@@ -40,6 +40,7 @@ export interface TaskRow extends rowMapping.TaskRowOf<number, number> {
 export type TaskEventRow = rowMapping.TaskEventRowOf<number, number>;
 export type DispatchDbRow = rowMapping.DispatchRowOf<number>;
 export type AgentRow = rowMapping.AgentRowOf<number>;
+export type AgentSampleRow = rowMapping.AgentSampleRowOf<number>;
 export type AgentEventRow = rowMapping.AgentEventRowOf<number, number>;
 export type ApiKeyRow = rowMapping.ApiKeyRowOf<number>;
 export type AuditRow = rowMapping.AuditRowOf<number, number>;
@@ -54,6 +55,7 @@ export const {
   toDispatch,
   toAgent,
   toAgentEvent,
+  toAgentSample,
   toApiKey,
   toAuditEntry,
   toRouteStats,

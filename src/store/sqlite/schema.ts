@@ -19,6 +19,7 @@
  * | tasks         | V10                 | 0009_task_retry.sql                 | no CHECK on task_events.kind to widen   |
  * | webhook_*     | V11                 | 0010_webhooks.sql (and tasks.callback_url) |                                  |
  * | api_keys, agents | V12              | 0011_http_agents.sql                | api_keys rebuilt to widen its CHECK      |
+ * | agent_metrics | V13                 | 0012_agent_metrics.sql              |                                          |
  * | (none)        |                     | 0001's schema_version ledger        | `PRAGMA user_version` holds the version |
  * | (none)        |                     | 0003_roles.sql (database roles)     | one file: its permissions are the roles |
  *
@@ -366,6 +367,22 @@ ALTER TABLE agents ADD COLUMN metadata TEXT;   -- JSON object
 CREATE INDEX IF NOT EXISTS tasks_queued_claim ON tasks (route_key, priority, not_before, id) WHERE status = 'queued';
 `;
 
+/** Mirrors sql/migrations/0012_agent_metrics.sql: each agent's metrics history, a sample a minute. */
+const V13_AGENT_METRICS = `
+CREATE TABLE IF NOT EXISTS agent_metrics (
+  agent_id         TEXT NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+  at               INTEGER NOT NULL,
+  running_tasks    INTEGER NOT NULL,
+  concurrency      INTEGER NOT NULL,
+  cpu_percent      REAL,
+  rss_bytes        INTEGER,
+  heartbeat_age_ms INTEGER NOT NULL,
+  PRIMARY KEY (agent_id, at)
+);
+-- PURGE_AGENT_SAMPLES
+CREATE INDEX IF NOT EXISTS agent_metrics_at ON agent_metrics (at);
+`;
+
 /** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
 export const MIGRATIONS: readonly string[] = [
   V1_INITIAL,
@@ -380,6 +397,7 @@ export const MIGRATIONS: readonly string[] = [
   V10_TASK_RETRY,
   V11_WEBHOOKS,
   V12_HTTP_AGENTS,
+  V13_AGENT_METRICS,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

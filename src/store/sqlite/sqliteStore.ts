@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { AgentEvent, AgentRecord, AgentState } from '../../domain/agent';
+import type { AgentEvent, AgentRecord, AgentSample, AgentState } from '../../domain/agent';
 import type { Route } from '../../domain/capabilities';
 import { StoreFullError, UnavailableError } from '../../domain/errors';
 import type { DeclaredPool } from '../../domain/pool';
@@ -61,7 +61,7 @@ import * as lease from './lease';
 import * as logs from './logs';
 import * as pools from './pools';
 import * as retry from './retry';
-import { sqliteErrorCode, toAgent, toJson, toLease, toRoute, toTaskEvent, toTaskHead } from './rows';
+import { sqliteErrorCode, toAgent, toAgentSample, toJson, toLease, toRoute, toTaskEvent, toTaskHead } from './rows';
 import { applySchema } from './schema';
 import * as security from './security';
 import { prepareStatements, type SqliteStatements } from './statements';
@@ -323,6 +323,21 @@ class SqliteStore implements Store {
 
   listAgents(): Promise<AgentRecord[]> {
     return this.run(() => this.statements.agents.selectAgents.all().map(toAgent));
+  }
+
+  recordAgentSamples(samples: AgentSample[]): Promise<number> {
+    if (samples.length === 0) return Promise.resolve(0);
+    return this.group.write(
+      () => this.statements.agents.recordAgentSamples.run({ samples: JSON.stringify(samples) }).changes,
+    );
+  }
+
+  listAgentSamples(q: { agentId: string; since: number; limit: number }): Promise<AgentSample[]> {
+    return this.run(() => this.statements.agents.selectAgentSamples.all(q).map(toAgentSample));
+  }
+
+  purgeAgentSamples(q: { before: number; limit: number }): Promise<number> {
+    return this.group.write(() => this.statements.agents.purgeAgentSamples.run(q).changes);
   }
 
   listAgentsPage(query: AgentPageQuery): Promise<AgentRecord[]> {

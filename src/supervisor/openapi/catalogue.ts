@@ -19,6 +19,7 @@ import {
 } from '../../domain/agentProtocol';
 import { MAX_BATCH, batchSubmissionSchema, taskSubmissionSchema } from '../../domain/submission';
 import type { Method } from '../../security/permissions';
+import { agentMetricsQuery } from '../routes/agentMetrics';
 import { agentListQuery } from '../routes/agents';
 import { auditQuerySchema } from '../routes/audit';
 import { statsQuery, windowQuery } from '../routes/fleet';
@@ -237,6 +238,17 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
     tag: 'agents',
     responses: { 204: 'removed' },
     errors: [404, 409],
+  },
+  {
+    method: 'GET',
+    path: '/v1/agents/:id/metrics',
+    summary: "an agent's metrics history: a sample per interval (running tasks, slots, CPU, memory, heartbeat age)",
+    tag: 'agents',
+    query: agentMetricsQuery,
+    responses: {
+      200: '{ agentId, intervalMs, samples: [{ at, runningTasks, concurrency, cpuPercent, rssBytes, heartbeatAgeMs }] }',
+    },
+    errors: [404],
   },
   // the HTTP agent protocol (agent keys)
   {

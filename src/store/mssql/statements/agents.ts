@@ -176,6 +176,66 @@ ORDER BY id
 OPTION (RECOMPILE);`,
 });
 
+/** Epoch milliseconds (a bigint) as the datetime2 in UTC every time the adapter binds is. */
+const fromEpochMs = (ms: string) =>
+  `DATEADD(millisecond, ${ms} % 86400000, DATEADD(day, ${ms} / 86400000, CAST('1970-01-01' AS datetime2(3))))`;
+
+/**
+ * RECORD_AGENT_SAMPLES: inserts the samples of @samples (JSON [{ agentId, at (epoch ms), runningTasks, concurrency,
+ * cpuPercent, rssBytes, heartbeatAgeMs }]) whose (agent, at) is new and whose agent exists. The existence checks
+ * hold key-range locks (UPDLOCK, HOLDLOCK), so two supervisors sampling the same minute insert it once.
+ * Params: @samples. Result: { stored }.
+ */
+export const RECORD_AGENT_SAMPLES = statement('RECORD_AGENT_SAMPLES', {
+  idempotent: true,
+  params: { samples: param.json },
+  text: `
+${WRITE_PREAMBLE}
+DECLARE @stored int;
+BEGIN TRANSACTION;
+INSERT INTO ${TABLE.agentMetrics} (agent_id, at, running_tasks, concurrency, cpu_percent, rss_bytes, heartbeat_age_ms)
+SELECT j.agent_id, ${fromEpochMs('j.at_ms')}, j.running_tasks, j.concurrency, j.cpu_percent, j.rss_bytes, j.heartbeat_age_ms
+FROM OPENJSON(@samples) WITH (
+  agent_id nvarchar(450) '$.agentId', at_ms bigint '$.at', running_tasks int '$.runningTasks',
+  concurrency int '$.concurrency', cpu_percent float '$.cpuPercent', rss_bytes bigint '$.rssBytes',
+  heartbeat_age_ms bigint '$.heartbeatAgeMs'
+) AS j
+WHERE EXISTS (SELECT 1 FROM ${TABLE.agents} AS a WITH (UPDLOCK, HOLDLOCK) WHERE a.id = j.agent_id COLLATE Latin1_General_100_BIN2)
+  AND NOT EXISTS (SELECT 1 FROM ${TABLE.agentMetrics} AS m WITH (UPDLOCK, HOLDLOCK)
+                  WHERE m.agent_id = j.agent_id COLLATE Latin1_General_100_BIN2 AND m.at = ${fromEpochMs('j.at_ms')});
+SET @stored = @@ROWCOUNT;
+COMMIT TRANSACTION;
+SELECT @stored AS stored;`,
+});
+
+/** SELECT_AGENT_SAMPLES: one agent's samples at or after @since, oldest first (PK_agent_metrics). */
+export const SELECT_AGENT_SAMPLES = statement('SELECT_AGENT_SAMPLES', {
+  idempotent: true,
+  params: { agentId: param.nvarchar(COLUMN_LENGTH.agentId), since: param.time, limit: param.int },
+  text: `
+SELECT TOP (@limit) agent_id, at, running_tasks, concurrency, cpu_percent, rss_bytes, heartbeat_age_ms
+FROM ${TABLE.agentMetrics}
+WHERE agent_id = @agentId AND at >= @since
+ORDER BY at;`,
+});
+
+/**
+ * PURGE_AGENT_SAMPLES: deletes up to @limit samples older than @before, oldest first (IX_agent_metrics_at), in
+ * one short transaction; READPAST leaves rows another purge holds. Params: @before, @limit. Result: { purged }.
+ */
+export const PURGE_AGENT_SAMPLES = statement('PURGE_AGENT_SAMPLES', {
+  idempotent: false,
+  params: { before: param.time, limit: param.int },
+  text: `
+${WRITE_PREAMBLE}
+WITH oldest AS (
+  SELECT TOP (@limit) agent_id, at FROM ${TABLE.agentMetrics} WITH (ROWLOCK, READPAST, READCOMMITTEDLOCK)
+  WHERE at < @before ORDER BY at
+)
+DELETE FROM oldest;
+SELECT @@ROWCOUNT AS purged;`,
+});
+
 /** SELECT_AGENT_EVENTS: one agent's events in order (IX_agent_events_agent_seq). Params: @agentId. */
 export const SELECT_AGENT_EVENTS = statement('SELECT_AGENT_EVENTS', {
   idempotent: true,

@@ -4,7 +4,7 @@
  * SET_AGENT_STATE reads the state first as `../agents.ts` does). Writes with RETURNING are run with `.all()`.
  */
 import type { Database } from 'better-sqlite3';
-import type { AgentEventRow, AgentRow } from '../rows';
+import type { AgentEventRow, AgentRow, AgentSampleRow } from '../rows';
 
 /** SELECT_AGENT: one agent. Params: @id. Result: the row or none. */
 export const SELECT_AGENT = `SELECT * FROM agents WHERE id = @id`;
@@ -81,6 +81,25 @@ WHERE id > @afterId AND (@state IS NULL OR state = @state)
   AND (@hideGoneBefore IS NULL OR state NOT IN ('stopped', 'failed') OR last_heartbeat_at >= @hideGoneBefore)
 ORDER BY id LIMIT @limit`;
 
+/**
+ * RECORD_AGENT_SAMPLES: inserts the samples of @samples (JSON [{ agentId, at, runningTasks, concurrency,
+ * cpuPercent, rssBytes, heartbeatAgeMs }]) whose (agent, at) is new and whose agent exists. Changes: how many.
+ */
+export const RECORD_AGENT_SAMPLES = `
+INSERT OR IGNORE INTO agent_metrics (agent_id, at, running_tasks, concurrency, cpu_percent, rss_bytes, heartbeat_age_ms)
+SELECT j.value ->> 'agentId', j.value ->> 'at', j.value ->> 'runningTasks', j.value ->> 'concurrency',
+  j.value ->> 'cpuPercent', j.value ->> 'rssBytes', j.value ->> 'heartbeatAgeMs'
+FROM json_each(@samples) AS j
+WHERE EXISTS (SELECT 1 FROM agents WHERE id = j.value ->> 'agentId')`;
+
+/** SELECT_AGENT_SAMPLES: one agent's samples at or after @since, oldest first (the primary key). Params: @agentId, @since, @limit. */
+export const SELECT_AGENT_SAMPLES = `
+SELECT * FROM agent_metrics WHERE agent_id = @agentId AND at >= @since ORDER BY at LIMIT @limit`;
+
+/** PURGE_AGENT_SAMPLES: deletes up to @limit samples older than @before, oldest first (agent_metrics_at). */
+export const PURGE_AGENT_SAMPLES = `
+DELETE FROM agent_metrics WHERE rowid IN (SELECT rowid FROM agent_metrics WHERE at < @before ORDER BY at LIMIT @limit)`;
+
 /** SELECT_AGENT_EVENTS: an agent's events in order. Params: @agentId. */
 export const SELECT_AGENT_EVENTS = `SELECT * FROM agent_events WHERE agent_id = @agentId ORDER BY seq`;
 
@@ -126,6 +145,11 @@ export function prepareAgentStatements(db: Database) {
     setAgentRecycle: db.prepare<{ id: string; expected: number | null; to: number | null }>(SET_AGENT_RECYCLE),
     insertAgentEvent: db.prepare<AgentEventParams>(INSERT_AGENT_EVENT),
     selectAgents: db.prepare<[], AgentRow>(SELECT_AGENTS),
+    recordAgentSamples: db.prepare<{ samples: string }>(RECORD_AGENT_SAMPLES),
+    selectAgentSamples: db.prepare<{ agentId: string; since: number; limit: number }, AgentSampleRow>(
+      SELECT_AGENT_SAMPLES,
+    ),
+    purgeAgentSamples: db.prepare<{ before: number; limit: number }>(PURGE_AGENT_SAMPLES),
     selectAgentsPage: db.prepare<
       {
         afterId: string;
