@@ -12,8 +12,16 @@ import { expectForbidden, expectProblem } from '../helpers/http';
 const redis = fileInspector();
 
 describe('the HTTP agent protocol', () => {
-  // Waiting claims look in SQL only every minute here: a claim answered sooner was woken by the doorbell.
-  const fleet = fleetFor(redis, { each: true, env: { TASKFLEET_AGENT_CLAIM_POLL_MS: '60000' } });
+  // Waiting claims look in SQL only every minute here: a claim answered sooner was woken by the doorbell. A
+  // failed attempt backs off a minute, so no test sees its retry come due.
+  const fleet = fleetFor(redis, {
+    each: true,
+    env: {
+      TASKFLEET_AGENT_CLAIM_POLL_MS: '60000',
+      TASKFLEET_BACKOFF_BASE_MS: '60000',
+      TASKFLEET_BACKOFF_MAX_MS: '60000',
+    },
+  });
   let key: string;
 
   beforeEach(async () => {
