@@ -19,6 +19,7 @@
  * | tasks         | V10                 | 0009_task_retry.sql                 | no CHECK on task_events.kind to widen   |
  * | webhook_*     | V11                 | 0010_webhooks.sql (and tasks.callback_url) |                                  |
  * | api_keys, agents | V12              | 0011_http_agents.sql                | api_keys rebuilt to widen its CHECK      |
+ * | schedule*     | V13                 | 0012_schedules.sql                  |                                         |
  * | (none)        |                     | 0001's schema_version ledger        | `PRAGMA user_version` holds the version |
  * | (none)        |                     | 0003_roles.sql (database roles)     | one file: its permissions are the roles |
  *
@@ -366,6 +367,38 @@ ALTER TABLE agents ADD COLUMN metadata TEXT;   -- JSON object
 CREATE INDEX IF NOT EXISTS tasks_queued_claim ON tasks (route_key, priority, not_before, id) WHERE status = 'queued';
 `;
 
+/**
+ * Mirrors sql/migrations/0012_schedules.sql: schedules (a submission fired per cron slot, src/domain/schedule.ts)
+ * and schedule_runs, one row per slot fired or skipped: its primary key is what makes a slot's record unique.
+ */
+const V13_SCHEDULES = `
+CREATE TABLE IF NOT EXISTS schedules (
+  name         TEXT PRIMARY KEY,
+  cron         TEXT NOT NULL,
+  timezone     TEXT NOT NULL,
+  task         TEXT NOT NULL,                    -- JSON: the submission
+  overlap      TEXT NOT NULL CHECK (overlap IN ('allow','skip')),
+  catch_up     TEXT NOT NULL CHECK (catch_up IN ('none','one')),
+  paused       INTEGER NOT NULL DEFAULT 0,
+  next_at      INTEGER,                          -- null: the expression names no later slot
+  last_task_id TEXT,
+  created_at   INTEGER NOT NULL,
+  created_by   TEXT NOT NULL,
+  updated_at   INTEGER NOT NULL
+);
+-- SELECT_DUE_SCHEDULES
+CREATE INDEX IF NOT EXISTS schedules_due ON schedules (next_at) WHERE paused = 0;
+
+CREATE TABLE IF NOT EXISTS schedule_runs (
+  name           TEXT NOT NULL REFERENCES schedules (name) ON DELETE CASCADE,
+  slot_at        INTEGER NOT NULL,
+  task_id        TEXT,
+  skipped_reason TEXT CHECK (skipped_reason IN ('missed','overlap','invalid')),
+  at             INTEGER NOT NULL,
+  PRIMARY KEY (name, slot_at)
+);
+`;
+
 /** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
 export const MIGRATIONS: readonly string[] = [
   V1_INITIAL,
@@ -380,6 +413,7 @@ export const MIGRATIONS: readonly string[] = [
   V10_TASK_RETRY,
   V11_WEBHOOKS,
   V12_HTTP_AGENTS,
+  V13_SCHEDULES,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
