@@ -180,6 +180,7 @@ var commonEnv = [
   { name: 'TASKFLEET_RECONCILE_INTERVAL_MS', value: '5000' }
   { name: 'TASKFLEET_STALL_AFTER_MS', value: '60000' }
   { name: 'TASKFLEET_REAPER_INTERVAL_MS', value: '1000' }
+  { name: 'TASKFLEET_SCHEDULER_INTERVAL_MS', value: '1000' }
   { name: 'TASKFLEET_ROUTE_REFRESH_MS', value: '1000' }
   { name: 'TASKFLEET_WATCH_POLL_MS', value: '1000' }
   { name: 'TASKFLEET_AGENT_CLAIM_POLL_MS', value: '1000' }

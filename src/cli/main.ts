@@ -10,6 +10,7 @@ import { isEnvName, parseExecSpec, type ExecSpec } from '../../workers/handlers/
 import type { BenchOptions } from './bench';
 import type { SubmitOptions } from './client';
 import type { KeysCreateOptions } from './keys';
+import type { SchedulesCreateOptions } from './schedules';
 
 // Each command loads its own modules when it runs (a worker process does not need express, the supervisor, the
 // SQL Server driver or the Azure SDK: loading every command's modules cost each worker about 20 MiB of memory).
@@ -21,6 +22,7 @@ const commands = {
   keys: () => import('./keys'),
   pools: () => import('./pools'),
   processes: () => import('./processes'),
+  schedules: () => import('./schedules'),
 };
 
 const positiveInt = (name: string) => (value: string) => {
@@ -181,6 +183,41 @@ function addPoolsCommands(program: Command, getConfig: GetConfig): void {
     .action(async (key: string) => (await commands.pools()).runPoolsRemove(await getConfig(), key));
 }
 
+function addSchedulesCommands(program: Command, getConfig: GetConfig): void {
+  const schedules = program.command('schedules').description('recurring tasks: a submission fired once per cron slot');
+  schedules
+    .command('list')
+    .description('every schedule: name, cron and zone, next slot, last task')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) =>
+      (await commands.schedules()).runSchedulesList(await getConfig(), options),
+    );
+  schedules
+    .command('create')
+    .description('create a schedule (admin)')
+    .argument('<name>', 'a-z, 0-9, ".", "_" and "-", e.g. nightly-report')
+    .requiredOption('--cron <expr>', "5 fields, or 6 with seconds first, e.g. '30 2 * * *'")
+    .option('--timezone <zone>', 'an IANA time zone (default UTC)')
+    .requiredOption('--task <json>', 'the task, as for POST /v1/tasks, e.g. \'{"type":"echo"}\'')
+    .addOption(new Option('--overlap <mode>', 'skip: not while the last task runs').choices(['allow', 'skip']))
+    .addOption(new Option('--catch-up <mode>', 'one: fire once after downtime').choices(['none', 'one']))
+    .action(async (name: string, options: SchedulesCreateOptions) =>
+      (await commands.schedules()).runSchedulesCreate(await getConfig(), name, options),
+    );
+  for (const action of ['pause', 'resume'] as const) {
+    schedules
+      .command(action)
+      .description(action === 'pause' ? 'pause a schedule (admin)' : 'resume a schedule from its next slot (admin)')
+      .argument('<name>')
+      .action(async (name: string) => (await commands.schedules()).runSchedulesAction(await getConfig(), name, action));
+  }
+  schedules
+    .command('delete')
+    .description('delete a schedule and its runs (admin); its tasks stay')
+    .argument('<name>')
+    .action(async (name: string) => (await commands.schedules()).runSchedulesDelete(await getConfig(), name));
+}
+
 function addKeysCommands(program: Command, getConfig: GetConfig): void {
   const keys = program
     .command('keys')
@@ -257,6 +294,7 @@ export async function main(argv: string[]): Promise<void> {
   addProcessCommands(program, getConfig);
   addClientCommands(program, getConfig);
   addPoolsCommands(program, getConfig);
+  addSchedulesCommands(program, getConfig);
   addKeysCommands(program, getConfig);
   addDbCommands(program, getConfig);
   addBenchCommand(program, getConfig);

@@ -101,6 +101,7 @@ const schema = z.object({
   TASKFLEET_RECONCILE_INTERVAL_MS: int(100).default(5_000),
   TASKFLEET_STALL_AFTER_MS: int(0).default(60_000),
   TASKFLEET_REAPER_INTERVAL_MS: int(50).default(1_000),
+  TASKFLEET_SCHEDULER_INTERVAL_MS: int(50).default(1_000),
   TASKFLEET_ROUTE_REFRESH_MS: int(50).default(1_000),
   TASKFLEET_WATCH_POLL_MS: int(50).default(1_000),
   TASKFLEET_AGENT_CLAIM_POLL_MS: int(50).default(1_000),
@@ -187,6 +188,8 @@ export interface Config {
    */
   stallAfterMs: number;
   reaperIntervalMs: number;
+  /** How often each supervisor looks for due schedules (src/supervisor/scheduler.ts). */
+  schedulerIntervalMs: number;
   routeRefreshMs: number;
   /** How often each supervisor's task watcher reads the event log without a notification (a lost one only delays). */
   watchPollMs: number;
@@ -291,6 +294,7 @@ function toConfig(values: Env): Config {
     reconcileIntervalMs: values.TASKFLEET_RECONCILE_INTERVAL_MS,
     stallAfterMs: values.TASKFLEET_STALL_AFTER_MS,
     reaperIntervalMs: values.TASKFLEET_REAPER_INTERVAL_MS,
+    schedulerIntervalMs: values.TASKFLEET_SCHEDULER_INTERVAL_MS,
     routeRefreshMs: values.TASKFLEET_ROUTE_REFRESH_MS,
     watchPollMs: values.TASKFLEET_WATCH_POLL_MS,
     agentClaimPollMs: values.TASKFLEET_AGENT_CLAIM_POLL_MS,
@@ -359,6 +363,7 @@ export function configToEnv(c: Config): Record<string, string> {
     TASKFLEET_RECONCILE_INTERVAL_MS: String(c.reconcileIntervalMs),
     TASKFLEET_STALL_AFTER_MS: String(c.stallAfterMs),
     TASKFLEET_REAPER_INTERVAL_MS: String(c.reaperIntervalMs),
+    TASKFLEET_SCHEDULER_INTERVAL_MS: String(c.schedulerIntervalMs),
     TASKFLEET_ROUTE_REFRESH_MS: String(c.routeRefreshMs),
     TASKFLEET_WATCH_POLL_MS: String(c.watchPollMs),
     TASKFLEET_AGENT_CLAIM_POLL_MS: String(c.agentClaimPollMs),

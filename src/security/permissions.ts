@@ -91,6 +91,14 @@ export const PERMISSIONS: readonly Permission[] = [
   { method: 'GET', path: '/v1/pools', roles: ALL, what: 'list pools' },
   { method: 'POST', path: '/v1/pools', roles: ADMIN, what: 'declare pools' },
   { method: 'DELETE', path: '/v1/pools/:key', roles: ADMIN, what: 'remove declared pools' },
+  // schedules (not owner-scoped: an admin's, fired as the admin key that created them)
+  { method: 'POST', path: '/v1/schedules', roles: ADMIN, what: 'create schedules' },
+  { method: 'GET', path: '/v1/schedules', roles: ALL, what: 'list schedules' },
+  { method: 'GET', path: '/v1/schedules/:name', roles: ALL, what: 'read a schedule' },
+  { method: 'GET', path: '/v1/schedules/:name/runs', roles: ALL, what: "read a schedule's runs" },
+  { method: 'POST', path: '/v1/schedules/:name/pause', roles: ADMIN, what: 'pause schedules' },
+  { method: 'POST', path: '/v1/schedules/:name/resume', roles: ADMIN, what: 'resume schedules' },
+  { method: 'DELETE', path: '/v1/schedules/:name', roles: ADMIN, what: 'delete schedules' },
   // webhooks: each key's own subscriptions (an admin's: every key's); readers hold none
   { method: 'POST', path: '/v1/webhooks', roles: SUBMIT, what: 'subscribe to webhooks' },
   { method: 'GET', path: '/v1/webhooks', roles: SUBMIT, what: 'list webhooks' },

@@ -23,6 +23,7 @@ import type { DeclaredPool } from '../domain/pool';
 import type { Priority, TaskError, TaskEvent, TaskRecord, TaskStatus } from '../domain/task';
 import type { TaskLogBatch, TaskLogs } from '../domain/taskLog';
 import type { RetryDecision } from '../domain/transitions';
+import type { ScheduleStore } from './schedulePort';
 import type { WebhookStore } from './webhookPort';
 
 export interface NewTask {
@@ -241,7 +242,7 @@ export interface HeartbeatReport {
   metrics: AgentMetrics | null;
 }
 
-export interface Store extends WebhookStore {
+export interface Store extends WebhookStore, ScheduleStore {
   readonly kind: 'sqlite' | 'mssql';
 
   // ---- tasks: submission and reads

@@ -193,6 +193,15 @@ const FORGETTING = new Set(['failTask', 'finishCancelled', 'releaseTask', 'recla
  * searched for task records to redact.
  */
 const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
+  // Schedules hold a submission, never a task record (a sensitive submission cannot be scheduled).
+  'createSchedule',
+  'getSchedule',
+  'listSchedules',
+  'setSchedulePaused',
+  'deleteSchedule',
+  'listScheduleRuns',
+  'listDueSchedules',
+  'advanceSchedule',
   'listTaskEvents',
   'listTaskEventsAfter',
   'lastTaskEventSeq',

@@ -39,6 +39,7 @@ import { AgentMetricsHistory } from './agentMetrics';
 import { agentMetricsRoutes } from './routes/agentMetrics';
 import { UnroutablePolicy } from './unroutable';
 import { Loop } from './loop';
+import { lateAfterMs, Scheduler } from './scheduler';
 import { TaskMaintenance } from './maintenance';
 import { PoolPlacement } from './poolPlacement';
 import { Rebalancer } from './rebalancer';
@@ -50,6 +51,7 @@ import { DEFAULT_STREAM_SETTINGS } from './sse';
 import { TaskService } from './taskService';
 import { TaskWatcher } from './taskWatcher';
 import { RetryService } from './retryService';
+import { scheduleRoutes } from './routes/schedules';
 import { taskRetryRoutes } from './routes/taskRetry';
 import { webhookRoutes } from './routes/webhooks';
 import { testWebhookHooks } from '../config/testHooks';
@@ -97,6 +99,8 @@ export interface Supervisor {
   watcher: TaskWatcher;
   /** Turns terminal task events into webhook deliveries and sends them (src/webhooks/outbox.ts). */
   outbox: WebhookOutbox;
+  /** Fires due schedules (src/supervisor/scheduler.ts). */
+  scheduler: Scheduler;
   /** The 401, 403 and 429 answers counted so far (shown in `GET /v1/stats`). */
   counters: SecurityCounters;
   /** The express app it serves (the OpenAPI test walks its routes). */
@@ -129,6 +133,7 @@ interface Parts {
   counters: SecurityCounters;
   gauges: FleetGauges;
   outbox: WebhookOutbox;
+  scheduler: Scheduler;
   holdWebhookSends: boolean;
   app: Express;
 }
@@ -262,6 +267,7 @@ function wire(
       scalingRoutes({ store, clock, directory: agents }),
       taskRetryRoutes({ retries: new RetryService(store, dispatcher, clock, log), agents }),
       webhookRoutes({ store, clock, guard: urlGuard, dataKeys: config.dataKeys }),
+      scheduleRoutes({ store, clock }),
       agentProtocolRoutes({ gateway, clock, staleAfterMs }),
       agentMetricsRoutes({ store, clock, settings: config.agentMetrics }),
     ],
@@ -282,6 +288,7 @@ function wire(
     counters,
     gauges,
     outbox,
+    scheduler: new Scheduler({ store, tasks, clock, log, lateAfterMs: lateAfterMs(config.schedulerIntervalMs) }),
     holdWebhookSends: hooks.holdSends || overrides.webhooks?.holdSends === true,
     app,
   };
@@ -330,6 +337,7 @@ function startLoops(config: Config, parts: Parts, log: Logger, telemetry: Teleme
       log,
     ),
     ...(parts.holdWebhookSends ? [] : [new Loop('webhook delivery', WEBHOOK_PASS_MS, () => outbox.deliver(), log)]),
+    new Loop('scheduler', config.schedulerIntervalMs, () => parts.scheduler.pass(), log),
     new Loop('reconciler', config.reconcileIntervalMs, () => reconciler.reconcile(), log),
     new Loop('rebalancer', rebalanceIntervalMs(config), () => rebalancer.pass(), log),
     new Loop('parking queue pruning', config.reconcileIntervalMs, () => rebalancer.pruneParkingQueues(), log),
@@ -393,6 +401,7 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
     counters,
     app: parts.app,
     outbox,
+    scheduler: parts.scheduler,
     stop,
   };
 }

@@ -58,6 +58,20 @@ async function ownTask(c: Ctx): Promise<string> {
   return (await c.fleet.submit({ type: 'echo', delaySeconds: 60 }, {}, { key: c.keys.submitter.key })).id;
 }
 
+let schedules = 0;
+const nextScheduleName = () => `sched-${++schedules}`;
+
+/** A schedule stored directly (paused or not), named afresh for each request. */
+async function storedSchedule(c: Ctx, paused = false): Promise<string> {
+  const name = nextScheduleName();
+  const now = Date.now();
+  await c.fleet.sup.store.createSchedule({
+    ...{ name, cron: '0 3 * * *', timezone: 'UTC', task: { type: 'echo' }, overlap: 'allow', catchUp: 'none' },
+    ...{ paused, nextAt: now + 3_600_000, lastTaskId: null, createdAt: now, createdBy: 'test', updatedAt: now },
+  });
+  return name;
+}
+
 const ROUTES: RouteCase[] = [
   { method: 'GET', path: '/v1/tasks', roles: ALL, ownership: OWN, ok: [200], request: fixed('/v1/tasks') },
   {
@@ -276,6 +290,57 @@ const ROUTES: RouteCase[] = [
     },
     unchanged: async (c) => {
       expect((await c.fleet.sup.store.listDeclaredPools()).map((p) => p.key)).toContain('echo~table');
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/schedules',
+    roles: ADMIN,
+    ownership: null,
+    ok: [201],
+    request: async () => ({
+      path: '/v1/schedules',
+      body: { name: nextScheduleName(), cron: '0 3 * * *', task: { type: 'echo' } },
+    }),
+  },
+  { method: 'GET', path: '/v1/schedules', roles: ALL, ownership: null, ok: [200], request: fixed('/v1/schedules') },
+  {
+    method: 'GET',
+    path: '/v1/schedules/:name',
+    roles: ALL,
+    ownership: null,
+    ok: [200],
+    request: async (c) => ({ path: `/v1/schedules/${await storedSchedule(c)}` }),
+  },
+  {
+    method: 'GET',
+    path: '/v1/schedules/:name/runs',
+    roles: ALL,
+    ownership: null,
+    ok: [200],
+    request: async (c) => ({ path: `/v1/schedules/${await storedSchedule(c)}/runs` }),
+  },
+  ...(['pause', 'resume'] as const).map((action): RouteCase => ({
+    method: 'POST',
+    path: `/v1/schedules/:name/${action}`,
+    roles: ADMIN,
+    ownership: null,
+    ok: [200],
+    request: async (c) => ({ path: `/v1/schedules/${await storedSchedule(c, action === 'resume')}/${action}` }),
+    unchanged: async (c, prepared) => {
+      const name = prepared.path.split('/')[3] ?? '';
+      expect((await c.fleet.sup.store.getSchedule(name))?.paused).toBe(action === 'resume');
+    },
+  })),
+  {
+    method: 'DELETE',
+    path: '/v1/schedules/:name',
+    roles: ADMIN,
+    ownership: null,
+    ok: [204],
+    request: async (c) => ({ path: `/v1/schedules/${await storedSchedule(c)}` }),
+    unchanged: async (c, prepared) => {
+      expect(await c.fleet.sup.store.getSchedule(prepared.path.split('/')[3] ?? '')).not.toBeNull();
     },
   },
   // Webhooks belong to the key that made them: another submitter's answer 404, an admin reaches every one.

@@ -196,7 +196,7 @@ describe('sqlite store: schema migrations', () => {
 
   it('applies the later migrations to a database that has migration 1, keeping its data', async () => {
     createVersion1Database();
-    expect(SCHEMA_VERSION).toBe(13);
+    expect(SCHEMA_VERSION).toBe(14);
     const store = await openSqliteStore({ path: file });
     try {
       expect(await store.getTask('old-task')).toMatchObject({
@@ -435,6 +435,7 @@ describe('sqlite store: every statement has its twin in the mssql module of the 
     'logs',
     'retry',
     'schema',
+    'schedules',
   ] as const;
 
   /**
@@ -464,6 +465,7 @@ describe('sqlite store: every statement has its twin in the mssql module of the 
     SELECT_TASK_LOG_DROPS: 'SELECT_TASK_LOGS',
     SELECT_RETRY_PAGE: 'RETRY_TASKS',
     SELECT_CANCEL_PAGE: 'CANCEL_TASKS',
+    INSERT_SCHEDULE_RUN: 'ADVANCE_SCHEDULE',
   };
   /** The ledger of deployed migrations: SQLite keeps its version in PRAGMA user_version (sqlite/schema.ts). */
   const MSSQL_ONLY = ['SELECT_SCHEMA_VERSION', 'SELECT_SCHEMA_LEDGER'];

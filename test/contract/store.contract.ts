@@ -16,6 +16,7 @@ import { poolsContract } from './pools.contract';
 import { progressLogsContract } from './progressLogs.contract';
 import { retryContract } from './retry.contract';
 import { rulesContract } from './rules.contract';
+import { schedulesContract } from './schedules.contract';
 import { securityContract } from './security.contract';
 import { sensitiveContract } from './sensitive.contract';
 import { statsContract } from './stats.contract';
@@ -88,6 +89,7 @@ export function storeContract(
     sensitiveContract(current);
     retryContract(current);
     webhooksContract(current);
+    schedulesContract(current);
 
     // Last, so that it sees the changes of every test above (jest runs a file's tests in order).
     if (statusChanges) {

@@ -80,6 +80,7 @@ const BY_ROLE: Record<Role, Record<string, string>> = {
     TASKFLEET_PORT: 'a worker serves no HTTP',
     TASKFLEET_HOST: 'a worker serves no HTTP',
     TASKFLEET_STALL_AFTER_MS: "read only by the supervisor's stall watch",
+    TASKFLEET_SCHEDULER_INTERVAL_MS: "read only by the supervisor's scheduler",
     TASKFLEET_POOLS: 'read only by the supervisor, which declares the pools at start',
     TASKFLEET_ADMIN_API_KEY: 'never given to a worker (workers run task handlers): checked below',
   },

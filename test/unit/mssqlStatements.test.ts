@@ -222,6 +222,8 @@ describe('the statements agree with the migrations', () => {
         'audit_log',
         'pools',
         'routes',
+        'schedule_runs',
+        'schedules',
         'schema_version',
         'task_events',
         'task_log_drops',

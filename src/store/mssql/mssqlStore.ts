@@ -58,6 +58,7 @@ import { PING } from './statements/schema';
 import * as securityStatements from './statements/security';
 import * as taskStatements from './statements/tasks';
 import { prepareInsert } from './tasks';
+import { MssqlSchedules } from './schedules';
 import { MssqlWebhooks } from './webhooks';
 
 const applied = (sets: Recordsets) => Boolean((sets[0]?.[0] as { applied?: boolean } | undefined)?.applied);
@@ -69,9 +70,22 @@ export class MssqlStore implements Store {
 
   private readonly webhooks: MssqlWebhooks;
 
+  private readonly schedules: MssqlSchedules;
+
   constructor(private readonly db: SqlClient) {
     this.webhooks = new MssqlWebhooks(db);
+    this.schedules = new MssqlSchedules(db);
   }
+
+  // ---- schedules (schedules.ts)
+  readonly createSchedule: Store['createSchedule'] = (s) => this.schedules.createSchedule(s);
+  readonly getSchedule: Store['getSchedule'] = (name) => this.schedules.getSchedule(name);
+  readonly listSchedules: Store['listSchedules'] = (o) => this.schedules.listSchedules(o);
+  readonly setSchedulePaused: Store['setSchedulePaused'] = (o) => this.schedules.setSchedulePaused(o);
+  readonly deleteSchedule: Store['deleteSchedule'] = (name) => this.schedules.deleteSchedule(name);
+  readonly listScheduleRuns: Store['listScheduleRuns'] = (o) => this.schedules.listScheduleRuns(o);
+  readonly listDueSchedules: Store['listDueSchedules'] = (now, n) => this.schedules.listDueSchedules(now, n);
+  readonly advanceSchedule: Store['advanceSchedule'] = (o) => this.schedules.advanceSchedule(o);
 
   // ---- tasks: submission and reads
 

@@ -60,6 +60,9 @@ export const COLUMN_LENGTH = {
   host: 255,
   webhookError: 1000,
   webhookEvents: 1000,
+  scheduleName: 100,
+  cron: 200,
+  timezone: 64,
 } as const;
 
 export interface Statement<K extends string = string> {
@@ -96,6 +99,8 @@ export const TABLE = {
   webhookCursor: '[$(Schema)].[webhook_cursor]',
   webhookDeliveries: '[$(Schema)].[webhook_deliveries]',
   webhookAttempts: '[$(Schema)].[webhook_attempts]',
+  schedules: '[$(Schema)].[schedules]',
+  scheduleRuns: '[$(Schema)].[schedule_runs]',
 } as const;
 
 /** The binary collation of every identifier and token column (byte order, case-sensitive, as in SQLite). */

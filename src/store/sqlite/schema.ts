@@ -20,6 +20,7 @@
  * | webhook_*     | V11                 | 0010_webhooks.sql (and tasks.callback_url) |                                  |
  * | api_keys, agents | V12              | 0011_http_agents.sql                | api_keys rebuilt to widen its CHECK      |
  * | agent_metrics | V13                 | 0012_agent_metrics.sql              |                                          |
+ * | schedule*     | V14                 | 0013_schedules.sql                  |                                         |
  * | (none)        |                     | 0001's schema_version ledger        | `PRAGMA user_version` holds the version |
  * | (none)        |                     | 0003_roles.sql (database roles)     | one file: its permissions are the roles |
  *
@@ -383,6 +384,38 @@ CREATE TABLE IF NOT EXISTS agent_metrics (
 CREATE INDEX IF NOT EXISTS agent_metrics_at ON agent_metrics (at);
 `;
 
+/**
+ * Mirrors sql/migrations/0013_schedules.sql: schedules (a submission fired per cron slot, src/domain/schedule.ts)
+ * and schedule_runs, one row per slot fired or skipped: its primary key is what makes a slot's record unique.
+ */
+const V14_SCHEDULES = `
+CREATE TABLE IF NOT EXISTS schedules (
+  name         TEXT PRIMARY KEY,
+  cron         TEXT NOT NULL,
+  timezone     TEXT NOT NULL,
+  task         TEXT NOT NULL,                    -- JSON: the submission
+  overlap      TEXT NOT NULL CHECK (overlap IN ('allow','skip')),
+  catch_up     TEXT NOT NULL CHECK (catch_up IN ('none','one')),
+  paused       INTEGER NOT NULL DEFAULT 0,
+  next_at      INTEGER,                          -- null: the expression names no later slot
+  last_task_id TEXT,
+  created_at   INTEGER NOT NULL,
+  created_by   TEXT NOT NULL,
+  updated_at   INTEGER NOT NULL
+);
+-- SELECT_DUE_SCHEDULES
+CREATE INDEX IF NOT EXISTS schedules_due ON schedules (next_at) WHERE paused = 0;
+
+CREATE TABLE IF NOT EXISTS schedule_runs (
+  name           TEXT NOT NULL REFERENCES schedules (name) ON DELETE CASCADE,
+  slot_at        INTEGER NOT NULL,
+  task_id        TEXT,
+  skipped_reason TEXT CHECK (skipped_reason IN ('missed','overlap','invalid')),
+  at             INTEGER NOT NULL,
+  PRIMARY KEY (name, slot_at)
+);
+`;
+
 /** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
 export const MIGRATIONS: readonly string[] = [
   V1_INITIAL,
@@ -398,6 +431,7 @@ export const MIGRATIONS: readonly string[] = [
   V11_WEBHOOKS,
   V12_HTTP_AGENTS,
   V13_AGENT_METRICS,
+  V14_SCHEDULES,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

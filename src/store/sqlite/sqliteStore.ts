@@ -61,6 +61,7 @@ import * as lease from './lease';
 import * as logs from './logs';
 import * as pools from './pools';
 import * as retry from './retry';
+import { SqliteSchedules } from './schedules';
 import { sqliteErrorCode, toAgent, toAgentSample, toJson, toLease, toRoute, toTaskEvent, toTaskHead } from './rows';
 import { applySchema } from './schema';
 import * as security from './security';
@@ -140,6 +141,8 @@ class SqliteStore implements Store {
   /** Lease-bound writes and submissions: many callers' writes per transaction (see groupCommit.ts). */
   private readonly group: GroupCommit;
 
+  private readonly schedules: SqliteSchedules;
+
   /** Set when a write failed for lack of space; cleared by ping() once the file system has room again. */
   private outOfSpace: StoreFullError | null = null;
 
@@ -152,6 +155,10 @@ class SqliteStore implements Store {
     this.group = new GroupCommit(db, (err) => this.storeError(err), { busyTimeoutMs: BUSY_TIMEOUT_MS });
     this.statements = prepareStatements(db);
     this.lists = tasks.taskListStatements(db);
+    this.schedules = new SqliteSchedules(this.statements, {
+      read: (fn) => this.run(fn),
+      write: (fn) => this.group.write(fn),
+    });
   }
 
   // ---- tasks: submission and reads
@@ -478,6 +485,16 @@ class SqliteStore implements Store {
   }): Promise<Array<WebhookDelivery & { attemptLog: WebhookAttempt[] }>> {
     return this.run(() => webhooks.listDeliveries(this.statements, opts));
   }
+
+  // ---- schedules (schedules.ts)
+  readonly createSchedule: Store['createSchedule'] = (s) => this.schedules.createSchedule(s);
+  readonly getSchedule: Store['getSchedule'] = (name) => this.schedules.getSchedule(name);
+  readonly listSchedules: Store['listSchedules'] = (o) => this.schedules.listSchedules(o);
+  readonly setSchedulePaused: Store['setSchedulePaused'] = (o) => this.schedules.setSchedulePaused(o);
+  readonly deleteSchedule: Store['deleteSchedule'] = (name) => this.schedules.deleteSchedule(name);
+  readonly listScheduleRuns: Store['listScheduleRuns'] = (o) => this.schedules.listScheduleRuns(o);
+  readonly listDueSchedules: Store['listDueSchedules'] = (now, n) => this.schedules.listDueSchedules(now, n);
+  readonly advanceSchedule: Store['advanceSchedule'] = (o) => this.schedules.advanceSchedule(o);
 
   /**
    * Rejects when the store cannot be read, and, after a write failed for lack of space, with that

@@ -25,6 +25,7 @@ import { auditQuerySchema } from '../routes/audit';
 import { statsQuery, windowQuery } from '../routes/fleet';
 import { declareBody } from '../routes/pools';
 import { scalingQuery } from '../routes/scaling';
+import { createBody as scheduleBody, listQuery as schedulesQuery, runsQuery } from '../routes/schedules';
 import { cancelSchema, retrySchema } from '../retryService';
 import { logsQuerySchema } from '../routes/taskLogs';
 import { listQuerySchema } from '../routes/tasks';
@@ -36,7 +37,7 @@ export interface RouteDoc {
   /** Express form (`/v1/tasks/:id`); the document writes it `/v1/tasks/{id}`. */
   path: string;
   summary: string;
-  tag: 'tasks' | 'agents' | 'agent protocol' | 'fleet' | 'pools' | 'webhooks' | 'service';
+  tag: 'tasks' | 'agents' | 'agent protocol' | 'fleet' | 'pools' | 'schedules' | 'webhooks' | 'service';
   /** The JSON body the handler parses. */
   body?: z.ZodType;
   /** The query string the handler parses (an object schema: one parameter per property). */
@@ -346,6 +347,65 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
     summary: 'remove a declared pool',
     tag: 'pools',
     responses: { 204: 'removed' },
+    errors: [404],
+  },
+  // schedules
+  {
+    method: 'POST',
+    path: '/v1/schedules',
+    summary: 'create a schedule: a task submitted once per cron slot',
+    tag: 'schedules',
+    body: scheduleBody,
+    responses: { 201: 'the schedule, with its first slot (nextAt)' },
+    errors: [409],
+  },
+  {
+    method: 'GET',
+    path: '/v1/schedules',
+    summary: 'list schedules, by name',
+    tag: 'schedules',
+    query: schedulesQuery,
+    responses: { 200: '{ schedules }' },
+  },
+  {
+    method: 'GET',
+    path: '/v1/schedules/:name',
+    summary: 'read a schedule',
+    tag: 'schedules',
+    responses: { 200: 'the schedule' },
+    errors: [404],
+  },
+  {
+    method: 'GET',
+    path: '/v1/schedules/:name/runs',
+    summary: "a schedule's slots, newest first: the task each fired, or why it was skipped",
+    tag: 'schedules',
+    query: runsQuery,
+    responses: { 200: '{ name, runs }' },
+    errors: [404],
+  },
+  {
+    method: 'POST',
+    path: '/v1/schedules/:name/pause',
+    summary: 'pause a schedule (its slots are not fired while paused)',
+    tag: 'schedules',
+    responses: { 200: 'the schedule' },
+    errors: [404],
+  },
+  {
+    method: 'POST',
+    path: '/v1/schedules/:name/resume',
+    summary: 'resume a schedule from its first slot after now',
+    tag: 'schedules',
+    responses: { 200: 'the schedule' },
+    errors: [404],
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/schedules/:name',
+    summary: 'delete a schedule and its runs (its tasks stay)',
+    tag: 'schedules',
+    responses: { 204: 'deleted' },
     errors: [404],
   },
   // webhooks

@@ -10,6 +10,7 @@ import { prepareLeaseStatements } from './lease';
 import { prepareLogStatements } from './logs';
 import { preparePoolStatements } from './pools';
 import { prepareRetryStatements } from './retry';
+import { prepareScheduleStatements } from './schedules';
 import { prepareSchemaStatements } from './schema';
 import { prepareSecurityStatements } from './security';
 import { prepareTaskStatements } from './tasks';
@@ -28,6 +29,7 @@ export function prepareStatements(db: Database) {
     retry: prepareRetryStatements(db),
     schema: prepareSchemaStatements(db),
     webhooks: prepareWebhookStatements(db),
+    schedules: prepareScheduleStatements(db),
   };
 }
 
