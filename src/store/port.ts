@@ -15,6 +15,7 @@ import type { DeclaredPool } from '../domain/pool';
 import type { Priority, TaskError, TaskEvent, TaskRecord, TaskStatus } from '../domain/task';
 import type { TaskLogBatch, TaskLogs } from '../domain/taskLog';
 import type { RetryDecision } from '../domain/transitions';
+import type { PurgeStore } from './purgePort';
 import type { WebhookStore } from './webhookPort';
 
 export interface NewTask {
@@ -222,7 +223,7 @@ export interface HeartbeatReport {
   metrics: AgentMetrics | null;
 }
 
-export interface Store extends WebhookStore {
+export interface Store extends WebhookStore, PurgeStore {
   readonly kind: 'sqlite' | 'mssql';
 
   // ---- tasks: submission and reads

@@ -194,6 +194,10 @@ const FORGETTING = new Set(['failTask', 'finishCancelled', 'releaseTask', 'recla
  */
 const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
   'listTaskEvents',
+  // Counts only.
+  'purgeTasks',
+  'purgeAgents',
+  'purgeAudit',
   'listTaskEventsAfter',
   'lastTaskEventSeq',
   'listTaskEventsOfKinds',

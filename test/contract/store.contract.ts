@@ -14,6 +14,7 @@ import { fleetContract } from './fleet.contract';
 import { leaseContract } from './lease.contract';
 import { poolsContract } from './pools.contract';
 import { progressLogsContract } from './progressLogs.contract';
+import { purgeContract } from './purge.contract';
 import { retryContract } from './retry.contract';
 import { rulesContract } from './rules.contract';
 import { securityContract } from './security.contract';
@@ -88,6 +89,7 @@ export function storeContract(
     sensitiveContract(current);
     retryContract(current);
     webhooksContract(current);
+    purgeContract(current);
 
     // Last, so that it sees the changes of every test above (jest runs a file's tests in order).
     if (statusChanges) {

@@ -57,6 +57,7 @@ import { PING } from './statements/schema';
 import * as securityStatements from './statements/security';
 import * as taskStatements from './statements/tasks';
 import { prepareInsert } from './tasks';
+import { MssqlPurge } from './purge';
 import { MssqlWebhooks } from './webhooks';
 
 const applied = (sets: Recordsets) => Boolean((sets[0]?.[0] as { applied?: boolean } | undefined)?.applied);
@@ -67,9 +68,11 @@ export class MssqlStore implements Store {
   private readonly lists = new TaskListStatements(taskStatements.listTasksStatement);
 
   private readonly webhooks: MssqlWebhooks;
+  private readonly purge: MssqlPurge;
 
   constructor(private readonly db: SqlClient) {
     this.webhooks = new MssqlWebhooks(db);
+    this.purge = new MssqlPurge(db);
   }
 
   // ---- tasks: submission and reads
@@ -521,6 +524,20 @@ export class MssqlStore implements Store {
             action: opts.action,
           });
     return rows.map(mapping.toAuditEntry);
+  }
+
+  // ---- retention (purge.ts)
+
+  purgeTasks(...args: Parameters<Store['purgeTasks']>): ReturnType<Store['purgeTasks']> {
+    return this.purge.purgeTasks(...args);
+  }
+
+  purgeAgents(...args: Parameters<Store['purgeAgents']>): ReturnType<Store['purgeAgents']> {
+    return this.purge.purgeAgents(...args);
+  }
+
+  purgeAudit(...args: Parameters<Store['purgeAudit']>): ReturnType<Store['purgeAudit']> {
+    return this.purge.purgeAudit(...args);
   }
 
   // ---- webhooks (webhooks.ts)

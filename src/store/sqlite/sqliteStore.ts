@@ -16,7 +16,7 @@ import type { Route } from '../../domain/capabilities';
 import { StoreFullError, UnavailableError } from '../../domain/errors';
 import type { DeclaredPool } from '../../domain/pool';
 import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../../domain/security';
-import type { TaskError, TaskEvent, TaskEventKind, TaskRecord } from '../../domain/task';
+import type { TaskError, TaskEvent, TaskEventKind, TaskRecord, TaskStatus } from '../../domain/task';
 import type { TaskLogBatch, TaskLogs } from '../../domain/taskLog';
 import type { RetryDecision } from '../../domain/transitions';
 import type {
@@ -59,6 +59,7 @@ import { GroupCommit } from './groupCommit';
 import * as lease from './lease';
 import * as logs from './logs';
 import * as pools from './pools';
+import * as purge from './purge';
 import * as retry from './retry';
 import { sqliteErrorCode, toAgent, toJson, toLease, toRoute, toTaskEvent, toTaskHead } from './rows';
 import { applySchema } from './schema';
@@ -453,6 +454,20 @@ class SqliteStore implements Store {
     limit: number;
   }): Promise<Array<WebhookDelivery & { attemptLog: WebhookAttempt[] }>> {
     return this.run(() => webhooks.listDeliveries(this.statements, opts));
+  }
+
+  // ---- retention (purge.ts): each batch is one write of the group commit, so it never waits on the busy handler
+
+  purgeTasks(opts: { statuses: TaskStatus[]; finishedBefore: number; limit: number }): Promise<number> {
+    return this.group.write(() => purge.purgeTasks(this.statements, opts));
+  }
+
+  purgeAgents(opts: { states: AgentState[]; before: number; limit: number }): Promise<number> {
+    return this.group.write(() => purge.purgeAgents(this.statements, opts));
+  }
+
+  purgeAudit(opts: { before: number; limit: number }): Promise<number> {
+    return this.group.write(() => purge.purgeAudit(this.statements, opts));
   }
 
   /**

@@ -9,6 +9,7 @@ import { prepareFleetStatements } from './fleet';
 import { prepareLeaseStatements } from './lease';
 import { prepareLogStatements } from './logs';
 import { preparePoolStatements } from './pools';
+import { preparePurgeStatements } from './purge';
 import { prepareRetryStatements } from './retry';
 import { prepareSchemaStatements } from './schema';
 import { prepareSecurityStatements } from './security';
@@ -28,6 +29,7 @@ export function prepareStatements(db: Database) {
     retry: prepareRetryStatements(db),
     schema: prepareSchemaStatements(db),
     webhooks: prepareWebhookStatements(db),
+    purge: preparePurgeStatements(db),
   };
 }
 
