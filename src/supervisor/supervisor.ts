@@ -1,6 +1,6 @@
 /**
  * The supervisor process: the HTTP API plus the background loops (reconciler, rebalancer, lease reaper, deadline
- * expiry, heartbeat enforcer, stall watch). Every loop is safe with several supervisors running against one store.
+ * expiry, heartbeat enforcer, stall watch, retention purge). Every loop is safe with several supervisors running against one store.
  *
  * `buildSupervisor` is the one place its object graph is built: `taskfleet supervisor`, `taskfleet dev`,
  * the benchmark and the tests all start a supervisor through it, the tests with overrides.
@@ -38,6 +38,7 @@ import { HeartbeatEnforcer } from './enforcement';
 import { Loop } from './loop';
 import { TaskMaintenance } from './maintenance';
 import { PoolPlacement } from './poolPlacement';
+import { RetentionPurge } from './purge';
 import { Rebalancer } from './rebalancer';
 import { fleetRoutes } from './routes/fleet';
 import { scalingRoutes } from './routes/scaling';
@@ -90,6 +91,8 @@ export interface Supervisor {
   watcher: TaskWatcher;
   /** Turns terminal task events into webhook deliveries and sends them (src/webhooks/outbox.ts). */
   outbox: WebhookOutbox;
+  /** Deletes rows past their retention (src/supervisor/purge.ts). */
+  purge: RetentionPurge;
   /** The 401, 403 and 429 answers counted so far (shown in `GET /v1/stats`). */
   counters: SecurityCounters;
   /** The express app it serves (the OpenAPI test walks its routes). */
@@ -120,6 +123,8 @@ interface Parts {
   counters: SecurityCounters;
   gauges: FleetGauges;
   outbox: WebhookOutbox;
+  purge: RetentionPurge;
+  metrics: PrometheusMetrics;
   holdWebhookSends: boolean;
   app: Express;
 }
@@ -219,13 +224,18 @@ function wire(
     clock,
     log,
   );
+  let metrics: PrometheusMetrics | null = null;
+  const purge = new RetentionPurge(store, config.retention, clock, log, (kind, rows) =>
+    metrics?.countPurged(kind, rows),
+  );
   const stats = {
     store,
     clock,
     staleAfterMs,
     declaredPools: () => agents.declared(),
-    extra: () => ({ security: { ...counters } }),
+    extra: () => ({ security: { ...counters }, purged: { ...purge.purged } }),
   };
+  metrics = new PrometheusMetrics(connections.rawStore, stats);
   const app = createApp({
     store,
     redis,
@@ -238,7 +248,7 @@ function wire(
     telemetry,
     watcher,
     streams: { ...DEFAULT_STREAM_SETTINGS, stallMs: config.streamStallMs },
-    metrics: new PrometheusMetrics(connections.rawStore, stats),
+    metrics,
     routers: [
       fleetRoutes({ store, clock, admin, policy: enforcement, stats, staleAfterMs }),
       scalingRoutes({ store, clock, directory: agents }),
@@ -261,6 +271,8 @@ function wire(
     counters,
     gauges,
     outbox,
+    purge,
+    metrics,
     holdWebhookSends: hooks.holdSends || overrides.webhooks?.holdSends === true,
     app,
   };
@@ -297,7 +309,7 @@ async function listen(
 const WEBHOOK_PASS_MS = 200;
 
 function startLoops(config: Config, parts: Parts, log: Logger, telemetry: Telemetry): Loop[] {
-  const { reconciler, rebalancer, maintenance, enforcer, stallWatch, gauges, outbox } = parts;
+  const { reconciler, rebalancer, maintenance, enforcer, stallWatch, gauges, outbox, purge } = parts;
   return [
     // New deliveries are sent at once rather than at the next delivery pass.
     new Loop(
@@ -316,6 +328,7 @@ function startLoops(config: Config, parts: Parts, log: Logger, telemetry: Teleme
     new Loop('deadline expiry', config.reaperIntervalMs, () => maintenance.expireOverdue(), log),
     new Loop('heartbeat enforcer', config.heartbeatIntervalMs, () => enforcer.enforceHeartbeats(), log),
     ...(stallWatch.enabled ? [new Loop('stall watch', config.heartbeatIntervalMs, () => stallWatch.check(), log)] : []),
+    new Loop('retention purge', config.retention.intervalMs, () => purge.pass(), log),
     ...(telemetry.enabled ? [new Loop('telemetry gauges', GAUGE_INTERVAL_MS, () => gauges.report(), log)] : []),
   ].map((loop) => loop.start());
 }
@@ -331,6 +344,7 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
   const host = overrides.listen?.host ?? config.host;
   const { server, url, port } = await applyConfiguredPools(connections.store, config.pools, clock, log)
     .then(() => parts.watcher.start())
+    .then(() => parts.metrics.start())
     .then(() => listen(parts.app, host, overrides.listen?.port ?? config.port))
     .catch(async (err: unknown) => {
       await parts.watcher.stop();
@@ -343,6 +357,7 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
+      parts.purge.stop();
       await Promise.all(loops.map((loop) => loop.stop()));
       // Open streams end (cleanly, so clients resume) before the server closes every connection.
       await parts.watcher.stop();
@@ -365,6 +380,7 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
     counters,
     app: parts.app,
     outbox,
+    purge: parts.purge,
     stop,
   };
 }
