@@ -224,9 +224,9 @@ function wire(
     clock,
     log,
   );
-  let metrics: PrometheusMetrics | null = null;
+  // Batches are reported to `metrics` only once a pass runs, after this function returned.
   const purge = new RetentionPurge(store, config.retention, clock, log, (kind, rows) =>
-    metrics?.countPurged(kind, rows),
+    metrics.countPurged(kind, rows),
   );
   const stats = {
     store,
@@ -235,7 +235,7 @@ function wire(
     declaredPools: () => agents.declared(),
     extra: () => ({ security: { ...counters }, purged: { ...purge.purged } }),
   };
-  metrics = new PrometheusMetrics(connections.rawStore, stats);
+  const metrics = new PrometheusMetrics(connections.rawStore, stats);
   const app = createApp({
     store,
     redis,
