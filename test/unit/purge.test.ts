@@ -168,6 +168,23 @@ describe('RetentionPurge', () => {
     expect(await store.listAudit({ limit: 5 })).toHaveLength(1);
   });
 
+  it('shares the work with a second supervisor on the same file: every due task deleted once, counted once', async () => {
+    const due = await tasksEndingAt('succeeded', T0, 45);
+    const kept = await tasksEndingAt('succeeded', now, 5);
+    const other = await openSqliteStore({ path: path.join(dir, 'taskfleet.db') });
+    try {
+      const first = purgeWith(SETTINGS).purge;
+      const second = new RetentionPurge(other, SETTINGS, clock, pino({ level: 'silent' }), undefined, async () => {
+        await new Promise((r) => setImmediate(r));
+      });
+      const [a, b] = await Promise.all([first.pass(), second.pass()]);
+      expect(a.tasks + b.tasks).toBe(45);
+      expect(await existing([...due, ...kept])).toEqual(kept);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('ends a pass after the current batch once stopped', async () => {
     await tasksEndingAt('succeeded', T0, 25);
     const { purge, batches } = purgeWith(SETTINGS, async () => purge.stop());
