@@ -200,6 +200,13 @@ var commonEnv = [
   { name: 'TASKFLEET_DRAIN_TIMEOUT_MS', value: string(drainTimeoutMs) }
   { name: 'TASKFLEET_RATE_LIMIT_PER_SECOND', value: '200' }
   { name: 'TASKFLEET_RATE_LIMIT_BURST', value: '400' }
+  { name: 'TASKFLEET_RETENTION_SUCCEEDED', value: '7d' }
+  { name: 'TASKFLEET_RETENTION_DEAD', value: '30d' }
+  { name: 'TASKFLEET_RETENTION_AGENTS', value: '7d' }
+  { name: 'TASKFLEET_RETENTION_AUDIT', value: '365d' }
+  { name: 'TASKFLEET_PURGE_BATCH', value: '1000' }
+  { name: 'TASKFLEET_PURGE_PAUSE_MS', value: '100' }
+  { name: 'TASKFLEET_PURGE_INTERVAL_MS', value: '60000' }
   { name: 'TASKFLEET_LOG_LEVEL', value: 'info' }
   { name: 'TASKFLEET_LOG_FORMAT', value: 'json' }
   { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', secretRef: secretNames.appInsights }

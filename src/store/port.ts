@@ -24,6 +24,7 @@ import type { Priority, TaskError, TaskEvent, TaskRecord, TaskStatus } from '../
 import type { TaskLogBatch, TaskLogs } from '../domain/taskLog';
 import type { RetryDecision } from '../domain/transitions';
 import type { ScheduleStore } from './schedulePort';
+import type { PurgeStore } from './purgePort';
 import type { WebhookStore } from './webhookPort';
 
 export interface NewTask {
@@ -242,7 +243,7 @@ export interface HeartbeatReport {
   metrics: AgentMetrics | null;
 }
 
-export interface Store extends WebhookStore, ScheduleStore {
+export interface Store extends WebhookStore, ScheduleStore, PurgeStore {
   readonly kind: 'sqlite' | 'mssql';
 
   // ---- tasks: submission and reads

@@ -203,6 +203,10 @@ const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
   'listDueSchedules',
   'advanceSchedule',
   'listTaskEvents',
+  // Counts only.
+  'purgeTasks',
+  'purgeAgents',
+  'purgeAudit',
   'listTaskEventsAfter',
   'lastTaskEventSeq',
   'listTaskEventsOfKinds',

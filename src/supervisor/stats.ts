@@ -2,6 +2,8 @@
  * `GET /v1/stats`: queue figures per route, figures per known pool (each route's backlog in its tightest
  * covering pool, as src/supervisor/poolFigures.ts says), registry figures, coordination figures over a recent
  * window. Each figure comes from an indexed query (routeStats, countTaskEvents) or the small agents table.
+ * The coordination figures count the events of tasks still retained: exact while the window (at most a day) is
+ * shorter than TASKFLEET_RETENTION_SUCCEEDED and _DEAD; `purged` (from `extra`) is what this supervisor deleted.
  */
 import { AGENT_STATES, isLive, type AgentState } from '../domain/agent';
 import { routeKey } from '../domain/capabilities';

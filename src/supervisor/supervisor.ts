@@ -1,6 +1,6 @@
 /**
  * The supervisor process: the HTTP API plus the background loops (reconciler, rebalancer, lease reaper, deadline
- * expiry, heartbeat enforcer, stall watch). Every loop is safe with several supervisors running against one store.
+ * expiry, heartbeat enforcer, stall watch, retention purge). Every loop is safe with several supervisors running against one store.
  *
  * `buildSupervisor` is the one place its object graph is built: `taskfleet supervisor`, `taskfleet dev`,
  * the benchmark and the tests all start a supervisor through it, the tests with overrides.
@@ -42,6 +42,7 @@ import { Loop } from './loop';
 import { lateAfterMs, Scheduler } from './scheduler';
 import { TaskMaintenance } from './maintenance';
 import { PoolPlacement } from './poolPlacement';
+import { RetentionPurge } from './purge';
 import { Rebalancer } from './rebalancer';
 import { fleetRoutes } from './routes/fleet';
 import { scalingRoutes } from './routes/scaling';
@@ -101,6 +102,8 @@ export interface Supervisor {
   outbox: WebhookOutbox;
   /** Fires due schedules (src/supervisor/scheduler.ts). */
   scheduler: Scheduler;
+  /** Deletes rows past their retention (src/supervisor/purge.ts). */
+  purge: RetentionPurge;
   /** The 401, 403 and 429 answers counted so far (shown in `GET /v1/stats`). */
   counters: SecurityCounters;
   /** The express app it serves (the OpenAPI test walks its routes). */
@@ -134,6 +137,8 @@ interface Parts {
   gauges: FleetGauges;
   outbox: WebhookOutbox;
   scheduler: Scheduler;
+  purge: RetentionPurge;
+  metrics: PrometheusMetrics;
   holdWebhookSends: boolean;
   app: Express;
 }
@@ -242,13 +247,18 @@ function wire(
     clock,
     log,
   );
+  // Batches are reported to `metrics` only once a pass runs, after this function returned.
+  const purge = new RetentionPurge(store, config.retention, clock, log, (kind, rows) =>
+    metrics.countPurged(kind, rows),
+  );
   const stats = {
     store,
     clock,
     staleAfterMs,
     declaredPools: () => agents.declared(),
-    extra: () => ({ security: { ...counters } }),
+    extra: () => ({ security: { ...counters }, purged: { ...purge.purged } }),
   };
+  const metrics = new PrometheusMetrics(connections.rawStore, stats);
   const app = createApp({
     store,
     redis,
@@ -261,7 +271,7 @@ function wire(
     telemetry,
     watcher,
     streams: { ...DEFAULT_STREAM_SETTINGS, stallMs: config.streamStallMs },
-    metrics: new PrometheusMetrics(connections.rawStore, stats),
+    metrics,
     routers: [
       fleetRoutes({ store, clock, admin, policy: enforcement, stats, staleAfterMs }),
       scalingRoutes({ store, clock, directory: agents }),
@@ -289,6 +299,8 @@ function wire(
     gauges,
     outbox,
     scheduler: new Scheduler({ store, tasks, clock, log, lateAfterMs: lateAfterMs(config.schedulerIntervalMs) }),
+    purge,
+    metrics,
     holdWebhookSends: hooks.holdSends || overrides.webhooks?.holdSends === true,
     app,
   };
@@ -325,7 +337,8 @@ async function listen(
 const WEBHOOK_PASS_MS = 200;
 
 function startLoops(config: Config, parts: Parts, log: Logger, telemetry: Telemetry): Loop[] {
-  const { reconciler, rebalancer, maintenance, enforcer, stallWatch, unroutable, agentMetrics, gauges, outbox } = parts;
+  const { reconciler, rebalancer, maintenance, enforcer, stallWatch, unroutable, agentMetrics, gauges, outbox, purge } =
+    parts;
   return [
     // New deliveries are sent at once rather than at the next delivery pass.
     new Loop(
@@ -349,6 +362,7 @@ function startLoops(config: Config, parts: Parts, log: Logger, telemetry: Teleme
     ...(unroutable.enabled
       ? [new Loop('unroutable expiry', config.reconcileIntervalMs, () => unroutable.expire(), log)]
       : []),
+    new Loop('retention purge', config.retention.intervalMs, () => purge.pass(), log),
     ...(telemetry.enabled ? [new Loop('telemetry gauges', GAUGE_INTERVAL_MS, () => gauges.report(), log)] : []),
   ].map((loop) => loop.start());
 }
@@ -364,6 +378,7 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
   const host = overrides.listen?.host ?? config.host;
   const { server, url, port } = await applyConfiguredPools(connections.store, config.pools, clock, log)
     .then(() => parts.watcher.start())
+    .then(() => parts.metrics.start())
     .then(() => listen(parts.app, host, overrides.listen?.port ?? config.port))
     .catch(async (err: unknown) => {
       await parts.watcher.stop();
@@ -376,6 +391,7 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
+      parts.purge.stop();
       await Promise.all(loops.map((loop) => loop.stop()));
       // Open streams end (cleanly, so clients resume) before the server closes every connection.
       await parts.watcher.stop();
@@ -402,6 +418,7 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
     app: parts.app,
     outbox,
     scheduler: parts.scheduler,
+    purge: parts.purge,
     stop,
   };
 }

@@ -1,13 +1,16 @@
 /**
  * `GET /metrics` in Prometheus text format, for deployments without Azure. Fleet-wide figures from the one
  * place that has them all, the store: gauges from the same indexed queries as `/v1/stats` at each scrape,
- * and counters and histograms from the task event log, tailed by seq since this supervisor started (every
- * supervisor exposes the fleet's figures: scrape one, or aggregate with max, not sum).
+ * and counters and histograms from the task event log, tailed by seq from the newest event when this
+ * supervisor started (`start()`; every supervisor exposes the fleet's figures: scrape one, or aggregate with
+ * max, not sum). A restart starts the counters again at zero, which `rate()` and `increase()` expect; a purge
+ * deletes only events already counted. The purge counters are this supervisor's own deletes.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { stalledAgentCounts } from '../domain/stall';
 import type { TaskEvent } from '../domain/task';
 import type { Store } from '../store/port';
+import type { PurgeKind } from '../supervisor/purge';
 import { fleetStats, type StatsDeps } from '../supervisor/stats';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
@@ -45,6 +48,7 @@ export class PrometheusMetrics {
   private readonly heartbeatAge: Gauge;
   private readonly stalled: Gauge;
   private readonly events: Counter;
+  private readonly purged: Counter;
   private readonly dispatchLatency: Histogram;
   private readonly runDuration: Histogram;
   private readonly endToEnd: Histogram;
@@ -86,12 +90,30 @@ export class PrometheusMetrics {
       labelNames: ['kind'],
       registers: r,
     });
+    this.purged = new Counter({
+      name: 'taskfleet_purged_total',
+      help: 'Rows past their retention this supervisor deleted: tasks (with their events, logs, deliveries), agents, audit entries',
+      labelNames: ['kind'],
+      registers: r,
+    });
     this.dispatchLatency = histogram(
       'taskfleet_dispatch_latency_seconds',
       'From due (submit, delay, backoff) to start',
     );
     this.runDuration = histogram('taskfleet_run_duration_seconds', 'Handler run time of finished attempts');
     this.endToEnd = histogram('taskfleet_end_to_end_seconds', 'From submit to success');
+  }
+
+  /**
+   * Marks where the counters start: the newest task event now. Called when the supervisor starts, so what happens
+   * before the first scrape is counted too.
+   */
+  async start(): Promise<void> {
+    this.lastSeq ??= await this.store.lastTaskEventSeq();
+  }
+
+  countPurged(kind: PurgeKind, rows: number): void {
+    this.purged.inc({ kind }, rows);
   }
 
   /** The text exposition, after reading what happened since the last scrape. */
@@ -107,7 +129,8 @@ export class PrometheusMetrics {
 
   private async tail(maxBatches = 50, batch = 1000): Promise<void> {
     if (this.lastSeq === null) {
-      this.lastSeq = await this.store.lastTaskEventSeq();
+      // Not started (a test building the metrics alone): count from this first scrape on.
+      await this.start();
       return;
     }
     for (let i = 0; i < maxBatches; i++) {

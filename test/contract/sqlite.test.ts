@@ -8,6 +8,7 @@ import type { ClaimResult, Store } from '../../src/store/port';
 import { applySchema, MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite/schema';
 import * as backgroundSql from '../../src/store/sqlite/statements/background';
 import * as fleetSql from '../../src/store/sqlite/statements/fleet';
+import * as purgeSql from '../../src/store/sqlite/statements/purge';
 import * as retrySql from '../../src/store/sqlite/statements/retry';
 import * as securitySql from '../../src/store/sqlite/statements/security';
 import { eventKinds, LEASE_MS, newTask, T0 } from './fixtures';
@@ -196,7 +197,7 @@ describe('sqlite store: schema migrations', () => {
 
   it('applies the later migrations to a database that has migration 1, keeping its data', async () => {
     createVersion1Database();
-    expect(SCHEMA_VERSION).toBe(14);
+    expect(SCHEMA_VERSION).toBe(15);
     const store = await openSqliteStore({ path: file });
     try {
       expect(await store.getTask('old-task')).toMatchObject({
@@ -380,6 +381,30 @@ describe('sqlite store: query plans of the fleet and stats queries', () => {
       'SEARCH audit_log USING INDEX audit_log_action_seq',
     ],
     ['SELECT_API_KEYS', securitySql.SELECT_API_KEYS, {}, 'SCAN api_keys USING INDEX api_keys_created'],
+    [
+      'PURGE_SELECT_TASKS',
+      purgeSql.PURGE_SELECT_TASKS,
+      { statuses: '["succeeded","cancelled"]', finishedBefore: T0, limit: 10 },
+      'SEARCH tasks USING INDEX tasks_finished (status=? AND finished_at>? AND finished_at<?)',
+    ],
+    [
+      'PURGE_WEBHOOK_DELIVERIES',
+      purgeSql.PURGE_WEBHOOK_DELIVERIES,
+      { ids: '["a"]' },
+      'SEARCH webhook_deliveries USING COVERING INDEX webhook_deliveries_task (task_id=?)',
+    ],
+    [
+      'PURGE_AGENTS',
+      purgeSql.PURGE_AGENTS,
+      { states: '["stopped"]', before: T0, limit: 10 },
+      'SEARCH agents USING INDEX agents_state_heartbeat (state=? AND last_heartbeat_at<?)',
+    ],
+    [
+      'PURGE_AUDIT',
+      purgeSql.PURGE_AUDIT,
+      { before: T0, limit: 10 },
+      'SEARCH audit_log USING COVERING INDEX audit_log_at (at<?)',
+    ],
   ])('%s uses its index and never scans a whole table', (_name, sql, params, expected) => {
     const details = plan(sql, params).map((r) => r.detail);
     expect(details.join('\n')).toContain(expected);
@@ -436,6 +461,7 @@ describe('sqlite store: every statement has its twin in the mssql module of the 
     'retry',
     'schema',
     'schedules',
+    'purge',
   ] as const;
 
   /**
@@ -466,6 +492,8 @@ describe('sqlite store: every statement has its twin in the mssql module of the 
     SELECT_RETRY_PAGE: 'RETRY_TASKS',
     SELECT_CANCEL_PAGE: 'CANCEL_TASKS',
     INSERT_SCHEDULE_RUN: 'ADVANCE_SCHEDULE',
+    PURGE_SELECT_TASKS: 'PURGE_TASKS',
+    PURGE_WEBHOOK_DELIVERIES: 'PURGE_TASKS',
   };
   /** The ledger of deployed migrations: SQLite keeps its version in PRAGMA user_version (sqlite/schema.ts). */
   const MSSQL_ONLY = ['SELECT_SCHEMA_VERSION', 'SELECT_SCHEMA_LEDGER'];

@@ -14,6 +14,7 @@ import { fleetContract } from './fleet.contract';
 import { leaseContract } from './lease.contract';
 import { poolsContract } from './pools.contract';
 import { progressLogsContract } from './progressLogs.contract';
+import { purgeContract } from './purge.contract';
 import { retryContract } from './retry.contract';
 import { rulesContract } from './rules.contract';
 import { schedulesContract } from './schedules.contract';
@@ -90,6 +91,7 @@ export function storeContract(
     retryContract(current);
     webhooksContract(current);
     schedulesContract(current);
+    purgeContract(current);
 
     // Last, so that it sees the changes of every test above (jest runs a file's tests in order).
     if (statusChanges) {

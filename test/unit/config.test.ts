@@ -29,6 +29,8 @@ const MSSQL_DEFAULTS: Config['mssql'] = {
   retry: { attempts: 4, baseMs: 1_000, maxMs: 15_000 },
 };
 
+const DAY_MS = 86_400_000;
+
 const DEFAULTS: Config = {
   port: 8080,
   host: '0.0.0.0',
@@ -74,6 +76,15 @@ const DEFAULTS: Config = {
   apiKey: null,
   dataKeys: null,
   webhooks: { allowHosts: [], retryForMs: 24 * 3_600_000 },
+  retention: {
+    succeededMs: 7 * DAY_MS,
+    deadMs: 30 * DAY_MS,
+    agentsMs: 7 * DAY_MS,
+    auditMs: 365 * DAY_MS,
+    batch: 1_000,
+    pauseMs: 100,
+    intervalMs: 60_000,
+  },
 };
 
 /** Two keys in the shape `taskfleet keys generate` makes (tfk_ + 43 base64url characters). */
@@ -204,6 +215,13 @@ describe('loadConfig parsing', () => {
       TASKFLEET_DATA_KEY: DATA_KEY,
       TASKFLEET_WEBHOOK_ALLOW_HOSTS: ' 127.0.0.1:8443, Hooks.Internal ,127.0.0.1:8443',
       TASKFLEET_WEBHOOK_RETRY_HOURS: '0.5',
+      TASKFLEET_RETENTION_SUCCEEDED: '12h',
+      TASKFLEET_RETENTION_DEAD: '0',
+      TASKFLEET_RETENTION_AGENTS: '90m',
+      TASKFLEET_RETENTION_AUDIT: '45s',
+      TASKFLEET_PURGE_BATCH: '50',
+      TASKFLEET_PURGE_PAUSE_MS: '0',
+      TASKFLEET_PURGE_INTERVAL_MS: '100',
     });
     expect(c).toStrictEqual<Config>({
       port: 0,
@@ -265,6 +283,15 @@ describe('loadConfig parsing', () => {
       apiKey: CLIENT_KEY,
       dataKeys: DataKeyRing.parse(DATA_KEY),
       webhooks: { allowHosts: ['127.0.0.1:8443', 'hooks.internal'], retryForMs: 1_800_000 },
+      retention: {
+        succeededMs: 12 * 3_600_000,
+        deadMs: 0,
+        agentsMs: 90 * 60_000,
+        auditMs: 45_000,
+        batch: 50,
+        pauseMs: 0,
+        intervalMs: 100,
+      },
     });
   });
 
@@ -311,6 +338,12 @@ describe('loadConfig rejects each invalid variable with a ConfigError naming it'
     ['TASKFLEET_SCHEDULER_INTERVAL_MS', '49'],
     ['TASKFLEET_ROUTE_REFRESH_MS', '49'],
     ['TASKFLEET_DISPATCH_BATCH', '0'],
+    ['TASKFLEET_RETENTION_SUCCEEDED', '7'],
+    ['TASKFLEET_RETENTION_SUCCEEDED', '7days'],
+    ['TASKFLEET_RETENTION_DEAD', '-1d'],
+    ['TASKFLEET_RETENTION_AUDIT', '1.5d'],
+    ['TASKFLEET_PURGE_BATCH', '0'],
+    ['TASKFLEET_PURGE_INTERVAL_MS', '99'],
     ['TASKFLEET_DISPATCH_BATCH', '101'],
     ['TASKFLEET_POOLS', 'echo'],
     ['TASKFLEET_POOLS', 'echo~fs,echo+checksum~fs'],
@@ -495,6 +528,15 @@ describe('configToEnv → loadConfig', () => {
       apiKey: null,
       dataKeys: null,
       webhooks: { allowHosts: ['127.0.0.1', 'receiver.internal:8080'], retryForMs: 7_200_000 },
+      retention: {
+        succeededMs: 1,
+        deadMs: 0,
+        agentsMs: 2 * DAY_MS,
+        auditMs: 3_600_000,
+        batch: 7,
+        pauseMs: 5,
+        intervalMs: 500,
+      },
     };
     expect(loadConfig(configToEnv(custom))).toStrictEqual(custom);
   });

@@ -96,10 +96,11 @@ function migrationTables(): Map<string, Set<string>> {
 
 describe('the mssql adapter implements the whole port', () => {
   it('has a method for every method of Store, and nothing the port lacks', () => {
-    // Store and the part it extends (the webhook port).
+    // Store and the parts it extends (the webhook and purge ports).
     const port = [
       ...members(path.join(ROOT, 'src', 'store', 'port.ts'), 'interface', 'Store'),
       ...members(path.join(ROOT, 'src', 'store', 'webhookPort.ts'), 'interface', 'WebhookStore'),
+      ...members(path.join(ROOT, 'src', 'store', 'purgePort.ts'), 'interface', 'PurgeStore'),
     ].sort();
     const adapter = members(path.join(MSSQL, 'mssqlStore.ts'), 'class', 'MssqlStore');
     expect(port.length).toBeGreaterThan(30);

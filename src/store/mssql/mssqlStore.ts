@@ -59,6 +59,7 @@ import * as securityStatements from './statements/security';
 import * as taskStatements from './statements/tasks';
 import { prepareInsert } from './tasks';
 import { MssqlSchedules } from './schedules';
+import { MssqlPurge } from './purge';
 import { MssqlWebhooks } from './webhooks';
 
 const applied = (sets: Recordsets) => Boolean((sets[0]?.[0] as { applied?: boolean } | undefined)?.applied);
@@ -69,12 +70,14 @@ export class MssqlStore implements Store {
   private readonly lists = new TaskListStatements(taskStatements.listTasksStatement);
 
   private readonly webhooks: MssqlWebhooks;
+  private readonly purge: MssqlPurge;
 
   private readonly schedules: MssqlSchedules;
 
   constructor(private readonly db: SqlClient) {
     this.webhooks = new MssqlWebhooks(db);
     this.schedules = new MssqlSchedules(db);
+    this.purge = new MssqlPurge(db);
   }
 
   // ---- schedules (schedules.ts)
@@ -568,6 +571,20 @@ export class MssqlStore implements Store {
             action: opts.action,
           });
     return rows.map(mapping.toAuditEntry);
+  }
+
+  // ---- retention (purge.ts)
+
+  purgeTasks(...args: Parameters<Store['purgeTasks']>): ReturnType<Store['purgeTasks']> {
+    return this.purge.purgeTasks(...args);
+  }
+
+  purgeAgents(...args: Parameters<Store['purgeAgents']>): ReturnType<Store['purgeAgents']> {
+    return this.purge.purgeAgents(...args);
+  }
+
+  purgeAudit(...args: Parameters<Store['purgeAudit']>): ReturnType<Store['purgeAudit']> {
+    return this.purge.purgeAudit(...args);
   }
 
   // ---- webhooks (webhooks.ts)

@@ -21,6 +21,7 @@
  * | api_keys, agents | V12              | 0011_http_agents.sql                | api_keys rebuilt to widen its CHECK      |
  * | agent_metrics | V13                 | 0012_agent_metrics.sql              |                                          |
  * | schedule*     | V14                 | 0013_schedules.sql                  |                                         |
+ * | (indexes)     | V15                 | 0014_retention.sql                  | the purge's grants are T-SQL only       |
  * | (none)        |                     | 0001's schema_version ledger        | `PRAGMA user_version` holds the version |
  * | (none)        |                     | 0003_roles.sql (database roles)     | one file: its permissions are the roles |
  *
@@ -416,6 +417,22 @@ CREATE TABLE IF NOT EXISTS schedule_runs (
 );
 `;
 
+/**
+ * Mirrors sql/migrations/0014_retention.sql: the indexes the purge (src/store/sqlite/purge.ts) deletes by, so a
+ * batch is a seek and a pass with nothing due reads no table: finished tasks by status and end, a task's webhook
+ * deliveries (they have no foreign key to the task), agents by state and last heartbeat, the audit log by time.
+ */
+const V15_RETENTION = `
+-- PURGE_SELECT_TASKS
+CREATE INDEX IF NOT EXISTS tasks_finished ON tasks (status, finished_at) WHERE finished_at IS NOT NULL;
+-- PURGE_WEBHOOK_DELIVERIES
+CREATE INDEX IF NOT EXISTS webhook_deliveries_task ON webhook_deliveries (task_id);
+-- PURGE_AGENTS
+CREATE INDEX IF NOT EXISTS agents_state_heartbeat ON agents (state, last_heartbeat_at);
+-- PURGE_AUDIT
+CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at);
+`;
+
 /** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
 export const MIGRATIONS: readonly string[] = [
   V1_INITIAL,
@@ -432,6 +449,7 @@ export const MIGRATIONS: readonly string[] = [
   V12_HTTP_AGENTS,
   V13_AGENT_METRICS,
   V14_SCHEDULES,
+  V15_RETENTION,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

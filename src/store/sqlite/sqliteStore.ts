@@ -16,7 +16,7 @@ import type { Route } from '../../domain/capabilities';
 import { StoreFullError, UnavailableError } from '../../domain/errors';
 import type { DeclaredPool } from '../../domain/pool';
 import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../../domain/security';
-import type { TaskError, TaskEvent, TaskEventKind, TaskRecord } from '../../domain/task';
+import type { TaskError, TaskEvent, TaskEventKind, TaskRecord, TaskStatus } from '../../domain/task';
 import type { TaskLogBatch, TaskLogs } from '../../domain/taskLog';
 import type { RetryDecision } from '../../domain/transitions';
 import type {
@@ -60,6 +60,7 @@ import { GroupCommit } from './groupCommit';
 import * as lease from './lease';
 import * as logs from './logs';
 import * as pools from './pools';
+import * as purge from './purge';
 import * as retry from './retry';
 import { SqliteSchedules } from './schedules';
 import { sqliteErrorCode, toAgent, toAgentSample, toJson, toLease, toRoute, toTaskEvent, toTaskHead } from './rows';
@@ -495,6 +496,20 @@ class SqliteStore implements Store {
   readonly listScheduleRuns: Store['listScheduleRuns'] = (o) => this.schedules.listScheduleRuns(o);
   readonly listDueSchedules: Store['listDueSchedules'] = (now, n) => this.schedules.listDueSchedules(now, n);
   readonly advanceSchedule: Store['advanceSchedule'] = (o) => this.schedules.advanceSchedule(o);
+
+  // ---- retention (purge.ts): each batch is one write of the group commit, so it never waits on the busy handler
+
+  purgeTasks(opts: { statuses: TaskStatus[]; finishedBefore: number; limit: number }): Promise<number> {
+    return this.group.write(() => purge.purgeTasks(this.statements, opts));
+  }
+
+  purgeAgents(opts: { states: AgentState[]; before: number; limit: number }): Promise<number> {
+    return this.group.write(() => purge.purgeAgents(this.statements, opts));
+  }
+
+  purgeAudit(opts: { before: number; limit: number }): Promise<number> {
+    return this.group.write(() => purge.purgeAudit(this.statements, opts));
+  }
 
   /**
    * Rejects when the store cannot be read, and, after a write failed for lack of space, with that

@@ -9,6 +9,7 @@ import { prepareFleetStatements } from './fleet';
 import { prepareLeaseStatements } from './lease';
 import { prepareLogStatements } from './logs';
 import { preparePoolStatements } from './pools';
+import { preparePurgeStatements } from './purge';
 import { prepareRetryStatements } from './retry';
 import { prepareScheduleStatements } from './schedules';
 import { prepareSchemaStatements } from './schema';
@@ -30,6 +31,7 @@ export function prepareStatements(db: Database) {
     schema: prepareSchemaStatements(db),
     webhooks: prepareWebhookStatements(db),
     schedules: prepareScheduleStatements(db),
+    purge: preparePurgeStatements(db),
   };
 }
 
