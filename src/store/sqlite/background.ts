@@ -75,16 +75,7 @@ export function expireUnroutable(
   ref: { taskId: string; attempt: number; dueBefore: number; now: number },
 ): boolean {
   const key = { taskId: ref.taskId, attempt: ref.attempt, dueBefore: ref.dueBefore, now: ref.now };
-  if (statements.background.expireUnroutable.run(key).changes === 0) return false;
-  appendTaskEvent(statements, {
-    taskId: ref.taskId,
-    at: ref.now,
-    kind: 'expired',
-    attempt: ref.attempt,
-    agentId: null,
-    data: UNROUTABLE_EXPIRY,
-  });
-  return true;
+  return expired(statements, statements.background.expireUnroutable.run(key).changes, ref, UNROUTABLE_EXPIRY);
 }
 
 /** queued (attempt) past its deadline → expired, with `expired`. False, writing nothing, otherwise. */
@@ -93,14 +84,19 @@ export function expireTask(
   ref: { taskId: string; attempt: number; now: number },
 ): boolean {
   const key = { taskId: ref.taskId, attempt: ref.attempt, now: ref.now };
-  if (statements.background.expireTask.run(key).changes === 0) return false;
-  appendTaskEvent(statements, {
-    taskId: ref.taskId,
-    at: ref.now,
-    kind: 'expired',
-    attempt: ref.attempt,
-    agentId: null,
-  });
+  return expired(statements, statements.background.expireTask.run(key).changes, ref);
+}
+
+/** After an expiry's update: its `expired` event when it changed the row (`data` when given). */
+function expired(
+  statements: SqliteStatements,
+  changes: number,
+  ref: { taskId: string; attempt: number; now: number },
+  data?: unknown,
+): boolean {
+  if (changes === 0) return false;
+  const event = { taskId: ref.taskId, at: ref.now, kind: 'expired' as const, attempt: ref.attempt, agentId: null };
+  appendTaskEvent(statements, data === undefined ? event : { ...event, data });
   return true;
 }
 
