@@ -91,7 +91,7 @@ export interface Supervisor {
   enforcer: HeartbeatEnforcer;
   /** Agents idle beside tasks they cover: asked to recycle their Redis connections, then degraded. */
   stallWatch: StallWatch;
-  /** Expires tasks nothing could run for TASKFLEET_UNROUTABLE_EXPIRE_AFTER_MS (off by default). */
+  /** Expires tasks nothing could run for TASKFLEET_UNROUTABLE_EXPIRE_AFTER (off by default). */
   unroutable: UnroutablePolicy;
   /** Samples every agent's metrics once per interval (GET /v1/agents/:id/metrics). */
   agentMetrics: AgentMetricsHistory;

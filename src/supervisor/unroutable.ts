@@ -1,5 +1,5 @@
 /**
- * The fleet policy `TASKFLEET_UNROUTABLE_EXPIRE_AFTER_MS` (off by default): queued tasks that nothing could run
+ * The fleet policy `TASKFLEET_UNROUTABLE_EXPIRE_AFTER` (off by default): queued tasks that nothing could run
  * for that long are expired, with `{ reason: 'unroutable' }` in their `expired` event, rather than waiting for
  * an agent that may never come (GitHub's runners give up on a job after 24 hours the same way).
  *
@@ -61,7 +61,7 @@ export class UnroutablePolicy {
       }
     }
     if (expired > 0)
-      this.log.info({ expired }, 'expired queued tasks that nothing could run (TASKFLEET_UNROUTABLE_EXPIRE_AFTER_MS)');
+      this.log.info({ expired }, 'expired queued tasks that nothing could run (TASKFLEET_UNROUTABLE_EXPIRE_AFTER)');
     return expired;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The unroutable-expiry policy (TASKFLEET_UNROUTABLE_EXPIRE_AFTER_MS) against a real supervisor and SQLite file:
+ * The unroutable-expiry policy (TASKFLEET_UNROUTABLE_EXPIRE_AFTER) against a real supervisor and SQLite file:
  * a task nothing covers for the period is expired with its reason; a covered task, or one not yet due that long,
  * stays queued. Loops are off: the test runs the policy's pass itself.
  */
@@ -8,7 +8,7 @@ import { fileInspector, fleetFor } from '../helpers/fleet';
 const redis = fileInspector();
 
 describe('unroutable expiry', () => {
-  const fleet = fleetFor(redis, { each: true, env: { TASKFLEET_UNROUTABLE_EXPIRE_AFTER_MS: '300' } });
+  const fleet = fleetFor(redis, { each: true, env: { TASKFLEET_UNROUTABLE_EXPIRE_AFTER: '300ms' } });
 
   it('expires the tasks nothing could run for the period, with the reason, and no other', async () => {
     const store = fleet().sup.store;
