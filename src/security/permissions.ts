@@ -83,6 +83,7 @@ export const PERMISSIONS: readonly Permission[] = [
   { method: 'POST', path: '/v1/tasks/:id/logs', roles: AGENT, what: "write a task's log" },
   // fleet
   { method: 'GET', path: '/v1/stats', roles: ALL, what: 'read stats' },
+  { method: 'GET', path: '/v1/routes', roles: ALL, what: 'list routes' },
   // Every task's events: operators only (a submitter follows its own tasks' streams).
   { method: 'GET', path: '/v1/events', roles: ['admin', 'reader'], what: 'read the fleet event stream' },
   { method: 'GET', path: '/v1/scaling/pool', roles: ALL, what: "read a worker pool's backlog" },

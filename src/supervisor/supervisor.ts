@@ -35,6 +35,7 @@ import { AgentDirectory } from './agentDirectory';
 import { createApp } from './app';
 import { applyConfiguredPools } from './configuredPools';
 import { HeartbeatEnforcer } from './enforcement';
+import { routeListRoutes } from './routes/routeList';
 import { AgentMetricsHistory } from './agentMetrics';
 import { agentMetricsRoutes } from './routes/agentMetrics';
 import { UnroutablePolicy } from './unroutable';
@@ -280,6 +281,7 @@ function wire(
       scheduleRoutes({ store, clock }),
       agentProtocolRoutes({ gateway, clock, staleAfterMs }),
       agentMetricsRoutes({ store, clock, settings: config.agentMetrics }),
+      routeListRoutes(stats),
     ],
   });
   const gauges = new FleetGauges(stats, telemetry);

@@ -132,6 +132,7 @@ const ROUTES: RouteCase[] = [
     request: fixed(`/v1/agents/${AGENT}/metrics`),
   },
   { method: 'GET', path: '/v1/stats', roles: ALL, ownership: null, ok: [200], request: fixed('/v1/stats') },
+  { method: 'GET', path: '/v1/routes', roles: ALL, ownership: null, ok: [200], request: fixed('/v1/routes') },
   ...(
     [
       ['register', { capabilities: [], types: ['echo'], concurrency: 1 }],

@@ -20,6 +20,7 @@ import {
 import { MAX_BATCH, batchSubmissionSchema, taskSubmissionSchema } from '../../domain/submission';
 import type { Method } from '../../security/permissions';
 import { agentMetricsQuery } from '../routes/agentMetrics';
+import { routeListQuery } from '../routes/routeList';
 import { agentListQuery } from '../routes/agents';
 import { auditQuerySchema } from '../routes/audit';
 import { statsQuery, windowQuery } from '../routes/fleet';
@@ -307,6 +308,16 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
     errors: [409],
   })),
   // fleet
+  {
+    method: 'GET',
+    path: '/v1/routes',
+    summary: 'every route: queue figures, whether it is routable, the pool its tasks go to first; paged by route key',
+    tag: 'fleet',
+    query: routeListQuery,
+    responses: {
+      200: '{ routes: [{ route, type, capabilities, queued, delayed, running, dead, oldestQueuedAgeMs, routable, pool }], nextCursor? }',
+    },
+  },
   {
     method: 'GET',
     path: '/v1/stats',

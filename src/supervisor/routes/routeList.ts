@@ -1,0 +1,68 @@
+/**
+ * `GET /v1/routes`: every route a task was ever submitted on (a type and a capability set), with its queue
+ * figures, whether a live agent or declared pool covers it, and the pool its tasks are placed on first (its
+ * tightest known pool, as the figures attribute its backlog). Sorted by route key and paged by it.
+ *
+ * Route controls (pause, rate limits, concurrency caps, circuit breakers) will add a route's state and settings.
+ */
+import { Router } from 'express';
+import { z } from 'zod';
+import { routeKey } from '../../domain/capabilities';
+import { placementOrder, poolKey } from '../../domain/pool';
+import { isLive } from '../../domain/agent';
+import { AgentDirectory } from '../agentDirectory';
+import { knownPools } from '../poolFigures';
+import type { StatsDeps } from '../stats';
+import { parseOrThrow } from '../validation';
+
+export const routeListQuery = z.strictObject({
+  type: z.string().min(1).max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+  /** The last route key of the page before. */
+  cursor: z.string().min(1).max(2200).optional(),
+});
+
+export function routeListRoutes(deps: StatsDeps): Router {
+  const r = Router();
+  r.get('/routes', async (req, res) => {
+    const q = parseOrThrow(routeListQuery, req.query);
+    const { store, clock, staleAfterMs } = deps;
+    const now = clock.now();
+    const [all, stats, agents, declared] = await Promise.all([
+      store.listRoutes(),
+      store.routeStats(now),
+      store.listAgents(),
+      deps.declaredPools ? deps.declaredPools() : store.listDeclaredPools(),
+    ]);
+    const live = agents.filter((a) => isLive(a, now, staleAfterMs));
+    const pools = knownPools(live, declared);
+    const figures = new Map(stats.map((s) => [routeKey(s.type, s.capabilities), s]));
+    const keyed = all
+      .map((route) => ({ route, key: routeKey(route.type, route.capabilities) }))
+      .filter((x) => (q.type === undefined || x.route.type === q.type) && (q.cursor === undefined || x.key > q.cursor))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const page = keyed.slice(0, q.limit);
+    const routes = page.map(({ route, key }) => {
+      const s = figures.get(key);
+      const tightest = placementOrder(pools, route)[0];
+      return {
+        route: key,
+        type: route.type,
+        capabilities: route.capabilities,
+        queued: s?.queued ?? 0,
+        delayed: s?.delayed ?? 0,
+        running: s?.running ?? 0,
+        dead: s?.dead ?? 0,
+        oldestQueuedAgeMs: s?.oldestQueuedAt == null ? null : Math.max(0, now - s.oldestQueuedAt),
+        routable: AgentDirectory.routable(
+          { type: route.type, requiredCapabilities: route.capabilities },
+          { live, declared },
+        ),
+        pool: tightest ? poolKey(tightest) : null,
+      };
+    });
+    const nextCursor = keyed.length > q.limit ? page[page.length - 1]?.key : undefined;
+    res.json({ routes, nextCursor });
+  });
+  return r;
+}
