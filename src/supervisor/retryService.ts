@@ -97,9 +97,11 @@ export class RetryService {
       throw new NotRetryableError(id, current?.status ?? task.status);
     }
     await this.audit.record(actor, 'task.retry', `task:${id}`, { from: task.status, maxAttempts: retried.maxAttempts });
+    // Read again through the store the caller reads with, so a sensitive payload is shown as a read shows it;
+    // before the dispatch, so the answer is the task as the retry left it, not as a fast worker's claim did.
+    const view = (await this.store.getTask(id)) ?? retried;
     await this.dispatch([retried], now);
-    // Read again through the store the caller reads with, so a sensitive payload is shown as a read shows it.
-    return (await this.store.getTask(id)) ?? retried;
+    return view;
   }
 
   /** Retries up to `limit` tasks matching the filter (admin only: the permission table says so). */
