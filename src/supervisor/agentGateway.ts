@@ -35,7 +35,7 @@ import {
 import { afterFailure } from '../domain/transitions';
 import type { Dispatcher } from '../dispatch/dispatcher';
 import { notifyTaskChanged } from '../dispatch/notify';
-import type { DispatchRow, LeaseRef, Store } from '../store/port';
+import type { LeaseRef, Store } from '../store/port';
 import { ForbiddenError } from '../security/errors';
 import type { PoolPlacement } from './poolPlacement';
 import type { TaskWatcher } from './taskWatcher';
@@ -413,16 +413,8 @@ export class AgentGateway {
 
   /** Sends the task's next dispatch at once (a Node pool's doorbell, or the work doorbell for HTTP agents). */
   private async resend(task: TaskRecord, notBefore: number): Promise<void> {
-    const row: DispatchRow = {
-      id: task.id,
-      attempt: task.attempt,
-      type: task.type,
-      requiredCapabilities: task.requiredCapabilities,
-      priority: task.priority,
-      notBefore,
-      ...(task.traceParent ? { traceParent: task.traceParent } : {}),
-    };
-    await this.deps.dispatcher.send([row], this.deps.clock.now()).catch((err: unknown) => {
+    // A task record is a dispatch row (as the worker's OutcomeRecorder sends it), due at `notBefore`.
+    await this.deps.dispatcher.send([{ ...task, notBefore }], this.deps.clock.now()).catch((err: unknown) => {
       // SQL has it; the reconciler sends it later.
       this.deps.log.debug({ err, taskId: task.id }, 'could not send the next dispatch at once');
     });

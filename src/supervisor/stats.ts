@@ -6,11 +6,11 @@
  * shorter than TASKFLEET_RETENTION_SUCCEEDED and _DEAD; `purged` (from `extra`) is what this supervisor deleted.
  */
 import { AGENT_STATES, isLive, type AgentState } from '../domain/agent';
-import { routeKey } from '../domain/capabilities';
+import { routeKey, type Route } from '../domain/capabilities';
 import type { Clock } from '../domain/clock';
 import type { DeclaredPool } from '../domain/pool';
-import type { Store } from '../store/port';
-import { AgentDirectory } from './agentDirectory';
+import type { RouteStats, Store } from '../store/port';
+import { AgentDirectory, type Routing } from './agentDirectory';
 import { knownPools, poolFigures } from './poolFigures';
 
 export interface StatsDeps {
@@ -21,6 +21,21 @@ export interface StatsDeps {
   declaredPools?: () => Promise<DeclaredPool[]>;
   /** Extra figures to merge in (security counters, …). */
   extra?: () => Record<string, unknown>;
+}
+
+/** One route's queue figures, as `/v1/stats` and `/v1/routes` show them (zeros when `stats` is absent). */
+export function routeFigures(route: Route, stats: RouteStats | undefined, now: number, routing: Routing) {
+  return {
+    route: routeKey(route.type, route.capabilities),
+    type: route.type,
+    capabilities: route.capabilities,
+    queued: stats?.queued ?? 0,
+    delayed: stats?.delayed ?? 0,
+    running: stats?.running ?? 0,
+    dead: stats?.dead ?? 0,
+    oldestQueuedAgeMs: stats?.oldestQueuedAt == null ? null : Math.max(0, now - stats.oldestQueuedAt),
+    routable: AgentDirectory.routable({ type: route.type, requiredCapabilities: route.capabilities }, routing),
+  };
 }
 
 const ratio = (part: number, whole: number) => (whole === 0 ? null : Math.round((part / whole) * 1000) / 1000);
@@ -44,17 +59,7 @@ export async function fleetStats(deps: StatsDeps, windowSeconds: number): Promis
   const perMinute = (n: number) => Math.round((n / windowSeconds) * 60 * 10) / 10;
   return {
     at: new Date(now).toISOString(),
-    queues: routes.map((r) => ({
-      route: routeKey(r.type, r.capabilities),
-      type: r.type,
-      capabilities: r.capabilities,
-      queued: r.queued,
-      delayed: r.delayed,
-      running: r.running,
-      dead: r.dead,
-      oldestQueuedAgeMs: r.oldestQueuedAt === null ? null : Math.max(0, now - r.oldestQueuedAt),
-      routable: AgentDirectory.routable({ type: r.type, requiredCapabilities: r.capabilities }, { live, declared }),
-    })),
+    queues: routes.map((r) => routeFigures(r, r, now, { live, declared })),
     pools: poolFigures(knownPools(live, declared), routes).map((p) => ({
       key: p.key,
       capabilities: p.capabilities,

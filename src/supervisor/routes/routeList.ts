@@ -10,9 +10,8 @@ import { z } from 'zod';
 import { routeKey } from '../../domain/capabilities';
 import { placementOrder, poolKey } from '../../domain/pool';
 import { isLive } from '../../domain/agent';
-import { AgentDirectory } from '../agentDirectory';
 import { knownPools } from '../poolFigures';
-import type { StatsDeps } from '../stats';
+import { routeFigures, type StatsDeps } from '../stats';
 import { parseOrThrow } from '../validation';
 
 export const routeListQuery = z.strictObject({
@@ -43,21 +42,9 @@ export function routeListRoutes(deps: StatsDeps): Router {
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const page = keyed.slice(0, q.limit);
     const routes = page.map(({ route, key }) => {
-      const s = figures.get(key);
       const tightest = placementOrder(pools, route)[0];
       return {
-        route: key,
-        type: route.type,
-        capabilities: route.capabilities,
-        queued: s?.queued ?? 0,
-        delayed: s?.delayed ?? 0,
-        running: s?.running ?? 0,
-        dead: s?.dead ?? 0,
-        oldestQueuedAgeMs: s?.oldestQueuedAt == null ? null : Math.max(0, now - s.oldestQueuedAt),
-        routable: AgentDirectory.routable(
-          { type: route.type, requiredCapabilities: route.capabilities },
-          { live, declared },
-        ),
+        ...routeFigures(route, figures.get(key), now, { live, declared }),
         pool: tightest ? poolKey(tightest) : null,
       };
     });
