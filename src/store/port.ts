@@ -8,15 +8,6 @@
  *
  * Both adapters pass `test/contract/store.contract.ts`.
  */
-import type {
-  AgentEvent,
-  AgentMetrics,
-  AgentRecord,
-  AgentSample,
-  AgentState,
-  AgentTransport,
-  StateSource,
-} from '../domain/agent';
 import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../domain/security';
 import type { Route } from '../domain/capabilities';
 import type { DeclaredPool } from '../domain/pool';
@@ -25,7 +16,17 @@ import type { TaskLogBatch, TaskLogs } from '../domain/taskLog';
 import type { RetryDecision } from '../domain/transitions';
 import type { ScheduleStore } from './schedulePort';
 import type { PurgeStore } from './purgePort';
+import type { AgentStore } from './agentPort';
 import type { WebhookStore } from './webhookPort';
+
+export type {
+  AgentPageQuery,
+  AgentRecycleChange,
+  AgentRegistration,
+  AgentRun,
+  AgentStateChange,
+  HeartbeatReport,
+} from './agentPort';
 
 export interface NewTask {
   id: string;
@@ -68,28 +69,6 @@ export interface TaskFilter {
   /** Only the tasks this API key submitted: what a submitter's list is limited to. */
   submittedBy?: string;
   limit: number;
-}
-
-/** A change of an agent's state asked of `Store.setAgentState`. */
-export interface AgentStateChange {
-  agentId: string;
-  to: AgentState;
-  /** Apply only when the current state is one of these (any state, when omitted). */
-  from?: AgentState[];
-  /** Recorded on the agent event. */
-  reason: string;
-  now: number;
-  /** Who sets the state; `agent` when omitted. */
-  source?: StateSource;
-}
-
-/** A compare-and-set of an agent's recycle request, asked of `Store.setAgentRecycle`. */
-export interface AgentRecycleChange {
-  agentId: string;
-  /** Apply only when the stored value is this (null: no request outstanding). */
-  expected: number | null;
-  /** The new value: when the supervisor asks (epoch ms), or null when the stall it asked about cleared. */
-  to: number | null;
 }
 
 /** Identifies one attempt of one task, held by one agent: the fencing token and its owner. */
@@ -160,27 +139,6 @@ export interface ExpiredLease {
   agentId: string | null;
 }
 
-export interface AgentRegistration {
-  id: string;
-  capabilities: string[];
-  types: string[];
-  concurrency: number;
-  hostname: string;
-  pid: number;
-  version: string;
-  /** `redis` when omitted (a Node worker). */
-  transport?: AgentTransport;
-  metadata?: Record<string, unknown> | null;
-}
-
-/** One finished attempt of an agent, from its `succeeded` or `failed` task event. */
-export interface AgentRun {
-  at: number;
-  outcome: 'succeeded' | 'failed';
-  /** Time from the attempt's start to its outcome; null when unknown. */
-  runMs: number | null;
-}
-
 /** Task counts of one route (a type and a capability set) in the non-terminal states and `dead`. */
 export interface RouteStats {
   type: string;
@@ -225,25 +183,7 @@ export interface BulkPage {
   lastId: string | null;
 }
 
-/** One page of `listAgentsPage`: by id ascending after `afterId`, narrowed by the optional filters. */
-export interface AgentPageQuery {
-  state?: AgentState;
-  /** Agents whose capabilities contain this one. */
-  capability?: string;
-  /** Leave out the agents `stopped` or `failed` whose last heartbeat is older than this (epoch ms). */
-  hideGoneBefore?: number;
-  afterId?: string;
-  limit: number;
-}
-
-export interface HeartbeatReport {
-  agentId: string;
-  now: number;
-  runningTasks: number;
-  metrics: AgentMetrics | null;
-}
-
-export interface Store extends WebhookStore, ScheduleStore, PurgeStore {
+export interface Store extends AgentStore, WebhookStore, ScheduleStore, PurgeStore {
   readonly kind: 'sqlite' | 'mssql';
 
   // ---- tasks: submission and reads
@@ -356,37 +296,7 @@ export interface Store extends WebhookStore, ScheduleStore, PurgeStore {
    */
   cancelTasks(query: BulkTaskQuery): Promise<BulkPage & { cancelled: string[]; cancelRequested: string[] }>;
 
-  // ---- agents
-  /** Creates or revives an agent (state `running`), appending an agent event. */
-  registerAgent(reg: AgentRegistration, now: number): Promise<AgentRecord>;
-  /** Records a heartbeat; returns the agent as stored (its state tells the worker what to do) or null. */
-  heartbeat(report: HeartbeatReport): Promise<AgentRecord | null>;
-  /**
-   * Sets the state when the current one is in `from` (any, when omitted), recording who set it
-   * (`source`, default `agent`); appends an agent event. False when unknown, not in `from`, or already `to`.
-   */
-  setAgentState(change: AgentStateChange): Promise<boolean>;
-  /**
-   * Sets the agent's `recycleRequestedAt` to `to` when it is `expected` (a compare-and-set; no agent event).
-   * False when the agent is unknown or the value differs. The worker reads it from its heartbeat answer.
-   */
-  setAgentRecycle(change: AgentRecycleChange): Promise<boolean>;
-  getAgent(id: string): Promise<AgentRecord | null>;
-  listAgents(): Promise<AgentRecord[]>;
-  /** One page of agents (the API's list): id order, keyset after `afterId`, at most `limit`. */
-  listAgentsPage(query: AgentPageQuery): Promise<AgentRecord[]>;
-  listAgentEvents(agentId: string): Promise<AgentEvent[]>;
-  /** Deletes an agent and its events when its state is one of `states`; false otherwise. */
-  removeAgent(agentId: string, states: AgentState[]): Promise<boolean>;
-  /**
-   * Stores metrics samples, one per agent and time: a sample whose (agent, at) is stored already, or whose agent
-   * is gone, is left out (several supervisors sample at once). Answers how many were stored.
-   */
-  recordAgentSamples(samples: AgentSample[]): Promise<number>;
-  /** One agent's samples at or after `since`, oldest first, at most `limit`. */
-  listAgentSamples(q: { agentId: string; since: number; limit: number }): Promise<AgentSample[]>;
-  /** Deletes up to `limit` samples older than `before`, oldest first; answers how many. */
-  purgeAgentSamples(q: { before: number; limit: number }): Promise<number>;
+  // ---- agents: the registry is AgentStore (agentPort.ts); the leases an agent holds are here
   /** Running tasks whose lease `agentId` holds. */
   listLeasesOf(agentId: string, limit: number): Promise<ExpiredLease[]>;
   /**
@@ -394,8 +304,6 @@ export interface Store extends WebhookStore, ScheduleStore, PurgeStore {
    * supervisor takes the lease back from a suspended agent. Appends `lease_reclaimed` and the outcome.
    */
   reclaimLease(ref: LeaseRef & { decision: RetryDecision }): Promise<boolean>;
-  /** The agent's finished attempts (succeeded or failed events) at or after `since`. */
-  listAgentRuns(agentId: string, since: number): Promise<AgentRun[]>;
 
   // ---- stats (indexed queries: they must stay fast with a million tasks)
   /** Per-route counts; routes with nothing queued, running or dead are left out. */

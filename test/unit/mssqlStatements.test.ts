@@ -55,7 +55,9 @@ function members(file: string, kind: 'interface' | 'class', name: string): strin
       (kind === 'class' && ts.isClassDeclaration(node) && node.name?.text === name);
     if (match) {
       for (const m of node.members) {
-        const isMethod = ts.isMethodSignature(m) || ts.isMethodDeclaration(m);
+        // A forwarder to a part (`readonly getSchedule: Store['getSchedule'] = …`) implements a method too.
+        const forwarder = ts.isPropertyDeclaration(m) && m.type !== undefined && /^Store\[/.test(m.type.getText());
+        const isMethod = ts.isMethodSignature(m) || ts.isMethodDeclaration(m) || forwarder;
         if (isMethod && m.name && ts.isIdentifier(m.name)) out.push(m.name.text);
       }
     }
@@ -96,9 +98,11 @@ function migrationTables(): Map<string, Set<string>> {
 
 describe('the mssql adapter implements the whole port', () => {
   it('has a method for every method of Store, and nothing the port lacks', () => {
-    // Store and the parts it extends (the webhook and purge ports).
+    // Store and the parts it extends (the agent, webhook, schedule and purge ports).
     const port = [
       ...members(path.join(ROOT, 'src', 'store', 'port.ts'), 'interface', 'Store'),
+      ...members(path.join(ROOT, 'src', 'store', 'agentPort.ts'), 'interface', 'AgentStore'),
+      ...members(path.join(ROOT, 'src', 'store', 'schedulePort.ts'), 'interface', 'ScheduleStore'),
       ...members(path.join(ROOT, 'src', 'store', 'webhookPort.ts'), 'interface', 'WebhookStore'),
       ...members(path.join(ROOT, 'src', 'store', 'purgePort.ts'), 'interface', 'PurgeStore'),
     ].sort();

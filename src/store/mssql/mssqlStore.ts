@@ -7,7 +7,6 @@
  *
  * Opened by open.ts, which checks the schema version first.
  */
-import type { AgentEvent, AgentRecord, AgentSample, AgentState } from '../../domain/agent';
 import { routeKey, type Route } from '../../domain/capabilities';
 import { ConflictError } from '../../domain/errors';
 import type { DeclaredPool } from '../../domain/pool';
@@ -16,21 +15,16 @@ import type { TaskError, TaskEvent, TaskEventKind, TaskRecord } from '../../doma
 import type { TaskLogBatch, TaskLogLevel, TaskLogs } from '../../domain/taskLog';
 import type { RetryDecision } from '../../domain/transitions';
 import type {
-  AgentRecycleChange,
-  AgentRegistration,
   AgentRun,
-  AgentStateChange,
   CancelOutcome,
   ClaimResult,
   DispatchRow,
   ExpiredLease,
-  HeartbeatReport,
   InsertOutcome,
   LeaseRef,
   NewTask,
   RenewResult,
   RouteQueueQuery,
-  AgentPageQuery,
   ClaimableQuery,
   RouteStats,
   Store,
@@ -47,7 +41,6 @@ import { isUniqueViolation } from './errors';
 import { decisionParams, runMsHead } from './lease';
 import * as mapping from './rows';
 import { COLUMN_LENGTH } from './statement';
-import * as agentStatements from './statements/agents';
 import * as backgroundStatements from './statements/background';
 import * as fleetStatements from './statements/fleet';
 import * as leaseStatements from './statements/lease';
@@ -58,6 +51,7 @@ import { PING } from './statements/schema';
 import * as securityStatements from './statements/security';
 import * as taskStatements from './statements/tasks';
 import { prepareInsert } from './tasks';
+import { MssqlAgents } from './agents';
 import { MssqlSchedules } from './schedules';
 import { MssqlPurge } from './purge';
 import { MssqlWebhooks } from './webhooks';
@@ -73,10 +67,12 @@ export class MssqlStore implements Store {
   private readonly purge: MssqlPurge;
 
   private readonly schedules: MssqlSchedules;
+  private readonly agents: MssqlAgents;
 
   constructor(private readonly db: SqlClient) {
     this.webhooks = new MssqlWebhooks(db);
     this.schedules = new MssqlSchedules(db);
+    this.agents = new MssqlAgents(db);
     this.purge = new MssqlPurge(db);
   }
 
@@ -380,95 +376,19 @@ export class MssqlStore implements Store {
     );
   }
 
-  // ---- agents
-
-  async registerAgent(reg: AgentRegistration, now: number): Promise<AgentRecord> {
-    const row = await this.db.one<string, mapping.AgentRow>(
-      agentStatements.REGISTER_AGENT,
-      mapping.registrationParams(reg, now),
-    );
-    if (!row) throw new Error(`mssql: REGISTER_AGENT returned no row for agent ${reg.id}`);
-    return mapping.toAgent(row);
-  }
-
-  async heartbeat(report: HeartbeatReport): Promise<AgentRecord | null> {
-    const row = await this.db.one<string, mapping.AgentRow>(agentStatements.HEARTBEAT, {
-      id: report.agentId,
-      now: report.now,
-      runningTasks: report.runningTasks,
-      metrics: report.metrics === null ? null : JSON.stringify(report.metrics),
-    });
-    return row ? mapping.toAgent(row) : null;
-  }
-
-  async setAgentState(opts: AgentStateChange): Promise<boolean> {
-    const sets = await this.db.run(agentStatements.SET_AGENT_STATE, {
-      agentId: opts.agentId,
-      to: opts.to,
-      fromStates: opts.from === undefined ? null : JSON.stringify(opts.from),
-      source: opts.source ?? 'agent',
-      reason: opts.reason,
-      now: opts.now,
-    });
-    return changed(sets);
-  }
-
-  async setAgentRecycle(change: AgentRecycleChange): Promise<boolean> {
-    const params = { id: change.agentId, expected: change.expected, to: change.to };
-    return (await this.db.all(agentStatements.SET_AGENT_RECYCLE, params)).length === 1;
-  }
-
-  async getAgent(id: string): Promise<AgentRecord | null> {
-    const row = await this.db.one<'id', mapping.AgentRow>(agentStatements.SELECT_AGENT, { id });
-    return row ? mapping.toAgent(row) : null;
-  }
-
-  async listAgents(): Promise<AgentRecord[]> {
-    return (await this.db.all<never, mapping.AgentRow>(agentStatements.SELECT_AGENTS, {})).map(mapping.toAgent);
-  }
-
-  async recordAgentSamples(samples: AgentSample[]): Promise<number> {
-    if (samples.length === 0) return 0;
-    const row = await this.db.one<'samples', { stored: number }>(agentStatements.RECORD_AGENT_SAMPLES, {
-      samples: JSON.stringify(samples),
-    });
-    return row?.stored ?? 0;
-  }
-
-  async listAgentSamples(q: { agentId: string; since: number; limit: number }): Promise<AgentSample[]> {
-    const rows = await this.db.all<string, mapping.AgentSampleRow>(agentStatements.SELECT_AGENT_SAMPLES, q);
-    return rows.map(mapping.toAgentSample);
-  }
-
-  async purgeAgentSamples(q: { before: number; limit: number }): Promise<number> {
-    return (await this.db.one<string, { purged: number }>(agentStatements.PURGE_AGENT_SAMPLES, q))?.purged ?? 0;
-  }
-
-  async listAgentsPage(q: AgentPageQuery): Promise<AgentRecord[]> {
-    const rows = await this.db.all<string, mapping.AgentRow>(agentStatements.SELECT_AGENTS_PAGE, {
-      afterId: q.afterId ?? '',
-      state: q.state ?? null,
-      capability: q.capability ?? null,
-      hideGoneBefore: q.hideGoneBefore ?? null,
-      limit: q.limit,
-    });
-    return rows.map(mapping.toAgent);
-  }
-
-  async listAgentEvents(agentId: string): Promise<AgentEvent[]> {
-    return (await this.db.all<'agentId', mapping.AgentEventRow>(agentStatements.SELECT_AGENT_EVENTS, { agentId })).map(
-      mapping.toAgentEvent,
-    );
-  }
-
-  async removeAgent(agentId: string, states: AgentState[]): Promise<boolean> {
-    if (states.length === 0) return false;
-    const rows = await this.db.all(agentStatements.DELETE_AGENT_IN_STATES, {
-      id: agentId,
-      states: JSON.stringify(states),
-    });
-    return rows.length === 1;
-  }
+  // ---- the agent registry (agents.ts)
+  readonly registerAgent: Store['registerAgent'] = (...args) => this.agents.registerAgent(...args);
+  readonly heartbeat: Store['heartbeat'] = (...args) => this.agents.heartbeat(...args);
+  readonly setAgentState: Store['setAgentState'] = (...args) => this.agents.setAgentState(...args);
+  readonly setAgentRecycle: Store['setAgentRecycle'] = (...args) => this.agents.setAgentRecycle(...args);
+  readonly getAgent: Store['getAgent'] = (...args) => this.agents.getAgent(...args);
+  readonly listAgents: Store['listAgents'] = (...args) => this.agents.listAgents(...args);
+  readonly recordAgentSamples: Store['recordAgentSamples'] = (...args) => this.agents.recordAgentSamples(...args);
+  readonly listAgentSamples: Store['listAgentSamples'] = (...args) => this.agents.listAgentSamples(...args);
+  readonly purgeAgentSamples: Store['purgeAgentSamples'] = (...args) => this.agents.purgeAgentSamples(...args);
+  readonly listAgentsPage: Store['listAgentsPage'] = (...args) => this.agents.listAgentsPage(...args);
+  readonly listAgentEvents: Store['listAgentEvents'] = (...args) => this.agents.listAgentEvents(...args);
+  readonly removeAgent: Store['removeAgent'] = (...args) => this.agents.removeAgent(...args);
 
   async listLeasesOf(agentId: string, limit: number): Promise<ExpiredLease[]> {
     return (await this.db.all<string, mapping.LeaseDbRow>(fleetStatements.SELECT_LEASES_OF, { agentId, limit })).map(
