@@ -22,6 +22,7 @@
  * | agent_metrics | V13                 | 0012_agent_metrics.sql              |                                          |
  * | schedule*     | V14                 | 0013_schedules.sql                  |                                         |
  * | (indexes)     | V15                 | 0014_retention.sql                  | the purge's grants are T-SQL only       |
+ * | route_controls, route_events, circuit_breakers | V16 | 0015_route_controls.sql | keyed by route key, not route id |
  * | (none)        |                     | 0001's schema_version ledger        | `PRAGMA user_version` holds the version |
  * | (none)        |                     | 0003_roles.sql (database roles)     | one file: its permissions are the roles |
  *
@@ -433,6 +434,51 @@ CREATE INDEX IF NOT EXISTS agents_state_heartbeat ON agents (state, last_heartbe
 CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at);
 `;
 
+/**
+ * Mirrors sql/migrations/0015_route_controls.sql: route_controls (a pause, a rate limit with its token bucket, a
+ * concurrency cap and the circuit state, per route, read by every claim), route_events, circuit_breakers (per
+ * task type). A route without a row has no control.
+ */
+const V16_ROUTE_CONTROLS = `
+CREATE TABLE IF NOT EXISTS route_controls (
+  route_key       TEXT PRIMARY KEY REFERENCES routes (key),
+  paused          INTEGER NOT NULL DEFAULT 0,
+  paused_at       INTEGER,
+  paused_by       TEXT,
+  rate_limit      REAL CHECK (rate_limit IS NULL OR rate_limit > 0),
+  tokens          REAL NOT NULL DEFAULT 0,
+  tokens_at       INTEGER,
+  concurrency_cap INTEGER CHECK (concurrency_cap IS NULL OR concurrency_cap >= 1),
+  circuit         TEXT NOT NULL DEFAULT 'closed' CHECK (circuit IN ('closed','open','half_open')),
+  circuit_at      INTEGER,
+  probe_task_id   TEXT,
+  outcomes        TEXT NOT NULL DEFAULT '',
+  outcomes_seq    INTEGER NOT NULL DEFAULT 0,
+  updated_at      INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS route_events (
+  seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+  route_key TEXT NOT NULL REFERENCES routes (key),
+  at        INTEGER NOT NULL,
+  kind      TEXT NOT NULL CHECK (kind IN ('paused','resumed','limits_changed','circuit_opened','circuit_half_open',
+                                          'circuit_closed')),
+  actor     TEXT,
+  data      TEXT                                 -- JSON
+);
+-- SELECT_ROUTE_EVENTS: one route's events, newest first.
+CREATE INDEX IF NOT EXISTS route_events_route_seq ON route_events (route_key, seq);
+
+CREATE TABLE IF NOT EXISTS circuit_breakers (
+  type        TEXT PRIMARY KEY,
+  failures    INTEGER NOT NULL CHECK (failures >= 1),
+  window_size INTEGER NOT NULL CHECK (window_size >= failures),
+  cooldown_ms INTEGER NOT NULL CHECK (cooldown_ms >= 0),
+  updated_at  INTEGER NOT NULL,
+  updated_by  TEXT NOT NULL
+);
+`;
+
 /** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
 export const MIGRATIONS: readonly string[] = [
   V1_INITIAL,
@@ -450,6 +496,7 @@ export const MIGRATIONS: readonly string[] = [
   V13_AGENT_METRICS,
   V14_SCHEDULES,
   V15_RETENTION,
+  V16_ROUTE_CONTROLS,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
