@@ -80,6 +80,12 @@ export class PoolPlacement implements Placement {
    * them, and the reconciler and rebalancer leave them alone.
    */
   holds: (routeKey: string) => boolean = () => false;
+  /** Routes that start nothing now (paused, circuit open): HTTP agents' claims skip them. */
+  shuts: (routeKey: string) => boolean = () => false;
+
+  shut(route: Route): boolean {
+    return this.shuts(routeKey(route.type, route.capabilities));
+  }
 
   place(route: Route, counted: boolean): string | null {
     if (this.held(route)) return null;
@@ -89,7 +95,7 @@ export class PoolPlacement implements Placement {
   /** `place` for a task the route gate admitted. */
   placeOpen(route: Route, counted: boolean): string | null {
     const order = this.order(route);
-    if (order.length === 0) return this.pulls(route) ? null : routeQueue(route);
+    if (order.length === 0) return this.pullsOpen(route) ? null : routeQueue(route);
     const pool = (counted ? order.find((p) => p.free >= 1) : undefined) ?? order[0]!;
     if (counted) pool.free -= 1;
     return pool.key;

@@ -57,6 +57,12 @@ export class RouteGate {
     return this.gated.has(routeKey);
   }
 
+  /** Whether the route starts nothing now: paused, or its circuit open. */
+  shuts(routeKey: string): boolean {
+    const c = this.controls.get(routeKey);
+    return c !== undefined && (c.paused || c.circuit === 'open');
+  }
+
   /** The route's control as last read (undefined: none). */
   control(routeKey: string): RouteControlLoad | undefined {
     return this.controls.get(routeKey);

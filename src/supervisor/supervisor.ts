@@ -209,6 +209,7 @@ function wire(
   );
   const gate = new RouteGate({ store, dispatcher, placement, clock, log, intervalMs: config.routeGateMs });
   placement.holds = (key) => gate.holds(key);
+  placement.shuts = (key) => gate.shuts(key);
   agents.routeState = (key) => routeState(gate.control(key));
   const tasks = new TaskService(store, dispatcher, config, clock, log, telemetry);
   const reconciler = new Reconciler(store, dispatcher, { graceMs: config.reconcileIntervalMs }, clock, log);
