@@ -94,9 +94,14 @@ export class RouteGate {
     return this.passing;
   }
 
-  /** After a change made here (an API call): a pass now, whose outcome the caller need not wait for. */
+  /**
+   * After a change made here (an API call): a pass now, whose outcome the caller need not wait for; when one is
+   * under way (it may have read the controls before the change), another one after it.
+   */
   poke(): void {
-    void this.pass().catch((err: unknown) => this.opts.log.warn({ err }, 'route gate pass failed'));
+    const run = () => void this.pass().catch((err: unknown) => this.opts.log.warn({ err }, 'route gate pass failed'));
+    if (this.passing) void this.passing.then(run, run);
+    else run();
   }
 
   private async run(): Promise<GatePass> {

@@ -6,6 +6,9 @@
  * closes on a successful one.
  */
 import { bucketSize } from '../../src/domain/routeControl';
+import { createApiKey } from '../../src/security/apiKeys';
+import { AuditLog } from '../../src/security/audit';
+import { OPERATOR } from '../helpers/apiKeys';
 import { Fleet, fileInspector, stopAndVerifyClean, waitFor } from '../helpers/fleet';
 import { expectProblem } from '../helpers/http';
 
@@ -161,6 +164,28 @@ describe('route controls on a real fleet', () => {
       ...done.map((t) => done.filter((u) => u.startedAt! <= t.startedAt! && u.finishedAt! > t.startedAt!).length),
     );
     expect(overlap).toBeLessThanOrEqual(2);
+  });
+
+  it('hands an HTTP agent nothing of a paused route, and its task once resumed', async () => {
+    // Heartbeats every 5 s: the agent here sends none, and must not be suspended meanwhile.
+    const f = await start({ TASKFLEET_HEARTBEAT_INTERVAL_MS: '5000' });
+    const store = f.sup.store;
+    const { key: agentKey } = await createApiKey(store, new AuditLog(store, { now: () => Date.now() }), {
+      name: 'rc-agents',
+      role: 'agent',
+      agent: { prefix: 'rc-' },
+      createdBy: OPERATOR,
+    });
+    const call = (path: string, body: unknown) => f.request('POST', path, body, {}, { key: agentKey });
+    const reg = await call('/v1/agents/rc-py/register', { capabilities: ['pulled'], types: ['echo'], concurrency: 2 });
+    expect(reg.status).toBe(200);
+    const key = await route(f, 'echo', ['pulled']);
+    await f.request('POST', `/v1/routes/${key}/pause`);
+    const task = await f.submit({ type: 'echo', requiredCapabilities: ['pulled'] });
+    expect((await call('/v1/agents/rc-py/claim', { max: 2, waitSeconds: 1 })).body.tasks).toEqual([]);
+    await f.request('POST', `/v1/routes/${key}/resume`);
+    const claimed = await call('/v1/agents/rc-py/claim', { max: 2, waitSeconds: 10 });
+    expect(claimed.body.tasks.map((t: { id: string }) => t.id)).toEqual([task.id]);
   });
 
   it('opens a circuit after failures, reopens on a failed probe, and closes on a successful one', async () => {
