@@ -85,6 +85,9 @@ IF OBJECT_ID(N'[$(Schema)].[route_events]', N'U') IS NULL
 -- SELECT_ROUTE_EVENTS: one route's events, newest first.
 IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE object_id = OBJECT_ID(N'[$(Schema)].[route_events]') AND name = N'IX_route_events_route')
   CREATE NONCLUSTERED INDEX [IX_route_events_route] ON [$(Schema)].[route_events] (route_id, seq);
+-- PURGE_ROUTE_EVENTS: the oldest events, by time.
+IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE object_id = OBJECT_ID(N'[$(Schema)].[route_events]') AND name = N'IX_route_events_at')
+  CREATE NONCLUSTERED INDEX [IX_route_events_at] ON [$(Schema)].[route_events] (at);
 
 IF OBJECT_ID(N'[$(Schema)].[circuit_breakers]', N'U') IS NULL
   CREATE TABLE [$(Schema)].[circuit_breakers] (
@@ -101,7 +104,8 @@ IF OBJECT_ID(N'[$(Schema)].[circuit_breakers]', N'U') IS NULL
 -- Every claim reads its route's control, and the claim of a controlled route spends its token or takes its probe.
 GRANT SELECT, INSERT, UPDATE ON [$(Schema)].[route_controls] TO [$(Schema)_supervisor];
 GRANT SELECT, UPDATE ON [$(Schema)].[route_controls] TO [$(Schema)_worker];
-GRANT SELECT, INSERT ON [$(Schema)].[route_events] TO [$(Schema)_supervisor];
+-- Route events are not the audit log: the supervisor purges them itself (TASKFLEET_RETENTION_AUDIT).
+GRANT SELECT, INSERT, DELETE ON [$(Schema)].[route_events] TO [$(Schema)_supervisor];
 GRANT SELECT, INSERT, UPDATE, DELETE ON [$(Schema)].[circuit_breakers] TO [$(Schema)_supervisor];
 
 INSERT INTO [$(Schema)].[schema_version] (version, name) VALUES (15, N'0015_route_controls');

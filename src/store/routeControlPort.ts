@@ -51,6 +51,9 @@ export interface RouteControlStore {
   /** A route's events, newest first, before `beforeSeq` when given. */
   listRouteEvents(opts: { routeKey: string; beforeSeq?: number; limit: number }): Promise<RouteEvent[]>;
 
+  /** Deletes up to `limit` of the oldest route events recorded before `before` (the retention purge). */
+  purgeRouteEvents(opts: { before: number; limit: number }): Promise<number>;
+
   /** Creates or replaces the breaker of a task type. */
   putCircuitBreaker(breaker: CircuitBreaker): Promise<void>;
   /** False when the type has none. */

@@ -210,6 +210,7 @@ const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
   'setRouteLimits',
   'updateRouteCircuit',
   'listRouteEvents',
+  'purgeRouteEvents',
   'putCircuitBreaker',
   'removeCircuitBreaker',
   'listCircuitBreakers',

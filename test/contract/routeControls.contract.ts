@@ -167,6 +167,18 @@ export function routeControlsContract(store: CurrentStore): void {
       expect((await store().listCircuitBreakers()).map((x) => x.type)).toEqual(['llm']);
     });
 
+    it('purges the route events recorded before a time, oldest first, in batches', async () => {
+      await submit(store());
+      for (let i = 0; i < 3; i++) {
+        await store().setRoutePaused({ routeKey: ECHO, paused: i % 2 === 0, actor: 'k', now: T0 + i * 1000 });
+      }
+      expect(await store().purgeRouteEvents({ before: T0 + 1500, limit: 1 })).toBe(1);
+      expect(await store().purgeRouteEvents({ before: T0 + 1500, limit: 10 })).toBe(1);
+      expect(await store().purgeRouteEvents({ before: T0 + 1500, limit: 10 })).toBe(0);
+      const left = await store().listRouteEvents({ routeKey: ECHO, limit: 10 });
+      expect(left.map((e) => e.at)).toEqual([T0 + 2000]);
+    });
+
     it('names each task head by its route', async () => {
       const t = await submit(store(), { requiredCapabilities: ['gpu'] });
       expect(await store().listTaskHeads([t.id])).toEqual([expect.objectContaining({ routeKey: 'echo~gpu' })]);

@@ -77,6 +77,11 @@ export class MssqlRouteControls implements RouteControlStore {
     return rows.map(map.toEvent);
   }
 
+  async purgeRouteEvents(opts: { before: number; limit: number }): Promise<number> {
+    const sets = await this.db.run(statements.PURGE_ROUTE_EVENTS, opts);
+    return Number((sets.at(-1)?.[0] as { deleted?: number } | undefined)?.deleted ?? 0);
+  }
+
   async putCircuitBreaker(b: CircuitBreaker): Promise<void> {
     await this.db.run(statements.UPSERT_CIRCUIT_BREAKER, b);
   }

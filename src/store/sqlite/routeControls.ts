@@ -94,6 +94,10 @@ export class SqliteRouteControls implements RouteControlStore {
     );
   }
 
+  purgeRouteEvents(opts: { before: number; limit: number }): Promise<number> {
+    return this.runners.write(() => this.s.purgeEvents.run(opts).changes);
+  }
+
   putCircuitBreaker(b: CircuitBreaker): Promise<void> {
     return this.runners.write(() => {
       this.s.upsertBreaker.run(b);

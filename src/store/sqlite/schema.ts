@@ -468,6 +468,8 @@ CREATE TABLE IF NOT EXISTS route_events (
 );
 -- SELECT_ROUTE_EVENTS: one route's events, newest first.
 CREATE INDEX IF NOT EXISTS route_events_route_seq ON route_events (route_key, seq);
+-- PURGE_ROUTE_EVENTS: the oldest events, by time.
+CREATE INDEX IF NOT EXISTS route_events_at ON route_events (at);
 
 CREATE TABLE IF NOT EXISTS circuit_breakers (
   type        TEXT PRIMARY KEY,

@@ -166,6 +166,16 @@ WHERE e.route_id = @routeId AND e.seq < @beforeSeq
 ORDER BY e.seq DESC;`,
 });
 
+/** PURGE_ROUTE_EVENTS: up to @limit events recorded before @before (IX_route_events_at). Result: { deleted }. */
+export const PURGE_ROUTE_EVENTS = statement('PURGE_ROUTE_EVENTS', {
+  idempotent: true,
+  params: { before: param.time, limit: param.int },
+  text: `
+${WRITE_PREAMBLE}
+DELETE TOP (@limit) FROM ${TABLE.routeEvents} WITH (READPAST) WHERE at < @before;
+SELECT @@ROWCOUNT AS deleted;`,
+});
+
 const breakerParams = {
   type: param.varchar(COLUMN_LENGTH.token),
   failures: param.int,

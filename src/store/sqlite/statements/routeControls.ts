@@ -73,6 +73,11 @@ INSERT INTO route_events (route_key, at, kind, actor, data) VALUES (@routeKey, @
 export const SELECT_ROUTE_EVENTS = `
 SELECT * FROM route_events WHERE route_key = @routeKey AND seq < @beforeSeq ORDER BY seq DESC LIMIT @limit`;
 
+/** PURGE_ROUTE_EVENTS: up to @limit events recorded before @before, oldest first (route_events_at). Changes: n. */
+export const PURGE_ROUTE_EVENTS = `
+DELETE FROM route_events WHERE seq IN (
+  SELECT seq FROM route_events WHERE at < @before ORDER BY at LIMIT @limit)`;
+
 /** UPSERT_CIRCUIT_BREAKER. Params: @type, @failures, @window, @cooldownMs, @updatedAt, @updatedBy. */
 export const UPSERT_CIRCUIT_BREAKER = `
 INSERT INTO circuit_breakers (type, failures, window_size, cooldown_ms, updated_at, updated_by)
@@ -136,6 +141,7 @@ export function prepareRouteControlStatements(db: Database) {
       updatedBy: string;
     }>(UPSERT_CIRCUIT_BREAKER),
     deleteBreaker: db.prepare<{ type: string }>(DELETE_CIRCUIT_BREAKER),
+    purgeEvents: db.prepare<{ before: number; limit: number }>(PURGE_ROUTE_EVENTS),
     selectBreakers: db.prepare<[], CircuitBreakerRowOf<number>>(SELECT_CIRCUIT_BREAKERS),
   };
 }
