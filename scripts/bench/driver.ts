@@ -54,6 +54,11 @@ export interface Driver {
    * recorded result to the wait's answer. Absent for a system without one.
    */
   waitSample?(): Promise<number>;
+  /**
+   * One task on an idle fleet whose completion is reported by a signed webhook (taskfleet's `callbackUrl`): ms
+   * from its recorded result to the verified delivery reaching the benchmark's receiver. Absent without webhooks.
+   */
+  webhookSample?(): Promise<number>;
   /** Memory of the system's own long-running processes (workers; the supervisor where there is one). */
   memory(): { supervisor?: Memory; workers: Memory[] };
   /** The processes whose CPU time counts towards the system now (its running workers, its producer). */

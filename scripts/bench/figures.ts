@@ -11,7 +11,7 @@ export interface RunFigures {
   drain: number;
   batchSubmit: number;
   single: { p50: number; p99: number; achievedRate: number; errors: number };
-  latency: { start: Percentiles; complete: Percentiles; wait?: Percentiles };
+  latency: { start: Percentiles; complete: Percentiles; wait?: Percentiles; webhook?: Percentiles };
   memory: { supervisorPeakMb: number; workerPeakMb: number; workerIdleMb: number };
   cpu: { live: CpuPerTask; drain: CpuPerTask; workerStartupMs: number };
 }
@@ -40,6 +40,8 @@ export interface SystemFigures {
     submitToComplete: { p50Ms: Figure; p95Ms: Figure; p99Ms: Figure };
     /** Recorded result → answer of a `?wait=` request held open before it (null: the system has no long poll). */
     resultToWaitAnswer: { p50Ms: Figure; p99Ms: Figure } | null;
+    /** Recorded result → its signed `callbackUrl` delivery verified by a receiver here (null: no webhooks). */
+    resultToWebhook: { p50Ms: Figure; p99Ms: Figure } | null;
   };
   memory: { supervisorPeakMb: Figure | null; workerPeakMb: Figure; workerIdleMb: Figure };
   cpu: {
@@ -94,6 +96,9 @@ export function summarise(driver: Driver, runs: RunFigures[], errors: string[], 
       },
       resultToWaitAnswer: runs.some((r) => r.latency.wait)
         ? { p50Ms: f((r) => r.latency.wait?.p50 ?? NaN), p99Ms: f((r) => r.latency.wait?.p99 ?? NaN) }
+        : null,
+      resultToWebhook: runs.some((r) => r.latency.webhook)
+        ? { p50Ms: f((r) => r.latency.webhook?.p50 ?? NaN), p99Ms: f((r) => r.latency.webhook?.p99 ?? NaN) }
         : null,
     },
     memory: {

@@ -5,7 +5,8 @@
  *
  * Each run of each system starts on a fresh backend and measures, in this order (measure.ts):
  *  1. dispatch latency on an idle fleet: single tasks one at a time, submit → start and submit → complete;
- *     for taskfleet also recorded result → the answer of a `?wait=` request held open before it;
+ *     for taskfleet also recorded result → the answer of a `?wait=` request held open before it, and
+ *     recorded result → its signed `callbackUrl` webhook verified by a receiver in this process;
  *  2. throughput with workers running while the tasks arrive (N tasks in batches of 1000; first submit → last
  *     recorded completion): the end-to-end figure the ratios use;
  *  3. throughput of "submit all, then drain": N tasks submitted with no worker running (the batch-submit rate),

@@ -133,14 +133,21 @@ async function idleLatency(ctx: RunContext): Promise<RunFigures['latency']> {
     ctx.progress.add(driver.slow ? 200 : 5);
     await sleep(2);
   }
-  if (!driver.waitSample) return { start: percentiles(start), complete: percentiles(complete) };
-  const wait: number[] = [];
-  // Each waits out a 50 ms delay: fewer samples than the dispatch latency's.
-  for (let i = 0; i < Math.min(100, samples); i++) {
-    wait.push(await driver.waitSample());
+  const latency: RunFigures['latency'] = { start: percentiles(start), complete: percentiles(complete) };
+  // Each waits out a 50 ms delay (or an outbox pass, up to 200 ms): fewer samples than the dispatch latency's.
+  const few = Math.min(100, samples);
+  if (driver.waitSample) latency.wait = percentiles(await oneAtATime(few, () => driver.waitSample!()));
+  if (driver.webhookSample) latency.webhook = percentiles(await oneAtATime(few, () => driver.webhookSample!()));
+  return latency;
+}
+
+async function oneAtATime(n: number, sample: () => Promise<number>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push(await sample());
     await sleep(2);
   }
-  return { start: percentiles(start), complete: percentiles(complete), wait: percentiles(wait) };
+  return out;
 }
 
 /** Workers running while the tasks arrive: first submit → last recorded completion. */

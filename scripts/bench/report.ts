@@ -174,6 +174,11 @@ function printSystems(systems: Record<string, SystemFigures>): void {
           .join(' / ')
       : '–',
   );
+  row('result → webhook received p50 / p99 (ms)', (s) =>
+    s.latency.resultToWebhook
+      ? [s.latency.resultToWebhook.p50Ms, s.latency.resultToWebhook.p99Ms].map((f) => fmt(f.median, 2)).join(' / ')
+      : '–',
+  );
   row('peak RSS supervisor, MiB', (s) => fig(s.memory.supervisorPeakMb, 0));
   row('peak RSS per worker, MiB', (s) => fig(s.memory.workerPeakMb, 0));
   row('idle worker RSS, MiB', (s) => fig(s.memory.workerIdleMb, 0));

@@ -22,10 +22,13 @@ import type { BenchSettings, Driver, Window } from './driver';
 import { ApiClient } from './http';
 import { memoryOf, onCleanup, spawnTracked, stopProcess, type Memory } from './processes';
 import { deleteKeysUnder } from '../../src/dispatch/redis';
-import { waitUntil, wallMs } from './stats';
+import { sleep, waitUntil, wallMs } from './stats';
+import { WebhookReceiver } from './webhookReceiver';
 
 const HANDLERS = path.join(__dirname, 'handlers.js');
 const ONE = JSON.stringify({ type: 'bench-noop', payload: null });
+/** Twice the outbox's pass interval (WEBHOOK_PASS_MS in src/supervisor/supervisor.ts). */
+const WEBHOOK_PHASE_SPREAD_MS = 400;
 const DELAYED = JSON.stringify({ type: 'bench-noop', payload: null, delaySeconds: 0.05 });
 
 /** A build of taskfleet whose `bin/taskfleet.js` starts the supervisor and the workers. */
@@ -135,6 +138,9 @@ export class TaskfleetDriver implements Driver {
   private readonly batchBody: string;
   /** Result → `?wait=` answer; absent for a build from before `?wait=` (a baseline), whose figure is left out. */
   readonly waitSample?: () => Promise<number>;
+  /** Result → signed callback received; absent for a build without webhooks (a baseline). */
+  readonly webhookSample?: () => Promise<number>;
+  private receiver: WebhookReceiver | null = null;
 
   constructor(
     private readonly s: BenchSettings,
@@ -147,6 +153,9 @@ export class TaskfleetDriver implements Driver {
     });
     if (existsSync(path.join(build.root, 'dist', 'src', 'supervisor', 'taskWatcher.js'))) {
       this.waitSample = () => this.measureWait();
+    }
+    if (existsSync(path.join(build.root, 'dist', 'src', 'webhooks', 'outbox.js'))) {
+      this.webhookSample = () => this.measureWebhook();
     }
   }
 
@@ -161,6 +170,8 @@ export class TaskfleetDriver implements Driver {
       TASKFLEET_LOG_LEVEL: 'warn',
       TASKFLEET_RATE_LIMIT_PER_SECOND: '1000000',
       TASKFLEET_RATE_LIMIT_BURST: '1000000',
+      // The benchmark's receiver listens on loopback, which the webhook guard refuses unless named here.
+      ...(this.webhookSample ? { TASKFLEET_WEBHOOK_ALLOW_HOSTS: '127.0.0.1' } : {}),
     };
     const dir = this.dir;
     this.removeCleanup = onCleanup(async () => {
@@ -182,6 +193,8 @@ export class TaskfleetDriver implements Driver {
     this.supervisor = null;
     this.reader?.close();
     this.reader = null;
+    await this.receiver?.close();
+    this.receiver = null;
     await deleteKeysUnder(this.s.redisUrl, this.vars.TASKFLEET_REDIS_PREFIX ?? 'none');
     rmSync(this.dir, { recursive: true, force: true });
     this.removeCleanup?.();
@@ -293,6 +306,25 @@ export class TaskfleetDriver implements Driver {
     const answered = wallMs();
     if (task.status !== 'succeeded' || task.finishedAt === undefined) throw new Error(`the wait for ${id} ran out`);
     return answered - Date.parse(task.finishedAt);
+  }
+
+  private async measureWebhook(): Promise<number> {
+    if (!this.receiver) {
+      // The deliveries for a task's callbackUrl are signed with its submitter's callback secret, shown once.
+      const { secret } = JSON.parse(await this.api().post('/v1/webhooks/secret', '{}')) as { secret: string };
+      this.receiver = await WebhookReceiver.start();
+      this.receiver.useSecret(secret);
+    }
+    // The outbox sends in passes 200 ms apart; a sample started as the last delivery arrived would finish just
+    // after a pass every time (p50 ≈ p99 ≈ 195 ms). A random pause spreads the results over the pass's phase.
+    await sleep(Math.random() * WEBHOOK_PHASE_SPREAD_MS);
+    // A callbackUrl on the sampled tasks only: a subscription would add a delivery to every task measured later.
+    const body = JSON.stringify({ type: 'bench-noop', payload: null, callbackUrl: this.receiver.url });
+    const { id } = JSON.parse(await this.api().post('/v1/tasks', body)) as { id: string };
+    const { at, task } = await this.receiver.arrival(id);
+    if (task.status !== 'succeeded' || task.finishedAt === undefined)
+      throw new Error(`webhook for ${id}: ${task.status}`);
+    return at - Date.parse(task.finishedAt);
   }
 
   memory() {
