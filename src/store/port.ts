@@ -24,6 +24,7 @@ export type {
   AgentRecycleChange,
   AgentRegistration,
   AgentRun,
+  AgentSettingsUpdate,
   AgentStateChange,
   HeartbeatReport,
 } from './agentPort';

@@ -41,6 +41,8 @@ function agent(id: string, capabilities: string[], concurrency: number): AgentRe
     stateSource: 'agent',
     stateReason: 'registered',
     recycleRequestedAt: null,
+    desiredConcurrency: null,
+    disabledTypes: [],
     transport: 'redis',
     metadata: null,
   };

@@ -433,6 +433,16 @@ CREATE INDEX IF NOT EXISTS agents_state_heartbeat ON agents (state, last_heartbe
 CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at);
 `;
 
+/**
+ * Mirrors sql/migrations/0015_agent_settings.sql: an admin's settings on the agent row (PATCH /v1/agents/:id),
+ * applied by the agent at its next heartbeat. desired_concurrency NULL: as the agent registered; disabled_types:
+ * a JSON array of task types the agent no longer serves.
+ */
+const V16_AGENT_SETTINGS = `
+ALTER TABLE agents ADD COLUMN desired_concurrency INTEGER CHECK (desired_concurrency BETWEEN 1 AND 1000);
+ALTER TABLE agents ADD COLUMN disabled_types TEXT NOT NULL DEFAULT '[]';   -- JSON array
+`;
+
 /** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
 export const MIGRATIONS: readonly string[] = [
   V1_INITIAL,
@@ -450,6 +460,7 @@ export const MIGRATIONS: readonly string[] = [
   V13_AGENT_METRICS,
   V14_SCHEDULES,
   V15_RETENTION,
+  V16_AGENT_SETTINGS,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

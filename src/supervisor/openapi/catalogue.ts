@@ -23,7 +23,7 @@ import { agentMetricsQuery } from '../routes/agentMetrics';
 import { routeListQuery } from '../routes/routeList';
 import { agentListQuery } from '../routes/agents';
 import { auditQuerySchema } from '../routes/audit';
-import { statsQuery, windowQuery } from '../routes/fleet';
+import { agentSettingsBody, statsQuery, windowQuery } from '../routes/fleet';
 import { declareBody } from '../routes/pools';
 import { scalingQuery } from '../routes/scaling';
 import { createBody as scheduleBody, listQuery as schedulesQuery, runsQuery } from '../routes/schedules';
@@ -233,6 +233,16 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
   agentAction('suspend', 'suspend an agent: it takes no new task'),
   agentAction('resume', 'resume a drained or suspended agent'),
   agentAction('unfreeze', 'unfreeze an agent the heartbeat enforcer froze'),
+  {
+    method: 'PATCH',
+    path: '/v1/agents/:id',
+    summary:
+      "change an agent's settings (concurrency, null for its own; disabledTypes, the whole list): it applies them at its next heartbeat, without a restart",
+    tag: 'agents',
+    body: agentSettingsBody,
+    responses: { 200: 'the agent with its settings' },
+    errors: [400, 404],
+  },
   {
     method: 'DELETE',
     path: '/v1/agents/:id',
