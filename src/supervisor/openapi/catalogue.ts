@@ -274,10 +274,11 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
   {
     method: 'POST',
     path: '/v1/agents/:id/heartbeat',
-    summary: "an HTTP agent's heartbeat: answers the state it must follow (draining, suspended, frozen: claim nothing)",
+    summary:
+      "an HTTP agent's heartbeat (with the concurrency it applies): answers the state it must follow (draining, suspended, frozen: claim nothing) and the admin's settings (desiredConcurrency, null for its own; disabledTypes)",
     tag: 'agent protocol',
     body: heartbeatBody,
-    responses: { 200: '{ state, leaseMs, heartbeatMs }' },
+    responses: { 200: '{ state, leaseMs, heartbeatMs, desiredConcurrency, disabledTypes }' },
     errors: [404],
   },
   {
