@@ -280,6 +280,20 @@ describe('PoolPlacement', () => {
       await placement.refresh();
       expect(placement.takeAppeared()).toEqual([{ types: ['echo', 'sleep'], capabilities: ['gpu'] }]);
     });
+
+    it('reports a pool that vanished (its last worker left or moved to another pool), once', async () => {
+      await placement.refresh();
+      expect(placement.takeVanished()).toEqual([]);
+      live = [agent('general', [], 2)];
+      await placement.refresh();
+      expect(placement.takeVanished()).toEqual([{ types: ['echo', 'sleep'], capabilities: ['gpu'] }]);
+      expect(placement.takeVanished()).toEqual([]);
+      // An admin disabled `sleep` on the last worker of the general pool: it moves to the pool of `echo` alone.
+      live = [{ ...agent('general', [], 2), types: ['echo'], disabledTypes: ['sleep'] }];
+      await placement.refresh();
+      expect(placement.takeVanished()).toEqual([{ types: ['echo', 'sleep'], capabilities: [] }]);
+      expect(placement.takeAppeared()).toEqual([{ types: ['echo'], capabilities: [] }]);
+    });
   });
 
   describe('the age of the view', () => {
