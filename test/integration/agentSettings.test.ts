@@ -3,24 +3,11 @@
  * against a real supervisor with its loops on: a running worker applies the settings at its next heartbeat,
  * without a restart. Overlap is read from the store's record of each run (start and finish), never from timing.
  */
-import type { TaskRecord } from '../../src/domain/task';
 import { poolKey } from '../../src/domain/pool';
 import { Fleet, fileInspector, stopAndVerifyClean, waitFor } from '../helpers/fleet';
+import { maxOverlap } from '../helpers/overlap';
 
 const redis = fileInspector();
-
-/** The most tasks that ran at the same time, from their recorded start and finish times. */
-function maxOverlap(tasks: TaskRecord[]): number {
-  const points = tasks.flatMap((t) => [
-    { at: t.startedAt!, delta: 1 },
-    { at: t.finishedAt!, delta: -1 },
-  ]);
-  points.sort((a, b) => a.at - b.at || a.delta - b.delta);
-  let now = 0;
-  let max = 0;
-  for (const p of points) max = Math.max(max, (now += p.delta));
-  return max;
-}
 
 const sleeps = (n: number, ms: number) => Array.from({ length: n }, () => ({ type: 'sleep', payload: { ms } }));
 
