@@ -250,7 +250,8 @@ export class WorkerRuntime {
       telemetry,
       events: this.emitter,
       notify: (taskId) => notifyTaskChanged(connections.producer, config.redisPrefix, taskId),
-      serves: (type) => this.served.includes(type),
+      // A type without a handler is not a disabled one: its claim fails as `no_handler`, as it always did.
+      serves: (type) => !this.handlers.has(type) || this.served.includes(type),
     });
     const heartbeat: Heartbeat = new Heartbeat(
       store,
@@ -285,10 +286,10 @@ export class WorkerRuntime {
 
   /**
    * Applies the admin's settings the registry holds: the slots (its own concurrency when none is asked), and the
-   * types it serves, which name its pool and so the queue it consumes. Stopping or stopped: nothing changes.
+   * types it serves, which name its pool and so the queue it consumes. Once a drain or stop began: nothing changes.
    */
   private applySettings(parts: Pick<Parts, 'flow'>, agent: AgentRecord): void {
-    if (this.state === 'stopping' || this.state === 'stopped') return;
+    if (this.state !== 'starting' && this.state !== 'running') return;
     parts.flow.resize(agent.desiredConcurrency ?? this.options.concurrency);
     const served = servedTypes(this.types, agent.disabledTypes);
     if (served.join(',') === this.served.join(',')) return;
