@@ -184,6 +184,7 @@ var commonEnv = [
   { name: 'TASKFLEET_ROUTE_REFRESH_MS', value: '1000' }
   { name: 'TASKFLEET_WATCH_POLL_MS', value: '1000' }
   { name: 'TASKFLEET_AGENT_CLAIM_POLL_MS', value: '1000' }
+  { name: 'TASKFLEET_ROUTE_GATE_MS', value: '250' }
   { name: 'TASKFLEET_UNROUTABLE_EXPIRE_AFTER', value: '0' }
   { name: 'TASKFLEET_AGENT_METRICS_INTERVAL_MS', value: '60000' }
   { name: 'TASKFLEET_AGENT_METRICS_KEEP_MS', value: '86400000' }

@@ -24,6 +24,7 @@ const commands = {
   keys: () => import('./keys'),
   pools: () => import('./pools'),
   processes: () => import('./processes'),
+  routes: () => import('./routes'),
   schedules: () => import('./schedules'),
 };
 
@@ -250,6 +251,56 @@ function addSchedulesCommands(program: Command, getConfig: GetConfig): void {
     .action(async (name: string) => (await commands.schedules()).runSchedulesDelete(await getConfig(), name));
 }
 
+function addRoutesCommands(program: Command, getConfig: GetConfig): void {
+  const routes = program.command('routes').description('routes (a task type and capability set): state and controls');
+  routes
+    .command('list')
+    .description('every route: state, queue, rate limit, cap, circuit')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => (await commands.routes()).runRoutesList(await getConfig(), options));
+  routes
+    .command('show')
+    .description('one route with its settings and latest events')
+    .argument('<route>', 'the route key, e.g. echo~ or render~cuda+gpu')
+    .action(async (key: string) => (await commands.routes()).runRoutesShow(await getConfig(), key));
+  for (const action of ['pause', 'resume'] as const) {
+    routes
+      .command(action)
+      .description(action === 'pause' ? 'pause a route: its queued tasks wait (admin)' : 'resume a route (admin)')
+      .argument('<route>')
+      .action(async (key: string) => (await commands.routes()).runRoutesAction(await getConfig(), key, action));
+  }
+  routes
+    .command('limit')
+    .description("set a route's fleet-wide rate limit and concurrency cap (admin)")
+    .argument('<route>')
+    .option('--rate <n>', 'tasks started per second, or none')
+    .option('--cap <n>', 'tasks running at once, or none')
+    .action(async (key: string, options: { rate?: string; cap?: string }) =>
+      (await commands.routes()).runRoutesLimit(await getConfig(), key, options),
+    );
+  const breakers = program.command('breakers').description('circuit breakers, per task type');
+  breakers
+    .command('list')
+    .description('every circuit breaker')
+    .action(async () => (await commands.routes()).runBreakersList(await getConfig()));
+  breakers
+    .command('set')
+    .description("open a type's routes after failures of their last attempts (admin)")
+    .argument('<type>')
+    .requiredOption('--failures <n>', 'failed attempts that open the route', positiveInt('--failures'))
+    .requiredOption('--window <n>', 'of the last this many attempts', positiveInt('--window'))
+    .requiredOption('--cooldown-ms <n>', 'before one probe task may start', positiveInt('--cooldown-ms'))
+    .action(async (type: string, options: { failures: number; window: number; cooldownMs: number }) =>
+      (await commands.routes()).runBreakersSet(await getConfig(), type, options),
+    );
+  breakers
+    .command('remove')
+    .description("remove a type's circuit breaker (admin)")
+    .argument('<type>')
+    .action(async (type: string) => (await commands.routes()).runBreakersRemove(await getConfig(), type));
+}
+
 function addKeysCommands(program: Command, getConfig: GetConfig): void {
   const keys = program
     .command('keys')
@@ -328,6 +379,7 @@ export async function main(argv: string[]): Promise<void> {
   addPoolsCommands(program, getConfig);
   addAgentsCommands(program, getConfig);
   addSchedulesCommands(program, getConfig);
+  addRoutesCommands(program, getConfig);
   addKeysCommands(program, getConfig);
   addDbCommands(program, getConfig);
   addBenchCommand(program, getConfig);

@@ -120,6 +120,7 @@ const schema = z.object({
   TASKFLEET_ROUTE_REFRESH_MS: int(50).default(1_000),
   TASKFLEET_WATCH_POLL_MS: int(50).default(1_000),
   TASKFLEET_AGENT_CLAIM_POLL_MS: int(50).default(1_000),
+  TASKFLEET_ROUTE_GATE_MS: int(20).default(250),
   TASKFLEET_UNROUTABLE_EXPIRE_AFTER: duration.default(0),
   TASKFLEET_AGENT_METRICS_INTERVAL_MS: int(1_000).default(60_000),
   TASKFLEET_AGENT_METRICS_KEEP_MS: int(60_000).default(86_400_000),
@@ -217,6 +218,8 @@ export interface Config {
   watchPollMs: number;
   /** How often an HTTP agent's waiting claim looks in SQL without a work doorbell (a delayed task becoming due). */
   agentClaimPollMs: number;
+  /** How often each supervisor reads the route controls and rings for the routes they hold (routeGate.ts). */
+  routeGateMs: number;
   /** Queued tasks nothing could run for this long are expired (0: never, the default). */
   unroutableExpireAfterMs: number;
   /** Each agent's metrics history: one sample per interval, kept this long. */
@@ -337,6 +340,7 @@ function toConfig(values: Env): Config {
     routeRefreshMs: values.TASKFLEET_ROUTE_REFRESH_MS,
     watchPollMs: values.TASKFLEET_WATCH_POLL_MS,
     agentClaimPollMs: values.TASKFLEET_AGENT_CLAIM_POLL_MS,
+    routeGateMs: values.TASKFLEET_ROUTE_GATE_MS,
     unroutableExpireAfterMs: values.TASKFLEET_UNROUTABLE_EXPIRE_AFTER,
     agentMetrics: {
       intervalMs: values.TASKFLEET_AGENT_METRICS_INTERVAL_MS,
@@ -415,6 +419,7 @@ export function configToEnv(c: Config): Record<string, string> {
     TASKFLEET_ROUTE_REFRESH_MS: String(c.routeRefreshMs),
     TASKFLEET_WATCH_POLL_MS: String(c.watchPollMs),
     TASKFLEET_AGENT_CLAIM_POLL_MS: String(c.agentClaimPollMs),
+    TASKFLEET_ROUTE_GATE_MS: String(c.routeGateMs),
     TASKFLEET_UNROUTABLE_EXPIRE_AFTER: `${c.unroutableExpireAfterMs}ms`,
     TASKFLEET_AGENT_METRICS_INTERVAL_MS: String(c.agentMetrics.intervalMs),
     TASKFLEET_AGENT_METRICS_KEEP_MS: String(c.agentMetrics.keepMs),

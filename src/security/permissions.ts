@@ -85,6 +85,14 @@ export const PERMISSIONS: readonly Permission[] = [
   // fleet
   { method: 'GET', path: '/v1/stats', roles: ALL, what: 'read stats' },
   { method: 'GET', path: '/v1/routes', roles: ALL, what: 'list routes' },
+  { method: 'GET', path: '/v1/routes/:route', roles: ALL, what: 'read a route' },
+  { method: 'GET', path: '/v1/routes/:route/events', roles: ALL, what: "read a route's events" },
+  { method: 'POST', path: '/v1/routes/:route/pause', roles: ADMIN, what: 'pause routes' },
+  { method: 'POST', path: '/v1/routes/:route/resume', roles: ADMIN, what: 'resume routes' },
+  { method: 'PATCH', path: '/v1/routes/:route', roles: ADMIN, what: 'set route limits' },
+  { method: 'GET', path: '/v1/circuit-breakers', roles: ALL, what: 'list circuit breakers' },
+  { method: 'PUT', path: '/v1/circuit-breakers/:type', roles: ADMIN, what: 'set circuit breakers' },
+  { method: 'DELETE', path: '/v1/circuit-breakers/:type', roles: ADMIN, what: 'remove circuit breakers' },
   // Every task's events: operators only (a submitter follows its own tasks' streams).
   { method: 'GET', path: '/v1/events', roles: ['admin', 'reader'], what: 'read the fleet event stream' },
   { method: 'GET', path: '/v1/scaling/pool', roles: ALL, what: "read a worker pool's backlog" },

@@ -15,6 +15,7 @@ import type { Priority, TaskError, TaskEvent, TaskRecord, TaskStatus } from '../
 import type { TaskLogBatch, TaskLogs } from '../domain/taskLog';
 import type { RetryDecision } from '../domain/transitions';
 import type { ScheduleStore } from './schedulePort';
+import type { RouteControlStore } from './routeControlPort';
 import type { PurgeStore } from './purgePort';
 import type { AgentStore } from './agentPort';
 import type { WebhookStore } from './webhookPort';
@@ -80,7 +81,13 @@ export interface LeaseRef {
   now: number;
 }
 
-export type ClaimResult = { claimed: true; task: TaskRecord } | { claimed: false; current: TaskRecord | null };
+/**
+ * A claim's answer. Not claimed: the task as it is now, and `routeHeld` when it is still queued for this dispatch
+ * but its route's control refused it (paused, circuit open, over its cap or rate): the dispatch is not the
+ * worker's to hand on, the route gate rings again when the route allows (src/supervisor/routeGate.ts).
+ */
+export type ClaimResult =
+  { claimed: true; task: TaskRecord } | { claimed: false; current: TaskRecord | null; routeHeld?: boolean };
 
 export interface RenewResult {
   held: boolean;
@@ -112,6 +119,8 @@ export interface TaskEventKindRange {
 export interface TaskHead {
   id: string;
   type: string;
+  /** routeKey(type, required capabilities): the route whose circuit breaker counts the task's outcomes. */
+  routeKey: string;
   submittedBy: string | null;
   callbackUrl: string | null;
 }
@@ -184,7 +193,7 @@ export interface BulkPage {
   lastId: string | null;
 }
 
-export interface Store extends AgentStore, WebhookStore, ScheduleStore, PurgeStore {
+export interface Store extends AgentStore, WebhookStore, ScheduleStore, PurgeStore, RouteControlStore {
   readonly kind: 'sqlite' | 'mssql';
 
   // ---- tasks: submission and reads

@@ -164,12 +164,19 @@ export function toLease(row: LeaseDbRow): ExpiredLease {
 export interface TaskHeadRow {
   id: string;
   type: string;
+  route_key: string;
   submitted_by: string | null;
   callback_url: string | null;
 }
 
 export function toTaskHead(row: TaskHeadRow): TaskHead {
-  return { id: row.id, type: row.type, submittedBy: row.submitted_by, callbackUrl: row.callback_url };
+  return {
+    id: row.id,
+    type: row.type,
+    routeKey: row.route_key,
+    submittedBy: row.submitted_by,
+    callbackUrl: row.callback_url,
+  };
 }
 
 export interface RouteRow {

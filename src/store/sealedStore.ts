@@ -113,7 +113,7 @@ class Sealer {
 
   async claimTask(ref: LeaseRef & { leaseMs: number }): Promise<ClaimResult> {
     const result = await this.store.claimTask(ref);
-    if (!result.claimed) return { claimed: false, current: result.current && redactTask(result.current) };
+    if (!result.claimed) return { ...result, current: result.current && redactTask(result.current) };
     this.remember(result.task.id, result.task.sensitive);
     try {
       return { claimed: true, task: this.open(result.task) };
@@ -203,6 +203,17 @@ const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
   'listDueSchedules',
   'advanceSchedule',
   'listTaskEvents',
+  // Route controls and circuit breakers: routes, settings and their events.
+  'getRouteControl',
+  'listRouteControls',
+  'setRoutePaused',
+  'setRouteLimits',
+  'updateRouteCircuit',
+  'listRouteEvents',
+  'purgeRouteEvents',
+  'putCircuitBreaker',
+  'removeCircuitBreaker',
+  'listCircuitBreakers',
   // Counts only.
   'purgeTasks',
   'purgeAgents',

@@ -1,5 +1,6 @@
 import { covers } from '../domain/capabilities';
 import { isLive, type AgentRecord } from '../domain/agent';
+import type { RouteState } from '../domain/routeControl';
 import type { Clock } from '../domain/clock';
 import { poolCovers, type DeclaredPool } from '../domain/pool';
 import type { Store } from '../store/port';
@@ -14,6 +15,8 @@ import type { Store } from '../store/port';
 export class AgentDirectory {
   private cache: { at: number; agents: AgentRecord[] } | null = null;
   private declaredCache: { at: number; pools: Promise<DeclaredPool[]> } | null = null;
+  /** A route's state as the supervisor's route gate last read it (every route active without a gate). */
+  routeState: (routeKey: string) => RouteState = () => 'active';
 
   constructor(
     private readonly store: Store,

@@ -323,10 +323,10 @@ export class AgentGateway {
   private async claimNow(agent: AgentRecord, max: number, closed: () => boolean): Promise<ClaimedTask[]> {
     const { store, clock } = this.deps;
     const now = clock.now();
-    const routes = (await this.coveredRoutes(agent)).map((route) => ({
-      route,
-      dueBefore: this.dueBefore(agent, route, now),
-    }));
+    // A paused route, or one whose circuit is open, would only refuse every claim: not asked at all.
+    const routes = (await this.coveredRoutes(agent))
+      .filter((route) => !this.deps.placement.shut(route))
+      .map((route) => ({ route, dueBefore: this.dueBefore(agent, route, now) }));
     if (routes.length === 0) return [];
     // A few more than asked: some may be claimed by others between the read and the claim.
     const rows = await store.listClaimable({ routes, limit: max * 2 });

@@ -77,21 +77,46 @@ export class PoolPlacement implements Placement {
     return this.current;
   }
 
+  /**
+   * Routes whose doorbells come from the route gate only (src/supervisor/routeGate.ts): placement answers null for
+   * them, and the reconciler and rebalancer leave them alone.
+   */
+  holds: (routeKey: string) => boolean = () => false;
+  /** Routes that start nothing now (paused, circuit open): HTTP agents' claims skip them. */
+  shuts: (routeKey: string) => boolean = () => false;
+
+  shut(route: Route): boolean {
+    return this.shuts(routeKey(route.type, route.capabilities));
+  }
+
   place(route: Route, counted: boolean): string | null {
+    if (this.held(route)) return null;
+    return this.placeOpen(route, counted);
+  }
+
+  /** `place` for a task the route gate admitted. */
+  placeOpen(route: Route, counted: boolean): string | null {
     const order = this.order(route);
-    if (order.length === 0) return this.pulls(route) ? null : routeQueue(route);
+    if (order.length === 0) return this.pullsOpen(route) ? null : routeQueue(route);
     const pool = (counted ? order.find((p) => p.free >= 1) : undefined) ?? order[0]!;
     if (counted) pool.free -= 1;
     return pool.key;
   }
 
   queuesFor(route: Route): readonly string[] {
+    if (this.held(route)) return [];
     const order = this.order(route);
     if (order.length > 0) return order.map((p) => p.key);
     return this.pulls(route) ? [] : [routeQueue(route)];
   }
 
   pulls(route: Route): boolean {
+    if (this.held(route)) return false;
+    return this.pullsOpen(route);
+  }
+
+  /** Whether HTTP agents cover the route, held or not. */
+  pullsOpen(route: Route): boolean {
     const view = this.current;
     if (!view || view.pulling.length === 0) return false;
     const key = routeKey(route.type, route.capabilities);
@@ -101,6 +126,11 @@ export class PoolPlacement implements Placement {
       view.pulled.set(key, pulled);
     }
     return pulled;
+  }
+
+  /** Whether the route gate holds the route. */
+  held(route: Route): boolean {
+    return this.holds(routeKey(route.type, route.capabilities));
   }
 
   /** The known pools that cover `route`, tightest first (empty before the first view, or when none does). */

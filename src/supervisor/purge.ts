@@ -1,6 +1,6 @@
 /**
- * The retention purge: deletes finished tasks, stopped or failed agents and audit entries past their retention
- * (TASKFLEET_RETENTION_*), in batches of TASKFLEET_PURGE_BATCH rows, each batch its own short transaction, with
+ * The retention purge: deletes finished tasks, stopped or failed agents, audit entries and route events past their
+ * retention (TASKFLEET_RETENTION_*), in batches of TASKFLEET_PURGE_BATCH rows, each batch its own short transaction, with
  * TASKFLEET_PURGE_PAUSE_MS between batches so other writers get the store, until nothing is due.
  *
  * Safe with several supervisors: a delete is conditional on status (or state) and age, so two purges only share
@@ -14,7 +14,7 @@ import type { Clock } from '../domain/clock';
 import type { TaskStatus } from '../domain/task';
 import type { Store } from '../store/port';
 
-export const PURGE_KINDS = ['tasks', 'agents', 'audit'] as const;
+export const PURGE_KINDS = ['tasks', 'agents', 'audit', 'routeEvents'] as const;
 export type PurgeKind = (typeof PURGE_KINDS)[number];
 export type PurgeCounts = Record<PurgeKind, number>;
 
@@ -32,7 +32,7 @@ interface Job {
 
 export class RetentionPurge {
   /** Rows this supervisor deleted since it started, per kind (`/v1/stats` → purged). */
-  readonly purged: PurgeCounts = { tasks: 0, agents: 0, audit: 0 };
+  readonly purged: PurgeCounts = { tasks: 0, agents: 0, audit: 0, routeEvents: 0 };
   private stopping = false;
   private readonly jobs: Job[];
 
@@ -70,12 +70,19 @@ export class RetentionPurge {
         retentionMs: settings.auditMs,
         batch: (cutoff, limit) => store.purgeAudit({ before: cutoff, limit }),
       },
+      {
+        // Pauses, limits and circuit changes: kept as long as the audit log that records the admins' changes.
+        kind: 'routeEvents',
+        name: 'route events',
+        retentionMs: settings.auditMs,
+        batch: (cutoff, limit) => store.purgeRouteEvents({ before: cutoff, limit }),
+      },
     ];
   }
 
   /** One pass: every kind with a retention, batch after batch until a batch comes back short. Answers the rows deleted. */
   async pass(): Promise<PurgeCounts> {
-    const deleted: PurgeCounts = { tasks: 0, agents: 0, audit: 0 };
+    const deleted: PurgeCounts = { tasks: 0, agents: 0, audit: 0, routeEvents: 0 };
     for (const job of this.jobs) {
       if (job.retentionMs === 0 || this.stopping) continue;
       try {
@@ -84,7 +91,7 @@ export class RetentionPurge {
         this.log.warn({ err, purge: job.name }, 'retention purge failed; the next pass tries again');
       }
     }
-    const total = deleted.tasks + deleted.agents + deleted.audit;
+    const total = Object.values(deleted).reduce((a, b) => a + b, 0);
     if (total > 0) this.log.info({ purged: deleted }, 'purged rows past their retention');
     return deleted;
   }

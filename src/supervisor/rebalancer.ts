@@ -84,7 +84,7 @@ export class Rebalancer {
     const view = await this.placement.refresh();
     const pools = new Set(view.pools.map((p) => p.key));
     const covered = (await this.knownRoutes())
-      .filter((r) => this.placement.order(r).length > 0 || this.placement.pulls(r))
+      .filter((r) => this.placement.order(r).length > 0 || this.placement.pullsOpen(r))
       .map(routeQueue)
       .filter((q) => !pools.has(q));
     if (covered.length === 0) return [];
@@ -172,6 +172,7 @@ export class Rebalancer {
     const open = (p: PoolLoad) => p.workers > 0 && p.free >= 1 && p.waiting === 0;
     if (!view.pools.some(open) || !view.pools.some((p) => p.waiting > 0)) return 0;
     const candidates = routes.filter((route) => {
+      if (this.placement.held(route)) return false;
       const order = this.placement.order(route);
       return order.some((q) => open(q) && order.some((p) => p !== q && p.waiting > 0));
     });

@@ -12,6 +12,8 @@ import type { DeclaredPool } from '../domain/pool';
 import type { RouteStats, Store } from '../store/port';
 import { AgentDirectory, type Routing } from './agentDirectory';
 import { knownPools, poolFigures } from './poolFigures';
+import type { RouteGate } from './routeGate';
+import { controlView } from './routeViews';
 
 export interface StatsDeps {
   store: Store;
@@ -21,12 +23,21 @@ export interface StatsDeps {
   declaredPools?: () => Promise<DeclaredPool[]>;
   /** Extra figures to merge in (security counters, …). */
   extra?: () => Record<string, unknown>;
+  /** The route controls as this supervisor's gate last read them (every route active without it). */
+  gate?: Pick<RouteGate, 'control' | 'breakerOf' | 'all'>;
 }
 
 /** One route's queue figures, as `/v1/stats` and `/v1/routes` show them (zeros when `stats` is absent). */
-export function routeFigures(route: Route, stats: RouteStats | undefined, now: number, routing: Routing) {
+export function routeFigures(
+  route: Route,
+  stats: RouteStats | undefined,
+  now: number,
+  routing: Routing,
+  gate?: StatsDeps['gate'],
+) {
+  const key = routeKey(route.type, route.capabilities);
   return {
-    route: routeKey(route.type, route.capabilities),
+    route: key,
     type: route.type,
     capabilities: route.capabilities,
     queued: stats?.queued ?? 0,
@@ -35,7 +46,21 @@ export function routeFigures(route: Route, stats: RouteStats | undefined, now: n
     dead: stats?.dead ?? 0,
     oldestQueuedAgeMs: stats?.oldestQueuedAt == null ? null : Math.max(0, now - stats.oldestQueuedAt),
     routable: AgentDirectory.routable({ type: route.type, requiredCapabilities: route.capabilities }, routing),
+    ...controlView(gate?.control(key), gate?.breakerOf(route.type)),
   };
+}
+
+/** How many routes are in each state, and how many have a limit: the controls at a glance. */
+function routeControlCounts(gate: StatsDeps['gate']) {
+  const counts = { paused: 0, circuitOpen: 0, halfOpen: 0, rateLimited: 0, capped: 0 };
+  for (const c of gate?.all().values() ?? []) {
+    if (c.paused) counts.paused++;
+    else if (c.circuit === 'open') counts.circuitOpen++;
+    else if (c.circuit === 'half_open') counts.halfOpen++;
+    if (c.rateLimit !== null) counts.rateLimited++;
+    if (c.concurrencyCap !== null) counts.capped++;
+  }
+  return counts;
 }
 
 const ratio = (part: number, whole: number) => (whole === 0 ? null : Math.round((part / whole) * 1000) / 1000);
@@ -59,7 +84,8 @@ export async function fleetStats(deps: StatsDeps, windowSeconds: number): Promis
   const perMinute = (n: number) => Math.round((n / windowSeconds) * 60 * 10) / 10;
   return {
     at: new Date(now).toISOString(),
-    queues: routes.map((r) => routeFigures(r, r, now, { live, declared })),
+    queues: routes.map((r) => routeFigures(r, r, now, { live, declared }, deps.gate)),
+    routes: routeControlCounts(deps.gate),
     pools: poolFigures(knownPools(live, declared), routes).map((p) => ({
       key: p.key,
       capabilities: p.capabilities,

@@ -56,6 +56,10 @@ import { RetryService } from './retryService';
 import { scheduleRoutes } from './routes/schedules';
 import { taskRetryRoutes } from './routes/taskRetry';
 import { webhookRoutes } from './routes/webhooks';
+import { routeControlRoutes } from './routes/routeControls';
+import { RouteGate } from './routeGate';
+import { routeState } from '../domain/routeControl';
+import { CircuitBreakers } from './circuitBreaker';
 import { testWebhookHooks } from '../config/testHooks';
 import { DEFAULT_OUTBOX, WebhookOutbox, type OutboxSettings } from '../webhooks/outbox';
 import { UrlGuard } from '../webhooks/urlGuard';
@@ -87,6 +91,10 @@ export interface Supervisor {
   placement: PoolPlacement;
   /** Moves tasks waiting behind a busy pool, and the tasks of routes a new pool covers. */
   rebalancer: Rebalancer;
+  /** Rings for the routes whose controls hold them (paused, circuit, rate limit, cap). */
+  gate: RouteGate;
+  /** Applies attempt outcomes to the circuits of the types with a breaker. */
+  breakers: CircuitBreakers;
   reconciler: Reconciler;
   maintenance: TaskMaintenance;
   enforcer: HeartbeatEnforcer;
@@ -126,6 +134,8 @@ interface Parts {
   dispatcher: Dispatcher;
   placement: PoolPlacement;
   rebalancer: Rebalancer;
+  gate: RouteGate;
+  breakers: CircuitBreakers;
   reconciler: Reconciler;
   maintenance: TaskMaintenance;
   enforcer: HeartbeatEnforcer;
@@ -197,6 +207,10 @@ function wire(
     clock,
     log,
   );
+  const gate = new RouteGate({ store, dispatcher, placement, clock, log, intervalMs: config.routeGateMs });
+  placement.holds = (key) => gate.holds(key);
+  placement.shuts = (key) => gate.shuts(key);
+  agents.routeState = (key) => routeState(gate.control(key));
   const tasks = new TaskService(store, dispatcher, config, clock, log, telemetry);
   const reconciler = new Reconciler(store, dispatcher, { graceMs: config.reconcileIntervalMs }, clock, log);
   const maintenance = new TaskMaintenance(store, dispatcher, clock, log, telemetry);
@@ -220,6 +234,7 @@ function wire(
     log,
     watch: watchAndReport(config.redisCommandTimeoutMs, log, telemetry),
   });
+  const breakers = new CircuitBreakers({ store, watcher, gate, clock, log });
   const gateway = new AgentGateway(
     { store, dispatcher, placement, watcher, redis, prefix: config.redisPrefix, clock, log },
     {
@@ -258,6 +273,7 @@ function wire(
     staleAfterMs,
     declaredPools: () => agents.declared(),
     extra: () => ({ security: { ...counters }, purged: { ...purge.purged } }),
+    gate,
   };
   const metrics = new PrometheusMetrics(connections.rawStore, stats);
   const app = createApp({
@@ -282,6 +298,7 @@ function wire(
       agentProtocolRoutes({ gateway, clock, staleAfterMs }),
       agentMetricsRoutes({ store, clock, settings: config.agentMetrics }),
       routeListRoutes(stats),
+      routeControlRoutes({ store, clock, gate }),
     ],
   });
   const gauges = new FleetGauges(stats, telemetry);
@@ -289,6 +306,8 @@ function wire(
     dispatcher,
     placement,
     rebalancer,
+    gate,
+    breakers,
     reconciler,
     maintenance,
     enforcer,
@@ -355,6 +374,7 @@ function startLoops(config: Config, parts: Parts, log: Logger, telemetry: Teleme
     new Loop('scheduler', config.schedulerIntervalMs, () => parts.scheduler.pass(), log),
     new Loop('reconciler', config.reconcileIntervalMs, () => reconciler.reconcile(), log),
     new Loop('rebalancer', rebalanceIntervalMs(config), () => rebalancer.pass(), log),
+    new Loop('route gate', config.routeGateMs, () => parts.gate.pass(), log),
     new Loop('parking queue pruning', config.reconcileIntervalMs, () => rebalancer.pruneParkingQueues(), log),
     new Loop('lease reaper', config.reaperIntervalMs, () => maintenance.reapExpiredLeases(), log),
     new Loop('deadline expiry', config.reaperIntervalMs, () => maintenance.expireOverdue(), log),
@@ -395,6 +415,7 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
     (stopping ??= (async () => {
       parts.purge.stop();
       await Promise.all(loops.map((loop) => loop.stop()));
+      parts.breakers.stop();
       // Open streams end (cleanly, so clients resume) before the server closes every connection.
       await parts.watcher.stop();
       await parts.outbox.close();
@@ -414,6 +435,8 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
   return {
     ...{ url, port, store, dispatcher, placement, rebalancer, reconciler, maintenance, enforcer, stallWatch, admin },
     watcher: parts.watcher,
+    gate: parts.gate,
+    breakers: parts.breakers,
     unroutable,
     agentMetrics,
     counters,

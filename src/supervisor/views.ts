@@ -3,6 +3,7 @@
  * declared, so the typed client (src/client/types.ts) derives its answer types from exactly what is sent.
  */
 import { isLive, type AgentEvent, type AgentRecord } from '../domain/agent';
+import type { RouteState } from '../domain/routeControl';
 import type { TaskEvent, TaskRecord } from '../domain/task';
 
 // The tasks of one batch share their times to the millisecond, so the last conversion is kept.
@@ -17,12 +18,19 @@ const iso = (ms: number | null): string | undefined => {
   return lastIso;
 };
 
-export function taskView(t: TaskRecord, routable: boolean) {
+/**
+ * `routeState` is the task's route's (src/domain/routeControl.ts): a queued task shows `paused` while its route is
+ * paused or its circuit open, and the route's state whenever it is not active.
+ */
+export function taskView(t: TaskRecord, routable: boolean, routeState: RouteState = 'active') {
+  const queued = t.status === 'queued';
   return {
     id: t.id,
     type: t.type,
     status: t.status,
     routable,
+    paused: queued ? routeState === 'paused' || routeState === 'circuit_open' : undefined,
+    routeState: queued && routeState !== 'active' ? routeState : undefined,
     attempt: t.attempt,
     maxAttempts: t.maxAttempts,
     requiredCapabilities: t.requiredCapabilities,

@@ -29,6 +29,7 @@ interface QueueFigures {
   running: number;
   dead: number;
   oldestQueuedAgeMs: number | null;
+  state: string;
 }
 
 export class PrometheusMetrics {
@@ -47,6 +48,8 @@ export class PrometheusMetrics {
   private readonly utilisation: Gauge;
   private readonly heartbeatAge: Gauge;
   private readonly stalled: Gauge;
+  private readonly routeState: Gauge;
+  private readonly controlledRoutes: Gauge;
   private readonly events: Counter;
   private readonly purged: Counter;
   private readonly dispatchLatency: Histogram;
@@ -75,6 +78,16 @@ export class PrometheusMetrics {
     );
     this.poolFreeSlots = gauge('taskfleet_pool_free_slots', 'Free slots of the live agents, per pool', ['pool']);
     this.agents = gauge('taskfleet_agents', 'Agents by state', ['state']);
+    this.routeState = gauge('taskfleet_route_state', 'Routes not active: 1 per route in its state', [
+      'route',
+      'type',
+      'state',
+    ]);
+    this.controlledRoutes = gauge(
+      'taskfleet_routes_controlled',
+      'Routes paused, open, half-open, rate-limited, capped',
+      ['control'],
+    );
     this.capacity = gauge('taskfleet_capacity_slots', 'Concurrency of the live agents');
     this.used = gauge('taskfleet_used_slots', 'Tasks running on the live agents');
     this.utilisation = gauge('taskfleet_utilisation_ratio', 'Used over total capacity of the live agents');
@@ -159,10 +172,11 @@ export class PrometheusMetrics {
       queues: QueueFigures[];
       pools: PoolGaugeFigures[];
       registry: { byState: Record<string, number>; capacity: number; used: number; utilisation: number | null };
+      routes: Record<string, number>;
     };
     const labelled = [this.backlog, this.delayed, this.running, this.dead, this.oldest, this.heartbeatAge];
     // Labels of routes, agents and pools that are gone must not linger.
-    for (const g of [...labelled, this.poolBacklog, this.poolFreeSlots]) g.reset();
+    for (const g of [...labelled, this.poolBacklog, this.poolFreeSlots, this.routeState]) g.reset();
     for (const q of s.queues) {
       const labels = { route: q.route, type: q.type };
       this.backlog.set(labels, q.queued);
@@ -170,7 +184,9 @@ export class PrometheusMetrics {
       this.running.set(labels, q.running);
       this.dead.set(labels, q.dead);
       if (q.oldestQueuedAgeMs !== null) this.oldest.set(labels, q.oldestQueuedAgeMs / 1000);
+      if (q.state !== 'active') this.routeState.set({ ...labels, state: q.state }, 1);
     }
+    for (const [control, n] of Object.entries(s.routes)) this.controlledRoutes.set({ control }, n);
     for (const p of s.pools) {
       this.poolBacklog.set({ pool: p.key }, p.backlog);
       this.poolFreeSlots.set({ pool: p.key }, p.freeSlots);

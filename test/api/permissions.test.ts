@@ -58,6 +58,7 @@ async function ownTask(c: Ctx): Promise<string> {
   return (await c.fleet.submit({ type: 'echo', delaySeconds: 60 }, {}, { key: c.keys.submitter.key })).id;
 }
 
+/** A counter for names and values each request makes its own. */
 let schedules = 0;
 const nextScheduleName = () => `sched-${++schedules}`;
 
@@ -70,6 +71,12 @@ async function storedSchedule(c: Ctx, paused = false): Promise<string> {
     ...{ paused, nextAt: now + 3_600_000, lastTaskId: null, createdAt: now, createdBy: 'test', updatedAt: now },
   });
   return name;
+}
+
+/** A route a task was submitted on (a delayed task: nothing runs it), by its key. */
+async function knownRoute(c: Ctx): Promise<string> {
+  await c.fleet.submit({ type: 'echo', requiredCapabilities: ['perm-route'], delaySeconds: 600 });
+  return 'echo~perm-route';
 }
 
 const ROUTES: RouteCase[] = [
@@ -314,6 +321,93 @@ const ROUTES: RouteCase[] = [
     }),
   },
   { method: 'GET', path: '/v1/schedules', roles: ALL, ownership: null, ok: [200], request: fixed('/v1/schedules') },
+  {
+    method: 'GET',
+    path: '/v1/routes/:route',
+    roles: ALL,
+    ownership: null,
+    ok: [200],
+    request: async (c) => ({ path: `/v1/routes/${await knownRoute(c)}` }),
+  },
+  {
+    method: 'GET',
+    path: '/v1/routes/:route/events',
+    roles: ALL,
+    ownership: null,
+    ok: [200],
+    request: async (c) => ({ path: `/v1/routes/${await knownRoute(c)}/events` }),
+  },
+  ...(['pause', 'resume'] as const).map((action): RouteCase => ({
+    method: 'POST',
+    path: `/v1/routes/:route/${action}`,
+    roles: ADMIN,
+    ownership: null,
+    ok: [200],
+    request: async (c) => {
+      const key = await knownRoute(c);
+      await c.fleet.sup.store.setRoutePaused({
+        routeKey: key,
+        paused: action === 'resume',
+        actor: 't',
+        now: Date.now(),
+      });
+      return { path: `/v1/routes/${key}/${action}` };
+    },
+    unchanged: async (c) => {
+      expect((await c.fleet.sup.store.getRouteControl('echo~perm-route'))?.paused).toBe(action === 'resume');
+    },
+  })),
+  {
+    method: 'PATCH',
+    path: '/v1/routes/:route',
+    roles: ADMIN,
+    ownership: null,
+    ok: [200],
+    request: async (c) => ({ path: `/v1/routes/${await knownRoute(c)}`, body: { concurrencyCap: ++schedules } }),
+    unchanged: async (c, prepared) => {
+      const asked = ((prepared as { body?: unknown }).body as { concurrencyCap: number }).concurrencyCap;
+      expect((await c.fleet.sup.store.getRouteControl('echo~perm-route'))?.concurrencyCap).not.toBe(asked);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/circuit-breakers',
+    roles: ALL,
+    ownership: null,
+    ok: [200],
+    request: fixed('/v1/circuit-breakers'),
+  },
+  {
+    method: 'PUT',
+    path: '/v1/circuit-breakers/:type',
+    roles: ADMIN,
+    ownership: null,
+    ok: [200],
+    request: async () => ({
+      path: `/v1/circuit-breakers/perm-type-${++schedules}`,
+      body: { failures: 2, window: 4, cooldownMs: 1000 },
+    }),
+    unchanged: async (c, prepared) => {
+      const type = prepared.path.split('/')[3];
+      expect((await c.fleet.sup.store.listCircuitBreakers()).map((b) => b.type)).not.toContain(type);
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/circuit-breakers/:type',
+    roles: ADMIN,
+    ownership: null,
+    ok: [204],
+    request: async (c) => {
+      await c.fleet.sup.store.putCircuitBreaker({
+        ...{ type: 'perm-gone', failures: 1, window: 1, cooldownMs: 1000, updatedAt: Date.now(), updatedBy: 't' },
+      });
+      return { path: '/v1/circuit-breakers/perm-gone' };
+    },
+    unchanged: async (c) => {
+      expect((await c.fleet.sup.store.listCircuitBreakers()).map((b) => b.type)).toContain('perm-gone');
+    },
+  },
   {
     method: 'GET',
     path: '/v1/schedules/:name',

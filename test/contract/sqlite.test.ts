@@ -197,7 +197,7 @@ describe('sqlite store: schema migrations', () => {
 
   it('applies the later migrations to a database that has migration 1, keeping its data', async () => {
     createVersion1Database();
-    expect(SCHEMA_VERSION).toBe(16);
+    expect(SCHEMA_VERSION).toBe(17);
     const store = await openSqliteStore({ path: file });
     try {
       expect(await store.getTask('old-task')).toMatchObject({
@@ -292,8 +292,18 @@ describe('sqlite store: the schema mirrors the T-SQL migrations table for table'
   }
 
   /** Where the two schemas differ on purpose (see the header of src/store/sqlite/schema.ts). */
-  const TSQL_ONLY: Record<string, string[]> = { tasks: ['route_id'], routes: ['id', 'route_hash', 'route_key'] };
-  const SQLITE_ONLY: Record<string, string[]> = { tasks: ['route_key'], routes: ['key'] };
+  const TSQL_ONLY: Record<string, string[]> = {
+    tasks: ['route_id'],
+    routes: ['id', 'route_hash', 'route_key'],
+    route_controls: ['route_id'],
+    route_events: ['route_id'],
+  };
+  const SQLITE_ONLY: Record<string, string[]> = {
+    tasks: ['route_key'],
+    routes: ['key'],
+    route_controls: ['route_key'],
+    route_events: ['route_key'],
+  };
 
   it('has every T-SQL table but the version ledger, with the same columns', () => {
     const db = new Database(':memory:');
@@ -462,6 +472,7 @@ describe('sqlite store: every statement has its twin in the mssql module of the 
     'schema',
     'schedules',
     'purge',
+    'routeControls',
   ] as const;
 
   /**
@@ -494,6 +505,11 @@ describe('sqlite store: every statement has its twin in the mssql module of the 
     INSERT_SCHEDULE_RUN: 'ADVANCE_SCHEDULE',
     PURGE_SELECT_TASKS: 'PURGE_TASKS',
     PURGE_WEBHOOK_DELIVERIES: 'PURGE_TASKS',
+    SPEND_ROUTE_CLAIM: 'CLAIM_TASK',
+    SELECT_ROUTE_HELD: 'CLAIM_TASK',
+    SELECT_ROUTE_EXISTS: 'SELECT_ROUTE_CONTROL',
+    ENSURE_ROUTE_CONTROL: 'SET_ROUTE_PAUSED',
+    INSERT_ROUTE_EVENT: 'SET_ROUTE_PAUSED',
   };
   /** The ledger of deployed migrations: SQLite keeps its version in PRAGMA user_version (sqlite/schema.ts). */
   const MSSQL_ONLY = ['SELECT_SCHEMA_VERSION', 'SELECT_SCHEMA_LEDGER'];

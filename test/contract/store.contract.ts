@@ -18,6 +18,7 @@ import { progressLogsContract } from './progressLogs.contract';
 import { purgeContract } from './purge.contract';
 import { retryContract } from './retry.contract';
 import { rulesContract } from './rules.contract';
+import { routeControlsContract } from './routeControls.contract';
 import { schedulesContract } from './schedules.contract';
 import { securityContract } from './security.contract';
 import { sensitiveContract } from './sensitive.contract';
@@ -79,6 +80,7 @@ export function storeContract(
     });
 
     submissionContract(current);
+    routeControlsContract(current);
     leaseContract(current);
     backgroundContract(current);
     agentContract(current);

@@ -267,8 +267,14 @@ export function submissionContract(store: CurrentStore): void {
       const heads = await store().listTaskHeads([a.id, b.id, 'no-such-task', a.id]);
       expect(heads.sort((x, y) => x.id.localeCompare(y.id))).toEqual(
         [
-          { id: a.id, type: a.type, submittedBy: a.submittedBy ?? null, callbackUrl: null },
-          { id: b.id, type: 'resize', submittedBy: 'key-b', callbackUrl: 'https://hooks.example.com/b' },
+          { id: a.id, type: a.type, routeKey: 'echo~', submittedBy: a.submittedBy ?? null, callbackUrl: null },
+          {
+            id: b.id,
+            type: 'resize',
+            routeKey: 'resize~',
+            submittedBy: 'key-b',
+            callbackUrl: 'https://hooks.example.com/b',
+          },
         ].sort((x, y) => x.id.localeCompare(y.id)),
       );
       expect(await store().listTaskHeads([])).toEqual([]);

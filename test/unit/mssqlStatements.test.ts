@@ -105,6 +105,7 @@ describe('the mssql adapter implements the whole port', () => {
       ...members(path.join(ROOT, 'src', 'store', 'schedulePort.ts'), 'interface', 'ScheduleStore'),
       ...members(path.join(ROOT, 'src', 'store', 'webhookPort.ts'), 'interface', 'WebhookStore'),
       ...members(path.join(ROOT, 'src', 'store', 'purgePort.ts'), 'interface', 'PurgeStore'),
+      ...members(path.join(ROOT, 'src', 'store', 'routeControlPort.ts'), 'interface', 'RouteControlStore'),
     ].sort();
     const adapter = members(path.join(MSSQL, 'mssqlStore.ts'), 'class', 'MssqlStore');
     expect(port.length).toBeGreaterThan(30);
@@ -225,7 +226,10 @@ describe('the statements agree with the migrations', () => {
         'agents',
         'api_keys',
         'audit_log',
+        'circuit_breakers',
         'pools',
+        'route_controls',
+        'route_events',
         'routes',
         'schedule_runs',
         'schedules',
@@ -259,7 +263,9 @@ describe('the statements agree with the migrations', () => {
     const updates = s.text.matchAll(/UPDATE (\S+)\s+SET\s+([\s\S]*?)(?=\bOUTPUT\b|\bFROM\b|\bWHERE\b|\bWHEN\b|;)/g);
     for (const u of updates) {
       const target = u[1] ?? '';
-      const table = /\[(\w+)\]$/.exec(target)?.[1] ?? (s.name === 'REGISTER_AGENT' ? 'agents' : 'tasks');
+      // An alias names the table its FROM gives it (`UPDATE c SET … FROM [schema].[route_controls] AS c`).
+      const aliased = new RegExp(`FROM \\[\\$\\(Schema\\)\\]\\.\\[(\\w+)\\] AS ${target}\\b`).exec(s.text)?.[1];
+      const table = /\[(\w+)\]$/.exec(target)?.[1] ?? aliased ?? (s.name === 'REGISTER_AGENT' ? 'agents' : 'tasks');
       const assigned = (u[2] ?? '').split(/,\s*(?=\w+\s*=)/).map((a) => /^(\w+)\s*=/.exec(a.trim())?.[1]);
       for (const c of assigned)
         expect({ table, column: c, ok: columnsOf(table).has(c ?? '') }).toEqual({ table, column: c, ok: true });

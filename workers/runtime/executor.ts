@@ -93,6 +93,8 @@ export class Executor {
     if (claim === null) return 'done';
     if (!claim.claimed) {
       const cur = claim.current;
+      // Its route holds it (paused, open circuit, cap or rate): the route gate rings again when it allows.
+      if (claim.routeHeld) return 'done';
       if (cur?.status === 'queued' && cur.attempt === msg.attempt) {
         if (cur.deadline === null || cur.deadline > now) return 'refused';
         if (await store.expireTask({ taskId: cur.id, attempt: cur.attempt, now })) this.options.notify?.(cur.id);

@@ -52,6 +52,7 @@ import * as securityStatements from './statements/security';
 import * as taskStatements from './statements/tasks';
 import { prepareInsert } from './tasks';
 import { MssqlAgents } from './agents';
+import { MssqlRouteControls } from './routeControls';
 import { MssqlSchedules } from './schedules';
 import { MssqlPurge } from './purge';
 import { MssqlWebhooks } from './webhooks';
@@ -68,12 +69,14 @@ export class MssqlStore implements Store {
 
   private readonly schedules: MssqlSchedules;
   private readonly agents: MssqlAgents;
+  private readonly routeControls: MssqlRouteControls;
 
   constructor(private readonly db: SqlClient) {
     this.webhooks = new MssqlWebhooks(db);
     this.schedules = new MssqlSchedules(db);
     this.agents = new MssqlAgents(db);
     this.purge = new MssqlPurge(db);
+    this.routeControls = new MssqlRouteControls(db);
   }
 
   // ---- schedules (schedules.ts)
@@ -85,6 +88,18 @@ export class MssqlStore implements Store {
   readonly listScheduleRuns: Store['listScheduleRuns'] = (o) => this.schedules.listScheduleRuns(o);
   readonly listDueSchedules: Store['listDueSchedules'] = (now, n) => this.schedules.listDueSchedules(now, n);
   readonly advanceSchedule: Store['advanceSchedule'] = (o) => this.schedules.advanceSchedule(o);
+
+  // ---- route controls (routeControls.ts)
+  readonly getRouteControl: Store['getRouteControl'] = (key) => this.routeControls.getRouteControl(key);
+  readonly listRouteControls: Store['listRouteControls'] = () => this.routeControls.listRouteControls();
+  readonly setRoutePaused: Store['setRoutePaused'] = (o) => this.routeControls.setRoutePaused(o);
+  readonly setRouteLimits: Store['setRouteLimits'] = (o) => this.routeControls.setRouteLimits(o);
+  readonly updateRouteCircuit: Store['updateRouteCircuit'] = (u) => this.routeControls.updateRouteCircuit(u);
+  readonly listRouteEvents: Store['listRouteEvents'] = (o) => this.routeControls.listRouteEvents(o);
+  readonly purgeRouteEvents: Store['purgeRouteEvents'] = (o) => this.routeControls.purgeRouteEvents(o);
+  readonly putCircuitBreaker: Store['putCircuitBreaker'] = (b) => this.routeControls.putCircuitBreaker(b);
+  readonly removeCircuitBreaker: Store['removeCircuitBreaker'] = (t) => this.routeControls.removeCircuitBreaker(t);
+  readonly listCircuitBreakers: Store['listCircuitBreakers'] = () => this.routeControls.listCircuitBreakers();
 
   // ---- tasks: submission and reads
 
@@ -161,8 +176,12 @@ export class MssqlStore implements Store {
     });
     const won = claimed[0] as mapping.TaskRow | undefined;
     if (won) return { claimed: true, task: mapping.toTask(won) };
-    const row = current[0] as mapping.TaskRow | undefined;
-    return { claimed: false, current: row ? mapping.toTask(row) : null };
+    const row = current[0] as (mapping.TaskRow & { route_held?: boolean }) | undefined;
+    if (!row) return { claimed: false, current: null };
+    const task = mapping.toTask(row);
+    return row.route_held === true && task.status === 'queued'
+      ? { claimed: false, current: task, routeHeld: true }
+      : { claimed: false, current: task };
   }
 
   async renewLease(ref: LeaseRef & { leaseMs: number }): Promise<RenewResult> {

@@ -44,7 +44,7 @@ export {
 } from '../rowMapping';
 
 /** tedious returns datetime2 as UTC Dates, bit as booleans and bigint as strings. */
-const COLUMNS: rowMapping.ColumnTypes<Date, boolean, string | number> = {
+export const COLUMNS: rowMapping.ColumnTypes<Date, boolean, string | number> = {
   time: fromDate,
   flag: (v) => v,
   seq: fromBigint,

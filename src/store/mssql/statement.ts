@@ -101,6 +101,9 @@ export const TABLE = {
   webhookAttempts: '[$(Schema)].[webhook_attempts]',
   schedules: '[$(Schema)].[schedules]',
   scheduleRuns: '[$(Schema)].[schedule_runs]',
+  routeControls: '[$(Schema)].[route_controls]',
+  routeEvents: '[$(Schema)].[route_events]',
+  circuitBreakers: '[$(Schema)].[circuit_breakers]',
 } as const;
 
 /** The binary collation of every identifier and token column (byte order, case-sensitive, as in SQLite). */

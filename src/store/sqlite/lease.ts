@@ -17,7 +17,14 @@ import { appendOutcomeEvent, appendTaskEvent, findTask } from './tasks';
 /** CLAIM_TASK and its `started` event { waitMs }; the current task when the claim lost. */
 export function claimTask(statements: SqliteStatements, ref: LeaseRef & { leaseMs: number }): ClaimResult {
   const [row] = statements.lease.claimTask.all({ ...leaseKey(ref), leaseUntil: ref.now + ref.leaseMs });
-  if (!row) return { claimed: false, current: findTask(statements, ref.taskId) };
+  if (!row) {
+    const current = findTask(statements, ref.taskId);
+    const routeHeld =
+      current?.status === 'queued' &&
+      statements.lease.selectRouteHeld.all({ taskId: ref.taskId, now: ref.now }).length > 0;
+    return routeHeld ? { claimed: false, current, routeHeld } : { claimed: false, current };
+  }
+  statements.lease.spendRouteClaim.run({ routeKey: row.route_key, taskId: row.id, now: ref.now });
   // waitMs: how long the task waited to start since it became due (submit, delay or backoff).
   appendTaskEvent(statements, {
     taskId: row.id,

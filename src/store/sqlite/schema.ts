@@ -22,6 +22,7 @@
  * | agent_metrics | V13                 | 0012_agent_metrics.sql              |                                          |
  * | schedule*     | V14                 | 0013_schedules.sql                  |                                         |
  * | (indexes)     | V15                 | 0014_retention.sql                  | the purge's grants are T-SQL only       |
+ * | route_controls, route_events, circuit_breakers | V16 | 0015_route_controls.sql | keyed by route key, not route id |
  * | (none)        |                     | 0001's schema_version ledger        | `PRAGMA user_version` holds the version |
  * | (none)        |                     | 0003_roles.sql (database roles)     | one file: its permissions are the roles |
  *
@@ -434,11 +435,58 @@ CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at);
 `;
 
 /**
- * Mirrors sql/migrations/0015_agent_settings.sql: an admin's settings on the agent row (PATCH /v1/agents/:id),
+ * Mirrors sql/migrations/0015_route_controls.sql: route_controls (a pause, a rate limit with its token bucket, a
+ * concurrency cap and the circuit state, per route, read by every claim), route_events, circuit_breakers (per
+ * task type). A route without a row has no control.
+ */
+const V16_ROUTE_CONTROLS = `
+CREATE TABLE IF NOT EXISTS route_controls (
+  route_key       TEXT PRIMARY KEY REFERENCES routes (key),
+  paused          INTEGER NOT NULL DEFAULT 0,
+  paused_at       INTEGER,
+  paused_by       TEXT,
+  rate_limit      REAL CHECK (rate_limit IS NULL OR rate_limit > 0),
+  tokens          REAL NOT NULL DEFAULT 0,
+  tokens_at       INTEGER,
+  concurrency_cap INTEGER CHECK (concurrency_cap IS NULL OR concurrency_cap >= 1),
+  circuit         TEXT NOT NULL DEFAULT 'closed' CHECK (circuit IN ('closed','open','half_open')),
+  circuit_at      INTEGER,
+  probe_task_id   TEXT,
+  outcomes        TEXT NOT NULL DEFAULT '',
+  outcomes_seq    INTEGER NOT NULL DEFAULT 0,
+  updated_at      INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS route_events (
+  seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+  route_key TEXT NOT NULL REFERENCES routes (key),
+  at        INTEGER NOT NULL,
+  kind      TEXT NOT NULL CHECK (kind IN ('paused','resumed','limits_changed','circuit_opened','circuit_half_open',
+                                          'circuit_closed')),
+  actor     TEXT,
+  data      TEXT                                 -- JSON
+);
+-- SELECT_ROUTE_EVENTS: one route's events, newest first.
+CREATE INDEX IF NOT EXISTS route_events_route_seq ON route_events (route_key, seq);
+-- PURGE_ROUTE_EVENTS: the oldest events, by time.
+CREATE INDEX IF NOT EXISTS route_events_at ON route_events (at);
+
+CREATE TABLE IF NOT EXISTS circuit_breakers (
+  type        TEXT PRIMARY KEY,
+  failures    INTEGER NOT NULL CHECK (failures >= 1),
+  window_size INTEGER NOT NULL CHECK (window_size >= failures),
+  cooldown_ms INTEGER NOT NULL CHECK (cooldown_ms >= 0),
+  updated_at  INTEGER NOT NULL,
+  updated_by  TEXT NOT NULL
+);
+`;
+
+/**
+ * Mirrors sql/migrations/0016_agent_settings.sql: an admin's settings on the agent row (PATCH /v1/agents/:id),
  * applied by the agent at its next heartbeat. desired_concurrency NULL: as the agent registered; disabled_types:
  * a JSON array of task types the agent no longer serves.
  */
-const V16_AGENT_SETTINGS = `
+const V17_AGENT_SETTINGS = `
 ALTER TABLE agents ADD COLUMN desired_concurrency INTEGER CHECK (desired_concurrency BETWEEN 1 AND 1000);
 ALTER TABLE agents ADD COLUMN disabled_types TEXT NOT NULL DEFAULT '[]';   -- JSON array
 `;
@@ -460,7 +508,8 @@ export const MIGRATIONS: readonly string[] = [
   V13_AGENT_METRICS,
   V14_SCHEDULES,
   V15_RETENTION,
-  V16_AGENT_SETTINGS,
+  V16_ROUTE_CONTROLS,
+  V17_AGENT_SETTINGS,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

@@ -63,6 +63,7 @@ import * as logs from './logs';
 import * as pools from './pools';
 import * as purge from './purge';
 import * as retry from './retry';
+import { SqliteRouteControls } from './routeControls';
 import { SqliteSchedules } from './schedules';
 import { sqliteErrorCode, toAgent, toAgentSample, toJson, toLease, toRoute, toTaskEvent, toTaskHead } from './rows';
 import { applySchema } from './schema';
@@ -144,6 +145,7 @@ class SqliteStore implements Store {
   private readonly group: GroupCommit;
 
   private readonly schedules: SqliteSchedules;
+  private readonly routeControls: SqliteRouteControls;
 
   /** Set when a write failed for lack of space; cleared by ping() once the file system has room again. */
   private outOfSpace: StoreFullError | null = null;
@@ -157,10 +159,9 @@ class SqliteStore implements Store {
     this.group = new GroupCommit(db, (err) => this.storeError(err), { busyTimeoutMs: BUSY_TIMEOUT_MS });
     this.statements = prepareStatements(db);
     this.lists = tasks.taskListStatements(db);
-    this.schedules = new SqliteSchedules(this.statements, {
-      read: (fn) => this.run(fn),
-      write: (fn) => this.group.write(fn),
-    });
+    const runners = { read: <T>(fn: () => T) => this.run(fn), write: <T>(fn: () => T) => this.group.write(fn) };
+    this.schedules = new SqliteSchedules(this.statements, runners);
+    this.routeControls = new SqliteRouteControls(this.statements, runners);
   }
 
   // ---- tasks: submission and reads
@@ -501,6 +502,18 @@ class SqliteStore implements Store {
   readonly listScheduleRuns: Store['listScheduleRuns'] = (o) => this.schedules.listScheduleRuns(o);
   readonly listDueSchedules: Store['listDueSchedules'] = (now, n) => this.schedules.listDueSchedules(now, n);
   readonly advanceSchedule: Store['advanceSchedule'] = (o) => this.schedules.advanceSchedule(o);
+
+  // ---- route controls (routeControls.ts)
+  readonly getRouteControl: Store['getRouteControl'] = (key) => this.routeControls.getRouteControl(key);
+  readonly listRouteControls: Store['listRouteControls'] = () => this.routeControls.listRouteControls();
+  readonly setRoutePaused: Store['setRoutePaused'] = (o) => this.routeControls.setRoutePaused(o);
+  readonly setRouteLimits: Store['setRouteLimits'] = (o) => this.routeControls.setRouteLimits(o);
+  readonly updateRouteCircuit: Store['updateRouteCircuit'] = (u) => this.routeControls.updateRouteCircuit(u);
+  readonly listRouteEvents: Store['listRouteEvents'] = (o) => this.routeControls.listRouteEvents(o);
+  readonly purgeRouteEvents: Store['purgeRouteEvents'] = (o) => this.routeControls.purgeRouteEvents(o);
+  readonly putCircuitBreaker: Store['putCircuitBreaker'] = (b) => this.routeControls.putCircuitBreaker(b);
+  readonly removeCircuitBreaker: Store['removeCircuitBreaker'] = (t) => this.routeControls.removeCircuitBreaker(t);
+  readonly listCircuitBreakers: Store['listCircuitBreakers'] = () => this.routeControls.listCircuitBreakers();
 
   // ---- retention (purge.ts): each batch is one write of the group commit, so it never waits on the busy handler
 

@@ -32,13 +32,15 @@ import { logsQuerySchema } from '../routes/taskLogs';
 import { listQuerySchema } from '../routes/tasks';
 import { fleetQuerySchema, waitSchema } from '../routes/taskStreams';
 import { createBody as webhookBody, deliveriesQuery } from '../routes/webhooks';
+import { routeEventsQuery } from '../routes/routeControls';
+import { circuitBreakerBody, routeLimitsBody } from '../../domain/routeControl';
 
 export interface RouteDoc {
   method: Method;
   /** Express form (`/v1/tasks/:id`); the document writes it `/v1/tasks/{id}`. */
   path: string;
   summary: string;
-  tag: 'tasks' | 'agents' | 'agent protocol' | 'fleet' | 'pools' | 'schedules' | 'webhooks' | 'service';
+  tag: 'tasks' | 'agents' | 'agent protocol' | 'fleet' | 'routes' | 'pools' | 'schedules' | 'webhooks' | 'service';
   /** The JSON body the handler parses. */
   body?: z.ZodType;
   /** The query string the handler parses (an object schema: one parameter per property). */
@@ -326,8 +328,74 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
     tag: 'fleet',
     query: routeListQuery,
     responses: {
-      200: '{ routes: [{ route, type, capabilities, queued, delayed, running, dead, oldestQueuedAgeMs, routable, pool }], nextCursor? }',
+      200: '{ routes: [{ route, type, capabilities, queued, delayed, running, dead, oldestQueuedAgeMs, routable, state, paused, settings, circuit, pool }], nextCursor? }',
     },
+  },
+  // route controls
+  {
+    method: 'GET',
+    path: '/v1/routes/:route',
+    summary: 'a route (by its key, URL-encoded) with its state, settings, circuit and latest events',
+    tag: 'routes',
+    responses: { 200: '{ route, type, capabilities, state, paused, settings, circuit, events }' },
+    errors: [404],
+  },
+  {
+    method: 'GET',
+    path: '/v1/routes/:route/events',
+    summary: "a route's events (pauses, limits, circuit changes), newest first",
+    tag: 'routes',
+    query: routeEventsQuery,
+    responses: { 200: '{ route, events, nextBefore? }' },
+    errors: [404],
+  },
+  {
+    method: 'POST',
+    path: '/v1/routes/:route/pause',
+    summary: 'pause a route: its queued tasks wait, running ones finish, submissions are accepted',
+    tag: 'routes',
+    responses: { 200: 'the route' },
+    errors: [404],
+  },
+  {
+    method: 'POST',
+    path: '/v1/routes/:route/resume',
+    summary: 'resume a route (also closes an open circuit)',
+    tag: 'routes',
+    responses: { 200: 'the route' },
+    errors: [404],
+  },
+  {
+    method: 'PATCH',
+    path: '/v1/routes/:route',
+    summary: "set a route's rate limit (tasks started per second, fleet-wide) and concurrency cap; null removes",
+    tag: 'routes',
+    body: routeLimitsBody,
+    responses: { 200: 'the route' },
+    errors: [404],
+  },
+  {
+    method: 'GET',
+    path: '/v1/circuit-breakers',
+    summary: 'the circuit breakers, per task type',
+    tag: 'routes',
+    responses: { 200: '{ breakers }' },
+  },
+  {
+    method: 'PUT',
+    path: '/v1/circuit-breakers/:type',
+    summary: "set a task type's circuit breaker: open a route after `failures` of its last `window` attempts failed",
+    tag: 'routes',
+    body: circuitBreakerBody,
+    responses: { 200: 'the breaker' },
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/circuit-breakers/:type',
+    summary: "remove a task type's circuit breaker (its routes' circuits stay as they are until resumed)",
+    tag: 'routes',
+    responses: { 204: 'removed' },
+    errors: [404],
   },
   {
     method: 'GET',

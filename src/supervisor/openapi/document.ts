@@ -120,7 +120,7 @@ export function buildOpenApiDocument(routes: readonly RouteDoc[] = ROUTE_CATALOG
       version: VERSION,
       description: 'A queue-backed worker fleet with durable jobs. Errors are RFC 9457 problem+json.',
     },
-    tags: ['tasks', 'agents', 'fleet', 'pools', 'service'].map((name) => ({ name })),
+    tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
     security: [{ bearer: [] }],
     paths,
     components: {

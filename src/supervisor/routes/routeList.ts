@@ -3,7 +3,7 @@
  * figures, whether a live agent or declared pool covers it, and the pool its tasks are placed on first (its
  * tightest known pool, as the figures attribute its backlog). Sorted by route key and paged by it.
  *
- * Route controls (pause, rate limits, concurrency caps, circuit breakers) will add a route's state and settings.
+ * Each route shows its control too (state, settings, circuit), as this supervisor's route gate last read it.
  */
 import { Router } from 'express';
 import { z } from 'zod';
@@ -44,7 +44,7 @@ export function routeListRoutes(deps: StatsDeps): Router {
     const routes = page.map(({ route, key }) => {
       const tightest = placementOrder(pools, route)[0];
       return {
-        ...routeFigures(route, figures.get(key), now, { live, declared }),
+        ...routeFigures(route, figures.get(key), now, { live, declared }, deps.gate),
         pool: tightest ? poolKey(tightest) : null,
       };
     });

@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { TOKEN_PATTERN } from '../../domain/capabilities';
+import { routeKey, TOKEN_PATTERN } from '../../domain/capabilities';
 import { ValidationError } from '../../domain/errors';
 import { batchSubmissionSchema } from '../../domain/submission';
 import { TASK_STATUSES, type TaskRecord } from '../../domain/task';
@@ -31,7 +31,7 @@ export function taskViews(agents: AgentDirectory) {
   return async (list: TaskRecord[]) => {
     const routing = await agents.routing();
     return list.map((t) => ({
-      ...taskView(t, AgentDirectory.routable(t, routing)),
+      ...taskView(t, AgentDirectory.routable(t, routing), agents.routeState(routeKey(t.type, t.requiredCapabilities))),
       submittedBy: t.submittedBy ?? undefined,
     }));
   };

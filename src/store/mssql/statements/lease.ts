@@ -36,6 +36,35 @@ BEGIN
   VALUES (@taskId, @now, ${sqlString(RESULT_REJECTED)}, @attempt, @agentId, N${sqlJson(resultRejectedData(outcome))});
 END;`;
 
+/** The tokens of `c`'s bucket at @now: refilled at its rate since tokens_at (never backwards), at most its size. */
+const TOKENS_NOW = (() => {
+  const elapsed = `CASE WHEN c.tokens_at IS NULL OR c.tokens_at >= @now THEN 0
+    ELSE DATEDIFF_BIG(millisecond, c.tokens_at, @now) END`;
+  const refilled = `(c.tokens + ${elapsed} * c.rate_limit / 1000.0)`;
+  const size = `CASE WHEN c.rate_limit > 1 THEN c.rate_limit ELSE 1.0 END`;
+  return `CASE WHEN ${refilled} > ${size} THEN ${size} ELSE ${refilled} END`;
+})();
+
+/**
+ * The claim's gate on a controlled route (@routeId): spends a token of a rate-limited route and takes a half-open
+ * route's probe, only while the route lets @taskId start at @now (src/domain/routeControl.ts): not paused, the
+ * circuit closed or half-open without another probe, fewer running than the cap, a token in the bucket. It takes
+ * the control row's update lock first, so the claims of a controlled route are serialised: the running count
+ * (read with locks, not from a snapshot) and the bucket are exact. A route without a control row takes no lock.
+ */
+const SPEND_ROUTE_CLAIM = `UPDATE c SET
+    tokens = CASE WHEN c.rate_limit IS NULL THEN c.tokens ELSE ${TOKENS_NOW} - 1 END,
+    tokens_at = CASE WHEN c.rate_limit IS NULL THEN c.tokens_at
+      WHEN c.tokens_at IS NULL OR c.tokens_at < @now THEN @now ELSE c.tokens_at END,
+    probe_task_id = CASE WHEN c.circuit = 'half_open' AND c.probe_task_id IS NULL THEN @taskId
+      ELSE c.probe_task_id END
+  FROM ${TABLE.routeControls} AS c WITH (UPDLOCK, ROWLOCK, READCOMMITTEDLOCK)
+  WHERE c.route_id = @routeId AND c.paused = 0 AND c.circuit <> 'open'
+    AND (c.circuit = 'closed' OR c.probe_task_id IS NULL OR c.probe_task_id = @taskId)
+    AND (c.concurrency_cap IS NULL OR c.concurrency_cap > (SELECT COUNT(*) FROM ${TABLE.tasks} AS r WITH (READCOMMITTEDLOCK)
+         WHERE r.status = 'running' AND r.route_id = c.route_id))
+    AND (c.rate_limit IS NULL OR ${TOKENS_NOW} >= 1);`;
+
 /**
  * CLAIM_TASK: claims dispatch @attempt of a queued task whose deadline has not passed, unless the registry holds
  * the agent (in one of CLAIM_REFUSED_STATES, src/domain/agent.ts; an unknown agent may claim): running, attempt + 1,
@@ -46,23 +75,33 @@ END;`;
  * (still queued) as `current`, and the worker would hand back a job it had in fact lost; waiting out the other
  * claim (one short transaction) reports the winner instead. The READPAST scans are the background sweeps.
  *
+ * A route control (route_controls) may hold the claim: SPEND_ROUTE_CLAIM runs first for a controlled route, and
+ * the claim only when it let the task start; a claim that then did not happen rolls its token back.
+ *
  * Params: @taskId, @attempt, @agentId, @now, @leaseUntil.
  * Result sets: [0] the claimed row (OUTPUT inserted.*), or none; [1] when nothing was claimed, the current row
- * (or none for an unknown task).
+ * with `route_held` (1: its route's control refused it), or none for an unknown task.
  */
 export const CLAIM_TASK = statement('CLAIM_TASK', {
   idempotent: false,
   params: { ...leaseParams, leaseUntil: param.time },
   text: `
 ${WRITE_PREAMBLE}
-DECLARE @claimed int;
+DECLARE @claimed int = 0, @routeId int, @controlled bit = 0, @routeHeld bit = 0;
 BEGIN TRANSACTION;
+SELECT @routeId = route_id FROM ${TABLE.tasks} WHERE id = @taskId;
+IF EXISTS (SELECT 1 FROM ${TABLE.routeControls} WHERE route_id = @routeId)
+BEGIN
+  SET @controlled = 1;
+  ${SPEND_ROUTE_CLAIM}
+  IF @@ROWCOUNT = 0 SET @routeHeld = 1;
+END;
 UPDATE t
 SET status = 'running', attempt = t.attempt + 1, agent_id = @agentId, lease_expires_at = @leaseUntil,
   started_at = @now, error = NULL, progress = NULL, progress_at = NULL, updated_at = @now
 OUTPUT ${taskColumns('inserted.')}
 FROM ${TABLE.tasks} AS t WITH (UPDLOCK, ROWLOCK, READCOMMITTEDLOCK)
-WHERE t.id = @taskId AND t.status = 'queued' AND t.attempt = @attempt
+WHERE t.id = @taskId AND t.status = 'queued' AND t.attempt = @attempt AND @routeHeld = 0
   AND (t.deadline IS NULL OR t.deadline > @now)
   AND NOT EXISTS (SELECT 1 FROM ${TABLE.agents} AS a
                   WHERE a.id = @agentId AND a.state IN (${sqlStringList(CLAIM_REFUSED_STATES)}));
@@ -75,10 +114,14 @@ BEGIN
   FROM ${TABLE.tasks}
   WHERE id = @taskId;
 END;
-COMMIT TRANSACTION;
+-- A controlled route's token or probe was taken for a claim that did not happen: give it back.
+IF @claimed = 0 AND @controlled = 1
+  ROLLBACK TRANSACTION;
+ELSE
+  COMMIT TRANSACTION;
 IF @claimed = 0
 BEGIN
-  SELECT ${taskColumns()} FROM ${TABLE.tasks} WHERE id = @taskId;
+  SELECT ${taskColumns()}, @routeHeld AS route_held FROM ${TABLE.tasks} WHERE id = @taskId;
 END;`,
 });
 

@@ -234,16 +234,17 @@ ORDER BY seq;`,
 });
 
 /**
- * SELECT_TASK_HEADS: the type, submitter and callback URL of each task among @ids (unknown ids left out): what the
+ * SELECT_TASK_HEADS: the type, route key, submitter and callback URL of each task among @ids (unknown ids left out): what the
  * fleet event stream shows, and whether the webhook outbox has anything to deliver for it.
- * Params: @ids (JSON array of task ids). Result: { id, type, submitted_by, callback_url } rows.
+ * Params: @ids (JSON array of task ids). Result: { id, type, route_key, submitted_by, callback_url } rows.
  */
 export const SELECT_TASK_HEADS = statement('SELECT_TASK_HEADS', {
   idempotent: true,
   params: { ids: param.json },
   text: `
-SELECT t.id, t.type, t.submitted_by, t.callback_url
+SELECT t.id, t.type, r.route_key, t.submitted_by, t.callback_url
 FROM ${TABLE.tasks} AS t
+JOIN ${TABLE.routes} AS r ON r.id = t.route_id
 JOIN OPENJSON(@ids) WITH (id varchar(64) '$') AS j ON t.id = j.id COLLATE Latin1_General_100_BIN2;`,
 });
 

@@ -11,6 +11,7 @@ import { prepareLogStatements } from './logs';
 import { preparePoolStatements } from './pools';
 import { preparePurgeStatements } from './purge';
 import { prepareRetryStatements } from './retry';
+import { prepareRouteControlStatements } from './routeControls';
 import { prepareScheduleStatements } from './schedules';
 import { prepareSchemaStatements } from './schema';
 import { prepareSecurityStatements } from './security';
@@ -32,6 +33,7 @@ export function prepareStatements(db: Database) {
     webhooks: prepareWebhookStatements(db),
     schedules: prepareScheduleStatements(db),
     purge: preparePurgeStatements(db),
+    routeControls: prepareRouteControlStatements(db),
   };
 }
 

@@ -22,7 +22,9 @@ export const LEASE_HELD = `id = @taskId AND status = 'running' AND attempt = @at
  * none when the task is not queued at that attempt (another claim won, cancelled, expired), is overdue, or the
  * agent is in one of CLAIM_REFUSED_STATES (src/domain/agent.ts): a worker learns its state only at its next
  * heartbeat, so the registry itself refuses a held agent's claims (an agent it does not know may claim).
- * The previous attempt's progress is cleared: progress belongs to the attempt that runs.
+ * The previous attempt's progress is cleared: progress belongs to the attempt that runs. A route control that
+ * holds the task's route refuses the claim too (routeOpen): then SPEND_ROUTE_CLAIM, in the same transaction,
+ * spends the bucket's token and takes the probe.
  */
 export const CLAIM_TASK = `
 UPDATE tasks SET status = 'running', attempt = attempt + 1, agent_id = @agentId, lease_expires_at = @leaseUntil,
@@ -30,7 +32,42 @@ UPDATE tasks SET status = 'running', attempt = attempt + 1, agent_id = @agentId,
 WHERE id = @taskId AND status = 'queued' AND attempt = @attempt AND (deadline IS NULL OR deadline > @now)
   AND NOT EXISTS (SELECT 1 FROM agents WHERE agents.id = @agentId
                   AND agents.state IN (${sqlStringList(CLAIM_REFUSED_STATES)}))
+  AND NOT EXISTS (SELECT 1 FROM route_controls AS c WHERE c.route_key = tasks.route_key AND NOT (${routeOpen('c')}))
 RETURNING *`;
+
+/**
+ * Whether the route control `c` lets task @taskId start at @now (src/domain/routeControl.ts): not paused, the
+ * circuit closed or half-open without another probe, fewer running than the cap, a token in the bucket. A route
+ * without a control row is always open (the NOT EXISTS above finds nothing: one primary-key probe per claim).
+ */
+function routeOpen(c: string): string {
+  return `${c}.paused = 0 AND ${c}.circuit <> 'open'
+    AND (${c}.circuit = 'closed' OR ${c}.probe_task_id IS NULL OR ${c}.probe_task_id = @taskId)
+    AND (${c}.concurrency_cap IS NULL OR (SELECT COUNT(*) FROM tasks AS r
+         WHERE r.status = 'running' AND r.route_key = ${c}.route_key) < ${c}.concurrency_cap)
+    AND (${c}.rate_limit IS NULL OR ${tokensNow(c)} >= 1)`;
+}
+
+/** The tokens of `c`'s bucket at @now: refilled at its rate since tokens_at (never backwards), at most its size. */
+function tokensNow(c: string): string {
+  return `MIN(MAX(1.0, ${c}.rate_limit), ${c}.tokens + MAX(0, @now - COALESCE(${c}.tokens_at, @now)) * ${c}.rate_limit / 1000.0)`;
+}
+
+/**
+ * SPEND_ROUTE_CLAIM: after a claim of @taskId on @routeKey, spends a token of a rate-limited route and makes the
+ * task a half-open route's probe. Params: @routeKey, @taskId, @now. Changes: 0 for a route without either.
+ */
+export const SPEND_ROUTE_CLAIM = `
+UPDATE route_controls SET
+  tokens = CASE WHEN rate_limit IS NULL THEN tokens ELSE ${tokensNow('route_controls')} - 1 END,
+  tokens_at = CASE WHEN rate_limit IS NULL THEN tokens_at ELSE MAX(@now, COALESCE(tokens_at, @now)) END,
+  probe_task_id = CASE WHEN circuit = 'half_open' AND probe_task_id IS NULL THEN @taskId ELSE probe_task_id END
+WHERE route_key = @routeKey AND (rate_limit IS NOT NULL OR circuit = 'half_open')`;
+
+/** SELECT_ROUTE_HELD: whether @taskId's route holds it now (a claim refused by the route, not lost). Params: @taskId, @now. */
+export const SELECT_ROUTE_HELD = `
+SELECT 1 AS held FROM tasks AS t JOIN route_controls AS c ON c.route_key = t.route_key
+WHERE t.id = @taskId AND NOT (${routeOpen('c')})`;
 
 /** RENEW_LEASE: extends a held lease. Params: lease key, @leaseUntil. Result: cancel_requested, or none when not held. */
 export const RENEW_LEASE = `
@@ -90,6 +127,8 @@ export function prepareLeaseStatements(db: Database) {
     failTaskDead: db.prepare<LeaseKey & { error: string }, RunMsRow>(FAIL_TASK_DEAD),
     finishCancelled: db.prepare<LeaseKey>(FINISH_CANCELLED),
     releaseTask: db.prepare<LeaseKey>(RELEASE_TASK),
+    spendRouteClaim: db.prepare<{ routeKey: string; taskId: string; now: number }>(SPEND_ROUTE_CLAIM),
+    selectRouteHeld: db.prepare<{ taskId: string; now: number }, { held: number }>(SELECT_ROUTE_HELD),
   };
 }
 

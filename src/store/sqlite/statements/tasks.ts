@@ -55,11 +55,11 @@ ORDER BY seq LIMIT @limit`;
 export const SELECT_LAST_TASK_EVENT_SEQ = `SELECT seq FROM task_events ORDER BY seq DESC LIMIT 1`;
 
 /**
- * SELECT_TASK_HEADS: the type, submitter and callback URL of each task among @ids (JSON array).
- * Result: { id, type, submitted_by, callback_url } rows.
+ * SELECT_TASK_HEADS: the type, route, submitter and callback URL of each task among @ids (JSON array).
+ * Result: { id, type, route_key, submitted_by, callback_url } rows.
  */
 export const SELECT_TASK_HEADS = `
-SELECT id, type, submitted_by, callback_url FROM tasks WHERE id IN (SELECT value FROM json_each(@ids))`;
+SELECT id, type, route_key, submitted_by, callback_url FROM tasks WHERE id IN (SELECT value FROM json_each(@ids))`;
 
 /**
  * LIST_TASKS, newest first: one statement per combination of filters present, so each gets its own plan

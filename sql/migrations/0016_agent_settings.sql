@@ -1,10 +1,10 @@
--- 0015_agent_settings: agents changed at run time (issue 17, PATCH /v1/agents/:id). An admin's settings on the
+-- 0016_agent_settings: agents changed at run time (issue 17, PATCH /v1/agents/:id). An admin's settings on the
 -- agent row, applied by the agent at its next heartbeat: desired_concurrency (NULL: as the agent registered) and
 -- disabled_types (a JSON array of task types the agent no longer serves; empty: none). Twin of the SQLite
--- schema's V16_AGENT_SETTINGS. The supervisor already has UPDATE on agents (0003).
+-- schema's V17_AGENT_SETTINGS. The supervisor already has UPDATE on agents (0003).
 --
 -- sqlcmd variable: Schema. Safe to run again: one transaction under the migration lock, a no-op once
--- version 15 is in the ledger, each column guarded by its own catalog check. Needs 0014.
+-- version 16 is in the ledger, each column guarded by its own catalog check. Needs 0015.
 :on error exit
 SET XACT_ABORT ON;
 SET NOCOUNT ON;
@@ -31,18 +31,18 @@ END;
 IF OBJECT_ID(N'[$(Schema)].[schema_version]', N'U') IS NULL
 BEGIN
   ROLLBACK TRANSACTION;
-  THROW 50004, N'taskfleet: migration 0015 needs 0014 (apply the migrations in order)', 1;
+  THROW 50004, N'taskfleet: migration 0016 needs 0015 (apply the migrations in order)', 1;
 END;
-IF NOT EXISTS (SELECT 1 FROM [$(Schema)].[schema_version] WHERE version = 14)
+IF NOT EXISTS (SELECT 1 FROM [$(Schema)].[schema_version] WHERE version = 15)
 BEGIN
   ROLLBACK TRANSACTION;
-  THROW 50004, N'taskfleet: migration 0015 needs 0014 (apply the migrations in order)', 1;
+  THROW 50004, N'taskfleet: migration 0016 needs 0015 (apply the migrations in order)', 1;
 END;
 
-IF EXISTS (SELECT 1 FROM [$(Schema)].[schema_version] WHERE version = 15)
+IF EXISTS (SELECT 1 FROM [$(Schema)].[schema_version] WHERE version = 16)
 BEGIN
   COMMIT TRANSACTION;
-  PRINT N'0015_agent_settings: already applied';
+  PRINT N'0016_agent_settings: already applied';
   RETURN;
 END;
 
@@ -54,7 +54,7 @@ IF COL_LENGTH(N'[$(Schema)].[agents]', N'disabled_types') IS NULL
     CONSTRAINT [DF_agents_disabled_types] DEFAULT (N'[]')
     CONSTRAINT [CK_agents_disabled_types] CHECK (ISJSON(disabled_types, ARRAY) = 1);
 
-INSERT INTO [$(Schema)].[schema_version] (version, name) VALUES (15, N'0015_agent_settings');
+INSERT INTO [$(Schema)].[schema_version] (version, name) VALUES (16, N'0016_agent_settings');
 COMMIT TRANSACTION;
-PRINT N'0015_agent_settings: applied';
+PRINT N'0016_agent_settings: applied';
 GO
