@@ -96,8 +96,13 @@ describe('agent settings reach running workers', () => {
     const echo = async () => f().waitTerminal(await ids([{ type: 'echo', payload: {} }]), 15_000);
     expect((await echo()).map((t) => [t.status, t.agentId])).toEqual([['succeeded', 'ds-a']]);
     const parked = await ids(sleeps(1, 50));
-    const routable = await f().request('GET', `/v1/tasks/${parked[0]}`);
-    expect(routable.body).toMatchObject({ status: 'queued', routable: false });
+    // No live worker serves sleep now (the directory reads the agents again within a quarter second).
+    await waitFor(
+      async () => (await f().request('GET', `/v1/tasks/${parked[0]}`)).body.routable === false,
+      5_000,
+      'the sleep task to show unroutable',
+    );
+    expect(await f().sup.store.getTask(parked[0]!)).toMatchObject({ status: 'queued' });
 
     // Re-enabled: the sleep task that waited, and new ones, run on ds-a.
     await f().request('PATCH', '/v1/agents/ds-a', { disabledTypes: [] });
