@@ -46,6 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 HANDLERS = {}
 RETRY = object()  # what `Agent.write` answers when a write may be sent again later
 HELD_STATES = {"draining", "suspended", "frozen", "stopped", "failed"}
+MAX_SLOTS = 1000  # the most slots the protocol allows (register and PATCH /v1/agents/:id)
 log = logging.getLogger("taskfleet.agent")
 
 
@@ -253,7 +254,11 @@ class Agent:
         self.drain = threading.Event()  # no new claims; exit once idle or after the grace period
         self.signalled_at = None  # set by SIGTERM/SIGINT (a signal handler takes no lock: the main thread may hold it)
         self.cpu = (time.monotonic(), sum(os.times()[:2]))
-        self.pool = ThreadPoolExecutor(args.concurrency, thread_name_prefix="task")
+        # An admin may change the slots at run time (PATCH /v1/agents/:id): threads are made as they are needed,
+        # up to the most the protocol allows, and `slots` limits how many run.
+        self.slots = args.concurrency
+        self.disabled = set()  # task types an admin disabled: not claimed, handed back if claimed anyway
+        self.pool = ThreadPoolExecutor(MAX_SLOTS, thread_name_prefix="task")
 
     def call(self, path, body, timeout=10.0, abortable=False, give_up=None, insist=False):
         """Posts until the supervisor answers (backing off while it is unreachable or busy) or `give_up` passes;
@@ -289,6 +294,7 @@ class Agent:
         answer = self.call(f"/agents/{self.args.id}/register", body)
         self.lease_ms, self.heartbeat_ms = answer["settings"]["leaseMs"], answer["settings"]["heartbeatMs"]
         self.obey(answer["agent"]["state"])
+        self.follow(answer["agent"])
         log.info("registered %s (%s), lease %d ms", self.args.id, answer["agent"]["state"], self.lease_ms)
 
     def register_quietly(self):
@@ -305,6 +311,18 @@ class Agent:
         if state == "draining":
             self.drain.set()
         with self.lock:
+            self.lock.notify_all()
+
+    def follow(self, settings):
+        """Applies the admin's settings (register and heartbeat answers carry them): the slots, its own
+        concurrency when none is asked; the disabled types. Fewer slots: running tasks finish, no new claim until
+        under the limit."""
+        slots = settings.get("desiredConcurrency") or self.args.concurrency
+        disabled = set(settings.get("disabledTypes") or [])
+        if slots != self.slots or disabled != self.disabled:
+            log.info("settings: concurrency %d, disabled types: %s", slots, ", ".join(sorted(disabled)) or "none")
+        with self.lock:
+            self.slots, self.disabled = slots, disabled
             self.lock.notify_all()
 
     def write(self, run, kind, body, retry=False):
@@ -357,7 +375,7 @@ class Agent:
     def claim_loop(self):
         while not self.drain.is_set():
             with self.lock:
-                free = self.args.concurrency - len(self.running)
+                free = self.slots - len(self.running)
                 if self.held or free <= 0:
                     self.lock.wait(0.5)
                     continue
@@ -377,7 +395,7 @@ class Agent:
                 run = TaskContext(self, task)
                 with self.lock:
                     self.running[run.id] = run
-                if self.drain.is_set():
+                if self.drain.is_set() or task["type"] in self.disabled:  # disabled: claimed before it knew
                     run.report("release", {})
                     self.finished(run)
                 else:
@@ -388,9 +406,10 @@ class Agent:
             with self.lock:
                 running = [{"taskId": r.id, "attempt": r.attempt} for r in self.running.values()]
             try:
-                body = {"running": running, "metrics": self.metrics()}
+                body = {"running": running, "metrics": self.metrics(), "concurrency": self.slots}
                 answer = self.api.post(f"/agents/{self.args.id}/heartbeat", body)
                 self.obey(answer["state"])
+                self.follow(answer)
                 self.heartbeat_ms = answer.get("heartbeatMs", self.heartbeat_ms)
             except ApiError as err:
                 log.warning("heartbeat refused: %s", err)

@@ -42,12 +42,12 @@ export async function call(
   return json ?? {};
 }
 
-function clientOf(config: Config): TaskfleetClient {
+export function clientOf(config: Config): TaskfleetClient {
   return new TaskfleetClient({ baseUrl: config.apiUrl, apiKey: config.apiKey });
 }
 
 /** Runs a command's requests, answering a problem or an absent server with what to do about it. */
-async function explained<T>(config: Config, run: () => Promise<T>): Promise<T> {
+export async function explained<T>(config: Config, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {

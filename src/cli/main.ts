@@ -7,6 +7,7 @@ import { ROLES } from '../domain/security';
 import { createLogger } from '../telemetry/logger';
 import { VERSION } from '../version';
 import { isEnvName, parseExecSpec, type ExecSpec } from '../../workers/handlers/commandLine';
+import type { AgentsSetOptions } from './agents';
 import type { BenchOptions } from './bench';
 import type { SubmitOptions } from './client';
 import type { KeysCreateOptions } from './keys';
@@ -15,6 +16,7 @@ import type { SchedulesCreateOptions } from './schedules';
 // Each command loads its own modules when it runs (a worker process does not need express, the supervisor, the
 // SQL Server driver or the Azure SDK: loading every command's modules cost each worker about 20 MiB of memory).
 const commands = {
+  agents: () => import('./agents'),
   bench: () => import('./bench'),
   client: () => import('./client'),
   db: () => import('./db'),
@@ -149,15 +151,17 @@ function addClientCommands(program: Command, getConfig: GetConfig): void {
     );
 }
 
-const typeList = (value: string) => {
+const typeList = (value: string) => typeListOf(value, '--types');
+
+function typeListOf(value: string, name: string): string[] {
   try {
-    return parseCapabilityList(value, '--types');
+    return parseCapabilityList(value, name);
   } catch (err) {
     throw new InvalidArgumentError(
       err instanceof ValidationError ? err.issues.map((i) => i.message).join('; ') : String(err),
     );
   }
-};
+}
 
 function addPoolsCommands(program: Command, getConfig: GetConfig): void {
   const pools = program
@@ -182,6 +186,34 @@ function addPoolsCommands(program: Command, getConfig: GetConfig): void {
     .description('remove a declared pool by its key (admin); its workers, if any, keep running')
     .argument('<key>', 'the pool key, e.g. checksum+echo~fs')
     .action(async (key: string) => (await commands.pools()).runPoolsRemove(await getConfig(), key));
+}
+
+const concurrencyArg = (value: string): number | 'own' => {
+  if (value === 'own') return 'own';
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new InvalidArgumentError('a whole number 1 to 1000, or own');
+  return n;
+};
+
+const collect = (name: string) => (value: string, previous: string[]) => [...previous, ...typeListOf(value, name)];
+
+function addAgentsCommands(program: Command, getConfig: GetConfig): void {
+  const agents = program.command('agents').description('the fleet: workers and HTTP agents, and their settings');
+  agents
+    .command('list')
+    .description('every agent: state, slots (applied, and asked), types served, disabled types')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => (await commands.agents()).runAgentsList(await getConfig(), options));
+  agents
+    .command('set')
+    .description("change an agent's settings (admin); it applies them at its next heartbeat, without a restart")
+    .argument('<id>', 'the agent id')
+    .option('--concurrency <n>', 'slots, 1 to 1000, or own: the concurrency it registered with', concurrencyArg)
+    .option('--disable-type <list>', 'stop serving these task types (repeatable)', collect('--disable-type'), [])
+    .option('--enable-type <list>', 'serve these disabled types again (repeatable)', collect('--enable-type'), [])
+    .action(async (id: string, options: AgentsSetOptions) =>
+      (await commands.agents()).runAgentsSet(await getConfig(), id, options),
+    );
 }
 
 function addSchedulesCommands(program: Command, getConfig: GetConfig): void {
@@ -345,6 +377,7 @@ export async function main(argv: string[]): Promise<void> {
   addProcessCommands(program, getConfig);
   addClientCommands(program, getConfig);
   addPoolsCommands(program, getConfig);
+  addAgentsCommands(program, getConfig);
   addSchedulesCommands(program, getConfig);
   addRoutesCommands(program, getConfig);
   addKeysCommands(program, getConfig);

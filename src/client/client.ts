@@ -8,6 +8,7 @@
 import { TaskfleetProblem, TaskfleetUnreachable } from './problem';
 import { parseSse, type SseState } from './sse';
 import type {
+  AgentSettings,
   AgentView,
   CancelAnswer,
   ListFilter,
@@ -219,6 +220,19 @@ export class TaskfleetClient {
     if (q.includeStopped) params.set('include', 'stopped');
     const query = params.size > 0 ? `?${params.toString()}` : '';
     return this.json<{ agents: AgentView[]; nextCursor?: string }>('GET', `/v1/agents${query}`);
+  }
+
+  /** One agent, with its settings (`desiredConcurrency`, `disabledTypes`). */
+  async agent(id: string): Promise<AgentView> {
+    return this.json<AgentView>('GET', `/v1/agents/${enc(id)}`);
+  }
+
+  /**
+   * Changes an agent's settings (an admin key): `concurrency` (null: the agent's own), `disabledTypes` (the whole
+   * list). The agent applies them at its next heartbeat, without a restart. Answers the agent.
+   */
+  async updateAgent(id: string, settings: AgentSettings): Promise<AgentView> {
+    return this.json<AgentView>('PATCH', `/v1/agents/${enc(id)}`, { body: settings });
   }
 
   private async json<T>(method: string, path: string, o: RequestOptions & { accept409?: boolean } = {}): Promise<T> {

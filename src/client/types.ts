@@ -22,6 +22,14 @@ export type TaskView = Jsonified<ReturnType<typeof taskView>> & { submittedBy?: 
 export type TaskEventView = Jsonified<ReturnType<typeof taskEventView>>;
 export type AgentView = Jsonified<ReturnType<typeof agentView>>;
 
+/** `PATCH /v1/agents/:id`: what to change (at least one field). */
+export interface AgentSettings {
+  /** Slots, 1 to 1000; null returns the agent to the concurrency it registered with. */
+  concurrency?: number | null;
+  /** The complete list of task types the agent must stop serving (an empty list enables them all). */
+  disabledTypes?: string[];
+}
+
 export interface ListFilter {
   status?: TaskStatus;
   type?: string;

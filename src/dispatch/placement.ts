@@ -3,7 +3,7 @@
  * a worker consumes its own pool's queue only: its Redis connections stay constant whatever routes submitters
  * invent. The supervisor places each task on the tightest pool that covers it (PoolPlacement,
  * src/supervisor/poolPlacement.ts); a worker sends what it re-dispatches (a retry, the rest of a batch) to its
- * own pool (`ownPool`).
+ * own pool (WorkerRuntime's `ownPool`).
  *
  * A route that no known pool covers parks its doorbells in the queue named by its route key, which no worker
  * consumes (a route key has the form of a pool key: `echo~` is also the key of a pool of `echo` workers without
@@ -34,12 +34,6 @@ export interface Placement {
 /** The parking queue of a route (and the queue of every version before pools). */
 export function routeQueue(route: Route): string {
   return routeKey(route.type, route.capabilities);
-}
-
-/** A worker's placement: everything it sends goes to its own pool's queue, which covers what it ran. */
-export function ownPool(key: string): Placement {
-  const queues = [key];
-  return { place: () => key, queuesFor: () => queues };
 }
 
 /** Parks every dispatch in its route's queue: what a dispatcher without a placement does. */

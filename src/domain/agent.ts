@@ -29,8 +29,17 @@ export interface AgentMetrics {
 export interface AgentRecord {
   id: string;
   capabilities: string[];
+  /**
+   * The task types the agent serves now: the ones it registered with, less `disabledTypes`. What routing,
+   * placement and its pool's signature see.
+   */
   types: string[];
+  /** The agent's slots as it applies them (registered, then reported at each heartbeat). */
   concurrency: number;
+  /** The slots an admin asked of it (PATCH /v1/agents/:id), applied at its next heartbeat; null: as registered. */
+  desiredConcurrency: number | null;
+  /** Task types an admin took from the agent (sorted); it stops serving them at its next heartbeat. */
+  disabledTypes: string[];
   state: AgentState;
   hostname: string;
   pid: number;
@@ -78,6 +87,40 @@ export interface AgentEvent {
   fromState: AgentState | null;
   toState: AgentState;
   reason: string;
+}
+
+/** An admin's change of an agent's settings: each field left out stays as it is. */
+export interface AgentSettingsChange {
+  /** A number of slots (1..1000), or null for the agent's own registered concurrency. */
+  concurrency?: number | null;
+  /** The complete list of disabled types (replaces the stored one). */
+  disabledTypes?: string[];
+}
+
+/**
+ * The reason of the agent event a settings change leaves, e.g. `settings by ops: concurrency 8 → 2; disabled
+ * types: sleep`. Null when nothing changes.
+ */
+export function describeSettingsChange(
+  before: Pick<AgentRecord, 'desiredConcurrency' | 'disabledTypes'>,
+  after: Pick<AgentRecord, 'desiredConcurrency' | 'disabledTypes'>,
+  by: string,
+): string | null {
+  const parts: string[] = [];
+  const slots = (n: number | null) => (n === null ? 'as registered' : String(n));
+  if (before.desiredConcurrency !== after.desiredConcurrency) {
+    parts.push(`concurrency ${slots(before.desiredConcurrency)} → ${slots(after.desiredConcurrency)}`);
+  }
+  if (before.disabledTypes.join(',') !== after.disabledTypes.join(',')) {
+    parts.push(`disabled types: ${after.disabledTypes.length > 0 ? after.disabledTypes.join(', ') : 'none'}`);
+  }
+  return parts.length > 0 ? `settings by ${by}: ${parts.join('; ')}` : null;
+}
+
+/** The types an agent serves: the ones it registered with, less the disabled ones. */
+export function servedTypes(registered: readonly string[], disabled: readonly string[]): string[] {
+  const off = new Set(disabled);
+  return registered.filter((t) => !off.has(t));
 }
 
 /** An agent counts as live for routing while it accepts work and has heartbeated within `staleAfterMs`. */

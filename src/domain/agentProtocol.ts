@@ -34,6 +34,8 @@ export type RegisterBody = z.infer<typeof registerBody>;
 
 export const heartbeatBody = z.strictObject({
   running: z.array(z.strictObject({ taskId: z.string().min(1).max(64), attempt })).max(1000),
+  /** The slots the agent applies now (its `desiredConcurrency` once applied); the registered value when left out. */
+  concurrency: z.number().int().min(1).max(1000).optional(),
   metrics: z
     .strictObject({
       cpuPercent: z.number().min(0).max(100_000).optional(),

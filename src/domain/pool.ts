@@ -138,7 +138,7 @@ export interface LearnedPool extends PoolSignature {
   running: number;
 }
 
-/** Groups live agents by signature (an agent's lists are stored normalised). Sorted by key. */
+/** Groups live agents by signature (an agent's lists are stored normalised; `types` are the served ones). Sorted by key. */
 export function learnPools(
   agents: ReadonlyArray<{
     id: string;
@@ -150,6 +150,9 @@ export function learnPools(
 ): LearnedPool[] {
   const pools = new Map<string, LearnedPool>();
   for (const a of agents) {
+    // An agent whose every type an admin disabled serves no pool (the API refuses that; a re-registration with
+    // fewer types can still lead there).
+    if (a.types.length === 0) continue;
     const sig = { capabilities: [...new Set(a.capabilities)].sort(), types: [...new Set(a.types)].sort() };
     const key = poolKey(sig);
     const pool = pools.get(key) ?? { ...sig, key, agents: [], slots: 0, running: 0 };

@@ -68,6 +68,7 @@ export const PERMISSIONS: readonly Permission[] = [
   { method: 'POST', path: '/v1/agents/:id/suspend', roles: ADMIN, what: 'suspend agents' },
   { method: 'POST', path: '/v1/agents/:id/resume', roles: ADMIN, what: 'resume agents' },
   { method: 'POST', path: '/v1/agents/:id/unfreeze', roles: ADMIN, what: 'unfreeze agents' },
+  { method: 'PATCH', path: '/v1/agents/:id', roles: ADMIN, what: "change agents' settings" },
   { method: 'DELETE', path: '/v1/agents/:id', roles: ADMIN, what: 'remove agents' },
   // the HTTP agent protocol: agent keys only, each as the agents it is bound to. A task write names its agent
   // in the body, which the gateway checks against the binding (the path holds the task).

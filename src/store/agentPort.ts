@@ -35,6 +35,18 @@ export interface AgentRecycleChange {
   to: number | null;
 }
 
+/** An admin's settings for an agent, asked of `Store.updateAgentSettings`: the values to store, both of them. */
+export interface AgentSettingsUpdate {
+  agentId: string;
+  /** Null: as the agent registered. */
+  desiredConcurrency: number | null;
+  /** Sorted, deduplicated task types. */
+  disabledTypes: string[];
+  /** The reason of the agent event the change leaves (the state stays; `from` and `to` are the current one). */
+  reason: string;
+  now: number;
+}
+
 export interface AgentRegistration {
   id: string;
   capabilities: string[];
@@ -72,6 +84,8 @@ export interface HeartbeatReport {
   now: number;
   runningTasks: number;
   metrics: AgentMetrics | null;
+  /** The slots the agent applies now (its desired concurrency once applied); the stored value stays when omitted. */
+  concurrency?: number;
 }
 
 export interface AgentStore {
@@ -89,6 +103,12 @@ export interface AgentStore {
    * False when the agent is unknown or the value differs. The worker reads it from its heartbeat answer.
    */
   setAgentRecycle(change: AgentRecycleChange): Promise<boolean>;
+  /**
+   * Stores an admin's settings for the agent (the agent applies them at its next heartbeat) and appends an agent
+   * event from and to its current state with `reason`, in one transaction. The agent as stored, or null when
+   * unknown. A registration keeps them.
+   */
+  updateAgentSettings(update: AgentSettingsUpdate): Promise<AgentRecord | null>;
   getAgent(id: string): Promise<AgentRecord | null>;
   listAgents(): Promise<AgentRecord[]>;
   /** One page of agents (the API's list): id order, keyset after `afterId`, at most `limit`. */

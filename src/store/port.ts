@@ -25,6 +25,7 @@ export type {
   AgentRecycleChange,
   AgentRegistration,
   AgentRun,
+  AgentSettingsUpdate,
   AgentStateChange,
   HeartbeatReport,
 } from './agentPort';

@@ -4,7 +4,15 @@
  * (`ColumnTypes`): times (epoch ms in SQLite, UTC Dates from tedious), flags (0/1, bit → boolean) and
  * bigint sequence numbers (numbers, strings from tedious).
  */
-import type { AgentEvent, AgentMetrics, AgentRecord, AgentSample, AgentState, StateSource } from '../domain/agent';
+import {
+  servedTypes,
+  type AgentEvent,
+  type AgentMetrics,
+  type AgentRecord,
+  type AgentSample,
+  type AgentState,
+  type StateSource,
+} from '../domain/agent';
 import type { Route } from '../domain/capabilities';
 import type { DeclaredPool } from '../domain/pool';
 import type { ApiKeyRecord, AuditEntry, Role } from '../domain/security';
@@ -198,14 +206,19 @@ export interface AgentRowOf<Time> {
   recycle_requested_at: Time | null;
   transport?: string | null;
   metadata?: string | null;
+  desired_concurrency?: number | null;
+  disabled_types?: string | null;
 }
 
 export function mapAgent<Time>(row: AgentRowOf<Time>, c: ColumnTypes<Time, unknown, unknown>): AgentRecord {
+  const disabledTypes = fromJson<string[]>(row.disabled_types ?? null) ?? [];
   return {
     id: row.id,
     capabilities: JSON.parse(row.capabilities) as string[],
-    types: JSON.parse(row.types) as string[],
+    types: servedTypes(JSON.parse(row.types) as string[], disabledTypes),
     concurrency: row.concurrency,
+    desiredConcurrency: row.desired_concurrency ?? null,
+    disabledTypes,
     state: row.state as AgentState,
     hostname: row.hostname,
     pid: row.pid,

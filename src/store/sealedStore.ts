@@ -238,6 +238,7 @@ const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
   'registerAgent',
   'heartbeat',
   'setAgentState',
+  'updateAgentSettings',
   'getAgent',
   'listAgents',
   'listAgentsPage',

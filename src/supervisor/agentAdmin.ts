@@ -1,8 +1,11 @@
-/** Admin actions on agents: drain, suspend, resume, unfreeze, remove. Each is conditional and audited. */
+/**
+ * Admin actions on agents: drain, suspend, resume, unfreeze, remove, and their settings (concurrency, disabled
+ * types). Each is conditional and audited.
+ */
 import { noTelemetry, type Telemetry } from '../telemetry/telemetry';
-import type { AgentRecord, AgentState } from '../domain/agent';
+import { describeSettingsChange, type AgentRecord, type AgentSettingsChange, type AgentState } from '../domain/agent';
 import type { Clock } from '../domain/clock';
-import { ConflictError, NotFoundError } from '../domain/errors';
+import { ConflictError, NotFoundError, ValidationError, type FieldIssue } from '../domain/errors';
 import type { Actor } from '../domain/security';
 import type { AuditLog } from '../security/audit';
 import type { Store } from '../store/port';
@@ -53,6 +56,44 @@ export class AgentAdmin {
     const after = await this.store.getAgent(agentId);
     if (!after) throw new NotFoundError(`agent ${agentId}`);
     return after;
+  }
+
+  /**
+   * Changes the agent's settings; it applies them at its next heartbeat. A disabled type must be one the agent
+   * registered with, and at least one type must stay served (to take an agent out of work, drain or suspend it).
+   * A change that changes nothing writes nothing. Answers the agent as stored.
+   */
+  async updateSettings(agentId: string, change: AgentSettingsChange, actor: Actor): Promise<AgentRecord> {
+    const agent = await this.store.getAgent(agentId);
+    if (!agent) throw new NotFoundError(`agent ${agentId}`);
+    const registered = new Set([...agent.types, ...agent.disabledTypes]);
+    const disabledTypes =
+      change.disabledTypes === undefined ? agent.disabledTypes : [...new Set(change.disabledTypes)].sort();
+    const issues: FieldIssue[] = [];
+    (change.disabledTypes ?? []).forEach((type, i) => {
+      if (!registered.has(type))
+        issues.push({ field: `disabledTypes[${i}]`, message: `agent ${agentId} has no type ${type}` });
+    });
+    if (issues.length === 0 && disabledTypes.length >= registered.size) {
+      issues.push({
+        field: 'disabledTypes',
+        message: 'would leave the agent no type to serve: drain or suspend it instead',
+      });
+    }
+    if (issues.length > 0) throw new ValidationError(issues);
+    const after = {
+      desiredConcurrency: change.concurrency === undefined ? agent.desiredConcurrency : change.concurrency,
+      disabledTypes,
+    };
+    const reason = describeSettingsChange(agent, after, actor.name);
+    if (reason === null) return agent;
+    const updated = await this.store.updateAgentSettings({ agentId, ...after, reason, now: this.clock.now() });
+    if (!updated) throw new NotFoundError(`agent ${agentId}`);
+    await this.audit.record(actor, 'agent.update', `agent:${agentId}`, {
+      from: { concurrency: agent.desiredConcurrency, disabledTypes: agent.disabledTypes },
+      to: { concurrency: after.desiredConcurrency, disabledTypes: after.disabledTypes },
+    });
+    return updated;
   }
 
   async remove(agentId: string, actor: Actor): Promise<void> {

@@ -10,6 +10,10 @@
  * its own pool is the tightest for (or that no queue-consuming pool covers); tasks of routes a tighter Node pool
  * covers only once they have waited `spillAfterMs`, as the rebalancer spills between Node pools.
  *
+ * An admin's settings (PATCH /v1/agents/:id) reach the agent in each heartbeat answer (`agentSettingsOf`), and
+ * hold here at once: a claim covers only the types the agent still serves (`AgentRecord.types`), and hands it
+ * no more tasks than the lower of its desired and its applied concurrency.
+ *
  * A claim that finds nothing waits (a long poll) for the work doorbell (notifyWork, rung by every supervisor's
  * dispatcher when a task of a route HTTP agents cover becomes due), and looks again every `pollMs` whatever
  * happens, since a delayed task becomes due without a doorbell and a message can be lost.
@@ -134,6 +138,7 @@ export class AgentGateway {
       agentId,
       now: this.deps.clock.now(),
       runningTasks: body.running.length,
+      ...(body.concurrency !== undefined ? { concurrency: body.concurrency } : {}),
       metrics: m
         ? { cpuPercent: m.cpuPercent ?? 0, rssBytes: m.rssBytes ?? 0, heapUsedBytes: m.heapUsedBytes ?? 0 }
         : null,
@@ -308,9 +313,11 @@ export class AgentGateway {
     return task;
   }
 
+  /** The agent's slots less its leases: its applied concurrency, or the desired one when that is lower. */
   private async freeSlots(agent: AgentRecord): Promise<number> {
-    const leases = await this.deps.store.listLeasesOf(agent.id, agent.concurrency);
-    return Math.max(0, agent.concurrency - leases.length);
+    const slots = Math.min(agent.concurrency, agent.desiredConcurrency ?? agent.concurrency);
+    const leases = await this.deps.store.listLeasesOf(agent.id, slots);
+    return Math.max(0, slots - leases.length);
   }
 
   private async claimNow(agent: AgentRecord, max: number, closed: () => boolean): Promise<ClaimedTask[]> {
@@ -419,6 +426,14 @@ export class AgentGateway {
       this.deps.log.debug({ err, taskId: task.id }, 'could not send the next dispatch at once');
     });
   }
+}
+
+/**
+ * The admin's settings an agent follows, as the heartbeat answer carries them: `desiredConcurrency` (null: the
+ * concurrency it registered with) and `disabledTypes` (types it must stop claiming and running).
+ */
+export function agentSettingsOf(agent: AgentRecord): { desiredConcurrency: number | null; disabledTypes: string[] } {
+  return { desiredConcurrency: agent.desiredConcurrency, disabledTypes: agent.disabledTypes };
 }
 
 /** Who writes about a task: the key, and the agent it writes as, and the attempt it holds. */

@@ -68,6 +68,8 @@ export class PoolPlacement implements Placement {
   private countedAt = 0;
   /** Pools that became known since the last `takeAppeared`. */
   private appeared = new Map<string, PoolSignature>();
+  /** Pools no longer known (their last worker left or moved to another pool) since the last `takeVanished`. */
+  private vanished = new Map<string, PoolSignature>();
 
   constructor(private readonly opts: PoolPlacementOptions) {}
 
@@ -195,6 +197,13 @@ export class PoolPlacement implements Placement {
     return pools;
   }
 
+  /** The pools that stopped being known (no live worker, not declared) since the last call. */
+  takeVanished(): PoolSignature[] {
+    const pools = [...this.vanished.values()];
+    this.vanished = new Map();
+    return pools;
+  }
+
   private async read(): Promise<PoolView> {
     const { directory, clock } = this.opts;
     const at = clock.now();
@@ -217,6 +226,9 @@ export class PoolPlacement implements Placement {
       const before = new Set(previous.pools.map((p) => p.key));
       for (const p of list)
         if (!before.has(p.key)) this.appeared.set(p.key, { capabilities: p.capabilities, types: p.types });
+      const now = new Set(list.map((p) => p.key));
+      for (const p of previous.pools)
+        if (!now.has(p.key)) this.vanished.set(p.key, { capabilities: p.capabilities, types: p.types });
     }
     this.current = { at, pools: list, pulling, orders: new Map(), pulled: new Map() };
     return this.current;

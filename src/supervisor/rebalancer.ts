@@ -7,6 +7,9 @@
  *   oldest first, as many as the free slots.
  * - A pool that appears (its first worker registered, or an operator declared it) takes at once the queued tasks
  *   of the routes that no known pool covered before: their doorbells sat in parking queues nobody consumes.
+ * - A pool that vanishes (its last worker left, or moved to another pool when an admin disabled one of its
+ *   types) leaves doorbells in a queue nobody consumes: the queued tasks of the routes it covered are placed
+ *   again at once, rather than after the reconciler's grace.
  * - Parking queues of covered routes are removed (including the per-route queues of versions before pools): the
  *   reconciler re-sends from SQL whatever they held, since a doorbell there no longer counts as present.
  *
@@ -64,9 +67,10 @@ export class Rebalancer {
     const view = await this.placement.refresh();
     const routes = await this.knownRoutes();
     this.notePoolsThatAppeared(view, routes);
+    this.notePoolsThatVanished(routes);
     const placed = await this.placePending();
     const spilled = await this.spill(view, routes);
-    if (placed > 0) this.log.info({ placed }, 'placed the queued tasks of routes a new pool covers');
+    if (placed > 0) this.log.info({ placed }, 'placed again the queued tasks of routes whose pools changed');
     if (spilled > 0) this.log.debug({ spilled }, 'moved waiting tasks to pools with free slots');
     return { spilled, placed };
   }
@@ -120,6 +124,17 @@ export class Rebalancer {
       // route's key): the doorbells are already where its workers look.
       if (takers.some((p) => poolKey(p) === routeQueue(route))) continue;
       this.pending.set(routeKey(route.type, route.capabilities), { route });
+    }
+  }
+
+  /** Routes a pool that vanished covered: their doorbells may sit in its queue, which nobody consumes now. */
+  private notePoolsThatVanished(routes: readonly Route[]): void {
+    const vanished = this.placement.takeVanished();
+    if (vanished.length === 0) return;
+    for (const route of routes) {
+      if (vanished.some((p) => poolCovers(p, route))) {
+        this.pending.set(routeKey(route.type, route.capabilities), { route });
+      }
     }
   }
 

@@ -87,6 +87,18 @@ describe('TaskfleetClient against a supervisor', () => {
     expect(await problemOf(other.retry(task.id))).toMatchObject({ status: 404, code: 'not_found' });
   });
 
+  it("reads an agent and changes its settings; a reader's key is refused", async () => {
+    const reg = { capabilities: [], types: ['echo', 'sleep'], concurrency: 4, hostname: 'h', pid: 1, version: 'v' };
+    await fleet().sup.store.registerAgent({ id: 'client-agent', ...reg }, Date.now());
+    expect(await admin.agent('client-agent')).toMatchObject({ desiredConcurrency: null, disabledTypes: [] });
+    const changed = await admin.updateAgent('client-agent', { concurrency: 2, disabledTypes: ['sleep'] });
+    expect(changed).toMatchObject({ desiredConcurrency: 2, disabledTypes: ['sleep'], types: ['echo'] });
+    const reader = new TaskfleetClient({ baseUrl: fleet().url, apiKey: keys.reader.key });
+    expect((await problemOf(reader.updateAgent('client-agent', { concurrency: null }))).status).toBe(403);
+    expect((await problemOf(admin.updateAgent('no-such-agent', { concurrency: 1 }))).status).toBe(404);
+    expect(await admin.agent('client-agent')).toMatchObject({ desiredConcurrency: 2 });
+  });
+
   it('throws TaskfleetUnreachable when nothing listens', async () => {
     const nobody = new TaskfleetClient({ baseUrl: 'http://127.0.0.1:9', apiKey: 'x' });
     await expect(nobody.get('x')).rejects.toBeInstanceOf(TaskfleetUnreachable);

@@ -260,6 +260,15 @@ const ROUTES: RouteCase[] = [
     request: fixed(`/v1/agents/${AGENT}/${action}`),
   })),
   {
+    method: 'PATCH',
+    path: '/v1/agents/:id',
+    roles: ADMIN,
+    ownership: null,
+    // The same value every time: the first call stores it, the next change nothing.
+    ok: [200],
+    request: fixed(`/v1/agents/${AGENT}`, { concurrency: 2 }),
+  },
+  {
     method: 'DELETE',
     path: '/v1/agents/:id',
     roles: ADMIN,

@@ -37,6 +37,8 @@ export function agentContract(store: CurrentStore): void {
         stateSource: 'agent',
         stateReason: 'registered',
         recycleRequestedAt: null,
+        desiredConcurrency: null,
+        disabledTypes: [],
         transport: 'redis',
         metadata: null,
       };

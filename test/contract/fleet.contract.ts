@@ -120,6 +120,8 @@ export function fleetContract(store: CurrentStore): void {
         stateSource: 'enforcer',
         stateReason: 'to frozen',
         recycleRequestedAt: null,
+        desiredConcurrency: null,
+        disabledTypes: [],
         transport: 'redis',
         metadata: null,
       };

@@ -9,6 +9,7 @@ import { TASK_STATUSES, type TaskStatus } from '../../src/domain/task';
 import { canTransition, TRANSITIONS } from '../../src/domain/transitions';
 import type { Store } from '../../src/store/port';
 import { agentContract } from './agents.contract';
+import { agentSettingsContract } from './agentSettings.contract';
 import { backgroundContract } from './background.contract';
 import { fleetContract } from './fleet.contract';
 import { leaseContract } from './lease.contract';
@@ -83,6 +84,7 @@ export function storeContract(
     leaseContract(current);
     backgroundContract(current);
     agentContract(current);
+    agentSettingsContract(current);
     fleetContract(current);
     statsContract(current);
     securityContract(current);

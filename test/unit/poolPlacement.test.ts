@@ -41,6 +41,8 @@ function agent(id: string, capabilities: string[], concurrency: number): AgentRe
     stateSource: 'agent',
     stateReason: 'registered',
     recycleRequestedAt: null,
+    desiredConcurrency: null,
+    disabledTypes: [],
     transport: 'redis',
     metadata: null,
   };
@@ -277,6 +279,20 @@ describe('PoolPlacement', () => {
       live = [agent('general', [], 2), agent('gpu', ['gpu'], 2)];
       await placement.refresh();
       expect(placement.takeAppeared()).toEqual([{ types: ['echo', 'sleep'], capabilities: ['gpu'] }]);
+    });
+
+    it('reports a pool that vanished (its last worker left or moved to another pool), once', async () => {
+      await placement.refresh();
+      expect(placement.takeVanished()).toEqual([]);
+      live = [agent('general', [], 2)];
+      await placement.refresh();
+      expect(placement.takeVanished()).toEqual([{ types: ['echo', 'sleep'], capabilities: ['gpu'] }]);
+      expect(placement.takeVanished()).toEqual([]);
+      // An admin disabled `sleep` on the last worker of the general pool: it moves to the pool of `echo` alone.
+      live = [{ ...agent('general', [], 2), types: ['echo'], disabledTypes: ['sleep'] }];
+      await placement.refresh();
+      expect(placement.takeVanished()).toEqual([{ types: ['echo', 'sleep'], capabilities: [] }]);
+      expect(placement.takeAppeared()).toEqual([{ types: ['echo'], capabilities: [] }]);
     });
   });
 

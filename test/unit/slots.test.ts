@@ -94,4 +94,24 @@ describe('Slots: one concurrency limit across every route a worker consumes', ()
     // A route that has seen no job yet assumes jobs of one task.
     expect(slots.limitFor('b')).toBe(39);
   });
+
+  it('resizes while tasks run: below the slots in use none is free until enough end, above it more are', () => {
+    const seen: number[] = [];
+    const slots = new Slots(4, (free) => seen.push(free));
+    for (let i = 0; i < 3; i++) expect(slots.tryAcquire('a')).toBe(true);
+    slots.resize(1);
+    expect(slots.free).toBe(0);
+    expect(slots.limitFor('a')).toBe(3);
+    expect(slots.tryAcquire('a')).toBe(false);
+    slots.release('a');
+    slots.release('a');
+    expect(slots.free).toBe(0);
+    slots.release('a');
+    expect(slots.free).toBe(1);
+    slots.resize(5);
+    expect(slots.free).toBe(5);
+    expect(slots.capacity).toBe(5);
+    expect(seen).toEqual([3, 2, 1, 0, 0, 0, 1, 5]);
+    expect(() => slots.resize(0)).toThrow(/capacity/);
+  });
 });

@@ -27,6 +27,8 @@ function agent(overrides: Partial<AgentRecord> = {}): AgentRecord {
     stateSource: 'agent',
     stateReason: 'registered',
     recycleRequestedAt: null,
+    desiredConcurrency: null,
+    disabledTypes: [],
     transport: 'redis',
     metadata: null,
     ...overrides,

@@ -27,6 +27,12 @@ export interface ExecutorOptions extends RecorderOptions {
   /** Receives `task-started`, `task-finished` and `idle`. */
   events: WorkerEvents;
   /**
+   * Whether the worker serves a task type now (an admin may disable types at run time). A task of a type it no
+   * longer serves that it claims anyway (a doorbell sent before the change) is released unrun, and sent to be
+   * placed again. Every type of `handlers`, when omitted.
+   */
+  serves?: (type: string) => boolean;
+  /**
    * Told a task's id after this worker committed a change others may wait on: an outcome, an expiry, a progress
    * write (the event doorbell, src/dispatch/notify.ts).
    */
@@ -97,6 +103,11 @@ export class Executor {
       return 'done';
     }
     const task = claim.task;
+    if (this.options.serves && !this.options.serves(task.type)) {
+      this.options.log.info({ taskId: task.id, type: task.type }, 'claimed a task of a disabled type: released');
+      await this.recorder.record(task, { kind: 'released' }, () => this.options.log);
+      return 'done';
+    }
     // No doorbell for a claim: it is on the hot path twice over (a publish here, a message to every supervisor),
     // and nothing waits on `started`; a stream shows it at the watcher's next read (TASKFLEET_WATCH_POLL_MS).
     // Everything reported from here on belongs to the task's trace (kept in SQL since its submit).

@@ -5,6 +5,11 @@
  * one dispatch or a dispatch batch; the worker runs what its free slots take and sends the rest on as a job of
  * its own, gives each slot back as its task ends, and sets the consumer's fetch limit in jobs (see
  * Slots.limitFor). It takes no work once a drain or stop began, nor while the registry holds the agent.
+ *
+ * An admin's settings (PATCH /v1/agents/:id) change both at run time: `resize` sets the slots, and `moveTo`
+ * moves the consumer to another pool's queue (a disabled type changes the worker's pool). The old consumer is
+ * closed first, after its jobs in flight, and only then the new one opened, so the worker never holds more than
+ * its three Redis connections; the doorbells left in the old queue are placed again by the supervisor.
  */
 import { Worker as QueueConsumer, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -17,8 +22,8 @@ import type { WorkerEvents } from './lifecycle';
 import { Slots } from './slots';
 
 export interface FlowControlOptions {
-  /** The queue of this worker's pool (its pool key). */
-  queue: string;
+  /** The queue of this worker's pool (its pool key); null: none (it serves no type). */
+  queue: string | null;
   concurrency: number;
   /** The command connection the consumer uses (it also opens one blocking connection of its own). */
   connection: Redis;
@@ -40,14 +45,58 @@ export class FlowControl {
   private readonly slots: Slots;
   private taking = true;
   private held: AgentState | null = null;
+  /** The pool's queue to consume (it changes with the worker's served types). */
+  private target: string | null;
+  private started = false;
+  /** Moves between queues, one after the other; `close` waits for them. */
+  private moving: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: FlowControlOptions) {
     this.slots = new Slots(options.concurrency, () => this.applySlots());
+    this.target = options.queue;
   }
 
   /** The queue consumed (the pool key), once consuming. */
   get queue(): string | null {
-    return this.consumers.size > 0 ? this.options.queue : null;
+    return [...this.consumers.keys()][0] ?? null;
+  }
+
+  get concurrency(): number {
+    return this.slots.capacity;
+  }
+
+  /** Sets the worker's slots: fewer → running tasks finish and nothing new starts until under the limit. */
+  resize(concurrency: number): void {
+    if (concurrency === this.slots.capacity) return;
+    this.options.log.info({ from: this.slots.capacity, to: concurrency }, 'concurrency changed');
+    this.slots.resize(concurrency);
+  }
+
+  /**
+   * Consumes `queue` from now on (null: none): closes the current consumer after its jobs in flight, then opens
+   * the new one. Resolves once moved; moves asked meanwhile run after it, each to the latest queue asked.
+   */
+  moveTo(queue: string | null): Promise<void> {
+    if (queue === this.target) return this.moving;
+    this.options.log.info({ from: this.target, to: queue }, "moving to another pool's queue");
+    this.target = queue;
+    this.moving = this.moving
+      .then(() => this.follow())
+      .catch((err: unknown) => {
+        this.options.log.error({ err }, "could not move to the pool's queue");
+      });
+    return this.moving;
+  }
+
+  private async follow(): Promise<void> {
+    const current = this.queue;
+    if (current === this.target) return;
+    if (current !== null) {
+      const old = this.consumers.get(current)!;
+      this.consumers.delete(current);
+      await old.close();
+    }
+    if (this.started) this.consume();
   }
 
   /** The registry state that keeps this worker from taking work, if any. */
@@ -61,8 +110,9 @@ export class FlowControl {
 
   /** Starts consuming the pool's queue (once). */
   consume(): void {
-    const { queue } = this.options;
-    if (!this.taking || this.consumers.has(queue)) return;
+    this.started = true;
+    const queue = this.target;
+    if (!this.taking || queue === null || this.consumers.size > 0) return;
     this.consumers.set(queue, this.createConsumer(queue));
   }
 
@@ -91,6 +141,7 @@ export class FlowControl {
   /** Closes every consumer; waits for their processors, which record each task before they return. */
   async close(): Promise<void> {
     this.taking = false;
+    await this.moving;
     await Promise.all([...this.consumers.values()].map((consumer) => consumer.close()));
   }
 

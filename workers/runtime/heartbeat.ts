@@ -6,7 +6,8 @@ import type { Store } from '../../src/store/port';
 /**
  * Reports liveness, load and process metrics every interval, and passes on the state the registry holds. The
  * answer also carries the supervisor's request to recycle the Redis connections (it saw this agent idle beside
- * tasks it covers): `onRecycleRequested` is called once per new request.
+ * tasks it covers): `onRecycleRequested` is called once per new request, and the admin's settings, which
+ * `onRecord` applies. Each beat reports the concurrency applied (`concurrency`), which placement counts.
  */
 export class Heartbeat {
   private timer: NodeJS.Timeout | null = null;
@@ -24,6 +25,7 @@ export class Heartbeat {
     private readonly log: Logger,
     private readonly onRecord: (agent: AgentRecord) => void,
     private readonly onRecycleRequested?: (requestedAt: number) => void,
+    private readonly concurrency?: () => number,
   ) {}
 
   start(): void {
@@ -43,6 +45,7 @@ export class Heartbeat {
       now: this.clock.now(),
       runningTasks: this.running(),
       metrics: this.metrics(),
+      ...(this.concurrency ? { concurrency: this.concurrency() } : {}),
     });
     if (record) {
       this.onRecord(record);

@@ -5,17 +5,37 @@
  * queue consumer, in jobs, so after every change the runtime sets each consumer's limit to the jobs it holds
  * plus the free slots (`limitFor`), and pauses a consumer whose limit falls to 0. A job fetched in the moment
  * before a limit takes effect, or carrying more tasks than the free slots, runs what fits and hands the rest on.
+ * The capacity can change while tasks run (an admin's PATCH of the agent's concurrency): below the slots in use,
+ * none is free until enough tasks end.
  */
 export class Slots {
   private used = 0;
   /** Per route: the jobs holding slots, the slots they hold, and how many tasks its last job carried. */
   private readonly byRoute = new Map<string, { jobs: number; tasks: number; lastJob: number }>();
 
+  private cap: number;
+
   constructor(
-    readonly capacity: number,
+    capacity: number,
     private readonly onChange: (free: number) => void,
   ) {
+    this.cap = Slots.checked(capacity);
+  }
+
+  private static checked(capacity: number): number {
     if (!Number.isInteger(capacity) || capacity < 1) throw new Error('capacity must be a whole number ≥ 1');
+    return capacity;
+  }
+
+  get capacity(): number {
+    return this.cap;
+  }
+
+  /** Sets the capacity; running tasks keep their slots (the free ones may be none for a while). */
+  resize(capacity: number): void {
+    if (capacity === this.cap) return;
+    this.cap = Slots.checked(capacity);
+    this.onChange(this.free);
   }
 
   get inUse(): number {
@@ -23,7 +43,7 @@ export class Slots {
   }
 
   get free(): number {
-    return this.capacity - this.used;
+    return Math.max(0, this.cap - this.used);
   }
 
   /** The slots held by jobs of `route`. */

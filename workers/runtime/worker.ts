@@ -8,17 +8,20 @@
  * - `stop()`: the same without the wait: running tasks are aborted and handed back at once.
  * - `recycleRedis(reason)`: replaces the socket of every Redis connection (when the supervisor sees this worker
  *   idle beside tasks it should be running: a connection may have gone silent unnoticed).
+ * - An admin's settings (PATCH /v1/agents/:id), read from the registration and every heartbeat answer, apply at
+ *   once (`applySettings`): the concurrency resizes the slots, and disabled types leave the worker's pool for the
+ *   pool of the types it still serves (its capabilities stay: they describe the machine).
  */
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../../src/config/config';
-import type { AgentState } from '../../src/domain/agent';
+import { servedTypes, type AgentRecord, type AgentState } from '../../src/domain/agent';
 import { covers } from '../../src/domain/capabilities';
 import { systemClock, type Clock } from '../../src/domain/clock';
 import { Dispatcher } from '../../src/dispatch/dispatcher';
-import { ownPool } from '../../src/dispatch/placement';
+import { routeQueue, type Placement } from '../../src/dispatch/placement';
 import { notifyTaskChanged } from '../../src/dispatch/notify';
 import { poolKey } from '../../src/domain/pool';
 import type { AgentRegistration } from '../../src/store/port';
@@ -68,13 +71,21 @@ export interface WorkerStatus {
   readonly freeSlots: number;
   /** The queue consumed: the worker's pool key (null before it consumes). */
   readonly queue: string | null;
+  /** The slots applied now (an admin may change them at run time). */
+  readonly concurrency: number;
+  /** The types served now: the handlers' types less the ones an admin disabled. */
+  readonly servedTypes: readonly string[];
 }
 
 export class WorkerRuntime {
   readonly id: string;
+  /** The types of its handlers: what it registers with. */
   readonly types: readonly string[];
-  /** The key of this worker's pool (its capabilities and handler types), which names the queue it consumes. */
-  readonly pool: string;
+  private readonly capabilities: string[];
+  /** The types it serves now (all of `types` but the ones an admin disabled). */
+  private served: readonly string[];
+  /** The key of this worker's pool (its capabilities and served types), which names the queue it consumes. */
+  private poolNow: string | null;
   private readonly emitter: WorkerEvents = new EventEmitter<WorkerEventMap>();
   private readonly lifecycle = new Lifecycle(this.emitter);
   private readonly handlers: ReadonlyMap<string, TaskHandler<any, any>>;
@@ -96,7 +107,18 @@ export class WorkerRuntime {
     const usable = options.handlers.filter((h) => covers(options.capabilities, h.capabilities ?? []));
     this.handlers = new Map(usable.map((h) => [h.type, h]));
     this.types = [...this.handlers.keys()].sort();
-    this.pool = poolKey({ capabilities: [...new Set(options.capabilities)].sort(), types: [...this.types] });
+    this.capabilities = [...new Set(options.capabilities)].sort();
+    this.served = this.types;
+    this.poolNow = this.poolOf(this.served);
+  }
+
+  /** The key of this worker's pool now (its capabilities and served types); null while it serves none. */
+  get pool(): string | null {
+    return this.poolNow;
+  }
+
+  private poolOf(types: readonly string[]): string | null {
+    return types.length > 0 ? poolKey({ capabilities: this.capabilities, types: [...types] }) : null;
   }
 
   /** State changes, tasks started and finished, registry holds: what tests and embedders await. */
@@ -120,6 +142,8 @@ export class WorkerRuntime {
       runningTasks: this.runningTasks,
       freeSlots: this.parts?.flow.freeSlots ?? this.options.concurrency,
       queue: this.parts?.flow.queue ?? null,
+      concurrency: this.parts?.flow.concurrency ?? this.options.concurrency,
+      servedTypes: this.served,
     };
   }
 
@@ -190,6 +214,7 @@ export class WorkerRuntime {
       parts.heartbeat.start();
       parts.telemetry.agentStateChanged(this.id, null, registered.state, 'registered');
       parts.flow.applyRegistryState(registered.state);
+      this.applySettings(parts, registered);
       parts.flow.consume();
     } catch (err) {
       this.lifecycle.moveTo('stopping');
@@ -210,7 +235,7 @@ export class WorkerRuntime {
   private assemble(connections: Connections): Parts {
     const { config } = this.options;
     const { store, telemetry } = connections;
-    const dispatcher = new Dispatcher(connections.producer, config.redisPrefix, { placement: ownPool(this.pool) });
+    const dispatcher = new Dispatcher(connections.producer, config.redisPrefix, { placement: this.ownPool() });
     const executor = new Executor({
       store,
       dispatcher,
@@ -225,22 +250,28 @@ export class WorkerRuntime {
       telemetry,
       events: this.emitter,
       notify: (taskId) => notifyTaskChanged(connections.producer, config.redisPrefix, taskId),
+      // A type without a handler is not a disabled one: its claim fails as `no_handler`, as it always did.
+      serves: (type) => !this.handlers.has(type) || this.served.includes(type),
     });
-    const heartbeat = new Heartbeat(
+    const heartbeat: Heartbeat = new Heartbeat(
       store,
       this.id,
       config.heartbeatIntervalMs,
       () => executor.runningCount,
       this.clock,
       this.log,
-      (agent) => flow.applyRegistryState(agent.state),
+      (agent) => {
+        flow.applyRegistryState(agent.state);
+        this.applySettings({ flow }, agent);
+      },
       (requestedAt) => {
         const reason = `the supervisor saw this agent idle beside tasks it covers (asked at ${new Date(requestedAt).toISOString()})`;
         this.recycleRedis(reason).catch((err: unknown) => this.log.warn({ err }, 'recycling Redis connections failed'));
       },
+      () => flow.concurrency,
     );
-    const flow = new FlowControl({
-      queue: this.pool,
+    const flow: FlowControl = new FlowControl({
+      queue: this.poolNow,
       concurrency: this.options.concurrency,
       connection: connections.commands,
       redisPrefix: config.redisPrefix,
@@ -251,6 +282,32 @@ export class WorkerRuntime {
       log: this.log,
     });
     return { ...connections, dispatcher, executor, flow, heartbeat };
+  }
+
+  /**
+   * Applies the admin's settings the registry holds: the slots (its own concurrency when none is asked), and the
+   * types it serves, which name its pool and so the queue it consumes. Once a drain or stop began: nothing changes.
+   */
+  private applySettings(parts: Pick<Parts, 'flow'>, agent: AgentRecord): void {
+    if (this.state !== 'starting' && this.state !== 'running') return;
+    parts.flow.resize(agent.desiredConcurrency ?? this.options.concurrency);
+    const served = servedTypes(this.types, agent.disabledTypes);
+    if (served.join(',') === this.served.join(',')) return;
+    this.log.info({ served, disabled: agent.disabledTypes }, 'the types served changed');
+    this.served = served;
+    this.poolNow = this.poolOf(served);
+    void parts.flow.moveTo(this.poolNow);
+  }
+
+  /**
+   * Where this worker sends what it re-dispatches (a retry, a released task): its own pool's queue, which covers
+   * the types it serves; a task of a type it no longer serves goes to its route's parking queue, from which the
+   * supervisor's reconciler places it on a pool that serves it.
+   */
+  private ownPool(): Placement {
+    const place = (route: { type: string; capabilities: string[] }): string =>
+      this.poolNow !== null && this.served.includes(route.type) ? this.poolNow : routeQueue(route);
+    return { place, queuesFor: (route) => [place(route)] };
   }
 
   private registration(): AgentRegistration {

@@ -4,7 +4,14 @@
  */
 import type { AgentEvent, AgentRecord, AgentSample, AgentState } from '../../domain/agent';
 import type { AgentStore } from '../agentPort';
-import type { AgentPageQuery, AgentRecycleChange, AgentRegistration, AgentStateChange, HeartbeatReport } from '../port';
+import type {
+  AgentPageQuery,
+  AgentRecycleChange,
+  AgentRegistration,
+  AgentSettingsUpdate,
+  AgentStateChange,
+  HeartbeatReport,
+} from '../port';
 import type { Recordsets, SqlClient } from './client';
 import * as mapping from './rows';
 import * as agentStatements from './statements/agents';
@@ -29,6 +36,18 @@ export class MssqlAgents implements Omit<AgentStore, 'listAgentRuns'> {
       now: report.now,
       runningTasks: report.runningTasks,
       metrics: report.metrics === null ? null : JSON.stringify(report.metrics),
+      concurrency: report.concurrency ?? null,
+    });
+    return row ? mapping.toAgent(row) : null;
+  }
+
+  async updateAgentSettings(update: AgentSettingsUpdate): Promise<AgentRecord | null> {
+    const row = await this.db.one<string, mapping.AgentRow>(agentStatements.UPDATE_AGENT_SETTINGS, {
+      id: update.agentId,
+      desiredConcurrency: update.desiredConcurrency,
+      disabledTypes: JSON.stringify(update.disabledTypes),
+      reason: update.reason,
+      now: update.now,
     });
     return row ? mapping.toAgent(row) : null;
   }

@@ -400,6 +400,7 @@ export class MssqlStore implements Store {
   readonly heartbeat: Store['heartbeat'] = (...args) => this.agents.heartbeat(...args);
   readonly setAgentState: Store['setAgentState'] = (...args) => this.agents.setAgentState(...args);
   readonly setAgentRecycle: Store['setAgentRecycle'] = (...args) => this.agents.setAgentRecycle(...args);
+  readonly updateAgentSettings: Store['updateAgentSettings'] = (...args) => this.agents.updateAgentSettings(...args);
   readonly getAgent: Store['getAgent'] = (...args) => this.agents.getAgent(...args);
   readonly listAgents: Store['listAgents'] = (...args) => this.agents.listAgents(...args);
   readonly recordAgentSamples: Store['recordAgentSamples'] = (...args) => this.agents.recordAgentSamples(...args);

@@ -167,6 +167,8 @@ export function agentColumns(prefix = ''): string {
     'recycle_requested_at',
     'transport',
     'metadata',
+    'desired_concurrency',
+    'disabled_types',
   ]
     .map((c) => `${prefix}${c}`)
     .join(', ');

@@ -4,7 +4,14 @@
  * IMMEDIATE transaction (they read, then write).
  */
 import type { AgentEvent, AgentRecord, AgentState, StateSource } from '../../domain/agent';
-import type { AgentPageQuery, AgentRecycleChange, AgentRegistration, AgentStateChange, HeartbeatReport } from '../port';
+import type {
+  AgentPageQuery,
+  AgentRecycleChange,
+  AgentRegistration,
+  AgentSettingsUpdate,
+  AgentStateChange,
+  HeartbeatReport,
+} from '../port';
 import { registrationParams, toAgent, toAgentEvent, type AgentRow } from './rows';
 import type { SqliteStatements } from './statements';
 import type { UpsertAgentParams } from './statements/agents';
@@ -55,8 +62,27 @@ export function heartbeat(statements: SqliteStatements, report: HeartbeatReport)
     now: report.now,
     runningTasks: report.runningTasks,
     metrics: report.metrics === null ? null : JSON.stringify(report.metrics),
+    concurrency: report.concurrency ?? null,
   });
   return row ? toAgent(row) : null;
+}
+
+/** Stores the settings and appends an agent event from and to the agent's state. Run inside one transaction. */
+export function updateAgentSettings(statements: SqliteStatements, update: AgentSettingsUpdate): AgentRecord | null {
+  const [row] = statements.agents.updateAgentSettings.all({
+    id: update.agentId,
+    desiredConcurrency: update.desiredConcurrency,
+    disabledTypes: JSON.stringify(update.disabledTypes),
+  });
+  if (!row) return null;
+  statements.agents.insertAgentEvent.run({
+    agentId: update.agentId,
+    at: update.now,
+    fromState: row.state,
+    toState: row.state,
+    reason: update.reason,
+  });
+  return toAgent(row);
 }
 
 /**

@@ -481,6 +481,16 @@ CREATE TABLE IF NOT EXISTS circuit_breakers (
 );
 `;
 
+/**
+ * Mirrors sql/migrations/0016_agent_settings.sql: an admin's settings on the agent row (PATCH /v1/agents/:id),
+ * applied by the agent at its next heartbeat. desired_concurrency NULL: as the agent registered; disabled_types:
+ * a JSON array of task types the agent no longer serves.
+ */
+const V17_AGENT_SETTINGS = `
+ALTER TABLE agents ADD COLUMN desired_concurrency INTEGER CHECK (desired_concurrency BETWEEN 1 AND 1000);
+ALTER TABLE agents ADD COLUMN disabled_types TEXT NOT NULL DEFAULT '[]';   -- JSON array
+`;
+
 /** Migration N (1-based) brings the schema to `user_version = N`. Append only. */
 export const MIGRATIONS: readonly string[] = [
   V1_INITIAL,
@@ -499,6 +509,7 @@ export const MIGRATIONS: readonly string[] = [
   V14_SCHEDULES,
   V15_RETENTION,
   V16_ROUTE_CONTROLS,
+  V17_AGENT_SETTINGS,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

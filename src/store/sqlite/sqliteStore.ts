@@ -28,6 +28,7 @@ import type {
 } from '../../domain/webhook';
 import type {
   AgentRecycleChange,
+  AgentSettingsUpdate,
   AgentRegistration,
   AgentRun,
   AgentStateChange,
@@ -324,6 +325,10 @@ class SqliteStore implements Store {
 
   setAgentRecycle(change: AgentRecycleChange): Promise<boolean> {
     return this.group.write(() => agents.setAgentRecycle(this.statements, change));
+  }
+
+  updateAgentSettings(update: AgentSettingsUpdate): Promise<AgentRecord | null> {
+    return this.group.write(() => agents.updateAgentSettings(this.statements, update));
   }
 
   getAgent(id: string): Promise<AgentRecord | null> {

@@ -23,7 +23,7 @@ import { agentMetricsQuery } from '../routes/agentMetrics';
 import { routeListQuery } from '../routes/routeList';
 import { agentListQuery } from '../routes/agents';
 import { auditQuerySchema } from '../routes/audit';
-import { statsQuery, windowQuery } from '../routes/fleet';
+import { agentSettingsBody, statsQuery, windowQuery } from '../routes/fleet';
 import { declareBody } from '../routes/pools';
 import { scalingQuery } from '../routes/scaling';
 import { createBody as scheduleBody, listQuery as schedulesQuery, runsQuery } from '../routes/schedules';
@@ -236,6 +236,16 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
   agentAction('resume', 'resume a drained or suspended agent'),
   agentAction('unfreeze', 'unfreeze an agent the heartbeat enforcer froze'),
   {
+    method: 'PATCH',
+    path: '/v1/agents/:id',
+    summary:
+      "change an agent's settings (concurrency, null for its own; disabledTypes, the whole list): it applies them at its next heartbeat, without a restart",
+    tag: 'agents',
+    body: agentSettingsBody,
+    responses: { 200: 'the agent with its settings' },
+    errors: [400, 404],
+  },
+  {
     method: 'DELETE',
     path: '/v1/agents/:id',
     summary: 'remove an agent that is gone',
@@ -266,10 +276,11 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
   {
     method: 'POST',
     path: '/v1/agents/:id/heartbeat',
-    summary: "an HTTP agent's heartbeat: answers the state it must follow (draining, suspended, frozen: claim nothing)",
+    summary:
+      "an HTTP agent's heartbeat (with the concurrency it applies): answers the state it must follow (draining, suspended, frozen: claim nothing) and the admin's settings (desiredConcurrency, null for its own; disabledTypes)",
     tag: 'agent protocol',
     body: heartbeatBody,
-    responses: { 200: '{ state, leaseMs, heartbeatMs }' },
+    responses: { 200: '{ state, leaseMs, heartbeatMs, desiredConcurrency, disabledTypes }' },
     errors: [404],
   },
   {

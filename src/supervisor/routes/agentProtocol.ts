@@ -19,7 +19,7 @@ import {
 import type { Clock } from '../../domain/clock';
 import { NotFoundError } from '../../domain/errors';
 import { actorOf, clientIp } from '../../security/actor';
-import type { AgentGateway, TaskWrite } from '../agentGateway';
+import { agentSettingsOf, type AgentGateway, type TaskWrite } from '../agentGateway';
 import { parseOrThrow } from '../validation';
 import { agentView } from '../views';
 
@@ -41,7 +41,7 @@ export function agentProtocolRoutes({ gateway, clock, staleAfterMs }: AgentProto
 
   r.post('/agents/:id/heartbeat', async (req, res) => {
     const agent = await gateway.heartbeat(req.params.id, parseOrThrow(heartbeatBody, req.body));
-    res.json({ state: agent.state, ...gateway.protocolSettings });
+    res.json({ state: agent.state, ...gateway.protocolSettings, ...agentSettingsOf(agent) });
   });
 
   r.post('/agents/:id/stop', async (req, res) => {

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { agentPerformance } from '../../domain/agentPerformance';
 import type { Clock } from '../../domain/clock';
 import type { EnforcementPolicy } from '../../domain/enforcement';
+import { TOKEN_PATTERN, TOKEN_RULE } from '../../domain/capabilities';
 import { NotFoundError } from '../../domain/errors';
 import { actorOf } from '../../security/actor';
 import type { Store } from '../../store/port';
@@ -11,6 +12,16 @@ import { AGENT_ACTIONS, type AgentAdmin } from '../agentAdmin';
 import { fleetStats, type StatsDeps } from '../stats';
 import { parseOrThrow } from '../validation';
 import { agentView } from '../views';
+
+/** `PATCH /v1/agents/:id`: an admin's settings, applied by the agent at its next heartbeat. */
+export const agentSettingsBody = z
+  .strictObject({
+    concurrency: z.number().int().min(1).max(1000).nullable().optional(),
+    disabledTypes: z.array(z.string().regex(TOKEN_PATTERN, TOKEN_RULE)).max(64).optional(),
+  })
+  .refine((b) => b.concurrency !== undefined || b.disabledTypes !== undefined, {
+    message: 'name concurrency, disabledTypes or both',
+  });
 
 export const windowQuery = z.strictObject({ windowSeconds: z.coerce.number().int().min(10).max(86_400).default(900) });
 export const statsQuery = z.strictObject({ windowSeconds: z.coerce.number().int().min(10).max(86_400).default(60) });
@@ -33,6 +44,12 @@ export function fleetRoutes(d: FleetRouteDeps): Router {
       res.json(agentView(agent, d.clock.now(), d.staleAfterMs));
     });
   }
+
+  r.patch('/agents/:id', async (req, res) => {
+    const body = parseOrThrow(agentSettingsBody, req.body);
+    const agent = await d.admin.updateSettings(req.params.id, body, actorOf(res));
+    res.json(agentView(agent, d.clock.now(), d.staleAfterMs));
+  });
 
   r.delete('/agents/:id', async (req, res) => {
     await d.admin.remove(req.params.id, actorOf(res));

@@ -71,17 +71,57 @@ COMMIT TRANSACTION;`,
 });
 
 /**
- * HEARTBEAT: records a heartbeat. Idempotent. Params: @id, @now, @runningTasks, @metrics (JSON or null).
+ * HEARTBEAT: records a heartbeat, and the concurrency the agent applies when it reports one. Idempotent.
+ * Params: @id, @now, @runningTasks, @metrics (JSON or null), @concurrency (or null: unchanged).
  * Result: the agent row, or none when unknown.
  */
 export const HEARTBEAT = statement('HEARTBEAT', {
   idempotent: true,
-  params: { id: param.nvarchar(COLUMN_LENGTH.agentId), now: param.time, runningTasks: param.int, metrics: param.json },
+  params: {
+    id: param.nvarchar(COLUMN_LENGTH.agentId),
+    now: param.time,
+    runningTasks: param.int,
+    metrics: param.json,
+    concurrency: param.int,
+  },
   text: `
 UPDATE ${TABLE.agents}
-SET last_heartbeat_at = @now, running_tasks = @runningTasks, metrics = @metrics
+SET last_heartbeat_at = @now, running_tasks = @runningTasks, metrics = @metrics,
+  concurrency = COALESCE(@concurrency, concurrency)
 OUTPUT ${agentColumns('inserted.')}
 WHERE id = @id;`,
+});
+
+/**
+ * UPDATE_AGENT_SETTINGS: stores an admin's settings for agent @id and appends an agent event from and to its
+ * current state with @reason, in one transaction (the row is locked by the update, so the state the event names
+ * is the one the row has). Not idempotent: a repeat appends a second event.
+ * Params: @id, @desiredConcurrency (or null), @disabledTypes (JSON array), @reason, @now.
+ * Result: the agent row as stored, or none when unknown.
+ */
+export const UPDATE_AGENT_SETTINGS = statement('UPDATE_AGENT_SETTINGS', {
+  idempotent: false,
+  params: {
+    id: param.nvarchar(COLUMN_LENGTH.agentId),
+    desiredConcurrency: param.int,
+    disabledTypes: param.json,
+    reason: param.text,
+    now: param.time,
+  },
+  text: `
+${WRITE_PREAMBLE}
+DECLARE @state varchar(16);
+BEGIN TRANSACTION;
+UPDATE ${TABLE.agents}
+SET desired_concurrency = @desiredConcurrency, disabled_types = @disabledTypes, @state = state
+WHERE id = @id;
+IF @state IS NOT NULL
+BEGIN
+  INSERT INTO ${TABLE.agentEvents} (agent_id, at, from_state, to_state, reason)
+  VALUES (@id, @now, @state, @state, @reason);
+END;
+COMMIT TRANSACTION;
+SELECT ${agentColumns()} FROM ${TABLE.agents} WHERE id = @id AND @state IS NOT NULL;`,
 });
 
 /**

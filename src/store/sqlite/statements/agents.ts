@@ -40,9 +40,22 @@ UPDATE agents SET capabilities = @capabilities, types = @types, concurrency = @c
 WHERE id = @id AND state = @state
 RETURNING *`;
 
-/** HEARTBEAT: records a heartbeat. Params: @id, @now, @runningTasks, @metrics (JSON or null). Result: the row, or none. */
+/**
+ * HEARTBEAT: records a heartbeat, and the concurrency the agent applies when it reports one. Params: @id, @now,
+ * @runningTasks, @metrics (JSON or null), @concurrency (or null: unchanged). Result: the row, or none.
+ */
 export const HEARTBEAT = `
-UPDATE agents SET last_heartbeat_at = @now, running_tasks = @runningTasks, metrics = @metrics WHERE id = @id
+UPDATE agents SET last_heartbeat_at = @now, running_tasks = @runningTasks, metrics = @metrics,
+  concurrency = COALESCE(@concurrency, concurrency)
+WHERE id = @id
+RETURNING *`;
+
+/**
+ * UPDATE_AGENT_SETTINGS: stores an admin's settings for the agent. Params: @id, @desiredConcurrency (or null),
+ * @disabledTypes (JSON array). Result: the row, or none when unknown. `../agents.ts` appends the agent event.
+ */
+export const UPDATE_AGENT_SETTINGS = `
+UPDATE agents SET desired_concurrency = @desiredConcurrency, disabled_types = @disabledTypes WHERE id = @id
 RETURNING *`;
 
 /**
@@ -136,8 +149,12 @@ export function prepareAgentStatements(db: Database) {
     selectAgent: db.prepare<{ id: string }, AgentRow>(SELECT_AGENT),
     upsertAgent: db.prepare<UpsertAgentParams, AgentRow>(UPSERT_AGENT),
     reregisterKeepingState: db.prepare<UpsertAgentParams & { state: string }, AgentRow>(REREGISTER_KEEPING_STATE),
-    heartbeat: db.prepare<{ id: string; now: number; runningTasks: number; metrics: string | null }, AgentRow>(
-      HEARTBEAT,
+    heartbeat: db.prepare<
+      { id: string; now: number; runningTasks: number; metrics: string | null; concurrency: number | null },
+      AgentRow
+    >(HEARTBEAT),
+    updateAgentSettings: db.prepare<{ id: string; desiredConcurrency: number | null; disabledTypes: string }, AgentRow>(
+      UPDATE_AGENT_SETTINGS,
     ),
     setAgentState: db.prepare<{ id: string; from: string; to: string; source: string; reason: string }>(
       SET_AGENT_STATE,
