@@ -49,7 +49,7 @@ import { fleetRoutes } from './routes/fleet';
 import { scalingRoutes } from './routes/scaling';
 import { supervisorSettings, type HttpOverrides } from './settings';
 import { StallWatch } from './stallWatch';
-import { DEFAULT_STREAM_SETTINGS } from './sse';
+import { DEFAULT_STREAM_SETTINGS, type StreamSettings } from './sse';
 import { TaskService } from './taskService';
 import { TaskWatcher } from './taskWatcher';
 import { RetryService } from './retryService';
@@ -80,6 +80,8 @@ export interface SupervisorOverrides {
   listen?: { host?: string; port?: number };
   /** Webhook outbox settings in place of the defaults (tests: a short backoff); `holdSends` never sends. */
   webhooks?: Partial<OutboxSettings> & { holdSends?: boolean };
+  /** Event stream settings in place of the defaults (tests: a short keep-alive interval). */
+  streams?: Partial<StreamSettings>;
 }
 
 export interface Supervisor {
@@ -287,7 +289,7 @@ function wire(
     counters,
     telemetry,
     watcher,
-    streams: { ...DEFAULT_STREAM_SETTINGS, stallMs: config.streamStallMs },
+    streams: { ...DEFAULT_STREAM_SETTINGS, stallMs: config.streamStallMs, ...overrides.streams },
     metrics,
     routers: [
       fleetRoutes({ store, clock, admin, policy: enforcement, stats, staleAfterMs }),
