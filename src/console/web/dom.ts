@@ -71,6 +71,8 @@ export function ago(ms: number | null | undefined): string {
   return `${Math.round(ms / 3_600_000)} h`;
 }
 
+export const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 export const since = (iso: string | null | undefined): string => (iso ? ago(Date.now() - Date.parse(iso)) : '—');
 
 export function badge(state: string): HTMLSpanElement {

@@ -1,6 +1,6 @@
 /** The Fleet page (every agent, paged and filtered, refreshed by polling one page) and an agent's page. */
 import { get, post } from './api.js';
-import { ago, badge, h, lineChart, redraw, replace, since, table } from './dom.js';
+import { ago, badge, h, lineChart, redraw, replace, since, table, count } from './dom.js';
 import { actionButton, every, filterForm, Pager, type Ctx } from './page.js';
 
 const STATES = ['registered', 'running', 'degraded', 'draining', 'stopped', 'failed', 'warning', 'suspended', 'frozen'];
@@ -99,7 +99,7 @@ export function fleetPage(ctx: Ctx): void {
           ctx.admin ? 'Actions' : '',
         ],
         rows,
-        `${page.agents.length} agents on this page (refreshed every 2 s)`,
+        `${count(page.agents.length, 'agent')} on this page (refreshed every 2 s)`,
       ),
       pager.controls(() => void load()),
     );

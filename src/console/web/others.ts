@@ -1,6 +1,6 @@
 /** Pools, Routes and Schedules: one paged list each, polled (their figures change without task events). */
 import { get, post } from './api.js';
-import { ago, badge, h, redraw, replace, table } from './dom.js';
+import { ago, badge, h, redraw, replace, table, count } from './dom.js';
 import { actionButton, every, Pager, type Ctx } from './page.js';
 
 const enc = encodeURIComponent;
@@ -37,7 +37,7 @@ export function poolsPage(ctx: Ctx): void {
           p.delayed,
           p.workers === 0 ? 'yes' : 'no',
         ]),
-        `${pools.length} pools`,
+        count(pools.length, 'pool'),
       ),
     );
   });
@@ -104,7 +104,7 @@ export function routesPage(ctx: Ctx): void {
         ],
         page.routes.map((r) => [
           r.route,
-          badge(r.state ?? 'active'),
+          r.state ? badge(r.state) : '—',
           r.queued,
           ago(r.oldestQueuedAgeMs),
           r.delayed,
@@ -115,7 +115,7 @@ export function routesPage(ctx: Ctx): void {
           r.settings?.rateLimit ? JSON.stringify(r.settings.rateLimit) : '—',
           h('span', { class: 'buttons' }, routeActions(ctx, r, load)),
         ]),
-        `${page.routes.length} routes on this page`,
+        `${count(page.routes.length, 'route')} on this page`,
       ),
       pager.controls(() => void load()),
     );
@@ -184,7 +184,7 @@ export function schedulesPage(ctx: Ctx): void {
             ),
           ),
         ]),
-        `${schedules.length} schedules`,
+        count(schedules.length, 'schedule'),
       ),
     );
   };

@@ -1,6 +1,6 @@
 /** The Tasks page (filters, paging, live from the fleet event stream) and a task's page (live from its own). */
 import { follow, get, post } from './api.js';
-import { badge, h, json, redraw, replace, since, table } from './dom.js';
+import { badge, h, json, redraw, replace, since, table, count } from './dom.js';
 import { actionButton, errorText, every, filterForm, Pager, type Ctx } from './page.js';
 
 const STATUSES = ['queued', 'running', 'succeeded', 'dead', 'cancelled', 'expired'];
@@ -109,7 +109,7 @@ export function tasksPage(ctx: Ctx): void {
           `${since(t.updatedAt)} ago`,
           h('span', { class: 'buttons' }, ...taskActions(ctx, t, load)),
         ]),
-        `${page.tasks.length} tasks on this page (live)`,
+        `${count(page.tasks.length, 'task')} on this page (live)`,
       ),
       pager.controls(() => void load()),
     );
