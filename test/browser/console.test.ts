@@ -15,7 +15,8 @@ let keys: Keys;
 const opened: RecordedPage[] = [];
 
 beforeAll(async () => {
-  fleet = await Fleet.start();
+  // A metrics sample a second, so that an agent's charts have points to draw.
+  fleet = await Fleet.start({ env: { TASKFLEET_AGENT_METRICS_INTERVAL_MS: '1000' } });
   keys = await makeKeys(fleet);
   await fleet.spawnWorker({ id: 'ui-w1', capabilities: ['gpu'], concurrency: 2 });
   await fleet.spawnWorker({ id: 'ui-w2', concurrency: 2 });
@@ -76,6 +77,8 @@ describe('the console', () => {
     await page.locator('#agent-state').getByText('running').waitFor();
     await page.locator('.timeline li').first().waitFor();
     await expect(page.locator('figure.chart').count()).resolves.toBe(3);
+    await page.locator('figure.chart polyline').nth(2).waitFor({ state: 'attached' });
+    await expect(page.locator('#agent-health').textContent()).resolves.toMatch(/^\d+ \/ 100$/);
     await screenshot(page, 'agent');
   });
 

@@ -130,19 +130,20 @@ export function lineChart(title: string, points: Array<[number, number]>, unit =
     return fig;
   }
   const xs = points.map((p) => p[0]);
-  const ys = points.map((p) => p[1]);
+  const ys = points.map((p) => Math.round(p[1] * 10) / 10);
+  const summary = `latest ${ys[ys.length - 1] ?? 0}${unit}, highest ${Math.max(...ys)}${unit}`;
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
   const top = Math.max(1, ...ys);
   const svg = document.createElementNS(SVG, 'svg');
   svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
   svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', `${title}: latest ${ys[ys.length - 1] ?? 0}${unit}, highest ${top}${unit}`);
+  svg.setAttribute('aria-label', `${title}: ${summary}`);
   const line = document.createElementNS(SVG, 'polyline');
   const px = (x: number) => (x1 === x0 ? width : ((x - x0) / (x1 - x0)) * (width - 4) + 2);
   const py = (y: number) => height - 4 - (y / top) * (height - 8);
-  line.setAttribute('points', points.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' '));
+  line.setAttribute('points', xs.map((x, i) => `${px(x).toFixed(1)},${py(ys[i] ?? 0).toFixed(1)}`).join(' '));
   line.setAttribute('class', 'series');
   svg.append(line);
-  fig.append(svg, h('p', { class: 'muted' }, `max ${top}${unit} · ${points.length} samples`));
+  fig.append(svg, h('p', { class: 'muted' }, `${summary} · ${count(points.length, 'sample')}`));
   return fig;
 }

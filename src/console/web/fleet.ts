@@ -107,6 +107,14 @@ export function fleetPage(ctx: Ctx): void {
   every(ctx, 2000, load);
 }
 
+interface Performance {
+  windowSeconds: number;
+  completed: number;
+  failed: number;
+  p95RunMs: number | null;
+  healthScore: number;
+}
+
 interface Sample {
   at: string;
   runningTasks: number;
@@ -132,8 +140,9 @@ export function agentPage(ctx: Ctx, id: string): void {
   );
 
   async function load(): Promise<void> {
-    const [a, events, metrics] = await Promise.all([
+    const [a, perf, events, metrics] = await Promise.all([
       get<Agent>(`/agents/${enc(id)}`),
+      get<Performance>(`/agents/${enc(id)}/performance`),
       get<{ events: Array<{ at: string; from?: string; to: string; reason: string }> }>(`/agents/${enc(id)}/events`),
       get<{ samples: Sample[] }>(`/agents/${enc(id)}/metrics`, { limit: '500' }),
     ]);
@@ -146,6 +155,15 @@ export function agentPage(ctx: Ctx, id: string): void {
         h('dd', { id: 'agent-state' }, badge(a.state), a.stateReason ? ` ${a.stateReason}` : ''),
         h('dt', {}, 'Load'),
         h('dd', {}, `${a.runningTasks} / ${a.concurrency}`),
+        h('dt', {}, 'Health score'),
+        h('dd', { id: 'agent-health' }, `${perf.healthScore} / 100`),
+        h('dt', {}, `Last ${ago(perf.windowSeconds * 1000)}`),
+        h(
+          'dd',
+          {},
+          `${perf.completed} completed, ${perf.failed} failed` +
+            (perf.p95RunMs === null ? '' : `, p95 run ${ago(perf.p95RunMs)}`),
+        ),
         h('dt', {}, 'Heartbeat age'),
         h('dd', {}, ago(a.heartbeatAgeMs)),
         h('dt', {}, 'Capabilities'),
