@@ -77,7 +77,7 @@ function queueBoard(deps: ConsoleDeps): Router {
     serverAdapter: server,
     options: { uiConfig: { boardTitle: 'taskfleet' } },
   });
-  // Its page template without the Google Fonts link (scripts/build-console.js): set after createBullBoard,
+  // Its page template without the Google Fonts link (src/console/build.js): set after createBullBoard,
   // which sets the package's own.
   server.setViewsPath(path.join(CONSOLE_DIR, 'bull-board'));
   let shown = '';

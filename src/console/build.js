@@ -1,10 +1,11 @@
 // The console's files besides its compiled TypeScript (`npm run build:console`): its HTML and CSS, and
 // bull-board's page template without its Google Fonts link, so no page the supervisor serves loads anything
-// from another origin (the UI falls back to the system font).
+// from another origin (the UI falls back to the system font). It lives in src/ because the images build from
+// src/ (scripts/ is not in their build context).
 const fs = require('node:fs');
 const path = require('node:path');
 
-const root = path.resolve(__dirname, '..');
+const root = path.resolve(__dirname, '..', '..');
 const out = path.join(root, 'dist', 'console');
 fs.cpSync(path.join(root, 'src', 'console', 'web', 'static'), out, { recursive: true });
 
