@@ -125,6 +125,11 @@ describe('the console', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
     await page.locator('#task-status').getByText('succeeded').waitFor();
     expect((await fleet.sup.store.getTask(task.id))?.status).toBe('succeeded');
+    // The timeline follows the task again after the retry, resumed after what it showed (nothing twice).
+    const timeline = page.locator('#task-timeline li');
+    await timeline.filter({ hasText: 'succeeded (attempt 2)' }).waitFor();
+    const kinds = (await timeline.allTextContents()).map((line) => line.split(' ')[1]);
+    expect(kinds).toEqual(['submitted', 'started', 'failed', 'dead', 'retried', 'started', 'succeeded']);
     await screenshot(page, 'task-retried');
   });
 

@@ -67,10 +67,16 @@ export interface StreamEvent {
 
 /**
  * Follows a server-sent-events stream until `signal` aborts or the server ends it; calls `onEvent` for each
- * event. Resolves when the stream ends; rejects on an HTTP error.
+ * event. Resolves when the stream ends; rejects on an HTTP error. `lastEventId` resumes after that event.
  */
-export async function follow(path: string, onEvent: (e: StreamEvent) => void, signal: AbortSignal): Promise<void> {
-  const res = await fetch(`/v1${path}`, { headers: headers({ accept: 'text/event-stream' }), signal });
+export async function follow(
+  path: string,
+  onEvent: (e: StreamEvent) => void,
+  signal: AbortSignal,
+  lastEventId?: number,
+): Promise<void> {
+  const resume: Record<string, string> = lastEventId === undefined ? {} : { 'last-event-id': String(lastEventId) };
+  const res = await fetch(`/v1${path}`, { headers: headers({ accept: 'text/event-stream', ...resume }), signal });
   if (!res.ok || !res.body) throw await failure(res);
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';

@@ -4,6 +4,7 @@ import { badge, h, json, redraw, replace, since, table, count } from './dom.js';
 import { actionButton, errorText, every, filterForm, Pager, type Ctx } from './page.js';
 
 const STATUSES = ['queued', 'running', 'succeeded', 'dead', 'cancelled', 'expired'];
+const TERMINAL = new Set(['succeeded', 'dead', 'cancelled', 'expired']);
 const enc = encodeURIComponent;
 
 interface Task {
@@ -153,9 +154,11 @@ export function taskPage(ctx: Ctx, id: string): void {
     timeline,
   );
   let shownAttempt: number | null = null;
+  let onStatus: (status: string) => void = () => undefined;
 
   async function load(): Promise<void> {
     const t = await get<Task>(`/tasks/${enc(id)}`);
+    onStatus(t.status);
     redraw(
       head,
       h(
@@ -212,9 +215,14 @@ export function taskPage(ctx: Ctx, id: string): void {
     );
   }
 
+  // The task's stream ends with its terminal event; a retry (here or elsewhere) starts it again, resumed after
+  // the last event shown. While no stream runs, the page is read every 5 s to notice such a retry.
+  let lastSeq: number | undefined;
+  let streaming = false;
   const onEvent = (e: { event: string; data: unknown }) => {
     const ev = e.data as { kind?: string; at?: string; attempt?: number; agentId?: string; seq?: number };
     if (ev.kind === undefined) return; // progress updates carry no kind: the reload shows them
+    if (ev.seq !== undefined) lastSeq = ev.seq;
     timeline.append(
       h(
         'li',
@@ -235,10 +243,21 @@ export function taskPage(ctx: Ctx, id: string): void {
       if (!ctx.signal.aborted) void load().catch((err) => ctx.announce(errorText(err), true));
     }, 300);
   };
+  const startFollowing = () => {
+    if (streaming || ctx.signal.aborted) return;
+    streaming = true;
+    follow(`/tasks/${enc(id)}/events?follow=true`, (e) => (onEvent(e), refresh()), ctx.signal, lastSeq)
+      .then(refresh, (err: unknown) => {
+        if (!ctx.signal.aborted) ctx.announce(`live updates stopped: ${errorText(err)}`, true);
+      })
+      .finally(() => (streaming = false));
+  };
+  onStatus = (status) => {
+    if (!TERMINAL.has(status)) startFollowing();
+  };
   void load().catch((err) => ctx.announce(errorText(err), true));
-  follow(`/tasks/${enc(id)}/events?follow=true`, (e) => (onEvent(e), refresh()), ctx.signal)
-    .then(refresh)
-    .catch((err) => {
-      if (!ctx.signal.aborted) ctx.announce(`live updates stopped: ${errorText(err)}`, true);
-    });
+  startFollowing();
+  every(ctx, 5000, async () => {
+    if (!streaming) await load();
+  });
 }
