@@ -82,11 +82,15 @@ function queueBoard(deps: ConsoleDeps): Router {
   server.setViewsPath(path.join(CONSOLE_DIR, 'bull-board'));
   let shown = '';
   r.post('/session', session.open);
-  r.use(session.guard, csp(QUEUES_CSP), async (_req, _res, next) => {
-    // Pools come and go: the list is brought up to date on each visit (a name list, no Redis call).
+  r.use(session.guard, csp(QUEUES_CSP), async (req, _res, next) => {
+    // Pools come and go: the list is brought up to date on each page and API call (three SQL reads, no Redis
+    // call), not on its static files.
+    if (req.path.startsWith('/static/')) return next();
     const names = (await deps.queueNames()).sort();
     if (names.join('\n') !== shown) {
-      board.replaceQueues(names.map((name) => new BullMQAdapter(deps.queueFor(name), { readOnlyMode: false })));
+      // Read-only: SQL is the truth and Redis only the doorbell, so a job retried, promoted or removed in
+      // bull-board would bypass the task's state and the audit log. Actions belong to the console (the API).
+      board.replaceQueues(names.map((name) => new BullMQAdapter(deps.queueFor(name), { readOnlyMode: true })));
       shown = names.join('\n');
     }
     next();

@@ -60,8 +60,18 @@ describe('the console and what is beside it', () => {
     const page = await get('/admin/queues', { cookie });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).not.toMatch(/https?:/);
+    // A route's parking queue is listed (no worker runs: no pool), and read-only: jobs are doorbells of SQL rows.
+    await fleet().submit({ type: 'echo', payload: 'parked' });
     const queues = await get('/admin/queues/api/queues', { cookie });
     expect(queues.status).toBe(200);
+    const listed = ((await queues.json()) as { queues: Array<{ name: string; readOnlyMode: boolean }> }).queues;
+    expect(listed.map((q) => [q.name, q.readOnlyMode])).toEqual([['echo~', true]]);
+    const add = await fetch(`${fleet().url}/admin/queues/api/queues/echo~/add`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'forged', data: {} }),
+    });
+    expect(add.status).toBe(405);
   });
 
   it('refuses a forged cookie, and a cookie whose key was revoked since', async () => {
