@@ -212,14 +212,18 @@ export function agentPage(ctx: Ctx, id: string): void {
           ),
       ),
     );
+  }
+
+  // The task list has no agent filter: the latest 100 tasks (payloads and all) are read, every 15 s only.
+  async function loadTasks(): Promise<void> {
     const recent = await get<{
       tasks: Array<{ id: string; type: string; status: string; agentId?: string; updatedAt: string }>;
-    }>('/tasks', { limit: '200' });
+    }>('/tasks', { limit: '100' });
     const mine = recent.tasks.filter((task) => task.agentId === id).slice(0, 20);
     redraw(
       tasks,
       mine.length === 0
-        ? h('p', { class: 'muted' }, 'none among the latest 200 tasks')
+        ? h('p', { class: 'muted' }, 'none among the latest 100 tasks')
         : table(
             ['Task', 'Type', 'Status', 'Updated'],
             mine.map((x) => [
@@ -233,4 +237,5 @@ export function agentPage(ctx: Ctx, id: string): void {
     );
   }
   every(ctx, 3000, load);
+  every(ctx, 15_000, loadTasks);
 }
