@@ -30,7 +30,10 @@ afterAll(async () => {
 });
 
 afterEach(() => {
-  for (const p of opened) expect(foreignRequests(p.requests, fleet.url)).toEqual([]);
+  for (const p of opened) {
+    expect(foreignRequests(p.requests, fleet.url)).toEqual([]);
+    expect(p.problems).toEqual([]);
+  }
 });
 
 /** A new browser session signed in with `key` through the sign-in form. */

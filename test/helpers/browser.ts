@@ -2,7 +2,7 @@
  * A headless Chromium for browser tests: Debian's `chromium` package driven by `playwright-core` (no browser
  * download; `.ci/run` installs the package when it is missing). `browserFor()` launches one per describe block
  * and always closes it after; every page it opens records the requests it makes, so a test can check that
- * nothing left the origin. Screenshots go to `test-artifacts/screenshots/` (kept by CI as artifacts).
+ * nothing left the origin, and its script errors and CSP refusals. Screenshots go to `test-artifacts/screenshots/` (kept by CI as artifacts).
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -25,6 +25,8 @@ export interface RecordedPage {
   context: BrowserContext;
   /** Every URL the page requested, in order. */
   requests: string[];
+  /** Uncaught script errors and what the CSP refused (an HTTP error answer is not one: tests cause those). */
+  problems: string[];
 }
 
 export async function launchBrowser(): Promise<Browser> {
@@ -36,9 +38,14 @@ export async function openPage(browser: Browser): Promise<RecordedPage> {
   const context = await browser.newContext({ viewport: { width: 1366, height: 800 } });
   const page = await context.newPage();
   const requests: string[] = [];
+  const problems: string[] = [];
   page.on('request', (req) => requests.push(req.url()));
+  page.on('pageerror', (err) => problems.push(`uncaught: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /Content Security Policy|Refused to/i.test(msg.text())) problems.push(msg.text());
+  });
   page.setDefaultTimeout(20_000);
-  return { page, context, requests };
+  return { page, context, requests, problems };
 }
 
 /** Requests that went anywhere but `origin` (data: and blob: URLs stay in the page). */
