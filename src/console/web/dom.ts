@@ -30,7 +30,7 @@ export function replace(el: Element, ...children: Child[]): void {
   append(el, children);
 }
 
-const identity = (el: Element) => `${el.tagName}:${el.textContent ?? ''}`;
+const identity = (el: Element) => `${el.tagName}:${el.getAttribute('aria-label') ?? el.textContent ?? ''}`;
 
 function refocus(within: ParentNode, key: string): boolean {
   for (const c of within.querySelectorAll<HTMLElement>('a, button, select, input')) {
@@ -43,7 +43,7 @@ function refocus(within: ParentNode, key: string): boolean {
 }
 
 /**
- * Replaces what a refreshed region shows, keeping keyboard focus on the same control (found by its text) when
+ * Replaces what a refreshed region shows, keeping keyboard focus on the same control (found by its name) when
  * it was inside: a list redrawn every few seconds must not throw a keyboard user back to the top.
  */
 export function redraw(el: Element, ...children: Child[]): void {
@@ -53,7 +53,11 @@ export function redraw(el: Element, ...children: Child[]): void {
   if (key !== null) refocus(el, key);
 }
 
-export function table(headings: string[], rows: Child[][], caption: string): HTMLTableElement {
+/** A table; a column whose heading is '' (one the key may not use, such as Actions) is left out. */
+export function table(allHeadings: string[], allRows: Child[][], caption: string): HTMLTableElement {
+  const kept = allHeadings.map((t, i) => (t === '' ? -1 : i)).filter((i) => i >= 0);
+  const headings = kept.map((i) => allHeadings[i] ?? '');
+  const rows = allRows.map((cells) => kept.map((i) => cells[i]));
   return h(
     'table',
     {},

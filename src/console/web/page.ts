@@ -19,6 +19,8 @@ export function actionButton(
   what: string | (() => string),
   run: () => Promise<unknown>,
   after: () => unknown,
+  /** A shorter visible text; `label` is then the accessible name (it says which item it acts on). */
+  text?: string,
 ): HTMLButtonElement | null {
   if (!ctx.admin) return null;
   return h(
@@ -26,6 +28,7 @@ export function actionButton(
     {
       type: 'button',
       class: 'action',
+      'aria-label': text === undefined ? undefined : label,
       onclick: () => {
         const text = typeof what === 'function' ? what() : what;
         const act = async () => {
@@ -41,7 +44,7 @@ export function actionButton(
         void act();
       },
     },
-    label,
+    text ?? label,
   );
 }
 

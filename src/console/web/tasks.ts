@@ -33,6 +33,7 @@ function taskActions(ctx: Ctx, t: Task, after: () => unknown): Array<HTMLButtonE
         `Cancel task ${t.id} (${t.type}).`,
         () => post(`/tasks/${enc(t.id)}/cancel`),
         after,
+        'Cancel',
       ),
     );
   }
@@ -44,6 +45,7 @@ function taskActions(ctx: Ctx, t: Task, after: () => unknown): Array<HTMLButtonE
         `Retry task ${t.id} (${t.type}): it is queued again for a new attempt.`,
         () => post(`/tasks/${enc(t.id)}/retry`),
         after,
+        'Retry',
       ),
     );
   }
@@ -154,11 +156,11 @@ export function taskPage(ctx: Ctx, id: string): void {
     timeline,
   );
   let shownAttempt: number | null = null;
-  let onStatus: (status: string) => void = () => undefined;
+  let onTask: (t: Task) => void = () => undefined;
 
   async function load(): Promise<void> {
     const t = await get<Task>(`/tasks/${enc(id)}`);
-    onStatus(t.status);
+    onTask(t);
     redraw(
       head,
       h(
@@ -216,7 +218,7 @@ export function taskPage(ctx: Ctx, id: string): void {
   }
 
   // The task's stream ends with its terminal event; a retry (here or elsewhere) starts it again, resumed after
-  // the last event shown. While no stream runs, the page is read every 5 s to notice such a retry.
+  // the last event shown (Last-Event-ID). While no stream runs, the page is read every 5 s to notice a change.
   let lastSeq: number | undefined;
   let streaming = false;
   const onEvent = (e: { event: string; data: unknown }) => {
@@ -252,8 +254,14 @@ export function taskPage(ctx: Ctx, id: string): void {
       })
       .finally(() => (streaming = false));
   };
-  onStatus = (status) => {
-    if (!TERMINAL.has(status)) startFollowing();
+  // A task that changed since the page last looked while no stream ran (retried, perhaps already finished again)
+  // has events the timeline lacks: a stream resumed after the last one shown brings them, and ends at once if
+  // the task is terminal.
+  let seenUpdatedAt: string | null = null;
+  onTask = (t) => {
+    const changed = t.updatedAt !== seenUpdatedAt;
+    seenUpdatedAt = t.updatedAt;
+    if (!streaming && (changed || !TERMINAL.has(t.status))) startFollowing();
   };
   void load().catch((err) => ctx.announce(errorText(err), true));
   startFollowing();
