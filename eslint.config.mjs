@@ -40,7 +40,7 @@ const unusedVarsOptions = {
 
 export default defineConfig(
   {
-    ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'data/**', 'bench-results/**'],
+    ignores: ['dist/**', 'test-artifacts/**', 'node_modules/**', 'coverage/**', 'data/**', 'bench-results/**'],
   },
 
   eslint.configs.recommended,

@@ -12,6 +12,7 @@ import { noStore, securityHeaders } from '../security/headers';
 import { authorize } from '../security/permissions';
 import { RateLimiter, rateLimit } from '../security/rateLimit';
 import { redactingLogger } from '../security/redact';
+import { consoleRoutes, type ConsoleDeps } from '../console/routes';
 import type { Store } from '../store/port';
 import type { AgentDirectory } from './agentDirectory';
 import type { HttpSettings } from './settings';
@@ -49,6 +50,8 @@ export interface AppDeps {
   /** Serves `?wait=` and the event streams when given (one watcher per supervisor). */
   watcher?: TaskWatcher;
   streams?: StreamSettings;
+  /** Serves the console (/ui), the API reference (/docs) and bull-board (/admin/queues) when given. */
+  console?: Omit<ConsoleDeps, 'auth'>;
 }
 
 /**
@@ -106,6 +109,10 @@ export function createApp(deps: AppDeps): Express {
   app.get('/openapi.json', (_req, res) => {
     res.json((openApi ??= buildOpenApiDocument()));
   });
+
+  // Outside /v1: static pages that hold no data (the console reads the API with the person's key) and
+  // bull-board behind its own admin session (src/console/queueSession.ts).
+  if (deps.console) app.use(consoleRoutes({ ...deps.console, auth: { store: deps.store, adminApiKey } }));
 
   app.use(
     '/v1',

@@ -33,6 +33,7 @@ import type { Telemetry } from '../telemetry/telemetry';
 import { AgentAdmin } from './agentAdmin';
 import { AgentDirectory } from './agentDirectory';
 import { createApp } from './app';
+import { fleetQueueNames } from '../console/queueNames';
 import { applyConfiguredPools } from './configuredPools';
 import { HeartbeatEnforcer } from './enforcement';
 import { routeListRoutes } from './routes/routeList';
@@ -291,6 +292,7 @@ function wire(
     watcher,
     streams: { ...DEFAULT_STREAM_SETTINGS, stallMs: config.streamStallMs, ...overrides.streams },
     metrics,
+    console: { queueNames: () => fleetQueueNames(stats), queueFor: (name) => dispatcher.queueFor(name) },
     routers: [
       fleetRoutes({ store, clock, admin, policy: enforcement, stats, staleAfterMs }),
       scalingRoutes({ store, clock, directory: agents }),

@@ -19,6 +19,7 @@ import {
 } from '../../domain/agentProtocol';
 import { MAX_BATCH, batchSubmissionSchema, taskSubmissionSchema } from '../../domain/submission';
 import type { Method } from '../../security/permissions';
+import type { Role } from '../../domain/security';
 import { agentMetricsQuery } from '../routes/agentMetrics';
 import { routeListQuery } from '../routes/routeList';
 import { agentListQuery } from '../routes/agents';
@@ -40,7 +41,17 @@ export interface RouteDoc {
   /** Express form (`/v1/tasks/:id`); the document writes it `/v1/tasks/{id}`. */
   path: string;
   summary: string;
-  tag: 'tasks' | 'agents' | 'agent protocol' | 'fleet' | 'routes' | 'pools' | 'schedules' | 'webhooks' | 'service';
+  tag:
+    | 'tasks'
+    | 'agents'
+    | 'agent protocol'
+    | 'fleet'
+    | 'routes'
+    | 'pools'
+    | 'schedules'
+    | 'webhooks'
+    | 'service'
+    | 'console';
   /** The JSON body the handler parses. */
   body?: z.ZodType;
   /** The query string the handler parses (an object schema: one parameter per property). */
@@ -51,6 +62,8 @@ export interface RouteDoc {
   errors?: number[];
   /** Outside /v1: no key needed. */
   public?: true;
+  /** Outside /v1 but with a bearer key, which the route checks itself: the roles it lets in. */
+  roles?: readonly Role[];
   /** The success body's media type, when not JSON. */
   contentType?: string;
 }
@@ -97,6 +110,24 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
     tag: 'service',
     public: true,
     responses: { 200: 'the OpenAPI 3.1 document' },
+  },
+  // console (the static pages under /ui and /docs, and bull-board's own routes, are not API operations)
+  {
+    method: 'GET',
+    path: '/',
+    summary: 'redirects to the console at /ui/',
+    tag: 'console',
+    public: true,
+    responses: { 302: 'to /ui/' },
+  },
+  {
+    method: 'POST',
+    path: '/admin/queues/session',
+    summary: 'opens bull-board (/admin/queues) for an admin key: a short-lived HttpOnly cookie for that path only',
+    tag: 'console',
+    roles: ['admin'],
+    responses: { 204: 'the cookie is set' },
+    errors: [401, 403],
   },
   // tasks
   {

@@ -58,7 +58,8 @@ function permissionOf(route: RouteDoc): Permission {
 
 function errorStatuses(route: RouteDoc, permission: Permission | null): number[] {
   const statuses = new Set(route.errors ?? []);
-  if (permission) {
+  // A route outside /v1 that checks its key itself names its own errors.
+  if (permission && !route.roles) {
     for (const s of [401, 429, 503]) statuses.add(s);
     if (permission.roles.length < ROLES.length) statuses.add(403);
     if (route.path.includes(':')) statuses.add(404);
@@ -68,7 +69,11 @@ function errorStatuses(route: RouteDoc, permission: Permission | null): number[]
 }
 
 function operation(route: RouteDoc): Json {
-  const permission = route.public ? null : permissionOf(route);
+  const permission = route.public
+    ? null
+    : route.roles
+      ? { method: route.method, path: route.path, roles: route.roles, what: route.summary }
+      : permissionOf(route);
   const parameters: Json[] = [...route.path.matchAll(/:([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => ({
     name: m[1],
     in: 'path',
