@@ -14,6 +14,8 @@ import { expectProblem } from '../helpers/http';
 import { maxOverlap } from '../helpers/overlap';
 
 const redis = fileInspector();
+/** How far a writer's clock may run ahead of its commit under load: the times in the store are clocks, not commits. */
+const SKEW_MS = 100;
 let fleet: Fleet | undefined;
 
 afterEach(async () => {
@@ -136,11 +138,11 @@ describe('route controls on a real fleet', () => {
     expect(done.every((t) => t.status === 'succeeded')).toBe(true);
     expect(new Set(done.map((t) => t.agentId)).size).toBe(2);
     const at = (await started(f, ids)).map((e) => e.at).sort((a, b) => a - b);
-    // The bucket: never more starts in a stretch of time than it held at first plus what the rate refilled
-    // (25 ms for claims that commit out of their clocks' order).
+    // The bucket: never more starts in a stretch of time than it held at first plus what the rate refilled, give
+    // or take the skew between a claim's clock and its commit (a missing limit would start 4 at once).
     for (let i = 0; i < at.length; i++)
       for (let j = i; j < at.length; j++) {
-        const allowed = bucketSize(rate) + (rate * (at[j]! - at[i]! + 25)) / 1000;
+        const allowed = bucketSize(rate) + (rate * (at[j]! - at[i]! + SKEW_MS)) / 1000;
         expect({ starts: j - i + 1, within: at[j]! - at[i]!, ok: j - i + 1 <= allowed }).toMatchObject({ ok: true });
       }
   });
@@ -160,8 +162,10 @@ describe('route controls on a real fleet', () => {
     );
     expect(done.every((t) => t.status === 'succeeded')).toBe(true);
     expect(new Set(done.map((t) => t.agentId)).size).toBe(2);
-    // A finish and the next claim may share a millisecond: maxOverlap counts the finish first.
-    expect(maxOverlap(done)).toBeLessThanOrEqual(2);
+    // Each time is its writer's clock when it began the write, not the commit order that the cap follows: a claim
+    // may read its clock before a finish it commits after. Each run is shortened by that skew (at most 100 ms
+    // here); a missing cap would still show 6 at once.
+    expect(maxOverlap(done.map((t) => ({ ...t, finishedAt: t.finishedAt! - SKEW_MS })))).toBeLessThanOrEqual(2);
   });
 
   it('hands an HTTP agent nothing of a paused route, and its task once resumed', async () => {
