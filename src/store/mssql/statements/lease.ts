@@ -50,7 +50,8 @@ const TOKENS_NOW = (() => {
  * route's probe, only while the route lets @taskId start at @now (src/domain/routeControl.ts): not paused, the
  * circuit closed or half-open without another probe, fewer running than the cap, a token in the bucket. It takes
  * the control row's update lock first, so the claims of a controlled route are serialised: the running count
- * (read with locks, not from a snapshot) and the bucket are exact. A route without a control row takes no lock.
+ * (read with locks, not from a snapshot) and the bucket are exact. A route without a control row, or whose row
+ * holds nothing (a breaker's closed circuit counting outcomes), takes no lock.
  */
 const SPEND_ROUTE_CLAIM = `UPDATE c SET
     tokens = CASE WHEN c.rate_limit IS NULL THEN c.tokens ELSE ${TOKENS_NOW} - 1 END,
@@ -90,7 +91,9 @@ ${WRITE_PREAMBLE}
 DECLARE @claimed int = 0, @routeId int, @controlled bit = 0, @routeHeld bit = 0;
 BEGIN TRANSACTION;
 SELECT @routeId = route_id FROM ${TABLE.tasks} WHERE id = @taskId;
-IF EXISTS (SELECT 1 FROM ${TABLE.routeControls} WHERE route_id = @routeId)
+-- Only a route some control holds takes the lock: a breaker's closed circuit only counts outcomes.
+IF EXISTS (SELECT 1 FROM ${TABLE.routeControls} WHERE route_id = @routeId
+           AND (paused = 1 OR circuit <> 'closed' OR rate_limit IS NOT NULL OR concurrency_cap IS NOT NULL))
 BEGIN
   SET @controlled = 1;
   ${SPEND_ROUTE_CLAIM}
