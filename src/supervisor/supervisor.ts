@@ -25,7 +25,7 @@ import { openStore } from '../store/open';
 import { sealStore } from '../store/sealedStore';
 import type { Store } from '../store/port';
 import { createTelemetry } from '../telemetry/create';
-import { FleetGauges, GAUGE_INTERVAL_MS } from '../telemetry/gauges';
+import { FleetGauges } from '../telemetry/gauges';
 import { instrumentStore } from '../telemetry/instrumentStore';
 import { createLogger } from '../telemetry/logger';
 import { PrometheusMetrics } from '../telemetry/prometheus';
@@ -40,7 +40,6 @@ import { routeListRoutes } from './routes/routeList';
 import { AgentMetricsHistory } from './agentMetrics';
 import { agentMetricsRoutes } from './routes/agentMetrics';
 import { UnroutablePolicy } from './unroutable';
-import { Loop } from './loop';
 import { lateAfterMs, Scheduler } from './scheduler';
 import { TaskMaintenance } from './maintenance';
 import { PoolPlacement } from './poolPlacement';
@@ -50,6 +49,7 @@ import { fleetRoutes } from './routes/fleet';
 import { scalingRoutes } from './routes/scaling';
 import { supervisorSettings, type HttpOverrides } from './settings';
 import { StallWatch } from './stallWatch';
+import { rebalanceIntervalMs, startLoops } from './loops';
 import { DEFAULT_STREAM_SETTINGS, type StreamSettings } from './sse';
 import { TaskService } from './taskService';
 import { TaskWatcher } from './taskWatcher';
@@ -331,11 +331,6 @@ function wire(
   };
 }
 
-/** How often tasks waiting behind a busy pool are looked for, and the pools' view refreshed: a few times per wait. */
-function rebalanceIntervalMs(config: Config): number {
-  return Math.max(50, Math.floor(config.spillAfterMs / 4));
-}
-
 /** Closes what `connect` opened, and the dispatcher's queues on that Redis connection. */
 async function disconnect(connections: Connections, dispatcher: Dispatcher): Promise<void> {
   await dispatcher.close();
@@ -356,41 +351,6 @@ async function listen(
   const boundPort = (server.address() as AddressInfo).port;
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return { server, url: `http://${urlHost}:${boundPort}`, port: boundPort };
-}
-
-/** How often the outbox looks for new events and due deliveries: the added latency of a webhook, at most. */
-const WEBHOOK_PASS_MS = 200;
-
-function startLoops(config: Config, parts: Parts, log: Logger, telemetry: Telemetry): Loop[] {
-  const { reconciler, rebalancer, maintenance, enforcer, stallWatch, unroutable, agentMetrics, gauges, outbox, purge } =
-    parts;
-  return [
-    // New deliveries are sent at once rather than at the next delivery pass.
-    new Loop(
-      'webhook outbox',
-      WEBHOOK_PASS_MS,
-      async () => {
-        if ((await outbox.expand()) > 0 && !parts.holdWebhookSends) await outbox.deliver(true);
-      },
-      log,
-    ),
-    ...(parts.holdWebhookSends ? [] : [new Loop('webhook delivery', WEBHOOK_PASS_MS, () => outbox.deliver(), log)]),
-    new Loop('scheduler', config.schedulerIntervalMs, () => parts.scheduler.pass(), log),
-    new Loop('reconciler', config.reconcileIntervalMs, () => reconciler.reconcile(), log),
-    new Loop('rebalancer', rebalanceIntervalMs(config), () => rebalancer.pass(), log),
-    new Loop('route gate', config.routeGateMs, () => parts.gate.pass(), log),
-    new Loop('parking queue pruning', config.reconcileIntervalMs, () => rebalancer.pruneParkingQueues(), log),
-    new Loop('lease reaper', config.reaperIntervalMs, () => maintenance.reapExpiredLeases(), log),
-    new Loop('deadline expiry', config.reaperIntervalMs, () => maintenance.expireOverdue(), log),
-    new Loop('heartbeat enforcer', config.heartbeatIntervalMs, () => enforcer.enforceHeartbeats(), log),
-    ...(stallWatch.enabled ? [new Loop('stall watch', config.heartbeatIntervalMs, () => stallWatch.check(), log)] : []),
-    new Loop('agent metrics history', config.agentMetrics.intervalMs, () => agentMetrics.sample(), log),
-    ...(unroutable.enabled
-      ? [new Loop('unroutable expiry', config.reconcileIntervalMs, () => unroutable.expire(), log)]
-      : []),
-    new Loop('retention purge', config.retention.intervalMs, () => purge.pass(), log),
-    ...(telemetry.enabled ? [new Loop('telemetry gauges', GAUGE_INTERVAL_MS, () => gauges.report(), log)] : []),
-  ].map((loop) => loop.start());
 }
 
 /** Builds the supervisor, listens, and starts its loops (unless `overrides.loops` is false). */
