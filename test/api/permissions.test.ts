@@ -278,6 +278,14 @@ const ROUTES: RouteCase[] = [
     request: fixed(`/v1/agents/${AGENT}`),
   },
   { method: 'GET', path: '/v1/audit', roles: ADMIN, ownership: null, ok: [200], request: fixed('/v1/audit') },
+  {
+    method: 'GET',
+    path: '/v1/whoami',
+    roles: [...ALL, ...AGENT_ROLE],
+    ownership: null,
+    ok: [200],
+    request: fixed('/v1/whoami'),
+  },
   { method: 'GET', path: '/v1/pools', roles: ALL, ownership: null, ok: [200], request: fixed('/v1/pools') },
   {
     method: 'POST',
