@@ -141,6 +141,8 @@ describe('the console', () => {
     await row(page, 'ui-w1').getByText('running').waitFor();
     await expect(page.locator('button.action').count()).resolves.toBe(0);
     await expect(page.locator('#queues-link').isHidden()).resolves.toBe(true);
+    // The key's name and role, from GET /v1/whoami.
+    await expect(page.locator('#role').textContent()).resolves.toBe('dashboard (read only)');
     // Run in the page (a string: this file is compiled without the DOM's types).
     const status = await page.evaluate(`fetch('/v1/agents/ui-w1/drain', {
       method: 'POST',
