@@ -97,6 +97,8 @@ export const PERMISSIONS: readonly Permission[] = [
   { method: 'GET', path: '/v1/events', roles: ['admin', 'reader'], what: 'read the fleet event stream' },
   { method: 'GET', path: '/v1/scaling/pool', roles: ALL, what: "read a worker pool's backlog" },
   { method: 'GET', path: '/v1/audit', roles: ADMIN, what: 'read the audit log' },
+  // Every role, agent keys too: only the caller's own key, which it already holds.
+  { method: 'GET', path: '/v1/whoami', roles: ROLES, what: 'read its own key' },
   // pools (not owner-scoped: a pool holds no one's tasks)
   { method: 'GET', path: '/v1/pools', roles: ALL, what: 'list pools' },
   { method: 'POST', path: '/v1/pools', roles: ADMIN, what: 'declare pools' },

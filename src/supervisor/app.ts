@@ -20,6 +20,7 @@ import { buildOpenApiDocument } from './openapi/document';
 import { errorHandler, notFoundHandler, sendProblem } from './problem';
 import { agentRoutes } from './routes/agents';
 import { auditRoutes } from './routes/audit';
+import { whoamiRoutes } from './routes/whoami';
 import { poolRoutes } from './routes/pools';
 import { taskStreamRoutes } from './routes/taskStreams';
 import { taskLogRoutes } from './routes/taskLogs';
@@ -133,6 +134,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/v1', taskLogRoutes(deps.tasks, deps.store));
   app.use('/v1', agentRoutes(deps.store, deps.clock, http.staleAfterMs));
   app.use('/v1', auditRoutes(deps.store));
+  app.use('/v1', whoamiRoutes());
   app.use('/v1', poolRoutes({ store: deps.store, clock: deps.clock, directory: deps.agents }));
   for (const router of deps.routers ?? []) app.use('/v1', router);
   app.use(notFoundHandler);

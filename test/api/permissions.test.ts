@@ -41,6 +41,8 @@ interface RouteCase {
   ownership: 'own-tasks' | null;
   /** `as-agent`: the permission table's scope (the agent key acts only as its own agents). */
   scope?: 'as-agent';
+  /** The route acts as no agent: an agent key bound to another agent reaches it as any agent key does. */
+  asNoAgent?: true;
   /** What the route's own logic may answer an allowed caller. */
   ok: number[];
   /** Request path and body; may prepare state (a fresh task to cancel). */
@@ -278,6 +280,15 @@ const ROUTES: RouteCase[] = [
     request: fixed(`/v1/agents/${AGENT}`),
   },
   { method: 'GET', path: '/v1/audit', roles: ADMIN, ownership: null, ok: [200], request: fixed('/v1/audit') },
+  {
+    method: 'GET',
+    path: '/v1/whoami',
+    roles: [...ALL, ...AGENT_ROLE],
+    ownership: null,
+    asNoAgent: true,
+    ok: [200],
+    request: fixed('/v1/whoami'),
+  },
   { method: 'GET', path: '/v1/pools', roles: ALL, ownership: null, ok: [200], request: fixed('/v1/pools') },
   {
     method: 'POST',
@@ -587,7 +598,7 @@ describe('the permission table: every route against every kind of caller', () =>
         // A list or a submission never names the owner's tasks.
         expect(JSON.stringify(res.body)).not.toContain(ctx.taskId);
       }
-      if (caller.elsewhere && route.roles.includes('agent')) {
+      if (caller.elsewhere && route.roles.includes('agent') && !route.asNoAgent) {
         expectForbidden(res, ['agent']);
         expect(await ctx.fleet.storedTaskCount()).toBe(countBefore);
         return;

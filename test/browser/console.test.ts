@@ -66,6 +66,15 @@ describe('the console', () => {
     await screenshot(page, 'sign-in-refused');
   });
 
+  it('refuses an agent key at sign-in: it reaches the agent protocol only', async () => {
+    const { page } = await openPage(browser()).then((p) => (opened.push(p), p));
+    await page.goto(`${fleet.url}/`);
+    await page.getByLabel('API key').fill(keys.agent.key);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'agent protocol only' }).waitFor();
+    await expect(page.getByRole('navigation', { name: 'console' }).isHidden()).resolves.toBe(true);
+  });
+
   it('lists the running workers on the fleet page', async () => {
     const { page } = await signIn(fleet.adminKey, '#/fleet');
     for (const id of ['ui-w1', 'ui-w2']) await row(page, id).getByText('running').waitFor();
@@ -141,6 +150,8 @@ describe('the console', () => {
     await row(page, 'ui-w1').getByText('running').waitFor();
     await expect(page.locator('button.action').count()).resolves.toBe(0);
     await expect(page.locator('#queues-link').isHidden()).resolves.toBe(true);
+    // The key's name and role, from GET /v1/whoami.
+    await expect(page.locator('#role').textContent()).resolves.toBe('dashboard (read only)');
     // Run in the page (a string: this file is compiled without the DOM's types).
     const status = await page.evaluate(`fetch('/v1/agents/ui-w1/drain', {
       method: 'POST',

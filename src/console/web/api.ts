@@ -99,13 +99,14 @@ export async function follow(
   }
 }
 
-/** Whether the key may take admin actions: the audit log is readable by admin keys only. */
-export async function isAdmin(): Promise<boolean> {
-  try {
-    await get('/audit', { limit: '1' });
-    return true;
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 403) return false;
-    throw err;
-  }
+/** The signed-in key as the supervisor sees it (`GET /v1/whoami`). */
+export interface WhoAmI {
+  keyId: string;
+  name: string;
+  role: 'admin' | 'submitter' | 'reader' | 'agent';
+  agent?: { id: string } | { prefix: string };
+}
+
+export function whoami(): Promise<WhoAmI> {
+  return get<WhoAmI>('/whoami');
 }

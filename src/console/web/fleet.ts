@@ -1,7 +1,7 @@
 /** The Fleet page (every agent, paged and filtered, refreshed by polling one page) and an agent's page. */
 import { get, post } from './api.js';
 import { ago, badge, h, lineChart, redraw, replace, since, table, count } from './dom.js';
-import { actionButton, every, filterForm, Pager, type Ctx } from './page.js';
+import { actionButton, every, filterForm, Newest, Pager, type Ctx } from './page.js';
 
 const STATES = ['registered', 'running', 'degraded', 'draining', 'stopped', 'failed', 'warning', 'suspended', 'frozen'];
 
@@ -70,12 +70,15 @@ export function fleetPage(ctx: Ctx): void {
   );
   replace(ctx.main, h('h1', {}, 'Fleet'), form, body);
 
+  const newest = new Newest();
   async function load(): Promise<void> {
+    const current = newest.begin();
     const page = await get<{ agents: Agent[]; nextCursor?: string }>('/agents', {
       ...filters,
       limit: '100',
       cursor: pager.cursor,
     });
+    if (!current()) return;
     pager.next = page.nextCursor;
     const rows = page.agents.map((a) => [
       h('a', { href: `#/agents/${enc(a.id)}` }, a.id),

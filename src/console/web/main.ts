@@ -3,7 +3,7 @@
  * #/agents/<id>, #/tasks, #/tasks/<id>, #/pools, #/routes, #/schedules). Leaving a page aborts its streams and
  * timers.
  */
-import { ApiError, get, isAdmin, openQueueSession, session } from './api.js';
+import { ApiError, openQueueSession, session, whoami, type WhoAmI } from './api.js';
 import { h, replace } from './dom.js';
 import { agentPage, fleetPage } from './fleet.js';
 import { errorText, type Ctx } from './page.js';
@@ -67,15 +67,21 @@ function route(): void {
 
 async function start(): Promise<void> {
   if (!session.key()) return signInForm();
+  let me: WhoAmI;
   try {
-    await get('/stats');
-    admin = await isAdmin();
+    me = await whoami();
   } catch (err) {
     session.signOut();
     return signInForm(err instanceof ApiError && err.status === 401 ? 'That key was not accepted.' : errorText(err));
   }
+  if (me.role === 'agent') {
+    session.signOut();
+    return signInForm('An agent key reaches the agent protocol only: sign in with a reader or admin key.');
+  }
+  // Buttons follow the role the supervisor names; the API still refuses a forged call (403).
+  admin = me.role === 'admin';
   nav.hidden = false;
-  document.getElementById('role')!.textContent = admin ? 'admin' : 'read only';
+  document.getElementById('role')!.textContent = `${me.name} (${admin ? 'admin' : 'read only'})`;
   document.getElementById('queues-link')!.hidden = !admin;
   route();
 }

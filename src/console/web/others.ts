@@ -1,7 +1,7 @@
 /** Pools, Routes and Schedules: one paged list each, polled (their figures change without task events). */
 import { get, post } from './api.js';
 import { ago, badge, h, redraw, replace, table, count } from './dom.js';
-import { actionButton, every, Pager, type Ctx } from './page.js';
+import { actionButton, every, Newest, Pager, type Ctx } from './page.js';
 
 const enc = encodeURIComponent;
 
@@ -80,11 +80,14 @@ export function routesPage(ctx: Ctx): void {
   const pager = new Pager();
   const body = h('div', { id: 'routes-table' });
   replace(ctx.main, h('h1', {}, 'Routes'), body);
+  const newest = new Newest();
   const load = async () => {
+    const current = newest.begin();
     const page = await get<{ routes: RouteRow[]; nextCursor?: string }>('/routes', {
       limit: '100',
       cursor: pager.cursor,
     });
+    if (!current()) return;
     pager.next = page.nextCursor;
     redraw(
       body,

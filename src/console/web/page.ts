@@ -68,6 +68,19 @@ export function every(ctx: Ctx, ms: number, tick: () => Promise<void>): void {
   void run();
 }
 
+/**
+ * Orders a page's loads: `begin()` at the start of a load returns whether that load is still the newest when its
+ * answer arrives. A refresh that answers after a click on Next (or a new filter) is dropped, not drawn over it.
+ */
+export class Newest {
+  private started = 0;
+
+  begin(): () => boolean {
+    const mine = ++this.started;
+    return () => mine === this.started;
+  }
+}
+
 /** Keyset paging: the cursors of the pages before, so Previous works without the server keeping any. */
 export class Pager {
   private readonly stack: Array<string | undefined> = [undefined];

@@ -1,7 +1,7 @@
 /** The Tasks page (filters, paging, live from the fleet event stream) and a task's page (live from its own). */
 import { follow, get, post } from './api.js';
 import { badge, h, json, redraw, replace, since, table, count } from './dom.js';
-import { actionButton, errorText, every, filterForm, Pager, type Ctx } from './page.js';
+import { actionButton, errorText, every, filterForm, Newest, Pager, type Ctx } from './page.js';
 
 const STATUSES = ['queued', 'running', 'succeeded', 'dead', 'cancelled', 'expired'];
 const TERMINAL = new Set(['succeeded', 'dead', 'cancelled', 'expired']);
@@ -92,12 +92,15 @@ export function tasksPage(ctx: Ctx): void {
   const bulk = bulkRetry(ctx, () => filters);
   replace(ctx.main, h('h1', {}, 'Tasks'), form, bulk ? h('p', {}, bulk) : null, body);
 
+  const newest = new Newest();
   async function load(): Promise<void> {
+    const current = newest.begin();
     const page = await get<{ tasks: Task[]; nextCursor?: string }>('/tasks', {
       ...filters,
       limit: '50',
       cursor: pager.cursor,
     });
+    if (!current()) return;
     pager.next = page.nextCursor;
     redraw(
       body,

@@ -452,6 +452,13 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
     query: auditQuerySchema,
     responses: { 200: '{ entries, nextCursor }' },
   },
+  {
+    method: 'GET',
+    path: '/v1/whoami',
+    summary: 'the calling key: its id, name, role and (an agent key) its agent binding',
+    tag: 'fleet',
+    responses: { 200: '{ keyId, name, role, agent?: { id } | { prefix } }' },
+  },
   // pools
   { method: 'GET', path: '/v1/pools', summary: 'list pools', tag: 'pools', responses: { 200: '{ pools }' } },
   {
