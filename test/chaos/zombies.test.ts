@@ -82,7 +82,7 @@ describe('chaos: zombie workers', () => {
       // 2,400 tasks, and more (up to 4,800) while the two stops have not happened: a fleet fast enough to
       // drain the first 2,400 before a worker could be caught with tasks running still meets both stops.
       for (let i = 0; i < 4800 && (i < 2400 || stops.length < 2); i += 200) {
-        ids.push(...(await f.submitBatch(sup.url, chaosTasks(200, i))));
+        ids.push(...(await f.submitBatch(sup.url, chaosTasks(200, i), { retryStalls: true })));
         await sleep(250); // submission pacing: tasks keep arriving while the faults happen
       }
       submitting = false;

@@ -7,6 +7,7 @@
  * handlers (test/chaos/handlers.js). Everything the checks need is read straight from the SQLite file, so they
  * work while no supervisor is up.
  */
+import { randomUUID } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -222,10 +223,16 @@ export class ChaosFleet {
   }
 
   /** POSTs to a supervisor; throws on a network error, a timeout or a non-2xx answer. */
-  async post<T = any>(url: string, p: string, body: unknown, timeoutMs = 10_000): Promise<T> {
+  async post<T = any>(
+    url: string,
+    p: string,
+    body: unknown,
+    timeoutMs = 10_000,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
     const res = await fetch(url + p, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.adminKey}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.adminKey}`, ...headers },
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     });
@@ -234,10 +241,24 @@ export class ChaosFleet {
     return JSON.parse(text) as T;
   }
 
-  /** Submits a batch; returns the task ids. */
-  async submitBatch(url: string, tasks: object[]): Promise<string[]> {
-    const body = await this.post<{ tasks: Array<{ id: string }> }>(url, '/v1/tasks/batch', { tasks });
-    return body.tasks.map((t) => t.id);
+  /**
+   * Submits a batch; returns the task ids. With `retryStalls`, a request that times out is sent again (twice at
+   * most) with the same Idempotency-Key, so a stall of the API (a worker stopped inside a write transaction
+   * holds SQLite's one write lock) does not end the scenario, and the retry cannot submit the batch twice; each
+   * retry is logged.
+   */
+  async submitBatch(url: string, tasks: object[], opts: { retryStalls?: boolean } = {}): Promise<string[]> {
+    const key = { 'idempotency-key': `chaos-batch-${randomUUID()}` };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const body = await this.post<{ tasks: Array<{ id: string }> }>(url, '/v1/tasks/batch', { tasks }, 10_000, key);
+        return body.tasks.map((t) => t.id);
+      } catch (err) {
+        const stalled = (err as Error).name === 'TimeoutError';
+        if (!opts.retryStalls || !stalled || attempt === 3) throw err;
+        console.log(`[chaos] a batch submit stalled past 10 s (attempt ${attempt}); sent again with its key`);
+      }
+    }
   }
 
   /** A read connection on the fleet's SQLite file (opened on first use, once the file exists). */
