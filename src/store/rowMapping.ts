@@ -4,20 +4,21 @@
  * (`ColumnTypes`): times (epoch ms in SQLite, UTC Dates from tedious), flags (0/1, bit → boolean) and
  * bigint sequence numbers (numbers, strings from tedious).
  */
-import {
-  servedTypes,
-  type AgentEvent,
-  type AgentMetrics,
-  type AgentRecord,
-  type AgentSample,
-  type AgentState,
-  type StateSource,
-} from '../domain/agent';
 import type { Route } from '../domain/capabilities';
 import type { DeclaredPool } from '../domain/pool';
 import type { ApiKeyRecord, AuditEntry, Role } from '../domain/security';
 import type { Priority, TaskError, TaskEvent, TaskEventKind, TaskRecord, TaskStatus } from '../domain/task';
-import type { AgentRegistration, AgentRun, DispatchRow, ExpiredLease, RouteStats, TaskHead } from './port';
+import type { DispatchRow, ExpiredLease, RouteStats, TaskHead } from './port';
+import {
+  mapAgent,
+  mapAgentEvent,
+  mapAgentRun,
+  mapAgentSample,
+  type AgentEventRowOf,
+  type AgentRowOf,
+  type AgentRunRowOf,
+  type AgentSampleRowOf,
+} from './agentRows';
 
 export interface ColumnTypes<Time, Flag, Seq> {
   time(value: Time): number;
@@ -34,7 +35,7 @@ export function fromJson<T>(text: string | null): T | null {
   return text === null ? null : (JSON.parse(text) as T);
 }
 
-const optional = <Time>(c: ColumnTypes<Time, unknown, unknown>, value: Time | null): number | null =>
+export const optional = <Time>(c: ColumnTypes<Time, unknown, unknown>, value: Time | null): number | null =>
   value === null ? null : c.time(value);
 
 export interface TaskRowOf<Time, Flag> {
@@ -188,99 +189,6 @@ export function toRoute(row: RouteRow): Route {
   return { type: row.type, capabilities: JSON.parse(row.capabilities) as string[] };
 }
 
-export interface AgentRowOf<Time> {
-  id: string;
-  capabilities: string;
-  types: string;
-  concurrency: number;
-  state: string;
-  state_source: string;
-  hostname: string;
-  pid: number;
-  version: string;
-  started_at: Time;
-  last_heartbeat_at: Time;
-  running_tasks: number;
-  metrics: string | null;
-  state_reason: string | null;
-  recycle_requested_at: Time | null;
-  transport?: string | null;
-  metadata?: string | null;
-  desired_concurrency?: number | null;
-  disabled_types?: string | null;
-}
-
-export function mapAgent<Time>(row: AgentRowOf<Time>, c: ColumnTypes<Time, unknown, unknown>): AgentRecord {
-  const disabledTypes = fromJson<string[]>(row.disabled_types ?? null) ?? [];
-  return {
-    id: row.id,
-    capabilities: JSON.parse(row.capabilities) as string[],
-    types: servedTypes(JSON.parse(row.types) as string[], disabledTypes),
-    concurrency: row.concurrency,
-    desiredConcurrency: row.desired_concurrency ?? null,
-    disabledTypes,
-    state: row.state as AgentState,
-    hostname: row.hostname,
-    pid: row.pid,
-    version: row.version,
-    startedAt: c.time(row.started_at),
-    lastHeartbeatAt: c.time(row.last_heartbeat_at),
-    runningTasks: row.running_tasks,
-    metrics: fromJson<AgentMetrics>(row.metrics),
-    stateSource: row.state_source as StateSource,
-    stateReason: row.state_reason,
-    recycleRequestedAt: optional(c, row.recycle_requested_at),
-    transport: row.transport === 'http' ? 'http' : 'redis',
-    metadata: fromJson<Record<string, unknown>>(row.metadata ?? null),
-  };
-}
-
-export interface AgentSampleRowOf<Time> {
-  agent_id: string;
-  at: Time;
-  running_tasks: number;
-  concurrency: number;
-  cpu_percent: number | null;
-  /** bigint: tedious answers a string. */
-  rss_bytes: number | string | null;
-  heartbeat_age_ms: number | string;
-}
-
-export function mapAgentSample<Time>(row: AgentSampleRowOf<Time>, c: ColumnTypes<Time, unknown, unknown>): AgentSample {
-  return {
-    agentId: row.agent_id,
-    at: c.time(row.at),
-    runningTasks: row.running_tasks,
-    concurrency: row.concurrency,
-    cpuPercent: row.cpu_percent,
-    rssBytes: row.rss_bytes === null ? null : Number(row.rss_bytes),
-    heartbeatAgeMs: Number(row.heartbeat_age_ms),
-  };
-}
-
-export interface AgentEventRowOf<Time, Seq> {
-  seq: Seq;
-  agent_id: string;
-  at: Time;
-  from_state: string | null;
-  to_state: string;
-  reason: string;
-}
-
-export function mapAgentEvent<Time, Seq>(
-  row: AgentEventRowOf<Time, Seq>,
-  c: ColumnTypes<Time, unknown, Seq>,
-): AgentEvent {
-  return {
-    seq: c.seq(row.seq),
-    agentId: row.agent_id,
-    at: c.time(row.at),
-    fromState: row.from_state as AgentState | null,
-    toState: row.to_state as AgentState,
-    reason: row.reason,
-  };
-}
-
 export interface ApiKeyRowOf<Time> {
   id: string;
   name: string;
@@ -386,39 +294,6 @@ export function mapRouteStats<Time>(row: RouteStatsRowOf<Time>, c: ColumnTypes<T
     running: row.running,
     dead: row.dead,
     oldestQueuedAt: optional(c, row.oldest_queued_at),
-  };
-}
-
-/** A row of SELECT_AGENT_RUNS (both stores): `run_ms` is read from the event's JSON, a number or its text. */
-export interface AgentRunRowOf<Time> {
-  at: Time;
-  kind: string;
-  run_ms: number | string | null;
-}
-
-/** A run time that is missing or not a number (an event written before runMs existed) is null. */
-export function mapAgentRun<Time>(row: AgentRunRowOf<Time>, c: ColumnTypes<Time, unknown, unknown>): AgentRun {
-  const runMs = row.run_ms === null ? NaN : Number(row.run_ms);
-  return {
-    at: c.time(row.at),
-    outcome: row.kind as AgentRun['outcome'],
-    runMs: Number.isFinite(runMs) ? runMs : null,
-  };
-}
-
-/** The parameters of REGISTER_AGENT (both stores): an agent's registration, lists as JSON. */
-export function registrationParams(reg: AgentRegistration, now: number) {
-  return {
-    id: reg.id,
-    capabilities: JSON.stringify(reg.capabilities),
-    types: JSON.stringify(reg.types),
-    concurrency: reg.concurrency,
-    hostname: reg.hostname,
-    pid: reg.pid,
-    version: reg.version,
-    transport: reg.transport ?? 'redis',
-    metadata: reg.metadata ? JSON.stringify(reg.metadata) : null,
-    now,
   };
 }
 

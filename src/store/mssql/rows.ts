@@ -8,6 +8,8 @@
  *
  * bigint columns (event and audit sequence numbers) arrive as strings; they stay far below 2^53.
  */
+import type * as agentRows from '../agentRows';
+export { registrationParams } from '../agentRows';
 import * as rowMapping from '../rowMapping';
 
 export function toDate(ms: number): Date {
@@ -33,7 +35,6 @@ export function fromBigint(value: string | number): number {
 export {
   fromJson,
   poolParams,
-  registrationParams,
   toJson,
   toLease,
   toRoute,
@@ -53,14 +54,14 @@ export const COLUMNS: rowMapping.ColumnTypes<Date, boolean, string | number> = {
 export type TaskRow = rowMapping.TaskRowOf<Date, boolean>;
 export type TaskEventRow = rowMapping.TaskEventRowOf<Date, string | number>;
 export type DispatchDbRow = rowMapping.DispatchRowOf<Date>;
-export type AgentRow = rowMapping.AgentRowOf<Date>;
-export type AgentSampleRow = rowMapping.AgentSampleRowOf<Date>;
-export type AgentEventRow = rowMapping.AgentEventRowOf<Date, string | number>;
+export type AgentRow = agentRows.AgentRowOf<Date>;
+export type AgentSampleRow = agentRows.AgentSampleRowOf<Date>;
+export type AgentEventRow = agentRows.AgentEventRowOf<Date, string | number>;
 export type ApiKeyRow = rowMapping.ApiKeyRowOf<Date>;
 export type AuditRow = rowMapping.AuditRowOf<Date, string | number>;
 
 export type RouteStatsRow = rowMapping.RouteStatsRowOf<Date>;
-export type AgentRunRow = rowMapping.AgentRunRowOf<Date>;
+export type AgentRunRow = agentRows.AgentRunRowOf<Date>;
 export type PoolRow = rowMapping.PoolRowOf<Date>;
 
 export const {

@@ -12,12 +12,13 @@ export function sqliteErrorCode(err: unknown): string | null {
   const { name, code } = err as { name?: unknown; code?: unknown };
   return name === 'SqliteError' && typeof code === 'string' ? code : null;
 }
+import type * as agentRows from '../agentRows';
+export { registrationParams } from '../agentRows';
 import * as rowMapping from '../rowMapping';
 
 export {
   fromJson,
   poolParams,
-  registrationParams,
   toJson,
   toLease,
   toRoute,
@@ -39,14 +40,14 @@ export interface TaskRow extends rowMapping.TaskRowOf<number, number> {
 }
 export type TaskEventRow = rowMapping.TaskEventRowOf<number, number>;
 export type DispatchDbRow = rowMapping.DispatchRowOf<number>;
-export type AgentRow = rowMapping.AgentRowOf<number>;
-export type AgentSampleRow = rowMapping.AgentSampleRowOf<number>;
-export type AgentEventRow = rowMapping.AgentEventRowOf<number, number>;
+export type AgentRow = agentRows.AgentRowOf<number>;
+export type AgentSampleRow = agentRows.AgentSampleRowOf<number>;
+export type AgentEventRow = agentRows.AgentEventRowOf<number, number>;
 export type ApiKeyRow = rowMapping.ApiKeyRowOf<number>;
 export type AuditRow = rowMapping.AuditRowOf<number, number>;
 
 export type RouteStatsRow = rowMapping.RouteStatsRowOf<number>;
-export type AgentRunRow = rowMapping.AgentRunRowOf<number>;
+export type AgentRunRow = agentRows.AgentRunRowOf<number>;
 export type PoolRow = rowMapping.PoolRowOf<number>;
 
 export const {
