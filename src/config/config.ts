@@ -8,17 +8,11 @@ import { ConfigError, ValidationError } from '../domain/errors';
 import { parsePoolKey } from '../domain/pool';
 import { DataKeyRing, dataKeyProblem } from '../security/dataKeys';
 import { mssqlIssues, mssqlToEnv, mssqlVariables, toMssqlConfig, type AzureConfig, type MssqlConfig } from './mssql';
+import { retentionToEnv, retentionVariables, toRetentionConfig, type RetentionConfig } from './retention';
+import { duration, int } from './values';
 
 export type { AzureConfig, MssqlConfig } from './mssql';
-
-/** A whole number written in decimal digits ("0x10", "1e3" and " " are errors, not numbers). */
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .string()
-    .trim()
-    .regex(/^-?\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+export type { RetentionConfig } from './retention';
 
 const seconds = z
   .string()
@@ -26,21 +20,6 @@ const seconds = z
   .regex(/^\d+(\.\d+)?$/, 'must be a number of seconds')
   .transform(Number)
   .pipe(z.number().positive().max(86_400));
-
-/**
- * A duration: a whole number with a unit (`7d`, `12h`, `30m`, `45s`, `500ms`), or `0`, in milliseconds. The
- * retention settings read it: days are what an operator thinks in, not milliseconds.
- */
-const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const duration = z
-  .string()
-  .trim()
-  .regex(/^(0|\d+(ms|s|m|h|d))$/, 'must be 0 or a whole number with a unit: ms, s, m, h or d (e.g. 7d)')
-  .transform((text) => {
-    const m = /^(\d+)(ms|s|m|h|d)?$/.exec(text)!;
-    return Number(m[1]) * (DURATION_UNITS_MS[m[2] ?? 'ms'] ?? 1);
-  })
-  .pipe(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER));
 
 /** A decimal number with an optional fraction, e.g. "200" or "0.5". */
 const decimal = (min: number, max: number) =>
@@ -152,13 +131,7 @@ const schema = z.object({
     .pipe(z.array(z.string().regex(/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/, 'host names, maybe host:port')))
     .default([]),
   TASKFLEET_WEBHOOK_RETRY_HOURS: decimal(0, 168).default(24),
-  TASKFLEET_RETENTION_SUCCEEDED: duration.default(7 * 86_400_000),
-  TASKFLEET_RETENTION_DEAD: duration.default(30 * 86_400_000),
-  TASKFLEET_RETENTION_AGENTS: duration.default(7 * 86_400_000),
-  TASKFLEET_RETENTION_AUDIT: duration.default(365 * 86_400_000),
-  TASKFLEET_PURGE_BATCH: int(1, 100_000).default(1_000),
-  TASKFLEET_PURGE_PAUSE_MS: int(0).default(100),
-  TASKFLEET_PURGE_INTERVAL_MS: int(100).default(60_000),
+  ...retentionVariables,
   TASKFLEET_DATA_KEY: z
     .string()
     .trim()
@@ -264,21 +237,6 @@ export interface Config {
   retention: RetentionConfig;
 }
 
-export interface RetentionConfig {
-  /** Tasks that succeeded, were cancelled or expired. */
-  succeededMs: number;
-  deadMs: number;
-  /** Stopped or failed agents (from their last heartbeat), with their events. */
-  agentsMs: number;
-  auditMs: number;
-  /** Rows per delete (one short transaction). */
-  batch: number;
-  /** Between two batches of one pass. */
-  pauseMs: number;
-  /** Between passes. */
-  intervalMs: number;
-}
-
 function invalidConfiguration(lines: string[]): ConfigError {
   return new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
 }
@@ -371,15 +329,7 @@ function toConfig(values: Env): Config {
       allowHosts: values.TASKFLEET_WEBHOOK_ALLOW_HOSTS,
       retryForMs: Math.round(values.TASKFLEET_WEBHOOK_RETRY_HOURS * 3_600_000),
     },
-    retention: {
-      succeededMs: values.TASKFLEET_RETENTION_SUCCEEDED,
-      deadMs: values.TASKFLEET_RETENTION_DEAD,
-      agentsMs: values.TASKFLEET_RETENTION_AGENTS,
-      auditMs: values.TASKFLEET_RETENTION_AUDIT,
-      batch: values.TASKFLEET_PURGE_BATCH,
-      pauseMs: values.TASKFLEET_PURGE_PAUSE_MS,
-      intervalMs: values.TASKFLEET_PURGE_INTERVAL_MS,
-    },
+    retention: toRetentionConfig(values),
   };
 }
 
@@ -445,13 +395,7 @@ export function configToEnv(c: Config): Record<string, string> {
     TASKFLEET_RATE_LIMIT_BURST: String(c.rateLimit.burst),
     TASKFLEET_WEBHOOK_ALLOW_HOSTS: c.webhooks.allowHosts.join(','),
     TASKFLEET_WEBHOOK_RETRY_HOURS: String(c.webhooks.retryForMs / 3_600_000),
-    TASKFLEET_RETENTION_SUCCEEDED: `${c.retention.succeededMs}ms`,
-    TASKFLEET_RETENTION_DEAD: `${c.retention.deadMs}ms`,
-    TASKFLEET_RETENTION_AGENTS: `${c.retention.agentsMs}ms`,
-    TASKFLEET_RETENTION_AUDIT: `${c.retention.auditMs}ms`,
-    TASKFLEET_PURGE_BATCH: String(c.retention.batch),
-    TASKFLEET_PURGE_PAUSE_MS: String(c.retention.pauseMs),
-    TASKFLEET_PURGE_INTERVAL_MS: String(c.retention.intervalMs),
+    ...retentionToEnv(c.retention),
     ...mssqlToEnv(c.mssql, c.azure),
   };
 }

@@ -3,15 +3,7 @@
  * the cross-field rules that apply when `TASKFLEET_STORE=mssql`, and the mapping both ways.
  */
 import { z } from 'zod';
-
-/** A whole number written in decimal digits. */
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .string()
-    .trim()
-    .regex(/^-?\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+import { int } from './values';
 
 const bool = z
   .string()
