@@ -8,9 +8,7 @@
  * Opened by open.ts, which checks the schema version first.
  */
 import { routeKey, type Route } from '../../domain/capabilities';
-import { ConflictError } from '../../domain/errors';
 import type { DeclaredPool } from '../../domain/pool';
-import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../../domain/security';
 import type { TaskError, TaskEvent, TaskEventKind, TaskRecord } from '../../domain/task';
 import type { TaskLogBatch, TaskLogLevel, TaskLogs } from '../../domain/taskLog';
 import type { RetryDecision } from '../../domain/transitions';
@@ -37,7 +35,6 @@ import type {
 } from '../port';
 import { bulkPageFilter, countsByKind, leaseKey, routeQueueAfter, TaskListStatements, type LeaseKey } from '../shared';
 import type { Recordsets, SqlClient } from './client';
-import { isUniqueViolation } from './errors';
 import { decisionParams, runMsHead } from './lease';
 import * as mapping from './rows';
 import { COLUMN_LENGTH } from './statement';
@@ -48,11 +45,11 @@ import * as logStatements from './statements/logs';
 import * as poolStatements from './statements/pools';
 import * as retryStatements from './statements/retry';
 import { PING } from './statements/schema';
-import * as securityStatements from './statements/security';
 import * as taskStatements from './statements/tasks';
 import { prepareInsert } from './tasks';
 import { MssqlAgents } from './agents';
 import { MssqlRouteControls } from './routeControls';
+import { MssqlSecurity } from './security';
 import { MssqlSchedules } from './schedules';
 import { MssqlPurge } from './purge';
 import { MssqlWebhooks } from './webhooks';
@@ -70,6 +67,7 @@ export class MssqlStore implements Store {
   private readonly schedules: MssqlSchedules;
   private readonly agents: MssqlAgents;
   private readonly routeControls: MssqlRouteControls;
+  private readonly security: MssqlSecurity;
 
   constructor(private readonly db: SqlClient) {
     this.webhooks = new MssqlWebhooks(db);
@@ -77,6 +75,7 @@ export class MssqlStore implements Store {
     this.agents = new MssqlAgents(db);
     this.purge = new MssqlPurge(db);
     this.routeControls = new MssqlRouteControls(db);
+    this.security = new MssqlSecurity(db);
   }
 
   // ---- schedules (schedules.ts)
@@ -450,8 +449,6 @@ export class MssqlStore implements Store {
     return countsByKind(distinct, rows);
   }
 
-  // ---- API keys and the audit log
-
   // ---- declared pools
 
   async declarePool(pool: DeclaredPool): Promise<{ pool: DeclaredPool; created: boolean }> {
@@ -471,47 +468,13 @@ export class MssqlStore implements Store {
     return (await this.db.all(poolStatements.DELETE_POOL, { key })).length === 1;
   }
 
-  async insertApiKey(key: ApiKeyRecord): Promise<void> {
-    await this.db.run(
-      securityStatements.INSERT_API_KEY,
-      { ...key, agentId: key.agentId ?? null, agentPrefix: key.agentPrefix ?? null },
-      {
-        mapError: (err) =>
-          isUniqueViolation(err)
-            ? new ConflictError(`api key ${key.id}: a key with this id or hash already exists`)
-            : null,
-      },
-    );
-  }
-
-  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
-    const row = await this.db.one<'hash', mapping.ApiKeyRow>(securityStatements.SELECT_API_KEY_BY_HASH, { hash });
-    return row ? mapping.toApiKey(row) : null;
-  }
-
-  async listApiKeys(): Promise<ApiKeyRecord[]> {
-    return (await this.db.all<never, mapping.ApiKeyRow>(securityStatements.SELECT_API_KEYS, {})).map(mapping.toApiKey);
-  }
-
-  async revokeApiKey(id: string, now: number): Promise<boolean> {
-    return (await this.db.all(securityStatements.REVOKE_API_KEY, { id, now })).length === 1;
-  }
-
-  async appendAudit(entry: NewAuditEntry): Promise<void> {
-    await this.db.run(securityStatements.INSERT_AUDIT, { ...entry, detail: mapping.toJson(entry.detail) });
-  }
-
-  async listAudit(opts: { limit: number; beforeSeq?: number; action?: string }): Promise<AuditEntry[]> {
-    const page = { beforeSeq: opts.beforeSeq ?? securityStatements.MAX_SEQ, limit: opts.limit };
-    const rows =
-      opts.action === undefined
-        ? await this.db.all<string, mapping.AuditRow>(securityStatements.SELECT_AUDIT, page)
-        : await this.db.all<string, mapping.AuditRow>(securityStatements.SELECT_AUDIT_BY_ACTION, {
-            ...page,
-            action: opts.action,
-          });
-    return rows.map(mapping.toAuditEntry);
-  }
+  // ---- API keys and the audit log (security.ts)
+  readonly insertApiKey: Store['insertApiKey'] = (key) => this.security.insertApiKey(key);
+  readonly findApiKeyByHash: Store['findApiKeyByHash'] = (hash) => this.security.findApiKeyByHash(hash);
+  readonly listApiKeys: Store['listApiKeys'] = () => this.security.listApiKeys();
+  readonly revokeApiKey: Store['revokeApiKey'] = (id, now) => this.security.revokeApiKey(id, now);
+  readonly appendAudit: Store['appendAudit'] = (entry) => this.security.appendAudit(entry);
+  readonly listAudit: Store['listAudit'] = (opts) => this.security.listAudit(opts);
 
   // ---- retention (purge.ts)
 
