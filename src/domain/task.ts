@@ -12,6 +12,7 @@
  * - supervisor: the process that serves the API and runs the background loops.
  * - heartbeat: the periodic report an agent sends; its absence is what the supervisor acts on.
  */
+import type { WorkflowTaskContext } from './workflow';
 
 export const TASK_STATUSES = ['queued', 'running', 'succeeded', 'dead', 'cancelled', 'expired'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
@@ -67,6 +68,8 @@ export interface TaskRecord {
   progressAt?: number;
   /** Where the task's terminal events are posted (absent in records built before the column existed). */
   callbackUrl?: string | null;
+  /** A workflow step's task: its place in the workflow, handed to the handler as `ctx.workflow`. */
+  workflow?: WorkflowTaskContext | null;
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;

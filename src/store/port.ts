@@ -19,6 +19,8 @@ import type { RouteControlStore } from './routeControlPort';
 import type { PurgeStore } from './purgePort';
 import type { AgentStore } from './agentPort';
 import type { WebhookStore } from './webhookPort';
+import type { WorkflowStore } from './workflowPort';
+import type { WorkflowTaskContext } from '../domain/workflow';
 
 export type {
   AgentPageQuery,
@@ -52,6 +54,8 @@ export interface NewTask {
   sensitive?: boolean;
   /** Where the task's terminal events are posted (a webhook signed with the submitter's secret). */
   callbackUrl?: string | null;
+  /** A workflow step's task: its place in the workflow (kept with the task; null or absent otherwise). */
+  workflow?: WorkflowTaskContext | null;
   createdAt: number;
 }
 
@@ -193,7 +197,8 @@ export interface BulkPage {
   lastId: string | null;
 }
 
-export interface Store extends AgentStore, WebhookStore, ScheduleStore, PurgeStore, RouteControlStore {
+export interface Store
+  extends AgentStore, WebhookStore, ScheduleStore, PurgeStore, RouteControlStore, WorkflowStore {
   readonly kind: 'sqlite' | 'mssql';
 
   // ---- tasks: submission and reads

@@ -4,6 +4,7 @@
  * (`ColumnTypes`): times (epoch ms in SQLite, UTC Dates from tedious), flags (0/1, bit → boolean) and
  * bigint sequence numbers (numbers, strings from tedious).
  */
+import type { WorkflowTaskContext } from '../domain/workflow';
 import type { Route } from '../domain/capabilities';
 import type { DeclaredPool } from '../domain/pool';
 import type { ApiKeyRecord, AuditEntry, Role } from '../domain/security';
@@ -64,6 +65,8 @@ export interface TaskRowOf<Time, Flag> {
   progress: string | null;
   progress_at: Time | null;
   callback_url?: string | null;
+  /** Added by migration 0017 (SQLite V18): a workflow step's context, JSON. */
+  workflow?: string | null;
   created_at: Time;
   started_at: Time | null;
   finished_at: Time | null;
@@ -102,6 +105,8 @@ export function mapTask<Time, Flag>(row: TaskRowOf<Time, Flag>, c: ColumnTypes<T
     ...(row.progress_at === null || row.progress_at === undefined
       ? {}
       : { progress: fromJson<unknown>(row.progress), progressAt: c.time(row.progress_at) }),
+    // Likewise left out for a task outside any workflow.
+    ...(row.workflow ? { workflow: fromJson<WorkflowTaskContext>(row.workflow) } : {}),
   };
 }
 

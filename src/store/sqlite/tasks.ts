@@ -72,6 +72,7 @@ function insertTask(statements: SqliteStatements, t: NewTask, capabilities: stri
     traceParent: t.traceParent ?? null,
     sensitive: t.sensitive === true ? 1 : 0,
     callbackUrl: t.callbackUrl ?? null,
+    workflow: t.workflow ? JSON.stringify(t.workflow) : null,
     createdAt: t.createdAt,
   });
   appendTaskEvent(statements, { taskId: t.id, at: t.createdAt, kind: 'submitted', attempt: 0, agentId: null });
@@ -107,6 +108,7 @@ function insertedTask(t: NewTask, capabilities: string[], payloadJson: string): 
     traceParent: t.traceParent ?? null,
     sensitive: t.sensitive === true,
     callbackUrl: t.callbackUrl ?? null,
+    ...(t.workflow ? { workflow: JSON.parse(JSON.stringify(t.workflow)) as typeof t.workflow } : {}),
     createdAt: t.createdAt,
     startedAt: null,
     finishedAt: null,

@@ -15,10 +15,10 @@ export type { TaskListShape } from '../../shared';
 export const INSERT_TASK = `
 INSERT INTO tasks (id, type, status, attempt, max_attempts, required_capabilities, route_key, priority, payload,
   cancel_requested, timeout_seconds, not_before, deadline, idempotency_key, request_hash, submitted_by,
-  trace_parent, sensitive, callback_url, dispatched_at, created_at, updated_at)
+  trace_parent, sensitive, callback_url, workflow, dispatched_at, created_at, updated_at)
 VALUES (@id, @type, 'queued', 0, @maxAttempts, @requiredCapabilities, @routeKey, @priority, @payload,
   0, @timeoutSeconds, @notBefore, @deadline, @idempotencyKey, @requestHash, @submittedBy,
-  @traceParent, @sensitive, @callbackUrl, @createdAt, @createdAt, @createdAt)`;
+  @traceParent, @sensitive, @callbackUrl, @workflow, @createdAt, @createdAt, @createdAt)`;
 
 /** SELECT_TASK: one task by id. Params: @id. Result: the row or none. */
 export const SELECT_TASK = `SELECT * FROM tasks WHERE id = @id`;
