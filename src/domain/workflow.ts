@@ -24,7 +24,8 @@ export const DEFAULT_MAX_ROUNDS = 3;
 export interface StepSpec {
   id: string;
   task?: TaskSubmission;
-  approval?: { role?: 'admin' | 'operator'; note?: string };
+  /** Who may decide: 'submitter' (the default: an admin or the workflow's submitter) or 'admin' (admins only). */
+  approval?: { role: 'admin' | 'submitter'; note?: string };
   needs: string[];
   /** This step is a gate for that step. */
   validates?: string;

@@ -14,7 +14,6 @@ import { noTelemetry, type Telemetry } from '../telemetry/telemetry';
 import { childOf, formatTraceparent, newTrace, type TraceContext } from '../telemetry/traceparent';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../config/config';
 import type { Clock } from '../domain/clock';
 import type { Actor } from '../domain/security';
@@ -33,6 +32,7 @@ import { maySeeTask, taskOwner } from '../security/permissions';
 import { RefusedUrlError, UrlGuard } from '../webhooks/urlGuard';
 import type { CancelOutcome, InsertOutcome, NewTask, Store, TaskFilter } from '../store/port';
 import { NO_DATA_KEY_MESSAGE } from '../store/sealedStore';
+import { newTaskOf } from './newTask';
 import { assertShallow, parseOrThrow } from './validation';
 
 /** Who asks for a task: what the ownership rule reads of the caller. */
@@ -170,30 +170,18 @@ export class TaskService {
         throw new ValidationError([{ field: `${prefix}${prefix ? '.' : ''}callbackUrl`, message: err.message }]);
       }
     }
-    const deadline = s.deadline === undefined ? null : Date.parse(s.deadline);
-    const notBefore = now + Math.round((s.delaySeconds ?? 0) * 1000);
-    if (deadline !== null && deadline <= notBefore) {
+    const task = newTaskOf(s, {
+      now,
+      defaultMaxAttempts: this.limits.defaultMaxAttempts,
+      idempotency,
+      submittedBy,
+    });
+    if (task.deadline !== null && task.deadline <= task.notBefore) {
       throw new ValidationError([
         { field: `${prefix}${prefix ? '.' : ''}deadline`, message: 'must be later than now plus delaySeconds' },
       ]);
     }
-    return {
-      id: uuidv7(),
-      type: s.type,
-      requiredCapabilities: s.requiredCapabilities,
-      priority: s.priority,
-      payload: s.payload ?? null,
-      maxAttempts: s.maxAttempts ?? this.limits.defaultMaxAttempts,
-      timeoutSeconds: s.timeoutSeconds ?? null,
-      notBefore,
-      deadline,
-      idempotencyKey: idempotency?.key ?? null,
-      requestHash: idempotency?.hash ?? null,
-      submittedBy,
-      ...(s.sensitive === true ? { sensitive: true } : {}),
-      ...(s.callbackUrl !== undefined ? { callbackUrl: s.callbackUrl } : {}),
-      createdAt: now,
-    };
+    return task;
   }
 
   /** The task, when `actor` may see it; NotFoundError alike for a task that does not exist and another's. */

@@ -11,6 +11,7 @@
  */
 import type { z } from 'zod';
 import type { TaskLogLevel } from '../../src/domain/taskLog';
+import type { WorkflowTaskContext } from '../../src/domain/workflow';
 
 /** Writes one line at a level; `fields` is a small JSON object kept with it. */
 export type TaskLogFn = (message: string, fields?: Record<string, unknown>) => void;
@@ -41,6 +42,11 @@ export interface TaskContext {
   /** 1 for the first run; the fencing token of this run. */
   attempt: number;
   maxAttempts: number;
+  /**
+   * For a workflow step's task: the workflow's id, the step, its round, the results of the steps it needs
+   * (`inputs`), and the feedback of the gate that sent it back. Absent for a task outside any workflow.
+   */
+  workflow?: WorkflowTaskContext;
   /** Aborted on timeout, cancellation, a lost lease or a drain that ran out of time. Pass it on to I/O. */
   signal: AbortSignal;
   /**

@@ -216,6 +216,7 @@ export class Executor {
         taskId: task.id,
         attempt: task.attempt,
         maxAttempts: task.maxAttempts,
+        ...(task.workflow ? { workflow: task.workflow } : {}),
         signal: controller.signal,
         log: taskLogger((level, message, fields) => {
           reporter.log(level, message, fields);

@@ -106,6 +106,8 @@ export interface NewTaskParams {
   /** 0 or 1. */
   sensitive: number;
   callbackUrl: string | null;
+  /** JSON WorkflowTaskContext of a workflow step's task. */
+  workflow: string | null;
   createdAt: number;
 }
 
