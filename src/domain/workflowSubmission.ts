@@ -19,7 +19,7 @@ export const workflowSubmissionSchema = z.strictObject({
     .max(MAX_WORKFLOW_STEPS, `at most ${MAX_WORKFLOW_STEPS} steps`),
 });
 
-const stepSchema = z
+export const stepSchema = z
   .strictObject({
     id: stepId,
     task: taskSubmissionSchema.optional(),

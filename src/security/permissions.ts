@@ -58,6 +58,20 @@ export const PERMISSIONS: readonly Permission[] = [
   // Bulk: an admin's reach is every task; RetryService applies the ownership rule all the same.
   { method: 'POST', path: '/v1/tasks/retry', roles: ADMIN, what: 'retry tasks in bulk', scope: OWN },
   { method: 'POST', path: '/v1/tasks/cancel', roles: ADMIN, what: 'cancel tasks in bulk', scope: OWN },
+  // workflows: a submitter's own (WorkflowService applies the ownership rule of tasks)
+  { method: 'POST', path: '/v1/workflows', roles: SUBMIT, what: 'submit workflows', scope: OWN },
+  { method: 'GET', path: '/v1/workflows', roles: ALL, what: 'list workflows', scope: OWN },
+  { method: 'GET', path: '/v1/workflows/:id', roles: ALL, what: 'read a workflow', scope: OWN },
+  { method: 'GET', path: '/v1/workflows/:id/events', roles: ALL, what: "read a workflow's events", scope: OWN },
+  { method: 'POST', path: '/v1/workflows/:id/cancel', roles: SUBMIT, what: 'cancel workflows', scope: OWN },
+  {
+    method: 'POST',
+    path: '/v1/workflows/:id/steps/:step/approve',
+    roles: SUBMIT,
+    what: 'approve workflow steps',
+    scope: OWN,
+  },
+  { method: 'POST', path: '/v1/workflows/:id/steps/:step/reject', roles: SUBMIT, what: 'reject workflow steps', scope: OWN },
   // agents
   { method: 'GET', path: '/v1/agents', roles: ALL, what: 'list agents' },
   { method: 'GET', path: '/v1/agents/:id', roles: ALL, what: 'read an agent' },

@@ -18,6 +18,7 @@
  * dispatcher when a task of a route HTTP agents cover becomes due), and looks again every `pollMs` whatever
  * happens, since a delayed task becomes due without a doorbell and a message can be lost.
  */
+import type { WorkflowTaskContext } from '../domain/workflow';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ACCEPTING_STATES, type AgentRecord, type AgentState } from '../domain/agent';
@@ -91,6 +92,8 @@ export interface ClaimedTask {
   maxAttempts: number;
   timeoutSeconds: number | null;
   leaseExpiresAt: string;
+  /** A workflow step's task: its place in the workflow (what a TypeScript handler gets as `ctx.workflow`). */
+  workflow?: WorkflowTaskContext;
 }
 
 export class AgentGateway {
@@ -356,6 +359,7 @@ export class AgentGateway {
           maxAttempts: t.maxAttempts,
           timeoutSeconds: t.timeoutSeconds ?? null,
           leaseExpiresAt: new Date(t.leaseExpiresAt ?? at + leaseMs).toISOString(),
+          ...(t.workflow ? { workflow: t.workflow } : {}),
         });
       }
     }

@@ -16,6 +16,7 @@ import type { RetentionPurge } from './purge';
 import type { Rebalancer } from './rebalancer';
 import type { RouteGate } from './routeGate';
 import type { Scheduler } from './scheduler';
+import { PASS_MS as WORKFLOW_PASS_MS, type WorkflowEngine } from './workflowEngine';
 import type { StallWatch } from './stallWatch';
 import type { UnroutablePolicy } from './unroutable';
 
@@ -32,6 +33,7 @@ export interface LoopParts {
   outbox: WebhookOutbox;
   purge: RetentionPurge;
   scheduler: Scheduler;
+  workflows: WorkflowEngine;
   gate: RouteGate;
   holdWebhookSends: boolean;
 }
@@ -59,6 +61,7 @@ export function startLoops(config: Config, parts: LoopParts, log: Logger, teleme
     ),
     ...(parts.holdWebhookSends ? [] : [new Loop('webhook delivery', WEBHOOK_PASS_MS, () => outbox.deliver(), log)]),
     new Loop('scheduler', config.schedulerIntervalMs, () => parts.scheduler.pass(), log),
+    new Loop('workflow engine', WORKFLOW_PASS_MS, () => parts.workflows.pass(), log),
     new Loop('reconciler', config.reconcileIntervalMs, () => reconciler.reconcile(), log),
     new Loop('rebalancer', rebalanceIntervalMs(config), () => rebalancer.pass(), log),
     new Loop('route gate', config.routeGateMs, () => parts.gate.pass(), log),

@@ -55,6 +55,9 @@ import { TaskService } from './taskService';
 import { TaskWatcher } from './taskWatcher';
 import { RetryService } from './retryService';
 import { scheduleRoutes } from './routes/schedules';
+import { workflowRoutes } from './routes/workflows';
+import { WorkflowEngine } from './workflowEngine';
+import { WorkflowService } from './workflowService';
 import { taskRetryRoutes } from './routes/taskRetry';
 import { webhookRoutes } from './routes/webhooks';
 import { routeControlRoutes } from './routes/routeControls';
@@ -114,6 +117,8 @@ export interface Supervisor {
   outbox: WebhookOutbox;
   /** Fires due schedules (src/supervisor/scheduler.ts). */
   scheduler: Scheduler;
+  /** Moves workflows on (src/supervisor/workflowEngine.ts). */
+  workflows: WorkflowEngine;
   /** Deletes rows past their retention (src/supervisor/purge.ts). */
   purge: RetentionPurge;
   /** The 401, 403 and 429 answers counted so far (shown in `GET /v1/stats`). */
@@ -151,6 +156,7 @@ interface Parts {
   gauges: FleetGauges;
   outbox: WebhookOutbox;
   scheduler: Scheduler;
+  workflows: WorkflowEngine;
   purge: RetentionPurge;
   metrics: PrometheusMetrics;
   holdWebhookSends: boolean;
@@ -238,6 +244,9 @@ function wire(
     watch: watchAndReport(config.redisCommandTimeoutMs, log, telemetry),
   });
   const breakers = new CircuitBreakers({ store, watcher, gate, clock, log });
+  const workflows = new WorkflowEngine({ store, dispatcher, clock, log, defaultMaxAttempts: config.defaultMaxAttempts });
+  watcher.onRing((taskIds) => workflows.tasksRang(taskIds));
+  const streams = { ...DEFAULT_STREAM_SETTINGS, stallMs: config.streamStallMs, ...overrides.streams };
   const gateway = new AgentGateway(
     { store, dispatcher, placement, watcher, redis, prefix: config.redisPrefix, clock, log },
     {
@@ -290,7 +299,7 @@ function wire(
     counters,
     telemetry,
     watcher,
-    streams: { ...DEFAULT_STREAM_SETTINGS, stallMs: config.streamStallMs, ...overrides.streams },
+    streams,
     metrics,
     console: { queueNames: () => fleetQueueNames(stats), queueFor: (name) => dispatcher.queueFor(name) },
     routers: [
@@ -299,6 +308,7 @@ function wire(
       taskRetryRoutes({ retries: new RetryService(store, dispatcher, clock, log), agents }),
       webhookRoutes({ store, clock, guard: urlGuard, dataKeys: config.dataKeys }),
       scheduleRoutes({ store, clock }),
+      workflowRoutes({ workflows: new WorkflowService(store, workflows, config, clock), engine: workflows, streams }),
       agentProtocolRoutes({ gateway, clock, staleAfterMs }),
       agentMetricsRoutes({ store, clock, settings: config.agentMetrics }),
       routeListRoutes(stats),
@@ -324,6 +334,7 @@ function wire(
     gauges,
     outbox,
     scheduler: new Scheduler({ store, tasks, clock, log, lateAfterMs: lateAfterMs(config.schedulerIntervalMs) }),
+    workflows,
     purge,
     metrics,
     holdWebhookSends: hooks.holdSends || overrides.webhooks?.holdSends === true,
@@ -379,6 +390,7 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
     (stopping ??= (async () => {
       parts.purge.stop();
       await Promise.all(loops.map((loop) => loop.stop()));
+      await parts.workflows.stop();
       parts.breakers.stop();
       // Open streams end (cleanly, so clients resume) before the server closes every connection.
       await parts.watcher.stop();
@@ -407,6 +419,7 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
     app: parts.app,
     outbox,
     scheduler: parts.scheduler,
+    workflows: parts.workflows,
     purge: parts.purge,
     stop,
   };

@@ -95,6 +95,7 @@ export class TaskWatcher {
   private readonly progressDue = new Set<string>();
   private stopped = false;
   private readonly workListeners = new Set<(routeKeys: string[]) => void>();
+  private readonly ringListeners = new Set<(taskIds: readonly string[]) => void>();
   private readonly batch: number;
 
   constructor(private readonly options: WatcherOptions) {
@@ -208,8 +209,18 @@ export class TaskWatcher {
     return out;
   }
 
+  /**
+   * Hears every ring's task ids before any read of the log (the workflow engine advances a workflow as soon as
+   * one of its steps' tasks rings); returns the unsubscribe.
+   */
+  onRing(listener: (taskIds: readonly string[]) => void): () => void {
+    this.ringListeners.add(listener);
+    return () => this.ringListeners.delete(listener);
+  }
+
   /** Writers rang for these tasks (one message may carry several). */
   private ringMany(taskIds: readonly string[]): void {
+    for (const l of this.ringListeners) l(taskIds);
     for (const id of taskIds) this.ring(id);
   }
 

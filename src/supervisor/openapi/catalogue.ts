@@ -35,6 +35,7 @@ import { fleetQuerySchema, waitSchema } from '../routes/taskStreams';
 import { createBody as webhookBody, deliveriesQuery } from '../routes/webhooks';
 import { routeEventsQuery } from '../routes/routeControls';
 import { circuitBreakerBody, routeLimitsBody } from '../../domain/routeControl';
+import { WORKFLOW_ROUTES } from './workflowDocs';
 
 export interface RouteDoc {
   method: Method;
@@ -49,6 +50,7 @@ export interface RouteDoc {
     | 'routes'
     | 'pools'
     | 'schedules'
+    | 'workflows'
     | 'webhooks'
     | 'service'
     | 'console';
@@ -321,7 +323,7 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
     tag: 'agent protocol',
     body: claimBody,
     responses: {
-      200: '{ tasks: [{ id, attempt, type, payload, priority, maxAttempts, timeoutSeconds, leaseExpiresAt }] }',
+      200: '{ tasks: [{ id, attempt, type, payload, priority, maxAttempts, timeoutSeconds, leaseExpiresAt, workflow? }] }',
     },
     errors: [404],
   },
@@ -477,6 +479,7 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
     responses: { 204: 'removed' },
     errors: [404],
   },
+  ...WORKFLOW_ROUTES,
   // schedules
   {
     method: 'POST',
