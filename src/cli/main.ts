@@ -26,6 +26,7 @@ const commands = {
   processes: () => import('./processes'),
   routes: () => import('./routes'),
   schedules: () => import('./schedules'),
+  workflows: () => import('./workflows'),
 };
 
 const positiveInt = (name: string) => (value: string) => {
@@ -151,6 +152,60 @@ function addClientCommands(program: Command, getConfig: GetConfig): void {
     );
 }
 
+function addWorkflowCommands(program: Command, getConfig: GetConfig): void {
+  const workflow = program.command('workflow').description('workflows: steps that need each other, gates, approvals');
+  workflow
+    .command('submit')
+    .description('submit a workflow from a JSON file (as for POST /v1/workflows) and print it')
+    .argument('<file>')
+    .option('-w, --wait', 'print each step as it changes until the workflow ends (exit 1 unless it succeeded)')
+    .option('--idempotency-key <key>', 'Idempotency-Key header')
+    .option('--json', 'print JSON')
+    .action(async (file: string, options: { wait?: boolean; idempotencyKey?: string; json?: boolean }) =>
+      (await commands.workflows()).runWorkflowSubmit(await getConfig(), file, options),
+    );
+  workflow
+    .command('status')
+    .description('show a workflow and each of its steps')
+    .argument('<id>')
+    .option('--json', 'print JSON')
+    .action(async (id: string, options: { json?: boolean }) =>
+      (await commands.workflows()).runWorkflowStatus(await getConfig(), id, options),
+    );
+  workflow
+    .command('list')
+    .description('list workflows, newest first')
+    .addOption(
+      new Option('--state <state>', 'only in this state').choices([
+        'running',
+        'waiting_approval',
+        'succeeded',
+        'failed',
+        'cancelled',
+      ]),
+    )
+    .option('--json', 'print JSON')
+    .action(async (options: { state?: string; json?: boolean }) =>
+      (await commands.workflows()).runWorkflowList(await getConfig(), options),
+    );
+  for (const action of ['approve', 'reject'] as const) {
+    workflow
+      .command(action)
+      .description(`${action} a step waiting for a person`)
+      .argument('<id>')
+      .argument('<step>')
+      .option('--comment <text>', 'recorded with the decision')
+      .action(async (id: string, step: string, options: { comment?: string }) =>
+        (await commands.workflows()).runWorkflowAction(await getConfig(), id, action, { step, ...options }),
+      );
+  }
+  workflow
+    .command('cancel')
+    .description('cancel a workflow: pending steps cancelled, running ones asked to cancel')
+    .argument('<id>')
+    .action(async (id: string) => (await commands.workflows()).runWorkflowAction(await getConfig(), id, 'cancel', {}));
+}
+
 const typeList = (value: string) => typeListOf(value, '--types');
 
 function typeListOf(value: string, name: string): string[] {
@@ -252,6 +307,8 @@ function addSchedulesCommands(program: Command, getConfig: GetConfig): void {
 }
 
 function addRoutesCommands(program: Command, getConfig: GetConfig): void {
+  addWorkflowCommands(program, getConfig);
+
   const routes = program.command('routes').description('routes (a task type and capability set): state and controls');
   routes
     .command('list')

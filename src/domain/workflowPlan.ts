@@ -5,7 +5,7 @@
  * applies the change at the version it was planned from (src/supervisor/workflowEngine.ts).
  *
  * The rules (README "Workflows"):
- * - A step starts when every step it waits for (dependenciesOf) succeeded, or failed with `onFailure: continue`.
+ * - A step starts when every step it waits for (WorkflowGraph.deps) succeeded, or failed with `onFailure: continue`.
  * - A gate's task answers `{ approved, feedback? }`. Rejected: the validated step goes back to `pending` with
  *   the feedback and runs its next round, then the gate runs again; with the rounds spent, the gate fails, or
  *   waits for a person (`onExhausted: approval`).
@@ -25,7 +25,7 @@ import {
   type WorkflowState,
   type WorkflowTaskContext,
 } from './workflow';
-import { dependenciesOf, gatesOf } from './workflowSubmission';
+import { workflowGraph, type WorkflowGraph } from './workflowSubmission';
 
 /** How a step's current task stands (only terminal ones change anything). */
 export interface StepTaskOutcome {
@@ -73,7 +73,7 @@ export function planWorkflow(
 class Planner {
   private readonly specs: Map<string, StepSpec>;
   private readonly steps: Map<string, StepRecord>;
-  private readonly gateOf: Map<string, string>;
+  private readonly graph: WorkflowGraph;
   private readonly changed = new Set<string>();
   private readonly events: NewWorkflowEvent[] = [];
   private readonly releases: StepRelease[] = [];
@@ -88,7 +88,7 @@ class Planner {
   ) {
     this.specs = new Map(wf.spec.map((s) => [s.id, s]));
     this.steps = new Map(wf.steps.map((s) => [s.id, { ...s, taskIds: [...s.taskIds] }]));
-    this.gateOf = gatesOf(wf.spec);
+    this.graph = workflowGraph(wf.spec);
     this.state = wf.state;
     this.error = wf.error;
     this.finishedAt = wf.finishedAt;
@@ -214,6 +214,8 @@ class Planner {
     if (target.round < gate.maxRounds) {
       this.set(gate.id, { state: 'pending', result, error: null });
       this.set(target.id, { state: 'pending', feedback: feedback ?? null });
+      // The steps between the gated step and the gate run again on its next round's result.
+      for (const id of this.graph.loops.get(gate.id) ?? []) this.set(id, { state: 'pending' });
       return;
     }
     if (gate.onExhausted === 'approval') {
@@ -262,8 +264,7 @@ class Planner {
     for (const spec of this.wf.spec) {
       const record = this.step(spec.id);
       if (record.state !== 'pending') continue;
-      const deps = dependenciesOf(spec, this.gateOf);
-      if (!deps.every((d) => this.done(d))) continue;
+      if (!(this.graph.deps.get(spec.id) ?? []).every((d) => this.done(d))) continue;
       if (spec.approval) {
         this.set(spec.id, { state: 'waiting_approval', round: record.round + 1 });
         this.event('step_waiting_approval', spec.id, { role: spec.approval.role, note: spec.approval.note ?? null });

@@ -122,7 +122,8 @@ function checkGraph(specs: readonly StepSpec[]): void {
     }
   });
   if (issues.length > 0) throw new ValidationError(issues);
-  const cycle = findCycle(specs, gateOf);
+  const plain = new Map(specs.map((s) => [s.id, s.validates === undefined ? s.needs : [...s.needs, s.validates]]));
+  const cycle = findCycle(specs, plain) ?? findCycle(specs, workflowGraph(specs).deps);
   if (cycle) {
     throw new ValidationError([
       { field: 'steps', message: `steps ${cycle.join(' → ')} form a cycle (step ${cycle[0]} waits for itself)` },
@@ -130,30 +131,65 @@ function checkGraph(specs: readonly StepSpec[]): void {
   }
 }
 
-/**
- * What a step waits for: its `needs`, the step it validates, and the gate of each step it needs (a step that
- * needs a gated step starts only after the gate approves).
- */
-export function dependenciesOf(spec: StepSpec, gateOf: ReadonlyMap<string, string>): string[] {
-  const deps = new Set(spec.needs);
-  if (spec.validates !== undefined) deps.add(spec.validates);
-  for (const need of spec.needs) {
-    const gate = gateOf.get(need);
-    if (gate !== undefined && gate !== spec.id) deps.add(gate);
-  }
-  return [...deps];
+/** The dependency graph of a workflow's steps, as the planner reads it. */
+export interface WorkflowGraph {
+  /** The gate of each gated step. */
+  gateOf: Map<string, string>;
+  /**
+   * Each gate's loop: the steps between the gated step and the gate (they need the gated step, directly or not,
+   * and the gate needs them). A rejection sends the gated step and its loop back; the loop does not wait for
+   * the gate's approval, everything else that needs the gated step or its loop does.
+   */
+  loops: Map<string, Set<string>>;
+  /** What each step waits for: its needs, the step it validates, and the gates whose work it needs. */
+  deps: Map<string, string[]>;
 }
 
-/** The gate of each gated step. */
-export function gatesOf(specs: readonly StepSpec[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const s of specs) if (s.validates !== undefined) out.set(s.validates, s.id);
+export function workflowGraph(specs: readonly StepSpec[]): WorkflowGraph {
+  const gateOf = new Map<string, string>();
+  for (const s of specs) if (s.validates !== undefined) gateOf.set(s.validates, s.id);
+  const direct = new Map(specs.map((s) => [s.id, s.validates === undefined ? s.needs : [...s.needs, s.validates]]));
+  const loops = new Map<string, Set<string>>();
+  for (const [gated, gate] of gateOf) {
+    const after = reach(gated, dependentsOf(specs));
+    const before = reach(gate, direct);
+    loops.set(gate, new Set([...after].filter((id) => before.has(id) && id !== gated && id !== gate)));
+  }
+  const deps = new Map<string, string[]>();
+  for (const s of specs) {
+    const out = new Set(direct.get(s.id));
+    for (const need of s.needs) {
+      for (const [gated, gate] of gateOf) {
+        const loop = loops.get(gate)!;
+        if ((need === gated || loop.has(need)) && s.id !== gate && !loop.has(s.id)) out.add(gate);
+      }
+    }
+    deps.set(s.id, [...out]);
+  }
+  return { gateOf, loops, deps };
+}
+
+/** Who needs each step (the reverse of `needs`). */
+function dependentsOf(specs: readonly StepSpec[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const s of specs) for (const need of s.needs) out.set(need, [...(out.get(need) ?? []), s.id]);
   return out;
 }
 
+/** Every step reachable from `from` along `edges` (not `from` itself unless on a cycle). */
+function reach(from: string, edges: ReadonlyMap<string, readonly string[]>): Set<string> {
+  const seen = new Set<string>();
+  const stack = [...(edges.get(from) ?? [])];
+  for (let id = stack.pop(); id !== undefined; id = stack.pop()) {
+    if (seen.has(id)) continue;
+    seen.add(id);
+    stack.push(...(edges.get(id) ?? []));
+  }
+  return seen;
+}
+
 /** A cycle of the dependency graph as step ids (first repeated last), or null. Iterative depth-first search. */
-function findCycle(specs: readonly StepSpec[], gateOf: ReadonlyMap<string, string>): string[] | null {
-  const deps = new Map(specs.map((s) => [s.id, dependenciesOf(s, gateOf)]));
+function findCycle(specs: readonly StepSpec[], deps: ReadonlyMap<string, readonly string[]>): string[] | null {
   const state = new Map<string, 'open' | 'done'>();
   for (const start of specs) {
     if (state.has(start.id)) continue;

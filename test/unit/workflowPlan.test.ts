@@ -158,6 +158,27 @@ describe('planWorkflow', () => {
     expect(wf.steps.find((s) => s.id === 'fix')!.taskIds).toEqual(['fix#1', 'fix#2']);
   });
 
+  it('sends the steps between the gated step and its gate back too (fix → test → validate on fix)', () => {
+    let wf = workflow([
+      { id: 'fix', ...task() },
+      { id: 'test', ...task(), needs: ['fix'] },
+      { id: 'validate', ...task('judge'), validates: 'fix', needs: ['test'] },
+      { id: 'integrate', ...task(), needs: ['test'] },
+    ]);
+    wf = pass(pass(wf).wf, { 'fix#1': ok('f1') }).wf;
+    expect(state(wf)).toMatchObject({ test: 'running/1', validate: 'pending/0', integrate: 'pending/0' });
+    let r = pass(wf, { 'test#1': ok('t1') });
+    expect(r.plan!.releases.map((x) => [x.step, x.context.inputs])).toEqual([['validate', { test: 't1', fix: 'f1' }]]);
+    r = pass(r.wf, { 'validate#1': ok({ approved: false, feedback: 'flaky' }) });
+    expect(r.plan!.releases.map((x) => [x.step, x.round])).toEqual([['fix', 2]]);
+    expect(state(r.wf)).toMatchObject({ test: 'pending/1', validate: 'pending/1', integrate: 'pending/0' });
+    r = pass(r.wf, { 'fix#2': ok('f2') });
+    expect(r.plan!.releases.map((x) => [x.step, x.round, x.context.inputs])).toEqual([['test', 2, { fix: 'f2' }]]);
+    r = pass(r.wf, { 'test#2': ok('t2') });
+    r = pass(r.wf, { 'validate#2': ok({ approved: true }) });
+    expect(r.plan!.releases.map((x) => [x.step, x.context.inputs])).toEqual([['integrate', { test: 't2' }]]);
+  });
+
   it('fails the workflow when the rounds are spent, or waits for a person with onExhausted: approval', () => {
     const steps = (extra: object) => [
       { id: 'fix', ...task() },
