@@ -35,8 +35,7 @@ export interface StepTaskOutcome {
 }
 
 export type WorkflowAction =
-  | { kind: 'approve' | 'reject'; step: string; by: string; comment?: string }
-  | { kind: 'cancel'; by: string };
+  { kind: 'approve' | 'reject'; step: string; by: string; comment?: string } | { kind: 'cancel'; by: string };
 
 /** A step's new round: the engine submits its task (keyed stepTaskKey) and appends the task's id. */
 export interface StepRelease {

@@ -71,7 +71,13 @@ export const PERMISSIONS: readonly Permission[] = [
     what: 'approve workflow steps',
     scope: OWN,
   },
-  { method: 'POST', path: '/v1/workflows/:id/steps/:step/reject', roles: SUBMIT, what: 'reject workflow steps', scope: OWN },
+  {
+    method: 'POST',
+    path: '/v1/workflows/:id/steps/:step/reject',
+    roles: SUBMIT,
+    what: 'reject workflow steps',
+    scope: OWN,
+  },
   // agents
   { method: 'GET', path: '/v1/agents', roles: ALL, what: 'list agents' },
   { method: 'GET', path: '/v1/agents/:id', roles: ALL, what: 'read an agent' },

@@ -244,7 +244,13 @@ function wire(
     watch: watchAndReport(config.redisCommandTimeoutMs, log, telemetry),
   });
   const breakers = new CircuitBreakers({ store, watcher, gate, clock, log });
-  const workflows = new WorkflowEngine({ store, dispatcher, clock, log, defaultMaxAttempts: config.defaultMaxAttempts });
+  const workflows = new WorkflowEngine({
+    store,
+    dispatcher,
+    clock,
+    log,
+    defaultMaxAttempts: config.defaultMaxAttempts,
+  });
   watcher.onRing((taskIds) => workflows.tasksRang(taskIds));
   const streams = { ...DEFAULT_STREAM_SETTINGS, stallMs: config.streamStallMs, ...overrides.streams };
   const gateway = new AgentGateway(

@@ -123,7 +123,7 @@ export class WorkflowService {
     const role = spec.approval?.role ?? 'submitter';
     const allowed = actor.role === 'admin' || (role === 'submitter' && wf.submittedBy === actor.keyId);
     if (!allowed) {
-      const who = role === 'admin' ? 'an admin key' : "an admin key or the key that submitted the workflow";
+      const who = role === 'admin' ? 'an admin key' : 'an admin key or the key that submitted the workflow';
       throw new ForbiddenError(`only ${who} may ${kind} step ${step}`, ['admin']);
     }
     const by = actor.name || actor.keyId;

@@ -16,18 +16,16 @@ function workflow(steps: unknown[]): WorkflowRecord {
     idempotencyKey: null,
     requestHash: null,
     spec,
-    steps: spec.map(
-      (s): StepRecord => ({
-        id: s.id,
-        state: 'pending',
-        round: 0,
-        taskIds: [],
-        result: null,
-        error: null,
-        feedback: null,
-        updatedAt: 0,
-      }),
-    ),
+    steps: spec.map((s): StepRecord => ({
+      id: s.id,
+      state: 'pending',
+      round: 0,
+      taskIds: [],
+      result: null,
+      error: null,
+      feedback: null,
+      updatedAt: 0,
+    })),
     error: null,
     createdAt: 0,
     updatedAt: 0,
@@ -55,7 +53,13 @@ function pass(wf: WorkflowRecord, outcomes: Record<string, StepTaskOutcome> = {}
 
 describe('workflow submission checks', () => {
   it.each([
-    [[{ id: 'a', ...task() }, { id: 'a', ...task() }], 'duplicate step id a'],
+    [
+      [
+        { id: 'a', ...task() },
+        { id: 'a', ...task() },
+      ],
+      'duplicate step id a',
+    ],
     [[{ id: 'a', ...task(), needs: ['b'] }], 'step a needs unknown step b'],
     [[{ id: 'a', ...task(), validates: 'zz' }], 'step a validates unknown step zz'],
     [
@@ -141,16 +145,12 @@ describe('planWorkflow', () => {
     ]);
     wf = pass(wf).wf;
     let r = pass(wf, { 'fix#1': ok('v1') });
-    expect(r.plan!.releases.map((x) => [x.step, x.round, x.context.inputs])).toEqual([
-      ['check', 1, { fix: 'v1' }],
-    ]);
+    expect(r.plan!.releases.map((x) => [x.step, x.round, x.context.inputs])).toEqual([['check', 1, { fix: 'v1' }]]);
     r = pass(r.wf, { 'check#1': ok({ approved: false, feedback: 'more tests' }) });
     expect(r.plan!.releases.map((x) => [x.step, x.round, x.context.feedback])).toEqual([['fix', 2, 'more tests']]);
     expect(r.plan!.events.map((e) => e.kind)).toContain('gate_rejected');
     r = pass(r.wf, { 'fix#2': ok('v2') });
-    expect(r.plan!.releases.map((x) => [x.step, x.round, x.context.inputs])).toEqual([
-      ['check', 2, { fix: 'v2' }],
-    ]);
+    expect(r.plan!.releases.map((x) => [x.step, x.round, x.context.inputs])).toEqual([['check', 2, { fix: 'v2' }]]);
     r = pass(r.wf, { 'check#2': ok({ approved: true }) });
     expect(r.plan!.releases.map((x) => [x.step, x.context.inputs])).toEqual([['ship', { fix: 'v2' }]]);
     wf = pass(r.wf, { 'ship#1': ok() }).wf;
