@@ -106,6 +106,8 @@ export interface NewTaskParams {
   /** 0 or 1. */
   sensitive: number;
   callbackUrl: string | null;
+  /** A workflow step's context, JSON (null outside a workflow). */
+  workflow: string | null;
   createdAt: number;
 }
 
