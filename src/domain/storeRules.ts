@@ -49,3 +49,8 @@ export function retryScheduledData(decision: Extract<RetryDecision, { status: 'q
 
 /** The `expired` event's data when a task expired because nothing could run it (the unroutable policy). */
 export const UNROUTABLE_EXPIRY = { reason: 'unroutable' } as const;
+
+/** The ConflictError message of a workflow idempotency key reused with a different request. */
+export function workflowIdempotencyConflictMessage(key: string, workflowId: string): string {
+  return `idempotency key "${key}" was already used for workflow ${workflowId} with a different request`;
+}

@@ -197,8 +197,7 @@ export interface BulkPage {
   lastId: string | null;
 }
 
-export interface Store
-  extends AgentStore, WebhookStore, ScheduleStore, PurgeStore, RouteControlStore, WorkflowStore {
+export interface Store extends AgentStore, WebhookStore, ScheduleStore, PurgeStore, RouteControlStore, WorkflowStore {
   readonly kind: 'sqlite' | 'mssql';
 
   // ---- tasks: submission and reads

@@ -11,6 +11,7 @@ import * as fleetSql from '../../src/store/sqlite/statements/fleet';
 import * as purgeSql from '../../src/store/sqlite/statements/purge';
 import * as retrySql from '../../src/store/sqlite/statements/retry';
 import * as securitySql from '../../src/store/sqlite/statements/security';
+import * as workflowSql from '../../src/store/sqlite/statements/workflows';
 import { eventKinds, LEASE_MS, newTask, T0 } from './fixtures';
 import { storeContract, type StatusChange } from './store.contract';
 
@@ -197,7 +198,7 @@ describe('sqlite store: schema migrations', () => {
 
   it('applies the later migrations to a database that has migration 1, keeping its data', async () => {
     createVersion1Database();
-    expect(SCHEMA_VERSION).toBe(17);
+    expect(SCHEMA_VERSION).toBe(18);
     const store = await openSqliteStore({ path: file });
     try {
       expect(await store.getTask('old-task')).toMatchObject({
@@ -421,6 +422,49 @@ describe('sqlite store: query plans of the fleet and stats queries', () => {
     for (const detail of details) expect(detail).not.toMatch(/^SCAN (tasks|task_events|audit_log)\b/);
   });
 
+  it.each([
+    [
+      'SELECT_WORKFLOWS_TO_ADVANCE',
+      workflowSql.SELECT_WORKFLOWS_TO_ADVANCE,
+      { limit: 10 },
+      ['SCAN workflows USING INDEX workflows_dirty', 'SCAN s USING COVERING INDEX workflow_steps_running'],
+    ],
+    [
+      'SELECT_WORKFLOWS_BY_STATE',
+      workflowSql.SELECT_WORKFLOWS_BY_STATE,
+      { state: 'running', submittedBy: null, beforeId: null, limit: 10 },
+      ['SEARCH w USING INDEX workflows_state_id (state=?)'],
+    ],
+    [
+      'SELECT_WORKFLOWS_BY_SUBMITTER',
+      workflowSql.SELECT_WORKFLOWS_BY_SUBMITTER,
+      { state: null, submittedBy: 'k', beforeId: null, limit: 10 },
+      ['SEARCH w USING INDEX workflows_submitted_by_id (submitted_by=?)'],
+    ],
+    [
+      'SELECT_WORKFLOW_EVENTS',
+      workflowSql.SELECT_WORKFLOW_EVENTS,
+      { workflowId: 'w', afterSeq: 0, limit: 10 },
+      ['SEARCH workflow_events USING INDEX workflow_events_workflow_seq (workflow_id=? AND seq>?)'],
+    ],
+    [
+      'PURGE_SELECT_WORKFLOWS',
+      workflowSql.PURGE_SELECT_WORKFLOWS,
+      { before: T0, limit: 10 },
+      ['SEARCH workflows USING INDEX workflows_finished_at (finished_at>? AND finished_at<?)'],
+    ],
+  ])(
+    '%s reads by its index, never a scan of a whole table (tasks are looked up by id)',
+    (_name, sql, params, expected) => {
+      const details = plan(sql, params).map((r) => r.detail);
+      for (const line of expected) expect(details).toContain(line);
+      for (const detail of details) {
+        expect(detail).not.toMatch(/^SCAN (tasks|workflows|workflow_steps|workflow_events|t|s|w)$/);
+        expect(detail).not.toMatch(/^SEARCH t USING .*\(status=\?\)$/);
+      }
+    },
+  );
+
   it('ROUTE_STATS reads one index range per status and sorts only the per-route rows', () => {
     const rows = plan(fleetSql.ROUTE_STATS, { now: T0 });
     const searches = rows.filter((r) => r.detail.startsWith('SEARCH tasks'));
@@ -473,6 +517,7 @@ describe('sqlite store: every statement has its twin in the mssql module of the 
     'schedules',
     'purge',
     'routeControls',
+    'workflows',
   ] as const;
 
   /**
@@ -510,6 +555,16 @@ describe('sqlite store: every statement has its twin in the mssql module of the 
     SELECT_ROUTE_EXISTS: 'SELECT_ROUTE_CONTROL',
     ENSURE_ROUTE_CONTROL: 'SET_ROUTE_PAUSED',
     INSERT_ROUTE_EVENT: 'SET_ROUTE_PAUSED',
+    SELECT_WORKFLOW_BY_KEY: 'INSERT_WORKFLOW',
+    INSERT_WORKFLOW_STEP: 'INSERT_WORKFLOW',
+    SELECT_WORKFLOW_STEPS: 'SELECT_WORKFLOW',
+    SELECT_WORKFLOWS_BY_STATE: 'SELECT_WORKFLOWS',
+    SELECT_WORKFLOWS_BY_SUBMITTER: 'SELECT_WORKFLOWS',
+    UPDATE_WORKFLOW_STEP: 'APPLY_WORKFLOW_CHANGE',
+    INSERT_WORKFLOW_EVENT: 'APPLY_WORKFLOW_CHANGE',
+    PURGE_SELECT_WORKFLOWS: 'PURGE_WORKFLOWS',
+    PURGE_WORKFLOW_EVENTS: 'PURGE_WORKFLOWS',
+    PURGE_WORKFLOW_STEPS: 'PURGE_WORKFLOWS',
   };
   /** The ledger of deployed migrations: SQLite keeps its version in PRAGMA user_version (sqlite/schema.ts). */
   const MSSQL_ONLY = ['SELECT_SCHEMA_VERSION', 'SELECT_SCHEMA_LEDGER'];

@@ -25,6 +25,7 @@ import { sensitiveContract } from './sensitive.contract';
 import { statsContract } from './stats.contract';
 import { submissionContract } from './submission.contract';
 import { webhooksContract } from './webhooks.contract';
+import { workflowsContract } from './workflows.contract';
 
 /** The store of the running test. */
 export type CurrentStore = () => Store;
@@ -95,6 +96,7 @@ export function storeContract(
     retryContract(current);
     webhooksContract(current);
     schedulesContract(current);
+    workflowsContract(current);
     purgeContract(current);
 
     // Last, so that it sees the changes of every test above (jest runs a file's tests in order).

@@ -98,7 +98,7 @@ function migrationTables(): Map<string, Set<string>> {
 
 describe('the mssql adapter implements the whole port', () => {
   it('has a method for every method of Store, and nothing the port lacks', () => {
-    // Store and the parts it extends (the agent, webhook, schedule and purge ports).
+    // Store and the parts it extends (the agent, webhook, schedule, purge, route control and workflow ports).
     const port = [
       ...members(path.join(ROOT, 'src', 'store', 'port.ts'), 'interface', 'Store'),
       ...members(path.join(ROOT, 'src', 'store', 'agentPort.ts'), 'interface', 'AgentStore'),
@@ -106,6 +106,7 @@ describe('the mssql adapter implements the whole port', () => {
       ...members(path.join(ROOT, 'src', 'store', 'webhookPort.ts'), 'interface', 'WebhookStore'),
       ...members(path.join(ROOT, 'src', 'store', 'purgePort.ts'), 'interface', 'PurgeStore'),
       ...members(path.join(ROOT, 'src', 'store', 'routeControlPort.ts'), 'interface', 'RouteControlStore'),
+      ...members(path.join(ROOT, 'src', 'store', 'workflowPort.ts'), 'interface', 'WorkflowStore'),
     ].sort();
     const adapter = members(path.join(MSSQL, 'mssqlStore.ts'), 'class', 'MssqlStore');
     expect(port.length).toBeGreaterThan(30);
@@ -243,6 +244,9 @@ describe('the statements agree with the migrations', () => {
         'webhook_deliveries',
         'webhook_key_secrets',
         'webhook_subscriptions',
+        'workflow_events',
+        'workflow_steps',
+        'workflows',
       ].sort(),
     );
   });

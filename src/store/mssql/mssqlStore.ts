@@ -51,6 +51,7 @@ import { MssqlAgents } from './agents';
 import { MssqlRouteControls } from './routeControls';
 import { MssqlSecurity } from './security';
 import { MssqlSchedules } from './schedules';
+import { MssqlWorkflows } from './workflows';
 import { MssqlPurge } from './purge';
 import { MssqlWebhooks } from './webhooks';
 
@@ -65,6 +66,7 @@ export class MssqlStore implements Store {
   private readonly purge: MssqlPurge;
 
   private readonly schedules: MssqlSchedules;
+  private readonly workflows: MssqlWorkflows;
   private readonly agents: MssqlAgents;
   private readonly routeControls: MssqlRouteControls;
   private readonly security: MssqlSecurity;
@@ -72,6 +74,7 @@ export class MssqlStore implements Store {
   constructor(private readonly db: SqlClient) {
     this.webhooks = new MssqlWebhooks(db);
     this.schedules = new MssqlSchedules(db);
+    this.workflows = new MssqlWorkflows(db);
     this.agents = new MssqlAgents(db);
     this.purge = new MssqlPurge(db);
     this.routeControls = new MssqlRouteControls(db);
@@ -87,6 +90,18 @@ export class MssqlStore implements Store {
   readonly listScheduleRuns: Store['listScheduleRuns'] = (o) => this.schedules.listScheduleRuns(o);
   readonly listDueSchedules: Store['listDueSchedules'] = (now, n) => this.schedules.listDueSchedules(now, n);
   readonly advanceSchedule: Store['advanceSchedule'] = (o) => this.schedules.advanceSchedule(o);
+
+  // ---- workflows (workflows.ts)
+  readonly insertWorkflow: Store['insertWorkflow'] = (w) => this.workflows.insertWorkflow(w);
+  readonly getWorkflow: Store['getWorkflow'] = (id) => this.workflows.getWorkflow(id);
+  readonly listWorkflows: Store['listWorkflows'] = (f) => this.workflows.listWorkflows(f);
+  readonly listWorkflowEvents: Store['listWorkflowEvents'] = (o) => this.workflows.listWorkflowEvents(o);
+  readonly listWorkflowEventsOfKinds: Store['listWorkflowEventsOfKinds'] = (o) =>
+    this.workflows.listWorkflowEventsOfKinds(o);
+  readonly lastWorkflowEventSeq: Store['lastWorkflowEventSeq'] = () => this.workflows.lastWorkflowEventSeq();
+  readonly applyWorkflowChange: Store['applyWorkflowChange'] = (c) => this.workflows.applyWorkflowChange(c);
+  readonly listWorkflowsToAdvance: Store['listWorkflowsToAdvance'] = (n) => this.workflows.listWorkflowsToAdvance(n);
+  readonly purgeWorkflows: Store['purgeWorkflows'] = (before, n) => this.workflows.purgeWorkflows(before, n);
 
   // ---- route controls (routeControls.ts)
   readonly getRouteControl: Store['getRouteControl'] = (key) => this.routeControls.getRouteControl(key);

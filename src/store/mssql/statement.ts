@@ -63,6 +63,9 @@ export const COLUMN_LENGTH = {
   scheduleName: 100,
   cron: 200,
   timezone: 64,
+  workflowId: 64,
+  stepId: 64,
+  workflowName: 200,
 } as const;
 
 export interface Statement<K extends string = string> {
@@ -104,6 +107,9 @@ export const TABLE = {
   routeControls: '[$(Schema)].[route_controls]',
   routeEvents: '[$(Schema)].[route_events]',
   circuitBreakers: '[$(Schema)].[circuit_breakers]',
+  workflows: '[$(Schema)].[workflows]',
+  workflowSteps: '[$(Schema)].[workflow_steps]',
+  workflowEvents: '[$(Schema)].[workflow_events]',
 } as const;
 
 /** The binary collation of every identifier and token column (byte order, case-sensitive, as in SQLite). */
@@ -139,6 +145,7 @@ export function taskColumns(prefix = ''): string {
     'progress',
     'progress_at',
     'callback_url',
+    'workflow',
     'created_at',
     'started_at',
     'finished_at',

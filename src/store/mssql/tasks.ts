@@ -75,6 +75,7 @@ function insertRow(task: NewTask, ord: number, capabilities: string[]) {
     traceParent: task.traceParent ?? null,
     sensitive: task.sensitive === true,
     callbackUrl: task.callbackUrl ?? null,
+    workflow: task.workflow ? JSON.stringify(task.workflow) : null,
     createdAt: toIsoMs(task.createdAt),
   };
 }

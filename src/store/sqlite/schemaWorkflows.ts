@@ -40,8 +40,9 @@ CREATE TABLE IF NOT EXISTS workflow_steps (
   updated_at  INTEGER NOT NULL,
   PRIMARY KEY (workflow_id, step_id)
 );
--- SELECT_WORKFLOWS_TO_ADVANCE: the running steps (their tasks are looked up by id).
-CREATE INDEX IF NOT EXISTS workflow_steps_running ON workflow_steps (task_id) WHERE state = 'running';
+-- SELECT_WORKFLOWS_TO_ADVANCE: the running steps (their tasks are looked up by id); workflow_id first, so it
+-- covers the query and yields its rows in the order the UNION merges them.
+CREATE INDEX IF NOT EXISTS workflow_steps_running ON workflow_steps (workflow_id, task_id) WHERE state = 'running';
 
 CREATE TABLE IF NOT EXISTS workflow_events (
   seq         INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -71,6 +71,7 @@ import * as security from './security';
 import { prepareStatements, type SqliteStatements } from './statements';
 import * as tasks from './tasks';
 import * as webhooks from './webhooks';
+import { SqliteWorkflows } from './workflows';
 
 export interface SqliteStoreOptions {
   path: string;
@@ -146,6 +147,7 @@ class SqliteStore implements Store {
 
   private readonly schedules: SqliteSchedules;
   private readonly routeControls: SqliteRouteControls;
+  private readonly workflows: SqliteWorkflows;
 
   /** Set when a write failed for lack of space; cleared by ping() once the file system has room again. */
   private outOfSpace: StoreFullError | null = null;
@@ -162,6 +164,7 @@ class SqliteStore implements Store {
     const runners = { read: <T>(fn: () => T) => this.run(fn), write: <T>(fn: () => T) => this.group.write(fn) };
     this.schedules = new SqliteSchedules(this.statements, runners);
     this.routeControls = new SqliteRouteControls(this.statements, runners);
+    this.workflows = new SqliteWorkflows(this.statements, runners);
   }
 
   // ---- tasks: submission and reads
@@ -514,6 +517,18 @@ class SqliteStore implements Store {
   readonly putCircuitBreaker: Store['putCircuitBreaker'] = (b) => this.routeControls.putCircuitBreaker(b);
   readonly removeCircuitBreaker: Store['removeCircuitBreaker'] = (t) => this.routeControls.removeCircuitBreaker(t);
   readonly listCircuitBreakers: Store['listCircuitBreakers'] = () => this.routeControls.listCircuitBreakers();
+
+  // ---- workflows (workflows.ts)
+  readonly insertWorkflow: Store['insertWorkflow'] = (w) => this.workflows.insertWorkflow(w);
+  readonly getWorkflow: Store['getWorkflow'] = (id) => this.workflows.getWorkflow(id);
+  readonly listWorkflows: Store['listWorkflows'] = (f) => this.workflows.listWorkflows(f);
+  readonly listWorkflowEvents: Store['listWorkflowEvents'] = (o) => this.workflows.listWorkflowEvents(o);
+  readonly listWorkflowEventsOfKinds: Store['listWorkflowEventsOfKinds'] = (o) =>
+    this.workflows.listWorkflowEventsOfKinds(o);
+  readonly lastWorkflowEventSeq: Store['lastWorkflowEventSeq'] = () => this.workflows.lastWorkflowEventSeq();
+  readonly applyWorkflowChange: Store['applyWorkflowChange'] = (c) => this.workflows.applyWorkflowChange(c);
+  readonly listWorkflowsToAdvance: Store['listWorkflowsToAdvance'] = (n) => this.workflows.listWorkflowsToAdvance(n);
+  readonly purgeWorkflows: Store['purgeWorkflows'] = (before, n) => this.workflows.purgeWorkflows(before, n);
 
   // ---- retention (purge.ts): each batch is one write of the group commit, so it never waits on the busy handler
 

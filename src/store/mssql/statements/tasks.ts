@@ -19,7 +19,8 @@ import {
  *
  * Params: @tasks, a JSON array of { ord, id, type, maxAttempts, requiredCapabilities (JSON text), routeKey,
  * priority, payload (JSON text), timeoutSeconds, notBefore, deadline, createdAt (times as
- * 'YYYY-MM-DDTHH:mm:ss.fff', UTC), idempotencyKey, requestHash, submittedBy, traceParent, sensitive (boolean), callbackUrl }, holding only the first task of
+ * 'YYYY-MM-DDTHH:mm:ss.fff', UTC), idempotencyKey, requestHash, submittedBy, traceParent, sensitive (boolean), callbackUrl,
+ * workflow (JSON text or null) }, holding only the first task of
  * each idempotency key (the caller resolves repeats within a batch); @createdAt, the routes' creation time.
  *
  * Result sets: [0] the conflicts { id, idempotency_key }: keys already held by a task with another request
@@ -57,13 +58,15 @@ DECLARE @new TABLE (
   trace_parent          varchar(128) ${BIN2} NULL,
   sensitive             bit NOT NULL,
   callback_url          nvarchar(2048) NULL,
+  workflow              nvarchar(max) NULL,
   created_at            datetime2(3) NOT NULL
 );
 INSERT INTO @new (ord, id, type, max_attempts, required_capabilities, route_key, priority, payload, timeout_seconds,
-  not_before, deadline, idempotency_key, request_hash, submitted_by, trace_parent, sensitive, callback_url, created_at)
+  not_before, deadline, idempotency_key, request_hash, submitted_by, trace_parent, sensitive, callback_url, workflow,
+  created_at)
 SELECT ord, id, type, max_attempts, required_capabilities, route_key, priority, payload, timeout_seconds,
   not_before, deadline, idempotency_key, request_hash, submitted_by, trace_parent, COALESCE(sensitive, 0), callback_url,
-  created_at
+  workflow, created_at
 FROM OPENJSON(@tasks) WITH (
   ord                   int            '$.ord',
   id                    varchar(64)    '$.id',
@@ -82,6 +85,7 @@ FROM OPENJSON(@tasks) WITH (
   trace_parent          varchar(128)   '$.traceParent',
   sensitive             bit            '$.sensitive',
   callback_url          nvarchar(2048) '$.callbackUrl',
+  workflow              nvarchar(max)  '$.workflow',
   created_at            datetime2(3)   '$.createdAt'
 );
 
@@ -126,11 +130,11 @@ WHEN NOT MATCHED BY TARGET THEN
 
 INSERT INTO ${TABLE.tasks} (id, type, status, attempt, max_attempts, required_capabilities, route_id, priority, payload,
   cancel_requested, timeout_seconds, not_before, deadline, idempotency_key, request_hash, submitted_by,
-  trace_parent, sensitive, callback_url, dispatched_at, created_at, updated_at)
+  trace_parent, sensitive, callback_url, workflow, dispatched_at, created_at, updated_at)
 OUTPUT ${taskColumns('inserted.')}
 SELECT n.id, n.type, 'queued', 0, n.max_attempts, n.required_capabilities, r.id, n.priority, n.payload,
   0, n.timeout_seconds, n.not_before, n.deadline, n.idempotency_key, n.request_hash, n.submitted_by,
-  n.trace_parent, n.sensitive, n.callback_url, n.created_at, n.created_at, n.created_at
+  n.trace_parent, n.sensitive, n.callback_url, n.workflow, n.created_at, n.created_at, n.created_at
 FROM @new AS n
 JOIN ${TABLE.routes} AS r ON r.route_hash = CAST(HASHBYTES('SHA2_256', n.route_key) AS binary(32))
 WHERE NOT EXISTS (SELECT 1 FROM @existing AS e WHERE e.idempotency_key = n.idempotency_key);

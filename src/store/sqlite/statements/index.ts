@@ -17,6 +17,7 @@ import { prepareSchemaStatements } from './schema';
 import { prepareSecurityStatements } from './security';
 import { prepareTaskStatements } from './tasks';
 import { prepareWebhookStatements } from './webhooks';
+import { prepareWorkflowStatements } from './workflows';
 
 export function prepareStatements(db: Database) {
   return {
@@ -34,6 +35,7 @@ export function prepareStatements(db: Database) {
     schedules: prepareScheduleStatements(db),
     purge: preparePurgeStatements(db),
     routeControls: prepareRouteControlStatements(db),
+    workflows: prepareWorkflowStatements(db),
   };
 }
 

@@ -106,7 +106,7 @@ export interface NewTaskParams {
   /** 0 or 1. */
   sensitive: number;
   callbackUrl: string | null;
-  /** JSON WorkflowTaskContext of a workflow step's task. */
+  /** A workflow step's context, JSON (null outside a workflow). */
   workflow: string | null;
   createdAt: number;
 }
