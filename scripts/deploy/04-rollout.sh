@@ -81,6 +81,6 @@ log "rolled out ${tag}: supervisor ${url}; worker apps: $(output workerAppNames 
 cat >&2 <<EOF
 [${step}] check the scaler's view of a pool, as KEDA sees it:
   curl -s -H "Authorization: Bearer \$(az keyvault secret show --vault-name $(output keyVaultName) -n scaler-api-key --query value -o tsv)" \\
-    '${url}/v1/scaling/pool?types=echo,fail,sleep'
+    '${url}/v1/scaling/pool?types=echo,fail,judge,sleep'
 [${step}] and the replicas KEDA chose: az containerapp replica list -g ${rg} -n <worker app>
 EOF

@@ -60,6 +60,19 @@ async function ownTask(c: Ctx): Promise<string> {
   return (await c.fleet.submit({ type: 'echo', delaySeconds: 60 }, {}, { key: c.keys.submitter.key })).id;
 }
 
+/** A workflow of the first submitter waiting for a person (it has no task): to read, decide on or cancel. */
+async function ownWorkflow(c: Ctx): Promise<string> {
+  const res = await c.fleet.request('POST', '/v1/workflows', APPROVAL_ONLY, {}, { key: c.keys.submitter.key });
+  return (res.body as { id: string }).id;
+}
+
+const APPROVAL_ONLY = { steps: [{ id: 'ok', approval: {} }] };
+
+/** A workflow a refused caller reached is still waiting for its approval. */
+async function stillWaiting(c: Ctx, p: { path: string }): Promise<void> {
+  expect((await c.fleet.sup.store.getWorkflow(p.path.split('/')[3]!))?.state).toBe('waiting_approval');
+}
+
 /** A counter for names and values each request makes its own. */
 let schedules = 0;
 const nextScheduleName = () => `sched-${++schedules}`;
@@ -107,6 +120,35 @@ const ROUTES: RouteCase[] = [
     ok: [200],
     request: async (c) => ({ path: `/v1/tasks/${c.taskId}/logs` }),
   },
+  {
+    method: 'POST',
+    path: '/v1/workflows',
+    roles: SUBMIT,
+    ownership: OWN,
+    ok: [201],
+    request: fixed('/v1/workflows', APPROVAL_ONLY),
+  },
+  { method: 'GET', path: '/v1/workflows', roles: ALL, ownership: OWN, ok: [200], request: fixed('/v1/workflows') },
+  ...(['', '/events'] as const).map((tail): RouteCase => ({
+    method: 'GET',
+    path: `/v1/workflows/:id${tail}`,
+    roles: ALL,
+    ownership: OWN,
+    ok: [200],
+    request: async (c) => ({ path: `/v1/workflows/${await ownWorkflow(c)}${tail}` }),
+  })),
+  ...(['cancel', 'steps/:step/approve', 'steps/:step/reject'] as const).map((action): RouteCase => ({
+    method: 'POST',
+    path: `/v1/workflows/:id/${action}`,
+    roles: SUBMIT,
+    ownership: OWN,
+    ok: [200],
+    request: async (c) => ({
+      path: `/v1/workflows/${await ownWorkflow(c)}/${action.replace(':step', 'ok')}`,
+      body: {},
+    }),
+    unchanged: stillWaiting,
+  })),
   { method: 'GET', path: '/v1/agents', roles: ALL, ownership: null, ok: [200], request: fixed('/v1/agents') },
   {
     method: 'GET',
@@ -590,7 +632,8 @@ describe('the permission table: every route against every kind of caller', () =>
         // Another's task is not found (the answer to an id no task has), and nothing changed.
         if (route.path.includes(':id')) {
           expectProblem(res, 404, { code: 'not_found' });
-          expect(res.body.detail).toBe(`task ${prepared.path.split('/')[3]} not found`);
+          const [, , kind, id] = prepared.path.split('/');
+          expect(res.body.detail).toBe(`${kind === 'workflows' ? 'workflow' : 'task'} ${id} not found`);
           expect(await ctx.fleet.storedTaskCount()).toBe(countBefore);
           await route.unchanged?.(ctx, prepared);
           return;

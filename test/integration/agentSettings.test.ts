@@ -71,16 +71,16 @@ describe('agent settings reach running workers', () => {
       env: { TASKFLEET_SPILL_AFTER_MS: '60000', TASKFLEET_RECONCILE_INTERVAL_MS: '60000' },
     });
     await f().spawnWorker({ id: 'ds-a', concurrency: 1 });
-    await known([], ['echo', 'fail', 'sleep']);
+    await known([], ['echo', 'fail', 'judge', 'sleep']);
     // One long task occupies ds-a; three more wait in its pool's queue, the only pool there is.
     const [long] = await ids(sleeps(1, 2_000));
     await waitFor(async () => (await f().sup.store.getTask(long!))?.status === 'running', 10_000, 'the long task');
     const waiting = await ids(sleeps(3, 50));
     await f().spawnWorker({ id: 'ds-b', capabilities: ['x'], concurrency: 4 });
-    await known(['x'], ['echo', 'fail', 'sleep']);
+    await known(['x'], ['echo', 'fail', 'judge', 'sleep']);
 
     const res = await f().request('PATCH', '/v1/agents/ds-a', { disabledTypes: ['sleep'] });
-    expect(res.body).toMatchObject({ disabledTypes: ['sleep'], types: ['echo', 'fail'] });
+    expect(res.body).toMatchObject({ disabledTypes: ['sleep'], types: ['echo', 'fail', 'judge'] });
     const moved = await f().waitTerminal(waiting, 15_000);
     expect(moved.map((t) => [t.status, t.agentId])).toEqual(Array(3).fill(['succeeded', 'ds-b']));
     const [first] = await f().waitTerminal([long!]);
@@ -92,7 +92,7 @@ describe('agent settings reach running workers', () => {
 
     // With ds-b suspended, ds-a runs echo from the queue of its new pool (echo+fail~), and nothing of sleep.
     expect((await f().request('POST', '/v1/agents/ds-b/suspend')).status).toBe(200);
-    await known([], ['echo', 'fail']);
+    await known([], ['echo', 'fail', 'judge']);
     const echo = async () => f().waitTerminal(await ids([{ type: 'echo', payload: {} }]), 15_000);
     expect((await echo()).map((t) => [t.status, t.agentId])).toEqual([['succeeded', 'ds-a']]);
     const parked = await ids(sleeps(1, 50));
