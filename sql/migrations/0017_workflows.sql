@@ -133,10 +133,24 @@ IF COL_LENGTH(N'[$(Schema)].[tasks]', N'workflow') IS NULL
   ALTER TABLE [$(Schema)].[tasks] ADD workflow nvarchar(max) NULL
     CONSTRAINT [CK_tasks_workflow] CHECK (workflow IS NULL OR ISJSON(workflow, OBJECT) = 1);
 
+-- The webhook outbox's cursor over the workflow event log (webhook_cursor is the task event log's).
+IF OBJECT_ID(N'[$(Schema)].[workflow_webhook_cursor]', N'U') IS NULL
+  CREATE TABLE [$(Schema)].[workflow_webhook_cursor] (
+    id          int NOT NULL CONSTRAINT [PK_workflow_webhook_cursor] PRIMARY KEY CLUSTERED
+      CONSTRAINT [CK_workflow_webhook_cursor_one_row] CHECK (id = 1),
+    last_seq    bigint NOT NULL,
+    owner       nvarchar(200) NULL,
+    lease_until datetime2(3) NOT NULL
+  );
+IF NOT EXISTS (SELECT 1 FROM [$(Schema)].[workflow_webhook_cursor])
+  INSERT INTO [$(Schema)].[workflow_webhook_cursor] (id, last_seq, owner, lease_until)
+  VALUES (1, 0, NULL, '2000-01-01');
+
 -- Only the supervisor runs workflows (and purges them); workers read a step's context from its task row.
 GRANT SELECT, INSERT, UPDATE, DELETE ON [$(Schema)].[workflows] TO [$(Schema)_supervisor];
 GRANT SELECT, INSERT, UPDATE, DELETE ON [$(Schema)].[workflow_steps] TO [$(Schema)_supervisor];
 GRANT SELECT, INSERT, DELETE ON [$(Schema)].[workflow_events] TO [$(Schema)_supervisor];
+GRANT SELECT, UPDATE ON [$(Schema)].[workflow_webhook_cursor] TO [$(Schema)_supervisor];
 
 INSERT INTO [$(Schema)].[schema_version] (version, name) VALUES (17, N'0017_workflows');
 COMMIT TRANSACTION;

@@ -5,6 +5,7 @@
  */
 import { backoffDelayMs, type BackoffPolicy } from './backoff';
 import type { TaskEventKind } from './task';
+import type { WorkflowEventKind } from './workflow';
 
 export const WEBHOOK_EVENTS = [
   'task.succeeded',
@@ -12,6 +13,10 @@ export const WEBHOOK_EVENTS = [
   'task.cancelled',
   'task.expired',
   'task.retried',
+  'workflow.succeeded',
+  'workflow.failed',
+  'workflow.cancelled',
+  'workflow.waiting_approval',
 ] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
@@ -24,9 +29,22 @@ export const WEBHOOK_EVENT_OF_KIND: Partial<Record<TaskEventKind | 'retried', We
   retried: 'task.retried',
 };
 
+/** The workflow event kinds that become webhook events (the workflow's own events, never a step's). */
+export const WORKFLOW_WEBHOOK_EVENT_OF_KIND: Partial<Record<WorkflowEventKind, WebhookEvent>> = {
+  succeeded: 'workflow.succeeded',
+  failed: 'workflow.failed',
+  cancelled: 'workflow.cancelled',
+  waiting_approval: 'workflow.waiting_approval',
+};
+
+/** The target of a workflow event's delivery to a subscription: unique beside the task events' targets. */
+export function workflowTarget(subscriptionId: string): string {
+  return `workflow:${subscriptionId}`;
+}
+
 export interface WebhookSubscription {
   id: string;
-  /** The API key that made it: only its tasks are delivered. */
+  /** The API key that made it: only its tasks (and workflows) are delivered. */
   keyId: string;
   url: string;
   events: WebhookEvent[];
@@ -47,6 +65,7 @@ export interface NewWebhookDelivery {
   target: string;
   subscriptionId: string | null;
   keyId: string;
+  /** The task the event is of; for a workflow event, the workflow. */
   taskId: string;
   event: WebhookEvent;
   url: string;

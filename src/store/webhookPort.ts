@@ -12,6 +12,13 @@ import type {
   WebhookSubscription,
 } from '../domain/webhook';
 
+/**
+ * Which event log an outbox cursor walks: the task events (`tasks`, the default) or the workflow events
+ * (`workflows`). Each has its own cursor; their deliveries share one table, a workflow's with the target
+ * `workflow:<subscription id>` so that (event seq, target) stays unique across the two logs.
+ */
+export type WebhookLog = 'tasks' | 'workflows';
+
 export interface WebhookStore {
   insertWebhookSubscription(sub: WebhookSubscription): Promise<void>;
   getWebhookSubscription(id: string): Promise<WebhookSubscription | null>;
@@ -26,7 +33,12 @@ export interface WebhookStore {
    * Takes or extends the lease on the outbox cursor when it is free, expired or `owner`'s own: answers the seq
    * of the last task event already turned into deliveries, or null while another owner holds the lease.
    */
-  leaseWebhookCursor(opts: { owner: string; now: number; leaseMs: number }): Promise<{ lastSeq: number } | null>;
+  leaseWebhookCursor(opts: {
+    owner: string;
+    now: number;
+    leaseMs: number;
+    log?: WebhookLog;
+  }): Promise<{ lastSeq: number } | null>;
   /**
    * In one transaction: moves the cursor from `fromSeq` to `toSeq` while `owner` holds an unexpired lease and
    * inserts the deliveries (one per (eventSeq, target): a repeat inserts nothing). False, writing nothing,
@@ -38,6 +50,7 @@ export interface WebhookStore {
     fromSeq: number;
     toSeq: number;
     deliveries: NewWebhookDelivery[];
+    log?: WebhookLog;
   }): Promise<boolean>;
   /**
    * Locks up to `limit` due pending deliveries no live claim holds (none for a host in `skipHosts`) until

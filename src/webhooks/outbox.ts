@@ -24,6 +24,8 @@ import {
   CALLBACK_TARGET,
   WEBHOOK_BACKOFF,
   WEBHOOK_EVENT_OF_KIND,
+  WORKFLOW_WEBHOOK_EVENT_OF_KIND,
+  workflowTarget,
   type NewWebhookDelivery,
   type WebhookDelivery,
   type WebhookEvent,
@@ -33,6 +35,9 @@ import type { DataKeyRing } from '../security/dataKeys';
 import { SealedDataError } from '../security/encryption';
 import { redactTask } from '../store/sealedStore';
 import type { Store } from '../store/port';
+import type { WebhookLog } from '../store/webhookPort';
+import type { WorkflowEvent, WorkflowEventKind } from '../domain/workflow';
+import { workflowView } from '../supervisor/routes/workflows';
 import { taskView } from '../supervisor/views';
 import { keySecretOwner, openSecret } from './secrets';
 import { sendWebhook, type SendResult } from './sender';
@@ -67,8 +72,23 @@ export const DEFAULT_OUTBOX: Omit<OutboxSettings, 'owner' | 'retryForMs'> = {
 
 /** Rounds of `expandBatch` events one expansion pass takes at most (a backlog is caught up over passes). */
 
-/** The event kinds a webhook reports (the keys of WEBHOOK_EVENT_OF_KIND). */
+/** The event kinds a webhook reports (the keys of WEBHOOK_EVENT_OF_KIND, and of the workflow map). */
 const REPORTED_KINDS: readonly string[] = Object.keys(WEBHOOK_EVENT_OF_KIND);
+const WORKFLOW_REPORTED_KINDS = Object.keys(WORKFLOW_WEBHOOK_EVENT_OF_KIND) as WorkflowEventKind[];
+
+/** One event log the outbox walks with its own cursor, and what it knows of that cursor. */
+interface EventLog<E> {
+  name: WebhookLog;
+  state: {
+    /** The newest event seq known to be expanded (by this supervisor or, as far as it knows, another). */
+    knownSeq: number;
+    /** When to try the cursor again although no new event is known (another holder may have died). */
+    recheckAt: number;
+  };
+  last(): Promise<number>;
+  read(range: { afterSeq: number; upToSeq: number; limit: number }): Promise<E[]>;
+  deliveries(events: E[], now: number): Promise<NewWebhookDelivery[]>;
+}
 const MAX_EXPAND_ROUNDS = 10;
 /** The spacing of claims while there is nothing to send. */
 const IDLE_CLAIM_MS = 1_000;
@@ -86,10 +106,6 @@ export function webhookBody(event: WebhookEvent, at: number, task: TaskRecord): 
 export class WebhookOutbox {
   private readonly inFlight = new Map<string, { host: string; abort: AbortController; done: Promise<void> }>();
   private closed = false;
-  /** The newest event seq known to be expanded (by this supervisor or, as far as it knows, another). */
-  private knownSeq = 0;
-  /** When to try the cursor again although no new event is known (another holder may have died). */
-  private recheckAt = 0;
   /** When a claim last found nothing: idle claims (writes) are spaced out. */
   private lastEmptyClaimAt = -Infinity;
 
@@ -106,52 +122,113 @@ export class WebhookOutbox {
   /**
    * Turns the terminal events after the cursor into deliveries; answers how many events it consumed. Idle, it
    * only reads the newest event's seq: the cursor's lease (a write) is taken when there is something to expand,
-   * or, while another supervisor holds it, once per lease period in case that holder died.
+   * or, while another supervisor holds it, once per lease period in case that holder died. Each pass walks the
+   * task event log, then the workflow event log, each with its own cursor.
    */
   async expand(): Promise<number> {
+    const tasks = await this.expandLog(this.taskLog);
+    return tasks + (await this.expandLog(this.workflowLog));
+  }
+
+  private readonly taskLog: EventLog<TaskEvent> = {
+    name: 'tasks',
+    state: { knownSeq: 0, recheckAt: 0 },
+    last: () => this.store.lastTaskEventSeq(),
+    read: (range) => this.store.listTaskEventsOfKinds({ ...range, kinds: REPORTED_KINDS }),
+    deliveries: (events, now) => this.deliveriesFor(events, now),
+  };
+
+  private readonly workflowLog: EventLog<WorkflowEvent> = {
+    name: 'workflows',
+    state: { knownSeq: 0, recheckAt: 0 },
+    last: () => this.store.lastWorkflowEventSeq(),
+    read: (range) => this.store.listWorkflowEventsOfKinds({ ...range, kinds: WORKFLOW_REPORTED_KINDS }),
+    deliveries: (events, now) => this.workflowDeliveriesFor(events, now),
+  };
+
+  private async expandLog<E extends { seq: number }>(log: EventLog<E>): Promise<number> {
     const { owner, cursorLeaseMs, expandBatch } = this.settings;
-    const latest = await this.store.lastTaskEventSeq();
-    if (latest <= this.knownSeq && this.clock.now() < this.recheckAt) return 0;
+    const state = log.state;
+    const latest = await log.last();
+    if (latest <= state.knownSeq && this.clock.now() < state.recheckAt) return 0;
     let consumed = 0;
     for (let round = 0; round < MAX_EXPAND_ROUNDS; round++) {
       const now = this.clock.now();
-      const held = await this.store.leaseWebhookCursor({ owner, now, leaseMs: cursorLeaseMs });
+      const held = await this.store.leaseWebhookCursor({ owner, now, leaseMs: cursorLeaseMs, log: log.name });
       if (!held) {
-        this.knownSeq = latest;
-        this.recheckAt = now + cursorLeaseMs;
+        state.knownSeq = latest;
+        state.recheckAt = now + cursorLeaseMs;
         return consumed;
       }
-      this.recheckAt = now + cursorLeaseMs;
+      state.recheckAt = now + cursorLeaseMs;
       if (latest <= held.lastSeq) {
-        this.knownSeq = Math.max(this.knownSeq, held.lastSeq);
+        state.knownSeq = Math.max(state.knownSeq, held.lastSeq);
         return consumed;
       }
       // Only the kinds a webhook reports are read; the cursor moves over the whole range read.
-      const events = await this.store.listTaskEventsOfKinds({
-        afterSeq: held.lastSeq,
-        upToSeq: latest,
-        kinds: REPORTED_KINDS,
-        limit: expandBatch,
-      });
+      const events = await log.read({ afterSeq: held.lastSeq, upToSeq: latest, limit: expandBatch });
       const full = events.length === expandBatch;
       const toSeq = full ? events.at(-1)!.seq : latest;
-      const deliveries = await this.deliveriesFor(events, now);
+      const deliveries = await log.deliveries(events, now);
       const moved = await this.store.advanceWebhookCursor({
         owner,
         now: this.clock.now(),
         fromSeq: held.lastSeq,
         toSeq,
         deliveries,
+        log: log.name,
       });
       if (!moved) {
-        this.log.info({ owner }, 'webhook cursor moved under us (lease lost); the new holder expands');
+        this.log.info({ owner, log: log.name }, 'webhook cursor moved under us (lease lost); the new holder expands');
         return consumed;
       }
       consumed += events.length;
-      this.knownSeq = toSeq;
+      state.knownSeq = toSeq;
       if (!full) return consumed;
     }
     return consumed;
+  }
+
+  /**
+   * A workflow's own events (its end, or its wait for a person) as deliveries to the subscriptions of the key
+   * that submitted it; the body holds the workflow as `GET /v1/workflows/:id` answers it.
+   */
+  private async workflowDeliveriesFor(events: WorkflowEvent[], now: number): Promise<NewWebhookDelivery[]> {
+    const out: NewWebhookDelivery[] = [];
+    const subscriptionsOf = new Map<string, WebhookSubscription[]>();
+    for (const e of events) {
+      const event = e.step === null ? WORKFLOW_WEBHOOK_EVENT_OF_KIND[e.kind] : undefined;
+      if (!event) continue;
+      const wf = await this.store.getWorkflow(e.workflowId);
+      const keyId = wf?.submittedBy;
+      if (!wf || !keyId) continue;
+      if (!subscriptionsOf.has(keyId)) {
+        subscriptionsOf.set(keyId, await this.store.listWebhookSubscriptions({ keyId, limit: 1000 }));
+      }
+      const subs = subscriptionsOf.get(keyId)!.filter((sub) => sub.events.includes(event));
+      if (subs.length === 0) continue;
+      const body = JSON.stringify({
+        type: event,
+        timestamp: new Date(e.at).toISOString(),
+        data: { workflow: workflowView(wf) },
+      });
+      for (const sub of subs) {
+        out.push({
+          id: uuidv7(),
+          eventSeq: e.seq,
+          target: workflowTarget(sub.id),
+          subscriptionId: sub.id,
+          keyId,
+          taskId: wf.id,
+          event,
+          url: sub.url,
+          host: hostOf(sub.url),
+          body,
+          createdAt: now,
+        });
+      }
+    }
+    return out;
   }
 
   private async deliveriesFor(events: TaskEvent[], now: number): Promise<NewWebhookDelivery[]> {

@@ -110,6 +110,7 @@ export const TABLE = {
   workflows: '[$(Schema)].[workflows]',
   workflowSteps: '[$(Schema)].[workflow_steps]',
   workflowEvents: '[$(Schema)].[workflow_events]',
+  workflowWebhookCursor: '[$(Schema)].[workflow_webhook_cursor]',
 } as const;
 
 /** The binary collation of every identifier and token column (byte order, case-sensitive, as in SQLite). */

@@ -1,4 +1,5 @@
 /** Webhook subscriptions and the delivery outbox of the mssql adapter: one statement per call. Twin of `sqlite/webhooks.ts`. */
+import type { WebhookLog } from '../webhookPort';
 import type {
   NewWebhookDelivery,
   WebhookAttempt,
@@ -54,8 +55,14 @@ export class MssqlWebhooks {
     return row?.secret ?? null;
   }
 
-  async leaseWebhookCursor(opts: { owner: string; now: number; leaseMs: number }): Promise<{ lastSeq: number } | null> {
-    const row = await this.db.one<string, { last_seq: string | number }>(statements.LEASE_WEBHOOK_CURSOR, {
+  async leaseWebhookCursor(opts: {
+    owner: string;
+    now: number;
+    leaseMs: number;
+    log?: WebhookLog;
+  }): Promise<{ lastSeq: number } | null> {
+    const lease = opts.log === 'workflows' ? statements.LEASE_WORKFLOW_WEBHOOK_CURSOR : statements.LEASE_WEBHOOK_CURSOR;
+    const row = await this.db.one<string, { last_seq: string | number }>(lease, {
       owner: opts.owner,
       now: opts.now,
       leaseUntil: opts.now + opts.leaseMs,
@@ -69,9 +76,12 @@ export class MssqlWebhooks {
     fromSeq: number;
     toSeq: number;
     deliveries: NewWebhookDelivery[];
+    log?: WebhookLog;
   }): Promise<boolean> {
     const deliveries = opts.deliveries.map((d) => ({ ...d, createdAt: toIsoMs(d.createdAt) }));
-    const sets = await this.db.run(statements.ADVANCE_WEBHOOK_CURSOR, {
+    const advance =
+      opts.log === 'workflows' ? statements.ADVANCE_WORKFLOW_WEBHOOK_CURSOR : statements.ADVANCE_WEBHOOK_CURSOR;
+    const sets = await this.db.run(advance, {
       owner: opts.owner,
       now: opts.now,
       fromSeq: opts.fromSeq,

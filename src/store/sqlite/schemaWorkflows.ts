@@ -1,6 +1,7 @@
 /**
  * Mirrors sql/migrations/0017_workflows.sql (issue 19): workflows, the state of their steps, their event log,
- * and `tasks.workflow`, the context a step's task carries (JSON: WorkflowTaskContext).
+ * `tasks.workflow`, the context a step's task carries (JSON: WorkflowTaskContext), and the webhook outbox's
+ * cursor over the workflow event log.
  */
 export const V18_WORKFLOWS = `
 CREATE TABLE IF NOT EXISTS workflows (
@@ -57,4 +58,13 @@ CREATE TABLE IF NOT EXISTS workflow_events (
 CREATE INDEX IF NOT EXISTS workflow_events_workflow_seq ON workflow_events (workflow_id, seq);
 
 ALTER TABLE tasks ADD COLUMN workflow TEXT;     -- JSON WorkflowTaskContext of a step's task
+
+-- The webhook outbox's cursor over the workflow event log (webhook_cursor is the task event log's).
+CREATE TABLE IF NOT EXISTS workflow_webhook_cursor (
+  id          INTEGER PRIMARY KEY CHECK (id = 1),
+  last_seq    INTEGER NOT NULL,
+  owner       TEXT,
+  lease_until INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO workflow_webhook_cursor (id, last_seq, owner, lease_until) VALUES (1, 0, NULL, 0);
 `;

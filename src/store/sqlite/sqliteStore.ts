@@ -20,7 +20,6 @@ import type { TaskError, TaskEvent, TaskEventKind, TaskRecord, TaskStatus } from
 import type { TaskLogBatch, TaskLogs } from '../../domain/taskLog';
 import type { RetryDecision } from '../../domain/transitions';
 import type {
-  NewWebhookDelivery,
   WebhookAttempt,
   WebhookAttemptOutcome,
   WebhookDelivery,
@@ -461,17 +460,11 @@ class SqliteStore implements Store {
     return this.run(() => this.statements.webhooks.selectKeySecret.get({ keyId })?.secret ?? null);
   }
 
-  leaseWebhookCursor(opts: { owner: string; now: number; leaseMs: number }): Promise<{ lastSeq: number } | null> {
+  leaseWebhookCursor(opts: Parameters<Store['leaseWebhookCursor']>[0]): Promise<{ lastSeq: number } | null> {
     return this.group.write(() => webhooks.leaseCursor(this.statements, opts));
   }
 
-  advanceWebhookCursor(opts: {
-    owner: string;
-    now: number;
-    fromSeq: number;
-    toSeq: number;
-    deliveries: NewWebhookDelivery[];
-  }): Promise<boolean> {
+  advanceWebhookCursor(opts: Parameters<Store['advanceWebhookCursor']>[0]): Promise<boolean> {
     return this.group.write(() => webhooks.advanceCursor(this.statements, opts));
   }
 

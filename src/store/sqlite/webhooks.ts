@@ -1,4 +1,5 @@
 /** Webhook subscriptions and the delivery outbox of the SQLite adapter. Twin of the webhook methods of `mssql/mssqlStore.ts`. */
+import type { WebhookLog } from '../webhookPort';
 import type {
   NewWebhookDelivery,
   WebhookAttempt,
@@ -40,9 +41,10 @@ export function listSubscriptions(
 
 export function leaseCursor(
   statements: SqliteStatements,
-  opts: { owner: string; now: number; leaseMs: number },
+  opts: { owner: string; now: number; leaseMs: number; log?: WebhookLog },
 ): { lastSeq: number } | null {
-  const row = statements.webhooks.leaseCursor.get({
+  const lease = opts.log === 'workflows' ? statements.webhooks.leaseWorkflowCursor : statements.webhooks.leaseCursor;
+  const row = lease.get({
     owner: opts.owner,
     now: opts.now,
     leaseUntil: opts.now + opts.leaseMs,
@@ -53,10 +55,19 @@ export function leaseCursor(
 /** Inside one write transaction: the deliveries are inserted only when the cursor moved for this owner. */
 export function advanceCursor(
   statements: SqliteStatements,
-  opts: { owner: string; now: number; fromSeq: number; toSeq: number; deliveries: NewWebhookDelivery[] },
+  opts: {
+    owner: string;
+    now: number;
+    fromSeq: number;
+    toSeq: number;
+    deliveries: NewWebhookDelivery[];
+    log?: WebhookLog;
+  },
 ): boolean {
   const { owner, now, fromSeq, toSeq } = opts;
-  if (statements.webhooks.advanceCursor.run({ owner, now, fromSeq, toSeq }).changes !== 1) return false;
+  const advance =
+    opts.log === 'workflows' ? statements.webhooks.advanceWorkflowCursor : statements.webhooks.advanceCursor;
+  if (advance.run({ owner, now, fromSeq, toSeq }).changes !== 1) return false;
   for (const d of opts.deliveries) statements.webhooks.insertDelivery.run({ ...d });
   return true;
 }

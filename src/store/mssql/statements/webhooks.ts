@@ -146,6 +146,16 @@ COMMIT TRANSACTION;
 SELECT 1 AS changed;`,
 });
 
+/** The cursor statements over the workflow event log: the same, on workflow_webhook_cursor. */
+export const LEASE_WORKFLOW_WEBHOOK_CURSOR = statement('LEASE_WORKFLOW_WEBHOOK_CURSOR', {
+  ...LEASE_WEBHOOK_CURSOR,
+  text: LEASE_WEBHOOK_CURSOR.text.replace(TABLE.webhookCursor, TABLE.workflowWebhookCursor),
+});
+export const ADVANCE_WORKFLOW_WEBHOOK_CURSOR = statement('ADVANCE_WORKFLOW_WEBHOOK_CURSOR', {
+  ...ADVANCE_WEBHOOK_CURSOR,
+  text: ADVANCE_WEBHOOK_CURSOR.text.replace(TABLE.webhookCursor, TABLE.workflowWebhookCursor),
+});
+
 /**
  * CLAIM_WEBHOOK_DELIVERIES: locks up to @limit due pending deliveries no live claim holds, leaving out the
  * hosts in @skipHosts (JSON array), earliest due first. Params: @now, @lockedUntil, @token, @skipHosts, @limit.

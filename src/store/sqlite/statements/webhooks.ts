@@ -52,6 +52,13 @@ export const ADVANCE_WEBHOOK_CURSOR = `
 UPDATE webhook_cursor SET last_seq = @toSeq
 WHERE id = 1 AND owner = @owner AND lease_until > @now AND last_seq = @fromSeq`;
 
+/** The cursor statements over the workflow event log: the same, on workflow_webhook_cursor. */
+export const LEASE_WORKFLOW_WEBHOOK_CURSOR = LEASE_WEBHOOK_CURSOR.replace('webhook_cursor', 'workflow_webhook_cursor');
+export const ADVANCE_WORKFLOW_WEBHOOK_CURSOR = ADVANCE_WEBHOOK_CURSOR.replace(
+  'webhook_cursor',
+  'workflow_webhook_cursor',
+);
+
 /** INSERT_WEBHOOK_DELIVERY: a pending delivery, unless one exists for (event_seq, target). Changes: 0|1. */
 export const INSERT_WEBHOOK_DELIVERY = `
 INSERT OR IGNORE INTO webhook_deliveries (id, event_seq, target, subscription_id, key_id, task_id, event, url, host,
@@ -112,6 +119,12 @@ export function prepareWebhookStatements(db: Database) {
       LEASE_WEBHOOK_CURSOR,
     ),
     advanceCursor: db.prepare<{ owner: string; now: number; fromSeq: number; toSeq: number }>(ADVANCE_WEBHOOK_CURSOR),
+    leaseWorkflowCursor: db.prepare<{ owner: string; now: number; leaseUntil: number }, { last_seq: number }>(
+      LEASE_WORKFLOW_WEBHOOK_CURSOR,
+    ),
+    advanceWorkflowCursor: db.prepare<{ owner: string; now: number; fromSeq: number; toSeq: number }>(
+      ADVANCE_WORKFLOW_WEBHOOK_CURSOR,
+    ),
     insertDelivery: db.prepare(INSERT_WEBHOOK_DELIVERY),
     claimDeliveries: db.prepare<
       { now: number; lockedUntil: number; token: string; skipHosts: string; limit: number },
