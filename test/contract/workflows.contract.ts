@@ -5,7 +5,9 @@
 import { v7 as uuidv7 } from 'uuid';
 import { ConflictError } from '../../src/domain/errors';
 import type { StepRecord, StepSpec, WorkflowTaskContext } from '../../src/domain/workflow';
+import { DataKeyRing } from '../../src/security/dataKeys';
 import type { Store } from '../../src/store/port';
+import { sealStore } from '../../src/store/sealedStore';
 import type { NewWorkflow, WorkflowChange } from '../../src/store/workflowPort';
 import type { CurrentStore } from './store.contract';
 import { claim, leaseOf, mustGet, newTask, submit, T0 } from './fixtures';
@@ -363,6 +365,22 @@ export function workflowsContract(store: CurrentStore): void {
       // A task outside any workflow has none.
       const plain = await submit(store());
       expect((await mustGet(store(), plain.id)).workflow ?? null).toBeNull();
+    });
+
+    it('passes through the sealing wrapper unchanged, and a sensitive step task keeps its context plain', async () => {
+      const sealed = sealStore(store(), DataKeyRing.parse(`k1:${Buffer.alloc(32, 1).toString('base64')}`));
+      const { workflow } = await sealed.insertWorkflow(newWorkflow());
+      expect(await sealed.getWorkflow(workflow.id)).toEqual(workflow);
+      expect(await sealed.listWorkflowsToAdvance(10)).toEqual([workflow.id]);
+      expect(await sealed.applyWorkflowChange(change(workflow.id, 0))).toBe(true);
+      expect((await sealed.listWorkflows({ limit: 10 }))[0]).toMatchObject({ id: workflow.id, version: 1 });
+      const context: WorkflowTaskContext = { id: workflow.id, step: 'build', round: 1, inputs: {} };
+      const [outcome] = await sealed.insertTasks([
+        newTask({ sensitive: true, payload: { secret: 's' }, workflow: context }),
+      ]);
+      const running = await claim(sealed, outcome!.task);
+      expect(running).toMatchObject({ payload: { secret: 's' }, workflow: context });
+      expect((await store().getTask(running.id))?.workflow).toEqual(context);
     });
 
     it('purges finished workflows older than the cut, oldest first, with their steps and events', async () => {
