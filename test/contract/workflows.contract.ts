@@ -221,6 +221,19 @@ export function workflowsContract(store: CurrentStore): void {
       expect(await store().applyWorkflowChange(change('unknown', 0))).toBe(false);
     });
 
+    it('refuses a change naming a step the workflow does not have, and writes nothing of it', async () => {
+      const w = await insert(store());
+      const bad = change(w.id, 0, {
+        state: 'failed',
+        finishedAt: T0 + 1,
+        steps: [{ ...pending('build'), state: 'failed', updatedAt: T0 + 1 }, pending('nope')],
+        events: [{ at: T0 + 1, kind: 'failed', step: null, round: null, data: null }],
+      });
+      await expect(store().applyWorkflowChange(bad)).rejects.toThrow(/step/);
+      expect(await store().getWorkflow(w.id)).toEqual(w);
+      expect(await store().listWorkflowEvents({ workflowId: w.id, afterSeq: 0, limit: 10 })).toHaveLength(1);
+    });
+
     it('lists the workflows that need a pass: dirty and unfinished, or a running step whose task finished', async () => {
       // Dirty (new): listed.
       const fresh = await insert(store());
