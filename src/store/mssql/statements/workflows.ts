@@ -111,7 +111,8 @@ export const SELECT_WORKFLOWS = statement('SELECT_WORKFLOWS', {
   params: {
     state: param.varchar(16),
     submittedBy: param.nvarchar(COLUMN_LENGTH.keyId),
-    beforeId: workflowId,
+    // The API's cursor (up to 100 characters), longer than any id: it still compares as text does in SQLite.
+    beforeId: param.varchar(100),
     limit: param.int,
   },
   text: `
