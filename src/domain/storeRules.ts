@@ -54,3 +54,8 @@ export const UNROUTABLE_EXPIRY = { reason: 'unroutable' } as const;
 export function workflowIdempotencyConflictMessage(key: string, workflowId: string): string {
   return `idempotency key "${key}" was already used for workflow ${workflowId} with a different request`;
 }
+
+/** Why a workflow change was refused whole: it names a step the workflow does not have (a planner bug). */
+export function workflowUnknownStepMessage(workflowId: string, stepId: string): string {
+  return `workflow ${workflowId} has no step "${stepId}": the change was not applied`;
+}

@@ -214,6 +214,16 @@ const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
   'putCircuitBreaker',
   'removeCircuitBreaker',
   'listCircuitBreakers',
+  // Workflows, their steps and events: no task record (a step's task is read with getTask, its context plain).
+  'insertWorkflow',
+  'getWorkflow',
+  'listWorkflows',
+  'listWorkflowEvents',
+  'listWorkflowEventsOfKinds',
+  'lastWorkflowEventSeq',
+  'applyWorkflowChange',
+  'listWorkflowsToAdvance',
+  'purgeWorkflows',
   // Counts only.
   'purgeTasks',
   'purgeAgents',

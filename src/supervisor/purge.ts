@@ -1,6 +1,6 @@
 /**
- * The retention purge: deletes finished tasks, stopped or failed agents, audit entries and route events past their
- * retention (TASKFLEET_RETENTION_*), in batches of TASKFLEET_PURGE_BATCH rows, each batch its own short transaction, with
+ * The retention purge: deletes finished tasks, stopped or failed agents, audit entries, route events and finished
+ * workflows past their retention (TASKFLEET_RETENTION_*), in batches of TASKFLEET_PURGE_BATCH rows, each batch its own short transaction, with
  * TASKFLEET_PURGE_PAUSE_MS between batches so other writers get the store, until nothing is due.
  *
  * Safe with several supervisors: a delete is conditional on status (or state) and age, so two purges only share
@@ -14,13 +14,21 @@ import type { Clock } from '../domain/clock';
 import type { TaskStatus } from '../domain/task';
 import type { Store } from '../store/port';
 
-export const PURGE_KINDS = ['tasks', 'agents', 'audit', 'routeEvents'] as const;
+export const PURGE_KINDS = ['tasks', 'agents', 'audit', 'routeEvents', 'workflows'] as const;
 export type PurgeKind = (typeof PURGE_KINDS)[number];
 export type PurgeCounts = Record<PurgeKind, number>;
 
 /** Tasks kept for TASKFLEET_RETENTION_SUCCEEDED; dead ones have their own retention. */
 const SUCCEEDED_LIKE: TaskStatus[] = ['succeeded', 'cancelled', 'expired'];
 const GONE_AGENTS: AgentState[] = ['stopped', 'failed'];
+
+/**
+ * Finished workflows, with their steps and events, are kept as long as the longer of the two task retentions, so
+ * a workflow (failed ones too) is never purged before its steps' tasks; either kept for ever (0) keeps them for ever.
+ */
+export function workflowRetentionMs(s: Pick<RetentionConfig, 'succeededMs' | 'deadMs'>): number {
+  return s.succeededMs === 0 || s.deadMs === 0 ? 0 : Math.max(s.succeededMs, s.deadMs);
+}
 
 interface Job {
   kind: PurgeKind;
@@ -32,7 +40,7 @@ interface Job {
 
 export class RetentionPurge {
   /** Rows this supervisor deleted since it started, per kind (`/v1/stats` → purged). */
-  readonly purged: PurgeCounts = { tasks: 0, agents: 0, audit: 0, routeEvents: 0 };
+  readonly purged: PurgeCounts = { tasks: 0, agents: 0, audit: 0, routeEvents: 0, workflows: 0 };
   private stopping = false;
   private readonly jobs: Job[];
 
@@ -77,12 +85,18 @@ export class RetentionPurge {
         retentionMs: settings.auditMs,
         batch: (cutoff, limit) => store.purgeRouteEvents({ before: cutoff, limit }),
       },
+      {
+        kind: 'workflows',
+        name: 'finished workflows',
+        retentionMs: workflowRetentionMs(settings),
+        batch: (cutoff, limit) => store.purgeWorkflows(cutoff, limit),
+      },
     ];
   }
 
   /** One pass: every kind with a retention, batch after batch until a batch comes back short. Answers the rows deleted. */
   async pass(): Promise<PurgeCounts> {
-    const deleted: PurgeCounts = { tasks: 0, agents: 0, audit: 0, routeEvents: 0 };
+    const deleted: PurgeCounts = { tasks: 0, agents: 0, audit: 0, routeEvents: 0, workflows: 0 };
     for (const job of this.jobs) {
       if (job.retentionMs === 0 || this.stopping) continue;
       try {

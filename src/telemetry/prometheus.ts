@@ -105,7 +105,7 @@ export class PrometheusMetrics {
     });
     this.purged = new Counter({
       name: 'taskfleet_purged_total',
-      help: 'Rows past their retention this supervisor deleted: tasks (with their events, logs, deliveries), agents, audit entries',
+      help: 'Rows past their retention this supervisor deleted: tasks (with their events, logs, deliveries), agents, audit entries, route events, workflows',
       labelNames: ['kind'],
       registers: r,
     });

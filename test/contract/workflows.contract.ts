@@ -5,7 +5,9 @@
 import { v7 as uuidv7 } from 'uuid';
 import { ConflictError } from '../../src/domain/errors';
 import type { StepRecord, StepSpec, WorkflowTaskContext } from '../../src/domain/workflow';
+import { DataKeyRing } from '../../src/security/dataKeys';
 import type { Store } from '../../src/store/port';
+import { sealStore } from '../../src/store/sealedStore';
 import type { NewWorkflow, WorkflowChange } from '../../src/store/workflowPort';
 import type { CurrentStore } from './store.contract';
 import { claim, leaseOf, mustGet, newTask, submit, T0 } from './fixtures';
@@ -219,6 +221,40 @@ export function workflowsContract(store: CurrentStore): void {
       expect(await store().applyWorkflowChange(change('unknown', 0))).toBe(false);
     });
 
+    it('applies one of two changes planned from the same version, and only its steps and events', async () => {
+      const w = await insert(store());
+      const planned = (state: 'succeeded' | 'cancelled') =>
+        change(w.id, 0, {
+          state,
+          finishedAt: T0 + 7,
+          steps: [{ ...pending('build'), state: state === 'succeeded' ? 'succeeded' : 'cancelled', updatedAt: T0 + 7 }],
+          events: [{ at: T0 + 7, kind: state, step: null, round: null, data: null }],
+        });
+      const results = await Promise.all([
+        store().applyWorkflowChange(planned('succeeded')),
+        store().applyWorkflowChange(planned('cancelled')),
+      ]);
+      expect([...results].sort()).toEqual([false, true]);
+      const winner = results[0] ? 'succeeded' : 'cancelled';
+      const stored = await store().getWorkflow(w.id);
+      expect(stored).toMatchObject({ state: winner, version: 1, steps: [{ state: winner }, {}, {}] });
+      const kinds = (await store().listWorkflowEvents({ workflowId: w.id, afterSeq: 0, limit: 10 })).map((e) => e.kind);
+      expect(kinds).toEqual(['submitted', winner]);
+    });
+
+    it('refuses a change naming a step the workflow does not have, and writes nothing of it', async () => {
+      const w = await insert(store());
+      const bad = change(w.id, 0, {
+        state: 'failed',
+        finishedAt: T0 + 1,
+        steps: [{ ...pending('build'), state: 'failed', updatedAt: T0 + 1 }, pending('nope')],
+        events: [{ at: T0 + 1, kind: 'failed', step: null, round: null, data: null }],
+      });
+      await expect(store().applyWorkflowChange(bad)).rejects.toThrow(/step/);
+      expect(await store().getWorkflow(w.id)).toEqual(w);
+      expect(await store().listWorkflowEvents({ workflowId: w.id, afterSeq: 0, limit: 10 })).toHaveLength(1);
+    });
+
     it('lists the workflows that need a pass: dirty and unfinished, or a running step whose task finished', async () => {
       // Dirty (new): listed.
       const fresh = await insert(store());
@@ -249,9 +285,10 @@ export function workflowsContract(store: CurrentStore): void {
       );
       expect((await store().requestCancel(lateTask.id, T0 + 3)).outcome).toBe('cancelled');
 
-      expect((await store().listWorkflowsToAdvance(10)).sort()).toEqual([fresh.id, done.id, late.id].sort());
+      const toAdvance = await store().listWorkflowsToAdvance(10);
+      expect([...toAdvance].sort()).toEqual([fresh.id, done.id, late.id].sort());
+      for (const id of [waiting.id, busy.id, finished.id]) expect(toAdvance).not.toContain(id);
       expect(await store().listWorkflowsToAdvance(2)).toHaveLength(2);
-      expect([waiting.id, busy.id, finished.id]).toHaveLength(3);
     });
 
     it('lists a workflow once when it is dirty and has a finished step task too', async () => {
@@ -363,6 +400,22 @@ export function workflowsContract(store: CurrentStore): void {
       // A task outside any workflow has none.
       const plain = await submit(store());
       expect((await mustGet(store(), plain.id)).workflow ?? null).toBeNull();
+    });
+
+    it('passes through the sealing wrapper unchanged, and a sensitive step task keeps its context plain', async () => {
+      const sealed = sealStore(store(), DataKeyRing.parse(`k1:${Buffer.alloc(32, 1).toString('base64')}`));
+      const { workflow } = await sealed.insertWorkflow(newWorkflow());
+      expect(await sealed.getWorkflow(workflow.id)).toEqual(workflow);
+      expect(await sealed.listWorkflowsToAdvance(10)).toEqual([workflow.id]);
+      expect(await sealed.applyWorkflowChange(change(workflow.id, 0))).toBe(true);
+      expect((await sealed.listWorkflows({ limit: 10 }))[0]).toMatchObject({ id: workflow.id, version: 1 });
+      const context: WorkflowTaskContext = { id: workflow.id, step: 'build', round: 1, inputs: {} };
+      const [outcome] = await sealed.insertTasks([
+        newTask({ sensitive: true, payload: { secret: 's' }, workflow: context }),
+      ]);
+      const running = await claim(sealed, outcome!.task);
+      expect(running).toMatchObject({ payload: { secret: 's' }, workflow: context });
+      expect((await store().getTask(running.id))?.workflow).toEqual(context);
     });
 
     it('purges finished workflows older than the cut, oldest first, with their steps and events', async () => {

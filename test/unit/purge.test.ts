@@ -11,7 +11,8 @@ import type { RetentionConfig } from '../../src/config/config';
 import type { TaskStatus } from '../../src/domain/task';
 import type { Store } from '../../src/store/port';
 import { openSqliteStore } from '../../src/store/sqlite/sqliteStore';
-import { RetentionPurge, type PurgeKind } from '../../src/supervisor/purge';
+import { RetentionPurge, workflowRetentionMs, type PurgeKind } from '../../src/supervisor/purge';
+import { v7 as uuidv7 } from 'uuid';
 import { LEASE_MS, newTask, T0 } from '../contract/fixtures';
 
 const DAY = 86_400_000;
@@ -92,7 +93,7 @@ describe('RetentionPurge', () => {
       arrived.push(...(await tasksEndingAt('succeeded', now, 3)));
     });
 
-    expect(await purge.pass()).toEqual({ tasks: 30, agents: 0, audit: 0, routeEvents: 0 });
+    expect(await purge.pass()).toEqual({ tasks: 30, agents: 0, audit: 0, routeEvents: 0, workflows: 0 });
     expect(batches).toEqual([
       ['tasks', 10],
       ['tasks', 10],
@@ -107,15 +108,15 @@ describe('RetentionPurge', () => {
     // 31 days on: the dead are due too, and everything that finished since.
     now = T0 + 31 * DAY;
     batches.length = 0;
-    expect(await purge.pass()).toEqual({ tasks: 19, agents: 0, audit: 0, routeEvents: 0 });
+    expect(await purge.pass()).toEqual({ tasks: 19, agents: 0, audit: 0, routeEvents: 0, workflows: 0 });
     expect(batches).toEqual([
       ['tasks', 10],
       ['tasks', 3],
       ['tasks', 6],
     ]);
     expect(await existing(kept)).toEqual(queued);
-    expect(purge.purged).toEqual({ tasks: 49, agents: 0, audit: 0, routeEvents: 0 });
-    expect(await purge.pass()).toEqual({ tasks: 0, agents: 0, audit: 0, routeEvents: 0 });
+    expect(purge.purged).toEqual({ tasks: 49, agents: 0, audit: 0, routeEvents: 0, workflows: 0 });
+    expect(await purge.pass()).toEqual({ tasks: 0, agents: 0, audit: 0, routeEvents: 0, workflows: 0 });
   });
 
   it('deletes stopped and failed agents and audit entries past their retention, and nothing else', async () => {
@@ -140,7 +141,7 @@ describe('RetentionPurge', () => {
     await audit(now - 300 * DAY, 'kept');
 
     const { purge, batches } = purgeWith(SETTINGS);
-    expect(await purge.pass()).toEqual({ tasks: 0, agents: 2, audit: 12, routeEvents: 0 });
+    expect(await purge.pass()).toEqual({ tasks: 0, agents: 2, audit: 12, routeEvents: 0, workflows: 0 });
     expect(batches).toEqual([
       ['agents', 2],
       ['audit', 10],
@@ -162,10 +163,51 @@ describe('RetentionPurge', () => {
     now = T0 + 10_000 * DAY;
 
     const forever = { ...SETTINGS, succeededMs: 0, agentsMs: 0, auditMs: 0 };
-    expect(await purgeWith(forever).purge.pass()).toEqual({ tasks: 3, agents: 0, audit: 0, routeEvents: 0 });
+    expect(await purgeWith(forever).purge.pass()).toEqual({
+      tasks: 3,
+      agents: 0,
+      audit: 0,
+      routeEvents: 0,
+      workflows: 0,
+    });
     expect(await existing([...done, ...dead])).toEqual(done);
     expect(await store.listAgents()).toHaveLength(1);
     expect(await store.listAudit({ limit: 5 })).toHaveLength(1);
+  });
+
+  it('deletes finished workflows after the longer task retention (kept for ever when either is 0), never a running one', async () => {
+    /** A workflow of one step that finished at `at` (null: still running). */
+    const workflowEndingAt = async (at: number | null): Promise<string> => {
+      const id = uuidv7();
+      const spec = [{ id: 'a', needs: [], maxRounds: 3, onExhausted: 'fail' as const, onFailure: 'fail' as const }];
+      await store.insertWorkflow({
+        id,
+        name: null,
+        submittedBy: null,
+        idempotencyKey: null,
+        requestHash: null,
+        spec,
+        createdAt: T0,
+      });
+      if (at !== null) {
+        const change = { workflowId: id, expectedVersion: 0, state: 'failed' as const, error: null, finishedAt: at };
+        expect(await store.applyWorkflowChange({ ...change, steps: [], events: [], dirty: false, now: at })).toBe(true);
+      }
+      return id;
+    };
+    const old = await workflowEndingAt(T0);
+    const recent = await workflowEndingAt(T0 + 11 * DAY); // 20 days before the pass below
+    const running = await workflowEndingAt(null);
+    expect(workflowRetentionMs(SETTINGS)).toBe(30 * DAY);
+    expect(workflowRetentionMs({ succeededMs: 7 * DAY, deadMs: 0 })).toBe(0);
+
+    now = T0 + 31 * DAY;
+    expect(await purgeWith({ ...SETTINGS, deadMs: 0 }).purge.pass()).toMatchObject({ workflows: 0 });
+    const { purge, batches } = purgeWith(SETTINGS);
+    expect(await purge.pass()).toEqual({ tasks: 0, agents: 0, audit: 0, routeEvents: 0, workflows: 1 });
+    expect(batches).toEqual([['workflows', 1]]);
+    expect(await store.getWorkflow(old)).toBeNull();
+    expect((await store.listWorkflows({ limit: 10 })).map((w) => w.id)).toEqual([running, recent]);
   });
 
   it('shares the work with a second supervisor on the same file: every due task deleted once, counted once', async () => {
@@ -188,7 +230,7 @@ describe('RetentionPurge', () => {
   it('ends a pass after the current batch once stopped', async () => {
     await tasksEndingAt('succeeded', T0, 25);
     const { purge, batches } = purgeWith(SETTINGS, async () => purge.stop());
-    expect(await purge.pass()).toEqual({ tasks: 10, agents: 0, audit: 0, routeEvents: 0 });
+    expect(await purge.pass()).toEqual({ tasks: 10, agents: 0, audit: 0, routeEvents: 0, workflows: 0 });
     expect(batches).toEqual([['tasks', 10]]);
   });
 });

@@ -1,6 +1,6 @@
 /** Workflows, their steps and their event log in the SQLite adapter. Twin of `mssql/workflows.ts`. */
 import { ConflictError } from '../../domain/errors';
-import { workflowIdempotencyConflictMessage } from '../../domain/storeRules';
+import { workflowIdempotencyConflictMessage, workflowUnknownStepMessage } from '../../domain/storeRules';
 import type { NewWorkflowEvent, WorkflowEvent, WorkflowRecord, WorkflowSummary } from '../../domain/workflow';
 import type { NewWorkflow, WorkflowChange, WorkflowFilter, WorkflowStore } from '../workflowPort';
 import { nullableJson, stepParams, workflowMappers } from '../workflowRows';
@@ -105,7 +105,12 @@ export class SqliteWorkflows implements WorkflowStore {
         now: change.now,
       });
       if (applied.changes !== 1) return false;
-      for (const step of change.steps) sql.updateStep.run({ workflowId: change.workflowId, ...stepParams(step) });
+      for (const step of change.steps) {
+        if (sql.updateStep.run({ workflowId: change.workflowId, ...stepParams(step) }).changes !== 1) {
+          // A plan naming a step the workflow lacks is a bug: throwing rolls the whole change back.
+          throw new Error(workflowUnknownStepMessage(change.workflowId, step.id));
+        }
+      }
       for (const event of change.events) this.appendEvent(change.workflowId, event);
       return true;
     });

@@ -111,7 +111,8 @@ export const SELECT_WORKFLOWS = statement('SELECT_WORKFLOWS', {
   params: {
     state: param.varchar(16),
     submittedBy: param.nvarchar(COLUMN_LENGTH.keyId),
-    beforeId: workflowId,
+    // The API's cursor (up to 100 characters), longer than any id: it still compares as text does in SQLite.
+    beforeId: param.varchar(100),
     limit: param.int,
   },
   text: `
@@ -134,7 +135,8 @@ OPTION (RECOMPILE);`,
  * { stepId, state, round, taskId, taskIds, result, error, feedback (JSON text or null), updatedAt }; @events: JSON
  * array of { ord, at, kind, step, round, data (JSON text or null) }.
  *
- * Result: { changed } (1 applied, 0 not). Race-safety: the version compare-and-set takes the row's update lock,
+ * Result: { changed } (1 applied, 0 not). Errors: 50020 when @steps names a step the workflow lacks (nothing
+ * written). Race-safety: the version compare-and-set takes the row's update lock,
  * held to the commit, so the steps and events belong to the change that won. Not idempotent: a retry after a
  * lost answer finds the version moved and answers 0 (the engine then reads the workflow again).
  */
@@ -180,6 +182,9 @@ JOIN OPENJSON(@steps) WITH (
   updated_at datetime2(3)  '$.updatedAt'
 ) AS j ON s.step_id = j.step_id ${BIN2}
 WHERE s.workflow_id = @id;
+-- A plan naming a step the workflow lacks is a bug: THROW (under XACT_ABORT) rolls the whole change back.
+IF @@ROWCOUNT <> (SELECT COUNT(*) FROM OPENJSON(@steps))
+  THROW 50020, N'taskfleet: the workflow change names a step the workflow does not have: the change was not applied', 1;
 
 INSERT INTO ${TABLE.workflowEvents} (workflow_id, at, kind, step_id, round, data)
 SELECT @id, j.at, j.kind, j.step_id, j.round, j.data
