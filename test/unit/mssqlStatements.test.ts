@@ -246,6 +246,7 @@ describe('the statements agree with the migrations', () => {
         'webhook_subscriptions',
         'workflow_events',
         'workflow_steps',
+        'workflow_webhook_cursor',
         'workflows',
       ].sort(),
     );

@@ -322,12 +322,12 @@ describe('who may see a task', () => {
     expect(taskOwner(actor('auditor' as Role, 'k3'))).toBe('k3');
   });
 
-  it('marks every route that reads or acts on tasks, and no other', () => {
+  it('marks every route that reads or acts on tasks or workflows, and no other', () => {
     const scoped = PERMISSIONS.filter((p) => p.scope === 'own-tasks').map((p) => `${p.method} ${p.path}`);
     // The agent protocol's task writes are an agent's, fenced by the lease it holds, not by who submitted.
-    const taskRoutes = PERMISSIONS.filter((p) => p.path.startsWith('/v1/tasks') && !p.roles.includes('agent')).map(
-      (p) => `${p.method} ${p.path}`,
-    );
+    const taskRoutes = PERMISSIONS.filter(
+      (p) => /^\/v1\/(tasks|workflows)/.test(p.path) && !p.roles.includes('agent'),
+    ).map((p) => `${p.method} ${p.path}`);
     expect(scoped).toEqual(taskRoutes);
   });
 });
