@@ -96,6 +96,29 @@ export function webhooksContract(store: CurrentStore): void {
       );
     });
 
+    it('keeps the workflow event log its own cursor, apart from the task event log', async () => {
+      const tasks = (await store().leaseWebhookCursor({ owner: 'sup-1', now: T0, leaseMs: 10_000 }))!;
+      const flows = await store().leaseWebhookCursor({ owner: 'sup-2', now: T0, leaseMs: 10_000, log: 'workflows' });
+      expect(flows).toEqual({ lastSeq: 0 });
+      const d = delivery({ eventSeq: 1, target: 'workflow:sub-1', subscriptionId: 'sub-1' });
+      const move = { owner: 'sup-2', now: T0 + 1, fromSeq: 0, toSeq: 1, deliveries: [d], log: 'workflows' as const };
+      expect(await store().advanceWebhookCursor({ ...move, owner: 'sup-1' })).toBe(false);
+      expect(await store().advanceWebhookCursor(move)).toBe(true);
+      expect(
+        (await store().leaseWebhookCursor({ owner: 'sup-2', now: T0 + 2, leaseMs: 1, log: 'workflows' }))?.lastSeq,
+      ).toBe(1);
+      // The task cursor did not move, and is still sup-1's.
+      expect(await store().leaseWebhookCursor({ owner: 'sup-1', now: T0 + 3, leaseMs: 10_000 })).toEqual(tasks);
+      const claimed = await store().claimWebhookDeliveries({
+        now: T0 + 4,
+        lockMs: 1_000,
+        token: 'w',
+        skipHosts: [],
+        limit: 10,
+      });
+      expect(claimed.map((c) => [c.id, c.target])).toEqual([[d.id, 'workflow:sub-1']]);
+    });
+
     it('never hands a claimed delivery to a second claim until its lock expires, and skips busy hosts', async () => {
       const { lastSeq } = (await store().leaseWebhookCursor({ owner: 's', now: T0, leaseMs: 10_000 }))!;
       const due = delivery({ eventSeq: lastSeq + 1 });
