@@ -213,6 +213,39 @@ describe('workflows, with one worker', () => {
     expectProblem(await fleet().request('POST', `/v1/workflows/${wf.id}/cancel`), 409);
   });
 
+  it("hands an HTTP agent the step's place with the claimed task, and its result moves the workflow on", async () => {
+    const call = (path: string, body: unknown) => fleet().request('POST', path, body, {}, { key: keys.agent.key });
+    const reg = { capabilities: ['wf-http'], types: ['review'], concurrency: 1 };
+    expect((await call('/v1/agents/sec-wf/register', reg)).status).toBe(200);
+    const wf = await submit(fleet(), {
+      steps: [
+        { id: 'draft', task: { type: 'echo', payload: { text: 'v1' } } },
+        { id: 'review', needs: ['draft'], task: { type: 'review', requiredCapabilities: ['wf-http'], payload: 'p' } },
+      ],
+    });
+    let claimed: any[] = [];
+    await waitFor(
+      async () => (claimed = (await call('/v1/agents/sec-wf/claim', { max: 1, waitSeconds: 1 })).body.tasks).length > 0,
+      15_000,
+      'the review step to be claimable',
+    );
+    expect(claimed[0]).toMatchObject({
+      type: 'review',
+      payload: 'p',
+      workflow: { id: wf.id, step: 'review', round: 1, inputs: { draft: { text: 'v1' } } },
+    });
+    const done = await call(`/v1/tasks/${claimed[0].id}/complete`, {
+      agentId: 'sec-wf',
+      attempt: claimed[0].attempt,
+      result: { ok: true },
+    });
+    expect(done.status).toBe(200);
+    const after = await settled(fleet(), wf.id);
+    expect(after.state).toBe('succeeded');
+    expect(step(after, 'review').result).toEqual({ ok: true });
+    await call('/v1/agents/sec-wf/stop', {});
+  });
+
   it('refuses a bad workflow naming the step, and writes nothing', async () => {
     const before = await fleet().storedTaskCount();
     const listed = (await fleet().request('GET', '/v1/workflows?limit=500')).body.workflows.length;
