@@ -24,7 +24,8 @@ decorator, in this file or in your own script that imports it and calls `main()`
 
     agent.main()
 
-`ctx.task` is the claimed task (id, attempt, type, payload, priority, maxAttempts, timeoutSeconds).
+`ctx.task` is the claimed task (id, attempt, type, payload, priority, maxAttempts, timeoutSeconds). `ctx.workflow`
+is a workflow step's place (id, step, round, inputs, feedback), None outside a workflow.
 The protocol it speaks is in the README ("Agents in any language (HTTP)").
 """
 
@@ -179,6 +180,7 @@ class TaskContext:
 
     def __init__(self, agent, task):
         self.agent, self.task, self.id, self.attempt = agent, task, task["id"], task["attempt"]
+        self.workflow = task.get("workflow")
         self.cancelled = threading.Event()
         self.why = None  # what set `cancelled`: cancel, timeout, lease_lost or drain
         now = time.monotonic()
