@@ -15,6 +15,7 @@ interface StepView {
   round: number;
   taskIds: string[];
   error: { message: string } | null;
+  feedback?: unknown;
 }
 
 interface WorkflowView {
@@ -30,10 +31,21 @@ const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
 const enc = encodeURIComponent;
 
 function stepLine(s: StepView): string {
+  const head = `  ${s.id.padEnd(20)} ${s.kind.padEnd(9)} ${s.state}`;
+  if (s.state === 'pending' && s.round > 0) {
+    // Sent back by its gate (or with the gated step it follows): its next round has not started yet.
+    const feedback = s.feedback === null || s.feedback === undefined ? '' : `: ${short(s.feedback)}`;
+    return `${head}, round ${s.round + 1} next${feedback}`;
+  }
   const round = s.round > 1 ? ` round ${s.round}` : '';
   const task = s.taskIds.length > 0 ? `  task ${s.taskIds[s.taskIds.length - 1]}` : '';
   const error = s.error ? `  (${s.error.message})` : '';
-  return `  ${s.id.padEnd(20)} ${s.kind.padEnd(9)} ${s.state}${round}${task}${error}`;
+  return `${head}${round}${task}${error}`;
+}
+
+function short(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > 100 ? `${text.slice(0, 99)}…` : text;
 }
 
 function print(w: WorkflowView): void {
