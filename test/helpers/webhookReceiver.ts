@@ -5,6 +5,8 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { WebhookOutbox } from '../../src/webhooks/outbox';
+import { waitFor } from './fleet';
 
 export interface Received {
   path: string;
@@ -59,4 +61,19 @@ export async function startReceiver(respond: (req: Received, nth: number) => Ans
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Outbox passes (expand, claim and send, wait for the sends) until `done`. */
+export async function pump(outbox: WebhookOutbox, done: () => boolean, what: string): Promise<void> {
+  await waitFor(
+    async () => {
+      await outbox.expand();
+      await outbox.deliver(true);
+      await outbox.idle();
+      return done();
+    },
+    15_000,
+    what,
+    5,
+  );
 }

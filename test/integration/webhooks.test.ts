@@ -14,7 +14,7 @@ import { systemClock } from '../../src/domain/clock';
 import { makeKeys, type Keys } from '../helpers/apiKeys';
 import { fleetPerTest, waitFor, type Fleet } from '../helpers/fleet';
 import { expectProblem } from '../helpers/http';
-import { startReceiver, type Receiver } from '../helpers/webhookReceiver';
+import { pump, startReceiver, type Receiver } from '../helpers/webhookReceiver';
 
 const ALLOW = { TASKFLEET_WEBHOOK_ALLOW_HOSTS: '127.0.0.1' };
 const silent = pino({ level: 'silent' });
@@ -68,19 +68,6 @@ async function succeed(fleet: Fleet, taskId: string): Promise<void> {
 }
 
 /** Outbox passes (expand, claim and send, wait for the sends) until `done`. */
-async function pump(outbox: WebhookOutbox, done: () => boolean, what: string): Promise<void> {
-  await waitFor(
-    async () => {
-      await outbox.expand();
-      await outbox.deliver(true);
-      await outbox.idle();
-      return done();
-    },
-    15_000,
-    what,
-    5,
-  );
-}
 
 describe('webhooks: delivery', () => {
   let fleet: Fleet;

@@ -4,26 +4,11 @@
  * Signatures are verified with the `standardwebhooks` library, as a receiver would.
  */
 import { Webhook } from 'standardwebhooks';
-import type { WebhookOutbox } from '../../src/webhooks/outbox';
 import { makeKeys } from '../helpers/apiKeys';
-import { fileInspector, fleetFor, waitFor } from '../helpers/fleet';
-import { startReceiver, type Receiver } from '../helpers/webhookReceiver';
+import { fileInspector, fleetFor } from '../helpers/fleet';
+import { pump, startReceiver, type Receiver } from '../helpers/webhookReceiver';
 
 const redis = fileInspector();
-
-async function pump(outbox: WebhookOutbox, done: () => boolean, what: string): Promise<void> {
-  await waitFor(
-    async () => {
-      await outbox.expand();
-      await outbox.deliver(true);
-      await outbox.idle();
-      return done();
-    },
-    15_000,
-    what,
-    5,
-  );
-}
 
 describe('workflow webhook events', () => {
   const fleet = fleetFor(redis, { env: { TASKFLEET_WEBHOOK_ALLOW_HOSTS: '127.0.0.1' } });
