@@ -317,5 +317,12 @@ describe('workflows, with one worker', () => {
     const text = await res.text(); // the stream ends after the workflow's end
     expect(text).toMatch(/event: submitted/);
     expect(text).toMatch(/event: succeeded/);
+    // Resumed with Last-Event-ID: only what came after it.
+    const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    const resumed = await fetch(`${fleet().url}/v1/workflows/${mine.id}/events?follow=true`, {
+      headers: { authorization: `Bearer ${keys.submitter2.key}`, 'Last-Event-ID': String(ids.at(-2)) },
+    });
+    const rest = [...(await resumed.text()).matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(rest).toEqual([ids.at(-1)]);
   });
 });

@@ -48,7 +48,7 @@ export const fleetQuerySchema = z.strictObject({
 const PAGE = 1000;
 
 /** Where a stream resumes: the Last-Event-ID header, else the `lastEventId` (or `after`) query; null: none. */
-function resumeAfter(req: Request, query?: { after?: number; lastEventId?: number }): number | null {
+export function resumeAfter(req: Request, query?: { after?: number; lastEventId?: number }): number | null {
   const header = req.get('Last-Event-ID');
   if (header !== undefined && header !== '') {
     if (!/^\d{1,15}$/.test(header)) {

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { WORKFLOW_STATES, type WorkflowEvent, type WorkflowRecord, type WorkflowSummary } from '../../domain/workflow';
 import { actorOf } from '../../security/actor';
 import { SseStream, type StreamSettings } from '../sse';
+import { resumeAfter } from './taskStreams';
 import type { WorkflowEngine } from '../workflowEngine';
 import type { WorkflowService } from '../workflowService';
 import { parseOrThrow } from '../validation';
@@ -120,7 +121,8 @@ export function workflowRoutes(d: WorkflowRouteDeps): Router {
       return;
     }
     await d.workflows.get(req.params.id, actor);
-    follow(d, req.params.id, actor, q.after, res);
+    // A client reconnecting (EventSource sends Last-Event-ID) resumes after the last event it got.
+    follow(d, req.params.id, actor, resumeAfter(req, { after: q.after }) ?? 0, res);
   });
 
   r.post('/workflows/:id/cancel', async (req, res) => {
