@@ -68,9 +68,11 @@ export class PythonAgents {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout?.pipe(out);
-    child.stderr?.pipe(out);
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // Both pipes into one file, ended once the child's output is closed: `exited` resolves only when every line
+    // the agent wrote is in the file (on 'exit' the last lines could still be in the pipe, seen under load).
+    child.stdout?.pipe(out, { end: false });
+    child.stderr?.pipe(out, { end: false });
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => out.end(() => resolve(code))));
     const agent = { id: o.id, child, exited, logFile };
     this.started.push(agent);
     if (o.waitRegistered === false) return agent;
