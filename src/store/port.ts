@@ -16,6 +16,7 @@ import type { TaskLogBatch, TaskLogs } from '../domain/taskLog';
 import type { RetryDecision } from '../domain/transitions';
 import type { ScheduleStore } from './schedulePort';
 import type { RouteControlStore } from './routeControlPort';
+import type { RouteMinuteStore } from './routeMinutesPort';
 import type { PurgeStore } from './purgePort';
 import type { AgentStore } from './agentPort';
 import type { WebhookStore } from './webhookPort';
@@ -193,7 +194,8 @@ export interface BulkPage {
   lastId: string | null;
 }
 
-export interface Store extends AgentStore, WebhookStore, ScheduleStore, PurgeStore, RouteControlStore {
+export interface Store
+  extends AgentStore, WebhookStore, ScheduleStore, PurgeStore, RouteControlStore, RouteMinuteStore {
   readonly kind: 'sqlite' | 'mssql';
 
   // ---- tasks: submission and reads

@@ -214,6 +214,10 @@ const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
   'putCircuitBreaker',
   'removeCircuitBreaker',
   'listCircuitBreakers',
+  // Route minutes: counts per route and minute.
+  'rollUpRouteMinute',
+  'listRouteMinutes',
+  'purgeRouteMinutes',
   // Counts only.
   'purgeTasks',
   'purgeAgents',

@@ -49,6 +49,7 @@ import * as taskStatements from './statements/tasks';
 import { prepareInsert } from './tasks';
 import { MssqlAgents } from './agents';
 import { MssqlRouteControls } from './routeControls';
+import { MssqlRouteMinutes } from './routeMinutes';
 import { MssqlSecurity } from './security';
 import { MssqlSchedules } from './schedules';
 import { MssqlPurge } from './purge';
@@ -67,6 +68,7 @@ export class MssqlStore implements Store {
   private readonly schedules: MssqlSchedules;
   private readonly agents: MssqlAgents;
   private readonly routeControls: MssqlRouteControls;
+  private readonly routeMinutes: MssqlRouteMinutes;
   private readonly security: MssqlSecurity;
 
   constructor(private readonly db: SqlClient) {
@@ -75,6 +77,7 @@ export class MssqlStore implements Store {
     this.agents = new MssqlAgents(db);
     this.purge = new MssqlPurge(db);
     this.routeControls = new MssqlRouteControls(db);
+    this.routeMinutes = new MssqlRouteMinutes(db);
     this.security = new MssqlSecurity(db);
   }
 
@@ -99,6 +102,11 @@ export class MssqlStore implements Store {
   readonly putCircuitBreaker: Store['putCircuitBreaker'] = (b) => this.routeControls.putCircuitBreaker(b);
   readonly removeCircuitBreaker: Store['removeCircuitBreaker'] = (t) => this.routeControls.removeCircuitBreaker(t);
   readonly listCircuitBreakers: Store['listCircuitBreakers'] = () => this.routeControls.listCircuitBreakers();
+
+  // ---- route minutes (routeMinutes.ts)
+  readonly rollUpRouteMinute: Store['rollUpRouteMinute'] = (m) => this.routeMinutes.rollUpRouteMinute(m);
+  readonly listRouteMinutes: Store['listRouteMinutes'] = (o) => this.routeMinutes.listRouteMinutes(o);
+  readonly purgeRouteMinutes: Store['purgeRouteMinutes'] = (o) => this.routeMinutes.purgeRouteMinutes(o);
 
   // ---- tasks: submission and reads
 

@@ -104,6 +104,7 @@ export const TABLE = {
   routeControls: '[$(Schema)].[route_controls]',
   routeEvents: '[$(Schema)].[route_events]',
   circuitBreakers: '[$(Schema)].[circuit_breakers]',
+  routeMinutes: '[$(Schema)].[route_minutes]',
 } as const;
 
 /** The binary collation of every identifier and token column (byte order, case-sensitive, as in SQLite). */

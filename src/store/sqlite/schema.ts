@@ -23,6 +23,8 @@
  * | schedule*     | V14                 | 0013_schedules.sql                  |                                         |
  * | (indexes)     | V15                 | 0014_retention.sql                  | the purge's grants are T-SQL only       |
  * | route_controls, route_events, circuit_breakers | V16 | 0015_route_controls.sql | keyed by route key, not route id |
+ * | agents        | V17                 | 0016_agent_settings.sql             |                                         |
+ * | route_minutes | V18                 | 0017_route_minutes.sql              | keyed by route key, not route id        |
  * | (none)        |                     | 0001's schema_version ledger        | `PRAGMA user_version` holds the version |
  * | (none)        |                     | 0003_roles.sql (database roles)     | one file: its permissions are the roles |
  *
@@ -44,6 +46,7 @@ import {
   V15_RETENTION,
   V16_ROUTE_CONTROLS,
   V17_AGENT_SETTINGS,
+  V18_ROUTE_MINUTES,
 } from './schemaOperations';
 
 /** Mirrors sql/migrations/0001_tasks_and_agents.sql: tasks, task_events, routes, agents, agent_events. */
@@ -396,6 +399,7 @@ export const MIGRATIONS: readonly string[] = [
   V15_RETENTION,
   V16_ROUTE_CONTROLS,
   V17_AGENT_SETTINGS,
+  V18_ROUTE_MINUTES,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

@@ -64,6 +64,7 @@ import * as pools from './pools';
 import * as purge from './purge';
 import * as retry from './retry';
 import { SqliteRouteControls } from './routeControls';
+import { SqliteRouteMinutes } from './routeMinutes';
 import { SqliteSchedules } from './schedules';
 import { sqliteErrorCode, toAgent, toAgentSample, toJson, toLease, toRoute, toTaskEvent, toTaskHead } from './rows';
 import { applySchema } from './schema';
@@ -146,6 +147,7 @@ class SqliteStore implements Store {
 
   private readonly schedules: SqliteSchedules;
   private readonly routeControls: SqliteRouteControls;
+  private readonly routeMinutes: SqliteRouteMinutes;
 
   /** Set when a write failed for lack of space; cleared by ping() once the file system has room again. */
   private outOfSpace: StoreFullError | null = null;
@@ -162,6 +164,7 @@ class SqliteStore implements Store {
     const runners = { read: <T>(fn: () => T) => this.run(fn), write: <T>(fn: () => T) => this.group.write(fn) };
     this.schedules = new SqliteSchedules(this.statements, runners);
     this.routeControls = new SqliteRouteControls(this.statements, runners);
+    this.routeMinutes = new SqliteRouteMinutes(this.statements, runners);
   }
 
   // ---- tasks: submission and reads
@@ -514,6 +517,11 @@ class SqliteStore implements Store {
   readonly putCircuitBreaker: Store['putCircuitBreaker'] = (b) => this.routeControls.putCircuitBreaker(b);
   readonly removeCircuitBreaker: Store['removeCircuitBreaker'] = (t) => this.routeControls.removeCircuitBreaker(t);
   readonly listCircuitBreakers: Store['listCircuitBreakers'] = () => this.routeControls.listCircuitBreakers();
+
+  // ---- route minutes (routeMinutes.ts)
+  readonly rollUpRouteMinute: Store['rollUpRouteMinute'] = (m) => this.routeMinutes.rollUpRouteMinute(m);
+  readonly listRouteMinutes: Store['listRouteMinutes'] = (o) => this.routeMinutes.listRouteMinutes(o);
+  readonly purgeRouteMinutes: Store['purgeRouteMinutes'] = (o) => this.routeMinutes.purgeRouteMinutes(o);
 
   // ---- retention (purge.ts): each batch is one write of the group commit, so it never waits on the busy handler
 

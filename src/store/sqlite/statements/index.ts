@@ -12,6 +12,7 @@ import { preparePoolStatements } from './pools';
 import { preparePurgeStatements } from './purge';
 import { prepareRetryStatements } from './retry';
 import { prepareRouteControlStatements } from './routeControls';
+import { prepareRouteMinuteStatements } from './routeMinutes';
 import { prepareScheduleStatements } from './schedules';
 import { prepareSchemaStatements } from './schema';
 import { prepareSecurityStatements } from './security';
@@ -34,6 +35,7 @@ export function prepareStatements(db: Database) {
     schedules: prepareScheduleStatements(db),
     purge: preparePurgeStatements(db),
     routeControls: prepareRouteControlStatements(db),
+    routeMinutes: prepareRouteMinuteStatements(db),
   };
 }
 
