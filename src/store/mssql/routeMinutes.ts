@@ -2,7 +2,7 @@
 import type { RouteMinute, RouteMinuteStore } from '../routeMinutesPort';
 import { toRouteMinute, type RouteMinuteRowOf } from '../routeMinutesRows';
 import type { SqlClient } from './client';
-import { COLUMNS } from './rows';
+import { fromDate } from './rows';
 import * as statements from './statements/routeMinutes';
 
 export class MssqlRouteMinutes implements RouteMinuteStore {
@@ -19,7 +19,7 @@ export class MssqlRouteMinutes implements RouteMinuteStore {
       routeKeys: JSON.stringify(opts.routeKeys),
       since: opts.since,
     });
-    return rows.map((r) => toRouteMinute(r, COLUMNS.time));
+    return rows.map((r) => toRouteMinute(r, fromDate));
   }
 
   async purgeRouteMinutes(opts: { before: number; limit: number }): Promise<number> {
