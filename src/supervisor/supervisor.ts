@@ -44,6 +44,7 @@ import { lateAfterMs, Scheduler } from './scheduler';
 import { TaskMaintenance } from './maintenance';
 import { PoolPlacement } from './poolPlacement';
 import { RetentionPurge } from './purge';
+import { RouteMinuteRollup } from './routeSeries';
 import { Rebalancer } from './rebalancer';
 import { fleetRoutes } from './routes/fleet';
 import { scalingRoutes } from './routes/scaling';
@@ -116,6 +117,8 @@ export interface Supervisor {
   scheduler: Scheduler;
   /** Deletes rows past their retention (src/supervisor/purge.ts). */
   purge: RetentionPurge;
+  /** Rolls each ended minute's task events up per route (src/supervisor/routeSeries.ts). */
+  routeMinutes: RouteMinuteRollup;
   /** The 401, 403 and 429 answers counted so far (shown in `GET /v1/stats`). */
   counters: SecurityCounters;
   /** The express app it serves (the OpenAPI test walks its routes). */
@@ -152,6 +155,7 @@ interface Parts {
   outbox: WebhookOutbox;
   scheduler: Scheduler;
   purge: RetentionPurge;
+  routeMinutes: RouteMinuteRollup;
   metrics: PrometheusMetrics;
   holdWebhookSends: boolean;
   app: Express;
@@ -325,6 +329,7 @@ function wire(
     outbox,
     scheduler: new Scheduler({ store, tasks, clock, log, lateAfterMs: lateAfterMs(config.schedulerIntervalMs) }),
     purge,
+    routeMinutes: new RouteMinuteRollup(store, clock, log),
     metrics,
     holdWebhookSends: hooks.holdSends || overrides.webhooks?.holdSends === true,
     app,
@@ -408,6 +413,7 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
     outbox,
     scheduler: parts.scheduler,
     purge: parts.purge,
+    routeMinutes: parts.routeMinutes,
     stop,
   };
 }

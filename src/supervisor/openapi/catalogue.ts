@@ -355,11 +355,12 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
   {
     method: 'GET',
     path: '/v1/routes',
-    summary: 'every route: queue figures, whether it is routable, the pool its tasks go to first; paged by route key',
+    summary:
+      'every route: queue figures, whether it is routable, the pool its tasks go to first, and optionally its counts per minute; paged by route key',
     tag: 'fleet',
     query: routeListQuery,
     responses: {
-      200: '{ routes: [{ route, type, capabilities, queued, delayed, running, dead, oldestQueuedAgeMs, routable, state, paused, settings, circuit, pool }], nextCursor? }',
+      200: '{ routes: [{ route, type, capabilities, queued, delayed, running, dead, oldestQueuedAgeMs, routable, state, paused, settings, circuit, pool, series? }], nextCursor? }; with series=N, series is { start, stepMs, succeeded[], failed[], dead[], cancelled[], expired[] } over the last N complete minutes',
     },
   },
   // route controls
