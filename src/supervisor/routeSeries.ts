@@ -12,7 +12,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock';
 import type { Store } from '../store/port';
-import { MINUTE_MS, ROUTE_MINUTE_KINDS, type RouteMinute } from '../store/routeMinutesPort';
+import { MINUTE_MS, ROUTE_MINUTE_KINDS } from '../store/routeMinutesPort';
 
 /** How long after a minute ends it is rolled up. */
 export const SETTLE_MS = 5_000;
