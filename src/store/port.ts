@@ -26,6 +26,7 @@ export type {
   AgentRecycleChange,
   AgentRegistration,
   AgentRun,
+  AgentRunCounts,
   AgentSettingsUpdate,
   AgentStateChange,
   HeartbeatReport,

@@ -253,6 +253,7 @@ const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
   'removeAgent',
   'listLeasesOf',
   'listAgentRuns',
+  'countAgentRuns',
   'routeStats',
   'countTaskEvents',
   'insertApiKey',

@@ -297,6 +297,7 @@ function wire(
     streams: { ...DEFAULT_STREAM_SETTINGS, stallMs: config.streamStallMs, ...overrides.streams },
     metrics,
     console: { queueNames: () => fleetQueueNames(stats), queueFor: (name) => dispatcher.queueFor(name) },
+    healthPolicy: enforcement,
     routers: [
       fleetRoutes({ store, clock, admin, policy: enforcement, stats, staleAfterMs }),
       scalingRoutes({ store, clock, directory: agents }),

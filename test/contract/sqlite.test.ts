@@ -419,6 +419,12 @@ describe('sqlite store: query plans of the fleet and stats queries', () => {
       'SEARCH audit_log USING COVERING INDEX audit_log_at (at<?)',
     ],
     [
+      'COUNT_AGENT_RUNS',
+      fleetSql.COUNT_AGENT_RUNS,
+      { agentIds: '["a","b"]', since: T0 },
+      'SEARCH task_events USING INDEX task_events_agent_runs (agent_id=? AND at>?)',
+    ],
+    [
       'ROLL_UP_ROUTE_MINUTE',
       routeMinutesSql.ROLL_UP_ROUTE_MINUTE,
       { minute: T0 },

@@ -14,6 +14,7 @@ import type { TaskLogBatch, TaskLogLevel, TaskLogs } from '../../domain/taskLog'
 import type { RetryDecision } from '../../domain/transitions';
 import type {
   AgentRun,
+  AgentRunCounts,
   CancelOutcome,
   ClaimResult,
   DispatchRow,
@@ -434,6 +435,15 @@ export class MssqlStore implements Store {
     return (await this.db.all<string, mapping.AgentRunRow>(fleetStatements.SELECT_AGENT_RUNS, params)).map(
       mapping.toAgentRun,
     );
+  }
+
+  async countAgentRuns(opts: { agentIds: readonly string[]; since: number }): Promise<AgentRunCounts[]> {
+    if (opts.agentIds.length === 0) return [];
+    const rows = await this.db.all<string, { agent_id: string; succeeded: number; failed: number }>(
+      fleetStatements.COUNT_AGENT_RUNS,
+      { agentIds: JSON.stringify(opts.agentIds), since: opts.since },
+    );
+    return rows.map((r) => ({ agentId: r.agent_id, succeeded: Number(r.succeeded), failed: Number(r.failed) }));
   }
 
   // ---- stats

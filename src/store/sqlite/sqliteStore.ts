@@ -31,6 +31,7 @@ import type {
   AgentSettingsUpdate,
   AgentRegistration,
   AgentRun,
+  AgentRunCounts,
   AgentStateChange,
   CancelOutcome,
   ClaimResult,
@@ -381,6 +382,10 @@ class SqliteStore implements Store {
 
   listAgentRuns(agentId: string, since: number): Promise<AgentRun[]> {
     return this.run(() => fleet.listAgentRuns(this.statements, agentId, since));
+  }
+
+  countAgentRuns(opts: { agentIds: readonly string[]; since: number }): Promise<AgentRunCounts[]> {
+    return this.run(() => fleet.countAgentRuns(this.statements, opts.agentIds, opts.since));
   }
 
   // ---- stats

@@ -232,10 +232,11 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
   {
     method: 'GET',
     path: '/v1/agents',
-    summary: 'list agents: by id, filtered by state and capability, paged; agents gone a while are left out',
+    summary:
+      'list agents: by id, filtered by state and capability, paged; agents gone a while are left out unless include=stopped; include=health adds each healthScore',
     tag: 'agents',
     query: agentListQuery,
-    responses: { 200: '{ agents, nextCursor? }' },
+    responses: { 200: '{ agents: [{ …agent, healthScore? }], nextCursor? }' },
   },
   {
     method: 'GET',
