@@ -19,6 +19,15 @@ interface Agent {
   pid: number;
   version: string;
   transport: string;
+  /** With include=health (0 to 100); absent from an older supervisor. */
+  healthScore?: number;
+}
+
+/** The health score out of 100, worded by band as well as coloured (the colour is never the only sign). */
+function health(score: number | undefined): HTMLElement | string {
+  if (score === undefined) return '—';
+  const band = score >= 80 ? 'good' : score >= 50 ? 'fair' : 'poor';
+  return h('span', { class: `health health-${band}` }, `${score} (${band})`);
 }
 
 const enc = encodeURIComponent;
@@ -75,6 +84,7 @@ export function fleetPage(ctx: Ctx): void {
     const current = newest.begin();
     const page = await get<{ agents: Agent[]; nextCursor?: string }>('/agents', {
       ...filters,
+      include: 'health',
       limit: '100',
       cursor: pager.cursor,
     });
@@ -87,25 +97,24 @@ export function fleetPage(ctx: Ctx): void {
       a.types.join(', ') || 'any',
       `${a.runningTasks} / ${a.concurrency}`,
       ago(a.heartbeatAgeMs),
+      health(a.healthScore),
       h('span', { class: 'buttons' }, ...agentActions(ctx, a, load)),
     ]);
-    redraw(
-      body,
-      table(
-        [
-          'Agent',
-          'State',
-          'Capabilities',
-          'Types',
-          'Running / concurrency',
-          'Heartbeat age',
-          ctx.admin ? 'Actions' : '',
-        ],
-        rows,
-        `${count(page.agents.length, 'agent')} on this page (refreshed every 2 s)`,
-      ),
-      pager.controls(() => void load()),
+    const list = table(
+      [
+        'Agent',
+        'State',
+        'Capabilities',
+        'Types',
+        'Running / concurrency',
+        'Heartbeat age',
+        'Health',
+        ctx.admin ? 'Actions' : '',
+      ],
+      rows,
+      `${count(page.agents.length, 'agent')} on this page (refreshed every 2 s)`,
     );
+    redraw(body, ...pager.around(() => void load(), page.agents.length, list));
   }
   every(ctx, 2000, load);
 }
