@@ -69,7 +69,10 @@ export function createApp(deps: AppDeps): Express {
   const limiter = new RateLimiter(http.rateLimit, deps.clock);
   const log = redactingLogger(deps.log);
   if (adminApiKey === null) {
-    log.info('TASKFLEET_ADMIN_API_KEY is not set: only API keys from the store are accepted (taskfleet keys create)');
+    log.info(
+      'TASKFLEET_ADMIN_API_KEY is not set: only API keys from the store are accepted (taskfleet keys create), and ' +
+        "the queue view's cookie (/admin/queues) is good on this supervisor only",
+    );
   }
 
   const app = express();
