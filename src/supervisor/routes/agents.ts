@@ -24,6 +24,7 @@ export const agentListQuery = z.strictObject({
   include: z
     .string()
     .max(100)
+    .describe('a comma-separated list of: stopped, health')
     .transform((s) => s.split(',').map((x) => x.trim()))
     .pipe(z.array(z.enum(['stopped', 'health'])))
     .optional(),
