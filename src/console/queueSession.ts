@@ -5,9 +5,15 @@
  * `HttpOnly` (no script reads it), `SameSite=Strict` (no other site's page sends it, which is bull-board's
  * CSRF guard for its POST actions), `Path=/admin/queues` (no other route sees it) and `Secure` behind TLS.
  *
- * The cookie holds the key's id, its expiry and an HMAC of both under a secret made at start, never the key.
- * Every request re-reads the key (revoked, or no longer admin: refused at once). The secret is per process:
- * behind several supervisors, the queue view needs session affinity (or the operator signs in again).
+ * The cookie holds the key's id, its expiry and an HMAC of both, never the key. Every request re-reads the key
+ * (revoked, or no longer admin: refused at once).
+ *
+ * The HMAC's secret is derived from the bootstrap admin key (TASKFLEET_ADMIN_API_KEY) when it is configured: the
+ * supervisors behind one load balancer share that key, so a cookie one of them set opens the view on the others,
+ * and only a holder of the admin key (who may do anything already) could forge one. The derivation is one-way and
+ * labelled, so the secret reveals nothing of the key, and rotating the key ends the open sessions. Without that
+ * key the secret is random per process: behind several supervisors the queue view then needs session affinity
+ * (or the operator opens it again from the console).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
@@ -34,8 +40,17 @@ function readCookie(req: Request): string | null {
   return null;
 }
 
+/** What labels the derivation of the cookie's secret from the admin key (a new label would end every session). */
+const SECRET_LABEL = 'taskfleet queue-view session cookie v1';
+
+/** The cookie's HMAC secret: shared by every supervisor with the same admin key, else random to this process. */
+export function queueSessionSecret(adminApiKey: string | null): { secret: Buffer; shared: boolean } {
+  if (adminApiKey === null) return { secret: randomBytes(32), shared: false };
+  return { secret: createHmac('sha256', adminApiKey).update(SECRET_LABEL).digest(), shared: true };
+}
+
 export function queueSession(auth: AuthenticateOptions, now: () => number = Date.now): QueueSession {
-  const secret = randomBytes(32);
+  const { secret } = queueSessionSecret(auth.adminApiKey);
   const resolve = keyResolver(auth);
   const sign = (body: string) => createHmac('sha256', secret).update(body).digest('base64url');
 

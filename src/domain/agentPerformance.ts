@@ -45,13 +45,6 @@ export function agentPerformance(
   const successRate = runs.length === 0 ? null : completed / runs.length;
   const utilisation = agent.concurrency > 0 ? agent.runningTasks / agent.concurrency : 0;
   const age = Math.max(0, now - agent.lastHeartbeatAt);
-  const interval = policy.heartbeatIntervalMs;
-  const freshness = 1 - clamp01((age - interval) / (interval * Math.max(1, policy.suspendAfter - 1)));
-  const headroom = 1 - clamp01((utilisation - 0.8) / 0.2);
-  const score =
-    ACCEPTING_STATES.has(agent.state) || agent.state === 'draining'
-      ? 40 * freshness + 40 * (successRate ?? 1) + 20 * headroom
-      : 0;
   return {
     windowSeconds: Math.round(windowMs / 1000),
     completed,
@@ -63,6 +56,24 @@ export function agentPerformance(
     concurrency: agent.concurrency,
     utilisation: round(utilisation),
     heartbeatAgeMs: age,
-    healthScore: Math.round(score),
+    healthScore: healthScore(agent, { succeeded: completed, failed }, now, policy),
   };
+}
+
+/** The health score alone, from the agent and its finished attempts counted (a page of agents at once). */
+export function healthScore(
+  agent: Pick<AgentRecord, 'state' | 'lastHeartbeatAt' | 'runningTasks' | 'concurrency'>,
+  runs: { succeeded: number; failed: number },
+  now: number,
+  policy: Pick<EnforcementPolicy, 'heartbeatIntervalMs' | 'suspendAfter'>,
+): number {
+  if (!ACCEPTING_STATES.has(agent.state) && agent.state !== 'draining') return 0;
+  const finished = runs.succeeded + runs.failed;
+  const successRate = finished === 0 ? 1 : runs.succeeded / finished;
+  const utilisation = agent.concurrency > 0 ? agent.runningTasks / agent.concurrency : 0;
+  const age = Math.max(0, now - agent.lastHeartbeatAt);
+  const interval = policy.heartbeatIntervalMs;
+  const freshness = 1 - clamp01((age - interval) / (interval * Math.max(1, policy.suspendAfter - 1)));
+  const headroom = 1 - clamp01((utilisation - 0.8) / 0.2);
+  return Math.round(40 * freshness + 40 * successRate + 20 * headroom);
 }

@@ -61,6 +61,13 @@ export interface AgentRegistration {
 }
 
 /** One finished attempt of an agent, from its `succeeded` or `failed` task event. */
+/** An agent's finished attempts in a window, counted (what its health score weighs, for a page of agents). */
+export interface AgentRunCounts {
+  agentId: string;
+  succeeded: number;
+  failed: number;
+}
+
 export interface AgentRun {
   at: number;
   outcome: 'succeeded' | 'failed';
@@ -127,4 +134,6 @@ export interface AgentStore {
   purgeAgentSamples(q: { before: number; limit: number }): Promise<number>;
   /** The agent's finished attempts (succeeded or failed events) at or after `since`. */
   listAgentRuns(agentId: string, since: number): Promise<AgentRun[]>;
+  /** The finished attempts of each of `agentIds` at or after `since`, counted in one read; none: left out. */
+  countAgentRuns(opts: { agentIds: readonly string[]; since: number }): Promise<AgentRunCounts[]>;
 }

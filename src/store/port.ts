@@ -16,6 +16,7 @@ import type { TaskLogBatch, TaskLogs } from '../domain/taskLog';
 import type { RetryDecision } from '../domain/transitions';
 import type { ScheduleStore } from './schedulePort';
 import type { RouteControlStore } from './routeControlPort';
+import type { RouteMinuteStore } from './routeMinutesPort';
 import type { PurgeStore } from './purgePort';
 import type { AgentStore } from './agentPort';
 import type { WebhookStore } from './webhookPort';
@@ -27,6 +28,7 @@ export type {
   AgentRecycleChange,
   AgentRegistration,
   AgentRun,
+  AgentRunCounts,
   AgentSettingsUpdate,
   AgentStateChange,
   HeartbeatReport,
@@ -197,7 +199,8 @@ export interface BulkPage {
   lastId: string | null;
 }
 
-export interface Store extends AgentStore, WebhookStore, ScheduleStore, PurgeStore, RouteControlStore, WorkflowStore {
+export interface Store
+  extends AgentStore, WebhookStore, ScheduleStore, PurgeStore, RouteControlStore, RouteMinuteStore, WorkflowStore {
   readonly kind: 'sqlite' | 'mssql';
 
   // ---- tasks: submission and reads

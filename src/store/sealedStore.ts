@@ -224,6 +224,10 @@ const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
   'applyWorkflowChange',
   'listWorkflowsToAdvance',
   'purgeWorkflows',
+  // Route minutes: counts per route and minute.
+  'rollUpRouteMinute',
+  'listRouteMinutes',
+  'purgeRouteMinutes',
   // Counts only.
   'purgeTasks',
   'purgeAgents',
@@ -259,6 +263,7 @@ const NO_TASK_RECORDS: ReadonlySet<string> = new Set([
   'removeAgent',
   'listLeasesOf',
   'listAgentRuns',
+  'countAgentRuns',
   'routeStats',
   'countTaskEvents',
   'insertApiKey',

@@ -28,6 +28,7 @@ import { taskRoutes } from './routes/tasks';
 import { DEFAULT_STREAM_SETTINGS, type StreamSettings } from './sse';
 import type { TaskService } from './taskService';
 import type { TaskWatcher } from './taskWatcher';
+import type { EnforcementPolicy } from '../domain/enforcement';
 
 export interface AppDeps {
   store: Store;
@@ -51,6 +52,8 @@ export interface AppDeps {
   /** Serves `?wait=` and the event streams when given (one watcher per supervisor). */
   watcher?: TaskWatcher;
   streams?: StreamSettings;
+  /** What the agent list's health scores weigh heartbeats against (the enforcement policy); a default when absent. */
+  healthPolicy?: Pick<EnforcementPolicy, 'heartbeatIntervalMs' | 'suspendAfter'>;
   /** Serves the console (/ui), the API reference (/docs) and bull-board (/admin/queues) when given. */
   console?: Omit<ConsoleDeps, 'auth'>;
 }
@@ -66,7 +69,10 @@ export function createApp(deps: AppDeps): Express {
   const limiter = new RateLimiter(http.rateLimit, deps.clock);
   const log = redactingLogger(deps.log);
   if (adminApiKey === null) {
-    log.info('TASKFLEET_ADMIN_API_KEY is not set: only API keys from the store are accepted (taskfleet keys create)');
+    log.info(
+      'TASKFLEET_ADMIN_API_KEY is not set: only API keys from the store are accepted (taskfleet keys create), and ' +
+        "the queue view's cookie (/admin/queues) is good on this supervisor only",
+    );
   }
 
   const app = express();
@@ -132,7 +138,7 @@ export function createApp(deps: AppDeps): Express {
   }
   app.use('/v1', taskRoutes(deps.tasks, deps.agents));
   app.use('/v1', taskLogRoutes(deps.tasks, deps.store));
-  app.use('/v1', agentRoutes(deps.store, deps.clock, http.staleAfterMs));
+  app.use('/v1', agentRoutes(deps.store, deps.clock, http.staleAfterMs, deps.healthPolicy));
   app.use('/v1', auditRoutes(deps.store));
   app.use('/v1', whoamiRoutes());
   app.use('/v1', poolRoutes({ store: deps.store, clock: deps.clock, directory: deps.agents }));

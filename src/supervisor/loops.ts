@@ -15,6 +15,7 @@ import type { TaskMaintenance } from './maintenance';
 import type { RetentionPurge } from './purge';
 import type { Rebalancer } from './rebalancer';
 import type { RouteGate } from './routeGate';
+import { ROLL_UP_PASS_MS, type RouteMinuteRollup } from './routeSeries';
 import type { Scheduler } from './scheduler';
 import { PASS_MS as WORKFLOW_PASS_MS, type WorkflowEngine } from './workflowEngine';
 import type { StallWatch } from './stallWatch';
@@ -35,6 +36,7 @@ export interface LoopParts {
   scheduler: Scheduler;
   workflows: WorkflowEngine;
   gate: RouteGate;
+  routeMinutes: RouteMinuteRollup;
   holdWebhookSends: boolean;
 }
 
@@ -74,6 +76,7 @@ export function startLoops(config: Config, parts: LoopParts, log: Logger, teleme
     ...(unroutable.enabled
       ? [new Loop('unroutable expiry', config.reconcileIntervalMs, () => unroutable.expire(), log)]
       : []),
+    new Loop('route minutes roll-up', ROLL_UP_PASS_MS, () => parts.routeMinutes.pass(), log),
     new Loop('retention purge', config.retention.intervalMs, () => purge.pass(), log),
     ...(telemetry.enabled ? [new Loop('telemetry gauges', GAUGE_INTERVAL_MS, () => gauges.report(), log)] : []),
   ].map((loop) => loop.start());

@@ -1,7 +1,8 @@
 /**
- * The retention purge: deletes finished tasks, stopped or failed agents, audit entries, route events and finished
- * workflows past their retention (TASKFLEET_RETENTION_*), in batches of TASKFLEET_PURGE_BATCH rows, each batch its own short transaction, with
- * TASKFLEET_PURGE_PAUSE_MS between batches so other writers get the store, until nothing is due.
+ * The retention purge: deletes finished tasks, stopped or failed agents, audit entries, route events, route minutes
+ * and finished workflows past their retention (TASKFLEET_RETENTION_*), in batches of TASKFLEET_PURGE_BATCH rows,
+ * each batch its own short transaction, with TASKFLEET_PURGE_PAUSE_MS between batches so other writers get the
+ * store, until nothing is due.
  *
  * Safe with several supervisors: a delete is conditional on status (or state) and age, so two purges only share
  * the rows; each counts what its own deletes removed. A kind whose delete fails (on Azure SQL, an identity
@@ -14,7 +15,7 @@ import type { Clock } from '../domain/clock';
 import type { TaskStatus } from '../domain/task';
 import type { Store } from '../store/port';
 
-export const PURGE_KINDS = ['tasks', 'agents', 'audit', 'routeEvents', 'workflows'] as const;
+export const PURGE_KINDS = ['tasks', 'agents', 'audit', 'routeEvents', 'routeMinutes', 'workflows'] as const;
 export type PurgeKind = (typeof PURGE_KINDS)[number];
 export type PurgeCounts = Record<PurgeKind, number>;
 
@@ -40,7 +41,7 @@ interface Job {
 
 export class RetentionPurge {
   /** Rows this supervisor deleted since it started, per kind (`/v1/stats` → purged). */
-  readonly purged: PurgeCounts = { tasks: 0, agents: 0, audit: 0, routeEvents: 0, workflows: 0 };
+  readonly purged: PurgeCounts = { tasks: 0, agents: 0, audit: 0, routeEvents: 0, routeMinutes: 0, workflows: 0 };
   private stopping = false;
   private readonly jobs: Job[];
 
@@ -86,6 +87,13 @@ export class RetentionPurge {
         batch: (cutoff, limit) => store.purgeRouteEvents({ before: cutoff, limit }),
       },
       {
+        // Each route's counts per minute (the console's charts): kept as long as the succeeded tasks they count.
+        kind: 'routeMinutes',
+        name: 'route minutes',
+        retentionMs: settings.succeededMs,
+        batch: (cutoff, limit) => store.purgeRouteMinutes({ before: cutoff, limit }),
+      },
+      {
         kind: 'workflows',
         name: 'finished workflows',
         retentionMs: workflowRetentionMs(settings),
@@ -96,7 +104,7 @@ export class RetentionPurge {
 
   /** One pass: every kind with a retention, batch after batch until a batch comes back short. Answers the rows deleted. */
   async pass(): Promise<PurgeCounts> {
-    const deleted: PurgeCounts = { tasks: 0, agents: 0, audit: 0, routeEvents: 0, workflows: 0 };
+    const deleted: PurgeCounts = { tasks: 0, agents: 0, audit: 0, routeEvents: 0, routeMinutes: 0, workflows: 0 };
     for (const job of this.jobs) {
       if (job.retentionMs === 0 || this.stopping) continue;
       try {

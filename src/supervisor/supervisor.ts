@@ -44,6 +44,7 @@ import { lateAfterMs, Scheduler } from './scheduler';
 import { TaskMaintenance } from './maintenance';
 import { PoolPlacement } from './poolPlacement';
 import { RetentionPurge } from './purge';
+import { RouteMinuteRollup } from './routeSeries';
 import { Rebalancer } from './rebalancer';
 import { fleetRoutes } from './routes/fleet';
 import { scalingRoutes } from './routes/scaling';
@@ -121,6 +122,8 @@ export interface Supervisor {
   workflows: WorkflowEngine;
   /** Deletes rows past their retention (src/supervisor/purge.ts). */
   purge: RetentionPurge;
+  /** Rolls each ended minute's task events up per route (src/supervisor/routeSeries.ts). */
+  routeMinutes: RouteMinuteRollup;
   /** The 401, 403 and 429 answers counted so far (shown in `GET /v1/stats`). */
   counters: SecurityCounters;
   /** The express app it serves (the OpenAPI test walks its routes). */
@@ -158,6 +161,7 @@ interface Parts {
   scheduler: Scheduler;
   workflows: WorkflowEngine;
   purge: RetentionPurge;
+  routeMinutes: RouteMinuteRollup;
   metrics: PrometheusMetrics;
   holdWebhookSends: boolean;
   app: Express;
@@ -308,6 +312,7 @@ function wire(
     streams,
     metrics,
     console: { queueNames: () => fleetQueueNames(stats), queueFor: (name) => dispatcher.queueFor(name) },
+    healthPolicy: enforcement,
     routers: [
       fleetRoutes({ store, clock, admin, policy: enforcement, stats, staleAfterMs }),
       scalingRoutes({ store, clock, directory: agents }),
@@ -342,6 +347,7 @@ function wire(
     scheduler: new Scheduler({ store, tasks, clock, log, lateAfterMs: lateAfterMs(config.schedulerIntervalMs) }),
     workflows,
     purge,
+    routeMinutes: new RouteMinuteRollup(store, clock, log),
     metrics,
     holdWebhookSends: hooks.holdSends || overrides.webhooks?.holdSends === true,
     app,
@@ -427,6 +433,7 @@ export async function buildSupervisor(config: Config, overrides: SupervisorOverr
     scheduler: parts.scheduler,
     workflows: parts.workflows,
     purge: parts.purge,
+    routeMinutes: parts.routeMinutes,
     stop,
   };
 }

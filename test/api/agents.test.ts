@@ -4,6 +4,7 @@
  */
 import { fileInspector, fleetFor, waitFor, type WorkerProcess } from '../helpers/fleet';
 import { ISO, expectProblem } from '../helpers/http';
+import { newTask } from '../contract/fixtures';
 
 const redis = fileInspector();
 
@@ -243,5 +244,60 @@ describe('GET /v1/agents/:id/metrics: the metrics history', () => {
     expectProblem(await fleet().request('GET', '/v1/agents/m-live/metrics?since=yesterday'), 400, {
       code: 'validation_failed',
     });
+  });
+});
+
+describe('GET /v1/agents?include=health: health scores for the page', () => {
+  const fleet = fleetFor(redis);
+
+  beforeAll(async () => {
+    const store = fleet().sup.store;
+    const now = Date.now();
+    // Last heard from an hour ago (no heartbeat points, and the enforcer is off), so the scores hold still.
+    const long = now - 3_600_000;
+    for (const id of ['h-1', 'h-2', 'h-3'])
+      await store.registerAgent(
+        { id, capabilities: [], types: ['echo'], concurrency: 1, hostname: 'h', pid: 1, version: 'v' },
+        long,
+      );
+    await store.setAgentState({ agentId: 'h-3', to: 'suspended', reason: 'by an admin', now: long });
+    // h-1 finished two attempts in the window: one succeeded, one failed.
+    for (const outcome of ['succeeded', 'failed'] as const) {
+      const [inserted] = await store.insertTasks([newTask({ createdAt: now - 2_000, notBefore: now - 2_000 })]);
+      const taskId = inserted!.task.id;
+      await store.claimTask({ taskId, attempt: 0, agentId: 'h-1', now: now - 1_500, leaseMs: 30_000 });
+      const ref = { taskId, attempt: 1, agentId: 'h-1', now: now - 1_000 };
+      if (outcome === 'succeeded') await store.completeTask({ ...ref, result: null });
+      else
+        await store.failTask({
+          ...ref,
+          error: { message: 'x', name: 'Error', kind: 'handler' },
+          decision: { status: 'dead' },
+        });
+    }
+  });
+
+  it('gives each agent the score of its performance page, in one request, and only when asked', async () => {
+    const res = await fleet().request('GET', '/v1/agents?include=health');
+    expect(res.status).toBe(200);
+    const scores = Object.fromEntries(
+      (res.body.agents as Array<{ id: string; healthScore: number }>).map((a) => [a.id, a.healthScore]),
+    );
+    // Heartbeat 0 of 40 (an hour old), success 20 of 40 (one of two), headroom 20 of 20; no runs: full success;
+    // a suspended agent takes no work: 0.
+    expect(scores).toEqual({ 'h-1': 40, 'h-2': 60, 'h-3': 0 });
+    for (const id of ['h-1', 'h-2', 'h-3']) {
+      const perf = await fleet().request('GET', `/v1/agents/${id}/performance`);
+      expect({ id, score: perf.body.healthScore }).toEqual({ id, score: scores[id] });
+    }
+    const plain = await fleet().request('GET', '/v1/agents');
+    for (const a of plain.body.agents as Array<Record<string, unknown>>) expect(a).not.toHaveProperty('healthScore');
+    const both = await fleet().request('GET', '/v1/agents?include=stopped,health');
+    expect((both.body.agents as Array<{ healthScore?: number }>).map((a) => a.healthScore)).toEqual([40, 60, 0]);
+  });
+
+  it('answers 400 naming the field for an unknown include', async () => {
+    const res = await fleet().request('GET', '/v1/agents?include=health,everything');
+    expectProblem(res, 400, { code: 'validation_failed', field: 'include[1]' });
   });
 });

@@ -1,7 +1,8 @@
 /**
  * What the supervisor serves to browsers, over real HTTP: the console and the API reference under their own
  * strict CSP (the API keeps `default-src 'none'`), and bull-board's admin session: a cookie that opens
- * /admin/queues only for an unrevoked admin key, and cannot be forged.
+ * /admin/queues only for an unrevoked admin key, cannot be forged, and is good on every supervisor that shares
+ * the bootstrap admin key.
  */
 import { revokeApiKey } from '../../src/security/apiKeys';
 import { AuditLog } from '../../src/security/audit';
@@ -72,6 +73,28 @@ describe('the console and what is beside it', () => {
       body: JSON.stringify({ name: 'forged', data: {} }),
     });
     expect(add.status).toBe(405);
+  });
+
+  it('opens the queue view on every supervisor sharing the admin key, and only on this one without it', async () => {
+    const cookie = cookieOf(await openSession(keys.admin.key));
+    const shared = await fleet().startSecondSupervisor();
+    const alone = await fleet().startSecondSupervisor({ adminApiKey: null });
+    try {
+      // Behind a load balancer: the cookie one supervisor set is good on another with the same admin key.
+      const there = await fetch(`${shared.url}/admin/queues`, { headers: { cookie }, redirect: 'manual' });
+      expect(there.status).toBe(200);
+      // Without an admin key each supervisor signs with a secret of its own: the cookie is refused there.
+      const elsewhere = await fetch(`${alone.url}/admin/queues`, { headers: { cookie }, redirect: 'manual' });
+      expect(elsewhere.status).toBe(401);
+      const own = cookieOf(
+        await fetch(`${alone.url}/admin/queues/session`, { method: 'POST', headers: bearer(keys.admin.key) }),
+      );
+      expect((await fetch(`${alone.url}/admin/queues`, { headers: { cookie: own } })).status).toBe(200);
+      expect((await get('/admin/queues', { cookie: own })).status).toBe(401);
+    } finally {
+      await shared.close();
+      await alone.close();
+    }
   });
 
   it('refuses a forged cookie, and a cookie whose key was revoked since', async () => {

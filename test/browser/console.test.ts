@@ -7,6 +7,7 @@ import type { Page } from 'playwright-core';
 import { makeKeys, type Keys } from '../helpers/apiKeys';
 import { browserFor, foreignRequests, openPage, screenshot, type RecordedPage } from '../helpers/browser';
 import { Fleet, inspector, stopAndVerifyClean, waitFor } from '../helpers/fleet';
+import { newTask } from '../contract/fixtures';
 
 const redis = inspector();
 const browser = browserFor();
@@ -83,6 +84,11 @@ describe('the console', () => {
     await page.getByRole('button', { name: 'Apply' }).click();
     await waitFor(async () => (await row(page, 'ui-w2').count()) === 0, 10_000, 'the filter to hide ui-w2');
     await expect(row(page, 'ui-w1').count()).resolves.toBe(1);
+    // The health score of each agent on the page, read with the page (GET /v1/agents?include=health).
+    await expect(row(page, 'ui-w1').locator('.health').textContent()).resolves.toMatch(/^\d+ \((good|fair|poor)\)$/);
+    // Two agents: a short table has its pager below it only.
+    await expect(page.getByRole('navigation', { name: 'pages, above the list' }).count()).resolves.toBe(0);
+    await page.getByRole('navigation', { name: 'pages, below the list' }).waitFor();
     await screenshot(page, 'fleet');
 
     await page.getByRole('link', { name: 'ui-w1' }).click();
@@ -170,6 +176,58 @@ describe('the console', () => {
     await screenshot(page, 'routes');
     await page.getByRole('link', { name: 'Schedules' }).click();
     await page.locator('#schedules-table table').waitFor();
+  });
+
+  it("charts each route's succeeded and failed tasks per minute, from one request for the page", async () => {
+    // A history of a route no worker serves, written through the store with past times as workers would have
+    // written it then, and rolled up as the supervisors do once each minute has ended.
+    const store = fleet.sup.store;
+    const now = Date.now();
+    const thisMinute = Math.floor(now / 60_000) * 60_000;
+    const shape = [1, 3, 5, 4, 6, 8, 7, 9, 6, 4, 3, 5, 7, 10, 8];
+    for (const [i, n] of shape.entries()) {
+      // Two minutes back at the latest: the supervisor's own roll-up (this fleet runs its loops) has rolled those
+      // minutes already, before any of these events, and never rolls one again, so it cannot store one half-written.
+      const minute = thisMinute - (shape.length - i + 1) * 60_000;
+      for (let k = 0; k < n; k++) {
+        const at = minute + 1_000 + k * 100;
+        const [inserted] = await store.insertTasks([
+          newTask({ type: 'nightly-report', createdAt: at - 500, notBefore: at - 500, maxAttempts: 1 }),
+        ]);
+        const taskId = inserted!.task.id;
+        const claimed = await store.claimTask({ taskId, attempt: 0, agentId: 'seed', now: at - 400, leaseMs: 30_000 });
+        expect(claimed.claimed).toBe(true);
+        const ref = { taskId, attempt: 1, agentId: 'seed', now: at };
+        if (k % 4 === 3)
+          await store.failTask({
+            ...ref,
+            error: { message: 'x', name: 'Error', kind: 'handler' },
+            decision: { status: 'dead' },
+          });
+        else await store.completeTask({ ...ref, result: null });
+      }
+      await store.rollUpRouteMinute(minute);
+    }
+
+    await fleet.submit({ type: 'idle-report', delaySeconds: 3600 });
+
+    const recorded = await signIn(keys.reader.key, '#/routes');
+    const { page } = recorded;
+    const chart = row(page, 'nightly-report~').locator('figure.spark');
+    await chart.waitFor();
+    const succeeded = shape.reduce((a, n) => a + n - Math.floor(n / 4), 0);
+    const failed = shape.reduce((a, n) => a + Math.floor(n / 4), 0);
+    await expect(chart.locator('svg').getAttribute('aria-label')).resolves.toBe(
+      `nightly-report~, per minute over the last 30 minutes: ${succeeded} succeeded, ${failed} failed`,
+    );
+    await expect(chart.locator('polyline').count()).resolves.toBe(2);
+    // A route where nothing ended in the window draws no lines, and says so.
+    await row(page, 'idle-report~').getByText('none ended').waitFor();
+    await screenshot(page, 'routes-charts');
+    // Every route's series comes with the list: no request per route.
+    const series = recorded.requests.filter((url) => new URL(url).pathname.startsWith('/v1/routes'));
+    expect(series.length).toBeGreaterThan(0);
+    for (const url of series) expect(new URL(url).searchParams.get('series')).toBe('30');
   });
 
   it('pauses a schedule by keyboard alone: Escape cancels the confirmation, Enter on Confirm pauses it', async () => {

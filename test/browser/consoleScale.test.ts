@@ -102,12 +102,21 @@ describe('the console at 1,000 agents and 100 routes', () => {
     expect(watched.length).toBeLessThan(MAX_REQUESTS);
     expect(watched.filter((url) => /\/v1\/agents\/[^/?]/.test(url))).toEqual([]);
 
-    await page.getByRole('button', { name: 'Next page' }).click();
+    // A long table has a pager above it as well: reached and pressed from the keyboard, it keeps the focus.
+    const above = page.getByRole('navigation', { name: 'pages, above the list' });
+    const next = above.getByRole('button', { name: 'Next page' });
+    await next.focus();
+    await page.keyboard.press('Enter');
     await rows(page, 'fleet-table')
       .filter({ hasText: agentId(101) })
       .waitFor();
     await expect(rows(page, 'fleet-table').count()).resolves.toBe(100);
-    await expect(page.locator('#fleet-table .pager').textContent()).resolves.toContain('page 2');
+    await expect(above.textContent()).resolves.toContain('page 2');
+    await expect(page.locator('#fleet-table .pager-below').textContent()).resolves.toContain('page 2');
+    await expect(next.evaluate((el) => el === el.ownerDocument.activeElement)).resolves.toBe(true);
+    await expect(
+      above.getByRole('button', { name: 'Previous page' }).evaluate((el) => el.ownerDocument.activeElement === el),
+    ).resolves.toBe(false);
     // Page 2 stays page 2 through the refreshes (a refresh asks for the page shown).
     await apiRequestsOver(recorded, WATCH_MS);
     await expect(
@@ -141,7 +150,7 @@ describe('the console at 1,000 agents and 100 routes', () => {
       );
     });
     await held;
-    await page.getByRole('button', { name: 'Next page' }).click();
+    await page.locator('.pager-below').getByRole('button', { name: 'Next page' }).click();
     await rows(page, 'fleet-table')
       .filter({ hasText: agentId(101) })
       .waitFor();
@@ -170,6 +179,9 @@ describe('the console at 1,000 agents and 100 routes', () => {
       .filter({ hasText: `echo~${capability(1)}` })
       .waitFor();
     await expect(rows(page, 'routes-table').count()).resolves.toBe(ROUTES);
+    await page.getByRole('navigation', { name: 'pages, above the list' }).waitFor();
+    // Nothing ran on these routes: each chart cell says so rather than drawing flat lines.
+    await expect(page.locator('#routes-table figure.spark', { hasText: 'none ended' }).count()).resolves.toBe(ROUTES);
     await expect(
       rows(page, 'routes-table')
         .filter({ hasText: `echo~${capability(ROUTES)}` })

@@ -338,6 +338,17 @@ export function fleetContract(store: CurrentStore): void {
       expect(await store().listAgentRuns('agent-a', T0 + 4_901)).toEqual([]);
       expect(await store().listAgentRuns('agent-b', T0)).toEqual([{ at: T0 + 3_050, outcome: 'succeeded', runMs: 50 }]);
       expect(await store().listAgentRuns('nobody', T0)).toEqual([]);
+
+      // The same runs counted, for a page of agents in one read (agents without any are left out).
+      const counted = await store().countAgentRuns({ agentIds: ['agent-a', 'agent-b', 'nobody'], since: T0 });
+      expect([...counted].sort((x, y) => x.agentId.localeCompare(y.agentId))).toEqual([
+        { agentId: 'agent-a', succeeded: 1, failed: 2 },
+        { agentId: 'agent-b', succeeded: 1, failed: 0 },
+      ]);
+      expect(await store().countAgentRuns({ agentIds: ['agent-a'], since: T0 + 2_401 })).toEqual([
+        { agentId: 'agent-a', succeeded: 0, failed: 1 },
+      ]);
+      expect(await store().countAgentRuns({ agentIds: [], since: T0 })).toEqual([]);
     });
   });
 }

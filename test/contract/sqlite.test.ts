@@ -10,6 +10,7 @@ import * as backgroundSql from '../../src/store/sqlite/statements/background';
 import * as fleetSql from '../../src/store/sqlite/statements/fleet';
 import * as purgeSql from '../../src/store/sqlite/statements/purge';
 import * as retrySql from '../../src/store/sqlite/statements/retry';
+import * as routeMinutesSql from '../../src/store/sqlite/statements/routeMinutes';
 import * as securitySql from '../../src/store/sqlite/statements/security';
 import * as workflowSql from '../../src/store/sqlite/statements/workflows';
 import { eventKinds, LEASE_MS, newTask, T0 } from './fixtures';
@@ -198,7 +199,7 @@ describe('sqlite store: schema migrations', () => {
 
   it('applies the later migrations to a database that has migration 1, keeping its data', async () => {
     createVersion1Database();
-    expect(SCHEMA_VERSION).toBe(18);
+    expect(SCHEMA_VERSION).toBe(19);
     const store = await openSqliteStore({ path: file });
     try {
       expect(await store.getTask('old-task')).toMatchObject({
@@ -298,12 +299,14 @@ describe('sqlite store: the schema mirrors the T-SQL migrations table for table'
     routes: ['id', 'route_hash', 'route_key'],
     route_controls: ['route_id'],
     route_events: ['route_id'],
+    route_minutes: ['route_id'],
   };
   const SQLITE_ONLY: Record<string, string[]> = {
     tasks: ['route_key'],
     routes: ['key'],
     route_controls: ['route_key'],
     route_events: ['route_key'],
+    route_minutes: ['route_key'],
   };
 
   it('has every T-SQL table but the version ledger, with the same columns', () => {
@@ -416,10 +419,35 @@ describe('sqlite store: query plans of the fleet and stats queries', () => {
       { before: T0, limit: 10 },
       'SEARCH audit_log USING COVERING INDEX audit_log_at (at<?)',
     ],
+    [
+      'COUNT_AGENT_RUNS',
+      fleetSql.COUNT_AGENT_RUNS,
+      { agentIds: '["a","b"]', since: T0 },
+      'SEARCH task_events USING INDEX task_events_agent_runs (agent_id=? AND at>?)',
+    ],
+    [
+      'ROLL_UP_ROUTE_MINUTE',
+      routeMinutesSql.ROLL_UP_ROUTE_MINUTE,
+      { minute: T0 },
+      'SEARCH e USING INDEX task_events_counted_kind_at (kind=? AND at>? AND at<?)',
+    ],
+    [
+      'SELECT_ROUTE_MINUTES',
+      routeMinutesSql.SELECT_ROUTE_MINUTES,
+      { routeKeys: '["echo~"]', since: T0 },
+      'SEARCH m USING INDEX sqlite_autoindex_route_minutes_1 (route_key=? AND minute>?)',
+    ],
+    [
+      'PURGE_ROUTE_MINUTES',
+      routeMinutesSql.PURGE_ROUTE_MINUTES,
+      { before: T0, limit: 10 },
+      'SEARCH route_minutes USING COVERING INDEX route_minutes_minute (minute<?)',
+    ],
   ])('%s uses its index and never scans a whole table', (_name, sql, params, expected) => {
     const details = plan(sql, params).map((r) => r.detail);
     expect(details.join('\n')).toContain(expected);
-    for (const detail of details) expect(detail).not.toMatch(/^SCAN (tasks|task_events|audit_log)\b/);
+    for (const detail of details)
+      expect(detail).not.toMatch(/^SCAN (tasks|task_events|audit_log|route_minutes|e|t|m)\b/);
   });
 
   it.each([
@@ -518,6 +546,7 @@ describe('sqlite store: every statement has its twin in the mssql module of the 
     'purge',
     'routeControls',
     'workflows',
+    'routeMinutes',
   ] as const;
 
   /**

@@ -19,6 +19,7 @@ import { purgeContract } from './purge.contract';
 import { retryContract } from './retry.contract';
 import { rulesContract } from './rules.contract';
 import { routeControlsContract } from './routeControls.contract';
+import { routeMinutesContract } from './routeMinutes.contract';
 import { schedulesContract } from './schedules.contract';
 import { securityContract } from './security.contract';
 import { sensitiveContract } from './sensitive.contract';
@@ -82,6 +83,7 @@ export function storeContract(
 
     submissionContract(current);
     routeControlsContract(current);
+    routeMinutesContract(current);
     leaseContract(current);
     backgroundContract(current);
     agentContract(current);

@@ -84,6 +84,8 @@ export interface SecondSupervisorOptions {
   store?: Store;
   log?: Logger;
   rateLimit?: RateLimitSettings;
+  /** Its bootstrap admin key, by default the fleet's (null: none). */
+  adminApiKey?: string | null;
 }
 
 function testLogger(): Logger {
@@ -137,7 +139,10 @@ export class Fleet {
       log: opts.log ?? testLogger(),
       loops: false,
       listen: { port: 0 },
-      ...(opts.rateLimit ? { http: { rateLimit: opts.rateLimit } } : {}),
+      http: {
+        ...(opts.rateLimit ? { rateLimit: opts.rateLimit } : {}),
+        ...(opts.adminApiKey !== undefined ? { adminApiKey: opts.adminApiKey } : {}),
+      },
     });
     return {
       url: second.url,

@@ -35,7 +35,7 @@ describe('retention: figures', () => {
     expect((await fleet.request('GET', `/v1/tasks/${first.id}`)).status).toBe(404);
 
     const stats = (await fleet.request('GET', '/v1/stats')).body;
-    expect(stats.purged).toEqual({ tasks: 2, agents: 0, audit: 0, routeEvents: 0, workflows: 0 });
+    expect(stats.purged).toEqual({ tasks: 2, agents: 0, audit: 0, routeEvents: 0, routeMinutes: 0, workflows: 0 });
     const text = await (await fetch(`${fleet.url}/metrics`)).text();
     expect(counter(text, 'taskfleet_purged_total', 'tasks')).toBe(2);
   });

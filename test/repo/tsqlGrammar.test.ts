@@ -50,6 +50,7 @@ const GRAMMAR_GAPS: readonly GrammarGap[] = [
       'sql/migrations/0013_schedules.sql batch 1',
       'sql/migrations/0015_route_controls.sql batch 1',
       'sql/migrations/0017_workflows.sql batch 1',
+      'sql/migrations/0018_route_minutes.sql batch 1',
     ],
     construct: 'GRANT with a list of permissions, or with the UPDATE or DELETE permission',
     line: new RegExp(`^GRANT (?:${PERMISSION}(?:, ${PERMISSION})+|UPDATE|DELETE) ON ${NAME}\\.${NAME} TO ${NAME};$`),

@@ -107,6 +107,7 @@ describe('the mssql adapter implements the whole port', () => {
       ...members(path.join(ROOT, 'src', 'store', 'purgePort.ts'), 'interface', 'PurgeStore'),
       ...members(path.join(ROOT, 'src', 'store', 'routeControlPort.ts'), 'interface', 'RouteControlStore'),
       ...members(path.join(ROOT, 'src', 'store', 'workflowPort.ts'), 'interface', 'WorkflowStore'),
+      ...members(path.join(ROOT, 'src', 'store', 'routeMinutesPort.ts'), 'interface', 'RouteMinuteStore'),
     ].sort();
     const adapter = members(path.join(MSSQL, 'mssqlStore.ts'), 'class', 'MssqlStore');
     expect(port.length).toBeGreaterThan(30);
@@ -231,6 +232,7 @@ describe('the statements agree with the migrations', () => {
         'pools',
         'route_controls',
         'route_events',
+        'route_minutes',
         'routes',
         'schedule_runs',
         'schedules',

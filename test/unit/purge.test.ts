@@ -93,7 +93,14 @@ describe('RetentionPurge', () => {
       arrived.push(...(await tasksEndingAt('succeeded', now, 3)));
     });
 
-    expect(await purge.pass()).toEqual({ tasks: 30, agents: 0, audit: 0, routeEvents: 0, workflows: 0 });
+    expect(await purge.pass()).toEqual({
+      tasks: 30,
+      agents: 0,
+      audit: 0,
+      routeEvents: 0,
+      routeMinutes: 0,
+      workflows: 0,
+    });
     expect(batches).toEqual([
       ['tasks', 10],
       ['tasks', 10],
@@ -108,15 +115,29 @@ describe('RetentionPurge', () => {
     // 31 days on: the dead are due too, and everything that finished since.
     now = T0 + 31 * DAY;
     batches.length = 0;
-    expect(await purge.pass()).toEqual({ tasks: 19, agents: 0, audit: 0, routeEvents: 0, workflows: 0 });
+    expect(await purge.pass()).toEqual({
+      tasks: 19,
+      agents: 0,
+      audit: 0,
+      routeEvents: 0,
+      routeMinutes: 0,
+      workflows: 0,
+    });
     expect(batches).toEqual([
       ['tasks', 10],
       ['tasks', 3],
       ['tasks', 6],
     ]);
     expect(await existing(kept)).toEqual(queued);
-    expect(purge.purged).toEqual({ tasks: 49, agents: 0, audit: 0, routeEvents: 0, workflows: 0 });
-    expect(await purge.pass()).toEqual({ tasks: 0, agents: 0, audit: 0, routeEvents: 0, workflows: 0 });
+    expect(purge.purged).toEqual({ tasks: 49, agents: 0, audit: 0, routeEvents: 0, routeMinutes: 0, workflows: 0 });
+    expect(await purge.pass()).toEqual({
+      tasks: 0,
+      agents: 0,
+      audit: 0,
+      routeEvents: 0,
+      routeMinutes: 0,
+      workflows: 0,
+    });
   });
 
   it('deletes stopped and failed agents and audit entries past their retention, and nothing else', async () => {
@@ -141,7 +162,14 @@ describe('RetentionPurge', () => {
     await audit(now - 300 * DAY, 'kept');
 
     const { purge, batches } = purgeWith(SETTINGS);
-    expect(await purge.pass()).toEqual({ tasks: 0, agents: 2, audit: 12, routeEvents: 0, workflows: 0 });
+    expect(await purge.pass()).toEqual({
+      tasks: 0,
+      agents: 2,
+      audit: 12,
+      routeEvents: 0,
+      routeMinutes: 0,
+      workflows: 0,
+    });
     expect(batches).toEqual([
       ['agents', 2],
       ['audit', 10],
@@ -169,6 +197,7 @@ describe('RetentionPurge', () => {
       audit: 0,
       routeEvents: 0,
       workflows: 0,
+      routeMinutes: 0,
     });
     expect(await existing([...done, ...dead])).toEqual(done);
     expect(await store.listAgents()).toHaveLength(1);
@@ -204,7 +233,14 @@ describe('RetentionPurge', () => {
     now = T0 + 31 * DAY;
     expect(await purgeWith({ ...SETTINGS, deadMs: 0 }).purge.pass()).toMatchObject({ workflows: 0 });
     const { purge, batches } = purgeWith(SETTINGS);
-    expect(await purge.pass()).toEqual({ tasks: 0, agents: 0, audit: 0, routeEvents: 0, workflows: 1 });
+    expect(await purge.pass()).toEqual({
+      tasks: 0,
+      agents: 0,
+      audit: 0,
+      routeEvents: 0,
+      routeMinutes: 0,
+      workflows: 1,
+    });
     expect(batches).toEqual([['workflows', 1]]);
     expect(await store.getWorkflow(old)).toBeNull();
     expect((await store.listWorkflows({ limit: 10 })).map((w) => w.id)).toEqual([running, recent]);
@@ -230,7 +266,14 @@ describe('RetentionPurge', () => {
   it('ends a pass after the current batch once stopped', async () => {
     await tasksEndingAt('succeeded', T0, 25);
     const { purge, batches } = purgeWith(SETTINGS, async () => purge.stop());
-    expect(await purge.pass()).toEqual({ tasks: 10, agents: 0, audit: 0, routeEvents: 0, workflows: 0 });
+    expect(await purge.pass()).toEqual({
+      tasks: 10,
+      agents: 0,
+      audit: 0,
+      routeEvents: 0,
+      routeMinutes: 0,
+      workflows: 0,
+    });
     expect(batches).toEqual([['tasks', 10]]);
   });
 });

@@ -1,4 +1,4 @@
-/** Small DOM helpers: elements from data (never from HTML strings), a confirmation dialog, a line chart. */
+/** Small DOM helpers: elements from data (never from HTML strings), a confirmation dialog, line charts. */
 type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | ((e: Event) => void) | undefined>;
 
@@ -30,7 +30,9 @@ export function replace(el: Element, ...children: Child[]): void {
   append(el, children);
 }
 
-const identity = (el: Element) => `${el.tagName}:${el.getAttribute('aria-label') ?? el.textContent ?? ''}`;
+/** What finds a control again after a redraw: its `data-key` when it has one (two pagers share names), else its name. */
+const identity = (el: Element) =>
+  el.getAttribute('data-key') ?? `${el.tagName}:${el.getAttribute('aria-label') ?? el.textContent ?? ''}`;
 
 function refocus(within: ParentNode, key: string): boolean {
   for (const c of within.querySelectorAll<HTMLElement>('a, button, select, input')) {
@@ -126,28 +128,72 @@ const SVG = 'http://www.w3.org/2000/svg';
 
 /** A small line chart of one series over time (no library: one polyline and its axis labels). */
 export function lineChart(title: string, points: Array<[number, number]>, unit = ''): HTMLElement {
-  const width = 320;
-  const height = 90;
   const fig = h('figure', { class: 'chart' }, h('figcaption', {}, title));
   if (points.length === 0) {
     fig.append(h('p', { class: 'muted' }, 'no samples yet'));
     return fig;
   }
-  const xs = points.map((p) => p[0]);
   const ys = points.map((p) => Math.round(p[1] * 10) / 10);
   const summary = `latest ${ys[ys.length - 1] ?? 0}${unit}, highest ${Math.max(...ys)}${unit}`;
+  const svg = lines([{ points: points.map((p, i) => [p[0], ys[i] ?? 0]), className: 'series' }], 320, 90);
+  svg.setAttribute('aria-label', `${title}: ${summary}`);
+  fig.append(svg, h('p', { class: 'muted' }, `${summary} · ${count(points.length, 'sample')}`));
+  return fig;
+}
+
+export interface Series {
+  /** Said in the chart's label and legend. */
+  name: string;
+  /** One value per step, oldest first. */
+  values: number[];
+  /** The CSS class that colours its line (and its legend). */
+  className: string;
+}
+
+/**
+ * A chart small enough for a table cell: several series on one scale over the same steps (counts per minute),
+ * with a label that says in words what the lines show, and a one-line legend with the totals.
+ */
+export function sparkline(label: string, series: Series[]): HTMLElement {
+  const total = (s: Series) => s.values.reduce((a, b) => a + b, 0);
+  const said = series.map((s) => `${total(s)} ${s.name}`).join(', ');
+  // A series that stayed at 0 is not drawn: a line along the bottom would read as one more line of figures.
+  const drawn = series.filter((s) => total(s) > 0);
+  if (drawn.length === 0) return h('figure', { class: 'spark' }, h('figcaption', { class: 'muted' }, 'none ended'));
+  const svg = lines(
+    drawn.map((s) => ({ points: s.values.map((v, i) => [i, v]), className: s.className })),
+    140,
+    30,
+  );
+  svg.setAttribute('aria-label', `${label}: ${said}`);
+  return h(
+    'figure',
+    { class: 'spark' },
+    svg,
+    h(
+      'figcaption',
+      { 'aria-hidden': 'true' },
+      ...series.map((s, i) => h('span', { class: s.className }, `${i > 0 ? ' · ' : ''}${total(s)} ${s.name}`)),
+    ),
+  );
+}
+
+/** An SVG of polylines on one scale: x from the first to the last point, y from 0 to the highest value (at least 1). */
+function lines(series: Array<{ points: Array<[number, number]>; className: string }>, width: number, height: number) {
+  const all = series.flatMap((s) => s.points);
+  const xs = all.map((p) => p[0]);
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
-  const top = Math.max(1, ...ys);
+  const top = Math.max(1, ...all.map((p) => p[1]));
   const svg = document.createElementNS(SVG, 'svg');
   svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
   svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', `${title}: ${summary}`);
-  const line = document.createElementNS(SVG, 'polyline');
   const px = (x: number) => (x1 === x0 ? width : ((x - x0) / (x1 - x0)) * (width - 4) + 2);
-  const py = (y: number) => height - 4 - (y / top) * (height - 8);
-  line.setAttribute('points', xs.map((x, i) => `${px(x).toFixed(1)},${py(ys[i] ?? 0).toFixed(1)}`).join(' '));
-  line.setAttribute('class', 'series');
-  svg.append(line);
-  fig.append(svg, h('p', { class: 'muted' }, `${summary} · ${count(points.length, 'sample')}`));
-  return fig;
+  const py = (y: number) => height - 3 - (y / top) * (height - 6);
+  for (const s of series) {
+    const line = document.createElementNS(SVG, 'polyline');
+    line.setAttribute('points', s.points.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' '));
+    line.setAttribute('class', s.className);
+    svg.append(line);
+  }
+  return svg;
 }

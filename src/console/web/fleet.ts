@@ -19,9 +19,20 @@ interface Agent {
   pid: number;
   version: string;
   transport: string;
+  /** With include=health (0 to 100); absent from an older supervisor. */
+  healthScore?: number;
+}
+
+/** The health score out of 100, worded by band as well as coloured (the colour is never the only sign). */
+function health(score: number | undefined): HTMLElement | string {
+  if (score === undefined) return '—';
+  const band = score >= 80 ? 'good' : score >= 50 ? 'fair' : 'poor';
+  return h('span', { class: `health health-${band}` }, `${score} (${band})`);
 }
 
 const enc = encodeURIComponent;
+/** How often the Fleet list asks for its agents' health scores (GET /v1/agents?include=health). */
+const HEALTH_EVERY_MS = 15_000;
 
 /** The admin actions that make sense in an agent's state. */
 function agentActions(ctx: Ctx, a: Agent, after: () => unknown): Array<HTMLButtonElement | null> {
@@ -71,15 +82,27 @@ export function fleetPage(ctx: Ctx): void {
   replace(ctx.main, h('h1', {}, 'Fleet'), form, body);
 
   const newest = new Newest();
+  // The scores count each agent's attempts over 15 minutes: read with the page every HEALTH_EVERY_MS, and at
+  // once for a new page or filter, not on every 2 s refresh.
+  let scores = new Map<string, number | undefined>();
+  let scoredAt = 0;
+  let scoredFor = '';
   async function load(): Promise<void> {
     const current = newest.begin();
+    const view = JSON.stringify([filters, pager.cursor ?? null]);
+    const withHealth = view !== scoredFor || Date.now() - scoredAt >= HEALTH_EVERY_MS;
     const page = await get<{ agents: Agent[]; nextCursor?: string }>('/agents', {
       ...filters,
+      ...(withHealth ? { include: 'health' } : {}),
       limit: '100',
       cursor: pager.cursor,
     });
     if (!current()) return;
     pager.next = page.nextCursor;
+    if (withHealth) {
+      scores = new Map(page.agents.map((a) => [a.id, a.healthScore]));
+      [scoredAt, scoredFor] = [Date.now(), view];
+    }
     const rows = page.agents.map((a) => [
       h('a', { href: `#/agents/${enc(a.id)}` }, a.id),
       h('span', {}, badge(a.state), a.live ? '' : ' (not live)'),
@@ -87,25 +110,24 @@ export function fleetPage(ctx: Ctx): void {
       a.types.join(', ') || 'any',
       `${a.runningTasks} / ${a.concurrency}`,
       ago(a.heartbeatAgeMs),
+      health(scores.get(a.id)),
       h('span', { class: 'buttons' }, ...agentActions(ctx, a, load)),
     ]);
-    redraw(
-      body,
-      table(
-        [
-          'Agent',
-          'State',
-          'Capabilities',
-          'Types',
-          'Running / concurrency',
-          'Heartbeat age',
-          ctx.admin ? 'Actions' : '',
-        ],
-        rows,
-        `${count(page.agents.length, 'agent')} on this page (refreshed every 2 s)`,
-      ),
-      pager.controls(() => void load()),
+    const list = table(
+      [
+        'Agent',
+        'State',
+        'Capabilities',
+        'Types',
+        'Running / concurrency',
+        'Heartbeat age',
+        'Health',
+        ctx.admin ? 'Actions' : '',
+      ],
+      rows,
+      `${count(page.agents.length, 'agent')} on this page (refreshed every 2 s, health every 15 s)`,
     );
+    redraw(body, ...pager.around(() => void load(), page.agents.length, list));
   }
   every(ctx, 2000, load);
 }

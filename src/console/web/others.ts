@@ -1,6 +1,6 @@
 /** Pools, Routes and Schedules: one paged list each, polled (their figures change without task events). */
 import { get, post } from './api.js';
-import { ago, badge, h, redraw, replace, table, count } from './dom.js';
+import { ago, badge, h, redraw, replace, sparkline, table, count } from './dom.js';
 import { actionButton, every, Newest, Pager, type Ctx } from './page.js';
 
 const enc = encodeURIComponent;
@@ -57,6 +57,20 @@ interface RouteRow {
   /** Route controls (when the supervisor has them): absent on older supervisors. */
   state?: 'active' | 'paused' | 'circuit_open' | 'half_open';
   settings?: { rateLimit?: unknown; concurrencyCap?: number | null };
+  /** With series=N: counts per minute, oldest first; absent from an older supervisor. */
+  series?: { start: string; stepMs: number; succeeded: number[]; failed: number[]; dead: number[] };
+}
+
+/** The window of the routes' charts, in minutes (one read for the whole page: GET /v1/routes?series=). */
+const SERIES_MINUTES = 30;
+
+/** Succeeded and failed attempts per minute over the window, as a chart small enough for the table. */
+function throughput(r: RouteRow): HTMLElement | string {
+  if (!r.series) return '—';
+  return sparkline(`${r.route}, per minute over the last ${SERIES_MINUTES} minutes`, [
+    { name: 'succeeded', values: r.series.succeeded, className: 'series-ok' },
+    { name: 'failed', values: r.series.failed, className: 'series-failed' },
+  ]);
 }
 
 function routeActions(ctx: Ctx, r: RouteRow, after: () => unknown): HTMLButtonElement | null {
@@ -86,42 +100,42 @@ export function routesPage(ctx: Ctx): void {
     const page = await get<{ routes: RouteRow[]; nextCursor?: string }>('/routes', {
       limit: '100',
       cursor: pager.cursor,
+      series: String(SERIES_MINUTES),
     });
     if (!current()) return;
     pager.next = page.nextCursor;
-    redraw(
-      body,
-      table(
-        [
-          'Route',
-          'State',
-          'Queued',
-          'Oldest queued',
-          'Delayed',
-          'Running',
-          'Dead',
-          'Routable',
-          'Pool',
-          'Rate limit',
-          ctx.admin ? 'Actions' : '',
-        ],
-        page.routes.map((r) => [
-          r.route,
-          r.state ? badge(r.state) : '—',
-          r.queued,
-          ago(r.oldestQueuedAgeMs),
-          r.delayed,
-          r.running,
-          r.dead,
-          r.routable ? 'yes' : h('strong', {}, 'no'),
-          r.pool ?? '—',
-          r.settings?.rateLimit ? JSON.stringify(r.settings.rateLimit) : '—',
-          h('span', { class: 'buttons' }, routeActions(ctx, r, load)),
-        ]),
-        `${count(page.routes.length, 'route')} on this page`,
-      ),
-      pager.controls(() => void load()),
+    const list = table(
+      [
+        'Route',
+        'State',
+        `Last ${SERIES_MINUTES} min`,
+        'Queued',
+        'Oldest queued',
+        'Delayed',
+        'Running',
+        'Dead',
+        'Routable',
+        'Pool',
+        'Rate limit',
+        ctx.admin ? 'Actions' : '',
+      ],
+      page.routes.map((r) => [
+        r.route,
+        r.state ? badge(r.state) : '—',
+        throughput(r),
+        r.queued,
+        ago(r.oldestQueuedAgeMs),
+        r.delayed,
+        r.running,
+        r.dead,
+        r.routable ? 'yes' : h('strong', {}, 'no'),
+        r.pool ?? '—',
+        r.settings?.rateLimit ? JSON.stringify(r.settings.rateLimit) : '—',
+        h('span', { class: 'buttons' }, routeActions(ctx, r, load)),
+      ]),
+      `${count(page.routes.length, 'route')} on this page`,
     );
+    redraw(body, ...pager.around(() => void load(), page.routes.length, list));
   };
   every(ctx, 3000, load);
 }

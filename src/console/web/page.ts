@@ -81,6 +81,9 @@ export class Newest {
   }
 }
 
+/** From this many rows a table is taller than a laptop's screen: its pager is repeated above it. */
+export const LONG_TABLE = 20;
+
 /** Keyset paging: the cursors of the pages before, so Previous works without the server keeping any. */
 export class Pager {
   private readonly stack: Array<string | undefined> = [undefined];
@@ -90,18 +93,34 @@ export class Pager {
     return this.stack[this.stack.length - 1];
   }
 
-  controls(reload: () => void): HTMLElement {
-    const prev = h('button', { type: 'button', disabled: this.stack.length < 2 }, 'Previous page');
-    prev.addEventListener('click', () => {
+  /**
+   * Previous and Next, with the page number. A long table gets a pager above it as well as below (`where`); each
+   * pager's buttons keep their own key, so a redraw gives focus back to the one that had it.
+   */
+  controls(reload: () => void, where: 'above' | 'below' = 'below'): HTMLElement {
+    const button = (name: string, disabled: boolean, onclick: () => void) =>
+      h('button', { type: 'button', disabled, 'data-key': `pager-${where}-${name}`, onclick }, name);
+    const prev = button('Previous page', this.stack.length < 2, () => {
       this.stack.pop();
       reload();
     });
-    const next = h('button', { type: 'button', disabled: this.next === undefined }, 'Next page');
-    next.addEventListener('click', () => {
+    const next = button('Next page', this.next === undefined, () => {
       this.stack.push(this.next);
       reload();
     });
-    return h('nav', { class: 'pager', 'aria-label': 'pages' }, prev, ` page ${this.stack.length} `, next);
+    return h(
+      'nav',
+      { class: `pager pager-${where}`, 'aria-label': `pages, ${where} the list` },
+      prev,
+      ` page ${this.stack.length} `,
+      next,
+    );
+  }
+
+  /** The pagers around a table: above it too once it is long (LONG_TABLE rows), always below. */
+  around(reload: () => void, rows: number, content: HTMLElement): HTMLElement[] {
+    const above = rows >= LONG_TABLE ? [this.controls(reload, 'above')] : [];
+    return [...above, content, this.controls(reload, 'below')];
   }
 
   reset(): void {

@@ -102,23 +102,20 @@ export function tasksPage(ctx: Ctx): void {
     });
     if (!current()) return;
     pager.next = page.nextCursor;
-    redraw(
-      body,
-      table(
-        ['Task', 'Type', 'Status', 'Attempt', 'Agent', 'Updated', ctx.admin ? 'Actions' : ''],
-        page.tasks.map((t) => [
-          h('a', { href: `#/tasks/${enc(t.id)}` }, t.id),
-          t.type,
-          badge(t.status),
-          `${t.attempt} / ${t.maxAttempts}`,
-          t.agentId ?? '—',
-          `${since(t.updatedAt)} ago`,
-          h('span', { class: 'buttons' }, ...taskActions(ctx, t, load)),
-        ]),
-        `${count(page.tasks.length, 'task')} on this page (live)`,
-      ),
-      pager.controls(() => void load()),
+    const list = table(
+      ['Task', 'Type', 'Status', 'Attempt', 'Agent', 'Updated', ctx.admin ? 'Actions' : ''],
+      page.tasks.map((t) => [
+        h('a', { href: `#/tasks/${enc(t.id)}` }, t.id),
+        t.type,
+        badge(t.status),
+        `${t.attempt} / ${t.maxAttempts}`,
+        t.agentId ?? '—',
+        `${since(t.updatedAt)} ago`,
+        h('span', { class: 'buttons' }, ...taskActions(ctx, t, load)),
+      ]),
+      `${count(page.tasks.length, 'task')} on this page (live)`,
     );
+    redraw(body, ...pager.around(() => void load(), page.tasks.length, list));
   }
   void load().catch((err) => ctx.announce(errorText(err), true));
   liveRefresh(ctx, '/events?follow=true', load);

@@ -18,7 +18,7 @@ import * as agentStatements from './statements/agents';
 
 const changed = (sets: Recordsets) => Number((sets[0]?.[0] as { changed?: number } | undefined)?.changed ?? 0) === 1;
 
-export class MssqlAgents implements Omit<AgentStore, 'listAgentRuns'> {
+export class MssqlAgents implements Omit<AgentStore, 'listAgentRuns' | 'countAgentRuns'> {
   constructor(private readonly db: SqlClient) {}
 
   async registerAgent(reg: AgentRegistration, now: number): Promise<AgentRecord> {

@@ -14,6 +14,7 @@ import type { TaskLogBatch, TaskLogLevel, TaskLogs } from '../../domain/taskLog'
 import type { RetryDecision } from '../../domain/transitions';
 import type {
   AgentRun,
+  AgentRunCounts,
   CancelOutcome,
   ClaimResult,
   DispatchRow,
@@ -49,6 +50,7 @@ import * as taskStatements from './statements/tasks';
 import { prepareInsert } from './tasks';
 import { MssqlAgents } from './agents';
 import { MssqlRouteControls } from './routeControls';
+import { MssqlRouteMinutes } from './routeMinutes';
 import { MssqlSecurity } from './security';
 import { MssqlSchedules } from './schedules';
 import { MssqlWorkflows } from './workflows';
@@ -69,6 +71,7 @@ export class MssqlStore implements Store {
   private readonly workflows: MssqlWorkflows;
   private readonly agents: MssqlAgents;
   private readonly routeControls: MssqlRouteControls;
+  private readonly routeMinutes: MssqlRouteMinutes;
   private readonly security: MssqlSecurity;
 
   constructor(private readonly db: SqlClient) {
@@ -78,6 +81,7 @@ export class MssqlStore implements Store {
     this.agents = new MssqlAgents(db);
     this.purge = new MssqlPurge(db);
     this.routeControls = new MssqlRouteControls(db);
+    this.routeMinutes = new MssqlRouteMinutes(db);
     this.security = new MssqlSecurity(db);
   }
 
@@ -114,6 +118,11 @@ export class MssqlStore implements Store {
   readonly putCircuitBreaker: Store['putCircuitBreaker'] = (b) => this.routeControls.putCircuitBreaker(b);
   readonly removeCircuitBreaker: Store['removeCircuitBreaker'] = (t) => this.routeControls.removeCircuitBreaker(t);
   readonly listCircuitBreakers: Store['listCircuitBreakers'] = () => this.routeControls.listCircuitBreakers();
+
+  // ---- route minutes (routeMinutes.ts)
+  readonly rollUpRouteMinute: Store['rollUpRouteMinute'] = (m) => this.routeMinutes.rollUpRouteMinute(m);
+  readonly listRouteMinutes: Store['listRouteMinutes'] = (o) => this.routeMinutes.listRouteMinutes(o);
+  readonly purgeRouteMinutes: Store['purgeRouteMinutes'] = (o) => this.routeMinutes.purgeRouteMinutes(o);
 
   // ---- tasks: submission and reads
 
@@ -441,6 +450,15 @@ export class MssqlStore implements Store {
     return (await this.db.all<string, mapping.AgentRunRow>(fleetStatements.SELECT_AGENT_RUNS, params)).map(
       mapping.toAgentRun,
     );
+  }
+
+  async countAgentRuns(opts: { agentIds: readonly string[]; since: number }): Promise<AgentRunCounts[]> {
+    if (opts.agentIds.length === 0) return [];
+    const rows = await this.db.all<string, { agent_id: string; succeeded: number; failed: number }>(
+      fleetStatements.COUNT_AGENT_RUNS,
+      { agentIds: JSON.stringify(opts.agentIds), since: opts.since },
+    );
+    return rows.map((r) => ({ agentId: r.agent_id, succeeded: Number(r.succeeded), failed: Number(r.failed) }));
   }
 
   // ---- stats

@@ -16,7 +16,7 @@ import { withTransientRetry, type RetryHooks } from './retry';
 import { SELECT_SCHEMA_VERSION } from './statements/schema';
 
 /** The migrations this build needs (sql/migrations/0001 … 0010). */
-export const REQUIRED_SCHEMA_VERSION = 17;
+export const REQUIRED_SCHEMA_VERSION = 18;
 
 export interface OpenMssqlOptions {
   /** The Azure credential for Entra ID (default: the process's shared one). */

@@ -111,6 +111,7 @@ export const TABLE = {
   workflowSteps: '[$(Schema)].[workflow_steps]',
   workflowEvents: '[$(Schema)].[workflow_events]',
   workflowWebhookCursor: '[$(Schema)].[workflow_webhook_cursor]',
+  routeMinutes: '[$(Schema)].[route_minutes]',
 } as const;
 
 /** The binary collation of every identifier and token column (byte order, case-sensitive, as in SQLite). */

@@ -4,7 +4,7 @@
  */
 import type { TaskEventKind } from '../../domain/task';
 import type { RetryDecision } from '../../domain/transitions';
-import type { AgentRun, ExpiredLease, LeaseRef, RouteStats } from '../port';
+import type { AgentRun, AgentRunCounts, ExpiredLease, LeaseRef, RouteStats } from '../port';
 import { countsByKind, leaseKey } from '../shared';
 import { toAgentRun, toLease, toRouteStats } from './rows';
 import type { SqliteStatements } from './statements';
@@ -35,6 +35,17 @@ export function reclaimLease(statements: SqliteStatements, ref: LeaseRef & { dec
 
 export function listAgentRuns(statements: SqliteStatements, agentId: string, since: number): AgentRun[] {
   return statements.fleet.selectAgentRuns.all({ agentId, since }).map(toAgentRun);
+}
+
+export function countAgentRuns(
+  statements: SqliteStatements,
+  agentIds: readonly string[],
+  since: number,
+): AgentRunCounts[] {
+  if (agentIds.length === 0) return [];
+  return statements.fleet.countAgentRuns
+    .all({ agentIds: JSON.stringify(agentIds), since })
+    .map((r) => ({ agentId: r.agent_id, succeeded: r.succeeded, failed: r.failed }));
 }
 
 export function routeStats(statements: SqliteStatements, now: number): RouteStats[] {

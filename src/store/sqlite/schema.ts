@@ -25,6 +25,7 @@
  * | route_controls, route_events, circuit_breakers | V16 | 0015_route_controls.sql | keyed by route key, not route id |
  * | agents        | V17                 | 0016_agent_settings.sql             |                                          |
  * | workflow*, tasks.workflow | V18     | 0017_workflows.sql                  |                                          |
+ * | route_minutes | V19                 | 0018_route_minutes.sql              | keyed by route key, not route id        |
  * | (none)        |                     | 0001's schema_version ledger        | `PRAGMA user_version` holds the version |
  * | (none)        |                     | 0003_roles.sql (database roles)     | one file: its permissions are the roles |
  *
@@ -46,6 +47,7 @@ import {
   V15_RETENTION,
   V16_ROUTE_CONTROLS,
   V17_AGENT_SETTINGS,
+  V19_ROUTE_MINUTES,
 } from './schemaOperations';
 import { V18_WORKFLOWS } from './schemaWorkflows';
 
@@ -400,6 +402,7 @@ export const MIGRATIONS: readonly string[] = [
   V16_ROUTE_CONTROLS,
   V17_AGENT_SETTINGS,
   V18_WORKFLOWS,
+  V19_ROUTE_MINUTES,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

@@ -124,3 +124,23 @@ export const V17_AGENT_SETTINGS = `
 ALTER TABLE agents ADD COLUMN desired_concurrency INTEGER CHECK (desired_concurrency BETWEEN 1 AND 1000);
 ALTER TABLE agents ADD COLUMN disabled_types TEXT NOT NULL DEFAULT '[]';   -- JSON array
 `;
+
+/**
+ * Mirrors sql/migrations/0018_route_minutes.sql: each route's tasks finished or failed per minute, rolled up from
+ * task_events once the minute has ended (the console's route charts). The primary key makes a minute's row
+ * unique: supervisors rolling up the same minute store it once (INSERT OR IGNORE).
+ */
+export const V19_ROUTE_MINUTES = `
+CREATE TABLE IF NOT EXISTS route_minutes (
+  route_key TEXT NOT NULL REFERENCES routes (key),
+  minute    INTEGER NOT NULL,
+  succeeded INTEGER NOT NULL,
+  failed    INTEGER NOT NULL,
+  dead      INTEGER NOT NULL,
+  cancelled INTEGER NOT NULL,
+  expired   INTEGER NOT NULL,
+  PRIMARY KEY (route_key, minute)
+);
+-- PURGE_ROUTE_MINUTES: the oldest minutes, by time.
+CREATE INDEX IF NOT EXISTS route_minutes_minute ON route_minutes (minute);
+`;

@@ -19,17 +19,13 @@ import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../../domain/secur
 import type { TaskError, TaskEvent, TaskEventKind, TaskRecord, TaskStatus } from '../../domain/task';
 import type { TaskLogBatch, TaskLogs } from '../../domain/taskLog';
 import type { RetryDecision } from '../../domain/transitions';
-import type {
-  WebhookAttempt,
-  WebhookAttemptOutcome,
-  WebhookDelivery,
-  WebhookSubscription,
-} from '../../domain/webhook';
+import type { WebhookAttempt, WebhookAttemptOutcome, WebhookDelivery, WebhookSubscription } from '../../domain/webhook';
 import type {
   AgentRecycleChange,
   AgentSettingsUpdate,
   AgentRegistration,
   AgentRun,
+  AgentRunCounts,
   AgentStateChange,
   CancelOutcome,
   ClaimResult,
@@ -63,6 +59,7 @@ import * as pools from './pools';
 import * as purge from './purge';
 import * as retry from './retry';
 import { SqliteRouteControls } from './routeControls';
+import { SqliteRouteMinutes } from './routeMinutes';
 import { SqliteSchedules } from './schedules';
 import { sqliteErrorCode, toAgent, toAgentSample, toJson, toLease, toRoute, toTaskEvent, toTaskHead } from './rows';
 import { applySchema } from './schema';
@@ -147,6 +144,7 @@ class SqliteStore implements Store {
   private readonly schedules: SqliteSchedules;
   private readonly routeControls: SqliteRouteControls;
   private readonly workflows: SqliteWorkflows;
+  private readonly routeMinutes: SqliteRouteMinutes;
 
   /** Set when a write failed for lack of space; cleared by ping() once the file system has room again. */
   private outOfSpace: StoreFullError | null = null;
@@ -164,6 +162,7 @@ class SqliteStore implements Store {
     this.schedules = new SqliteSchedules(this.statements, runners);
     this.routeControls = new SqliteRouteControls(this.statements, runners);
     this.workflows = new SqliteWorkflows(this.statements, runners);
+    this.routeMinutes = new SqliteRouteMinutes(this.statements, runners);
   }
 
   // ---- tasks: submission and reads
@@ -382,6 +381,10 @@ class SqliteStore implements Store {
     return this.run(() => fleet.listAgentRuns(this.statements, agentId, since));
   }
 
+  countAgentRuns(opts: { agentIds: readonly string[]; since: number }): Promise<AgentRunCounts[]> {
+    return this.run(() => fleet.countAgentRuns(this.statements, opts.agentIds, opts.since));
+  }
+
   // ---- stats
 
   routeStats(now: number): Promise<RouteStats[]> {
@@ -522,6 +525,10 @@ class SqliteStore implements Store {
   readonly applyWorkflowChange: Store['applyWorkflowChange'] = (c) => this.workflows.applyWorkflowChange(c);
   readonly listWorkflowsToAdvance: Store['listWorkflowsToAdvance'] = (n) => this.workflows.listWorkflowsToAdvance(n);
   readonly purgeWorkflows: Store['purgeWorkflows'] = (before, n) => this.workflows.purgeWorkflows(before, n);
+  // ---- route minutes (routeMinutes.ts)
+  readonly rollUpRouteMinute: Store['rollUpRouteMinute'] = (m) => this.routeMinutes.rollUpRouteMinute(m);
+  readonly listRouteMinutes: Store['listRouteMinutes'] = (o) => this.routeMinutes.listRouteMinutes(o);
+  readonly purgeRouteMinutes: Store['purgeRouteMinutes'] = (o) => this.routeMinutes.purgeRouteMinutes(o);
 
   // ---- retention (purge.ts): each batch is one write of the group commit, so it never waits on the busy handler
 

@@ -234,10 +234,11 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
   {
     method: 'GET',
     path: '/v1/agents',
-    summary: 'list agents: by id, filtered by state and capability, paged; agents gone a while are left out',
+    summary:
+      'list agents: by id, filtered by state and capability, paged; agents gone a while are left out unless include=stopped; include=health adds each healthScore',
     tag: 'agents',
     query: agentListQuery,
-    responses: { 200: '{ agents, nextCursor? }' },
+    responses: { 200: '{ agents: [{ …agent, healthScore? }], nextCursor? }' },
   },
   {
     method: 'GET',
@@ -357,11 +358,12 @@ export const ROUTE_CATALOGUE: readonly RouteDoc[] = [
   {
     method: 'GET',
     path: '/v1/routes',
-    summary: 'every route: queue figures, whether it is routable, the pool its tasks go to first; paged by route key',
+    summary:
+      'every route: queue figures, whether it is routable, the pool its tasks go to first, and optionally its counts per minute; paged by route key',
     tag: 'fleet',
     query: routeListQuery,
     responses: {
-      200: '{ routes: [{ route, type, capabilities, queued, delayed, running, dead, oldestQueuedAgeMs, routable, state, paused, settings, circuit, pool }], nextCursor? }',
+      200: '{ routes: [{ route, type, capabilities, queued, delayed, running, dead, oldestQueuedAgeMs, routable, state, paused, settings, circuit, pool, series? }], nextCursor? }; with series=N, series is { start, stepMs, succeeded[], failed[], dead[], cancelled[], expired[] } over the last N complete minutes',
     },
   },
   // route controls

@@ -1,6 +1,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { AGENT_STATES } from '../../domain/agent';
+import { healthScore } from '../../domain/agentPerformance';
+import { DEFAULT_THRESHOLDS, type EnforcementPolicy } from '../../domain/enforcement';
 import { TOKEN_PATTERN, TOKEN_RULE } from '../../domain/capabilities';
 import type { Clock } from '../../domain/clock';
 import { NotFoundError } from '../../domain/errors';
@@ -15,8 +17,21 @@ export const agentListQuery = z.strictObject({
   capability: z.string().regex(TOKEN_PATTERN, TOKEN_RULE).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(200),
   cursor: z.string().min(1).max(450).optional(),
-  include: z.literal('stopped').optional(),
+  /**
+   * A comma-separated list: `stopped` also lists the agents gone a while; `health` adds each agent's health
+   * score (src/domain/agentPerformance.ts) over the last HEALTH_WINDOW_MS, for the whole page in one read.
+   */
+  include: z
+    .string()
+    .max(100)
+    .describe('a comma-separated list of: stopped, health')
+    .transform((s) => s.split(',').map((x) => x.trim()))
+    .pipe(z.array(z.enum(['stopped', 'health'])))
+    .optional(),
 });
+
+/** The window of the list's health scores: the default window of GET /v1/agents/:id/performance. */
+export const HEALTH_WINDOW_MS = 900_000;
 
 /**
  * Stopped and failed agents last heard of longer than this many heartbeat intervals ago are left out of the list
@@ -29,7 +44,16 @@ function heartbeatMs(staleAfterMs: number): number {
   return staleAfterMs / LIVE_FOR_HEARTBEATS;
 }
 
-export function agentRoutes(store: Store, clock: Clock, staleAfterMs: number): Router {
+export function agentRoutes(
+  store: Store,
+  clock: Clock,
+  staleAfterMs: number,
+  /** What the health scores weigh a heartbeat's age against (the supervisor's enforcement policy). */
+  policy: Pick<EnforcementPolicy, 'heartbeatIntervalMs' | 'suspendAfter'> = {
+    heartbeatIntervalMs: heartbeatMs(staleAfterMs),
+    suspendAfter: DEFAULT_THRESHOLDS.suspendAfter,
+  },
+): Router {
   const r = Router();
 
   r.get('/agents', async (req, res) => {
@@ -41,11 +65,27 @@ export function agentRoutes(store: Store, clock: Clock, staleAfterMs: number): R
       ...(q.state ? { state: q.state } : {}),
       ...(q.capability ? { capability: q.capability } : {}),
       ...(q.cursor ? { afterId: q.cursor } : {}),
-      ...(q.include === 'stopped' ? {} : { hideGoneBefore: now - GONE_AFTER_HEARTBEATS * heartbeatMs(staleAfterMs) }),
+      ...(q.include?.includes('stopped')
+        ? {}
+        : { hideGoneBefore: now - GONE_AFTER_HEARTBEATS * heartbeatMs(staleAfterMs) }),
     });
     const page = agents.slice(0, q.limit);
     const nextCursor = agents.length > q.limit ? page[page.length - 1]?.id : undefined;
-    res.json({ agents: page.map((a) => agentView(a, now, staleAfterMs)), nextCursor });
+    const runs = q.include?.includes('health')
+      ? new Map(
+          (await store.countAgentRuns({ agentIds: page.map((a) => a.id), since: now - HEALTH_WINDOW_MS })).map((c) => [
+            c.agentId,
+            c,
+          ]),
+        )
+      : null;
+    res.json({
+      agents: page.map((a) => ({
+        ...agentView(a, now, staleAfterMs),
+        ...(runs ? { healthScore: healthScore(a, runs.get(a.id) ?? { succeeded: 0, failed: 0 }, now, policy) } : {}),
+      })),
+      nextCursor,
+    });
   });
 
   r.get('/agents/:id', async (req, res) => {

@@ -88,6 +88,24 @@ ORDER BY at, seq;`,
 });
 
 /**
+ * COUNT_AGENT_RUNS: the finished attempts of each of @agentIds (JSON array) at or after @since, counted: one seek
+ * of IX_task_events_agent_at per agent (its filter repeated so the optimizer can match it).
+ * Params: @agentIds, @since. Result: { agent_id, succeeded, failed } rows, only for agents with any.
+ */
+export const COUNT_AGENT_RUNS = statement('COUNT_AGENT_RUNS', {
+  idempotent: true,
+  params: { agentIds: param.json, since: param.time },
+  text: `
+SELECT e.agent_id,
+  SUM(CASE WHEN e.kind = 'succeeded' THEN 1 ELSE 0 END) AS succeeded,
+  SUM(CASE WHEN e.kind = 'failed' THEN 1 ELSE 0 END) AS failed
+FROM OPENJSON(@agentIds) WITH (agent_id nvarchar(450) '$') AS a
+JOIN ${TABLE.taskEvents} AS e ON e.agent_id = a.agent_id COLLATE Latin1_General_100_BIN2
+WHERE e.agent_id IS NOT NULL AND e.at >= @since AND e.kind IN ('succeeded', 'failed')
+GROUP BY e.agent_id;`,
+});
+
+/**
  * ROUTE_STATS: per-route counts of queued (due / delayed), running and dead tasks. Each arm of `per_status` is
  * one range of IX_tasks_status_route for one status, read in route order (a stream aggregate, no sort of the
  * task rows); terminal rows other than dead are never read. Only the few per-route rows are merged, then

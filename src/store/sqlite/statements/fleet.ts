@@ -51,6 +51,15 @@ WHERE agent_id = @agentId AND at >= @since AND kind IN ('succeeded', 'failed')
 ORDER BY at, seq`;
 
 /**
+ * COUNT_AGENT_RUNS: the finished attempts of each of @agentIds (JSON array) at or after @since, counted: one range
+ * of task_events_agent_runs per agent. Result: { agent_id, succeeded, failed } rows, only for agents with any.
+ */
+export const COUNT_AGENT_RUNS = `
+SELECT agent_id, sum(kind = 'succeeded') AS succeeded, sum(kind = 'failed') AS failed FROM task_events
+WHERE agent_id IN (SELECT value FROM json_each(@agentIds)) AND at >= @since AND kind IN ('succeeded', 'failed')
+GROUP BY agent_id`;
+
+/**
  * ROUTE_STATS: per-route counts of the queued (due / delayed), running and dead tasks, by route key. Each arm of `per_status`
  * is an index-only scan of tasks_status_route_not_before for one status, whose rows come in route_key order, so it
  * groups as it streams (one sort of every queued row, as a single `status IN (…) GROUP BY` needs, measured 2.6
@@ -93,6 +102,10 @@ export function prepareFleetStatements(db: Database) {
     reclaimLeaseRequeue: db.prepare<LeaseKey & { notBefore: number }>(RECLAIM_LEASE_REQUEUE),
     reclaimLeaseKill: db.prepare<LeaseKey>(RECLAIM_LEASE_KILL),
     selectAgentRuns: db.prepare<{ agentId: string; since: number }, AgentRunRow>(SELECT_AGENT_RUNS),
+    countAgentRuns: db.prepare<
+      { agentIds: string; since: number },
+      { agent_id: string; succeeded: number; failed: number }
+    >(COUNT_AGENT_RUNS),
     routeStats: db.prepare<{ now: number }, RouteStatsRow>(ROUTE_STATS),
     countTaskEvents: db.prepare<{ kinds: string; since: number }, { kind: string; n: number }>(COUNT_TASK_EVENTS),
   };

@@ -12,6 +12,7 @@ import { preparePoolStatements } from './pools';
 import { preparePurgeStatements } from './purge';
 import { prepareRetryStatements } from './retry';
 import { prepareRouteControlStatements } from './routeControls';
+import { prepareRouteMinuteStatements } from './routeMinutes';
 import { prepareScheduleStatements } from './schedules';
 import { prepareSchemaStatements } from './schema';
 import { prepareSecurityStatements } from './security';
@@ -36,6 +37,7 @@ export function prepareStatements(db: Database) {
     purge: preparePurgeStatements(db),
     routeControls: prepareRouteControlStatements(db),
     workflows: prepareWorkflowStatements(db),
+    routeMinutes: prepareRouteMinuteStatements(db),
   };
 }
 
