@@ -319,11 +319,11 @@ export function workflowPage(ctx: Ctx, id: string): void {
     if (!graph) {
       graph = workflowGraph(w.name ?? w.id, w.steps, choose);
       replace(graphBox, graph.element);
-      // A step waiting for a person is what someone opening the page most likely came for.
-      const waiting = w.steps.find((s) => s.state === 'waiting_approval');
-      if (waiting) choose(waiting.id);
     }
     graph.update(w.steps);
+    // Until a step is chosen, a step waiting for a person is shown: it is what someone here most likely wants.
+    const waiting = selected === null ? w.steps.find((s) => s.state === 'waiting_approval') : undefined;
+    if (waiting) choose(waiting.id);
     drawHead(w);
     drawStep();
     for (;;) {
