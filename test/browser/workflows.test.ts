@@ -72,7 +72,7 @@ const details = (page: Page) => page.locator('#step-details');
 
 describe('workflows in the console', () => {
   it('draws the review loop as a graph that follows it live; Approve, after its confirmation, finishes it', async () => {
-    const { page, loads } = await signIn(keys.submitter.key, '#/workflows');
+    const { page, loads, requests } = await signIn(keys.submitter.key, '#/workflows');
     await page.locator('#workflows-table table').waitFor();
     await expect(page.locator('#role').textContent()).resolves.toBe('app-one (submitter)');
     const wf = await submitWorkflow(reviewLoop, keys.submitter.key);
@@ -134,6 +134,15 @@ describe('workflows in the console', () => {
     expect(JSON.stringify(events.find((e) => e.kind === 'step_approved')?.data)).toContain('looks right');
     expect((await workflowState(wf.id)).state).toBe('succeeded');
     await screenshot(page, 'workflow-succeeded');
+    // The workflow's page read it whole and its events since the last shown: no request per step.
+    const api = requests.map((url) => new URL(url).pathname).filter((p) => p.startsWith(`/v1/workflows/${wf.id}`));
+    expect(new Set(api)).toEqual(
+      new Set([
+        `/v1/workflows/${wf.id}`,
+        `/v1/workflows/${wf.id}/events`,
+        `/v1/workflows/${wf.id}/steps/sign-off/approve`,
+      ]),
+    );
   }, 90_000);
 
   it('shows a reader the graph and the list, and no buttons', async () => {
