@@ -77,27 +77,24 @@ interface Placed {
   y: number;
 }
 
-/** A gate's edge back to the step it validates: over the nodes or under them, in a lane of its own. */
+/**
+ * A gate's edge back to the step it validates: in the gap just above their row when both sit in one row (the
+ * usual case: a gate is placed in the row of the step it validates), else round the top or the bottom of the
+ * graph in a lane of its own.
+ */
 interface Loop {
   gate: string;
   target: string;
-  side: 'top' | 'bottom';
-  /** The lane's y: above (or below) every node, nested lanes for several gates on one side. */
+  side: 'row' | 'top' | 'bottom';
+  /** The lane's y (for `top` and `bottom`): nested lanes for several gates on one side. */
   y: number;
 }
 
 /**
- * Positions: columns by depth; within a column, ordered by the mean row of the steps it needs, a gate by the row
- * of the step it validates (fewer crossings, and a gate's loop short). Each loop goes round the side of the
- * graph nearer to its two ends.
+ * Rows within each column: ordered by the mean row of the steps a step needs (a gate by the row of the step it
+ * validates), each at that row when it is free, else the next free one below (fewer crossings, straight edges).
  */
-export function layout(steps: readonly StepView[]): {
-  at: Map<string, Placed>;
-  loops: Loop[];
-  width: number;
-  height: number;
-} {
-  const depth = depths(steps);
+function rowsOf(steps: readonly StepView[], depth: Map<string, number>): { row: Map<string, number>; columns: number } {
   const columns: StepView[][] = [];
   for (const s of steps) (columns[depth.get(s.id) ?? 0] ??= []).push(s);
   const row = new Map<string, number>();
@@ -111,18 +108,37 @@ export function layout(steps: readonly StepView[]): {
     };
     const order = column.map((s, i) => ({ s, i, w: weight(s) }));
     order.sort((a, b) => (a.w === b.w ? a.i - b.i : a.w - b.w));
-    order.forEach(({ s }, r) => row.set(s.id, r));
+    let next = 0;
+    for (const { s, w } of order) {
+      const r = Number.isFinite(w) ? Math.max(next, Math.round(w)) : next;
+      row.set(s.id, r);
+      next = r + 1;
+    }
   }
-  const rows = Math.max(1, ...columns.map((c) => c?.length ?? 0));
+  return { row, columns: columns.length };
+}
+
+/** Positions: a column per dependency depth, rows by rowsOf, and the gates' loops with the room they need. */
+export function layout(steps: readonly StepView[]): {
+  at: Map<string, Placed>;
+  loops: Loop[];
+  width: number;
+  height: number;
+} {
+  const depth = depths(steps);
+  const { row, columns } = rowsOf(steps, depth);
+  const rows = Math.max(1, ...[...row.values()].map((r) => r + 1));
   const gates = steps.filter((s) => s.validates !== undefined && row.has(s.validates));
   const sides = gates.map((g) => {
-    const mid = ((row.get(g.id) ?? 0) + (row.get(g.validates ?? '') ?? 0)) / 2;
-    return mid <= (rows - 1) / 2 ? ('top' as const) : ('bottom' as const);
+    const [a, b] = [row.get(g.id) ?? 0, row.get(g.validates ?? '') ?? 0];
+    if (a === b) return 'row' as const;
+    return (a + b) / 2 <= (rows - 1) / 2 ? ('top' as const) : ('bottom' as const);
   });
   const onTop = sides.filter((side) => side === 'top').length;
-  const below = sides.length - onTop;
+  const below = sides.filter((side) => side === 'bottom').length;
   const room = (n: number) => (n === 0 ? 0 : LOOP_ROOM + (n - 1) * LANE);
-  const top = PAD + room(onTop);
+  // ROW_GAP above the first row: room for a loop drawn in the gap above its row.
+  const top = ROW_GAP + room(onTop);
   const nodesBottom = top + rows * NODE_H + (rows - 1) * ROW_GAP;
   const at = new Map<string, Placed>();
   for (const s of steps) {
@@ -136,14 +152,15 @@ export function layout(steps: readonly StepView[]): {
   const loops = gates.map((g, i): Loop => {
     const side = sides[i] ?? 'top';
     // Lane 0 is nearest the nodes; later gates go round it.
-    const y =
-      side === 'top' ? top - LOOP_ROOM + 8 - lanesTop++ * LANE : nodesBottom + LOOP_ROOM - 8 + lanesBottom++ * LANE;
+    let y = 0;
+    if (side === 'top') y = top - LOOP_ROOM + 8 - lanesTop++ * LANE;
+    if (side === 'bottom') y = nodesBottom + LOOP_ROOM - 8 + lanesBottom++ * LANE;
     return { gate: g.id, target: g.validates ?? '', side, y };
   });
   return {
     at,
     loops,
-    width: PAD * 2 + columns.length * NODE_W + Math.max(0, columns.length - 1) * COL_GAP,
+    width: PAD * 2 + columns * NODE_W + Math.max(0, columns - 1) * COL_GAP,
     height: nodesBottom + room(below) + PAD,
   };
 }
@@ -202,28 +219,48 @@ export interface WorkflowGraph {
   select(id: string | null): void;
 }
 
-/** Left to right; an edge that skips columns runs straight along its row, then bends into its step. */
-function edgePath(from: Placed, to: Placed): string {
+/**
+ * Left to right. An edge that skips columns runs straight along the row of its source, then bends into its step
+ * in the last gap; or, when fewer nodes sit in its way along the target's row, bends in the first gap and runs
+ * along that row (`occupied` holds the nodes' positions).
+ */
+function edgePath(from: Placed, to: Placed, occupied: ReadonlySet<string>): string {
   const x1 = from.x + NODE_W;
   const y1 = from.y + NODE_H / 2;
   const x2 = to.x - 6;
   const y2 = to.y + NODE_H / 2;
-  const start = Math.max(x1, to.x - COL_GAP);
-  const bend = Math.max(16, (x2 - start) / 2);
-  const straight = start > x1 ? ` H${start}` : '';
-  return `M${x1},${y1}${straight} C${start + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`;
+  const curve = (xa: number, ya: number, xb: number, yb: number) => {
+    const bend = Math.max(16, (xb - xa) / 2);
+    return `C${xa + bend},${ya} ${xb - bend},${yb} ${xb},${yb}`;
+  };
+  if (to.x - from.x <= NODE_W + COL_GAP || y1 === y2) return `M${x1},${y1} ${curve(x1, y1, x2, y2)}`;
+  const between = (y: number) => {
+    let n = 0;
+    for (let x = from.x + NODE_W + COL_GAP; x < to.x; x += NODE_W + COL_GAP) if (occupied.has(`${x},${y}`)) n++;
+    return n;
+  };
+  if (between(to.y) < between(from.y)) {
+    const turn = from.x + NODE_W + COL_GAP;
+    return `M${x1},${y1} ${curve(x1, y1, turn, y2)} H${x2}`;
+  }
+  const turn = to.x - COL_GAP;
+  return `M${x1},${y1} H${turn} ${curve(turn, y1, x2, y2)}`;
 }
 
 /** From the gate's top (or bottom) round its lane into the top (or bottom) of the step it validates. */
 function loopPath(gate: Placed, target: Placed, loop: Loop): string {
+  if (loop.side === 'row') {
+    const x1 = gate.x + 24;
+    const x2 = target.x + NODE_W - 24;
+    const over = gate.y - ROW_GAP + 2;
+    return `M${x1},${gate.y} C${x1},${over} ${x2},${over} ${x2},${target.y - 5}`;
+  }
   const dir = loop.side === 'top' ? -1 : 1;
   const edge = (p: Placed) => (loop.side === 'top' ? p.y : p.y + NODE_H);
   const x1 = gate.x + NODE_W / 2 + 10;
   const x2 = target.x + NODE_W / 2 - 10;
-  const y1 = edge(gate);
-  const y2 = edge(target) + dir * 6;
   const lane = loop.y - dir * 4;
-  return `M${x1},${y1} C${x1},${lane} ${x2},${lane} ${x2},${y2}`;
+  return `M${x1},${edge(gate)} C${x1},${lane} ${x2},${lane} ${x2},${edge(target) + dir * 6}`;
 }
 
 function markers(): SVGDefsElement {
@@ -248,13 +285,15 @@ export function workflowGraph(name: string, steps: readonly StepView[], onSelect
     class: 'wf-graph',
   });
   root.append(markers());
+  const occupied = new Set([...at.values()].map((p) => `${p.x},${p.y}`));
   const edges = svg('g', { class: 'wf-edges', 'aria-hidden': 'true' });
   for (const s of steps) {
     const to = at.get(s.id);
     for (const need of s.needs) {
       const from = at.get(need);
       if (from && to) {
-        edges.append(svg('path', { d: edgePath(from, to), class: 'wf-edge', 'marker-end': 'url(#wf-arrow)' }));
+        const d = edgePath(from, to, occupied);
+        edges.append(svg('path', { d, class: 'wf-edge', 'marker-end': 'url(#wf-arrow)' }));
       }
     }
   }
