@@ -1,6 +1,6 @@
 /**
  * The console: a sign-in form, a navigation bar and one page at a time, chosen by the URL's hash (#/fleet,
- * #/agents/<id>, #/tasks, #/tasks/<id>, #/pools, #/routes, #/schedules). Leaving a page aborts its streams and
+ * #/agents/<id>, #/tasks, #/tasks/<id>, #/pools, #/routes, #/schedules, #/workflows, #/workflows/<id>). Leaving a page aborts its streams and
  * timers.
  */
 import { ApiError, openQueueSession, session, whoami, type WhoAmI } from './api.js';
@@ -9,6 +9,7 @@ import { agentPage, fleetPage } from './fleet.js';
 import { errorText, type Ctx } from './page.js';
 import { poolsPage, routesPage, schedulesPage } from './others.js';
 import { taskPage, tasksPage } from './tasks.js';
+import { workflowPage, workflowsPage } from './workflows.js';
 
 const main = document.getElementById('main') as HTMLElement;
 const nav = document.getElementById('nav') as HTMLElement;
@@ -61,6 +62,8 @@ function route(): void {
   else if (page === 'pools') poolsPage(ctx);
   else if (page === 'routes') routesPage(ctx);
   else if (page === 'schedules') schedulesPage(ctx);
+  else if (page === 'workflows' && param) workflowPage(ctx, param);
+  else if (page === 'workflows') workflowsPage(ctx);
   else fleetPage(ctx);
   main.focus();
 }
@@ -81,7 +84,8 @@ async function start(): Promise<void> {
   // Buttons follow the role the supervisor names; the API still refuses a forged call (403).
   admin = me.role === 'admin';
   nav.hidden = false;
-  document.getElementById('role')!.textContent = `${me.name} (${admin ? 'admin' : 'read only'})`;
+  const acts = admin ? 'admin' : me.role === 'submitter' ? 'submitter' : 'read only';
+  document.getElementById('role')!.textContent = `${me.name} (${acts})`;
   document.getElementById('queues-link')!.hidden = !admin;
   route();
 }
