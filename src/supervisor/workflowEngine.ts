@@ -140,7 +140,7 @@ export class WorkflowEngine {
       });
       if (!applied) continue;
       await this.afterApply(workflowId, plan, created, now);
-      return this.d.store.getWorkflow(workflowId);
+      return afterPlan(wf, plan, now);
     }
     throw new ConflictError(`workflow ${workflowId} changed under ${MAX_TRIES} passes in a row; try again`);
   }
@@ -209,6 +209,20 @@ export class WorkflowEngine {
     this.stepTasks.set(taskId, workflowId);
     if (this.stepTasks.size > KNOWN_TASKS) this.stepTasks.delete(first(this.stepTasks.keys())!);
   }
+}
+
+/** The workflow as the apply of `plan` left it (what a read would answer, without the read). */
+function afterPlan(wf: WorkflowRecord, plan: WorkflowPlan, now: number): WorkflowRecord {
+  const changed = new Map(plan.steps.map((s) => [s.id, s]));
+  return {
+    ...wf,
+    state: plan.state,
+    error: plan.error,
+    finishedAt: plan.finishedAt,
+    version: wf.version + 1,
+    updatedAt: now,
+    steps: wf.steps.map((s) => changed.get(s.id) ?? s),
+  };
 }
 
 function first<T>(values: Iterable<T>): T | undefined {
