@@ -155,6 +155,7 @@ export const APPLY_WORKFLOW_CHANGE = statement('APPLY_WORKFLOW_CHANGE', {
   },
   text: `
 ${WRITE_PREAMBLE}
+DECLARE @updated int;
 BEGIN TRANSACTION;
 UPDATE ${TABLE.workflows}
 SET state = @state, error = @error, finished_at = @finishedAt, version = version + 1, dirty = @dirty, updated_at = @now
@@ -182,8 +183,10 @@ JOIN OPENJSON(@steps) WITH (
   updated_at datetime2(3)  '$.updatedAt'
 ) AS j ON s.step_id = j.step_id ${BIN2}
 WHERE s.workflow_id = @id;
+-- Kept at once: the comparison below runs a query of its own.
+SET @updated = @@ROWCOUNT;
 -- A plan naming a step the workflow lacks is a bug: THROW (under XACT_ABORT) rolls the whole change back.
-IF @@ROWCOUNT <> (SELECT COUNT(*) FROM OPENJSON(@steps))
+IF @updated <> (SELECT COUNT(*) FROM OPENJSON(@steps))
   THROW 50020, N'taskfleet: the workflow change names a step the workflow does not have: the change was not applied', 1;
 
 INSERT INTO ${TABLE.workflowEvents} (workflow_id, at, kind, step_id, round, data)
