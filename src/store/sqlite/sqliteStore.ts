@@ -19,7 +19,6 @@ import type { ApiKeyRecord, AuditEntry, NewAuditEntry } from '../../domain/secur
 import type { TaskError, TaskEvent, TaskEventKind, TaskRecord, TaskStatus } from '../../domain/task';
 import type { TaskLogBatch, TaskLogs } from '../../domain/taskLog';
 import type { RetryDecision } from '../../domain/transitions';
-import type { WebhookAttempt, WebhookAttemptOutcome, WebhookDelivery, WebhookSubscription } from '../../domain/webhook';
 import type {
   AgentRecycleChange,
   AgentSettingsUpdate,
@@ -66,7 +65,7 @@ import { applySchema } from './schema';
 import * as security from './security';
 import { prepareStatements, type SqliteStatements } from './statements';
 import * as tasks from './tasks';
-import * as webhooks from './webhooks';
+import { SqliteWebhooks } from './webhooks';
 import { SqliteWorkflows } from './workflows';
 
 export interface SqliteStoreOptions {
@@ -142,6 +141,7 @@ class SqliteStore implements Store {
   private readonly group: GroupCommit;
 
   private readonly schedules: SqliteSchedules;
+  private readonly webhooks: SqliteWebhooks;
   private readonly routeControls: SqliteRouteControls;
   private readonly workflows: SqliteWorkflows;
   private readonly routeMinutes: SqliteRouteMinutes;
@@ -160,6 +160,7 @@ class SqliteStore implements Store {
     this.lists = tasks.taskListStatements(db);
     const runners = { read: <T>(fn: () => T) => this.run(fn), write: <T>(fn: () => T) => this.group.write(fn) };
     this.schedules = new SqliteSchedules(this.statements, runners);
+    this.webhooks = new SqliteWebhooks(this.statements, runners);
     this.routeControls = new SqliteRouteControls(this.statements, runners);
     this.workflows = new SqliteWorkflows(this.statements, runners);
     this.routeMinutes = new SqliteRouteMinutes(this.statements, runners);
@@ -435,62 +436,22 @@ class SqliteStore implements Store {
     return this.run(() => security.listAudit(this.statements, opts));
   }
 
-  // ---- webhooks
-
-  insertWebhookSubscription(sub: WebhookSubscription): Promise<void> {
-    return this.group.write(() => webhooks.insertSubscription(this.statements, sub));
-  }
-
-  getWebhookSubscription(id: string): Promise<WebhookSubscription | null> {
-    return this.run(() => webhooks.getSubscription(this.statements, id));
-  }
-
-  listWebhookSubscriptions(opts: { keyId?: string; limit: number }): Promise<WebhookSubscription[]> {
-    return this.run(() => webhooks.listSubscriptions(this.statements, opts));
-  }
-
-  deleteWebhookSubscription(id: string): Promise<boolean> {
-    return this.group.write(() => this.statements.webhooks.deleteSubscription.run({ id }).changes === 1);
-  }
-
-  setWebhookKeySecret(keyId: string, secret: string, now: number): Promise<void> {
-    return this.group.write(() => {
-      this.statements.webhooks.upsertKeySecret.run({ keyId, secret, now });
-    });
-  }
-
-  getWebhookKeySecret(keyId: string): Promise<string | null> {
-    return this.run(() => this.statements.webhooks.selectKeySecret.get({ keyId })?.secret ?? null);
-  }
-
-  leaseWebhookCursor(opts: Parameters<Store['leaseWebhookCursor']>[0]): Promise<{ lastSeq: number } | null> {
-    return this.group.write(() => webhooks.leaseCursor(this.statements, opts));
-  }
-
-  advanceWebhookCursor(opts: Parameters<Store['advanceWebhookCursor']>[0]): Promise<boolean> {
-    return this.group.write(() => webhooks.advanceCursor(this.statements, opts));
-  }
-
-  claimWebhookDeliveries(opts: {
-    now: number;
-    lockMs: number;
-    token: string;
-    skipHosts: string[];
-    limit: number;
-  }): Promise<WebhookDelivery[]> {
-    return this.group.write(() => webhooks.claimDeliveries(this.statements, opts));
-  }
-
-  recordWebhookAttempt(outcome: WebhookAttemptOutcome): Promise<boolean> {
-    return this.group.write(() => webhooks.recordAttempt(this.statements, outcome));
-  }
-
-  listWebhookDeliveries(opts: {
-    subscriptionId: string;
-    limit: number;
-  }): Promise<Array<WebhookDelivery & { attemptLog: WebhookAttempt[] }>> {
-    return this.run(() => webhooks.listDeliveries(this.statements, opts));
-  }
+  // ---- webhooks (webhooks.ts)
+  readonly insertWebhookSubscription: Store['insertWebhookSubscription'] = (s) =>
+    this.webhooks.insertWebhookSubscription(s);
+  readonly getWebhookSubscription: Store['getWebhookSubscription'] = (id) => this.webhooks.getWebhookSubscription(id);
+  readonly listWebhookSubscriptions: Store['listWebhookSubscriptions'] = (o) =>
+    this.webhooks.listWebhookSubscriptions(o);
+  readonly deleteWebhookSubscription: Store['deleteWebhookSubscription'] = (id) =>
+    this.webhooks.deleteWebhookSubscription(id);
+  readonly setWebhookKeySecret: Store['setWebhookKeySecret'] = (keyId, secret, now) =>
+    this.webhooks.setWebhookKeySecret(keyId, secret, now);
+  readonly getWebhookKeySecret: Store['getWebhookKeySecret'] = (keyId) => this.webhooks.getWebhookKeySecret(keyId);
+  readonly leaseWebhookCursor: Store['leaseWebhookCursor'] = (o) => this.webhooks.leaseWebhookCursor(o);
+  readonly advanceWebhookCursor: Store['advanceWebhookCursor'] = (o) => this.webhooks.advanceWebhookCursor(o);
+  readonly claimWebhookDeliveries: Store['claimWebhookDeliveries'] = (o) => this.webhooks.claimWebhookDeliveries(o);
+  readonly recordWebhookAttempt: Store['recordWebhookAttempt'] = (o) => this.webhooks.recordWebhookAttempt(o);
+  readonly listWebhookDeliveries: Store['listWebhookDeliveries'] = (o) => this.webhooks.listWebhookDeliveries(o);
 
   // ---- schedules (schedules.ts)
   readonly createSchedule: Store['createSchedule'] = (s) => this.schedules.createSchedule(s);
