@@ -17,7 +17,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock';
 import { ConflictError } from '../domain/errors';
-import type { TaskRecord } from '../domain/task';
+import { TERMINAL_STATUSES, type TaskRecord } from '../domain/task';
 import { stepTaskKey, type WorkflowRecord } from '../domain/workflow';
 import { planWorkflow, type StepTaskOutcome, type WorkflowAction, type WorkflowPlan } from '../domain/workflowPlan';
 import type { Dispatcher } from '../dispatch/dispatcher';
@@ -154,6 +154,8 @@ export class WorkflowEngine {
       this.remember(taskId, wf.id);
       const task = await this.d.store.getTask(taskId);
       if (task) out.set(taskId, { status: task.status, result: task.result, error: task.error });
+      // An ended task rings no more: its entry would only take room.
+      if (task && TERMINAL_STATUSES.has(task.status)) this.stepTasks.delete(taskId);
     }
     return out;
   }
