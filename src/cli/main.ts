@@ -12,6 +12,7 @@ import type { BenchOptions } from './bench';
 import type { SubmitOptions } from './client';
 import type { KeysCreateOptions } from './keys';
 import type { SchedulesCreateOptions } from './schedules';
+import { addWorkflowCommands } from './workflowCommands';
 
 // Each command loads its own modules when it runs (a worker process does not need express, the supervisor, the
 // SQL Server driver or the Azure SDK: loading every command's modules cost each worker about 20 MiB of memory).
@@ -26,7 +27,6 @@ const commands = {
   processes: () => import('./processes'),
   routes: () => import('./routes'),
   schedules: () => import('./schedules'),
-  workflows: () => import('./workflows'),
 };
 
 const positiveInt = (name: string) => (value: string) => {
@@ -80,7 +80,7 @@ export interface WorkerOptions {
 }
 
 /** The configuration, read on first use: `--help` and a bad option must not need a valid environment. */
-type GetConfig = () => Promise<Config>;
+export type GetConfig = () => Promise<Config>;
 
 function addProcessCommands(program: Command, getConfig: GetConfig): void {
   program
@@ -150,60 +150,6 @@ function addClientCommands(program: Command, getConfig: GetConfig): void {
     .action(async (taskId: string, options: { attempt?: number; json?: boolean }) =>
       (await commands.client()).runLogs(await getConfig(), taskId, options),
     );
-}
-
-function addWorkflowCommands(program: Command, getConfig: GetConfig): void {
-  const workflow = program.command('workflow').description('workflows: steps that need each other, gates, approvals');
-  workflow
-    .command('submit')
-    .description('submit a workflow from a JSON file (as for POST /v1/workflows) and print it')
-    .argument('<file>')
-    .option('-w, --wait', 'print each step as it changes until the workflow ends (exit 1 unless it succeeded)')
-    .option('--idempotency-key <key>', 'Idempotency-Key header')
-    .option('--json', 'print JSON')
-    .action(async (file: string, options: { wait?: boolean; idempotencyKey?: string; json?: boolean }) =>
-      (await commands.workflows()).runWorkflowSubmit(await getConfig(), file, options),
-    );
-  workflow
-    .command('status')
-    .description('show a workflow and each of its steps')
-    .argument('<id>')
-    .option('--json', 'print JSON')
-    .action(async (id: string, options: { json?: boolean }) =>
-      (await commands.workflows()).runWorkflowStatus(await getConfig(), id, options),
-    );
-  workflow
-    .command('list')
-    .description('list workflows, newest first')
-    .addOption(
-      new Option('--state <state>', 'only in this state').choices([
-        'running',
-        'waiting_approval',
-        'succeeded',
-        'failed',
-        'cancelled',
-      ]),
-    )
-    .option('--json', 'print JSON')
-    .action(async (options: { state?: string; json?: boolean }) =>
-      (await commands.workflows()).runWorkflowList(await getConfig(), options),
-    );
-  for (const action of ['approve', 'reject'] as const) {
-    workflow
-      .command(action)
-      .description(`${action} a step waiting for a person`)
-      .argument('<id>')
-      .argument('<step>')
-      .option('--comment <text>', 'recorded with the decision')
-      .action(async (id: string, step: string, options: { comment?: string }) =>
-        (await commands.workflows()).runWorkflowAction(await getConfig(), id, action, { step, ...options }),
-      );
-  }
-  workflow
-    .command('cancel')
-    .description('cancel a workflow: pending steps cancelled, running ones asked to cancel')
-    .argument('<id>')
-    .action(async (id: string) => (await commands.workflows()).runWorkflowAction(await getConfig(), id, 'cancel', {}));
 }
 
 const typeList = (value: string) => typeListOf(value, '--types');
