@@ -12,11 +12,9 @@ import type {
   AgentStateChange,
   HeartbeatReport,
 } from '../port';
-import type { Recordsets, SqlClient } from './client';
+import { changedIn, type SqlClient } from './client';
 import * as mapping from './rows';
 import * as agentStatements from './statements/agents';
-
-const changed = (sets: Recordsets) => Number((sets[0]?.[0] as { changed?: number } | undefined)?.changed ?? 0) === 1;
 
 export class MssqlAgents implements Omit<AgentStore, 'listAgentRuns' | 'countAgentRuns'> {
   constructor(private readonly db: SqlClient) {}
@@ -61,7 +59,7 @@ export class MssqlAgents implements Omit<AgentStore, 'listAgentRuns' | 'countAge
       reason: opts.reason,
       now: opts.now,
     });
-    return changed(sets);
+    return changedIn(sets);
   }
 
   async setAgentRecycle(change: AgentRecycleChange): Promise<boolean> {

@@ -11,6 +11,12 @@ import { bindSchema, type ParamType, type Statement } from './statement';
 export type Values<K extends string> = { [P in K]: unknown };
 export type Recordsets = Array<Array<Record<string, unknown>>>;
 
+/** Whether a write batch answered `{ applied: true }` in its first result set. */
+export const appliedIn = (sets: Recordsets) => Boolean((sets[0]?.[0] as { applied?: boolean } | undefined)?.applied);
+/** Whether a write batch answered `{ changed: 1 }` in its first result set. */
+export const changedIn = (sets: Recordsets) =>
+  Number((sets[0]?.[0] as { changed?: number } | undefined)?.changed ?? 0) === 1;
+
 function sqlType(type: ParamType, value: unknown): sql.ISqlType {
   switch (type.kind) {
     case 'varchar': {

@@ -7,7 +7,6 @@
  *
  * Opened by open.ts, which checks the schema version first.
  */
-import { routeKey, type Route } from '../../domain/capabilities';
 import type { DeclaredPool } from '../../domain/pool';
 import type { TaskError, TaskEvent, TaskEventKind, TaskRecord } from '../../domain/task';
 import type { TaskLogBatch, TaskLogLevel, TaskLogs } from '../../domain/taskLog';
@@ -15,36 +14,26 @@ import type { RetryDecision } from '../../domain/transitions';
 import type {
   AgentRun,
   AgentRunCounts,
-  CancelOutcome,
   ClaimResult,
-  DispatchRow,
   ExpiredLease,
   InsertOutcome,
   LeaseRef,
   NewTask,
   RenewResult,
-  RouteQueueQuery,
-  ClaimableQuery,
   RouteStats,
   Store,
   TaskEventKindRange,
   TaskHead,
   TaskFilter,
-  BulkPage,
-  BulkTaskQuery,
-  RetryActor,
 } from '../port';
-import { bulkPageFilter, countsByKind, leaseKey, routeQueueAfter, TaskListStatements, type LeaseKey } from '../shared';
-import type { Recordsets, SqlClient } from './client';
+import { countsByKind, leaseKey, TaskListStatements, type LeaseKey } from '../shared';
+import { appliedIn, changedIn, type SqlClient } from './client';
 import { decisionParams, runMsHead } from './lease';
 import * as mapping from './rows';
-import { COLUMN_LENGTH } from './statement';
-import * as backgroundStatements from './statements/background';
 import * as fleetStatements from './statements/fleet';
 import * as leaseStatements from './statements/lease';
 import * as logStatements from './statements/logs';
 import * as poolStatements from './statements/pools';
-import * as retryStatements from './statements/retry';
 import { PING } from './statements/schema';
 import * as taskStatements from './statements/tasks';
 import { prepareInsert } from './tasks';
@@ -56,15 +45,14 @@ import { MssqlSchedules } from './schedules';
 import { MssqlWorkflows } from './workflows';
 import { MssqlPurge } from './purge';
 import { MssqlWebhooks } from './webhooks';
-
-const applied = (sets: Recordsets) => Boolean((sets[0]?.[0] as { applied?: boolean } | undefined)?.applied);
-const changed = (sets: Recordsets) => Number((sets[0]?.[0] as { changed?: number } | undefined)?.changed ?? 0) === 1;
+import { MssqlBackground } from './background';
 
 export class MssqlStore implements Store {
   readonly kind = 'mssql' as const;
   private readonly lists = new TaskListStatements(taskStatements.listTasksStatement);
 
   private readonly webhooks: MssqlWebhooks;
+  private readonly background: MssqlBackground;
   private readonly purge: MssqlPurge;
 
   private readonly schedules: MssqlSchedules;
@@ -76,6 +64,7 @@ export class MssqlStore implements Store {
 
   constructor(private readonly db: SqlClient) {
     this.webhooks = new MssqlWebhooks(db);
+    this.background = new MssqlBackground(db);
     this.schedules = new MssqlSchedules(db);
     this.workflows = new MssqlWorkflows(db);
     this.agents = new MssqlAgents(db);
@@ -219,7 +208,7 @@ export class MssqlStore implements Store {
   }
 
   async completeTask(ref: LeaseRef & { result: unknown }): Promise<boolean> {
-    return applied(
+    return appliedIn(
       await this.db.run(leaseStatements.COMPLETE_TASK, { ...leaseKey(ref), result: mapping.toJson(ref.result) }),
     );
   }
@@ -231,21 +220,21 @@ export class MssqlStore implements Store {
       error: mapping.toJson(ref.error),
       failedHead: runMsHead(ref.error),
     });
-    return applied(sets);
+    return appliedIn(sets);
   }
 
   async finishCancelled(ref: LeaseRef): Promise<boolean> {
-    return changed(await this.db.run(leaseStatements.FINISH_CANCELLED, leaseKey(ref)));
+    return changedIn(await this.db.run(leaseStatements.FINISH_CANCELLED, leaseKey(ref)));
   }
 
   async releaseTask(ref: LeaseRef): Promise<boolean> {
-    return changed(await this.db.run(leaseStatements.RELEASE_TASK, leaseKey(ref)));
+    return changedIn(await this.db.run(leaseStatements.RELEASE_TASK, leaseKey(ref)));
   }
 
   // ---- tasks: what a running attempt reports
 
   async setTaskProgress(write: { taskId: string; attempt: number; progress: unknown; now: number }): Promise<boolean> {
-    return applied(
+    return appliedIn(
       await this.db.run(logStatements.SET_TASK_PROGRESS, {
         taskId: write.taskId,
         attempt: write.attempt,
@@ -263,7 +252,7 @@ export class MssqlStore implements Store {
       message: l.message,
       fields: l.fields ?? null,
     }));
-    return applied(
+    return appliedIn(
       await this.db.run(logStatements.APPEND_TASK_LOGS, {
         taskId: batch.taskId,
         attempt: batch.attempt,
@@ -290,133 +279,22 @@ export class MssqlStore implements Store {
     };
   }
 
-  // ---- tasks: supervisor actions and background loops
-
-  async requestCancel(taskId: string, now: number): Promise<{ outcome: CancelOutcome; task: TaskRecord | null }> {
-    const [outcomeRows = [], taskRows = []] = await this.db.run(backgroundStatements.REQUEST_CANCEL, { taskId, now });
-    const outcome = (outcomeRows[0] as { outcome: CancelOutcome } | undefined)?.outcome ?? 'not_found';
-    const row = taskRows[0] as mapping.TaskRow | undefined;
-    return { outcome, task: row ? mapping.toTask(row) : null };
-  }
-
-  async retryTask(ref: { taskId: string; attempt: number; now: number } & RetryActor): Promise<TaskRecord | null> {
-    const { taskId, attempt, now } = ref;
-    const row = await this.db.one<string, mapping.TaskRow>(retryStatements.RETRY_TASK, {
-      taskId,
-      attempt,
-      now,
-      by: JSON.stringify(ref.by),
-    });
-    return row ? mapping.toTask(row) : null;
-  }
-
-  async retryTasks(query: BulkTaskQuery & RetryActor): Promise<BulkPage & { retried: DispatchRow[] }> {
-    const [pageRows = [], rows = []] = await this.db.run(retryStatements.RETRY_TASKS, {
-      ...bulkParams(query),
-      by: JSON.stringify(query.by),
-    });
-    return { ...bulkPage(pageRows), retried: (rows as unknown as mapping.DispatchDbRow[]).map(mapping.toDispatch) };
-  }
-
-  async cancelTasks(query: BulkTaskQuery): Promise<BulkPage & { cancelled: string[]; cancelRequested: string[] }> {
-    const [pageRows = [], rows = []] = await this.db.run(retryStatements.CANCEL_TASKS, bulkParams(query));
-    const changed = rows as unknown as Array<{ id: string; outcome: 'cancelled' | 'requested' }>;
-    return {
-      ...bulkPage(pageRows),
-      cancelled: changed.filter((r) => r.outcome === 'cancelled').map((r) => r.id),
-      cancelRequested: changed.filter((r) => r.outcome === 'requested').map((r) => r.id),
-    };
-  }
-
-  async listExpiredLeases(now: number, limit: number): Promise<ExpiredLease[]> {
-    return (
-      await this.db.all<'now' | 'limit', mapping.LeaseDbRow>(backgroundStatements.SELECT_EXPIRED_LEASES, { now, limit })
-    ).map(mapping.toLease);
-  }
-
-  async requeueExpiredLease(ref: { taskId: string; attempt: number; now: number; decision: RetryDecision }) {
-    const { taskId, attempt, now } = ref;
-    return applied(
-      await this.db.run(backgroundStatements.REQUEUE_EXPIRED_LEASE, {
-        taskId,
-        attempt,
-        now,
-        ...decisionParams(ref.decision),
-      }),
-    );
-  }
-
-  async listOverdue(now: number, limit: number): Promise<Array<{ id: string; attempt: number }>> {
-    return this.db.all<'now' | 'limit', { id: string; attempt: number }>(backgroundStatements.SELECT_OVERDUE, {
-      now,
-      limit,
-    });
-  }
-
-  async expireUnroutable(ref: { taskId: string; attempt: number; dueBefore: number; now: number }): Promise<boolean> {
-    return changed(await this.db.run(backgroundStatements.EXPIRE_UNROUTABLE, { ...ref }));
-  }
-
-  async expireTask(ref: { taskId: string; attempt: number; now: number }): Promise<boolean> {
-    return changed(
-      await this.db.run(backgroundStatements.EXPIRE_TASK, { taskId: ref.taskId, attempt: ref.attempt, now: ref.now }),
-    );
-  }
-
-  async listQueuedForDispatch(opts: { afterId?: string; dueBefore?: number; limit: number }): Promise<DispatchRow[]> {
-    const afterId = opts.afterId ?? '';
-    const rows =
-      opts.dueBefore === undefined
-        ? await this.db.all<string, mapping.DispatchDbRow>(backgroundStatements.SELECT_QUEUED_FOR_DISPATCH, {
-            afterId,
-            limit: opts.limit,
-          })
-        : await this.db.all<string, mapping.DispatchDbRow>(backgroundStatements.SELECT_DUE_FOR_DISPATCH, {
-            afterId,
-            dueBefore: opts.dueBefore,
-            limit: opts.limit,
-          });
-    return rows.map(mapping.toDispatch);
-  }
-
-  async listQueuedOnRoute(query: RouteQueueQuery): Promise<DispatchRow[]> {
-    const key = routeKey(query.route.type, query.route.capabilities);
-    // A key longer than the column cannot be a route's.
-    if (key.length > COLUMN_LENGTH.routeKey) return [];
-    const rows = await this.db.all<string, mapping.DispatchDbRow>(backgroundStatements.SELECT_QUEUED_ON_ROUTE, {
-      routeKey: key,
-      dueBefore: query.dueBefore,
-      sentBefore: query.sentBefore,
-      ...routeQueueAfter(query),
-      limit: query.limit,
-    });
-    return rows.map(mapping.toDispatch);
-  }
-
-  async listClaimable(query: ClaimableQuery): Promise<DispatchRow[]> {
-    // A key longer than the column cannot be a route's.
-    const routes = query.routes
-      .map(({ route, dueBefore }) => ({ key: routeKey(route.type, route.capabilities), dueBefore }))
-      .filter((r) => r.key.length <= COLUMN_LENGTH.routeKey);
-    if (routes.length === 0 || query.limit < 1) return [];
-    const rows = await this.db.all<string, mapping.DispatchDbRow>(backgroundStatements.SELECT_CLAIMABLE, {
-      routes: JSON.stringify(routes),
-      limit: query.limit,
-    });
-    return rows.map(mapping.toDispatch);
-  }
-
-  async markDispatched(taskIds: string[], now: number): Promise<void> {
-    // An id longer than the column cannot be a task's.
-    const ids = taskIds.filter((id) => id.length <= 64);
-    if (ids.length > 0) await this.db.run(backgroundStatements.MARK_DISPATCHED, { ids: JSON.stringify(ids), now });
-  }
-
-  async listRoutes(): Promise<Route[]> {
-    return (await this.db.all<never, { type: string; capabilities: string }>(taskStatements.SELECT_ROUTES, {})).map(
-      mapping.toRoute,
-    );
-  }
+  // ---- tasks: supervisor actions and background loops (background.ts)
+  readonly requestCancel: Store['requestCancel'] = (...a) => this.background.requestCancel(...a);
+  readonly retryTask: Store['retryTask'] = (...a) => this.background.retryTask(...a);
+  readonly retryTasks: Store['retryTasks'] = (...a) => this.background.retryTasks(...a);
+  readonly cancelTasks: Store['cancelTasks'] = (...a) => this.background.cancelTasks(...a);
+  readonly listExpiredLeases: Store['listExpiredLeases'] = (...a) => this.background.listExpiredLeases(...a);
+  readonly requeueExpiredLease: Store['requeueExpiredLease'] = (...a) => this.background.requeueExpiredLease(...a);
+  readonly listOverdue: Store['listOverdue'] = (...a) => this.background.listOverdue(...a);
+  readonly expireUnroutable: Store['expireUnroutable'] = (...a) => this.background.expireUnroutable(...a);
+  readonly expireTask: Store['expireTask'] = (...a) => this.background.expireTask(...a);
+  readonly listQueuedForDispatch: Store['listQueuedForDispatch'] = (...a) =>
+    this.background.listQueuedForDispatch(...a);
+  readonly listQueuedOnRoute: Store['listQueuedOnRoute'] = (...a) => this.background.listQueuedOnRoute(...a);
+  readonly listClaimable: Store['listClaimable'] = (...a) => this.background.listClaimable(...a);
+  readonly markDispatched: Store['markDispatched'] = (...a) => this.background.markDispatched(...a);
+  readonly listRoutes: Store['listRoutes'] = (...a) => this.background.listRoutes(...a);
 
   // ---- the agent registry (agents.ts)
   readonly registerAgent: Store['registerAgent'] = (...args) => this.agents.registerAgent(...args);
@@ -440,7 +318,7 @@ export class MssqlStore implements Store {
   }
 
   async reclaimLease(ref: LeaseRef & { decision: RetryDecision }): Promise<boolean> {
-    return applied(
+    return appliedIn(
       await this.db.run(fleetStatements.RECLAIM_LEASE, { ...leaseKey(ref), ...decisionParams(ref.decision) }),
     );
   }
@@ -511,76 +389,27 @@ export class MssqlStore implements Store {
 
   // ---- retention (purge.ts)
 
-  purgeTasks(...args: Parameters<Store['purgeTasks']>): ReturnType<Store['purgeTasks']> {
-    return this.purge.purgeTasks(...args);
-  }
-
-  purgeAgents(...args: Parameters<Store['purgeAgents']>): ReturnType<Store['purgeAgents']> {
-    return this.purge.purgeAgents(...args);
-  }
-
-  purgeAudit(...args: Parameters<Store['purgeAudit']>): ReturnType<Store['purgeAudit']> {
-    return this.purge.purgeAudit(...args);
-  }
-
+  readonly purgeTasks: Store['purgeTasks'] = (...a) => this.purge.purgeTasks(...a);
+  readonly purgeAgents: Store['purgeAgents'] = (...a) => this.purge.purgeAgents(...a);
+  readonly purgeAudit: Store['purgeAudit'] = (...a) => this.purge.purgeAudit(...a);
   // ---- webhooks (webhooks.ts)
 
-  insertWebhookSubscription(
-    ...args: Parameters<Store['insertWebhookSubscription']>
-  ): ReturnType<Store['insertWebhookSubscription']> {
-    return this.webhooks.insertWebhookSubscription(...args);
-  }
-
-  getWebhookSubscription(
-    ...args: Parameters<Store['getWebhookSubscription']>
-  ): ReturnType<Store['getWebhookSubscription']> {
-    return this.webhooks.getWebhookSubscription(...args);
-  }
-
-  listWebhookSubscriptions(
-    ...args: Parameters<Store['listWebhookSubscriptions']>
-  ): ReturnType<Store['listWebhookSubscriptions']> {
-    return this.webhooks.listWebhookSubscriptions(...args);
-  }
-
-  deleteWebhookSubscription(
-    ...args: Parameters<Store['deleteWebhookSubscription']>
-  ): ReturnType<Store['deleteWebhookSubscription']> {
-    return this.webhooks.deleteWebhookSubscription(...args);
-  }
-
-  setWebhookKeySecret(...args: Parameters<Store['setWebhookKeySecret']>): ReturnType<Store['setWebhookKeySecret']> {
-    return this.webhooks.setWebhookKeySecret(...args);
-  }
-
-  getWebhookKeySecret(...args: Parameters<Store['getWebhookKeySecret']>): ReturnType<Store['getWebhookKeySecret']> {
-    return this.webhooks.getWebhookKeySecret(...args);
-  }
-
-  leaseWebhookCursor(...args: Parameters<Store['leaseWebhookCursor']>): ReturnType<Store['leaseWebhookCursor']> {
-    return this.webhooks.leaseWebhookCursor(...args);
-  }
-
-  advanceWebhookCursor(...args: Parameters<Store['advanceWebhookCursor']>): ReturnType<Store['advanceWebhookCursor']> {
-    return this.webhooks.advanceWebhookCursor(...args);
-  }
-
-  claimWebhookDeliveries(
-    ...args: Parameters<Store['claimWebhookDeliveries']>
-  ): ReturnType<Store['claimWebhookDeliveries']> {
-    return this.webhooks.claimWebhookDeliveries(...args);
-  }
-
-  recordWebhookAttempt(...args: Parameters<Store['recordWebhookAttempt']>): ReturnType<Store['recordWebhookAttempt']> {
-    return this.webhooks.recordWebhookAttempt(...args);
-  }
-
-  listWebhookDeliveries(
-    ...args: Parameters<Store['listWebhookDeliveries']>
-  ): ReturnType<Store['listWebhookDeliveries']> {
-    return this.webhooks.listWebhookDeliveries(...args);
-  }
-
+  readonly insertWebhookSubscription: Store['insertWebhookSubscription'] = (...a) =>
+    this.webhooks.insertWebhookSubscription(...a);
+  readonly getWebhookSubscription: Store['getWebhookSubscription'] = (...a) =>
+    this.webhooks.getWebhookSubscription(...a);
+  readonly listWebhookSubscriptions: Store['listWebhookSubscriptions'] = (...a) =>
+    this.webhooks.listWebhookSubscriptions(...a);
+  readonly deleteWebhookSubscription: Store['deleteWebhookSubscription'] = (...a) =>
+    this.webhooks.deleteWebhookSubscription(...a);
+  readonly setWebhookKeySecret: Store['setWebhookKeySecret'] = (...a) => this.webhooks.setWebhookKeySecret(...a);
+  readonly getWebhookKeySecret: Store['getWebhookKeySecret'] = (...a) => this.webhooks.getWebhookKeySecret(...a);
+  readonly leaseWebhookCursor: Store['leaseWebhookCursor'] = (...a) => this.webhooks.leaseWebhookCursor(...a);
+  readonly advanceWebhookCursor: Store['advanceWebhookCursor'] = (...a) => this.webhooks.advanceWebhookCursor(...a);
+  readonly claimWebhookDeliveries: Store['claimWebhookDeliveries'] = (...a) =>
+    this.webhooks.claimWebhookDeliveries(...a);
+  readonly recordWebhookAttempt: Store['recordWebhookAttempt'] = (...a) => this.webhooks.recordWebhookAttempt(...a);
+  readonly listWebhookDeliveries: Store['listWebhookDeliveries'] = (...a) => this.webhooks.listWebhookDeliveries(...a);
   async ping(): Promise<void> {
     await this.db.run(PING, {});
   }
@@ -588,14 +417,4 @@ export class MssqlStore implements Store {
   async close(): Promise<void> {
     await this.db.close();
   }
-}
-
-/** A bulk page's parameters: the filter (shared with SQLite) and the time of the writes. */
-function bulkParams(query: BulkTaskQuery) {
-  return { ...bulkPageFilter(query), now: query.now };
-}
-
-function bulkPage(rows: readonly unknown[]): BulkPage {
-  const head = rows[0] as { matched: number; last_id: string | null } | undefined;
-  return { matched: head?.matched ?? 0, lastId: head?.last_id ?? null };
 }
