@@ -1,7 +1,6 @@
 /**
- * The agent registry of the SQLite adapter: register, heartbeat, state changes, reads, removal. Twin of the
- * T-SQL batches of `mssql/statements/agents.ts`. The caller runs `registerAgent` and `setAgentState` inside one
- * IMMEDIATE transaction (they read, then write).
+ * The agent registry of the SQLite adapter: register, heartbeat, state changes, settings, metrics samples,
+ * reads, removal (SqliteAgents, at the end, over the functions before it). Twin of `mssql/agents.ts`.
  */
 import type { AgentEvent, AgentRecord, AgentState, StateSource } from '../../domain/agent';
 import type {
@@ -12,7 +11,10 @@ import type {
   AgentStateChange,
   HeartbeatReport,
 } from '../port';
-import { registrationParams, toAgent, toAgentEvent, type AgentRow } from './rows';
+import type { AgentSample } from '../../domain/agent';
+import type { AgentStore } from '../agentPort';
+import { registrationParams, toAgent, toAgentEvent, toAgentSample, type AgentRow } from './rows';
+import type { SqliteRunners } from './schedules';
 import type { SqliteStatements } from './statements';
 import type { UpsertAgentParams } from './statements/agents';
 
@@ -138,4 +140,70 @@ export function listAgentsPage(statements: SqliteStatements, q: AgentPageQuery):
       limit: q.limit,
     })
     .map(toAgent);
+}
+
+/**
+ * The registry as the port offers it, over the functions above: writes in the group commit (`registerAgent` and
+ * `setAgentState` read, then write, inside its IMMEDIATE transaction), reads directly. Twin of MssqlAgents.
+ */
+export class SqliteAgents implements Omit<AgentStore, 'listAgentRuns' | 'countAgentRuns'> {
+  constructor(
+    private readonly statements: SqliteStatements,
+    private readonly runners: SqliteRunners,
+  ) {}
+
+  registerAgent(reg: AgentRegistration, now: number): Promise<AgentRecord> {
+    return this.runners.write(() => registerAgent(this.statements, reg, now));
+  }
+
+  heartbeat(report: HeartbeatReport): Promise<AgentRecord | null> {
+    return this.runners.write(() => heartbeat(this.statements, report));
+  }
+
+  setAgentState(change: AgentStateChange): Promise<boolean> {
+    return this.runners.write(() => setAgentState(this.statements, change));
+  }
+
+  setAgentRecycle(change: AgentRecycleChange): Promise<boolean> {
+    return this.runners.write(() => setAgentRecycle(this.statements, change));
+  }
+
+  updateAgentSettings(update: AgentSettingsUpdate): Promise<AgentRecord | null> {
+    return this.runners.write(() => updateAgentSettings(this.statements, update));
+  }
+
+  getAgent(id: string): Promise<AgentRecord | null> {
+    return this.runners.read(() => getAgent(this.statements, id));
+  }
+
+  listAgents(): Promise<AgentRecord[]> {
+    return this.runners.read(() => this.statements.agents.selectAgents.all().map(toAgent));
+  }
+
+  listAgentsPage(query: AgentPageQuery): Promise<AgentRecord[]> {
+    return this.runners.read(() => listAgentsPage(this.statements, query));
+  }
+
+  listAgentEvents(agentId: string): Promise<AgentEvent[]> {
+    return this.runners.read(() => listAgentEvents(this.statements, agentId));
+  }
+
+  removeAgent(agentId: string, states: AgentState[]): Promise<boolean> {
+    return this.runners.write(() => removeAgent(this.statements, agentId, states));
+  }
+
+  recordAgentSamples(samples: AgentSample[]): Promise<number> {
+    if (samples.length === 0) return Promise.resolve(0);
+    return this.runners.write(
+      () => this.statements.agents.recordAgentSamples.run({ samples: JSON.stringify(samples) }).changes,
+    );
+  }
+
+  listAgentSamples(q: { agentId: string; since: number; limit: number }): Promise<AgentSample[]> {
+    return this.runners.read(() => this.statements.agents.selectAgentSamples.all(q).map(toAgentSample));
+  }
+
+  purgeAgentSamples(q: { before: number; limit: number }): Promise<number> {
+    return this.runners.write(() => this.statements.agents.purgeAgentSamples.run(q).changes);
+  }
 }

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { AgentEvent, AgentRecord, AgentSample, AgentState } from '../../domain/agent';
+import type { AgentState } from '../../domain/agent';
 import type { Route } from '../../domain/capabilities';
 import { StoreFullError, UnavailableError } from '../../domain/errors';
 import type { DeclaredPool } from '../../domain/pool';
@@ -20,23 +20,17 @@ import type { TaskError, TaskEvent, TaskEventKind, TaskRecord, TaskStatus } from
 import type { TaskLogBatch, TaskLogs } from '../../domain/taskLog';
 import type { RetryDecision } from '../../domain/transitions';
 import type {
-  AgentRecycleChange,
-  AgentSettingsUpdate,
-  AgentRegistration,
   AgentRun,
   AgentRunCounts,
-  AgentStateChange,
   CancelOutcome,
   ClaimResult,
   DispatchRow,
   ExpiredLease,
-  HeartbeatReport,
   InsertOutcome,
   LeaseRef,
   NewTask,
   RenewResult,
   RouteQueueQuery,
-  AgentPageQuery,
   ClaimableQuery,
   RouteStats,
   Store,
@@ -47,7 +41,7 @@ import type {
   BulkTaskQuery,
   RetryActor,
 } from '../port';
-import * as agents from './agents';
+import { SqliteAgents } from './agents';
 import * as background from './background';
 import { startCheckpointer, type Checkpointer } from './checkpointer';
 import * as fleet from './fleet';
@@ -60,7 +54,7 @@ import * as retry from './retry';
 import { SqliteRouteControls } from './routeControls';
 import { SqliteRouteMinutes } from './routeMinutes';
 import { SqliteSchedules } from './schedules';
-import { sqliteErrorCode, toAgent, toAgentSample, toJson, toLease, toRoute, toTaskEvent, toTaskHead } from './rows';
+import { sqliteErrorCode, toJson, toLease, toRoute, toTaskEvent, toTaskHead } from './rows';
 import { applySchema } from './schema';
 import * as security from './security';
 import { prepareStatements, type SqliteStatements } from './statements';
@@ -141,6 +135,7 @@ class SqliteStore implements Store {
   private readonly group: GroupCommit;
 
   private readonly schedules: SqliteSchedules;
+  private readonly agents: SqliteAgents;
   private readonly webhooks: SqliteWebhooks;
   private readonly routeControls: SqliteRouteControls;
   private readonly workflows: SqliteWorkflows;
@@ -160,6 +155,7 @@ class SqliteStore implements Store {
     this.lists = tasks.taskListStatements(db);
     const runners = { read: <T>(fn: () => T) => this.run(fn), write: <T>(fn: () => T) => this.group.write(fn) };
     this.schedules = new SqliteSchedules(this.statements, runners);
+    this.agents = new SqliteAgents(this.statements, runners);
     this.webhooks = new SqliteWebhooks(this.statements, runners);
     this.routeControls = new SqliteRouteControls(this.statements, runners);
     this.workflows = new SqliteWorkflows(this.statements, runners);
@@ -311,62 +307,20 @@ class SqliteStore implements Store {
     return this.group.write(() => retry.cancelTasks(this.statements, query));
   }
 
-  // ---- agents
-
-  registerAgent(reg: AgentRegistration, now: number): Promise<AgentRecord> {
-    return this.group.write(() => agents.registerAgent(this.statements, reg, now));
-  }
-
-  heartbeat(report: HeartbeatReport): Promise<AgentRecord | null> {
-    return this.group.write(() => agents.heartbeat(this.statements, report));
-  }
-
-  setAgentState(change: AgentStateChange): Promise<boolean> {
-    return this.group.write(() => agents.setAgentState(this.statements, change));
-  }
-
-  setAgentRecycle(change: AgentRecycleChange): Promise<boolean> {
-    return this.group.write(() => agents.setAgentRecycle(this.statements, change));
-  }
-
-  updateAgentSettings(update: AgentSettingsUpdate): Promise<AgentRecord | null> {
-    return this.group.write(() => agents.updateAgentSettings(this.statements, update));
-  }
-
-  getAgent(id: string): Promise<AgentRecord | null> {
-    return this.run(() => agents.getAgent(this.statements, id));
-  }
-
-  listAgents(): Promise<AgentRecord[]> {
-    return this.run(() => this.statements.agents.selectAgents.all().map(toAgent));
-  }
-
-  recordAgentSamples(samples: AgentSample[]): Promise<number> {
-    if (samples.length === 0) return Promise.resolve(0);
-    return this.group.write(
-      () => this.statements.agents.recordAgentSamples.run({ samples: JSON.stringify(samples) }).changes,
-    );
-  }
-
-  listAgentSamples(q: { agentId: string; since: number; limit: number }): Promise<AgentSample[]> {
-    return this.run(() => this.statements.agents.selectAgentSamples.all(q).map(toAgentSample));
-  }
-
-  purgeAgentSamples(q: { before: number; limit: number }): Promise<number> {
-    return this.group.write(() => this.statements.agents.purgeAgentSamples.run(q).changes);
-  }
-
-  listAgentsPage(query: AgentPageQuery): Promise<AgentRecord[]> {
-    return this.run(() => agents.listAgentsPage(this.statements, query));
-  }
-
-  listAgentEvents(agentId: string): Promise<AgentEvent[]> {
-    return this.run(() => agents.listAgentEvents(this.statements, agentId));
-  }
-
-  removeAgent(agentId: string, states: AgentState[]): Promise<boolean> {
-    return this.group.write(() => agents.removeAgent(this.statements, agentId, states));
-  }
+  // ---- agents (agents.ts)
+  readonly registerAgent: Store['registerAgent'] = (...a) => this.agents.registerAgent(...a);
+  readonly heartbeat: Store['heartbeat'] = (...a) => this.agents.heartbeat(...a);
+  readonly setAgentState: Store['setAgentState'] = (...a) => this.agents.setAgentState(...a);
+  readonly setAgentRecycle: Store['setAgentRecycle'] = (...a) => this.agents.setAgentRecycle(...a);
+  readonly updateAgentSettings: Store['updateAgentSettings'] = (...a) => this.agents.updateAgentSettings(...a);
+  readonly getAgent: Store['getAgent'] = (...a) => this.agents.getAgent(...a);
+  readonly listAgents: Store['listAgents'] = (...a) => this.agents.listAgents(...a);
+  readonly recordAgentSamples: Store['recordAgentSamples'] = (...a) => this.agents.recordAgentSamples(...a);
+  readonly listAgentSamples: Store['listAgentSamples'] = (...a) => this.agents.listAgentSamples(...a);
+  readonly purgeAgentSamples: Store['purgeAgentSamples'] = (...a) => this.agents.purgeAgentSamples(...a);
+  readonly listAgentsPage: Store['listAgentsPage'] = (...a) => this.agents.listAgentsPage(...a);
+  readonly listAgentEvents: Store['listAgentEvents'] = (...a) => this.agents.listAgentEvents(...a);
+  readonly removeAgent: Store['removeAgent'] = (...a) => this.agents.removeAgent(...a);
 
   // ---- fleet control
 
