@@ -1,7 +1,7 @@
 /**
  * The SQLite migrations of running a fleet for months (issue 17 on): agent metrics history, schedules, the
- * retention purge's indexes, route controls and agent settings. Listed, with the rest, in schema.ts's MIGRATIONS;
- * the same rules hold (append only, each the twin of its T-SQL migration).
+ * retention purge's indexes, route controls, agent settings, and the console's route minutes. Listed, with the
+ * rest, in schema.ts's MIGRATIONS; the same rules hold (append only, each the twin of its T-SQL migration).
  */
 
 /** Mirrors sql/migrations/0012_agent_metrics.sql: each agent's metrics history, a sample a minute. */
