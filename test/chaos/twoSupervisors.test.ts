@@ -50,15 +50,10 @@ describe('chaos: two supervisors at once', () => {
         await admin.flushall();
         admin.disconnect();
       }
-      const alive = f.aliveWorkers();
-      const victim = alive[Math.floor(Math.random() * alive.length)];
-      if (!victim) continue;
-      const kind = WORKER_KINDS.find((k) => k.capabilities.join(',') === victim.capabilities.join(','))!;
-      const tasks = f.runningOn(victim.id);
-      const at = Date.now();
-      await f.signal(victim, 'SIGKILL');
-      faults.push({ at, tasks });
-      joins.push(spawn(kind));
+      const killed = await f.killRandomWorker();
+      if (!killed) continue;
+      faults.push({ at: killed.at, tasks: killed.tasks });
+      joins.push(spawn(killed.kind));
     }
     await submitter;
     await Promise.all(joins);

@@ -32,15 +32,10 @@ describe('chaos: random kill -9 of workers', () => {
     const joins: Array<Promise<unknown>> = [];
     while (faults.length < 8 && (submitting || fleet.pending() > 200)) {
       await sleep(400 + Math.random() * 400); // fault pacing: the next kill at a random moment
-      const alive = fleet.aliveWorkers();
-      const victim = alive[Math.floor(Math.random() * alive.length)];
-      if (!victim) continue;
-      const kind = WORKER_KINDS.find((k) => k.capabilities.join(',') === victim.capabilities.join(','))!;
-      const tasks = fleet.runningOn(victim.id);
-      const at = Date.now();
-      await fleet.signal(victim, 'SIGKILL');
-      faults.push({ at, tasks });
-      joins.push(spawn(kind));
+      const killed = await fleet.killRandomWorker();
+      if (!killed) continue;
+      faults.push({ at: killed.at, tasks: killed.tasks });
+      joins.push(spawn(killed.kind));
     }
     await submitter;
     await Promise.all(joins);

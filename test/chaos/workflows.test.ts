@@ -292,15 +292,10 @@ describe('chaos: workflows under faults', () => {
         flushes.push({ at, waiting });
         continue;
       }
-      const alive = f.aliveWorkers();
-      const victim = alive[Math.floor(Math.random() * alive.length)];
-      if (!victim) continue;
-      const kind = WORKER_KINDS.find((k) => k.capabilities.join(',') === victim.capabilities.join(','))!;
-      const tasks = f.runningOn(victim.id);
-      const at = Date.now();
-      await f.signal(victim, 'SIGKILL');
-      kills.push({ at, tasks });
-      joins.push(spawn(kind));
+      const killed = await f.killRandomWorker();
+      if (!killed) continue;
+      kills.push({ at: killed.at, tasks: killed.tasks });
+      joins.push(spawn(killed.kind));
     }
     const { ids, failures } = await submission;
     await Promise.all(joins);

@@ -173,6 +173,25 @@ export class ChaosFleet {
     );
   }
 
+  /**
+   * SIGKILLs a random live worker and waits until it is gone: answers when, the tasks it was running (what the
+   * fault's recovery is measured on) and its kind (for a replacement), or null when no worker is alive.
+   */
+  async killRandomWorker(): Promise<{
+    at: number;
+    tasks: Array<{ id: string; attempt: number }>;
+    kind: (typeof WORKER_KINDS)[number];
+  } | null> {
+    const alive = this.aliveWorkers();
+    const victim = alive[Math.floor(Math.random() * alive.length)];
+    if (!victim) return null;
+    const kind = WORKER_KINDS.find((k) => k.capabilities.join(',') === victim.capabilities.join(','))!;
+    const tasks = this.runningOn(victim.id);
+    const at = Date.now();
+    await this.signal(victim, 'SIGKILL');
+    return { at, tasks, kind };
+  }
+
   /** Sends a signal to a process and, for SIGKILL, waits until it is gone. */
   async signal(proc: ChaosProcess, sig: NodeJS.Signals): Promise<void> {
     proc.child.kill(sig);
