@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config';
 import type { Clock } from '../domain/clock';
 import type { Actor } from '../domain/security';
-import { NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors';
+import { NotFoundError, ValidationError } from '../domain/errors';
 import {
   IDEMPOTENCY_KEY_PATTERN,
   stableStringify,
@@ -32,7 +32,7 @@ import { maySeeTask, taskOwner } from '../security/permissions';
 import { RefusedUrlError, UrlGuard } from '../webhooks/urlGuard';
 import type { CancelOutcome, InsertOutcome, NewTask, Store, TaskFilter } from '../store/port';
 import { NO_DATA_KEY_MESSAGE } from '../store/sealedStore';
-import { newTaskOf } from './newTask';
+import { checkTaskLimits, newTaskOf } from './newTask';
 import { assertShallow, parseOrThrow } from './validation';
 
 /** Who asks for a task: what the ownership rule reads of the caller. */
@@ -155,10 +155,7 @@ export class TaskService {
     submittedBy: string,
   ): NewTask {
     const s: TaskSubmission = parseOrThrow(taskSubmissionSchema, body, prefix);
-    const payloadBytes = s.payload === undefined ? 0 : Buffer.byteLength(JSON.stringify(s.payload));
-    if (payloadBytes > this.limits.maxPayloadBytes) {
-      throw new PayloadTooLargeError(`${prefix}${prefix ? '.' : ''}payload`, this.limits.maxPayloadBytes);
-    }
+    checkTaskLimits(s, prefix, now, this.limits.maxPayloadBytes);
     if (s.sensitive === true && !this.limits.dataKeys) {
       throw new ValidationError([{ field: `${prefix}${prefix ? '.' : ''}sensitive`, message: NO_DATA_KEY_MESSAGE }]);
     }
@@ -170,18 +167,7 @@ export class TaskService {
         throw new ValidationError([{ field: `${prefix}${prefix ? '.' : ''}callbackUrl`, message: err.message }]);
       }
     }
-    const task = newTaskOf(s, {
-      now,
-      defaultMaxAttempts: this.limits.defaultMaxAttempts,
-      idempotency,
-      submittedBy,
-    });
-    if (task.deadline !== null && task.deadline <= task.notBefore) {
-      throw new ValidationError([
-        { field: `${prefix}${prefix ? '.' : ''}deadline`, message: 'must be later than now plus delaySeconds' },
-      ]);
-    }
-    return task;
+    return newTaskOf(s, { now, defaultMaxAttempts: this.limits.defaultMaxAttempts, idempotency, submittedBy });
   }
 
   /** The task, when `actor` may see it; NotFoundError alike for a task that does not exist and another's. */

@@ -7,10 +7,10 @@
 import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { Clock } from '../domain/clock';
-import { NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors';
+import { NotFoundError, ValidationError } from '../domain/errors';
 import type { Actor } from '../domain/security';
 import { IDEMPOTENCY_KEY_PATTERN, stableStringify } from '../domain/submission';
-import type { StepSpec, WorkflowEvent, WorkflowRecord, WorkflowSummary } from '../domain/workflow';
+import type { WorkflowEvent, WorkflowRecord, WorkflowSummary } from '../domain/workflow';
 import { parseWorkflowSteps, workflowSubmissionSchema } from '../domain/workflowSubmission';
 import { AuditLog } from '../security/audit';
 import { ForbiddenError } from '../security/errors';
@@ -18,6 +18,7 @@ import { taskOwner } from '../security/permissions';
 import type { Store } from '../store/port';
 import type { WorkflowFilter } from '../store/workflowPort';
 import type { WorkflowEngine } from './workflowEngine';
+import { checkTaskLimits } from './newTask';
 import { assertShallow, parseOrThrow } from './validation';
 
 type Reader = Pick<Actor, 'role' | 'keyId'>;
@@ -55,7 +56,9 @@ export class WorkflowService {
     const parsed = parseOrThrow(workflowSubmissionSchema, body);
     const spec = parseWorkflowSteps(parsed.steps);
     const now = this.clock.now();
-    this.checkTasks(spec, now);
+    spec.forEach((step, i) => {
+      if (step.task) checkTaskLimits(step.task, `steps[${i}].task`, now, this.limits.maxPayloadBytes);
+    });
     const { workflow, created } = await this.store.insertWorkflow({
       id: uuidv7(),
       name: parsed.name ?? null,
@@ -70,23 +73,6 @@ export class WorkflowService {
     // A failed first pass is not the caller's error: the workflow is stored, and the periodic pass releases it.
     const advanced = await this.engine.advance(workflow.id).catch(() => null);
     return { workflow: advanced ?? workflow, created };
-  }
-
-  /** What submission checks of each task beyond its shape: the payload's size, a deadline after its delay. */
-  private checkTasks(spec: readonly StepSpec[], now: number): void {
-    spec.forEach((step, i) => {
-      const task = step.task;
-      if (!task) return;
-      const bytes = task.payload === undefined ? 0 : Buffer.byteLength(JSON.stringify(task.payload));
-      if (bytes > this.limits.maxPayloadBytes) {
-        throw new PayloadTooLargeError(`steps[${i}].task.payload`, this.limits.maxPayloadBytes);
-      }
-      if (task.deadline !== undefined && Date.parse(task.deadline) <= now + (task.delaySeconds ?? 0) * 1000) {
-        throw new ValidationError([
-          { field: `steps[${i}].task.deadline`, message: 'must be later than now plus delaySeconds' },
-        ]);
-      }
-    });
   }
 
   async get(id: string, actor: Reader): Promise<WorkflowRecord> {
